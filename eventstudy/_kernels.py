@@ -1,0 +1,297 @@
+"""Pure array kernels: OLS on stacked estimation windows, abnormal returns, their variances, CARs.
+
+Every function takes and returns numpy arrays shaped (events x days) or (events x k); there is no
+pandas, no I/O and no warnings here. Missing observations are NaN; problems are reported as data
+(NaN results with a count of observations), never raised.
+
+Notation follows ``docs/METHODS.md`` §1: for event i, ``X_i`` is the (M_i x k) estimation design (a
+leading column of ones when the model has an intercept), ``y_i`` the estimation returns, ``b_i`` the OLS
+coefficients, ``s_i^2`` the residual variance and ``C_it = 1 + x_it'(X_i'X_i)^-1 x_it`` the forecast-error
+(Theil) factor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from eventstudy._typing import BoolArray, FloatArray, IntArray
+
+
+@dataclass(frozen=True, eq=False)
+class OlsArrays:
+    """Per-event OLS estimates from :func:`ols_windows`.
+
+    Attributes
+    ----------
+    coef : (N, k)
+        Coefficients, intercept first when the model has one (NaN where not estimable).
+    xtx_inv : (N, k, k)
+        (X_i'X_i)^-1 over the rows used by event i.
+    n_obs : (N,)
+        M_i, the number of rows used (both the return and every regressor present).
+    ssr : (N,)
+        Sum of squared estimation residuals.
+    tss : (N,)
+        Total sum of squares of y around its mean over the rows used (for R²).
+    residuals : (N, L)
+        Estimation residuals e_it, NaN on rows not used.
+    """
+
+    coef: FloatArray
+    xtx_inv: FloatArray
+    n_obs: IntArray
+    ssr: FloatArray
+    tss: FloatArray
+    residuals: FloatArray
+
+
+def design(regressors: FloatArray, intercept: bool) -> FloatArray:
+    """Stack an intercept column in front of regressors.
+
+    Parameters
+    ----------
+    regressors : (N, L, p)
+        Regressor values per event and day (p may be 0).
+    intercept
+        Whether to prepend a column of ones.
+
+    Returns
+    -------
+    (N, L, k) array with k = p + intercept; rows keep the NaNs of the regressors.
+    """
+    if not intercept:
+        return regressors
+    ones = np.ones(regressors.shape[:2] + (1,), dtype=np.float64)
+    return np.concatenate([ones, regressors], axis=2)
+
+
+def ols_windows(y: FloatArray, regressors: FloatArray, intercept: bool) -> OlsArrays:
+    """OLS of ``y`` on an optional intercept and ``regressors``, separately for every event.
+
+    Parameters
+    ----------
+    y : (N, L)
+        Estimation-window returns, NaN where missing.
+    regressors : (N, L, p)
+        Estimation-window regressors (p may be 0), NaN where missing.
+    intercept
+        Whether the model has a constant; the coefficient vector is then (α, β_1..β_p) and k = p + 1.
+
+    Returns
+    -------
+    OlsArrays
+        Rows are used where y and every regressor are present. Events with M_i <= k or a singular
+        design (e.g. a constant market return) get NaN coefficients.
+
+    Notes
+    -----
+    With an intercept the slopes are computed from data centred on the event's own means,
+    β = S^-1 Σ (r - r̄)(y - ȳ) with S = Σ (r - r̄)(r - r̄)', and α = ȳ - r̄'β; the inverse of X'X
+    follows from the partitioned-inverse formula
+    (X'X)^-1 = [[1/M + r̄'S^-1 r̄, -r̄'S^-1], [-S^-1 r̄, S^-1]]. For the market model this is the textbook
+    β = S_xy / S_xx and the leverage 1/M + (R_m - R̄_m)^2 / S_xx of ``docs/METHODS.md`` §4.3 and §5.2.
+    Centring keeps the cross products well conditioned.
+    """
+    n_events, _, p = regressors.shape
+    k = p + int(intercept)
+    valid = np.isfinite(y) & np.isfinite(regressors).all(axis=2)
+    n_obs = valid.sum(axis=1).astype(np.int64)
+    w = valid.astype(np.float64)
+    safe_n = np.maximum(n_obs, 1).astype(np.float64)
+    y0 = np.where(valid, y, 0.0)
+    r0 = np.where(valid[:, :, None], regressors, 0.0)
+    if intercept:
+        r_mean = r0.sum(axis=1) / safe_n[:, None]
+        y_mean = y0.sum(axis=1) / safe_n
+    else:
+        r_mean = np.zeros((n_events, p))
+        y_mean = np.zeros(n_events)
+    rc = (r0 - r_mean[:, None, :]) * w[:, :, None]
+    yc = (y0 - y_mean[:, None]) * w
+    s_mat = np.einsum("nlk,nlj->nkj", rc, rc)
+    s_y = np.einsum("nlk,nl->nk", rc, yc)
+    enough = n_obs > k
+    if p:
+        scale = np.sqrt(np.einsum("nkk->nk", s_mat))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = s_mat / (scale[:, :, None] * scale[:, None, :])
+        well_posed = (scale > 0).all(axis=1) & (np.abs(np.linalg.det(np.nan_to_num(corr))) > 1e-12)
+        ok = enough & well_posed
+        eye = np.broadcast_to(np.eye(p), s_mat.shape)
+        s_inv = np.linalg.inv(np.where(ok[:, None, None], s_mat, eye))
+        slopes = np.einsum("nkj,nj->nk", s_inv, s_y)
+    else:
+        ok = enough
+        s_inv = np.zeros((n_events, 0, 0))
+        slopes = np.zeros((n_events, 0))
+    if intercept:
+        alpha = y_mean - np.einsum("nk,nk->n", r_mean, slopes)
+        coef = np.concatenate([alpha[:, None], slopes], axis=1)
+        s_inv_mean = np.einsum("nkj,nj->nk", s_inv, r_mean)
+        xtx_inv = np.empty((n_events, k, k))
+        xtx_inv[:, 0, 0] = 1.0 / safe_n + np.einsum("nk,nk->n", r_mean, s_inv_mean)
+        xtx_inv[:, 0, 1:] = -s_inv_mean
+        xtx_inv[:, 1:, 0] = -s_inv_mean
+        xtx_inv[:, 1:, 1:] = s_inv
+        resid = yc - np.einsum("nlk,nk->nl", rc, slopes)
+    else:
+        coef = slopes
+        xtx_inv = s_inv
+        resid = y0 - np.einsum("nlk,nk->nl", r0, slopes)
+    resid = np.where(valid & ok[:, None], resid, np.nan)
+    ssr = np.where(ok, np.einsum("nl,nl->n", np.nan_to_num(resid), np.nan_to_num(resid)), np.nan)
+    y_dev = (y0 - (y0.sum(axis=1) / safe_n)[:, None]) * w
+    tss = np.einsum("nl,nl->n", y_dev, y_dev)
+    return OlsArrays(
+        coef=np.where(ok[:, None], coef, np.nan),
+        xtx_inv=np.where(ok[:, None, None], xtx_inv, np.nan),
+        n_obs=n_obs,
+        ssr=ssr,
+        tss=tss,
+        residuals=resid,
+    )
+
+
+def residual_variance(ssr: FloatArray, n_obs: IntArray, ddof: int | IntArray) -> FloatArray:
+    """Residual variance s_i^2 = SSR_i / (M_i - ddof); NaN when M_i - ddof <= 0.
+
+    ``ddof`` is k by default (divisor M - k, ``docs/METHODS.md`` §5.1); 1 reproduces R's ``sd()`` and 0
+    numpy's ``var``.
+    """
+    denom = (n_obs - ddof).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, ssr / denom, np.nan)
+
+
+def predict(x: FloatArray, coef: FloatArray) -> FloatArray:
+    """Expected returns x_it' b_i for design rows ``x`` (N, W, k) and coefficients (N, k)."""
+    return np.einsum("nwk,nk->nw", x, coef)
+
+
+def leverage(x: FloatArray, xtx_inv: FloatArray) -> FloatArray:
+    """Quadratic forms x_it'(X_i'X_i)^-1 x_it for every event and day, shape (N, W).
+
+    The forecast-error factor is ``C = 1 + leverage`` (``docs/METHODS.md`` §5.2); for the market model
+    it equals 1/M_i + (R_mt - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2 with moments over event i's regression rows.
+    """
+    return np.einsum("nwk,nkj,nwj->nw", x, xtx_inv, x)
+
+
+def window_sums(values: FloatArray, columns: IntArray) -> FloatArray:
+    """Sum of ``values`` (N, W[, ...]) over the event-window ``columns`` of one CAR window.
+
+    A missing value on any day of the window makes the sum NaN: ARs are never zero-filled
+    (``docs/METHODS.md`` §1, missing-data rule).
+    """
+    return values[:, columns].sum(axis=1)
+
+
+def car_variance(
+    s2: FloatArray,
+    x_window: FloatArray,
+    xtx_inv: FloatArray,
+    leverage_window: FloatArray,
+    method: str,
+) -> FloatArray:
+    """Variance of CAR_i(w) for one window.
+
+    Parameters
+    ----------
+    s2 : (N,)
+        Residual variances.
+    x_window : (N, L, k)
+        Design rows of the window days.
+    xtx_inv : (N, k, k)
+        (X_i'X_i)^-1.
+    leverage_window : (N, L)
+        x_it'(X_i'X_i)^-1 x_it on the window days (0 when forecast-error correction is off).
+    method
+        ``"exact"``: s^2 [L + g'(X'X)^-1 g] with g = Σ_{t∈w} x_it (``docs/METHODS.md`` §5.3; it keeps the
+        covariance of prediction errors through the shared estimates); ``"diag"``: s^2 Σ_t C_it;
+        ``"L_s2"``: L s^2 (no parameter uncertainty).
+    """
+    length = x_window.shape[1]
+    if method == "exact":
+        g = x_window.sum(axis=1)
+        quad = np.einsum("nk,nkj,nj->n", g, xtx_inv, g) if g.shape[1] else np.zeros(len(s2))
+        return s2 * (length + quad)
+    if method == "diag":
+        return s2 * (length + leverage_window.sum(axis=1))
+    if method == "L_s2":
+        return s2 * length
+    raise ValueError(f"unknown car variance method {method!r}")
+
+
+def cumulative_car_variance(s2: FloatArray, x: FloatArray, xtx_inv: FloatArray) -> FloatArray:
+    """Exact variance of the cumulative AR from the first event-window day to each day, shape (N, W).
+
+    Uses the same formula as :func:`car_variance` with ``method="exact"`` for the growing windows
+    [τ_start, τ]: s^2 [L_τ + G_τ'(X'X)^-1 G_τ], G_τ the cumulative sum of the design rows.
+    """
+    g = np.cumsum(x, axis=1)
+    lengths = np.arange(1, x.shape[1] + 1, dtype=np.float64)
+    quad = np.einsum("nwk,nkj,nwj->nw", g, xtx_inv, g) if x.shape[2] else 0.0
+    return s2[:, None] * (lengths[None, :] + quad)
+
+
+def group_moments(values: FloatArray, groups: IntArray, n_groups: int) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Count, sum and sum of squared deviations of ``values`` (N, D) within groups, ignoring NaN.
+
+    Parameters
+    ----------
+    values : (N, D)
+        One row per event, NaN where missing.
+    groups : (N,)
+        Group code in 0..n_groups-1 per row.
+    n_groups
+        Number of groups.
+
+    Returns
+    -------
+    count, total, ssd : (n_groups, D)
+        Number of non-missing values, their sum, and Σ (v - mean)^2 (two-pass, so it is exact for
+        tightly clustered values).
+    """
+    present = np.isfinite(values)
+    filled = np.where(present, values, 0.0)
+    count = _group_sum(present.astype(np.int64), groups, n_groups)
+    total = _group_sum(filled, groups, n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+    dev = np.where(present, values - mean[groups], 0.0)
+    ssd = _group_sum(dev * dev, groups, n_groups)
+    return count, total, ssd
+
+
+def _group_sum(values: np.ndarray, groups: IntArray, n_groups: int) -> np.ndarray:
+    """Row sums of ``values`` by group code, via one stable sort and ``np.add.reduceat``."""
+    out = np.zeros((n_groups,) + values.shape[1:], dtype=values.dtype)
+    if len(groups) == 0:
+        return out
+    order = np.argsort(groups, kind="stable")
+    sorted_groups = groups[order]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    out[sorted_groups[starts]] = np.add.reduceat(values[order], starts, axis=0)
+    return out
+
+
+def masked(values: FloatArray, keep: BoolArray) -> FloatArray:
+    """``values`` with NaN wherever ``keep`` is False (broadcast over trailing axes)."""
+    return np.where(keep, values, np.nan)
+
+
+__all__ = [
+    "OlsArrays",
+    "car_variance",
+    "cumulative_car_variance",
+    "design",
+    "group_moments",
+    "leverage",
+    "masked",
+    "ols_windows",
+    "predict",
+    "residual_variance",
+    "window_sums",
+]

@@ -1,0 +1,230 @@
+"""Command line: ``eventstudy run | fetch | days | store ls``.
+
+Exit status: 0 success (a run with per-event exclusions still succeeds and reports them); 2 bad input
+(events file, option, price file); 3 no usable data at all or an unreadable store; 70 an unexpected
+error (a bug: the traceback is shown only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from eventstudy._typing import Window
+from eventstudy.errors import EventStudyError, InputError
+
+EXIT_BUG = 70
+
+
+def parse_window(text: str, parameter: str) -> Window:
+    """Parse ``"A:B"`` (inclusive relative days, e.g. ``-250:-11``) into ``(A, B)``.
+
+    Raises
+    ------
+    InputError
+        Naming ``parameter`` when the text is not two integers with A <= B.
+    """
+    parts = text.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        start, end = int(parts[0]), int(parts[1])
+    except ValueError:
+        raise InputError(f"expected A:B with integers A <= B (e.g. -1:1), got {text!r}", parameter=parameter, value=text) from None
+    if start > end:
+        raise InputError(f"window start {start} is after its end {end}", parameter=parameter, value=text)
+    return start, end
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as exit status 2 (argparse's own convention), without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``eventstudy`` command."""
+    parser = _Parser(prog="eventstudy", description="Event studies of market reactions to dated news.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_options(p: argparse.ArgumentParser) -> None:
+        source = p.add_mutually_exclusive_group()
+        source.add_argument("--prices", metavar="DIR", help="folder of Yahoo-layout CSV files <SYMBOL>.csv")
+        source.add_argument("--returns", metavar="FILE", help="long CSV of returns: date,ticker,return")
+        p.add_argument("--offline", action="store_true", help="never use the network; read Yahoo prices from the store only")
+        p.add_argument("--store", metavar="PATH", help="SQLite price store (default: user data dir, or $EVENTSTUDY_STORE)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    run = sub.add_parser("run", help="run an event study and write the report")
+    run.add_argument("events", help="events CSV file")
+    run.add_argument("--out", metavar="DIR", help="output folder (default reports/<events file stem>/)")
+    run.add_argument("--estimation", default="-250:-11", metavar="A:B", help="estimation window (default -250:-11)")
+    run.add_argument("--window", default="-10:10", metavar="A:B", help="event window (default -10:10)")
+    run.add_argument("--car", action="append", metavar="A:B", help="CAR window, repeatable (default 0:0 0:1 -1:1 0:5 -5:5)")
+    run.add_argument("--model", default="market", help="market | constant_mean | market_adjusted")
+    run.add_argument("--return-type", default="simple", choices=("simple", "log"))
+    run.add_argument("--min-obs", type=int, default=100, help="minimum estimation returns (default 100)")
+    run.add_argument("--conventions", default="textbook", help="convention profile (default textbook)")
+    run.add_argument("--formats", default="md,html,pdf", help="report formats, comma-separated (md,html,pdf)")
+    data_options(run)
+
+    fetch = sub.add_parser("fetch", help="download the prices an events file needs into the store")
+    fetch.add_argument("events", help="events CSV file")
+    fetch.add_argument("--estimation", default="-250:-11", metavar="A:B")
+    fetch.add_argument("--window", default="-10:10", metavar="A:B")
+    fetch.add_argument("--store", metavar="PATH")
+    fetch.add_argument("--quiet", action="store_true")
+
+    days = sub.add_parser("days", help="print the day 0 of every (event, ticker) from the exchange calendars")
+    days.add_argument("events", help="events CSV file")
+
+    store = sub.add_parser("store", help="inspect the price store")
+    store_sub = store.add_subparsers(dest="store_command", required=True)
+    ls = store_sub.add_parser("ls", help="list the symbols in the store with dates and vintages")
+    ls.add_argument("--store", metavar="PATH")
+    return parser
+
+
+def _price_source(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from eventstudy.data import CsvPrices, ReturnsFile, YahooPrices
+
+    if getattr(args, "prices", None):
+        return CsvPrices(args.prices)
+    if getattr(args, "returns", None):
+        return ReturnsFile(args.returns)
+    return YahooPrices(store=args.store, offline=getattr(args, "offline", False))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from eventstudy.report import write_report
+    from eventstudy.study import DEFAULT_CAR_WINDOWS, EventStudy
+
+    cars = tuple(parse_window(c, "--car") for c in args.car) if args.car else DEFAULT_CAR_WINDOWS
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    bad = [f for f in formats if f not in ("md", "html", "pdf")]
+    if bad:
+        raise InputError(f"unknown report format {bad[0]!r}; choose from md, html, pdf", parameter="--formats", value=bad[0])
+    events_path = Path(args.events)
+    study = EventStudy.from_csv(
+        events_path,
+        prices=_price_source(args),
+        model=args.model,
+        estimation_window=parse_window(args.estimation, "--estimation"),
+        event_window=parse_window(args.window, "--window"),
+        car_windows=cars,
+        return_type=args.return_type,
+        min_estimation_obs=args.min_obs,
+        conventions=args.conventions,
+        progress=None if not args.quiet else False,
+    )
+    result = study.run()
+    out = Path(args.out) if args.out else Path("reports") / events_path.stem
+    paths = result.to_csv(out)
+    paths += write_report(result, out, formats=formats)
+    if not args.quiet:
+        n_events = result.panel.pairs["event_id"].nunique()
+        print(
+            f"{result.n_firm_events} firm-events of {n_events} events estimated; "
+            f"{len(result.exclusions)} exclusions (see exclusions.csv and the report)."
+        )
+        print(f"Wrote {len(paths)} files to {out}/ (report: {out / 'report.html'})")
+    return 0
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from eventstudy.data import YahooPrices
+    from eventstudy.study import EventStudy
+
+    prices = YahooPrices(store=args.store, offline=False)
+    study = EventStudy.from_csv(
+        args.events,
+        prices=prices,
+        estimation_window=parse_window(args.estimation, "--estimation"),
+        event_window=parse_window(args.window, "--window"),
+        progress=None if not args.quiet else False,
+    )
+    loaded, failed = study.load_prices()
+    for symbol, series in loaded.items():
+        print(f"{symbol:12s} ok      {series.first_date:%Y-%m-%d}..{series.last_date:%Y-%m-%d} {len(series):6d} rows")
+    for symbol, exc in failed.items():
+        print(f"{symbol:12s} FAILED  {exc.reason}: {exc.detail}")
+    if not loaded:
+        from eventstudy.errors import DataError
+
+        raise DataError("no symbol could be downloaded; see the reasons above")
+    return 0
+
+
+def _cmd_days(args: argparse.Namespace) -> int:
+    from eventstudy.events import read_events
+    from eventstudy.study import EventStudy
+
+    class _NoPrices:
+        description = "none"
+
+        def load(self, symbol, start, end):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+    study = EventStudy(read_events(args.events), _NoPrices())  # type: ignore[arg-type]
+    table = study.calendar_day_zero()
+    cols = ["event_id", "ticker", "exchange", "event_time_utc", "calendar_day_zero", "rule"]
+    with_dates = table[cols].copy()
+    with_dates["calendar_day_zero"] = with_dates["calendar_day_zero"].dt.strftime("%Y-%m-%d")
+    print(with_dates.to_string(index=False))
+    return 0
+
+
+def _cmd_store_ls(args: argparse.Namespace) -> int:
+    from eventstudy.data import PriceStore
+    from eventstudy.data.store import default_store_path
+
+    path = Path(args.store) if args.store else default_store_path()
+    if not path.exists():
+        print(f"store {path} does not exist yet (run `eventstudy fetch EVENTS` to fill it)")
+        return 0
+    listing = PriceStore(path).listing()
+    print(f"store: {path}")
+    print(listing.to_string(index=False) if len(listing) else "(empty)")
+    return 0
+
+
+COMMANDS = {"run": _cmd_run, "fetch": _cmd_fetch, "days": _cmd_days}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``eventstudy`` console script; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(yfinance|exchange_calendars).*")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    try:
+        if args.command == "store":
+            return _cmd_store_ls(args)
+        return COMMANDS[args.command](args)
+    except EventStudyError as exc:
+        print(f"eventstudy: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("eventstudy: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001  (anything else is a bug: exit 70)
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(
+                f"eventstudy: internal error: {type(exc).__name__}: {exc}\n"
+                "This is a bug; rerun with --debug for the traceback and report it.",
+                file=sys.stderr,
+            )
+        return EXIT_BUG
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

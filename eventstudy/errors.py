@@ -1,0 +1,135 @@
+"""Exceptions and warnings of ``eventstudy``, each error with its command-line exit code.
+
+Hierarchy::
+
+    EventStudyError(Exception)                  exit 1   a failure we detected and can explain
+      InputError(EventStudyError, ValueError)   exit 2   bad events file, option, window or price file
+        UnknownNameError(InputError)            exit 2   unknown model, test or profile name
+      DataError(EventStudyError)                exit 3   no usable prices at all, unreadable store
+        PriceSourceError(DataError)             exit 3   one ticker failed; the study turns it into an exclusion
+    EventStudyWarning(UserWarning)                       base of every warning the package emits
+
+Messages say what is wrong, where (file:line:column, ticker, parameter), what was received and what to
+do; the parts are kept as attributes so that tests can assert on fields rather than wording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class EventStudyError(Exception):
+    """Base class of every error the package raises on purpose."""
+
+    exit_code: int = 1
+
+
+class InputError(EventStudyError, ValueError):
+    """Bad user input: an events file, a price file, an option or a window.
+
+    Parameters
+    ----------
+    message
+        What is wrong and what to do about it.
+    path, line, column
+        Where the problem is (file, 1-based line, column name), when it comes from a file.
+    value
+        The offending value as received.
+    parameter
+        The option or argument name, when it comes from an option.
+    """
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        column: str | None = None,
+        value: object = None,
+        parameter: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = None if path is None else str(path)
+        self.line = line
+        self.column = column
+        self.value = value
+        self.parameter = parameter
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = []
+        if self.path is not None:
+            loc = self.path
+            if self.line is not None:
+                loc += f":{self.line}"
+            if self.column is not None:
+                loc += f": column '{self.column}'"
+            where.append(loc)
+        elif self.parameter is not None:
+            where.append(f"{self.parameter}")
+        prefix = ": ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class UnknownNameError(InputError):
+    """An unknown model, test, profile or option value; the message lists the valid names."""
+
+    def __init__(self, kind: str, name: str, valid: Iterable[str], *, parameter: str | None = None) -> None:
+        self.kind = kind
+        self.valid = tuple(sorted(valid))
+        super().__init__(
+            f"unknown {kind} {name!r}; choose one of: {', '.join(self.valid)}",
+            value=name,
+            parameter=parameter,
+        )
+
+
+class DataError(EventStudyError):
+    """No usable data at all (no prices for any ticker) or an unreadable price store."""
+
+    exit_code = 3
+
+
+class PriceSourceError(DataError):
+    """Prices for one symbol could not be obtained.
+
+    The study turns this into an exclusion row for every (event, ticker) pair that needs the symbol; it is
+    raised to the caller only when nothing at all could be loaded.
+
+    Parameters
+    ----------
+    symbol
+        The ticker or benchmark symbol.
+    reason
+        Short machine-friendly reason, e.g. ``"no data"``, ``"rate limited"``, ``"network"``,
+        ``"not in store (offline)"``, ``"bad file"``.
+    detail
+        Human-readable explanation including what to do.
+    """
+
+    def __init__(self, symbol: str, reason: str, detail: str = "") -> None:
+        self.symbol = symbol
+        self.reason = reason
+        self.detail = detail
+        text = f"{symbol}: {reason}"
+        if detail:
+            text += f" ({detail})"
+        super().__init__(text)
+
+
+class EventStudyWarning(UserWarning):
+    """Base class of every warning emitted by ``eventstudy``: one filter silences them all."""
+
+
+__all__ = [
+    "DataError",
+    "EventStudyError",
+    "EventStudyWarning",
+    "InputError",
+    "PriceSourceError",
+    "UnknownNameError",
+]

@@ -1,0 +1,139 @@
+"""Shared inputs and output blocks of the test statistics, and the name -> test registry."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from eventstudy._typing import FloatArray, IntArray, Window
+from eventstudy.conventions import Conventions
+from eventstudy.errors import UnknownNameError
+
+Scope = Literal["day", "window"]
+
+
+@dataclass(frozen=True, eq=False)
+class InferenceData:
+    """Everything a test statistic may use, as (events x days) and (events x windows) arrays.
+
+    Attributes
+    ----------
+    ar, ar_var : (N, W)
+        Abnormal returns and their variances s_i^2 C_it (C_it = 1 when the correction is off).
+    car, car_var : (N, C)
+        CARs over the study's CAR windows and their variances (``docs/METHODS.md`` §5.3).
+    df : (N,)
+        M_i - k, the single-event degrees of freedom.
+    rel_days : (W,)
+        Relative days of the event window.
+    car_windows : tuple of (start, end)
+    conventions
+        The knob values in force.
+    """
+
+    ar: FloatArray
+    ar_var: FloatArray
+    car: FloatArray
+    car_var: FloatArray
+    df: IntArray
+    rel_days: IntArray
+    car_windows: tuple[Window, ...]
+    conventions: Conventions
+
+    @property
+    def sar(self) -> FloatArray:
+        """Standardized ARs, SAR_it = AR_it / sqrt(s_i^2 C_it) (``docs/METHODS.md`` §5.4)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.ar / np.sqrt(self.ar_var)
+
+    @property
+    def scar(self) -> FloatArray:
+        """Standardized CARs, SCAR_i(w) = CAR_i(w) / sqrt(Var CAR_i(w))."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.car / np.sqrt(self.car_var)
+
+
+@dataclass(frozen=True, eq=False)
+class StatBlock:
+    """Values of one test for every group (rows) and day or window (columns).
+
+    ``family`` is ``"t"`` (Student t with ``df`` degrees of freedom per cell) or ``"normal"`` (N(0,1),
+    ``df`` NaN); ``reason`` is an empty string where the statistic is defined and says why where it is NaN.
+    """
+
+    statistic: FloatArray
+    p_value: FloatArray
+    n: IntArray
+    df: FloatArray
+    reason: np.ndarray
+    family: str
+
+    def distribution(self) -> np.ndarray:
+        """Reference distribution per cell as text: ``"t(12)"``, ``"N(0,1)"``, or ``""`` if undefined."""
+        if self.family == "normal":
+            return np.full(self.statistic.shape, "N(0,1)", dtype=object)
+        labels = pd.Series(self.df.ravel()).map(lambda v: f"t({v:.0f})" if np.isfinite(v) else "")
+        return labels.to_numpy(dtype=object).reshape(self.statistic.shape)
+
+
+def two_sided_t(statistic: FloatArray, df: FloatArray) -> FloatArray:
+    """Two-sided p-value 2 P(T_df > |t|); NaN where the statistic or df is undefined."""
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(statistic) & (df > 0)
+        return np.where(ok, 2.0 * stats.t.sf(np.abs(np.where(ok, statistic, 0.0)), np.where(ok, df, 1.0)), np.nan)
+
+
+def two_sided_normal(statistic: FloatArray) -> FloatArray:
+    """Two-sided p-value 2 P(Z > |z|) under N(0,1)."""
+    return np.where(np.isfinite(statistic), 2.0 * stats.norm.sf(np.abs(statistic)), np.nan)
+
+
+def reasons(*conditions: tuple[np.ndarray, str]) -> np.ndarray:
+    """First applicable reason per cell from (mask, text) pairs; empty string where none applies."""
+    shape = conditions[0][0].shape
+    out = np.full(shape, "", dtype=object)
+    for mask, text in reversed(conditions):
+        out = np.where(mask, text, out)
+    return out
+
+
+class StatTest(ABC):
+    """A registered test statistic.
+
+    Subclasses set ``name`` (stable snake_case used in ``tests.csv``), ``label``, ``reference`` (the
+    paper) and ``scopes``, and implement :meth:`compute` on a values array with group codes. The same
+    implementation serves days and CAR windows; :meth:`inputs` picks the arrays for a scope.
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    reference: ClassVar[str]
+    scopes: ClassVar[tuple[Scope, ...]] = ("day", "window")
+
+    @abstractmethod
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        """Statistic per group and column for the given scope."""
+
+
+REGISTRY: dict[str, StatTest] = {}
+
+
+def register(test: type[StatTest]) -> type[StatTest]:
+    """Class decorator adding a test to :data:`REGISTRY` under its name."""
+    REGISTRY[test.name] = test()
+    return test
+
+
+def get_tests(names: tuple[str, ...] | None) -> tuple[StatTest, ...]:
+    """Tests by name (all registered tests when ``names`` is None); unknown names raise."""
+    if names is None:
+        return tuple(REGISTRY.values())
+    missing = [n for n in names if n not in REGISTRY]
+    if missing:
+        raise UnknownNameError("test", missing[0], REGISTRY, parameter="--tests")
+    return tuple(REGISTRY[n] for n in names)

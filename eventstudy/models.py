@@ -1,0 +1,208 @@
+"""Normal-return models: settings -> ``fit(panel)`` -> :class:`ModelFit` (``docs/METHODS.md`` §4).
+
+A model states how expected returns depend on the benchmark: an offset subtracted from the return
+(the market-adjusted model), regressors and whether there is an intercept. The arithmetic is one code
+path for every model (:func:`eventstudy._kernels.ols_windows`), so the forecast-error factor and the CAR
+variance follow from the design rows rather than from per-model formulas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from eventstudy import _kernels as kn
+from eventstudy._typing import FloatArray, IntArray
+from eventstudy.conventions import Conventions
+from eventstudy.errors import UnknownNameError
+from eventstudy.returns import ReturnPanel
+
+
+@dataclass(frozen=True, eq=False)
+class ModelFit:
+    """Estimates and event-window predictions of a normal-return model for every event of a panel.
+
+    Attributes
+    ----------
+    model : str
+        Registered model name.
+    k : int
+        Number of estimated coefficients.
+    coef : (N, k)
+        Coefficients (intercept first when present).
+    xtx_inv : (N, k, k)
+        (X'X)^-1 of each event's estimation design.
+    n_obs, df : (N,)
+        M_i and the single-event degrees of freedom M_i - k.
+    s2 : (N,)
+        Residual variance with the divisor of the conventions.
+    r_squared : (N,)
+        1 - SSR/TSS on the estimation window (NaN for models without regressors).
+    residuals : (N, L_est)
+        Estimation residuals.
+    event_design : (N, W, k)
+        Design rows x_it on the event-window days.
+    expected : (N, W)
+        Expected returns E[R_it] in the event window.
+    abnormal : (N, W)
+        AR_it = R_it - E[R_it].
+    leverage : (N, W)
+        x_it'(X'X)^-1 x_it (zero when the conventions turn the forecast-error correction off).
+    """
+
+    model: str
+    k: int
+    coef: FloatArray
+    xtx_inv: FloatArray
+    n_obs: IntArray
+    df: IntArray
+    s2: FloatArray
+    r_squared: FloatArray
+    residuals: FloatArray
+    event_design: FloatArray
+    expected: FloatArray
+    abnormal: FloatArray
+    leverage: FloatArray
+
+    def __post_init__(self) -> None:
+        for value in self.__dict__.values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+
+    def take(self, rows: IntArray) -> ModelFit:
+        """The fit restricted to the given firm-events (rows are independent, so nothing is refitted)."""
+        values = {
+            name: (value[rows] if isinstance(value, np.ndarray) else value) for name, value in self.__dict__.items()
+        }
+        return ModelFit(**values)
+
+    @property
+    def sigma(self) -> FloatArray:
+        """Residual standard deviation s_i."""
+        return np.sqrt(self.s2)
+
+    @property
+    def ar_variance(self) -> FloatArray:
+        """Var(AR_it) = s_i^2 C_it with C_it = 1 + leverage (``docs/METHODS.md`` §5.2)."""
+        return self.s2[:, None] * (1.0 + self.leverage)
+
+
+@dataclass(frozen=True)
+class NormalReturnModel:
+    """Base of the normal-return models; subclasses set the class attributes below."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    intercept: ClassVar[bool]
+    uses_market: ClassVar[bool]
+    subtract_market: ClassVar[bool] = False
+
+    @property
+    def k(self) -> int:
+        """Number of estimated coefficients."""
+        return int(self.intercept) + int(self.uses_market and not self.subtract_market)
+
+    def _regressors(self, market: FloatArray) -> FloatArray:
+        if self.uses_market and not self.subtract_market:
+            return market[:, :, None]
+        return np.zeros(market.shape + (0,))
+
+    def _target(self, returns: FloatArray, market: FloatArray) -> FloatArray:
+        return returns - market if self.subtract_market else returns
+
+    def fit(self, panel: ReturnPanel, conventions: Conventions) -> ModelFit:
+        """Estimate on the panel's estimation windows and predict its event windows.
+
+        Parameters
+        ----------
+        panel
+            Aligned estimation and event-window returns (events x days).
+        conventions
+            Residual-variance divisor and forecast-error switch.
+
+        Returns
+        -------
+        ModelFit
+            Events that cannot be estimated carry NaN; the study turns them into exclusions.
+        """
+        est_y = self._target(panel.est_returns, panel.est_market)
+        ols = kn.ols_windows(est_y, self._regressors(panel.est_market), self.intercept)
+        s2 = kn.residual_variance(ols.ssr, ols.n_obs, conventions.ddof(self.k))
+        design = kn.design(self._regressors(panel.evt_market), self.intercept)
+        predicted = kn.predict(design, ols.coef)
+        expected = predicted + panel.evt_market if self.subtract_market else predicted
+        abnormal = panel.evt_returns - expected
+        if conventions.fec and self.k:
+            lev = kn.leverage(design, ols.xtx_inv)
+        else:
+            lev = np.where(np.isfinite(abnormal), 0.0, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r2 = 1.0 - ols.ssr / ols.tss if self.uses_market and not self.subtract_market else np.full(len(s2), np.nan)
+        return ModelFit(
+            model=self.name,
+            k=self.k,
+            coef=ols.coef,
+            xtx_inv=ols.xtx_inv,
+            n_obs=ols.n_obs,
+            df=ols.n_obs - self.k,
+            s2=s2,
+            r_squared=r2,
+            residuals=ols.residuals,
+            event_design=design,
+            expected=expected,
+            abnormal=abnormal,
+            leverage=lev,
+        )
+
+
+@dataclass(frozen=True)
+class MarketModel(NormalReturnModel):
+    """Market model R_it = α_i + β_i R_mt + ε_it, OLS (``docs/METHODS.md`` §4.3); k = 2."""
+
+    name: ClassVar[str] = "market"
+    label: ClassVar[str] = "market model (OLS on the benchmark)"
+    intercept: ClassVar[bool] = True
+    uses_market: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class ConstantMean(NormalReturnModel):
+    """Constant-mean model E[R_it] = μ_i, μ_i the estimation-window mean (``docs/METHODS.md`` §4.1); k = 1."""
+
+    name: ClassVar[str] = "constant_mean"
+    label: ClassVar[str] = "constant-mean model"
+    intercept: ClassVar[bool] = True
+    uses_market: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class MarketAdjusted(NormalReturnModel):
+    """Market-adjusted model AR_it = R_it - R_mt (``docs/METHODS.md`` §4.2); nothing estimated, k = 0.
+
+    The residual variance is s_i^2 = Σ AR_it^2 / M_i over the estimation window (no demeaning, since no
+    mean is estimated), and C_it = 1.
+    """
+
+    name: ClassVar[str] = "market_adjusted"
+    label: ClassVar[str] = "market-adjusted returns (R - R_m)"
+    intercept: ClassVar[bool] = False
+    uses_market: ClassVar[bool] = True
+    subtract_market: ClassVar[bool] = True
+
+
+MODELS: dict[str, type[NormalReturnModel]] = {
+    cls.name: cls for cls in (MarketModel, ConstantMean, MarketAdjusted)
+}
+
+
+def get_model(name: str) -> NormalReturnModel:
+    """Instantiate a registered model by name (``market``, ``constant_mean``, ``market_adjusted``)."""
+    try:
+        return MODELS[name]()
+    except KeyError:
+        raise UnknownNameError("model", name, MODELS, parameter="--model") from None
+
+
+__all__ = ["MODELS", "ConstantMean", "MarketAdjusted", "MarketModel", "ModelFit", "NormalReturnModel", "get_model"]

@@ -1,0 +1,375 @@
+"""Frozen result objects: arrays and labels in, tidy DataFrames out.
+
+:class:`StudyResult` stores the study's arrays, labels, settings, exclusions and data provenance.
+Every view (the tidy frames, ``summary()``, ``_repr_html_``, the reports and ``to_csv``) is derived from
+the tidy frames, so no number is computed twice. Frames are built on first access and cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from eventstudy import _kernels as kn
+from eventstudy._typing import FloatArray, Window
+from eventstudy.inference import TestTable
+from eventstudy.inference.base import two_sided_t
+from eventstudy.models import ModelFit
+from eventstudy.returns import ReturnPanel
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from eventstudy.study import StudySpec
+
+ABNORMAL_RETURN_COLUMNS = (
+    "event_id", "ticker", "benchmark", "date", "rel_day", "return", "benchmark_return",
+    "expected_return", "abnormal_return", "se", "t_stat", "p_value", "span", "zero_volume",
+)
+CAR_COLUMNS = ("event_id", "ticker", "window_start", "window_end", "car", "se", "t_stat", "p_value", "df")
+TEST_COLUMNS = ("group", "scope", "window_start", "window_end", "test", "statistic", "p_value", "distribution", "n", "reason")
+PARAMETER_COLUMNS = (
+    "event_id", "ticker", "benchmark", "model", "alpha", "beta", "sigma", "n_obs", "df", "r_squared",
+    "estimation_start", "estimation_end", "estimation_window", "event_window",
+)
+EXCLUSION_COLUMNS = ("event_id", "ticker", "stage", "reason")
+
+
+def _fmt_window(window: Window) -> str:
+    return f"[{window[0]:+d}, {window[1]:+d}]".replace("+0", "0")
+
+
+@dataclass(frozen=True, eq=False)
+class StudyResult:
+    """Outcome of :meth:`eventstudy.EventStudy.run`.
+
+    The tidy frames (``abnormal_returns``, ``car``, ``car_path``, ``aar``, ``tests``, ``parameters``,
+    ``event_days``, ``exclusions``, ``provenance``, ``events``) each have a fixed column set equal to the
+    CSV that :meth:`to_csv` writes.
+
+    Attributes
+    ----------
+    spec
+        The study's settings (windows, model, conventions, data source).
+    panel
+        Aligned returns of the estimated firm-events (rows in the order of ``panel.pairs``).
+    fit
+        Model estimates and event-window abnormal returns.
+    car_values, car_var : (N, C)
+        CARs over ``spec.car_windows`` and their variances.
+    test_table
+        Aggregated statistics by group.
+    event_days
+        The day-0 audit table: one row per (event, ticker) of the events file.
+    exclusions
+        event_id, ticker, stage, reason: everything left out, and why.
+    provenance
+        symbol, source, vintage, price_field, first_date, last_date, rows, notes.
+    events
+        The events as a table (event_id, date, time, timezone, time_approximate, headline, category).
+    """
+
+    spec: StudySpec
+    panel: ReturnPanel
+    fit: ModelFit
+    car_values: FloatArray
+    car_var: FloatArray
+    test_table: TestTable
+    event_days: pd.DataFrame
+    exclusions: pd.DataFrame
+    provenance: pd.DataFrame
+    events: pd.DataFrame
+    title: str = "Event study"
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for value in (self.car_values, self.car_var):
+            value.flags.writeable = False
+
+    # ------------------------------------------------------------------ settings
+    @property
+    def settings(self) -> dict[str, str]:
+        """Every setting as display strings, in a fixed order."""
+        return self.spec.describe()
+
+    @property
+    def conventions(self) -> list[str]:
+        """Sentences stating each statistical convention used."""
+        return self.spec.conventions.describe()
+
+    @property
+    def n_firm_events(self) -> int:
+        """Number of (event, ticker) pairs with estimates."""
+        return len(self.panel)
+
+    # ------------------------------------------------------------------ frames
+    @cached_property
+    def abnormal_returns(self) -> pd.DataFrame:
+        """Daily returns, expected returns and abnormal returns with the single-event AR t.
+
+        ``se`` = sqrt(s^2 C_t); ``t_stat`` = AR / se ~ t(M - k) (``docs/METHODS.md`` §6.1, P1); ``span``
+        is the number of the ticker's own rows the return covers; ``zero_volume`` flags Volume-0 rows.
+        """
+        panel, fit = self.panel, self.fit
+        n, w = fit.abnormal.shape
+        with np.errstate(invalid="ignore"):
+            se = np.sqrt(fit.ar_variance)
+            t_stat = fit.abnormal / se
+        p_value = two_sided_t(t_stat, np.broadcast_to(fit.df[:, None], (n, w)).astype(np.float64))
+        present = ~np.isnat(panel.evt_dates)
+        rows = np.repeat(np.arange(n), w).reshape(n, w)[present]
+        frame = pd.DataFrame(
+            {
+                "event_id": panel.pairs["event_id"].to_numpy()[rows],
+                "ticker": panel.pairs["ticker"].to_numpy()[rows],
+                "benchmark": panel.pairs["benchmark"].to_numpy()[rows],
+                "date": panel.evt_dates[present],
+                "rel_day": np.broadcast_to(panel.event_days, (n, w))[present],
+                "return": panel.evt_returns[present],
+                "benchmark_return": panel.evt_market[present],
+                "expected_return": fit.expected[present],
+                "abnormal_return": fit.abnormal[present],
+                "se": se[present],
+                "t_stat": t_stat[present],
+                "p_value": p_value[present],
+                "span": panel.evt_span[present],
+                "zero_volume": panel.evt_zero_volume[present],
+            }
+        )
+        return frame
+
+    @cached_property
+    def car(self) -> pd.DataFrame:
+        """CAR per firm-event and window with the exact-variance t ~ t(M - k) (P2)."""
+        n, c = self.car_values.shape
+        with np.errstate(invalid="ignore"):
+            se = np.sqrt(self.car_var)
+            t_stat = self.car_values / se
+        df = np.broadcast_to(self.fit.df[:, None], (n, c)).astype(np.float64)
+        windows = np.array(self.spec.car_windows).reshape(-1, 2)
+        return pd.DataFrame(
+            {
+                "event_id": np.repeat(self.panel.pairs["event_id"].to_numpy(), c),
+                "ticker": np.repeat(self.panel.pairs["ticker"].to_numpy(), c),
+                "window_start": np.tile(windows[:, 0], n),
+                "window_end": np.tile(windows[:, 1], n),
+                "car": self.car_values.ravel(),
+                "se": se.ravel(),
+                "t_stat": t_stat.ravel(),
+                "p_value": two_sided_t(t_stat, df).ravel(),
+                "df": self.fit.df.repeat(c),
+            }
+        )
+
+    @cached_property
+    def car_path(self) -> pd.DataFrame:
+        """Cumulative AR from the event-window start with its exact-variance 95 % band (t(M - k))."""
+        fit = self.fit
+        n, w = fit.abnormal.shape
+        cum = np.cumsum(fit.abnormal, axis=1)
+        if self.spec.conventions.car_variance == "exact" and self.spec.conventions.fec:
+            var = kn.cumulative_car_variance(fit.s2, fit.event_design, fit.xtx_inv)
+        else:
+            var = np.cumsum(fit.ar_variance if self.spec.conventions.car_variance == "diag" else np.broadcast_to(fit.s2[:, None], (n, w)), axis=1)
+        se = np.sqrt(var)
+        with np.errstate(invalid="ignore"):
+            q = stats.t.ppf(0.975, np.where(fit.df > 0, fit.df, np.nan))[:, None]
+        frame = pd.DataFrame(
+            {
+                "event_id": np.repeat(self.panel.pairs["event_id"].to_numpy(), w),
+                "ticker": np.repeat(self.panel.pairs["ticker"].to_numpy(), w),
+                "rel_day": np.tile(self.panel.event_days, n),
+                "car": cum.ravel(),
+                "se": se.ravel(),
+                "ci_low": (cum - q * se).ravel(),
+                "ci_high": (cum + q * se).ravel(),
+            }
+        )
+        return frame
+
+    @cached_property
+    def aar(self) -> pd.DataFrame:
+        """Average abnormal return per group and day, and its cumulation from the event-window start.
+
+        ``caar`` is the running sum of ``aar``; groups are each event id and ``"all"``.
+        """
+        labels, codes = self._event_codes
+        ar = self.fit.abnormal
+        frames = []
+        for group_labels, group_codes in ((("all",), np.zeros(len(codes), dtype=np.int64)), (labels, codes)):
+            count, total, _ = kn.group_moments(ar, group_codes, len(group_labels))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.where(count > 0, total / count, np.nan)
+            g, w = mean.shape
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "group": np.repeat(np.array(group_labels, dtype=object), w),
+                        "rel_day": np.tile(self.panel.event_days, g),
+                        "n": count.ravel(),
+                        "aar": mean.ravel(),
+                        "caar": np.cumsum(mean, axis=1).ravel(),
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True)
+
+    @cached_property
+    def _event_codes(self) -> tuple[tuple[str, ...], np.ndarray]:
+        codes, labels = pd.factorize(self.panel.pairs["event_id"], sort=False)
+        return tuple(labels), codes.astype(np.int64)
+
+    @cached_property
+    def tests(self) -> pd.DataFrame:
+        """Aggregated test statistics: one row per group, scope, day or window, and test."""
+        table = self.test_table
+        groups = np.array(table.group_labels, dtype=object)
+        days = self.panel.event_days
+        windows = np.array(self.spec.car_windows).reshape(-1, 2)
+        frames = []
+        for name, scope, block in table.blocks:
+            g, d = block.statistic.shape
+            starts = days if scope == "day" else windows[:, 0]
+            ends = days if scope == "day" else windows[:, 1]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "group": np.repeat(groups, d),
+                        "scope": scope,
+                        "window_start": np.tile(starts, g),
+                        "window_end": np.tile(ends, g),
+                        "test": name,
+                        "statistic": block.statistic.ravel(),
+                        "p_value": block.p_value.ravel(),
+                        "distribution": block.distribution().ravel(),
+                        "n": block.n.ravel(),
+                        "reason": block.reason.ravel(),
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True)
+
+    @cached_property
+    def parameters(self) -> pd.DataFrame:
+        """Model estimates per firm-event: alpha, beta, sigma, M, df, R², estimation dates and windows."""
+        fit, pairs = self.fit, self.panel.pairs
+        used = np.isfinite(fit.residuals)
+        dates = np.where(used, self.panel.est_dates, np.datetime64("NaT"))
+        names = [c for c in ("alpha", "beta")]
+        coef = {name: np.full(len(pairs), np.nan) for name in names}
+        if fit.model == "market":
+            coef["alpha"], coef["beta"] = fit.coef[:, 0], fit.coef[:, 1]
+        elif fit.model == "constant_mean":
+            coef["alpha"] = fit.coef[:, 0]
+        elif fit.model == "market_adjusted":
+            coef["alpha"], coef["beta"] = np.zeros(len(pairs)), np.ones(len(pairs))
+        return pd.DataFrame(
+            {
+                "event_id": pairs["event_id"].to_numpy(),
+                "ticker": pairs["ticker"].to_numpy(),
+                "benchmark": pairs["benchmark"].to_numpy(),
+                "model": fit.model,
+                "alpha": coef["alpha"],
+                "beta": coef["beta"],
+                "sigma": fit.sigma,
+                "n_obs": fit.n_obs,
+                "df": fit.df,
+                "r_squared": fit.r_squared,
+                "estimation_start": pd.to_datetime(_nanmin_dates(dates)),
+                "estimation_end": pd.to_datetime(_nanmax_dates(dates)),
+                "estimation_window": _fmt_window(self.spec.estimation_window),
+                "event_window": _fmt_window(self.spec.event_window),
+            }
+        )
+
+    # ------------------------------------------------------------------ views
+    def summary(self) -> str:
+        """Plain-text summary: settings, exclusions, CAR table and the pooled tests."""
+        from eventstudy.report.markdown import summary_text
+
+        return summary_text(self)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        n_events = self.panel.pairs["event_id"].nunique()
+        return (
+            f"<StudyResult: {n_events} events, {self.n_firm_events} firm-events estimated, "
+            f"{len(self.exclusions)} exclusions, model={self.spec.model}, conventions={self.spec.conventions.name}>"
+        )
+
+    def _repr_html_(self) -> str:
+        from eventstudy.report.html import notebook_fragment
+
+        return notebook_fragment(self)
+
+    def plot_car(self, event_id: str, ticker: str | None = None, ax: Any = None) -> Figure:
+        """CAR path with its 95 % band for one event (one ticker, or all when ``ticker`` is None)."""
+        from eventstudy.plots import plot_car
+
+        return plot_car(self, event_id, ticker=ticker, ax=ax)
+
+    def plot_aar(self, group: str = "all", ax: Any = None) -> Figure:
+        """AAR bars and CAAR line for an event id or ``"all"``."""
+        from eventstudy.plots import plot_aar
+
+        return plot_aar(self, group=group, ax=ax)
+
+    def plot_car_heatmap(self, window: Window = (-1, 1), ax: Any = None) -> Figure:
+        """Events x tickers heatmap of CAR over ``window``."""
+        from eventstudy.plots import plot_car_heatmap
+
+        return plot_car_heatmap(self, window=window, ax=ax)
+
+    def frames(self) -> Mapping[str, pd.DataFrame]:
+        """The tidy frames by CSV stem, in the order :meth:`to_csv` writes them."""
+        return {
+            "event_days": self.event_days,
+            "parameters": self.parameters,
+            "abnormal_returns": self.abnormal_returns,
+            "car": self.car,
+            "tests": self.tests,
+            "exclusions": self.exclusions,
+            "provenance": self.provenance,
+        }
+
+    def to_csv(self, directory: str | Path) -> list[Path]:
+        """Write every tidy frame as ``<name>.csv`` into ``directory`` and return the paths."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, frame in self.frames().items():
+            path = out / f"{name}.csv"
+            frame.to_csv(path, index=False, float_format="%.10g", date_format="%Y-%m-%d")
+            paths.append(path)
+        return paths
+
+
+def _nanmin_dates(dates: np.ndarray) -> np.ndarray:
+    filled = np.where(np.isnat(dates), np.datetime64("9999-12-31", "D"), dates)
+    out = filled.min(axis=1) if dates.shape[1] else np.full(len(dates), np.datetime64("NaT", "D"))
+    return np.where(out == np.datetime64("9999-12-31", "D"), np.datetime64("NaT"), out)
+
+
+def _nanmax_dates(dates: np.ndarray) -> np.ndarray:
+    filled = np.where(np.isnat(dates), np.datetime64("0001-01-01", "D"), dates)
+    out = filled.max(axis=1) if dates.shape[1] else np.full(len(dates), np.datetime64("NaT", "D"))
+    return np.where(out == np.datetime64("0001-01-01", "D"), np.datetime64("NaT"), out)
+
+
+__all__ = [
+    "ABNORMAL_RETURN_COLUMNS",
+    "CAR_COLUMNS",
+    "EXCLUSION_COLUMNS",
+    "PARAMETER_COLUMNS",
+    "TEST_COLUMNS",
+    "StudyResult",
+]

@@ -1,0 +1,458 @@
+"""EventStudy: the one place that wires events, prices, calendars, returns, models and inference.
+
+Flow of :meth:`EventStudy.run`:
+
+1. one row per (event, ticker) pair with its benchmark;
+2. calendar day 0 per pair from the ticker's exchange calendar (:mod:`eventstudy.calendars`);
+3. prices of every ticker and benchmark from the price source (failures become exclusions);
+4. day 0 checked against the observed rows (moved to the next row if the calendar day has none);
+5. aligned return arrays (:mod:`eventstudy.returns`), model fit (:mod:`eventstudy.models`), CARs and
+   their variances, and the test statistics (:mod:`eventstudy.inference`), all on (events x days) arrays;
+6. a frozen :class:`~eventstudy.results.StudyResult`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eventstudy import _kernels as kn
+from eventstudy._typing import Window
+from eventstudy.calendars import calendar_day_zero, resolve_day_zero
+from eventstudy.conventions import Conventions, get_profile
+from eventstudy.data.series import PriceSeries, PriceSource
+from eventstudy.errors import DataError, InputError, PriceSourceError
+from eventstudy.events import Event, events_to_frame, read_events
+from eventstudy.inference import InferenceData, get_tests, run_tests
+from eventstudy.models import MODELS, ModelFit, get_model
+from eventstudy.results import EXCLUSION_COLUMNS, StudyResult
+from eventstudy.returns import ReturnType, build_panel
+
+DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5))
+
+
+def _window_text(window: Window) -> str:
+    return f"[{window[0]:+d}, {window[1]:+d}]".replace("+0,", "0,").replace("+0]", "0]")
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """Validated settings of a study (``docs/METHODS.md`` §3 and §8.1 for the defaults).
+
+    Windows are inclusive relative-day ranges counted in trading days (rows) of each ticker's aligned
+    return series. The estimation window must end before the event window starts, and every CAR
+    window must lie inside the event window.
+    """
+
+    model: str = "market"
+    estimation_window: Window = (-250, -11)
+    event_window: Window = (-10, 10)
+    car_windows: tuple[Window, ...] = DEFAULT_CAR_WINDOWS
+    return_type: ReturnType = "simple"
+    min_estimation_obs: int = 100
+    conventions: Conventions = field(default_factory=Conventions)
+    tests: tuple[str, ...] | None = ("cross_sectional_t", "patell_z", "bmp_t")
+    data_source: str = ""
+
+    def __post_init__(self) -> None:
+        get_model(self.model)
+        for name in ("estimation_window", "event_window"):
+            window = getattr(self, name)
+            if len(window) != 2 or window[0] > window[1]:
+                raise InputError(f"a window needs start <= end, got {window}", parameter=name, value=window)
+        if self.estimation_window[1] >= self.event_window[0]:
+            raise InputError(
+                f"the estimation window {self.estimation_window} must end before the event window "
+                f"{self.event_window} starts",
+                parameter="estimation_window",
+                value=self.estimation_window,
+            )
+        if not self.car_windows:
+            raise InputError("at least one CAR window is needed", parameter="car_windows")
+        for window in self.car_windows:
+            if window[0] > window[1] or window[0] < self.event_window[0] or window[1] > self.event_window[1]:
+                raise InputError(
+                    f"CAR window {window} must satisfy start <= end and lie inside the event window {self.event_window}",
+                    parameter="car_windows",
+                    value=window,
+                )
+        if self.return_type not in ("simple", "log"):
+            raise InputError(f"return type must be 'simple' or 'log', got {self.return_type!r}", parameter="return_type")
+        k = get_model(self.model).k
+        if self.min_estimation_obs < k + 3:
+            raise InputError(
+                f"min_estimation_obs must be at least k + 3 = {k + 3} for the {self.model} model "
+                "(the Patell variance (M-k)/(M-k-2) needs M - k > 2)",
+                parameter="min_estimation_obs",
+                value=self.min_estimation_obs,
+            )
+        get_tests(self.tests)
+
+    def describe(self) -> dict[str, str]:
+        """Every setting as display strings, for results and reports."""
+        conv = self.conventions
+        return {
+            "model": get_model(self.model).label,
+            "estimation_window": _window_text(self.estimation_window) + " trading days",
+            "event_window": _window_text(self.event_window) + " trading days",
+            "car_windows": "; ".join(_window_text(w) for w in self.car_windows),
+            "return_type": self.return_type,
+            "min_estimation_obs": str(self.min_estimation_obs),
+            "conventions": conv.name,
+            "residual variance divisor": {"k": "M - k", "1": "M - 1", "0": "M"}[conv.resid_ddof],
+            "forecast-error correction": "on" if conv.fec else "off",
+            "CAR variance": conv.car_variance,
+            "tests": ", ".join(t.name for t in get_tests(self.tests)),
+            "alignment": "common dates of ticker and benchmark (returns over identical intervals)",
+            "day 0": "first session of the ticker's exchange closing after the event time; date-only events: "
+            "first session on or after the date; moved to the next price row when the calendar day has none",
+            "prices": self.data_source,
+        }
+
+
+def _pairs(events: Sequence[Event]) -> pd.DataFrame:
+    """One row per (event, ticker) with its benchmark and the event time (UTC) or date."""
+    rows = []
+    for event in events:
+        stamp = event.timestamp
+        utc = stamp.tz_convert("UTC") if stamp is not None else pd.NaT
+        for ticker, benchmark in zip(event.tickers, event.benchmarks, strict=True):
+            rows.append((event.event_id, ticker, benchmark, pd.Timestamp(event.date), utc, event.timezone))
+    frame = pd.DataFrame(rows, columns=["event_id", "ticker", "benchmark", "event_date", "event_time_utc", "timezone"])
+    frame["event_date"] = pd.to_datetime(frame["event_date"]).astype("datetime64[ns]")
+    frame["event_time_utc"] = pd.to_datetime(frame["event_time_utc"], utc=True)
+    return frame
+
+
+def _show_progress(progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    return sys.stderr.isatty()
+
+
+class EventStudy:
+    """An event study of dated events on the prices of their tickers.
+
+    Parameters
+    ----------
+    events
+        Events, e.g. from :func:`eventstudy.read_events`.
+    prices
+        A price source: :class:`~eventstudy.YahooPrices`, :class:`~eventstudy.CsvPrices`,
+        :class:`~eventstudy.ReturnsFile` or :class:`~eventstudy.ReturnsFrame`.
+    model
+        ``"market"`` (default), ``"constant_mean"`` or ``"market_adjusted"``.
+    estimation_window, event_window
+        Inclusive relative-day windows in trading days; defaults [-250, -11] and [-10, +10].
+    car_windows
+        CAR windows inside the event window; default [0,0], [0,+1], [-1,+1], [0,+5], [-5,+5].
+    return_type
+        ``"simple"`` (default) or ``"log"``.
+    min_estimation_obs
+        Firm-events with fewer estimation returns are excluded ("insufficient estimation data").
+    conventions
+        A profile name (``"textbook"``) or a :class:`~eventstudy.conventions.Conventions` value.
+    tests
+        Names of the aggregate tests to compute (default: cross-sectional t, Patell Z, BMP t).
+    progress
+        Show a progress bar while loading prices; default: only on a terminal.
+    title
+        Title for reports.
+
+    Examples
+    --------
+    >>> import eventstudy as es                                        # doctest: +SKIP
+    >>> study = es.EventStudy.from_csv("events.csv", prices=es.CsvPrices("prices/"))  # doctest: +SKIP
+    >>> result = study.run()                                           # doctest: +SKIP
+    >>> result.car.head()                                              # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        events: Iterable[Event],
+        prices: PriceSource,
+        *,
+        model: str = "market",
+        estimation_window: Window = (-250, -11),
+        event_window: Window = (-10, 10),
+        car_windows: Sequence[Window] = DEFAULT_CAR_WINDOWS,
+        return_type: ReturnType = "simple",
+        min_estimation_obs: int = 100,
+        conventions: str | Conventions = "textbook",
+        tests: Sequence[str] | None = ("cross_sectional_t", "patell_z", "bmp_t"),
+        progress: bool | None = None,
+        title: str | None = None,
+    ) -> None:
+        self.events = tuple(events)
+        if not self.events:
+            raise InputError("no events to study")
+        self.prices = prices
+        conv = get_profile(conventions) if isinstance(conventions, str) else conventions
+        self.spec = StudySpec(
+            model=model,
+            estimation_window=tuple(estimation_window),  # type: ignore[arg-type]
+            event_window=tuple(event_window),  # type: ignore[arg-type]
+            car_windows=tuple(tuple(w) for w in car_windows),  # type: ignore[misc]
+            return_type=return_type,
+            min_estimation_obs=min_estimation_obs,
+            conventions=conv,
+            tests=None if tests is None else tuple(tests),
+            data_source=getattr(prices, "description", type(prices).__name__),
+        )
+        self.progress = progress
+        self.title = title or "Event study"
+
+    @classmethod
+    def from_csv(cls, path: str | Path, prices: PriceSource, **settings: object) -> EventStudy:
+        """Read and validate an events file, then build the study (settings as in the constructor)."""
+        settings.setdefault("title", f"Event study: {Path(path).name}")
+        return cls(read_events(path), prices, **settings)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ steps
+    def pairs(self) -> pd.DataFrame:
+        """One row per (event, ticker): event_id, ticker, benchmark, event_date, event_time_utc, timezone."""
+        return _pairs(self.events)
+
+    def calendar_day_zero(self) -> pd.DataFrame:
+        """Day 0 per (event, ticker) from the exchange calendars alone (no prices needed)."""
+        pairs = self.pairs()
+        table = calendar_day_zero(pairs)
+        return table.merge(pairs[["event_id", "ticker", "benchmark"]], on=["event_id", "ticker"], how="left")
+
+    def date_range(self) -> tuple[dt.date, dt.date]:
+        """Calendar-date range of prices needed for all windows (with room for holidays)."""
+        dates = pd.to_datetime([e.date for e in self.events])
+        lead = int(abs(min(self.spec.estimation_window[0], 0)) * 1.5) + 30
+        lag = int(max(self.spec.event_window[1], 0) * 1.5) + 20
+        start = (dates.min() - pd.Timedelta(days=lead)).date()
+        end = min((dates.max() + pd.Timedelta(days=lag)).date(), dt.date.today())
+        return start, end
+
+    def symbols(self) -> list[str]:
+        """Every ticker and benchmark the study needs, in first-use order."""
+        seen: dict[str, None] = {}
+        for event in self.events:
+            for symbol in (*event.tickers, *event.benchmarks):
+                seen.setdefault(symbol, None)
+        return list(seen)
+
+    def load_prices(
+        self, on_symbol: Callable[[str], None] | None = None
+    ) -> tuple[dict[str, PriceSeries], dict[str, PriceSourceError]]:
+        """Load every symbol once; failures are collected per symbol, never raised."""
+        start, end = self.date_range()
+        symbols = self.symbols()
+        loaded: dict[str, PriceSeries] = {}
+        failed: dict[str, PriceSourceError] = {}
+        iterator: Iterable[str] = symbols
+        bar = None
+        if _show_progress(self.progress) and len(symbols) > 1:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(symbols, desc="prices", unit="symbol", file=sys.stderr, leave=False)
+            iterator = bar
+        for symbol in iterator:
+            if bar is not None:
+                bar.set_postfix_str(symbol)
+            try:
+                loaded[symbol] = self.prices.load(symbol, start, end)
+            except PriceSourceError as exc:
+                failed[symbol] = exc
+            if on_symbol is not None:
+                on_symbol(symbol)
+        if bar is not None:
+            bar.close()
+        return loaded, failed
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> StudyResult:
+        """Run the study and return its frozen result.
+
+        Raises
+        ------
+        DataError
+            When no price series at all could be loaded (CLI exit 3). Anything narrower (a ticker
+            without data, too few estimation returns, a CAR window with a missing day) becomes an
+            exclusion with a reason.
+        """
+        spec = self.spec
+        pairs = self.pairs()
+        days = self.calendar_day_zero()
+        series, failed = self.load_prices()
+        if not series:
+            detail = "; ".join(str(e) for e in failed.values())
+            raise DataError(f"no usable prices for any symbol ({detail})")
+        observed = {symbol: s.dates for symbol, s in series.items()}
+        days = resolve_day_zero(days, observed)
+
+        exclusions: list[pd.DataFrame] = []
+        # pairs whose benchmark has no data
+        bench_missing = days["benchmark"].map(lambda b: b not in series).to_numpy(dtype=bool)
+        ticker_missing = (days["status"] == "no data").to_numpy()
+        bench_reason = days["benchmark"].map(lambda b: f"benchmark {b}: {failed[b].reason}" if b in failed else "")
+        days.loc[bench_missing & ~ticker_missing, "status"] = "excluded"
+        days.loc[bench_missing & ~ticker_missing, "reason"] = bench_reason[bench_missing & ~ticker_missing]
+        ticker_reason = days["ticker"].map(lambda t: f"{t}: {failed[t].reason}" if t in failed else "")
+        has_failure = ticker_missing & (ticker_reason != "").to_numpy()
+        days.loc[has_failure, "reason"] = ticker_reason[has_failure] + (
+            "; " + days.loc[has_failure, "reason"].astype(str)
+        ).where(days.loc[has_failure, "reason"].astype(str) != "", "")
+        dropped = ticker_missing | bench_missing
+        exclusions.append(
+            pd.DataFrame(
+                {
+                    "event_id": days.loc[dropped, "event_id"],
+                    "ticker": days.loc[dropped, "ticker"],
+                    "stage": "prices",
+                    "reason": days.loc[dropped, "reason"].where(days.loc[dropped, "reason"] != "", "no data"),
+                }
+            )
+        )
+        usable = days.loc[~dropped, ["event_id", "ticker", "benchmark", "day_zero"]].reset_index(drop=True)
+        panel, returns_excluded = build_panel(usable, series, spec.estimation_window, spec.event_window, spec.return_type)
+        exclusions.append(returns_excluded)
+
+        fit = get_model(spec.model).fit(panel, spec.conventions)
+        estimable = (fit.n_obs >= spec.min_estimation_obs) & np.isfinite(fit.s2) & (fit.s2 > 0)
+        if not estimable.all():
+            bad = np.flatnonzero(~estimable)
+            reasons = [
+                f"insufficient estimation data: {fit.n_obs[i]} returns in {_window_text(spec.estimation_window)}, "
+                f"minimum {spec.min_estimation_obs}"
+                if fit.n_obs[i] < spec.min_estimation_obs
+                else "model not estimable (constant or zero-variance returns in the estimation window)"
+                for i in bad
+            ]
+            exclusions.append(
+                pd.DataFrame(
+                    {
+                        "event_id": panel.pairs["event_id"].to_numpy()[bad],
+                        "ticker": panel.pairs["ticker"].to_numpy()[bad],
+                        "stage": "estimation",
+                        "reason": reasons,
+                    }
+                )
+            )
+            keep = np.flatnonzero(estimable)
+            panel = panel.take(keep)
+            fit = fit.take(keep)
+
+        car_values, car_var = self._cars(fit, panel.event_days)
+        missing_car = ~np.isfinite(car_values)
+        if missing_car.any():
+            rows, cols = np.nonzero(missing_car)
+            exclusions.append(
+                pd.DataFrame(
+                    {
+                        "event_id": panel.pairs["event_id"].to_numpy()[rows],
+                        "ticker": panel.pairs["ticker"].to_numpy()[rows],
+                        "stage": [f"CAR window {_window_text(spec.car_windows[c])}" for c in cols],
+                        "reason": "abnormal return missing on at least one day of the window (no price row)",
+                    }
+                )
+            )
+
+        codes, labels = pd.factorize(panel.pairs["event_id"], sort=False)
+        data = InferenceData(
+            ar=fit.abnormal,
+            ar_var=fit.ar_variance,
+            car=car_values,
+            car_var=car_var,
+            df=fit.df,
+            rel_days=panel.event_days,
+            car_windows=spec.car_windows,
+            conventions=spec.conventions,
+        )
+        table = run_tests(data, codes.astype(np.int64), tuple(labels), spec.tests)
+
+        excluded = pd.concat([e for e in exclusions if len(e)], ignore_index=True) if any(len(e) for e in exclusions) else pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
+        days = self._final_status(days, excluded, panel.pairs)
+        return StudyResult(
+            spec=spec,
+            panel=panel,
+            fit=fit,
+            car_values=car_values,
+            car_var=car_var,
+            test_table=table,
+            event_days=days,
+            exclusions=excluded[list(EXCLUSION_COLUMNS)].reset_index(drop=True),
+            provenance=_provenance(series, failed),
+            events=events_to_frame(self.events),
+            title=self.title,
+        )
+
+    def _cars(self, fit: ModelFit, event_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """CARs and their variances for every CAR window, (N, C) each (``docs/METHODS.md`` §5.3)."""
+        spec = self.spec
+        n = len(fit.abnormal)
+        values = np.empty((n, len(spec.car_windows)))
+        variances = np.empty_like(values)
+        lev = fit.leverage
+        for c, (start, end) in enumerate(spec.car_windows):
+            cols = np.flatnonzero((event_days >= start) & (event_days <= end))
+            values[:, c] = kn.window_sums(fit.abnormal, cols)
+            method = spec.conventions.car_variance if spec.conventions.fec else (
+                "L_s2" if spec.conventions.car_variance != "diag" else "diag"
+            )
+            variances[:, c] = kn.car_variance(fit.s2, fit.event_design[:, cols], fit.xtx_inv, lev[:, cols], method)
+            variances[~np.isfinite(values[:, c]), c] = np.nan
+        return values, variances
+
+    @staticmethod
+    def _final_status(days: pd.DataFrame, excluded: pd.DataFrame, estimated: pd.DataFrame) -> pd.DataFrame:
+        """Mark pairs dropped after day 0 (returns or estimation stage) in the audit table."""
+        days = days.copy()
+        late = excluded[excluded["stage"].isin(["returns", "estimation"])]
+        if len(late):
+            key = days["event_id"] + "\x00" + days["ticker"]
+            late_key = late["event_id"] + "\x00" + late["ticker"]
+            reason = pd.Series(late["reason"].to_numpy(), index=late_key.to_numpy())
+            hit = key.isin(late_key)
+            days.loc[hit, "status"] = "excluded"
+            days.loc[hit, "reason"] = key[hit].map(reason)
+        moved = estimated[estimated["note"] != ""]
+        if len(moved):
+            key = days["event_id"] + "\x00" + days["ticker"]
+            note = pd.Series(moved["note"].to_numpy(), index=(moved["event_id"] + "\x00" + moved["ticker"]).to_numpy())
+            hit = key.isin(note.index)
+            days.loc[hit, "reason"] = (days.loc[hit, "reason"].astype(str) + "; " + key[hit].map(note)).str.strip("; ")
+        return days
+
+
+def _provenance(series: dict[str, PriceSeries], failed: dict[str, PriceSourceError]) -> pd.DataFrame:
+    rows = [
+        {
+            "symbol": s.symbol,
+            "source": s.source,
+            "vintage": s.vintage or "",
+            "price_field": s.price_field,
+            "first_date": s.first_date,
+            "last_date": s.last_date,
+            "rows": len(s),
+            "notes": "; ".join(s.notes),
+        }
+        for s in series.values()
+    ]
+    rows += [
+        {
+            "symbol": symbol,
+            "source": "",
+            "vintage": "",
+            "price_field": "",
+            "first_date": pd.NaT,
+            "last_date": pd.NaT,
+            "rows": 0,
+            "notes": f"{exc.reason}: {exc.detail}".strip(": "),
+        }
+        for symbol, exc in failed.items()
+    ]
+    return pd.DataFrame(rows, columns=["symbol", "source", "vintage", "price_field", "first_date", "last_date", "rows", "notes"])
+
+
+__all__ = ["DEFAULT_CAR_WINDOWS", "MODELS", "EventStudy", "StudySpec"]

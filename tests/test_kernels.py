@@ -1,0 +1,145 @@
+"""Array kernels against hand computations and statsmodels OLS, event by event."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from eventstudy import _kernels as kn
+
+
+def _panel(seed: int = 1, n: int = 12, length: int = 120, window: int = 11):
+    rng = np.random.default_rng(seed)
+    market = rng.normal(0.0004, 0.012, size=(n, length + window))
+    beta = rng.uniform(0.3, 1.7, size=(n, 1))
+    alpha = rng.normal(0, 0.0005, size=(n, 1))
+    sigma = rng.uniform(0.005, 0.03, size=(n, 1))
+    returns = alpha + beta * market + sigma * rng.standard_normal(market.shape)
+    # punch holes: different missing days per event, in both series
+    for i in range(n):
+        holes = rng.choice(length, size=i, replace=False)
+        returns[i, holes[: i // 2]] = np.nan
+        market[i, holes[i // 2 :]] = np.nan
+    return returns[:, :length], market[:, :length], returns[:, length:], market[:, length:]
+
+
+class TestOlsAgainstStatsmodels:
+    """The stacked kernel must give statsmodels' numbers for every event separately."""
+
+    def setup_method(self) -> None:
+        self.y, self.m, self.y_evt, self.m_evt = _panel()
+        self.ols = kn.ols_windows(self.y, self.m[:, :, None], intercept=True)
+        self.s2 = kn.residual_variance(self.ols.ssr, self.ols.n_obs, 2)
+        self.x_evt = kn.design(self.m_evt[:, :, None], intercept=True)
+
+    def _sm(self, i: int):
+        ok = np.isfinite(self.y[i]) & np.isfinite(self.m[i])
+        return sm.OLS(self.y[i, ok], sm.add_constant(self.m[i, ok])).fit(), ok.sum()
+
+    def test_coefficients_and_residual_variance(self) -> None:
+        for i in range(len(self.y)):
+            res, m_i = self._sm(i)
+            # rtol 1e-10: both are double-precision least squares on the same ~120 rows
+            np.testing.assert_allclose(self.ols.coef[i], res.params, rtol=1e-10, atol=1e-14)
+            np.testing.assert_allclose(self.s2[i], res.mse_resid, rtol=1e-10)
+            assert self.ols.n_obs[i] == m_i
+            np.testing.assert_allclose(1 - self.ols.ssr[i] / self.ols.tss[i], res.rsquared, rtol=1e-10)
+
+    def test_xtx_inverse_matches_cov_params(self) -> None:
+        for i in range(len(self.y)):
+            res, _ = self._sm(i)
+            np.testing.assert_allclose(self.ols.xtx_inv[i] * res.mse_resid, res.cov_params(), rtol=1e-9)
+
+    def test_forecast_error_variance_matches_prediction_se(self) -> None:
+        lev = kn.leverage(self.x_evt, self.ols.xtx_inv)
+        for i in range(len(self.y)):
+            res, _ = self._sm(i)
+            pred = res.get_prediction(self.x_evt[i]).summary_frame(alpha=0.05)
+            se_obs = (pred["obs_ci_upper"] - pred["mean"]) / 1.0
+            from scipy import stats
+
+            se_obs = se_obs / stats.t.ppf(0.975, res.df_resid)
+            np.testing.assert_allclose(np.sqrt(self.s2[i] * (1 + lev[i])), se_obs, rtol=1e-9)
+            np.testing.assert_allclose(kn.predict(self.x_evt[i : i + 1], self.ols.coef[i : i + 1])[0], pred["mean"], rtol=1e-10)
+
+    def test_exact_car_variance_uses_parameter_covariance(self) -> None:
+        cols = np.arange(3, 8)
+        lev = kn.leverage(self.x_evt, self.ols.xtx_inv)
+        var = kn.car_variance(self.s2, self.x_evt[:, cols], self.ols.xtx_inv, lev[:, cols], "exact")
+        for i in range(len(self.y)):
+            res, _ = self._sm(i)
+            g = self.x_evt[i, cols].sum(axis=0)
+            # Var(sum of prediction errors) = L s^2 + g' Cov(b) g
+            expected = len(cols) * res.mse_resid + g @ res.cov_params() @ g
+            np.testing.assert_allclose(var[i], expected, rtol=1e-9)
+
+    def test_market_model_leverage_closed_form(self) -> None:
+        lev = kn.leverage(self.x_evt, self.ols.xtx_inv)
+        i = 5
+        ok = np.isfinite(self.y[i]) & np.isfinite(self.m[i])
+        mbar = self.m[i, ok].mean()
+        sxx = ((self.m[i, ok] - mbar) ** 2).sum()
+        expected = 1 / ok.sum() + (self.m_evt[i] - mbar) ** 2 / sxx  # METHODS.md §5.2
+        np.testing.assert_allclose(lev[i], expected, rtol=1e-10)
+
+
+def test_car_variance_variants_by_hand() -> None:
+    s2 = np.array([2.0])
+    x = np.array([[[1.0, 0.5], [1.0, -1.0]]])
+    xtx_inv = np.array([[[0.1, 0.0], [0.0, 2.0]]])
+    lev = kn.leverage(x, xtx_inv)
+    np.testing.assert_allclose(lev, [[0.1 + 0.25 * 2, 0.1 + 2.0]])
+    # g = (2, -0.5): g'Ag = 0.4 + 0.5 = 0.9 -> 2 * (2 + 0.9)
+    np.testing.assert_allclose(kn.car_variance(s2, x, xtx_inv, lev, "exact"), [5.8])
+    np.testing.assert_allclose(kn.car_variance(s2, x, xtx_inv, lev, "diag"), [2 * (2 + 0.6 + 2.1)])
+    np.testing.assert_allclose(kn.car_variance(s2, x, xtx_inv, lev, "L_s2"), [4.0])
+    np.testing.assert_allclose(kn.cumulative_car_variance(s2, x, xtx_inv)[0], [2 * (1 + 0.6), 5.8])
+
+
+def test_constant_mean_and_no_regressor_models() -> None:
+    y = np.array([[0.01, 0.03, np.nan, -0.02, 0.02]])
+    ols = kn.ols_windows(y, np.zeros((1, 5, 0)), intercept=True)
+    vals = np.array([0.01, 0.03, -0.02, 0.02])
+    np.testing.assert_allclose(ols.coef, [[vals.mean()]])
+    np.testing.assert_allclose(kn.residual_variance(ols.ssr, ols.n_obs, 1), [vals.var(ddof=1)])
+    np.testing.assert_allclose(ols.xtx_inv, [[[1 / 4]]])
+    # market-adjusted: no coefficient; s^2 = sum(ar^2) / M
+    none = kn.ols_windows(y, np.zeros((1, 5, 0)), intercept=False)
+    assert none.coef.shape == (1, 0)
+    np.testing.assert_allclose(kn.residual_variance(none.ssr, none.n_obs, 0), [(vals**2).sum() / 4])
+
+
+def test_degenerate_events_give_nan_not_errors() -> None:
+    y = np.array([[0.01, 0.02, 0.03], [0.01, np.nan, np.nan], [0.01, 0.02, 0.0]])
+    m = np.array([[0.0, 0.0, 0.0], [0.01, 0.02, 0.03], [0.01, 0.03, -0.01]])
+    ols = kn.ols_windows(y, m[:, :, None], intercept=True)
+    assert np.isnan(ols.coef[0]).all()  # constant market: singular
+    assert np.isnan(ols.coef[1]).all()  # one row: M <= k
+    assert np.isfinite(ols.coef[2]).all()
+    assert list(ols.n_obs) == [3, 1, 3]
+
+
+def test_window_sum_never_zero_fills() -> None:
+    ar = np.array([[0.01, np.nan, 0.02], [0.01, 0.02, 0.03]])
+    np.testing.assert_allclose(kn.window_sums(ar, np.array([0, 1, 2])), [np.nan, 0.06])
+    np.testing.assert_allclose(kn.window_sums(ar, np.array([2])), [0.02, 0.03])
+
+
+def test_group_moments_match_pandas() -> None:
+    rng = np.random.default_rng(7)
+    values = rng.normal(size=(40, 3))
+    values[rng.random(values.shape) < 0.2] = np.nan
+    groups = rng.integers(0, 5, size=40)
+    count, total, ssd = kn.group_moments(values, groups, 6)
+    frame = pd.DataFrame(values).assign(g=groups).groupby("g")
+    np.testing.assert_array_equal(count[:5], frame.count().to_numpy())
+    np.testing.assert_allclose(total[:5], frame.sum().to_numpy())
+    np.testing.assert_allclose(ssd[:5], (frame.var(ddof=0) * frame.count()).to_numpy())
+    assert (count[5] == 0).all()  # empty group
+
+
+@pytest.mark.parametrize("ddof,expected", [(2, 10 / 8), (1, 10 / 9), (0, 1.0)])
+def test_residual_variance_divisors(ddof: int, expected: float) -> None:
+    np.testing.assert_allclose(kn.residual_variance(np.array([10.0]), np.array([10]), ddof), [expected])

@@ -1,0 +1,595 @@
+"""Exchange calendars and the day 0 of each (event, ticker) pair.
+
+Day 0 is the first regular trading day (an exchange_calendars *session*) of the ticker's own exchange
+whose prices can reflect the news. The rules, from ``docs/ECOSYSTEM.md`` §4 and ``docs/METHODS.md`` §3:
+
+1. Day 0 is computed per ticker, on the ticker's exchange calendar (:func:`exchange_for`).
+2. Timestamped event at instant *T*: the first session whose close is strictly after *T*
+   (:data:`RULE_TIMESTAMP`). Before the open -> that session; during trading, including the HK lunch
+   break -> that session; at or after the close, including an early close on a half day -> the next
+   session. This equals ``cal.minute_to_session(T, direction="next")`` of exchange_calendars.
+3. Date-only event on date *D* (the local date in the event's time zone): the first session on or after
+   *D* (:data:`RULE_DATE_ONLY`, with :data:`MOVED_SUFFIX` when *D* is not a session). This equals
+   ``cal.date_to_session(D, direction="next")``.
+4. FX symbols (``=X``) have no exchange close: the date-only rule against the weekday calendar ``24/5``,
+   whether or not the event has a time (:data:`RULE_FX`). Yahoo's cut-off for daily FX bars is not known,
+   so reports should state this assumption.
+5. Symbols without a known calendar (index symbols not mapped, unknown suffixes): the data are the
+   calendar, day 0 is the first price row on or after the event date (:data:`RULE_NO_CALENDAR`).
+6. The observed price rows are the ground truth for returns: if the calendar's day 0 has no price row,
+   day 0 moves to the next observed row and this is reported (:func:`resolve_day_zero`); sessions of the
+   calendar that have no row are flagged by :func:`missing_sessions`.
+
+The "after-hours news belongs to the next trading day" convention follows Berkman and Truong (2009).
+
+References
+----------
+.. [1] Berkman, H. and Truong, C. (2009). Event day 0? After-hours earnings announcements. *Journal of
+   Accounting Research* 47(1), 71-103.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Mapping
+
+import exchange_calendars as xcals
+import numpy as np
+import pandas as pd
+
+from eventstudy._typing import DateLike
+from eventstudy.errors import InputError, UnknownNameError
+
+__all__ = [
+    "FX_CALENDAR",
+    "MOVED_SUFFIX",
+    "RULE_DATE_ONLY",
+    "RULE_FX",
+    "RULE_NO_CALENDAR",
+    "RULE_TIMESTAMP",
+    "calendar_day_zero",
+    "exchange_for",
+    "get_calendar",
+    "missing_sessions",
+    "resolve_day_zero",
+]
+
+#: Name of the exchange_calendars weekday calendar used for FX symbols.
+FX_CALENDAR = "24/5"
+
+#: Rule of a timestamped event (``docs/ECOSYSTEM.md`` §4 rule 2).
+RULE_TIMESTAMP = "timestamp: first session closing after the event"
+#: Rule of a date-only event (``docs/ECOSYSTEM.md`` §4 rule 3).
+RULE_DATE_ONLY = "date-only: first session on or after the event date"
+#: Rule of an FX symbol (``docs/ECOSYSTEM.md`` §4 rule 9).
+RULE_FX = "fx: first weekday bar on or after the event date"
+#: Rule of a symbol without a calendar, or an event outside the calendar's range.
+RULE_NO_CALENDAR = "no calendar: first data row on or after the event date"
+#: Appended to the date-only and FX rules when the event date is not a session.
+MOVED_SUFFIX = " (moved from non-trading date)"
+
+_SUFFIX_EXCHANGE: dict[str, str] = {
+    "HK": "XHKG",
+    "T": "XTKS",
+    "TW": "XTAI",
+    "TWO": "XTAI",  # Taipei Exchange, approximated by the TWSE calendar
+    "SS": "XSHG",
+    "SZ": "XSHE",
+    "AS": "XAMS",
+    "L": "XLON",
+    "PA": "XPAR",
+    "DE": "XFRA",
+    "TO": "XTSE",
+}
+_INDEX_EXCHANGE: dict[str, str] = {
+    "^HSI": "XHKG",
+    "^GSPC": "XNYS",
+    "^SPX": "XNYS",
+    "^IXIC": "XNYS",
+    "^DJI": "XNYS",
+    "^RUT": "XNYS",
+    "^N225": "XTKS",
+    "^TWII": "XTAI",
+    "^AEX": "XAMS",
+    "^MXX": "XMEX",
+}
+# Exchanges without their own exchange_calendars calendar (4.13.2), and the calendar used for them.
+# Shenzhen and Shanghai share trading hours and holidays.
+_CALENDAR_ALIAS: dict[str, str] = {"XSHE": "XSHG"}
+
+_NS_PER_DAY = 86_400_000_000_000
+_NAT = np.iinfo(np.int64).min
+
+
+# ---------------------------------------------------------------------------------------------------------
+# symbols and calendars
+
+
+def exchange_for(symbol: str) -> str | None:
+    """Return the exchange (calendar) code of a Yahoo symbol.
+
+    Parameters
+    ----------
+    symbol
+        A Yahoo symbol: ``"0700.HK"``, ``"BABA"``, ``"^HSI"``, ``"JPY=X"``.
+
+    Returns
+    -------
+    str or None
+        A MIC such as ``"XHKG"``, ``"XNYS"`` (any symbol without a suffix: NYSE, Nasdaq and OTC listings),
+        ``"24/5"`` for FX symbols ending in ``=X``, or ``None`` when no calendar is known (index symbols
+        other than those mapped explicitly, unknown suffixes, other ``=`` symbols): day 0 then comes from
+        the price data themselves.
+
+    Notes
+    -----
+    The suffix table is ``docs/ECOSYSTEM.md`` §3.1: ``.HK`` XHKG, ``.T`` XTKS, ``.TW``/``.TWO`` XTAI,
+    ``.SS`` XSHG, ``.SZ`` XSHE, ``.AS`` XAMS, ``.L`` XLON, ``.PA`` XPAR, ``.DE`` XFRA, ``.TO`` XTSE. Index
+    symbols carry no suffix and are mapped one by one (``^HSI``, ``^GSPC``, ``^SPX``, ``^IXIC``, ``^DJI``,
+    ``^RUT``, ``^N225``, ``^TWII``, ``^AEX``, ``^MXX``). exchange_calendars 4.13.2 has no Shenzhen
+    calendar, so XSHE is served by the XSHG calendar (:func:`get_calendar`).
+
+    Examples
+    --------
+    >>> exchange_for("0700.HK"), exchange_for("TCEHY"), exchange_for("JPY=X"), exchange_for("DX-Y.NYB")
+    ('XHKG', 'XNYS', '24/5', None)
+    """
+    sym = symbol.strip().upper()
+    if not sym:
+        return None
+    if sym.startswith("^"):
+        return _INDEX_EXCHANGE.get(sym)
+    if sym.endswith("=X"):
+        return FX_CALENDAR
+    if "=" in sym:
+        return None
+    if "." not in sym:
+        return "XNYS"
+    return _SUFFIX_EXCHANGE.get(sym.rsplit(".", 1)[1])
+
+
+# The earliest start each calendar was built with (absent: exchange_calendars' default of 20 years back).
+_calendar_start: dict[str, pd.Timestamp | None] = {}
+
+
+@functools.lru_cache(maxsize=None)
+def _build_calendar(name: str, start: pd.Timestamp | None) -> xcals.ExchangeCalendar:
+    """Build (once per name and start) an exchange_calendars calendar, silencing its pandas deprecations."""
+    with warnings.catch_warnings():
+        # exchange_calendars 4.13.2 under pandas 3.1 emits Pandas4Warning (a DeprecationWarning) while
+        # building some calendars (XHKG); the results are correct (docs/ECOSYSTEM.md §9.2).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if start is None:
+            return xcals.get_calendar(name)
+        return xcals.get_calendar(name, start=start)
+
+
+@functools.lru_cache(maxsize=None)
+def _calendar_arrays(name: str, start: pd.Timestamp | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Sessions (naive ns), closes (UTC ns) and time zone name of a cached calendar."""
+    cal = _build_calendar(name, start)
+    sessions = pd.DatetimeIndex(cal.sessions).as_unit("ns").asi8.copy()
+    closes = pd.DatetimeIndex(cal.closes).tz_convert("UTC").as_unit("ns").asi8.copy()
+    sessions.flags.writeable = False
+    closes.flags.writeable = False
+    return sessions, closes, str(cal.tz)
+
+
+def _calendar_name(exchange: str) -> str:
+    name = _CALENDAR_ALIAS.get(exchange, exchange)
+    if name not in xcals.get_calendar_names():
+        raise UnknownNameError("exchange calendar", exchange, xcals.get_calendar_names(), parameter="exchange")
+    return name
+
+
+def _bound_min(name: str) -> pd.Timestamp | None:
+    """The earliest start exchange_calendars accepts for a calendar (None: no limit)."""
+    factories = getattr(xcals.calendar_utils, "_default_calendar_factories", {})
+    factory = factories.get(name)
+    if isinstance(factory, type) and hasattr(factory, "bound_min"):
+        bound = factory.bound_min()
+    else:  # not a built-in calendar class: ask an instance
+        bound = _build_calendar(name, _start_for(name, None)).bound_min()
+    return None if bound is None else pd.Timestamp(bound).normalize()
+
+
+def _start_for(name: str, earliest: DateLike | None) -> pd.Timestamp | None:
+    """The start to build ``name`` with so that it covers ``earliest``.
+
+    Without ``earliest``: the start already in use, else exchange_calendars' default (``None``: 20 years
+    back). With it: the start in use if that calendar's first session is on or before ``earliest``;
+    otherwise 1 January two years before ``earliest`` (clipped to the calendar's lower bound), which then
+    becomes the start in use. So a calendar is rebuilt only when a call needs earlier dates.
+    """
+    if earliest is None:
+        return _calendar_start.setdefault(name, None)
+    need = pd.Timestamp(earliest)
+    if need.tzinfo is not None:
+        need = need.tz_localize(None)
+    need_ns = need.normalize().as_unit("ns").value
+    first = None
+    if name in _calendar_start:
+        current = _calendar_start[name]
+        sessions = _calendar_arrays(name, current)[0]
+        first = sessions[0] if len(sessions) else None
+        if first is not None and need_ns >= first:
+            return current
+    start = pd.Timestamp(year=need.year - 2, month=1, day=1)
+    bound = _bound_min(name)
+    if bound is not None and start < bound:
+        start = bound
+    if first is not None and start.as_unit("ns").value >= first:
+        return _calendar_start[name]  # the calendar in use already starts at the lower bound
+    _calendar_start[name] = start
+    return start
+
+
+def get_calendar(exchange: str, *, earliest: DateLike | None = None) -> xcals.ExchangeCalendar:
+    """Return the (cached) exchange_calendars calendar of an exchange code.
+
+    Parameters
+    ----------
+    exchange
+        A code returned by :func:`exchange_for` (``"XHKG"``, ``"24/5"``, ``"XSHE"``, ...) or any
+        exchange_calendars name.
+    earliest
+        The earliest date the caller needs. One calendar per name is kept in use (cached with
+        ``functools.lru_cache``). If none is in use yet, or the one in use starts after ``earliest``, a
+        calendar starting on 1 January two years before ``earliest`` (clipped to the calendar's lower
+        bound) is built and becomes the one in use; exchange_calendars' default of 20 years back is too
+        short for old events. Without ``earliest``, the calendar in use is returned, or one with
+        exchange_calendars' default range (20 years back to one year ahead) if none was built yet.
+
+    Returns
+    -------
+    exchange_calendars.ExchangeCalendar
+
+    Raises
+    ------
+    UnknownNameError
+        When exchange_calendars has no such calendar.
+
+    Notes
+    -----
+    XSHE (Shenzhen) has no calendar in exchange_calendars 4.13.2 and is served by XSHG. The pandas 3.1
+    ``Pandas4Warning`` that exchange_calendars emits while building is silenced locally.
+    """
+    name = _calendar_name(exchange)
+    return _build_calendar(name, _start_for(name, earliest))
+
+
+def _arrays_for(exchange: str, earliest: DateLike | None) -> tuple[np.ndarray, np.ndarray, str]:
+    name = _calendar_name(exchange)
+    return _calendar_arrays(name, _start_for(name, earliest))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# day 0 by the calendar
+
+
+def _as_naive_ns(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
+    """Dates as naive midnight nanoseconds (int64, NaT = int64 min); tz-aware input keeps its local date."""
+    idx = pd.DatetimeIndex(pd.to_datetime(values))
+    if idx.tz is not None:
+        idx = idx.tz_localize(None)
+    return idx.normalize().as_unit("ns").asi8
+
+
+def _local_iso(utc_ns: np.ndarray, tz: str) -> np.ndarray:
+    """ISO 8601 local wall times with UTC offset (``2021-03-15T19:00:00+08:00``) of UTC instants."""
+    aware = pd.DatetimeIndex(utc_ns.view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
+    local_ns = aware.tz_localize(None).as_unit("ns").asi8
+    wall = np.datetime_as_string(local_ns.view("datetime64[ns]"), unit="s").astype(object)
+    offset_min = (local_ns - utc_ns) // 60_000_000_000
+    unique, inverse = np.unique(offset_min, return_inverse=True)
+    suffix = np.array(
+        [f"{'+' if m >= 0 else '-'}{abs(int(m)) // 60:02d}:{abs(int(m)) % 60:02d}" for m in unique], dtype=object
+    )
+    return wall + suffix[inverse.ravel()]
+
+
+_PAIR_COLUMNS = ("event_id", "ticker", "event_date", "event_time_utc", "timezone")
+
+
+def calendar_day_zero(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Day 0 of each (event, ticker) pair by the rules of the ticker's exchange calendar.
+
+    Parameters
+    ----------
+    pairs
+        One row per (event, ticker) with columns ``event_id``, ``ticker``, ``event_date`` (naive
+        datetime64: the local release date in the event's time zone), ``event_time_utc`` (tz-aware UTC
+        instant, NaT for a date-only event) and ``timezone`` (the event's IANA zone), e.g. from
+        :func:`eventstudy.events.event_ticker_pairs`. Other columns are ignored.
+
+    Returns
+    -------
+    DataFrame
+        One row per pair, in input order, with columns:
+
+        ``event_id``, ``ticker``
+            As given.
+        ``exchange``
+            :func:`exchange_for` of the ticker (``None`` when there is no calendar).
+        ``event_date``
+            The event date (naive ``datetime64[ns]``).
+        ``event_time_utc``
+            The instant (``datetime64[ns, UTC]``; NaT for date-only events).
+        ``timezone``
+            The event's time zone.
+        ``event_time_exchange``
+            The instant as local wall time at the exchange, ISO 8601 with the UTC offset
+            (``"2021-03-15T19:00:00+08:00"``; UTC for FX, whose weekday calendar is kept in UTC); missing
+            for date-only events and symbols without a calendar.
+        ``calendar_day_zero``
+            Day 0 by the calendar (naive ``datetime64[ns]`` session label); NaT under
+            :data:`RULE_NO_CALENDAR`.
+        ``rule``
+            :data:`RULE_TIMESTAMP`, :data:`RULE_DATE_ONLY`, :data:`RULE_FX` (the last two with
+            :data:`MOVED_SUFFIX` when the event date is not a session) or :data:`RULE_NO_CALENDAR` (no
+            calendar for the symbol, or an event outside the calendar's range).
+
+    Raises
+    ------
+    InputError
+        When a required column is missing or a pair has no ``event_date``.
+
+    Notes
+    -----
+    Timestamp rule: day 0 is ``sessions[k]`` with ``k = min{i : close_i > T}``, closes being the actual
+    closes of exchange_calendars (early closes of half days included), so an event exactly at the close
+    belongs to the next session; date-only rule: ``k = min{i : session_i >= D}``
+    (``docs/ECOSYSTEM.md`` §4, ``docs/METHODS.md`` §3). Both are evaluated with ``numpy.searchsorted``
+    per exchange, so 100,000 pairs take a fraction of a second; the results equal
+    ``cal.minute_to_session(T, direction="next")`` and ``cal.date_to_session(D, direction="next")``.
+
+    Examples
+    --------
+    >>> from eventstudy.events import read_events, event_ticker_pairs        # doctest: +SKIP
+    >>> table = calendar_day_zero(event_ticker_pairs(read_events("events.csv")))  # doctest: +SKIP
+    """
+    missing = [c for c in _PAIR_COLUMNS if c not in pairs.columns]
+    if missing:
+        raise InputError(
+            f"pairs lacks column(s) {', '.join(missing)}; expected {', '.join(_PAIR_COLUMNS)}",
+            parameter="pairs",
+            value=list(pairs.columns),
+        )
+    n = len(pairs)
+    tickers = pairs["ticker"].to_numpy(dtype=object)
+    ticker_codes, unique_tickers = pd.factorize(tickers)
+    exchange_of_unique = np.array([exchange_for(str(t)) for t in unique_tickers], dtype=object)
+    exchange = exchange_of_unique[ticker_codes] if n else np.array([], dtype=object)
+
+    date_ns = _as_naive_ns(pairs["event_date"])
+    bad = np.flatnonzero(date_ns == _NAT)
+    if len(bad):
+        raise InputError(
+            f"pairs row {int(bad[0])} has no event_date; every pair needs the local event date",
+            parameter="pairs",
+            column="event_date",
+            value=pairs["event_id"].iloc[int(bad[0])],
+        )
+    time_utc = pd.DatetimeIndex(pd.to_datetime(pairs["event_time_utc"], utc=True)).as_unit("ns")
+    time_ns = time_utc.asi8
+    has_time = time_ns != _NAT
+
+    day0 = np.full(n, _NAT, dtype=np.int64)
+    rule = np.full(n, RULE_NO_CALENDAR, dtype=object)
+    local_text = np.full(n, None, dtype=object)
+
+    exchange_codes, exchanges = pd.factorize(exchange)  # None -> -1 (no calendar)
+    for code, exch in enumerate(exchanges):
+        rows = np.flatnonzero(exchange_codes == code)
+        earliest = pd.Timestamp(date_ns[rows].min() - _NS_PER_DAY)
+        sessions, closes, tz = _arrays_for(exch, earliest)
+        if len(sessions) == 0:
+            continue
+        fx = exch == FX_CALENDAR
+        by_time = has_time[rows] & (not fx)
+        k = np.where(
+            by_time,
+            np.searchsorted(closes, time_ns[rows], side="right"),
+            np.searchsorted(sessions, date_ns[rows], side="left"),
+        )
+        # Outside the calendar: after its last session, or an event date before its first session.
+        inside = (k < len(sessions)) & (date_ns[rows] >= sessions[0])
+        kk = np.minimum(k, len(sessions) - 1)
+        found = sessions[kk]
+        day0[rows[inside]] = found[inside]
+        moved = found != date_ns[rows]
+        base = np.where(by_time, RULE_TIMESTAMP, RULE_FX if fx else RULE_DATE_ONLY).astype(object)
+        base = np.where(~by_time & moved, base + MOVED_SUFFIX, base)
+        rule[rows[inside]] = base[inside]
+        timed_rows = rows[inside & has_time[rows]]
+        if len(timed_rows):
+            local_text[timed_rows] = _local_iso(time_ns[timed_rows], tz)
+
+    out = pd.DataFrame(
+        {
+            "event_id": pairs["event_id"].to_numpy(dtype=object),
+            "ticker": tickers,
+            "exchange": exchange,
+            "event_date": date_ns.view("datetime64[ns]"),
+            "event_time_utc": time_utc,
+            "timezone": pairs["timezone"].to_numpy(dtype=object),
+            "event_time_exchange": local_text,
+            "calendar_day_zero": day0.view("datetime64[ns]"),
+            "rule": rule,
+        }
+    )
+    # Keep None (not NaN) for "no calendar" and for date-only events.
+    out["exchange"] = pd.Series(exchange, dtype=object)
+    out["event_time_exchange"] = pd.Series(local_text, dtype=object)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# day 0 against the observed price rows
+
+_DAY_OFFSET = 1 << 21  # day numbers since 1970 shifted to be positive (covers years 1970 +- 5,700)
+_STRIDE = 1 << 23  # key = ticker_code * _STRIDE + day + _DAY_OFFSET
+
+
+def _observed_days(index: pd.DatetimeIndex | None) -> np.ndarray:
+    """Sorted unique day numbers (days since 1970-01-01) of observed price dates (local dates kept)."""
+    if index is None or len(index) == 0:
+        return np.empty(0, dtype=np.int64)
+    ns = _as_naive_ns(index)
+    ns = ns[ns != _NAT]
+    return np.unique(ns // _NS_PER_DAY)
+
+
+def _is_missing(value: object) -> bool:
+    """True for None and NaN (a missing exchange)."""
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _fmt_dates(ns: np.ndarray) -> np.ndarray:
+    """``YYYY-MM-DD`` text of naive nanosecond dates."""
+    return np.asarray(pd.DatetimeIndex(ns.view("datetime64[ns]")).strftime("%Y-%m-%d"), dtype=object)
+
+
+def resolve_day_zero(table: pd.DataFrame, observed: Mapping[str, pd.DatetimeIndex]) -> pd.DataFrame:
+    """Place each calendar day 0 on the ticker's observed price rows.
+
+    Parameters
+    ----------
+    table
+        The output of :func:`calendar_day_zero`.
+    observed
+        Ticker -> dates of its price rows (naive, or tz-aware at the exchange: the local date is used).
+        A missing ticker or an empty index means no data.
+
+    Returns
+    -------
+    DataFrame
+        ``table`` plus three columns:
+
+        ``day_zero``
+            The day 0 used for returns (naive ``datetime64[ns]``; NaT when there is no data).
+        ``status``
+            ``"ok"``, ``"moved"`` or ``"no data"``.
+        ``reason``
+            ``""`` for a calendar day 0 that has a price row; otherwise why and what was done, e.g.
+            ``"calendar day 0 2023-09-08 has no price row; moved to next observed row"``.
+
+    Notes
+    -----
+    Rules (``docs/ECOSYSTEM.md`` §4 rule 6, ``docs/METHODS.md`` §3):
+
+    - no observed dates for the ticker -> ``"no data"``;
+    - the calendar day 0 has a price row -> that day, ``"ok"``;
+    - otherwise the next observed row after it -> ``"moved"`` (none -> ``"no data"``);
+    - a calendar day 0 (or event date) before the ticker's first price row -> ``"no data"``: it is not
+      moved to the first row (a later listing, or prices downloaded from too late a start);
+    - no calendar day 0 (:data:`RULE_NO_CALENDAR`) -> the first observed row on or after the event date
+      (the event's local date) -> ``"ok"``, the reason noting that the data served as the calendar.
+
+    All pairs are placed with one ``numpy.searchsorted`` on (ticker, day) keys.
+    """
+    n = len(table)
+    tickers = table["ticker"].to_numpy(dtype=object)
+    codes, unique_tickers = pd.factorize(tickers)
+    per_ticker = [_observed_days(observed.get(t)) for t in unique_tickers]
+    n_obs = np.array([len(d) for d in per_ticker], dtype=np.int64)
+    if len(per_ticker):
+        keys = np.concatenate(
+            [code * _STRIDE + days + _DAY_OFFSET for code, days in enumerate(per_ticker)]
+        ).astype(np.int64)
+    else:
+        keys = np.empty(0, dtype=np.int64)
+
+    cal_ns = pd.DatetimeIndex(table["calendar_day_zero"]).as_unit("ns").asi8
+    date_ns = _as_naive_ns(table["event_date"])
+    by_calendar = cal_ns != _NAT
+    target_ns = np.where(by_calendar, cal_ns, date_ns)
+    target_days = target_ns // _NS_PER_DAY
+    target_keys = codes.astype(np.int64) * _STRIDE + target_days + _DAY_OFFSET
+    k = np.searchsorted(keys, target_keys, side="left")
+    kk = np.minimum(k, max(len(keys) - 1, 0))
+    hit = (k < len(keys)) & (keys[kk] // _STRIDE == codes) if len(keys) else np.zeros(n, dtype=bool)
+    found_days = (keys[kk] % _STRIDE - _DAY_OFFSET) if len(keys) else np.zeros(n, dtype=np.int64)
+    has_data = n_obs[codes] > 0 if n else np.zeros(0, dtype=bool)
+    # A target before the ticker's first price row (a later listing, or a download that starts too late)
+    # is not moved forward to that row: the returns there say nothing about the event.
+    first_day = np.array([d[0] if len(d) else np.iinfo(np.int64).max for d in per_ticker], dtype=np.int64)
+    before_first = has_data & (target_days < first_day[codes]) if n else np.zeros(0, dtype=bool)
+    hit &= ~before_first
+    exact = hit & (found_days == target_days)
+
+    day_zero = np.where(hit, found_days * _NS_PER_DAY, _NAT).astype(np.int64)
+    status = np.full(n, "no data", dtype=object)
+    status[by_calendar & exact] = "ok"
+    status[by_calendar & hit & ~exact] = "moved"
+    status[~by_calendar & hit] = "ok"
+
+    # Reasons, formatted only for the rows that need one.
+    reason = np.full(n, "", dtype=object)
+    need = np.flatnonzero(~(by_calendar & exact))
+    if len(need):
+        when = _fmt_dates(target_ns[need])
+        first_text = np.full(len(per_ticker), "", dtype=object)
+        known = n_obs > 0
+        first_text[known] = _fmt_dates(first_day[known] * _NS_PER_DAY)
+        exchange = table["exchange"].to_numpy(dtype=object)[need]
+        texts = []
+        for j, row in enumerate(need):
+            if not has_data[row]:
+                texts.append(f"no price rows for {tickers[row]}")
+            elif before_first[row]:
+                what = "calendar day 0" if by_calendar[row] else "event date"
+                texts.append(f"{what} {when[j]} is before the first price row {first_text[codes[row]]}")
+            elif by_calendar[row]:
+                if hit[row]:
+                    texts.append(f"calendar day 0 {when[j]} has no price row; moved to next observed row")
+                else:
+                    texts.append(f"no price row on or after calendar day 0 {when[j]}")
+            else:
+                why = "no exchange calendar" if _is_missing(exchange[j]) else "event date outside the exchange calendar"
+                if hit[row]:
+                    texts.append(f"{why}: first observed row on or after the event date {when[j]} (data calendar)")
+                else:
+                    texts.append(f"{why}: no price row on or after the event date {when[j]} (data calendar)")
+        reason[need] = np.array(texts, dtype=object)
+
+    out = table.copy()
+    out["day_zero"] = day_zero.view("datetime64[ns]")
+    out["status"] = status
+    out["reason"] = reason
+    return out
+
+
+def missing_sessions(
+    exchange: str | None, observed: pd.DatetimeIndex, start: DateLike, end: DateLike
+) -> pd.DatetimeIndex:
+    """Sessions of the exchange calendar in ``[start, end]`` that have no observed price row.
+
+    This is the "expected trading day missing in the data" flag of ``docs/ECOSYSTEM.md`` §4 rule 6:
+    Yahoo drops days, and calendars miss ad-hoc closures (HKEX 2023-09-01 and 2023-09-08,
+    ``docs/ECOSYSTEM.md`` §3.2).
+
+    Parameters
+    ----------
+    exchange
+        An exchange code (:func:`exchange_for`); ``None`` (no calendar) gives an empty index.
+    observed
+        Dates of the price rows (naive, or tz-aware at the exchange: the local date is used).
+    start, end
+        Inclusive bounds.
+
+    Returns
+    -------
+    DatetimeIndex
+        Naive ``datetime64[ns]`` session labels, sorted.
+    """
+    if exchange is None:
+        return pd.DatetimeIndex([], dtype="datetime64[ns]")
+    lo = _as_naive_ns(pd.DatetimeIndex([pd.Timestamp(start)]))[0]
+    hi = _as_naive_ns(pd.DatetimeIndex([pd.Timestamp(end)]))[0]
+    sessions, _, _ = _arrays_for(exchange, pd.Timestamp(lo))
+    window = sessions[(sessions >= lo) & (sessions <= hi)]
+    seen = _observed_days(observed) * _NS_PER_DAY
+    missing = window[~np.isin(window, seen)]
+    return pd.DatetimeIndex(missing.view("datetime64[ns]"))

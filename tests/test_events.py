@@ -1,0 +1,362 @@
+"""Tests of ``eventstudy.events``: the seed events file and every validation error.
+
+Expected values are written by hand from ``docs/EVENTS.md`` §4.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eventstudy.errors import InputError
+from eventstudy.events import (
+    COLUMNS,
+    Event,
+    default_benchmark,
+    event_ticker_pairs,
+    events_from_frame,
+    events_to_frame,
+    read_events,
+)
+
+EVENTS_CSV = Path(__file__).resolve().parents[1] / "events.csv"
+HEADER = "event_id,date,time,timezone,headline,category,tickers,benchmark,source,time_approximate"
+
+SEED_IDS = [
+    "ant_ipo_suspended",
+    "samr_platform_antitrust_draft",
+    "politburo_antimonopoly_pledge",
+    "tencent_next_target_bbg",
+    "xi_cfeac_platform_economy",
+    "wsj_alibaba_media_divest",
+    "pboc_data_jv_bbg",
+    "trump_chip_tariff_pledge",
+    "us_tariffs_can_mex_chn_signed",
+    "us_tariff_pause_mexico",
+    "us_tariff_pause_canada",
+    "taiwan_moea_tariff_support",
+    "kato_fujitv_fx_watch",
+]
+# event_id -> local time in docs/EVENTS.md §4 (all of them marked '~', i.e. approximate)
+SEED_TIMES = {
+    "ant_ipo_suspended": "21:00",
+    "tencent_next_target_bbg": "15:00",
+    "xi_cfeac_platform_economy": "19:00",
+    "wsj_alibaba_media_divest": "08:00",
+    "pboc_data_jv_bbg": "16:58",
+    "trump_chip_tariff_pledge": "20:00",
+    "us_tariff_pause_mexico": "10:00",
+    "us_tariff_pause_canada": "17:40",
+}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the seed file
+
+
+@pytest.fixture(scope="module")
+def seed() -> tuple[Event, ...]:
+    return read_events(EVENTS_CSV)
+
+
+def test_events_csv_header_is_exact() -> None:
+    assert EVENTS_CSV.read_text(encoding="utf-8").splitlines()[0] == HEADER
+
+
+def test_seed_events(seed: tuple[Event, ...]) -> None:
+    assert [e.event_id for e in seed] == SEED_IDS
+    assert [e.line for e in seed] == list(range(2, 15))
+    for e in seed:
+        assert len(e.tickers) == len(e.benchmarks) >= 1
+        assert e.headline and e.category and e.source.count("http") >= 1
+        if e.event_id in SEED_TIMES:
+            assert e.time == dt.time.fromisoformat(SEED_TIMES[e.event_id])
+            assert e.time_approximate is True
+        else:
+            assert e.time is None and e.timestamp is None
+            assert e.time_approximate is False
+    assert sum(len(e.tickers) for e in seed) == 72
+
+
+def test_seed_tickers_and_benchmarks(seed: tuple[Event, ...]) -> None:
+    by_id = {e.event_id: e for e in seed}
+    ant = by_id["ant_ipo_suspended"]
+    assert ant.date == dt.date(2020, 11, 3)
+    assert ant.timezone == "Asia/Shanghai"
+    assert ant.tickers == ("9988.HK", "BABA", "9984.T")
+    assert ant.benchmarks == ("^HSI", "^GSPC", "^N225")
+    assert ant.timestamp == pd.Timestamp("2020-11-03 13:00", tz="UTC")
+    assert str(ant.timestamp.tz) == "Asia/Shanghai"
+    tencent = by_id["tencent_next_target_bbg"]
+    assert tencent.tickers == ("0700.HK", "TCEHY", "PRX.AS")
+    assert tencent.benchmarks == ("^HSI", "^GSPC", "^AEX")
+    signed = by_id["us_tariffs_can_mex_chn_signed"]
+    assert signed.tickers[-2:] == ("MXN=X", "CAD=X")
+    assert signed.benchmarks[-2:] == ("DX-Y.NYB", "DX-Y.NYB")
+    assert signed.benchmarks[:7] == ("^TWII",) * 7
+    assert by_id["kato_fujitv_fx_watch"].tickers == ("JPY=X",)
+    assert by_id["kato_fujitv_fx_watch"].benchmarks == ("DX-Y.NYB",)
+    assert by_id["taiwan_moea_tariff_support"].timezone == "Asia/Taipei"
+    # 20:00 EST on 2025-01-27 is 01:00 UTC on 01-28
+    assert by_id["trump_chip_tariff_pledge"].timestamp == pd.Timestamp("2025-01-28 01:00", tz="UTC")
+    # US daylight time from 2021-03-14: 08:00 EDT = 12:00 UTC
+    assert by_id["wsj_alibaba_media_divest"].timestamp == pd.Timestamp("2021-03-15 12:00", tz="UTC")
+
+
+def test_event_ticker_pairs(seed: tuple[Event, ...]) -> None:
+    pairs = event_ticker_pairs(seed)
+    assert list(pairs.columns) == ["event_id", "ticker", "benchmark", "event_date", "event_time_utc", "timezone"]
+    assert len(pairs) == 72
+    assert pairs["event_date"].dtype == np.dtype("datetime64[ns]")
+    assert str(pairs["event_time_utc"].dtype) == "datetime64[ns, UTC]"
+    first = pairs.iloc[0]
+    assert (first["event_id"], first["ticker"], first["benchmark"]) == ("ant_ipo_suspended", "9988.HK", "^HSI")
+    assert first["event_time_utc"] == pd.Timestamp("2020-11-03 13:00", tz="UTC")
+    assert first["event_date"] == pd.Timestamp("2020-11-03")
+    samr = pairs[pairs["event_id"] == "samr_platform_antitrust_draft"]
+    assert len(samr) == 9 and samr["event_time_utc"].isna().all()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# defaults and conveniences
+
+
+@pytest.mark.parametrize(
+    ("ticker", "expected"),
+    [
+        ("0700.HK", "^HSI"),
+        ("BABA", "^GSPC"),
+        ("MPNGY", "^GSPC"),
+        ("2330.TW", "^TWII"),
+        ("6488.TWO", "^TWII"),
+        ("8035.T", "^N225"),
+        ("PRX.AS", None),
+        ("NPN.JO", None),
+        ("JPY=X", None),
+        ("^HSI", None),
+    ],
+)
+def test_default_benchmark(ticker: str, expected: str | None) -> None:
+    assert default_benchmark(ticker) == expected
+
+
+def _write(tmp_path: Path, text: str, name: str = "events.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_benchmark_defaults_single_and_list(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "event_id,date,tickers,benchmark\n"
+        "a,2021-03-15,0700.HK;BABA;2330.TW;8035.T,\n"
+        "b,2021-03-15,0700.HK;9988.HK,^HSCE\n"
+        "c,2021-03-15,0700.HK;BABA;PRX.AS,^HSCE;;^AEX\n",
+    )
+    a, b, c = read_events(path)
+    assert a.benchmarks == ("^HSI", "^GSPC", "^TWII", "^N225")
+    assert b.benchmarks == ("^HSCE", "^HSCE")
+    assert c.benchmarks == ("^HSCE", "^GSPC", "^AEX")  # an empty list item takes the default
+
+
+def test_optional_columns_absent_and_utc_default(tmp_path: Path) -> None:
+    path = _write(tmp_path, "event_id,date,tickers,time\nx,2021-03-15,BABA,14:30\n")
+    (event,) = read_events(path)
+    assert event.timezone == "UTC"
+    assert event.timestamp == pd.Timestamp("2021-03-15 14:30", tz="UTC")
+    assert (event.headline, event.category, event.source) == ("", "", "")
+    assert event.benchmarks == ("^GSPC",)
+    assert event.time_approximate is False
+
+
+def test_date_only_row_with_empty_timezone_is_utc(tmp_path: Path) -> None:
+    path = _write(tmp_path, f"{HEADER}\nx,2021-03-15,,,h,c,BABA,,s,\n")
+    (event,) = read_events(path)
+    assert event.timezone == "UTC" and event.time is None
+
+
+def test_whitespace_bom_blank_lines_tilde_and_quoted_newlines(tmp_path: Path) -> None:
+    text = (
+        "\ufeff" + HEADER + "\n"
+        '" a ", 2021-03-15 , ~ 15:00 ,Asia/Hong_Kong,"two\nline headline",cat, 0700.HK ; BABA , ^HSI ; ^GSPC ,src,\n'
+        "\n"
+        "b,2021-03-16,09:30:15,America/New_York,h,c,BABA,^GSPC,s,TRUE\n"
+    )
+    a, b = read_events(_write(tmp_path, text))
+    assert a.event_id == "a"
+    assert a.tickers == ("0700.HK", "BABA") and a.benchmarks == ("^HSI", "^GSPC")
+    assert a.time == dt.time(15, 0) and a.time_approximate is True
+    assert a.headline == "two\nline headline"
+    assert (a.line, b.line) == (2, 5)  # row a spans lines 2-3, line 4 is blank
+    assert b.time == dt.time(9, 30, 15) and b.time_approximate is True
+
+
+def test_frame_round_trip(seed: tuple[Event, ...]) -> None:
+    frame = events_to_frame(seed)
+    assert list(frame.columns) == list(COLUMNS)
+    assert frame.loc[0, "time"] == "21:00"
+    assert frame.loc[1, "time"] == ""
+    assert frame["time_approximate"].dtype == bool
+    again = events_from_frame(frame)
+    assert all(e.line is None for e in again)
+    assert again == tuple(Event(**{**vars(e), "line": None}) for e in seed)
+
+
+def test_events_from_frame_accepts_typed_columns() -> None:
+    frame = pd.DataFrame(
+        {
+            "event_id": ["a", "b"],
+            "date": pd.to_datetime(["2021-03-15", "2021-03-16"]),
+            "time": ["08:00", np.nan],
+            "timezone": ["America/New_York", None],
+            "tickers": [["BABA", "0700.HK"], "TCEHY"],
+            "time_approximate": [True, False],
+        }
+    )
+    a, b = events_from_frame(frame)
+    assert a.tickers == ("BABA", "0700.HK") and a.benchmarks == ("^GSPC", "^HSI")
+    assert a.time_approximate is True and a.timestamp == pd.Timestamp("2021-03-15 12:00", tz="UTC")
+    assert b.time is None and b.timezone == "UTC" and b.date == dt.date(2021, 3, 16)
+
+
+def test_events_from_frame_errors_point_at_rows() -> None:
+    frame = pd.DataFrame({"event_id": ["a", "b", "c"], "date": ["2021-03-15", "2021-03-16", "15/03/2021"], "tickers": "BABA"})
+    with pytest.raises(InputError) as info:
+        events_from_frame(frame, path="my frame")
+    err = info.value
+    assert (err.path, err.line, err.column, err.value) == ("my frame", 4, "date", "15/03/2021")
+    with pytest.raises(InputError) as info:
+        events_from_frame(frame.drop(columns="tickers"))
+    assert (info.value.path, info.value.line, info.value.column) == ("<DataFrame>", 1, "tickers")
+
+
+def test_ambiguous_local_time_is_the_first_occurrence(tmp_path: Path) -> None:
+    # 01:30 happened twice in New York on 2021-11-07; the first time was EDT (UTC-4).
+    path = _write(tmp_path, "event_id,date,time,timezone,tickers\na,2021-11-07,01:30,America/New_York,BABA\n")
+    (event,) = read_events(path)
+    assert event.timestamp == pd.Timestamp("2021-11-07 05:30", tz="UTC")
+    pairs = event_ticker_pairs([event])
+    assert pairs["event_time_utc"].iloc[0] == pd.Timestamp("2021-11-07 05:30", tz="UTC")
+
+
+def test_event_requires_aligned_benchmarks() -> None:
+    with pytest.raises(ValueError, match="aligned"):
+        Event("a", dt.date(2021, 1, 4), None, "UTC", "", "", ("BABA", "JD"), ("^GSPC",), "", False)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# validation errors: path, line, column and a helpful message
+
+GOOD = "ok,2021-03-15,08:00,America/New_York,h,c,BABA,^GSPC,s,true"
+
+
+@pytest.mark.parametrize(
+    ("rows", "line", "column", "fragments"),
+    [
+        # event_id
+        ([",2021-03-15,,,h,c,BABA,,s,"], 3, "event_id", ["empty event_id"]),
+        (["ok,2021-03-16,,,h,c,BABA,,s,"], 3, "event_id", ["duplicate event_id 'ok'", "lines 2 and 3"]),
+        # date
+        (["x,2021-3-15,,,h,c,BABA,,s,"], 3, "date", ["invalid date '2021-3-15'", "YYYY-MM-DD"]),
+        (["x,2021-02-30,,,h,c,BABA,,s,"], 3, "date", ["invalid date '2021-02-30'"]),
+        (["x,15/03/2021,,,h,c,BABA,,s,"], 3, "date", ["YYYY-MM-DD"]),
+        # time
+        (["x,2021-03-15,25:00,UTC,h,c,BABA,,s,"], 3, "time", ["invalid time '25:00'", "HH:MM or HH:MM:SS"]),
+        (["x,2021-03-15,9:30,UTC,h,c,BABA,,s,"], 3, "time", ["invalid time '9:30'"]),
+        (["x,2021-03-15,~,UTC,h,c,BABA,,s,"], 3, "time", ["invalid time '~'"]),
+        (["x,2021-03-14,02:30,America/New_York,h,c,BABA,,s,"], 3, "time", ["does not exist", "daylight-saving"]),
+        # timezone
+        (["x,2021-03-15,10:00,HKT,h,c,0700.HK,,s,"], 3, "timezone", ["unknown time zone 'HKT'", "IANA"]),
+        (["x,2021-03-15,10:00,,h,c,0700.HK,,s,"], 3, "timezone", ["without a time zone"]),
+        (["x,2021-03-15,,Mars/Olympus,h,c,0700.HK,,s,"], 3, "timezone", ["unknown time zone 'Mars/Olympus'"]),
+        # tickers
+        (["x,2021-03-15,,,h,c,,,s,"], 3, "tickers", ["empty ticker list"]),
+        (["x,2021-03-15,,,h,c,  ,,s,"], 3, "tickers", ["empty ticker list"]),
+        (["x,2021-03-15,,,h,c,BABA;;JD,,s,"], 3, "tickers", ["empty item at position 2"]),
+        (["x,2021-03-15,,,h,c,BABA; JD ;BABA,,s,"], 3, "tickers", ["'BABA' appears more than once", "'x'"]),
+        (['x,2021-03-15,,,h,c,"BABA,JD",,s,'], 3, "tickers", ["contains a space or a comma", "';'"]),
+        # benchmark
+        (["x,2021-03-15,,,h,c,BABA;JD,^GSPC;^GSPC;^HSI,s,"], 3, "benchmark", ["3 benchmarks for 2 tickers"]),
+        (["x,2021-03-15,,,h,c,BABA;JD;PDD,^GSPC;^GSPC,s,"], 3, "benchmark", ["2 benchmarks for 3 tickers"]),
+        (["x,2021-03-15,,,h,c,PRX.AS,,s,"], 3, "benchmark", ["'PRX.AS'", "give a benchmark"]),
+        (["x,2021-03-15,,,h,c,BABA;JPY=X,^GSPC;,s,"], 3, "benchmark", ["'JPY=X'", "give a benchmark"]),
+        # time_approximate
+        (["x,2021-03-15,10:00,UTC,h,c,BABA,,s,maybe"], 3, "time_approximate", ["invalid time_approximate 'maybe'", "true, false"]),
+        (["x,2021-03-15,,UTC,h,c,BABA,,s,true"], 3, "time_approximate", ["time is empty"]),
+        (["x,2021-03-15,~10:00,UTC,h,c,BABA,,s,false"], 3, "time_approximate", ["'~'"]),
+        # structure
+        (["x,2021-03-15,,,h,c,BABA,,s"], 3, None, ["expected 10 fields", "found 9"]),
+    ],
+)
+def test_bad_rows(tmp_path: Path, rows: list[str], line: int, column: str | None, fragments: list[str]) -> None:
+    path = _write(tmp_path, "\n".join([HEADER, GOOD, *rows]) + "\n")
+    with pytest.raises(InputError) as info:
+        read_events(path)
+    err = info.value
+    assert err.path == str(path)
+    assert err.line == line
+    assert err.column == column
+    for fragment in fragments:
+        assert fragment in err.message
+    assert str(path) in str(err) and f":{line}" in str(err)
+    assert err.exit_code == 2
+
+
+def test_error_line_counts_quoted_newlines_and_blank_lines(tmp_path: Path) -> None:
+    text = HEADER + '\na,2021-03-15,,,"multi\nline",c,BABA,,s,\n\nb,2021-13-01,,,h,c,BABA,,s,\n'
+    with pytest.raises(InputError) as info:
+        read_events(_write(tmp_path, text))
+    assert (info.value.line, info.value.column, info.value.value) == (5, "date", "2021-13-01")
+
+
+@pytest.mark.parametrize(
+    ("header", "column", "fragments"),
+    [
+        ("event_id,date,time", "tickers", ["missing required column(s) 'tickers'", HEADER]),
+        ("date,tickers", "event_id", ["missing required column(s) 'event_id'", HEADER]),
+        ("event_id,date,tickers,benchmarks", "benchmarks", ["unknown column(s) 'benchmarks'", HEADER]),
+        ("event_id,date,tickers,date", "date", ["appears twice"]),
+    ],
+)
+def test_bad_header(tmp_path: Path, header: str, column: str, fragments: list[str]) -> None:
+    path = _write(tmp_path, header + "\nx,2021-03-15,BABA\n")
+    with pytest.raises(InputError) as info:
+        read_events(path)
+    err = info.value
+    assert (err.path, err.line, err.column) == (str(path), 1, column)
+    for fragment in fragments:
+        assert fragment in err.message
+
+
+@pytest.mark.parametrize("content", ["", "\ufeff", "\n\n  \n", ",,,\n"])
+def test_empty_file(tmp_path: Path, content: str) -> None:
+    path = _write(tmp_path, content)
+    with pytest.raises(InputError) as info:
+        read_events(path)
+    assert (info.value.path, info.value.line) == (str(path), 1)
+    assert "empty" in info.value.message and HEADER in info.value.message
+
+
+def test_header_without_rows(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEADER + "\n")
+    with pytest.raises(InputError, match="no events") as info:
+        read_events(path)
+    assert info.value.line == 1
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEADER + "\nx,2021-03-15,,,Caf\u00e9,c,BABA,,s,\n", encoding="latin-1")
+    with pytest.raises(InputError, match="UTF-8") as info:
+        read_events(path)
+    assert info.value.line == 2
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read") as info:
+        read_events(tmp_path / "nope.csv")
+    assert info.value.path == str(tmp_path / "nope.csv")

@@ -40,6 +40,10 @@ PARAMETER_COLUMNS = (
     "estimation_start", "estimation_end", "estimation_window", "event_window",
 )
 EXCLUSION_COLUMNS = ("event_id", "ticker", "stage", "reason")
+EVENT_DAY_COLUMNS = (
+    "event_id", "ticker", "benchmark", "exchange", "event_date", "timezone", "event_time_utc",
+    "event_time_exchange", "calendar_day_zero", "day_zero", "rule", "status", "reason",
+)
 
 
 def _fmt_window(window: Window) -> str:
@@ -368,6 +372,7 @@ def _nanmax_dates(dates: np.ndarray) -> np.ndarray:
 __all__ = [
     "ABNORMAL_RETURN_COLUMNS",
     "CAR_COLUMNS",
+    "EVENT_DAY_COLUMNS",
     "EXCLUSION_COLUMNS",
     "PARAMETER_COLUMNS",
     "TEST_COLUMNS",

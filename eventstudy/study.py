@@ -28,10 +28,10 @@ from eventstudy.calendars import calendar_day_zero, resolve_day_zero
 from eventstudy.conventions import Conventions, get_profile
 from eventstudy.data.series import PriceSeries, PriceSource
 from eventstudy.errors import DataError, InputError, PriceSourceError
-from eventstudy.events import Event, events_to_frame, read_events
+from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_events
 from eventstudy.inference import InferenceData, get_tests, run_tests
 from eventstudy.models import MODELS, ModelFit, get_model
-from eventstudy.results import EXCLUSION_COLUMNS, StudyResult
+from eventstudy.results import EVENT_DAY_COLUMNS, EXCLUSION_COLUMNS, StudyResult
 from eventstudy.returns import ReturnType, build_panel
 
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5))
@@ -114,20 +114,6 @@ class StudySpec:
             "first session on or after the date; moved to the next price row when the calendar day has none",
             "prices": self.data_source,
         }
-
-
-def _pairs(events: Sequence[Event]) -> pd.DataFrame:
-    """One row per (event, ticker) with its benchmark and the event time (UTC) or date."""
-    rows = []
-    for event in events:
-        stamp = event.timestamp
-        utc = stamp.tz_convert("UTC") if stamp is not None else pd.NaT
-        for ticker, benchmark in zip(event.tickers, event.benchmarks, strict=True):
-            rows.append((event.event_id, ticker, benchmark, pd.Timestamp(event.date), utc, event.timezone))
-    frame = pd.DataFrame(rows, columns=["event_id", "ticker", "benchmark", "event_date", "event_time_utc", "timezone"])
-    frame["event_date"] = pd.to_datetime(frame["event_date"]).astype("datetime64[ns]")
-    frame["event_time_utc"] = pd.to_datetime(frame["event_time_utc"], utc=True)
-    return frame
 
 
 def _show_progress(progress: bool | None) -> bool:
@@ -217,7 +203,7 @@ class EventStudy:
     # ------------------------------------------------------------------ steps
     def pairs(self) -> pd.DataFrame:
         """One row per (event, ticker): event_id, ticker, benchmark, event_date, event_time_utc, timezone."""
-        return _pairs(self.events)
+        return event_ticker_pairs(self.events)
 
     def calendar_day_zero(self) -> pd.DataFrame:
         """Day 0 per (event, ticker) from the exchange calendars alone (no prices needed)."""
@@ -298,11 +284,9 @@ class EventStudy:
         bench_reason = days["benchmark"].map(lambda b: f"benchmark {b}: {failed[b].reason}" if b in failed else "")
         days.loc[bench_missing & ~ticker_missing, "status"] = "excluded"
         days.loc[bench_missing & ~ticker_missing, "reason"] = bench_reason[bench_missing & ~ticker_missing]
-        ticker_reason = days["ticker"].map(lambda t: f"{t}: {failed[t].reason}" if t in failed else "")
-        has_failure = ticker_missing & (ticker_reason != "").to_numpy()
-        days.loc[has_failure, "reason"] = ticker_reason[has_failure] + (
-            "; " + days.loc[has_failure, "reason"].astype(str)
-        ).where(days.loc[has_failure, "reason"].astype(str) != "", "")
+        failure = days["ticker"].map(lambda t: f"{t}: {failed[t].reason} ({failed[t].detail})" if t in failed else "")
+        from_source = ticker_missing & (failure != "").to_numpy()
+        days.loc[from_source, "reason"] = failure[from_source]
         dropped = ticker_missing | bench_missing
         exclusions.append(
             pd.DataFrame(
@@ -373,6 +357,7 @@ class EventStudy:
 
         excluded = pd.concat([e for e in exclusions if len(e)], ignore_index=True) if any(len(e) for e in exclusions) else pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
         days = self._final_status(days, excluded, panel.pairs)
+        days = days[list(EVENT_DAY_COLUMNS)]
         return StudyResult(
             spec=spec,
             panel=panel,

@@ -1,0 +1,854 @@
+"""The report model shared by the Markdown, HTML, PDF and plain-text views.
+
+This module holds *one* implementation of each formatting rule (percent, p-values, statistics, windows,
+dates), the list of figures a report contains, and :func:`build_document`, which turns a study result
+into a flat sequence of blocks (headings, paragraphs, bullet lists, tables, figure references). The
+renderers in :mod:`eventstudy.report.markdown`, :mod:`eventstudy.report.html` and
+:mod:`eventstudy.report.pdf` only decide how a block looks; they never format a number themselves.
+
+The result is duck-typed (:class:`ReportableResult`): any object with the documented tidy frames works.
+The two text rules that figures need as well (:func:`~eventstudy.plots.fmt_window` and
+:func:`~eventstudy.plots.ascii_text`) live in :mod:`eventstudy.plots` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+
+from eventstudy import plots
+from eventstudy.plots import ascii_text, fmt_window, signed_day
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "Block",
+    "Bullets",
+    "FigureRef",
+    "FigureSpec",
+    "Heading",
+    "Paragraph",
+    "ReportableResult",
+    "Table",
+    "ascii_text",
+    "build_document",
+    "car_table",
+    "exclusions_table",
+    "figure_specs",
+    "fmt_cell",
+    "fmt_int",
+    "fmt_num",
+    "fmt_p",
+    "fmt_pct",
+    "fmt_stat",
+    "fmt_window",
+    "group_label",
+    "ordered_groups",
+    "render_figure",
+    "settings_table",
+    "TextLayout",
+    "text_table_layout",
+    "text_table_lines",
+    "window_tests_table",
+]
+
+MISSING = "n/a"
+"""What a missing number is printed as."""
+
+STAR_LEVELS: tuple[tuple[float, str], ...] = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
+STAR_NOTE = "sig: * p < 0.10, ** p < 0.05, *** p < 0.01 (two-sided)."
+
+
+class ReportableResult(Protocol):
+    """The attributes of a study result that the reports read (see ``eventstudy.results.StudyResult``)."""
+
+    @property
+    def car(self) -> pd.DataFrame: ...  # noqa: D102
+    @property
+    def car_path(self) -> pd.DataFrame: ...  # noqa: D102
+    @property
+    def aar(self) -> pd.DataFrame: ...  # noqa: D102
+    @property
+    def tests(self) -> pd.DataFrame: ...  # noqa: D102
+    @property
+    def event_days(self) -> pd.DataFrame: ...  # noqa: D102
+    @property
+    def parameters(self) -> pd.DataFrame: ...  # noqa: D102
+    @property
+    def exclusions(self) -> pd.DataFrame: ...  # noqa: D102
+    @property
+    def provenance(self) -> pd.DataFrame: ...  # noqa: D102
+    @property
+    def events(self) -> pd.DataFrame: ...  # noqa: D102
+    @property
+    def settings(self) -> Mapping[str, Any]: ...  # noqa: D102
+    @property
+    def conventions(self) -> Sequence[str]: ...  # noqa: D102
+    @property
+    def title(self) -> str: ...  # noqa: D102
+
+
+# ----------------------------------------------------------------------------------------------------
+# Formatting rules (one implementation each)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _is_missing(value: object) -> bool:
+    """Whether a scalar is None, NaN, NaT or pd.NA (containers are never missing)."""
+    if value is None:
+        return True
+    if isinstance(value, (str, bytes, list, tuple, dict, set, np.ndarray)):
+        return False
+    try:
+        return bool(pd.isna(value))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return False
+
+
+def _as_float(value: object) -> float:
+    """Convert to float; missing or non-numeric values give NaN."""
+    if _is_missing(value):
+        return math.nan
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def fmt_num(value: object, dp: int = 3) -> str:
+    """Format a number with ``dp`` decimals and an ASCII minus sign.
+
+    Parameters
+    ----------
+    value
+        Any scalar; missing or non-finite values give ``"n/a"``.
+    dp
+        Number of decimals.
+
+    Returns
+    -------
+    str
+    """
+    x = _as_float(value)
+    if not math.isfinite(x):
+        return MISSING
+    text = f"{x:.{dp}f}"
+    if text.startswith("-") and float(text) == 0.0:  # "-0.000" -> "0.000"
+        text = text[1:]
+    return text
+
+
+def fmt_pct(value: object, dp: int = 2) -> str:
+    """Format a return (a fraction) in percent, e.g. ``-0.01234 -> "-1.23%"``.
+
+    Parameters
+    ----------
+    value
+        A return as a fraction; missing values give ``"n/a"``.
+    dp
+        Decimals of the percentage.
+
+    Returns
+    -------
+    str
+    """
+    x = _as_float(value)
+    if not math.isfinite(x):
+        return MISSING
+    return fmt_num(100.0 * x, dp) + "%"
+
+
+def fmt_stat(value: object) -> str:
+    """Format a test statistic (t, z) with 3 decimals."""
+    return fmt_num(value, 3)
+
+
+def fmt_p(value: object) -> str:
+    """Format a p-value with 4 decimals; below 0.0001 it prints as ``"<0.0001"``.
+
+    Parameters
+    ----------
+    value
+        A probability; missing values give ``"n/a"``.
+
+    Returns
+    -------
+    str
+    """
+    p = _as_float(value)
+    if not math.isfinite(p):
+        return MISSING
+    if p < 0.0001:
+        return "<0.0001"
+    return f"{p:.4f}"
+
+
+def stars(value: object) -> str:
+    """Significance stars for a two-sided p-value (a presentation layer only; p is always shown too)."""
+    p = _as_float(value)
+    if not math.isfinite(p):
+        return ""
+    for level, mark in STAR_LEVELS:
+        if p < level:
+            return mark
+    return ""
+
+
+def fmt_int(value: object) -> str:
+    """Format a count; missing values give ``"n/a"``."""
+    x = _as_float(value)
+    if not math.isfinite(x):
+        return MISSING
+    return str(int(round(x)))
+
+
+def fmt_date(value: object) -> str:
+    """Format a date or timestamp: ``YYYY-MM-DD`` at midnight, ISO text otherwise; missing gives ``""``."""
+    if _is_missing(value):
+        return ""
+    if isinstance(value, (pd.Timestamp, np.datetime64, dt.date)):
+        ts = pd.Timestamp(value)
+        if ts.tz is None and ts == ts.normalize():
+            return ts.strftime("%Y-%m-%d")
+        return ts.isoformat(sep=" ")
+    return str(value)
+
+
+def fmt_cell(value: object) -> str:
+    """Format any cell that has no column-specific rule.
+
+    Floats get 4 significant decimals, booleans ``yes``/``no``, dates ISO text, windows ``[a, +b]``,
+    missing values ``""``; newlines and tabs become spaces.
+    """
+    if _is_missing(value):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return fmt_num(value, 4)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
+        isinstance(v, (int, np.integer)) for v in value
+    ):
+        return fmt_window(value[0], value[1])
+    if isinstance(value, (pd.Timestamp, np.datetime64, dt.date)):
+        return fmt_date(value)
+    return re.sub(r"\s+", " ", str(value)).strip()
+
+
+def group_label(group: object) -> str:
+    """Human label of an aggregation group: ``"all"`` becomes ``"all events"``."""
+    return "all events" if str(group) == "all" else str(group)
+
+
+def safe_filename(text: object) -> str:
+    """Make a file-name fragment: characters outside ``[A-Za-z0-9._-]`` (e.g. ``^``, ``=``) become ``_``."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", ascii_text(text, placeholder="_"))
+    return name.strip(".") or "_"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Document blocks
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A section heading; level 1 is the title."""
+
+    text: str
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of plain text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    """A bullet list of plain-text items."""
+
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of already formatted cells.
+
+    Attributes
+    ----------
+    columns
+        Column headers.
+    rows
+        Rows of strings, each of ``len(columns)``.
+    align
+        ``"l"`` or ``"r"`` per column (numbers right-aligned).
+    caption
+        Short text shown above the table (may be empty).
+    notes
+        Sentences shown below the table (units, reference distributions, reasons).
+    wrap
+        Maximum width, in characters, of each column in fixed-width renderings (0 = no limit).
+    """
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    align: tuple[str, ...]
+    caption: str = ""
+    notes: tuple[str, ...] = ()
+    wrap: tuple[int, ...] = ()
+
+    def head(self, max_rows: int | None) -> Table:
+        """Keep the first ``max_rows`` rows, with a note saying how many were left out."""
+        if max_rows is None or len(self.rows) <= max_rows:
+            return self
+        left = len(self.rows) - max_rows
+        note = f"... {left} more row{'s' if left != 1 else ''} not shown."
+        return Table(self.columns, self.rows[:max_rows], self.align, self.caption, (note, *self.notes), self.wrap)
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure of a report: what to draw and the file it is saved to.
+
+    Attributes
+    ----------
+    key
+        Unique name, also the file stem (``car_<event>_<ticker>``, ``aar_<group>``, ``heatmap_car_...``).
+    kind
+        ``"car"``, ``"aar"`` or ``"heatmap"``.
+    caption
+        Text shown under the figure.
+    args
+        Keyword arguments for the plotting function.
+    """
+
+    key: str
+    kind: Literal["car", "aar", "heatmap"]
+    caption: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def filename(self) -> str:
+        """The PNG file name, relative to the ``figures`` folder."""
+        return f"{self.key}.png"
+
+
+@dataclass(frozen=True)
+class FigureRef:
+    """A place in the document where a figure goes."""
+
+    spec: FigureSpec
+
+
+Block = Heading | Paragraph | Bullets | Table | FigureRef
+
+
+# ----------------------------------------------------------------------------------------------------
+# Tables built from the result frames
+# ----------------------------------------------------------------------------------------------------
+
+Formatter = Callable[[object], str]
+
+
+def _frame_table(
+    frame: pd.DataFrame,
+    spec: Sequence[tuple[str, str, Formatter | None, str]],
+    *,
+    caption: str = "",
+    notes: Iterable[str] = (),
+    wrap: Mapping[str, int] | None = None,
+) -> Table:
+    """Build a :class:`Table` from the columns of a frame.
+
+    ``spec`` lists ``(column, header, formatter, align)``; columns absent from the frame are skipped,
+    and a ``None`` formatter means :func:`fmt_cell`.
+    """
+    wrap = dict(wrap or {})
+    used = [(col, head, fmt or fmt_cell, al) for col, head, fmt, al in spec if col in frame.columns]
+    rows = tuple(
+        tuple(fmt(value) for (_, _, fmt, _), value in zip(used, values, strict=True))
+        for values in frame[[c for c, *_ in used]].itertuples(index=False, name=None)
+    )
+    return Table(
+        columns=tuple(h for _, h, _, _ in used),
+        rows=rows,
+        align=tuple(a for *_, a in used),
+        caption=caption,
+        notes=tuple(notes),
+        wrap=tuple(wrap.get(c, 0) for c, *_ in used),
+    )
+
+
+def provenance_table(result: ReportableResult) -> Table:
+    """Tabulate the data source and vintage of every price series."""
+    spec = [
+        ("symbol", "symbol", None, "l"),
+        ("source", "source", None, "l"),
+        ("vintage", "vintage", fmt_date, "l"),
+        ("price_field", "price field", None, "l"),
+        ("first_date", "first date", fmt_date, "l"),
+        ("last_date", "last date", fmt_date, "l"),
+        ("rows", "rows", fmt_int, "r"),
+        ("notes", "notes", None, "l"),
+    ]
+    return _frame_table(result.provenance, spec, wrap={"source": 30, "notes": 40})
+
+
+def settings_table(result: ReportableResult) -> Table:
+    """Every setting of the study, in the order of ``result.settings``."""
+    rows = tuple((fmt_cell(k), fmt_cell(v)) for k, v in result.settings.items())
+    return Table(("setting", "value"), rows, ("l", "l"), wrap=(30, 90))
+
+
+def events_table(result: ReportableResult) -> Table:
+    """Tabulate the events with their headlines."""
+    spec = [
+        ("event_id", "event", None, "l"),
+        ("date", "date", fmt_date, "l"),
+        ("time", "time", None, "l"),
+        ("timezone", "time zone", None, "l"),
+        ("time_approximate", "approx. time", None, "l"),
+        ("category", "category", None, "l"),
+        ("headline", "headline", None, "l"),
+    ]
+    return _frame_table(result.events, spec, wrap={"event_id": 30, "headline": 60})
+
+
+def event_days_table(result: ReportableResult) -> Table:
+    """Tabulate the day-0 audit: how each event timestamp became day 0 for each ticker."""
+    spec = [
+        ("event_id", "event", None, "l"),
+        ("ticker", "ticker", None, "l"),
+        ("benchmark", "benchmark", None, "l"),
+        ("exchange", "exchange", None, "l"),
+        ("event_time_utc", "event time (UTC)", fmt_date, "l"),
+        ("event_time_exchange", "event time (exchange)", fmt_date, "l"),
+        ("calendar_day_zero", "calendar day 0", fmt_date, "l"),
+        ("day_zero", "day 0", fmt_date, "l"),
+        ("rule", "rule", None, "l"),
+        ("status", "status", None, "l"),
+        ("reason", "reason", None, "l"),
+    ]
+    return _frame_table(
+        result.event_days,
+        spec,
+        wrap={"event_id": 24, "event_time_utc": 16, "event_time_exchange": 16, "rule": 24, "reason": 30},
+    )
+
+
+def exclusions_table(result: ReportableResult) -> Table:
+    """Every exclusion with its stage and reason (zero rows when nothing was excluded)."""
+    spec = [
+        ("event_id", "event", None, "l"),
+        ("ticker", "ticker", None, "l"),
+        ("stage", "stage", None, "l"),
+        ("reason", "reason", None, "l"),
+    ]
+    return _frame_table(result.exclusions, spec, wrap={"event_id": 30, "reason": 80})
+
+
+CAR_NOTES = (
+    "CAR and its standard error in percent; t = CAR / SE, referred to t(df); p-values two-sided.",
+    STAR_NOTE,
+)
+
+
+def car_table(result: ReportableResult, event_id: object | None = None) -> Table:
+    """Tabulate the CARs of one event (or of all events when ``event_id`` is None).
+
+    Columns: (event,) ticker, window, CAR %, SE %, t, p-value, df, sig.
+    """
+    frame = result.car
+    spec: list[tuple[str, str, Formatter | None, str]] = []
+    if event_id is None:
+        spec.append(("event_id", "event", None, "l"))
+    else:
+        frame = frame[frame["event_id"] == event_id]
+    frame = frame.assign(
+        _window=[fmt_window(a, b) for a, b in zip(frame["window_start"], frame["window_end"], strict=True)],
+        _sig=[stars(p) for p in frame["p_value"]],
+    )
+    spec += [
+        ("ticker", "ticker", None, "l"),
+        ("_window", "window", None, "l"),
+        ("car", "CAR", fmt_pct, "r"),
+        ("se", "SE", fmt_pct, "r"),
+        ("t_stat", "t", fmt_stat, "r"),
+        ("p_value", "p-value", fmt_p, "r"),
+        ("df", "df", fmt_int, "r"),
+        ("_sig", "sig", None, "l"),
+    ]
+    return _frame_table(frame, spec, notes=CAR_NOTES, wrap={"event_id": 30})
+
+
+def ordered_groups(frame: pd.DataFrame) -> list[Any]:
+    """Return the ``group`` values of a frame in display order: ``"all"`` first, then order of appearance."""
+    groups = list(pd.unique(frame["group"])) if "group" in frame.columns else []
+    return sorted(groups, key=lambda g: str(g) != "all")
+
+
+def window_tests_table(result: ReportableResult, group: object) -> Table:
+    """Window-scope tests of one group: rows are tests x windows."""
+    tests = result.tests
+    frame = tests[(tests["group"] == group) & (tests["scope"] == "window")]
+    frame = frame.assign(
+        _window=[fmt_window(a, b) for a, b in zip(frame["window_start"], frame["window_end"], strict=True)]
+    )
+    spec = [
+        ("test", "test", None, "l"),
+        ("_window", "window", None, "l"),
+        ("statistic", "statistic", fmt_stat, "r"),
+        ("p_value", "p-value", fmt_p, "r"),
+        ("distribution", "distribution", None, "l"),
+        ("n", "n", fmt_int, "r"),
+        ("reason", "note", None, "l"),
+    ]
+    return _frame_table(
+        frame,
+        spec,
+        caption="Window tests (cumulative abnormal returns)",
+        notes=("p-values two-sided, from the distribution shown; n = number of events used.",),
+        wrap={"reason": 50},
+    )
+
+
+def day_table(result: ReportableResult, group: object) -> Table:
+    """Compact day table of one group: AAR, CAAR and each day-scope test as ``statistic (p)``."""
+    tests = result.tests
+    days = tests[(tests["group"] == group) & (tests["scope"] == "day")]
+    aar = result.aar
+    aar = aar[aar["group"] == group] if "group" in aar.columns else aar.iloc[0:0]
+    test_names = list(pd.unique(days["test"]))
+    rel_days = sorted({int(d) for d in days["window_start"].tolist()} | {int(d) for d in aar["rel_day"].tolist()})
+    day_records: list[dict[Any, Any]] = days.to_dict("records")
+    aar_by_day = {int(r["rel_day"]): r for r in aar.to_dict("records")}
+    cell = {(int(r["window_start"]), str(r["test"])): r for r in day_records}
+    columns = ["day"] + (["n", "AAR", "CAAR"] if len(aar) else []) + test_names
+    rows = []
+    for d in rel_days:
+        row = [signed_day(d)]
+        if len(aar):
+            a = aar_by_day.get(d)
+            row += [fmt_int(a["n"]), fmt_pct(a["aar"]), fmt_pct(a["caar"])] if a is not None else [MISSING] * 3
+        for name in test_names:
+            r = cell.get((d, name))
+            row.append(MISSING if r is None else f"{fmt_stat(r['statistic'])} ({fmt_p(r['p_value'])})")
+        rows.append(tuple(row))
+    notes = ["AAR and CAAR in percent; n = events with an abnormal return on the day."] if len(aar) else []
+    if test_names:
+        notes.append("Test cells: statistic (two-sided p-value).")
+        dists = []
+        for name in test_names:
+            values = [fmt_cell(v) for v in pd.unique(days.loc[days["test"] == name, "distribution"])]
+            dists.append(f"{name}: {', '.join(v for v in values if v) or MISSING}")
+        notes.append("Reference distributions: " + "; ".join(dists) + ".")
+        reasons: dict[tuple[str, str], list[int]] = {}
+        for r in day_records:
+            reason = fmt_cell(r["reason"])
+            if reason:
+                reasons.setdefault((str(r["test"]), reason), []).append(int(r["window_start"]))
+        for (name, reason), ds in reasons.items():
+            notes.append(f"{name}, day {', '.join(signed_day(d) for d in sorted(ds))}: {reason}")
+    return Table(
+        tuple(columns),
+        tuple(rows),
+        ("r",) * (len(columns)),
+        caption="Daily abnormal returns and day tests",
+        notes=tuple(notes),
+    )
+
+
+def parameters_table(result: ReportableResult) -> Table:
+    """Estimated normal-return model parameters per (event, ticker)."""
+    spec = [
+        ("event_id", "event", None, "l"),
+        ("ticker", "ticker", None, "l"),
+        ("benchmark", "benchmark", None, "l"),
+        ("model", "model", None, "l"),
+        ("alpha", "alpha", lambda v: fmt_pct(v, 3), "r"),
+        ("beta", "beta", fmt_stat, "r"),
+        ("sigma", "sigma", lambda v: fmt_pct(v, 3), "r"),
+        ("r_squared", "R2", fmt_stat, "r"),
+        ("n_obs", "obs", fmt_int, "r"),
+        ("df", "df", fmt_int, "r"),
+        ("estimation_start", "estimation start", fmt_date, "l"),
+        ("estimation_end", "estimation end", fmt_date, "l"),
+        ("estimation_window", "estimation window", fmt_window, "l"),
+        ("event_window", "event window", fmt_window, "l"),
+    ]
+    return _frame_table(
+        result.parameters,
+        spec,
+        notes=("alpha (daily intercept) and sigma (residual standard deviation) in percent.",),
+        wrap={"event_id": 24, "model": 20},
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Figures
+# ----------------------------------------------------------------------------------------------------
+
+
+def _heatmap_window(result: ReportableResult) -> tuple[int, int] | None:
+    car = result.car
+    if car.empty:
+        return None
+    windows = [(int(a), int(b)) for a, b in zip(car["window_start"], car["window_end"], strict=True)]
+    return (-1, 1) if (-1, 1) in windows else windows[0]
+
+
+def figure_specs(result: ReportableResult) -> list[FigureSpec]:
+    """List the figures of a report, in display order, with unique file-safe keys.
+
+    AAR/CAAR for all events and the CAR heatmap first, then per event its AAR/CAAR figure and one CAR
+    figure per ticker in ``result.car_path``.
+    """
+    specs: list[FigureSpec] = []
+    used: set[str] = set()
+
+    def add(stem: str, kind: Literal["car", "aar", "heatmap"], caption: str, **args: Any) -> None:
+        key, n = stem, 2
+        while key.lower() in used:  # case-insensitive file systems
+            key, n = f"{stem}-{n}", n + 1
+        used.add(key.lower())
+        specs.append(FigureSpec(key, kind, caption, args))
+
+    aar_groups = ordered_groups(result.aar)
+    if "all" in aar_groups:
+        add("aar_all", "aar", "Average abnormal return (bars) and CAAR (line), all events.", group="all")
+    window = _heatmap_window(result)
+    if window is not None:
+        add(
+            f"heatmap_car_{safe_filename(window[0])}_{safe_filename(window[1])}",
+            "heatmap",
+            f"CAR over {fmt_window(*window)} by event and ticker.",
+            window=window,
+        )
+    path = result.car_path
+    events = list(pd.unique(path["event_id"]))
+    for g in aar_groups:
+        if g != "all" and g not in events:
+            events.append(g)
+    for ev in events:
+        if ev in aar_groups:
+            add(f"aar_{safe_filename(ev)}", "aar", f"AAR and CAAR, event {ev}.", group=ev)
+        tickers = pd.unique(path.loc[path["event_id"] == ev, "ticker"])
+        for tk in tickers:
+            add(
+                f"car_{safe_filename(ev)}_{safe_filename(tk)}",
+                "car",
+                f"CAR of {tk} around event {ev}, with its 95% confidence band.",
+                event_id=ev,
+                ticker=tk,
+            )
+    return specs
+
+
+def render_figure(result: Any, spec: FigureSpec) -> Figure:
+    """Draw one figure of :func:`figure_specs` with :mod:`eventstudy.plots`."""
+    if spec.kind == "car":
+        return plots.plot_car(result, **spec.args)
+    if spec.kind == "aar":
+        return plots.plot_aar(result, **spec.args)
+    return plots.plot_car_heatmap(result, **spec.args)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The document
+# ----------------------------------------------------------------------------------------------------
+
+
+def _text_or_none(table: Table, none_text: str) -> Block:
+    return table if table.rows else Paragraph(none_text)
+
+
+def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | None = None) -> list[Block]:
+    """Turn a result into the ordered blocks of a report.
+
+    Order: title; data source and vintage; settings and conventions; events and the day-0 audit;
+    exclusions; CAR tables per event; tests per group; model parameters; figures.
+
+    Parameters
+    ----------
+    result
+        A study result (duck-typed, :class:`ReportableResult`).
+    figures
+        The figures to place at the end; ``None`` means :func:`figure_specs` of the result.
+
+    Returns
+    -------
+    list of Block
+    """
+    figures = figure_specs(result) if figures is None else figures
+    doc: list[Block] = [Heading(str(result.title), 1)]
+
+    doc.append(Heading("Data source and vintage"))
+    doc.append(_text_or_none(provenance_table(result), "No price provenance was recorded."))
+
+    doc.append(Heading("Settings"))
+    doc.append(_text_or_none(settings_table(result), "No settings were recorded."))
+    doc.append(Heading("Statistical conventions", 3))
+    conventions = tuple(fmt_cell(c) for c in result.conventions)
+    doc.append(Bullets(conventions) if conventions else Paragraph("No conventions were recorded."))
+
+    doc.append(Heading("Events"))
+    doc.append(_text_or_none(events_table(result), "No events."))
+    doc.append(Heading("Day-0 audit", 3))
+    doc.append(
+        Paragraph(
+            "How each event time became day 0 for each ticker: the event time in UTC and on the "
+            "exchange clock, the calendar date of the news, the first trading day that can reflect it, "
+            "and the rule applied."
+        )
+    )
+    doc.append(_text_or_none(event_days_table(result), "No day-0 rows."))
+
+    doc.append(Heading("Exclusions"))
+    doc.append(
+        _text_or_none(exclusions_table(result), "None: no event, ticker or window was excluded.")
+    )
+
+    doc.append(Heading("Cumulative abnormal returns"))
+    car = result.car
+    car_events = list(pd.unique(car["event_id"])) if "event_id" in car.columns else []
+    if not car_events:
+        doc.append(Paragraph("No cumulative abnormal returns were computed."))
+    for ev in car_events:
+        doc.append(Heading(f"Event {ev}", 3))
+        doc.append(car_table(result, ev))
+
+    doc.append(Heading("Test statistics"))
+    groups = ordered_groups(result.tests)
+    if not groups:
+        doc.append(Paragraph("No tests were computed."))
+    for g in groups:
+        doc.append(Heading(f"Group: {group_label(g)}", 3))
+        wt = window_tests_table(result, g)
+        if wt.rows:
+            doc.append(wt)
+        dt = day_table(result, g)
+        if dt.rows:
+            doc.append(dt)
+
+    doc.append(Heading("Model parameters"))
+    doc.append(_text_or_none(parameters_table(result), "No model parameters (no event was estimated)."))
+
+    doc.append(Heading("Figures"))
+    if not figures:
+        doc.append(Paragraph("No figures."))
+    doc.extend(FigureRef(spec) for spec in figures)
+    return doc
+
+
+# ----------------------------------------------------------------------------------------------------
+# Fixed-width tables (plain text and PDF)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _wrap_cell(text: str, width: int) -> list[str]:
+    if width <= 0 or len(text) <= width:
+        return [text]
+    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
+
+
+@dataclass(frozen=True)
+class TextLayout:
+    """A table laid out in fixed-width lines.
+
+    Attributes
+    ----------
+    header
+        The header line(s) followed by a rule of dashes.
+    rows
+        The line(s) of each row (a long cell wraps onto several lines).
+    width
+        The width of the widest line, in characters.
+    """
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    width: int
+
+    def lines(self) -> list[str]:
+        """All lines, header first."""
+        return [*self.header, *(line for row in self.rows for line in row)]
+
+
+def text_table_layout(
+    table: Table,
+    max_width: int | None = None,
+    *,
+    transform: Callable[[str], str] = str,
+    gap: int = 2,
+) -> TextLayout:
+    """Lay a table out in fixed-width lines: header, a rule, then rows (long cells wrap).
+
+    Parameters
+    ----------
+    table
+        The table.
+    max_width
+        Target line width in characters; the widest columns are wrapped more tightly (down to 8
+        characters) until the table fits. ``None`` keeps each column's own wrap limit.
+    transform
+        Applied to every cell first (e.g. :func:`ascii_text` for PDF pages).
+    gap
+        Spaces between columns.
+
+    Returns
+    -------
+    TextLayout
+    """
+    header = [transform(c) for c in table.columns]
+    body = [[transform(c) for c in row] for row in table.rows]
+    ncol = len(header)
+    natural = [max([len(header[j])] + [len(r[j]) for r in body]) for j in range(ncol)]
+    limits = list(table.wrap) + [0] * (ncol - len(table.wrap))
+    widths = [min(n, lim) if lim > 0 else n for n, lim in zip(natural, limits, strict=True)]
+    if max_width is not None:
+        while sum(widths) + gap * (ncol - 1) > max_width:
+            j = int(np.argmax(widths))
+            if widths[j] <= 8:
+                break
+            widths[j] -= 1
+    widths = [max(w, 1) for w in widths]
+
+    def lay(cells: Sequence[str]) -> tuple[str, ...]:
+        wrapped = [_wrap_cell(c, w) for c, w in zip(cells, widths, strict=True)]
+        height = max(len(w) for w in wrapped)
+        lines = []
+        for k in range(height):
+            parts = []
+            for j, w in enumerate(widths):
+                piece = wrapped[j][k] if k < len(wrapped[j]) else ""
+                parts.append(piece.rjust(w) if table.align[j] == "r" else piece.ljust(w))
+            lines.append((" " * gap).join(parts).rstrip())
+        return tuple(lines)
+
+    head = (*lay(header), (" " * gap).join("-" * w for w in widths))
+    rows = tuple(lay(row) for row in body)
+    return TextLayout(head, rows, sum(widths) + gap * (ncol - 1))
+
+
+def text_table_lines(
+    table: Table,
+    max_width: int | None = None,
+    *,
+    transform: Callable[[str], str] = str,
+) -> list[str]:
+    """Return the lines of :func:`text_table_layout`, header first."""
+    return text_table_layout(table, max_width, transform=transform).lines()

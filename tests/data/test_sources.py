@@ -1,0 +1,464 @@
+"""Tests of CsvPrices, ReturnsFrame and ReturnsFile on small files built in the tests.
+
+Expected values are read off the hand-written CSV text; nothing is computed with the code under test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eventstudy.data import CsvPrices, PriceSource, ReturnsFile, ReturnsFrame
+from eventstudy.errors import InputError, PriceSourceError
+
+HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
+D0, D1 = dt.date(2020, 1, 1), dt.date(2020, 12, 31)
+
+WriteCsv = Callable[[str, str], Path]
+
+
+def _dates(*text: str) -> list[pd.Timestamp]:
+    return [pd.Timestamp(t) for t in text]
+
+
+# ============================================================================================ CsvPrices
+
+
+class TestCsvPricesLoad:
+    def test_values_volume_and_provenance(self, write_csv: WriteCsv) -> None:
+        path = write_csv(
+            "0700.HK.csv",
+            HEADER
+            + "2020-01-02,334.4,342.4,334.2,340.3,338.1,15176989\n"
+            + "2020-01-03,345.3,347.1,339.2,340.8,338.6,16611161\n"
+            + "2020-01-06,338.2,338.2,334.1,335.8,333.6,13150847\n",
+        )
+        os.utime(path, (1_700_000_000, 1_700_000_000))  # 2023-11-14 22:13:20 UTC
+        series = CsvPrices(path.parent).load("0700.HK", dt.date(2020, 1, 3), dt.date(2020, 1, 3))
+        # The whole file comes back (the caller cuts the window).
+        assert list(series.dates) == _dates("2020-01-02", "2020-01-03", "2020-01-06")
+        assert series.dates.dtype == "datetime64[ns]"
+        np.testing.assert_array_equal(series.values, [338.1, 338.6, 333.6])
+        assert series.volume is not None
+        np.testing.assert_array_equal(series.volume, [15176989.0, 16611161.0, 13150847.0])
+        assert series.kind == "price"
+        assert series.price_field == "adj_close"
+        assert series.source == f"csv:{path.resolve()}"
+        assert series.vintage == "2023-11-14T22:13:20+00:00"
+        assert series.notes == ()
+
+    def test_close_field(self, write_csv: WriteCsv) -> None:
+        path = write_csv("BABA.csv", HEADER + "2020-01-02,1,1,1,219.8,215.2,100\n2020-01-03,1,1,1,217.1,212.5,90\n")
+        series = CsvPrices(path.parent, price_field="close").load("BABA", D0, D1)
+        np.testing.assert_array_equal(series.values, [219.8, 217.1])
+        assert series.price_field == "close"
+
+    @pytest.mark.parametrize("symbol", ["^HSI", "JPY=X", "0700.HK", "BRK.B"])
+    def test_symbols_with_special_characters(self, write_csv: WriteCsv, symbol: str) -> None:
+        path = write_csv(f"{symbol}.csv", HEADER + "2020-01-02,1,1,1,2.5,2.5,0\n")
+        series = CsvPrices(path.parent).load(symbol, D0, D1)
+        assert series.symbol == symbol
+        np.testing.assert_array_equal(series.values, [2.5])
+
+    def test_available_symbols(self, write_csv: WriteCsv) -> None:
+        for name in ("^HSI.csv", "JPY=X.csv", "0700.HK.csv", "notes.txt"):
+            path = write_csv(name, HEADER)
+        assert CsvPrices(path.parent).available_symbols() == ["0700.HK", "JPY=X", "^HSI"]
+
+    def test_is_a_price_source(self, write_csv: WriteCsv) -> None:
+        path = write_csv("A.csv", HEADER)
+        source = CsvPrices(path.parent)
+        assert isinstance(source, PriceSource)
+        assert str(path.parent) in source.description
+
+    def test_rows_without_close_are_dropped_and_noted(self, write_csv: WriteCsv) -> None:
+        path = write_csv(
+            "A.csv",
+            HEADER
+            + "2020-01-02,1,1,1,10,10,5\n"
+            + "2020-01-03,null,null,null,null,null,null\n"  # classic Yahoo placeholder row (line 3)
+            + "2020-01-06,1,1,1,11,,7\n"  # empty Adj Close (line 4)
+            + "2020-01-07,1,1,1,12,12,\n",
+        )
+        series = CsvPrices(path.parent).load("A", D0, D1)
+        assert list(series.dates) == _dates("2020-01-02", "2020-01-07")
+        np.testing.assert_array_equal(series.values, [10.0, 12.0])
+        assert series.volume is not None
+        np.testing.assert_array_equal(series.volume, [5.0, np.nan])
+        assert len(series.notes) == 1
+        assert "2 row(s)" in series.notes[0] and "lines 3, 4" in series.notes[0]
+
+    def test_close_only_file_has_no_volume(self, write_csv: WriteCsv) -> None:
+        path = write_csv("KWEB.csv", HEADER + "2019-01-02,,,,31.21,31.21,\n2019-01-03,,,,30.11,30.11,\n")
+        series = CsvPrices(path.parent).load("KWEB", D0, D1)
+        assert series.volume is None
+        np.testing.assert_array_equal(series.values, [31.21, 30.11])
+
+    def test_minimal_header(self, write_csv: WriteCsv) -> None:
+        path = write_csv("A.csv", "Date,Adj Close\n2020-01-02,3.5\n")
+        series = CsvPrices(path.parent).load("A", D0, D1)
+        assert series.volume is None
+        np.testing.assert_array_equal(series.values, [3.5])
+
+    def test_unsorted_rows_are_sorted_and_noted(self, write_csv: WriteCsv) -> None:
+        path = write_csv(
+            "A.csv", HEADER + "2020-01-06,1,1,1,3,3,30\n2020-01-02,1,1,1,1,1,10\n2020-01-03,1,1,1,2,2,20\n"
+        )
+        series = CsvPrices(path.parent).load("A", D0, D1)
+        assert list(series.dates) == _dates("2020-01-02", "2020-01-03", "2020-01-06")
+        np.testing.assert_array_equal(series.values, [1.0, 2.0, 3.0])
+        np.testing.assert_array_equal(series.volume, [10.0, 20.0, 30.0])  # type: ignore[arg-type]
+        assert any("sorted" in note for note in series.notes)
+
+    def test_bom_and_windows_line_ends(self, write_csv: WriteCsv) -> None:
+        path = write_csv("A.csv", "")
+        path.write_bytes(("\ufeff" + HEADER + "2020-01-02,1,1,1,2,2.5,7\n").replace("\n", "\r\n").encode("utf-8"))
+        series = CsvPrices(path.parent).load("A", D0, D1)
+        np.testing.assert_array_equal(series.values, [2.5])
+        np.testing.assert_array_equal(series.volume, [7.0])  # type: ignore[arg-type]
+
+    def test_case_insensitive_file_match_is_noted(self, write_csv: WriteCsv) -> None:
+        path = write_csv("BABA.csv", HEADER + "2020-01-02,1,1,1,2,2,1\n")
+        series = CsvPrices(path.parent).load("baba", D0, D1)
+        np.testing.assert_array_equal(series.values, [2.0])
+        assert any("BABA.csv" in note for note in series.notes)
+
+    def test_parsed_file_is_cached_until_it_changes(self, write_csv: WriteCsv) -> None:
+        path = write_csv("A.csv", HEADER + "2020-01-02,1,1,1,2,2,1\n")
+        source = CsvPrices(path.parent)
+        first = source.load("A", D0, D1)
+        assert source.load("A", D0, D1) is first
+        path.write_text(HEADER + "2020-01-02,1,1,1,2,2,1\n2020-01-03,1,1,1,4,4,1\n", encoding="utf-8")
+        os.utime(path, (1_800_000_000, 1_800_000_000))
+        np.testing.assert_array_equal(source.load("A", D0, D1).values, [2.0, 4.0])
+
+
+class TestZeroVolumeRows:
+    BODY = (
+        "2020-12-23,1,1,1,10,10,500\n"
+        "2020-12-24,1,1,1,11,11,0\n"  # HK half-day placeholder
+        "2020-12-28,1,1,1,12,12,600\n"
+        "2020-12-31,1,1,1,13,13,0\n"
+    )
+
+    def test_keep_is_the_default(self, write_csv: WriteCsv) -> None:
+        path = write_csv("0700.HK.csv", HEADER + self.BODY)
+        assert len(CsvPrices(path.parent).load("0700.HK", D0, D1)) == 4
+
+    def test_drop_equity_rows_with_zero_volume(self, write_csv: WriteCsv) -> None:
+        path = write_csv("0700.HK.csv", HEADER + self.BODY)
+        series = CsvPrices(path.parent, zero_volume_rows="drop").load("0700.HK", D0, D1)
+        assert list(series.dates) == _dates("2020-12-23", "2020-12-28")
+        np.testing.assert_array_equal(series.values, [10.0, 12.0])
+        assert len(series.notes) == 1
+        assert "2 row(s)" in series.notes[0] and "2020-12-24" in series.notes[0]
+
+    def test_never_for_fx(self, write_csv: WriteCsv) -> None:
+        path = write_csv("JPY=X.csv", HEADER + "2019-01-01,1,1,1,109.6,109.6,0\n2019-01-02,1,1,1,109.7,109.7,0\n")
+        series = CsvPrices(path.parent, zero_volume_rows="drop").load("JPY=X", D0, D1)
+        assert len(series) == 2
+        assert series.notes == ()
+
+    def test_never_when_volume_is_empty(self, write_csv: WriteCsv) -> None:
+        path = write_csv("FXI.csv", HEADER + "2019-01-02,,,,41.1,41.1,\n2019-01-03,,,,40.2,40.2,\n")
+        series = CsvPrices(path.parent, zero_volume_rows="drop").load("FXI", D0, D1)
+        assert len(series) == 2
+        assert series.volume is None
+
+
+class TestCsvPricesErrors:
+    def test_missing_file(self, write_csv: WriteCsv) -> None:
+        path = write_csv("A.csv", HEADER)
+        with pytest.raises(PriceSourceError) as info:
+            CsvPrices(path.parent).load("MPNGY", D0, D1)
+        err = info.value
+        assert err.symbol == "MPNGY"
+        assert err.reason == "no data"
+        assert err.detail == f"no file {path.parent / 'MPNGY.csv'}; add it or choose another --prices folder"
+
+    def test_missing_folder(self, tmp_path: Path) -> None:
+        with pytest.raises(InputError) as info:
+            CsvPrices(tmp_path / "nowhere")
+        assert info.value.path == str(tmp_path / "nowhere")
+
+    def test_path_separator_in_symbol(self, write_csv: WriteCsv) -> None:
+        path = write_csv("A.csv", HEADER)
+        with pytest.raises(PriceSourceError):
+            CsvPrices(path.parent).load("../A", D0, D1)
+
+    @pytest.mark.parametrize(
+        ("text", "line", "column"),
+        [
+            pytest.param("Date,Open,High,Low,Close,AdjClose,Volume\n", 1, "AdjClose", id="unknown-column"),
+            pytest.param("Date,Open,High,Low,Close,Volume\n2020-01-02,1,1,1,1,1\n", 1, "Adj Close", id="no-adj-close"),
+            pytest.param("Date,Close,Close,Adj Close\n", 1, "Close", id="repeated-column"),
+            pytest.param(HEADER + "2020-01-02,1,1,1,1,1,1\n2020/01/03,1,1,1,1,1,1\n", 3, "Date", id="slash-date"),
+            pytest.param(HEADER + "2020-01-02,1,1,1,1,1,1\n2020-13-45,1,1,1,1,1,1\n", 3, "Date", id="bad-date"),
+            pytest.param(HEADER + "2020-01-02,1,1,1,1,1,1\n,1,1,1,1,1,1\n", 3, "Date", id="empty-date"),
+            pytest.param(
+                HEADER + "2020-01-02,1,1,1,1,1,1\n2020-01-03,1,1,1,1,1,1\n2020-01-02,1,1,1,1,1,1\n",
+                4,
+                "Date",
+                id="duplicate-date",
+            ),
+            pytest.param(HEADER + "2020-01-02,1,1,1,abc,1,1\n", 2, "Close", id="text-price"),
+            pytest.param(HEADER + "2020-01-02,1,1,1,1,1,1\n2020-01-03,1,1,1,1,0,1\n", 3, "Adj Close", id="zero"),
+            pytest.param(HEADER + "2020-01-02,1,1,-2,1,1,1\n", 2, "Low", id="negative-price"),
+            pytest.param(HEADER + "2020-01-02,1,1,1,1,1,-5\n", 2, "Volume", id="negative-volume"),
+            pytest.param(HEADER + "2020-01-02,1,1,1,1,1,many\n", 2, "Volume", id="text-volume"),
+            pytest.param(HEADER + "2020-01-02,1,1,1,1,inf,1\n", 2, "Adj Close", id="infinite"),
+        ],
+    )
+    def test_bad_file_names_file_line_and_column(
+        self, write_csv: WriteCsv, text: str, line: int, column: str
+    ) -> None:
+        path = write_csv("BAD.csv", text)
+        with pytest.raises(InputError) as info:
+            CsvPrices(path.parent).load("BAD", D0, D1)
+        err = info.value
+        assert err.path == str(path)
+        assert err.line == line
+        assert err.column == column
+        assert str(path) in str(err)
+
+    def test_ragged_row(self, write_csv: WriteCsv) -> None:
+        path = write_csv("BAD.csv", HEADER + "2020-01-02,1,1,1,1,1,1\n2020-01-03,1,1,1,1,1,1,9\n")
+        with pytest.raises(InputError) as info:
+            CsvPrices(path.parent).load("BAD", D0, D1)
+        assert info.value.path == str(path)
+        assert info.value.line == 3
+
+    def test_empty_file(self, write_csv: WriteCsv) -> None:
+        path = write_csv("BAD.csv", "")
+        with pytest.raises(InputError) as info:
+            CsvPrices(path.parent).load("BAD", D0, D1)
+        assert info.value.line == 1
+
+    def test_file_without_rows_is_no_data(self, write_csv: WriteCsv) -> None:
+        path = write_csv("EMPTY.csv", HEADER + "2020-01-02,,,,,,\n")
+        with pytest.raises(PriceSourceError) as info:
+            CsvPrices(path.parent).load("EMPTY", D0, D1)
+        assert info.value.reason == "no data"
+
+    @pytest.mark.parametrize(("name", "value"), [("price_field", "open"), ("zero_volume_rows", "skip")])
+    def test_bad_options(self, tmp_path: Path, name: str, value: str) -> None:
+        with pytest.raises(InputError) as info:
+            CsvPrices(tmp_path, **{name: value})  # type: ignore[arg-type]
+        assert info.value.parameter == name
+
+
+@pytest.mark.realdata
+def test_real_tencent_file(shared_dir: Path) -> None:
+    """0700.HK of window A, checked against the file's own text (docs/DATA.md §5 for the Volume-0 days)."""
+    folder = shared_dir / "data" / "curated" / "window_2019_2021"
+    lines = (folder / "0700.HK.csv").read_text(encoding="utf-8").splitlines()
+    first = lines[1].split(",")
+    last = lines[-1].split(",")
+    zero_days = [pd.Timestamp(row.split(",")[0]) for row in lines[1:] if row.split(",")[6] == "0"]
+
+    series = CsvPrices(folder).load("0700.HK", dt.date(2020, 1, 1), dt.date(2021, 12, 31))
+    assert len(series) == len(lines) - 1
+    assert series.dates[0] == pd.Timestamp(first[0])
+    assert series.dates[-1] == pd.Timestamp(last[0])
+    assert series.values[0] == float(first[5])
+    assert series.values[-1] == float(last[5])
+    assert series.volume is not None and series.volume[0] == float(first[6])
+    # docs/DATA.md §5: half-day placeholder rows with Volume 0 on these dates.
+    assert {pd.Timestamp("2020-12-24"), pd.Timestamp("2020-12-31"), pd.Timestamp("2021-02-11")} <= set(zero_days)
+
+    dropped = CsvPrices(folder, zero_volume_rows="drop").load("0700.HK", dt.date(2020, 1, 1), dt.date(2021, 12, 31))
+    assert len(dropped) == len(lines) - 1 - len(zero_days)
+    assert not set(zero_days) & set(dropped.dates)
+
+
+# ============================================================================================ returns
+
+
+def _long_frame() -> pd.DataFrame:
+    # Deliberately shuffled: two tickers, rows out of order.
+    return pd.DataFrame(
+        {
+            "date": ["2020-01-03", "2020-01-02", "2020-01-06", "2020-01-02", "2020-01-03"],
+            "ticker": ["AAA", "BBB", "AAA", "AAA", "BBB"],
+            "return": [0.02, -0.01, -0.005, 0.01, 0.03],
+        }
+    )
+
+
+class TestReturnsFrame:
+    def test_load_sorted_slices(self) -> None:
+        source = ReturnsFrame(_long_frame())
+        a = source.load("AAA", D0, D1)
+        assert list(a.dates) == _dates("2020-01-02", "2020-01-03", "2020-01-06")
+        np.testing.assert_array_equal(a.values, [0.01, 0.02, -0.005])
+        assert a.kind == "return" and a.price_field == "return" and a.volume is None
+        b = source.load("BBB", D0, D1)
+        assert list(b.dates) == _dates("2020-01-02", "2020-01-03")
+        np.testing.assert_array_equal(b.values, [-0.01, 0.03])
+        assert source.available_symbols() == ["AAA", "BBB"]
+        assert source.description == "in-memory returns"
+        assert isinstance(source, PriceSource)
+
+    @pytest.mark.parametrize(
+        "dates",
+        [
+            pytest.param(["2020-01-02", "2020-01-03"], id="iso-text"),
+            pytest.param([20200102, 20200103], id="yyyymmdd-int"),
+            pytest.param(["20200102", "20200103"], id="yyyymmdd-text"),
+            pytest.param(pd.to_datetime(["2020-01-02", "2020-01-03"]), id="datetime64"),
+            pytest.param(pd.to_datetime(["2020-01-02", "2020-01-03"]).tz_localize("America/New_York"), id="tz-aware"),
+            pytest.param([dt.date(2020, 1, 2), dt.date(2020, 1, 3)], id="date-objects"),
+        ],
+    )
+    def test_date_formats(self, dates: object) -> None:
+        frame = pd.DataFrame({"Date": dates, "Ticker": ["X", "X"], "RETURN": [0.1, 0.2]})
+        series = ReturnsFrame(frame).load("X", D0, D1)
+        assert list(series.dates) == _dates("2020-01-02", "2020-01-03")
+        assert series.dates.dtype == "datetime64[ns]"
+
+    def test_date_index_is_accepted(self) -> None:
+        frame = _long_frame().set_index("date")
+        np.testing.assert_array_equal(ReturnsFrame(frame).load("BBB", D0, D1).values, [-0.01, 0.03])
+
+    def test_numeric_tickers(self) -> None:
+        frame = pd.DataFrame({"date": ["2020-01-02", "2020-01-02"], "ticker": [10107, 14593], "return": [0.1, 0.2]})
+        np.testing.assert_array_equal(ReturnsFrame(frame).load("14593", D0, D1).values, [0.2])
+
+    def test_empty_returns_are_dropped_and_noted(self) -> None:
+        frame = _long_frame()
+        frame.loc[0, "return"] = np.nan
+        series = ReturnsFrame(frame).load("AAA", D0, D1)
+        assert list(series.dates) == _dates("2020-01-02", "2020-01-06")
+        assert series.notes == ("1 row(s) with an empty return dropped",)
+
+    def test_unknown_ticker(self) -> None:
+        with pytest.raises(PriceSourceError) as info:
+            ReturnsFrame(_long_frame()).load("ZZZ", D0, D1)
+        assert info.value.symbol == "ZZZ" and info.value.reason == "no data"
+
+    @pytest.mark.parametrize(
+        ("column", "row", "value"),
+        [
+            ("date", 1, "2020-02-30"),
+            ("date", 2, None),
+            ("ticker", 3, None),
+            ("ticker", 3, "  "),
+            ("return", 4, "1.2%"),
+            ("return", 0, -1.0),
+            ("return", 2, -1.5),
+            ("return", 1, np.inf),
+        ],
+    )
+    def test_bad_cells(self, column: str, row: int, value: object) -> None:
+        frame = _long_frame().astype(object)
+        frame.loc[row, column] = value
+        with pytest.raises(InputError) as info:
+            ReturnsFrame(frame, description="my returns")
+        err = info.value
+        assert err.column == column
+        assert err.line is None
+        assert f"row {row}" in str(err)
+        assert err.parameter == "my returns"
+
+    def test_duplicate_pair(self) -> None:
+        frame = pd.concat([_long_frame(), _long_frame().iloc[[1]]], ignore_index=True)  # BBB 2020-01-02 again
+        with pytest.raises(InputError) as info:
+            ReturnsFrame(frame)
+        assert "row 5" in str(info.value) and "row 1" in str(info.value)
+        assert info.value.column == "date"
+
+    def test_missing_column(self) -> None:
+        with pytest.raises(InputError) as info:
+            ReturnsFrame(_long_frame().drop(columns="ticker"))
+        assert info.value.column == "ticker"
+
+    def test_matches_a_pandas_groupby_on_many_rows(self) -> None:
+        rng = np.random.default_rng(20261121)
+        n_days, n_tickers = 400, 250
+        dates = pd.bdate_range("2015-01-01", periods=n_days)
+        frame = pd.DataFrame(
+            {
+                "date": np.tile(dates.values, n_tickers),
+                "ticker": np.repeat([f"T{i:03d}" for i in range(n_tickers)], n_days),
+                "return": rng.normal(0.0, 0.02, n_days * n_tickers),
+            }
+        ).sample(frac=0.9, random_state=7)
+        source = ReturnsFrame(frame)
+        for ticker in ("T000", "T123", "T249"):
+            expected = frame[frame["ticker"] == ticker].sort_values("date")
+            series = source.load(ticker, D0, D1)
+            np.testing.assert_array_equal(series.dates.values, expected["date"].values)
+            np.testing.assert_array_equal(series.values, expected["return"].values)
+
+
+class TestReturnsFile:
+    def test_load(self, write_csv: WriteCsv) -> None:
+        path = write_csv(
+            "crsp.csv",
+            "date,ticker,return\n"
+            "2020-01-03,AAA,0.02\n"
+            "2020-01-02,BBB,-0.01\n"
+            "\n"
+            "20200106,AAA,-0.005\n"
+            "2020-01-02,AAA,0.01\n"
+            "2020-01-03,BBB,\n",
+        )
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+        source = ReturnsFile(path)
+        assert isinstance(source, ReturnsFrame)
+        a = source.load("AAA", D0, D1)
+        assert list(a.dates) == _dates("2020-01-02", "2020-01-03", "2020-01-06")
+        np.testing.assert_array_equal(a.values, [0.01, 0.02, -0.005])
+        assert a.vintage == "2023-11-14T22:13:20+00:00"
+        assert a.source == f"returns:{path.resolve()}"
+        b = source.load("BBB", D0, D1)
+        np.testing.assert_array_equal(b.values, [-0.01])
+        assert b.notes == ("1 row(s) with an empty return dropped",)
+        assert str(path) in source.description
+
+    def test_extra_columns_and_header_case(self, write_csv: WriteCsv) -> None:
+        path = write_csv("r.csv", "PERMNO,Date,Ticker,RET\n1,2020-01-02,AAA,0.5\n")
+        with pytest.raises(InputError) as info:
+            ReturnsFile(path)
+        assert info.value.column == "return" and info.value.line == 1
+        path = write_csv("r2.csv", "PERMNO,Date,Ticker,Return\n1,2020-01-02,AAA,0.5\n")
+        np.testing.assert_array_equal(ReturnsFile(path).load("AAA", D0, D1).values, [0.5])
+
+    @pytest.mark.parametrize(
+        ("body", "line", "column"),
+        [
+            pytest.param("2020-01-02,AAA,0.1\n2020-01-32,AAA,0.1\n", 3, "date", id="bad-date"),
+            pytest.param("2020-01-02,AAA,0.1\n\n2020-01-03,AAA,abc\n", 4, "return", id="text-after-blank"),
+            pytest.param("2020-01-02,AAA,0.1\n2020-01-03,,0.1\n", 3, "ticker", id="no-ticker"),
+            pytest.param("2020-01-02,AAA,0.1\n2020-01-03,AAA,-1.2\n", 3, "return", id="below-minus-one"),
+            pytest.param(
+                "2020-01-02,AAA,0.1\n2020-01-02,BBB,0.1\n2020-01-03,AAA,0.1\n2020-01-02,AAA,0.2\n",
+                5,
+                "date",
+                id="duplicate",
+            ),
+        ],
+    )
+    def test_bad_rows(self, write_csv: WriteCsv, body: str, line: int, column: str) -> None:
+        path = write_csv("r.csv", "date,ticker,return\n" + body)
+        with pytest.raises(InputError) as info:
+            ReturnsFile(path)
+        err = info.value
+        assert (err.path, err.line, err.column) == (str(path), line, column)
+
+    def test_duplicate_names_first_line(self, write_csv: WriteCsv) -> None:
+        path = write_csv("r.csv", "date,ticker,return\n2020-01-02,AAA,0.1\n2020-01-02,AAA,0.2\n")
+        with pytest.raises(InputError) as info:
+            ReturnsFile(path)
+        assert "line 2" in str(info.value)
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        with pytest.raises(InputError) as info:
+            ReturnsFile(tmp_path / "none.csv")
+        assert info.value.path == str(tmp_path / "none.csv")

@@ -24,7 +24,7 @@ import pandas as pd
 
 from eventstudy import _kernels as kn
 from eventstudy._typing import Window
-from eventstudy.calendars import calendar_day_zero, resolve_day_zero
+from eventstudy.calendars import calendar_day_zero, exchange_for, resolve_day_zero
 from eventstudy.conventions import Conventions, get_profile
 from eventstudy.data.series import PriceSeries, PriceSource
 from eventstudy.errors import DataError, InputError, PriceSourceError
@@ -352,6 +352,18 @@ class EventStudy:
             rel_days=panel.event_days,
             car_windows=spec.car_windows,
             conventions=spec.conventions,
+            est_resid=fit.residuals,
+            est_dates=panel.est_dates,
+            est_market=panel.est_market,
+            evt_market=panel.evt_market,
+            evt_returns=panel.evt_returns,
+            evt_dates=panel.evt_dates.astype("datetime64[D]"),
+            s2=fit.s2,
+            n_obs=fit.n_obs,
+            k=fit.k,
+            xtx_inv=fit.xtx_inv,
+            event_design=fit.event_design,
+            markets=panel.pairs["ticker"].map(lambda t: exchange_for(t) or "unknown").to_numpy(dtype=object),
         )
         table = run_tests(data, codes.astype(np.int64), tuple(labels), spec.tests)
 

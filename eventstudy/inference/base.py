@@ -21,6 +21,9 @@ Scope = Literal["day", "window"]
 class InferenceData:
     """Everything a test statistic may use, as (events x days) and (events x windows) arrays.
 
+    Row i of every array is firm-event i. "Estimation" arrays cover the estimation window (L days),
+    "event" arrays the event window (W days); missing days are NaN (NaT for dates).
+
     Attributes
     ----------
     ar, ar_var : (N, W)
@@ -34,6 +37,27 @@ class InferenceData:
     car_windows : tuple of (start, end)
     conventions
         The knob values in force.
+    est_resid : (N, L)
+        Estimation-window residuals e_it (in-sample ARs), NaN on rows not used by the fit.
+    est_dates : (N, L) datetime64[D]
+        Exchange-local date of each estimation row (for calendar-time alignment).
+    est_market, evt_market : (N, L), (N, W)
+        Benchmark returns on the estimation and event-window rows.
+    evt_returns : (N, W)
+        Raw returns of the event-window rows.
+    evt_dates : (N, W) datetime64[D]
+        Exchange-local date of each event-window row.
+    s2, n_obs : (N,)
+        Residual variance and M_i.
+    k
+        Number of model coefficients.
+    xtx_inv : (N, k, k)
+        (X_i'X_i)^-1 of the estimation design.
+    event_design : (N, W, k)
+        Design rows x_it of the event-window days.
+    markets : (N,)
+        Exchange (MIC) of each firm-event's ticker, for tests that must not mix markets in one calendar
+        date (``docs/METHODS.md`` §6.2, P13, §4.8).
     """
 
     ar: FloatArray
@@ -44,6 +68,22 @@ class InferenceData:
     rel_days: IntArray
     car_windows: tuple[Window, ...]
     conventions: Conventions
+    est_resid: FloatArray
+    est_dates: np.ndarray
+    est_market: FloatArray
+    evt_market: FloatArray
+    evt_returns: FloatArray
+    evt_dates: np.ndarray
+    s2: FloatArray
+    n_obs: IntArray
+    k: int
+    xtx_inv: FloatArray
+    event_design: FloatArray
+    markets: np.ndarray
+
+    def car_columns(self, window: Window) -> IntArray:
+        """Event-window column indices of the days of ``window``."""
+        return np.flatnonzero((self.rel_days >= window[0]) & (self.rel_days <= window[1]))
 
     @property
     def sar(self) -> FloatArray:

@@ -19,35 +19,125 @@ ResidDdof = Literal["k", "1", "0"]
 
 @dataclass(frozen=True)
 class Conventions:
-    """Knob values of a convention profile (``docs/METHODS.md`` §8.1 for the defaults).
+    """Knob values of a convention profile (``docs/METHODS.md`` §8.1 defaults, §8.2 the estudy2 profile).
 
     Attributes
     ----------
     name
-        Profile name the values came from (``"custom"`` once a knob is changed by hand).
+        Profile name the values came from (``"<profile>+custom"`` once a knob is changed by hand).
+    return_type
+        Default return type of the profile (``"simple"``; estudy2 ``"log"``); an explicit study setting wins.
+    alignment
+        ``"common"``: returns between the dates both ticker and benchmark have a close (§2.2);
+        ``"date"``: each series' returns on its own dates, inner-joined on the date (estudy2).
     resid_ddof
         Residual variance divisor M_i - d: ``"k"`` (d = number of coefficients, default), ``"1"``, ``"0"``.
     fec
-        Forecast-error correction C_it = 1 + x'(X'X)^-1 x in SARs, their t statistics and the aggregate
-        tests; with False, C_it = 1.
+        Forecast-error correction C_it = 1 + x'(X'X)^-1 x in SARs and the tests built on them.
+    fec_moments
+        ``"own_rows"``: market mean and sum of squares in C_it over the rows of event i's own regression
+        (exact OLS leverage, default); ``"index_window"``: over the benchmark's whole estimation window,
+        including days on which the security has no return (estudy2).
     car_variance
-        ``"exact"`` s^2 [L + g'(X'X)^-1 g] (default), ``"diag"`` s^2 Σ C_it, ``"L_s2"`` L s^2
-        (``docs/METHODS.md`` §5.3).
+        ``"exact"`` s^2 [L + g'(X'X)^-1 g] (default), ``"diag"`` s^2 Σ C_it, ``"L_s2"`` L s^2 (§5.3).
+    daily_sums
+        ``"present"``: day sums over the events present that day (default); ``"mean_x_n"``: (mean over the
+        events present) x N, as estudy2 computes them (inflates by N/N_t when some are missing).
+    patell_denominator
+        ``"present"``: Σ (M_i - k)/(M_i - k - 2) over the events present (default); ``"all"``: over all
+        events with the estudy2 form Σ (M_i - 2)/(M_i - 4).
+    patell_car
+        ``"scar"``: Patell CAR statistic on SCAR with the exact variance (= J2, default); ``"csar"``:
+        Σ_t SAR_it / sqrt(L) per event (EventStudyTools, Stata eventstudy2).
+    bmp_reference
+        ``"t"``: t(N - 1) (default); ``"normal"``: N(0,1) (EventStudyTools).
+    bw1980_n
+        ``"present"``: N = events with an AR that day (default); ``"all"``: all events (estudy2).
+    bw1980_df
+        ``"M-k"``: reference t(M̄ - k) (default); ``"M-1"``: t(M̄ - 1) (estudy2).
+    kp_min_overlap
+        Minimum common calendar dates for a pair of events to enter the Kolari-Pynnönen r̄ (default 30).
+    gsign_phat
+        ``"event_mean"`` (default) or ``"pooled"`` (estudy2) estimate of the share of positive ARs.
+    rank_scale
+        ``"days"``: S(K), S_U, S_G divide by T, the number of days (default); ``"mean_T"``: by the average
+        number of non-missing ARs per event (estudy2).
+    car_tests
+        ``"on_cars"``: CAR-window tests computed on the events' CARs (default); ``"sum_daily"``:
+        Σ_{t∈w} (daily statistic) / sqrt(L) over the days with more than ``car_coverage`` of the events
+        present (estudy2's ``car_lamb``, ``car_brown_warner_1985``, ``car_rank_test``).
+    car_coverage
+        Share of events that must be present on a day for ``car_tests = "sum_daily"`` (estudy2: 0.9).
+    lamb_market
+        ``"own"``: each event's own benchmark series in Lamb's factor (default); ``"first"``: the first
+        event's benchmark for all (estudy2).
+    bootstrap_samples, seed
+        Resamples B and the explicit seed of the resampling tests (§6.4).
+    adjust_family
+        Multiple-testing family for Holm and Benjamini-Hochberg adjusted p-values (§6.5): ``"days"`` —
+        for one test, group and scope, across its event-window days (day scope) or its CAR windows
+        (window scope).
     """
 
     name: str = "textbook"
+    return_type: Literal["simple", "log"] = "simple"
+    alignment: Literal["common", "date"] = "common"
     resid_ddof: ResidDdof = "k"
     fec: bool = True
+    fec_moments: Literal["own_rows", "index_window"] = "own_rows"
     car_variance: CarVariance = "exact"
+    daily_sums: Literal["present", "mean_x_n"] = "present"
+    patell_denominator: Literal["present", "all"] = "present"
+    patell_car: Literal["scar", "csar"] = "scar"
+    bmp_reference: Literal["t", "normal"] = "t"
+    bw1980_n: Literal["present", "all"] = "present"
+    bw1980_df: Literal["M-k", "M-1"] = "M-k"
+    kp_min_overlap: int = 30
+    gsign_phat: Literal["event_mean", "pooled"] = "event_mean"
+    rank_scale: Literal["days", "mean_T"] = "days"
+    car_tests: Literal["on_cars", "sum_daily"] = "on_cars"
+    car_coverage: float = 0.9
+    lamb_market: Literal["own", "first"] = "own"
+    bootstrap_samples: int = 1000
+    seed: int = 20240601
+    adjust_family: Literal["days"] = "days"
 
     def __post_init__(self) -> None:
-        if self.resid_ddof not in ("k", "1", "0"):
-            raise InputError(f"resid_ddof must be 'k', '1' or '0', got {self.resid_ddof!r}", parameter="resid_ddof")
-        if self.car_variance not in ("exact", "diag", "L_s2"):
-            raise InputError(
-                f"car_variance must be 'exact', 'diag' or 'L_s2', got {self.car_variance!r}",
-                parameter="car_variance",
-            )
+        allowed: dict[str, tuple[object, ...]] = {
+            "return_type": ("simple", "log"),
+            "alignment": ("common", "date"),
+            "resid_ddof": ("k", "1", "0"),
+            "fec": (True, False),
+            "fec_moments": ("own_rows", "index_window"),
+            "car_variance": ("exact", "diag", "L_s2"),
+            "daily_sums": ("present", "mean_x_n"),
+            "patell_denominator": ("present", "all"),
+            "patell_car": ("scar", "csar"),
+            "bmp_reference": ("t", "normal"),
+            "bw1980_n": ("present", "all"),
+            "bw1980_df": ("M-k", "M-1"),
+            "gsign_phat": ("event_mean", "pooled"),
+            "rank_scale": ("days", "mean_T"),
+            "car_tests": ("on_cars", "sum_daily"),
+            "lamb_market": ("own", "first"),
+            "adjust_family": ("days",),
+        }
+        for knob, values in allowed.items():
+            if getattr(self, knob) not in values:
+                raise InputError(
+                    f"{knob} must be one of {', '.join(map(repr, values))}, got {getattr(self, knob)!r}",
+                    parameter=knob,
+                    value=getattr(self, knob),
+                )
+        for knob in ("kp_min_overlap", "bootstrap_samples"):
+            if int(getattr(self, knob)) < 1:
+                raise InputError(f"{knob} must be a positive integer", parameter=knob, value=getattr(self, knob))
+        if not 0.0 <= self.car_coverage <= 1.0:
+            raise InputError("car_coverage must lie in [0, 1]", parameter="car_coverage", value=self.car_coverage)
+
+    def knobs(self) -> dict[str, object]:
+        """Every knob and its value (the profile name first)."""
+        return asdict(self)
 
     def ddof(self, k: int) -> int:
         """Number subtracted from M_i in the residual-variance divisor for a model with k coefficients."""
@@ -91,7 +181,29 @@ class Conventions:
         ]
 
 
-PROFILES: dict[str, Conventions] = {"textbook": Conventions()}
+ESTUDY2 = Conventions(
+    name="estudy2",
+    return_type="log",
+    alignment="date",
+    resid_ddof="1",
+    fec=True,
+    fec_moments="index_window",
+    car_variance="exact",
+    daily_sums="mean_x_n",
+    patell_denominator="all",
+    patell_car="scar",
+    bmp_reference="t",
+    bw1980_n="all",
+    bw1980_df="M-1",
+    gsign_phat="pooled",
+    rank_scale="mean_T",
+    car_tests="sum_daily",
+    car_coverage=0.9,
+    lamb_market="first",
+)
+"""The estudy2 0.10.0 conventions (``docs/METHODS.md`` §8.2); reproduces ``fixtures/estudy2_covid7``."""
+
+PROFILES: dict[str, Conventions] = {"textbook": Conventions(), "estudy2": ESTUDY2}
 
 
 def get_profile(name: str) -> Conventions:

@@ -1,0 +1,6 @@
+"""Make the fixture loader importable by the conformance tests."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -104,6 +104,9 @@ class StatBlock:
 
     ``family`` is ``"t"`` (Student t with ``df`` degrees of freedom per cell) or ``"normal"`` (N(0,1),
     ``df`` NaN); ``reason`` is an empty string where the statistic is defined and says why where it is NaN.
+    Two families carry a per-cell choice in ``df``: ``"signed_rank"`` (Wilcoxon: ``df`` finite where the
+    exact signed-rank null was used, NaN where the normal approximation was) and ``"empirical"``
+    (resampling: ``df`` holds the number of resamples B behind each p-value).
     """
 
     statistic: FloatArray
@@ -117,6 +120,14 @@ class StatBlock:
         """Reference distribution per cell as text: ``"t(12)"``, ``"N(0,1)"``, or ``""`` if undefined."""
         if self.family == "normal":
             return np.full(self.statistic.shape, "N(0,1)", dtype=object)
+        if self.family in ("signed_rank", "empirical"):
+            defined = np.isfinite(self.statistic)
+            exact = np.isfinite(self.df)
+            if self.family == "signed_rank":
+                text = np.where(exact, "exact signed-rank", "N(0,1)")
+            else:
+                text = np.array([f"empirical (B={v:.0f})" if np.isfinite(v) else "" for v in self.df.ravel()], dtype=object)
+            return np.where(defined, text.reshape(self.statistic.shape), "").astype(object)
         labels = pd.Series(self.df.ravel()).map(lambda v: f"t({v:.0f})" if np.isfinite(v) else "")
         return labels.to_numpy(dtype=object).reshape(self.statistic.shape)
 

@@ -111,16 +111,17 @@ class TestBmpT:
 
 def test_statistics_vary_across_days() -> None:
     """Guard against a scalar condition applied to a vector (METHODS.md §9, item 2)."""
-    table = run_tests(_data(), np.zeros(9, dtype=np.int64), ("e1",))
+    table = run_tests(_data(), np.zeros(9, dtype=np.int64), ("e1",), ("cross_sectional_t", "patell_z", "bmp_t"))
     for name, scope, block in table.blocks:
         if scope == "day":
             assert len(np.unique(np.round(block.statistic[0], 12))) == 4, name
 
 
 def test_run_tests_groups_all_first() -> None:
-    table = run_tests(_data(), np.array([0, 0, 0, 1, 1, 1, 1, 2, 2]), ("a", "b", "c"))
+    names = ("cross_sectional_t", "patell_z", "bmp_t")
+    table = run_tests(_data(), np.array([0, 0, 0, 1, 1, 1, 1, 2, 2]), ("a", "b", "c"), names)
     assert table.group_labels == ("all", "a", "b", "c")
-    assert {b[0] for b in table.blocks} == {"cross_sectional_t", "patell_z", "bmp_t"}
+    assert {b[0] for b in table.blocks} == set(names)
     for _, _, block in table.blocks:
         assert block.statistic.shape[0] == 4
 

@@ -1,0 +1,133 @@
+"""Multiple-testing adjustment of p-values: Holm and Benjamini-Hochberg (``docs/METHODS.md`` §6.5).
+
+:func:`adjust_pvalues` is a pure array function over the last axis; :func:`add_adjusted_pvalues` adds the
+columns ``p_holm`` and ``p_bh`` to the tidy ``tests`` frame, adjusting within families. With
+``adjust_family = "days"`` a family is one (test, group, scope): all event-window days of that test and
+group (day scope), or all its CAR windows (window scope). :data:`FAMILY_TEXT` states the family in words,
+for results and reports.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from eventstudy._typing import FloatArray
+
+AdjustMethod = Literal["holm", "bh"]
+
+FAMILY_KEYS: dict[str, tuple[str, ...]] = {"days": ("test", "group", "scope")}
+"""Columns of the tests frame that define one family, per ``adjust_family`` value."""
+
+FAMILY_TEXT: dict[str, str] = {
+    "days": "Adjusted p-values (p_holm: Holm 1979; p_bh: Benjamini-Hochberg 1995) within each test and group: "
+    "across the event-window days for day statistics and across the CAR windows for window statistics.",
+}
+"""The family of the adjusted p-values in words, per ``adjust_family`` value."""
+
+
+def adjust_pvalues(p: FloatArray, method: AdjustMethod) -> FloatArray:
+    r"""Holm or Benjamini-Hochberg adjusted p-values along the last axis, ignoring NaN.
+
+    Parameters
+    ----------
+    p : (..., m)
+        p-values; NaN entries are not part of the family and stay NaN. Each row along the last axis is
+        one family with m_row = its number of non-NaN entries.
+    method
+        ``"holm"``: step-down Holm (1979), controls the family-wise error rate;
+        ``"bh"``: step-up Benjamini and Hochberg (1995), controls the false discovery rate.
+
+    Returns
+    -------
+    Array of the shape of ``p``.
+
+    Notes
+    -----
+    With the non-NaN p-values of a family sorted, p_(1) <= ... <= p_(m):
+
+    .. math::
+
+        \tilde p^{Holm}_{(j)} = \max_{k \le j} \min(1, (m - k + 1) p_{(k)}), \qquad
+        \tilde p^{BH}_{(j)} = \min_{k \ge j} \min(1, m p_{(k)} / k).
+
+    References
+    ----------
+    Holm, S. (1979), "A simple sequentially rejective multiple test procedure", Scandinavian Journal of
+    Statistics 6(2), 65-70.
+    Benjamini, Y. and Y. Hochberg (1995), "Controlling the false discovery rate", JRSS B 57(1), 289-300.
+
+    Examples
+    --------
+    >>> adjust_pvalues(np.array([0.01, 0.04, np.nan, 0.03]), "holm")
+    array([0.03, 0.06,  nan, 0.06])
+    """
+    if method not in ("holm", "bh"):
+        raise ValueError(f"unknown adjustment method {method!r}; use 'holm' or 'bh'")
+    values = np.asarray(p, dtype=np.float64)
+    if values.ndim == 0 or values.shape[-1] == 0:
+        return values.copy()
+    order = np.argsort(values, axis=-1, kind="stable")  # NaN last
+    ordered = np.take_along_axis(values, order, axis=-1)
+    m = np.isfinite(values).sum(axis=-1, keepdims=True).astype(np.float64)
+    k = np.arange(1, values.shape[-1] + 1, dtype=np.float64)
+    finite = np.isfinite(ordered)
+    if method == "holm":
+        raw = np.minimum(1.0, (m - k + 1.0) * ordered)
+        adjusted = np.maximum.accumulate(np.where(finite, raw, -np.inf), axis=-1)
+    else:
+        raw = np.minimum(1.0, m * ordered / k)
+        reverse = np.flip(np.where(finite, raw, np.inf), axis=-1)
+        adjusted = np.flip(np.minimum.accumulate(reverse, axis=-1), axis=-1)
+    adjusted = np.where(finite, adjusted, np.nan)
+    out = np.empty_like(adjusted)
+    np.put_along_axis(out, order, adjusted, axis=-1)
+    return out
+
+
+def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days") -> pd.DataFrame:
+    """Copy of the tidy ``tests`` frame with columns ``p_holm`` and ``p_bh`` appended.
+
+    Parameters
+    ----------
+    tests
+        The tests frame (columns at least ``test``, ``group``, ``scope``, ``p_value``).
+    family
+        ``conventions.adjust_family``; ``"days"``: one family per (test, group, scope), i.e. a test's
+        event-window days (day scope) or its CAR windows (window scope). Rows with a NaN p-value are
+        outside every family and get NaN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows in the same order, plus ``p_holm`` and ``p_bh``.
+    """
+    if family not in FAMILY_KEYS:
+        raise ValueError(f"unknown adjust_family {family!r}; valid: {', '.join(FAMILY_KEYS)}")
+    out = tests.copy()
+    p = out["p_value"].to_numpy(dtype=np.float64)
+    holm = np.full(len(out), np.nan)
+    bh = np.full(len(out), np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        keys = out.loc[ok, list(FAMILY_KEYS[family])]
+        family_id = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()
+        rows = np.flatnonzero(ok)
+        order = np.lexsort((p[rows], family_id))  # by family, then p (ascending)
+        fam, ps, idx = family_id[order], p[rows][order], rows[order]
+        start = np.r_[True, fam[1:] != fam[:-1]]
+        first = np.maximum.accumulate(np.where(start, np.arange(len(fam)), 0))
+        k = np.arange(len(fam)) - first + 1.0
+        m = np.bincount(fam)[fam].astype(np.float64)
+        frame = pd.DataFrame({"fam": fam, "holm": np.minimum(1.0, (m - k + 1.0) * ps), "bh": np.minimum(1.0, m * ps / k)})
+        holm[idx] = frame.groupby("fam", sort=False)["holm"].cummax().to_numpy()
+        reversed_bh = frame.iloc[::-1].groupby("fam", sort=False)["bh"].cummin().iloc[::-1]
+        bh[idx] = reversed_bh.to_numpy()
+    out["p_holm"] = holm
+    out["p_bh"] = bh
+    return out
+
+
+__all__ = ["FAMILY_KEYS", "FAMILY_TEXT", "AdjustMethod", "add_adjusted_pvalues", "adjust_pvalues"]

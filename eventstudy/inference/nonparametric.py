@@ -1,0 +1,770 @@
+"""Non-parametric tests across events: sign, generalized sign, rank, Wilcoxon and GRANK tests.
+
+Every test works on (events x days) arrays with per-group sums, for all groups at once. The rank-type
+tests use each event's **combined sample**: its estimation residuals (in-sample ARs, ``est_resid``)
+followed by its full event window (``ar``), T_i non-missing values (``docs/METHODS.md`` §6.3). Ranks are
+taken within each event (average ranks for ties) on the whole (N x (L + W)) matrix at once.
+
+Conventions (``docs/METHODS.md`` §8.1, §8.2, :class:`eventstudy.conventions.Conventions`):
+
+- ``daily_sums = "present"``: a day's sum runs over the events present that day; ``"mean_x_n"``: it is
+  (mean over the events present) x N, N the number of events of the group (estudy2; inflates the sum by
+  N / N_t when some events are missing). It applies to the sign, generalized sign, Corrado rank, modified
+  rank and Corrado-Zivney sign tests.
+- ``rank_scale = "days"``: S(K), S_U and S_G divide the sum of squared daily statistics by T, the number
+  of combined-sample days with at least one event; ``"mean_T"``: by the mean of T_i over the group's
+  events (estudy2).
+- ``gsign_phat``: ``"event_mean"`` averages each event's share of positive estimation ARs; ``"pooled"``
+  pools all estimation ARs of the events.
+- ``car_tests = "sum_daily"`` changes the Cowan cumulative rank test into estudy2's ``car_rank_test``
+  (see :class:`CowanRank`). The other window-scope tests here have no estudy2 counterpart and always
+  work on the events' CARs.
+
+"N, the number of events of the group" is the number of the group's events with at least one value in
+the combined sample. An event without a value on a day (or without a complete CAR in a window) is
+left out of that cell; nothing is zero-filled. Undefined cells are NaN with a reason, never an error.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+from eventstudy import _kernels as kn
+from eventstudy._typing import BoolArray, FloatArray, IntArray
+from eventstudy.conventions import Conventions
+from eventstudy.inference.base import (
+    InferenceData,
+    Scope,
+    StatBlock,
+    StatTest,
+    reasons,
+    register,
+    two_sided_normal,
+    two_sided_t,
+)
+
+EXACT_SIGNED_RANK_MAX_N = 50
+"""Largest number of non-zero values for which the Wilcoxon test uses the exact null distribution."""
+
+_CHUNK_ELEMENTS = 4_000_000  # bound on the size of temporary 3-d arrays (GRANK)
+
+
+# --------------------------------------------------------------------------------------------------
+# Array kernels
+# --------------------------------------------------------------------------------------------------
+
+
+def group_sum(values: np.ndarray, groups: IntArray, n_groups: int) -> np.ndarray:
+    """Sum ``values`` (N, ...) over the rows of each group; shape (n_groups, ...)."""
+    return kn._group_sum(values, groups, n_groups)
+
+
+def combined_sample(data: InferenceData) -> FloatArray:
+    """Each event's combined sample, (N, L + W): estimation residuals, then the event-window ARs."""
+    return np.concatenate([data.est_resid, data.ar], axis=1)
+
+
+def average_ranks(values: FloatArray) -> FloatArray:
+    """Ranks within each row over its non-missing values, average ranks for ties, NaN where missing.
+
+    Works along the last axis, so a (N, D, T) array is ranked within every (event, column) slice.
+    """
+    if values.size == 0:
+        return np.full(values.shape, np.nan)
+    return np.asarray(stats.rankdata(values, axis=-1, nan_policy="omit"), dtype=np.float64)
+
+
+def row_medians(values: FloatArray) -> FloatArray:
+    """Median of the non-missing values of each row (mean of the two middle values for an even count)."""
+    n_rows, n_cols = values.shape
+    count = np.isfinite(values).sum(axis=1)
+    if n_cols == 0:
+        return np.full(n_rows, np.nan)
+    ordered = np.sort(values, axis=1)  # NaN sorts last
+    low = np.clip((count - 1) // 2, 0, n_cols - 1)
+    high = np.clip(count // 2, 0, n_cols - 1)
+    mid = 0.5 * (np.take_along_axis(ordered, low[:, None], 1)[:, 0] + np.take_along_axis(ordered, high[:, None], 1)[:, 0])
+    return np.where(count > 0, mid, np.nan)
+
+
+def group_event_counts(data: InferenceData, groups: IntArray, n_groups: int) -> IntArray:
+    """N per group: events with at least one value in their combined sample."""
+    has_any = np.asarray(np.isfinite(data.est_resid).any(axis=1) | np.isfinite(data.ar).any(axis=1))
+    return group_sum(has_any.astype(np.int64), groups, n_groups)
+
+
+def daily_sums(values: FloatArray, groups: IntArray, n_groups: int, n_events: IntArray, conventions: Conventions) -> tuple[FloatArray, IntArray]:
+    """Per-group day sums of ``values`` (N, D) and the count of events present, ``(sum, N_t)``.
+
+    With ``daily_sums = "mean_x_n"`` the sum is (mean over the events present) x N, N = ``n_events`` of
+    the group; otherwise it is the plain sum over the events present. Days without an event give NaN.
+    """
+    present = np.isfinite(values)
+    count = group_sum(present.astype(np.int64), groups, n_groups)
+    total = group_sum(np.where(present, values, 0.0), groups, n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if conventions.daily_sums == "mean_x_n":
+            out = total / count * n_events[:, None]
+        else:
+            out = total.astype(np.float64)
+    return np.where(count > 0, out, np.nan), count
+
+
+def daily_rank_statistic(
+    scores: FloatArray,
+    groups: IntArray,
+    n_groups: int,
+    n_events: IntArray,
+    conventions: Conventions,
+    normalize: Literal["mean", "sqrt"],
+) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Daily statistic and its time-series scale for the rank-type tests, on combined-sample scores.
+
+    Parameters
+    ----------
+    scores : (N, C)
+        Per-event scores over the combined sample (rank deviations, uniform ranks or median signs),
+        NaN where the event has no AR.
+    groups, n_groups
+        Group codes and their number.
+    n_events : (n_groups,)
+        N of each group (for ``daily_sums = "mean_x_n"`` and ``rank_scale = "mean_T"``).
+    conventions
+        Knob values.
+    normalize
+        ``"mean"``: D_t = S_t / N_t (Corrado's mean rank deviation); ``"sqrt"``: D_t = S_t / sqrt(N_t)
+        (modified rank, Corrado-Zivney sign). S_t is the day sum of :func:`daily_sums`.
+
+    Returns
+    -------
+    d : (n_groups, C)
+        D_t, NaN on days without an event.
+    count : (n_groups, C)
+        N_t.
+    scale : (n_groups,)
+        sqrt( Σ_t D_t^2 / T ), the sum over days with N_t >= 1 and T the number of such days
+        (``rank_scale = "days"``) or the mean of T_i over the group's events (``"mean_T"``).
+    """
+    day_sum, count = daily_sums(scores, groups, n_groups, n_events, conventions)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = day_sum / (count if normalize == "mean" else np.sqrt(count))
+        if conventions.rank_scale == "mean_T":
+            t_i = np.isfinite(scores).sum(axis=1)
+            divisor = group_sum(t_i.astype(np.float64), groups, n_groups) / n_events
+        else:
+            divisor = (count > 0).sum(axis=1).astype(np.float64)
+        scale = np.sqrt(np.nansum(d * d, axis=1) / divisor)
+    return d, count, scale
+
+
+@lru_cache(maxsize=1)
+def signed_rank_cdf() -> FloatArray:
+    """Exact null cdf of the Wilcoxon signed-rank statistic W⁺ for n = 0..50, shape (51, 1276).
+
+    ``cdf[n, w] = P(W⁺ <= w)`` when the n ranks 1..n each carry a positive sign with probability 1/2
+    independently. Built by the recursion c_n(w) = c_{n-1}(w) + c_{n-1}(w - n) on subset counts, which
+    stay below 2^50 and are therefore exact in float64.
+    """
+    max_n = EXACT_SIGNED_RANK_MAX_N
+    width = max_n * (max_n + 1) // 2 + 1
+    counts = np.zeros((max_n + 1, width))
+    counts[0, 0] = 1.0
+    for n in range(1, max_n + 1):
+        counts[n] = counts[n - 1]
+        counts[n, n:] += counts[n - 1, : width - n]
+    cdf = np.cumsum(counts, axis=1) / 2.0 ** np.arange(max_n + 1)[:, None]
+    cdf.flags.writeable = False
+    return cdf
+
+
+def exact_signed_rank_pvalue(w_plus: FloatArray, n: IntArray) -> FloatArray:
+    """Two-sided exact p-value 2 min(P(W⁺ <= w), P(W⁺ >= w)), capped at 1; NaN where n is outside 1..50."""
+    cdf = signed_rank_cdf()
+    ok = (n >= 1) & (n <= EXACT_SIGNED_RANK_MAX_N) & np.isfinite(w_plus)
+    nn = np.where(ok, n, 1)
+    total = nn * (nn + 1) // 2
+    w = np.where(ok, np.rint(w_plus), 0).astype(np.int64)
+    lower = np.clip(np.minimum(w, total - w), 0, None)  # P(W >= w) = P(W <= total - w) by symmetry
+    return np.where(ok, np.minimum(1.0, 2.0 * cdf[nn, lower]), np.nan)
+
+
+def signed_rank_cells(values: FloatArray, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Wilcoxon W⁺ per (group, column), with the number of non-zero values and the tie term.
+
+    Zeros and missing values are dropped; |X| is ranked within each (group, column) cell with average
+    ranks for ties. All cells are ranked in one sort on (cell, |X|).
+
+    Returns
+    -------
+    w_plus : (n_groups, D)
+        Sum of the ranks of the positive values.
+    n_nonzero : (n_groups, D)
+        N', the number of non-zero values.
+    ties : (n_groups, D)
+        Σ (t^3 - t) over the groups of tied |X| (0 when there are no ties).
+    """
+    n_cols = values.shape[1]
+    n_cells = n_groups * n_cols
+    rows, cols = np.nonzero(np.isfinite(values) & (values != 0))
+    x = values[rows, cols]
+    cell = groups[rows] * n_cols + cols
+    order = np.lexsort((np.abs(x), cell))
+    cell_s, abs_s, positive = cell[order], np.abs(x)[order], x[order] > 0
+    m = len(order)
+    if m == 0:
+        zeros = np.zeros((n_groups, n_cols))
+        return zeros, np.zeros((n_groups, n_cols), dtype=np.int64), zeros.copy()
+    new_cell = np.r_[True, cell_s[1:] != cell_s[:-1]]
+    new_run = new_cell | np.r_[True, abs_s[1:] != abs_s[:-1]]
+    index = np.arange(m)
+    cell_start = np.maximum.accumulate(np.where(new_cell, index, 0))
+    run_start = index[new_run]
+    run_length = np.diff(np.r_[run_start, m])
+    run_id = np.cumsum(new_run) - 1
+    # average rank of a run = (first position in its cell) + (length + 1) / 2, positions counted from 0
+    run_rank = (run_start - cell_start[run_start]) + (run_length + 1) / 2.0
+    rank = run_rank[run_id]
+    w_plus = np.bincount(cell_s, weights=rank * positive, minlength=n_cells).astype(np.float64)
+    n_nonzero = np.bincount(cell_s, minlength=n_cells).astype(np.int64)
+    ties = np.bincount(cell_s[run_start], weights=run_length.astype(np.float64) ** 3 - run_length, minlength=n_cells).astype(np.float64)
+    shape = (n_groups, n_cols)
+    return w_plus.reshape(shape), n_nonzero.reshape(shape), ties.reshape(shape)
+
+
+def _normal_block(statistic: FloatArray, n: IntArray, why: np.ndarray) -> StatBlock:
+    statistic = np.where(why == "", statistic, np.nan)
+    return StatBlock(statistic, two_sided_normal(statistic), n.astype(np.int64), np.full(statistic.shape, np.nan), why, "normal")
+
+
+def _nothing(scope: Scope) -> str:
+    return "no event has an abnormal return on this day" if scope == "day" else "no event has a complete CAR in this window"
+
+
+# --------------------------------------------------------------------------------------------------
+# Sign tests
+# --------------------------------------------------------------------------------------------------
+
+
+@register
+class SignTest(StatTest):
+    """Sign test: the share of positive ARs (day) or CARs (window) against 1/2.
+
+    Notes
+    -----
+    w = #{i : X_i > 0} (zeros count as non-positive) among the N events with a value;
+    Z = (w - N/2) / sqrt(N/4) ~ N(0,1) (``docs/METHODS.md`` §6.3, N1). With ``daily_sums = "mean_x_n"``
+    w is (share positive among the events present) x N and N is the group's number of events (estudy2).
+    Robust to event-induced variance, not to cross-correlation.
+
+    References
+    ----------
+    Brown, S. J. and J. B. Warner (1980), "Measuring security price performance", JFE 8, 205-258.
+    """
+
+    name = "sign"
+    label = "Sign test"
+    reference = "Brown and Warner (1980), JFE 8"
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        values = data.ar if scope == "day" else data.car
+        n_events = group_event_counts(data, groups, n_groups)
+        positive = np.where(np.isfinite(values), (values > 0).astype(np.float64), np.nan)
+        w, count = daily_sums(positive, groups, n_groups, n_events, data.conventions)
+        size = _sample_size(count, n_events, data.conventions)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            statistic = (w - size / 2.0) / np.sqrt(size / 4.0)
+        return _normal_block(statistic, count, reasons((count == 0, _nothing(scope))))
+
+
+def _sample_size(count: IntArray, n_events: IntArray, conventions: Conventions) -> FloatArray:
+    """N in the sign-test formulas: N_t (events present) or, under "mean x N", the group's N."""
+    if conventions.daily_sums == "mean_x_n":
+        return np.broadcast_to(n_events[:, None], count.shape).astype(np.float64)
+    return count.astype(np.float64)
+
+
+def positive_share(data: InferenceData) -> tuple[FloatArray, FloatArray]:
+    """Per event: number of positive estimation residuals and M_i, the number of estimation residuals."""
+    present = np.isfinite(data.est_resid)
+    positive = (np.where(present, data.est_resid, 0.0) > 0).sum(axis=1).astype(np.float64)
+    return positive, present.sum(axis=1).astype(np.float64)
+
+
+@register
+class GeneralizedSign(StatTest):
+    """Generalized sign test (Cowan 1992): positive ARs (CARs) against the estimation-window share p̂.
+
+    Notes
+    -----
+    Z = (w - N p̂) / sqrt(N p̂ (1 - p̂)) ~ N(0,1), w as in the sign test (``docs/METHODS.md`` §6.3, N2).
+    ``gsign_phat = "event_mean"``: p̂ = mean_i (1/M_i) Σ_est 1(e_it > 0); ``"pooled"``: the share of all
+    estimation residuals of the events that are positive (estudy2). p̂ uses the events in the cell, or
+    all events of the group under ``daily_sums = "mean_x_n"``. Events without estimation residuals are
+    left out.
+
+    References
+    ----------
+    Cowan, A. R. (1992), "Nonparametric event study tests", Review of Quantitative Finance and
+    Accounting 2, 343-358.
+    """
+
+    name = "generalized_sign"
+    label = "Generalized sign Z"
+    reference = "Cowan (1992), RQFA 2"
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        values = data.ar if scope == "day" else data.car
+        positive, m_i = positive_share(data)
+        has_est = m_i > 0
+        with_value = group_sum(np.isfinite(values).astype(np.int64), groups, n_groups)
+        values = np.where(has_est[:, None], values, np.nan)
+        n_events = group_event_counts(data, groups, n_groups)
+        indicator = np.where(np.isfinite(values), (values > 0).astype(np.float64), np.nan)
+        w, count = daily_sums(indicator, groups, n_groups, n_events, data.conventions)
+        size = _sample_size(count, n_events, data.conventions)
+        phat = self._phat(data.conventions, np.isfinite(values), positive, m_i, has_est, groups, n_groups)
+        phat = np.broadcast_to(phat, count.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            statistic = (w - size * phat) / np.sqrt(size * phat * (1.0 - phat))
+        degenerate = (count > 0) & ~((phat > 0) & (phat < 1))
+        why = reasons(
+            (with_value == 0, _nothing(scope)),
+            (count == 0, "no event with a value has estimation residuals"),
+            (degenerate, "estimation-window share of positive ARs is 0 or 1"),
+        )
+        return _normal_block(statistic, count, why)
+
+    @staticmethod
+    def _phat(
+        conventions: Conventions,
+        present: BoolArray,
+        positive: FloatArray,
+        m_i: FloatArray,
+        has_est: BoolArray,
+        groups: IntArray,
+        n_groups: int,
+    ) -> FloatArray:
+        """p̂ per group and column (or per group, as a column vector, under "mean x N")."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(has_est, positive / m_i, 0.0)
+            weight = present.astype(np.float64) if conventions.daily_sums == "present" else has_est.astype(np.float64)[:, None]
+            if conventions.gsign_phat == "pooled":
+                return group_sum(weight * positive[:, None], groups, n_groups) / group_sum(weight * m_i[:, None], groups, n_groups)
+            return group_sum(weight * share[:, None], groups, n_groups) / group_sum(weight, groups, n_groups)
+
+
+# --------------------------------------------------------------------------------------------------
+# Rank and median-sign tests on the combined sample (day scope)
+# --------------------------------------------------------------------------------------------------
+
+
+class _CombinedSampleDayTest(StatTest):
+    """Day tests on per-event scores over the combined sample, scaled by their own time series."""
+
+    scopes = ("day",)
+    normalize: Literal["mean", "sqrt"]
+
+    @abstractmethod
+    def scores(self, combined: FloatArray) -> FloatArray:
+        """Per-event scores (N, L + W) from the combined sample, NaN where the AR is missing."""
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        n_events = group_event_counts(data, groups, n_groups)
+        scores = self.scores(combined_sample(data))
+        d, count, scale = daily_rank_statistic(scores, groups, n_groups, n_events, data.conventions, self.normalize)
+        event = slice(data.est_resid.shape[1], None)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            statistic = d[:, event] / scale[:, None]
+        count_evt = count[:, event]
+        flat = np.broadcast_to(~(scale > 0)[:, None], count_evt.shape)
+        why = reasons(
+            (count_evt == 0, _nothing("day")),
+            (flat, "zero variance of the daily statistic over the combined sample (all values tied)"),
+        )
+        return _normal_block(statistic, count_evt, why)
+
+
+@register
+class CorradoRank(_CombinedSampleDayTest):
+    """Corrado (1989) rank test on each event's combined estimation + event-window sample.
+
+    Notes
+    -----
+    K_it = rank of AR_it within event i over its combined sample (T_i values, average ranks for ties),
+    K̄_i = (T_i + 1)/2; D_t = (1/N_t) Σ_i (K_it - K̄_i); S(K) = sqrt((1/T) Σ_t D_t^2) over the combined
+    days; Z_t = D_t / S(K) ~ N(0,1) (``docs/METHODS.md`` §6.3, N3). estudy2 (§8.2): D_t uses the
+    "mean x N" day sum, D_t = (N/N_t) mean_i (K_it - K̄_i), and S(K) divides by mean_i T_i.
+
+    References
+    ----------
+    Corrado, C. J. (1989), "A nonparametric test for abnormal security-price performance in event
+    studies", JFE 23, 385-395.
+    """
+
+    name = "corrado_rank"
+    label = "Corrado rank Z"
+    reference = "Corrado (1989), JFE 23"
+    normalize = "mean"
+
+    def scores(self, combined: FloatArray) -> FloatArray:
+        ranks = average_ranks(combined)
+        t_i = np.isfinite(ranks).sum(axis=1)
+        return ranks - (t_i[:, None] + 1) / 2.0
+
+
+@register
+class ModifiedRank(_CombinedSampleDayTest):
+    """Modified rank test (Corrado and Zivney 1992) with uniform ranks, robust to missing days.
+
+    Notes
+    -----
+    U_it = K_it / (T_i + 1) - 1/2; S_U = sqrt((1/T) Σ_t ((1/sqrt(N_t)) Σ_i U_it)^2);
+    Z_t = (1/sqrt(N_t)) Σ_i U_it / S_U ~ N(0,1) (``docs/METHODS.md`` §6.3, N4). estudy2: the day sum is
+    "mean x N" and S_U divides by mean_i T_i.
+
+    References
+    ----------
+    Corrado, C. J. and T. L. Zivney (1992), "The specification and power of the sign test in event
+    study hypothesis tests using daily stock returns", JFQA 27(3), 465-478.
+    Kolari, J. W. and S. Pynnönen (2011), "Nonparametric rank tests for event studies", JEF 18(5).
+    """
+
+    name = "modified_rank"
+    label = "Modified rank Z"
+    reference = "Corrado and Zivney (1992), JFQA 27(3)"
+    normalize = "sqrt"
+
+    def scores(self, combined: FloatArray) -> FloatArray:
+        ranks = average_ranks(combined)
+        t_i = np.isfinite(ranks).sum(axis=1)
+        return ranks / (t_i[:, None] + 1.0) - 0.5
+
+
+@register
+class CorradoZivneySign(_CombinedSampleDayTest):
+    """Corrado and Zivney (1992) sign test: signs of ARs around each event's combined-sample median.
+
+    Notes
+    -----
+    G_it = sign(AR_it - median_i), median_i over the combined sample (0 at the median itself);
+    S_G = sqrt((1/T) Σ_t ((1/sqrt(N_t)) Σ_i G_it)^2); Z_t = (1/sqrt(N_t)) Σ_i G_it / S_G ~ N(0,1)
+    (``docs/METHODS.md`` §6.3, N5). estudy2: the day sum is "mean x N" and S_G divides by mean_i T_i.
+
+    References
+    ----------
+    Corrado, C. J. and T. L. Zivney (1992), JFQA 27(3), 465-478.
+    """
+
+    name = "corrado_zivney_sign"
+    label = "Corrado-Zivney sign Z"
+    reference = "Corrado and Zivney (1992), JFQA 27(3)"
+    normalize = "sqrt"
+
+    def scores(self, combined: FloatArray) -> FloatArray:
+        return np.sign(combined - row_medians(combined)[:, None])
+
+
+# --------------------------------------------------------------------------------------------------
+# Cowan cumulative rank test (window scope)
+# --------------------------------------------------------------------------------------------------
+
+
+@register
+class CowanRank(StatTest):
+    """Cowan (1992) cumulative rank test for a CAR window, from Corrado's daily rank deviations.
+
+    Notes
+    -----
+    ``car_tests = "on_cars"`` (default): the events with an AR on every day of the window enter;
+    D_t and S(K) are those of :class:`CorradoRank` on these events, and
+    Z = Σ_{t∈w} D_t / (sqrt(L) S(K)) ~ N(0,1) (``docs/METHODS.md`` §6.3, N6).
+
+    ``car_tests = "sum_daily"`` (estudy2's ``car_rank_test``, §8.2): all events of the group enter;
+    over the L' window days on which more than ``car_coverage`` of the events have an AR,
+    Z = sqrt(L') (K̄_w - mean_i K̄_i) / sqrt( Σ_t (mean_i K_it - mean_i K̄_i)^2 / mean_i T_i ),
+    K̄_w the mean of all ranks on those days, the sum over all combined-sample days, no N/N_t inflation
+    (the divisor is T instead of mean_i T_i when ``rank_scale = "days"``).
+
+    References
+    ----------
+    Cowan, A. R. (1992), "Nonparametric event study tests", RQFA 2, 343-358.
+    """
+
+    name = "cowan_rank"
+    label = "Cowan cumulative rank Z"
+    reference = "Cowan (1992), RQFA 2"
+    scopes = ("window",)
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        ranks = average_ranks(combined_sample(data))
+        offset = data.est_resid.shape[1]
+        columns = [offset + data.car_columns(w) for w in data.car_windows]
+        n_events = group_event_counts(data, groups, n_groups)
+        if data.conventions.car_tests == "sum_daily":
+            return self._sum_daily(ranks, columns, groups, n_groups, n_events, data.conventions)
+        t_i = np.isfinite(ranks).sum(axis=1)
+        deviation = ranks - (t_i[:, None] + 1) / 2.0
+        shape = (n_groups, len(columns))
+        statistic, count = np.full(shape, np.nan), np.zeros(shape, dtype=np.int64)
+        flat = np.zeros(shape, dtype=bool)
+        for c, cols in enumerate(columns):
+            complete = np.logical_and(np.isfinite(ranks[:, cols]).all(axis=1), len(cols) > 0)
+            scores = np.where(complete[:, None], deviation, np.nan)
+            in_window = group_sum(complete.astype(np.int64), groups, n_groups)
+            d, _, scale = daily_rank_statistic(scores, groups, n_groups, in_window, data.conventions, "mean")
+            with np.errstate(invalid="ignore", divide="ignore"):
+                statistic[:, c] = d[:, cols].sum(axis=1) / (np.sqrt(len(cols)) * scale)
+            count[:, c] = in_window
+            flat[:, c] = ~(scale > 0)
+        why = reasons(
+            (np.broadcast_to(np.array([len(c) == 0 for c in columns]), shape), "the window has no event-window day"),
+            (count == 0, _nothing("window")),
+            (flat, "zero variance of the daily mean rank over the combined sample (all values tied)"),
+        )
+        return _normal_block(statistic, count, why)
+
+    @staticmethod
+    def _sum_daily(
+        ranks: FloatArray,
+        columns: list[IntArray],
+        groups: IntArray,
+        n_groups: int,
+        n_events: IntArray,
+        conventions: Conventions,
+    ) -> StatBlock:
+        present = np.isfinite(ranks)
+        t_i = present.sum(axis=1)
+        count = group_sum(present.astype(np.int64), groups, n_groups)
+        total = group_sum(np.where(present, ranks, 0.0), groups, n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            k_bar = group_sum(np.where(t_i > 0, (t_i + 1) / 2.0, 0.0), groups, n_groups) / n_events
+            dev = np.where(count > 0, total / count - k_bar[:, None], np.nan)
+            if conventions.rank_scale == "mean_T":
+                divisor = group_sum(t_i.astype(np.float64), groups, n_groups) / n_events
+            else:
+                divisor = (count > 0).sum(axis=1).astype(np.float64)
+            scale = np.sqrt(np.nansum(dev * dev, axis=1) / divisor)
+            coverage = count / n_events[:, None]
+        shape = (n_groups, len(columns))
+        statistic, n = np.full(shape, np.nan), np.zeros(shape, dtype=np.int64)
+        n_days = np.zeros(shape, dtype=np.int64)
+        for c, cols in enumerate(columns):
+            kept = coverage[:, cols] > conventions.car_coverage  # (G, L)
+            n_days[:, c] = kept.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean_rank = (total[:, cols] * kept).sum(axis=1) / (count[:, cols] * kept).sum(axis=1)
+                statistic[:, c] = np.sqrt(n_days[:, c]) * (mean_rank - k_bar) / scale
+            on_kept = np.asarray((present[:, cols] & kept[groups]).any(axis=1))
+            n[:, c] = group_sum(on_kept.astype(np.int64), groups, n_groups)
+        flat = np.broadcast_to(~(scale > 0)[:, None], shape)
+        why = reasons(
+            (n_days == 0, f"no window day has more than {conventions.car_coverage:.0%} of the events"),
+            (flat, "zero variance of the daily mean rank over the combined sample (all values tied)"),
+        )
+        return _normal_block(statistic, n, why)
+
+
+# --------------------------------------------------------------------------------------------------
+# Wilcoxon signed-rank test
+# --------------------------------------------------------------------------------------------------
+
+
+@register
+class Wilcoxon(StatTest):
+    """Wilcoxon (1945) signed-rank test across events on ARs (day) or CARs (window).
+
+    Notes
+    -----
+    Zeros are dropped (N' values remain), |X_i| is ranked with average ranks for ties, and the
+    statistic is W⁺, the sum of the ranks of the positive X_i (``docs/METHODS.md`` §6.3, N7). p-value:
+    the exact signed-rank null when N' <= 50 and there are no ties (two-sided,
+    2 min(P(W⁺ <= w), P(W⁺ >= w))); otherwise the normal approximation
+    Z = (W⁺ - N'(N'+1)/4) / sqrt(N'(N'+1)(2N'+1)/24 - Σ_ties (t^3 - t)/48), without continuity
+    correction. The ``distribution`` column names the null used in each cell.
+
+    References
+    ----------
+    Wilcoxon, F. (1945), "Individual comparisons by ranking methods", Biometrics Bulletin 1(6), 80-83.
+    """
+
+    name = "wilcoxon"
+    label = "Wilcoxon signed-rank W+"
+    reference = "Wilcoxon (1945), Biometrics Bulletin 1(6)"
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        values = data.ar if scope == "day" else data.car
+        count = group_sum(np.isfinite(values).astype(np.int64), groups, n_groups)
+        w_plus, n_prime, ties = signed_rank_cells(values, groups, n_groups)
+        exact = (n_prime >= 1) & (n_prime <= EXACT_SIGNED_RANK_MAX_N) & (ties == 0)
+        n_f = n_prime.astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = (w_plus - n_f * (n_f + 1) / 4.0) / np.sqrt(n_f * (n_f + 1) * (2 * n_f + 1) / 24.0 - ties / 48.0)
+        p_value = np.where(exact, exact_signed_rank_pvalue(w_plus, n_prime), two_sided_normal(z))
+        why = reasons((count == 0, _nothing(scope)), (n_prime == 0, "all values are zero"))
+        statistic = np.where(why == "", w_plus, np.nan)
+        p_value = np.where(why == "", p_value, np.nan)
+        df = np.where(exact & (why == ""), n_f, np.nan)
+        return StatBlock(statistic, p_value, count, df, why, "signed_rank")
+
+
+# --------------------------------------------------------------------------------------------------
+# GRANK (Kolari and Pynnönen 2011)
+# --------------------------------------------------------------------------------------------------
+
+
+def grank(data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray, IntArray, np.ndarray]:
+    """GRANK Z and its number of time points T per group and window (or day), with N and reasons.
+
+    Steps of ``docs/METHODS.md`` §6.3, N8: SCAR_i (exact variance; SAR_it for a day), re-standardized by
+    the group's cross-sectional sd (ddof 1); estimation GSAR_it = e_it / s_i; uniform ranks
+    U_it = K_it/(T_i + 1) - 1/2 over the estimation days plus one cumulated day; Ū_t the mean over the
+    events present; S_Ū = sqrt((1/T) Σ_t (N_t/N) Ū_t^2); Z = Ū_0 / S_Ū. The estimation ranks are
+    taken once and updated for each column's cumulated value, on (N, columns, L + 1) blocks of bounded
+    size.
+
+    Returns
+    -------
+    z, t_points, n, why
+        Z, T (time points with at least one event), N (events with a re-standardized value) and the
+        reason text of undefined cells, each (n_groups, D).
+    """
+    values = data.sar if scope == "day" else data.scar
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gsar = data.est_resid / np.sqrt(data.s2)[:, None]
+    gsar = np.where(np.isfinite(gsar), gsar, np.nan)
+    has_est = np.asarray(np.isfinite(gsar).any(axis=1))
+    values = np.where(has_est[:, None], values, np.nan)
+    count, _, ssd = kn.group_moments(values, groups, n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(ssd / (count - 1))
+        ok = np.asarray((count >= 2) & (sd > 0), dtype=bool)
+        star = np.where(ok[groups], values / sd[groups], np.nan)
+    n_rows, n_cols = values.shape
+    n_est = gsar.shape[1]
+    z = np.full((n_groups, n_cols), np.nan)
+    t_points = np.zeros((n_groups, n_cols), dtype=np.int64)
+    s_zero = np.zeros((n_groups, n_cols), dtype=bool)
+    # Ranks of the estimation GSARs are taken once; adding the cumulated value x to a row shifts the
+    # rank of every larger value by 1 and of every tied value by 1/2, and x itself gets the average
+    # rank (#{v < x} + 1 + #{v == x}/2). This equals ranking each (event, column) row afresh.
+    est_ranks = average_ranks(gsar)
+    t_est = np.isfinite(gsar).sum(axis=1)
+    step = max(1, _CHUNK_ELEMENTS // max(1, n_rows * (n_est + 1)))
+    for start in range(0, n_cols, step):
+        part = slice(start, min(n_cols, start + step))
+        extra = star[:, part, None]  # (N, c, 1)
+        usable = np.isfinite(extra)
+        est = gsar[:, None, :]
+        above = (est > extra).astype(np.float64)
+        tied = (est == extra).astype(np.float64)
+        below = (est < extra).sum(axis=2, keepdims=True)
+        ranks = np.concatenate([est_ranks[:, None, :] + above + 0.5 * tied, below + 1.0 + 0.5 * tied.sum(axis=2, keepdims=True)], axis=2)
+        ranks = np.where(usable, ranks, np.nan)
+        uniform = ranks / (t_est[:, None, None] + 2.0) - 0.5  # T_i = estimation count + 1
+        present = np.isfinite(uniform)
+        n_t = group_sum(present.astype(np.int64), groups, n_groups)  # (G, c, L + 1)
+        u_sum = group_sum(np.where(present, uniform, 0.0), groups, n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            u_bar = np.where(n_t > 0, u_sum / n_t, 0.0)
+            n_cum = n_t[:, :, -1]
+            t_pts = (n_t > 0).sum(axis=2)
+            s_u = np.sqrt((n_t / n_cum[:, :, None] * u_bar**2).sum(axis=2) / t_pts)
+            z[:, part] = u_bar[:, :, -1] / s_u
+        t_points[:, part] = t_pts
+        s_zero[:, part] = (n_cum > 0) & ~(s_u > 0)
+    what = "a standardized AR" if scope == "day" else "a standardized CAR"
+    why = reasons(
+        (count == 0, f"no event has {what} and estimation residuals"),
+        (count < 2, f"needs at least 2 events with {what} to re-standardize"),
+        (~ok, f"zero cross-sectional variance of {what}"),
+        (s_zero, "zero variance of the mean uniform rank over the time points"),
+    )
+    return np.where(why == "", z, np.nan), t_points, count, why
+
+
+class _GrankBase(StatTest):
+    reference = "Kolari and Pynnönen (2011), JEF 18(5)"
+
+
+@register
+class GrankT(_GrankBase):
+    """GRANK t of Kolari and Pynnönen (2011): generalized rank test for CARs (and single days).
+
+    Notes
+    -----
+    t_grank = Z sqrt((T - 2) / (T - 1 - Z^2)) ~ t(T - 2), Z from :func:`grank`, T the number of time
+    points (estimation days with an event plus the cumulated event day) (``docs/METHODS.md`` §6.3,
+    N8). Robust to event-induced volatility (through the SCAR re-standardization) and to
+    cross-correlation (through the time-series scale S_Ū). The day scope is the window of length 1.
+
+    References
+    ----------
+    Kolari, J. W. and S. Pynnönen (2011), "Nonparametric rank tests for event studies", Journal of
+    Empirical Finance 18(5), 953-971.
+    """
+
+    name = "grank_t"
+    label = "GRANK t"
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        z, t_points, n, why = grank(data, scope, groups, n_groups)
+        t_f = t_points.astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            room = t_f - 1.0 - z * z
+            statistic = z * np.sqrt((t_f - 2.0) / room)
+        why = np.where(
+            why != "",
+            why,
+            reasons(
+                (t_points < 3, "needs at least 3 time points for t(T - 2)"),
+                (~(room > 0), "|Z| too large for the t transformation (Z^2 >= T - 1)"),
+            ),
+        )
+        statistic = np.where(why == "", statistic, np.nan)
+        df = np.where(why == "", t_f - 2.0, np.nan)
+        return StatBlock(statistic, two_sided_t(statistic, df), n, df, why, "t")
+
+
+@register
+class GrankZ(_GrankBase):
+    """GRANK Z of Kolari and Pynnönen (2011): Ū_0 / S_Ū with a N(0,1) reference.
+
+    Notes
+    -----
+    Z from :func:`grank` (``docs/METHODS.md`` §6.3, N8); asymptotically N(0,1). :class:`GrankT` is its
+    small-sample t(T - 2) version.
+
+    References
+    ----------
+    Kolari, J. W. and S. Pynnönen (2011), JEF 18(5), 953-971.
+    """
+
+    name = "grank_z"
+    label = "GRANK Z"
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        z, _, n, why = grank(data, scope, groups, n_groups)
+        return _normal_block(z, n, why)
+
+
+__all__ = [
+    "CorradoRank",
+    "CorradoZivneySign",
+    "CowanRank",
+    "GeneralizedSign",
+    "GrankT",
+    "GrankZ",
+    "ModifiedRank",
+    "SignTest",
+    "Wilcoxon",
+    "average_ranks",
+    "combined_sample",
+    "exact_signed_rank_pvalue",
+    "signed_rank_cdf",
+    "signed_rank_cells",
+]

@@ -1,0 +1,79 @@
+"""Holm and Benjamini-Hochberg adjusted p-values against statsmodels' ``multipletests`` and by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.multitest import multipletests
+
+from eventstudy.inference.adjust import (
+    FAMILY_TEXT,
+    add_adjusted_pvalues,
+    adjust_pvalues,
+)
+
+SM_METHOD = {"holm": "holm", "bh": "fdr_bh"}
+
+
+@pytest.mark.parametrize("method", ["holm", "bh"])
+def test_rows_match_statsmodels_ignoring_nan(method: str) -> None:
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 0.2, size=(6, 9)) ** 2
+    p[1, [2, 5]] = np.nan
+    p[3] = np.nan
+    p[4, 0] = p[4, 1]  # ties
+    out = adjust_pvalues(p, method)  # type: ignore[arg-type]
+    for row, adj in zip(p, out, strict=True):
+        ok = np.isfinite(row)
+        assert np.isnan(adj[~ok]).all()
+        if ok.any():
+            np.testing.assert_allclose(adj[ok], multipletests(row[ok], method=SM_METHOD[method])[1], rtol=1e-12)
+
+
+def test_small_example_by_hand() -> None:
+    p = np.array([0.01, 0.04, 0.03, 0.005])
+    # sorted 0.005, 0.01, 0.03, 0.04 (m = 4)
+    np.testing.assert_allclose(adjust_pvalues(p, "holm"), [0.03, 0.06, 0.06, 0.02], rtol=1e-12)
+    np.testing.assert_allclose(adjust_pvalues(p, "bh"), [0.02, 0.04, 0.04, 0.02], rtol=1e-12)
+
+
+def test_edge_cases() -> None:
+    assert adjust_pvalues(np.array([]), "holm").shape == (0,)
+    assert np.isnan(adjust_pvalues(np.array([np.nan, np.nan]), "bh")).all()
+    np.testing.assert_allclose(adjust_pvalues(np.array([0.3]), "holm"), [0.3])
+    np.testing.assert_allclose(adjust_pvalues(np.array([0.6, 0.9]), "holm"), [1.0, 1.0])  # capped at 1
+    with pytest.raises(ValueError, match="holm"):
+        adjust_pvalues(np.array([0.1]), "bonferroni")  # type: ignore[arg-type]
+
+
+def test_frame_families_are_test_group_scope() -> None:
+    rng = np.random.default_rng(3)
+    rows = []
+    for test in ("sign", "wilcoxon"):
+        for group in ("all", "ev1"):
+            for day in range(-2, 3):
+                rows.append((group, "day", day, day, test, rng.uniform() ** 3))
+            for a, b in ((0, 0), (-1, 1)):
+                rows.append((group, "window", a, b, test, rng.uniform() ** 3))
+    frame = pd.DataFrame(rows, columns=["group", "scope", "window_start", "window_end", "test", "p_value"])
+    frame.loc[3, "p_value"] = np.nan
+    shuffled = frame.sample(frac=1.0, random_state=1)
+    out = add_adjusted_pvalues(shuffled)
+    assert list(out.index) == list(shuffled.index)  # same rows, same order
+    assert list(out.columns) == list(frame.columns) + ["p_holm", "p_bh"]
+    assert out.loc[[3], ["p_holm", "p_bh"]].isna().all(axis=None)
+    for _, fam in out.groupby(["test", "group", "scope"]):
+        ok = fam["p_value"].notna()
+        np.testing.assert_allclose(fam.loc[ok, "p_holm"], multipletests(fam.loc[ok, "p_value"], method="holm")[1], rtol=1e-12)
+        np.testing.assert_allclose(fam.loc[ok, "p_bh"], multipletests(fam.loc[ok, "p_value"], method="fdr_bh")[1], rtol=1e-12)
+    assert (out["p_holm"].dropna() >= out.loc[out["p_holm"].notna(), "p_value"]).all()
+    assert "CAR windows" in FAMILY_TEXT["days"]
+
+
+def test_frame_without_finite_pvalues_and_unknown_family() -> None:
+    frame = pd.DataFrame({"test": ["a"], "group": ["all"], "scope": ["day"], "p_value": [np.nan]})
+    out = add_adjusted_pvalues(frame)
+    assert np.isnan(out["p_holm"]).all() and np.isnan(out["p_bh"]).all()
+    with pytest.raises(ValueError, match="days"):
+        add_adjusted_pvalues(frame, family="tickers")

@@ -1,0 +1,159 @@
+"""Event bootstrap and wild bootstrap: reproducibility, size and power, and exact-enumeration oracles.
+
+The oracles enumerate every resample of a small sample by hand (all N^N index tuples for the event
+bootstrap, all 2^N sign vectors for the wild bootstrap) and compare the exact bootstrap p-value with
+the engine's Monte Carlo p-value within Monte Carlo error.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from eventstudy.conventions import Conventions
+from eventstudy.inference import InferenceData, StatTest, run_tests
+from eventstudy.inference.resampling import BootstrapCaar, WildBootstrapBmp
+
+TEXTBOOK = Conventions()
+
+
+def panel(ar: np.ndarray, windows: tuple[tuple[int, int], ...] = ((0, 1),), conventions: Conventions = TEXTBOOK, ar_var: np.ndarray | None = None) -> InferenceData:
+    """InferenceData with event ARs only (estimation quantities are placeholders)."""
+    n, w = ar.shape
+    rel = np.arange(w)
+    ar_var = np.full(ar.shape, 1e-4) if ar_var is None else ar_var
+    cols = [np.flatnonzero((rel >= a) & (rel <= b)) for a, b in windows]
+    car = np.stack([ar[:, c].sum(axis=1) for c in cols], axis=1)
+    car_var = np.stack([ar_var[:, c].sum(axis=1) for c in cols], axis=1)
+    nat = np.datetime64("NaT")
+    return InferenceData(
+        ar=ar, ar_var=ar_var, car=car, car_var=car_var, df=np.full(n, 100), rel_days=rel, car_windows=windows,
+        conventions=conventions, est_resid=np.full((n, 3), np.nan), est_dates=np.full((n, 3), nat, dtype="datetime64[D]"),
+        est_market=np.full((n, 3), np.nan), evt_market=np.full((n, w), np.nan), evt_returns=np.full((n, w), np.nan),
+        evt_dates=np.full((n, w), nat, dtype="datetime64[D]"), s2=np.full(n, 1e-4), n_obs=np.full(n, 102), k=2,
+        xtx_inv=np.full((n, 2, 2), np.nan), event_design=np.full((n, w, 2), np.nan), markets=np.full(n, "XNYS", dtype=object),
+    )
+
+
+def pooled(n: int) -> np.ndarray:
+    return np.zeros(n, dtype=np.int64)
+
+
+TESTS = (BootstrapCaar, WildBootstrapBmp)
+
+
+@pytest.mark.parametrize("cls", TESTS, ids=lambda c: c.name)
+class TestReproducibility:
+    def test_same_seed_identical_different_seed_differs(self, cls: type[StatTest]) -> None:
+        rng = np.random.default_rng(4)
+        ar = rng.normal(0.002, 0.02, size=(25, 3))
+        groups = np.repeat([0, 1], [12, 13])
+        conv = Conventions().with_knobs(bootstrap_samples=400)
+        a = cls().compute(panel(ar, conventions=conv), "day", groups, 2)
+        b = cls().compute(panel(ar, conventions=conv), "day", groups, 2)
+        np.testing.assert_array_equal(a.p_value, b.p_value)
+        np.testing.assert_array_equal(a.statistic, b.statistic)
+        c = cls().compute(panel(ar, conventions=conv.with_knobs(seed=7)), "day", groups, 2)
+        assert not np.array_equal(a.p_value, c.p_value)
+        np.testing.assert_array_equal(a.statistic, c.statistic)  # only the p-value is random
+
+    def test_groups_draw_different_resamples(self, cls: type[StatTest]) -> None:
+        rng = np.random.default_rng(8)
+        half = rng.normal(0.004, 0.02, size=(15, 4))
+        ar = np.vstack([half, half])  # two groups with identical data
+        block = cls().compute(panel(ar, conventions=Conventions().with_knobs(bootstrap_samples=300)), "day", np.repeat([0, 1], 15), 2)
+        np.testing.assert_array_equal(block.statistic[0], block.statistic[1])
+        assert not np.array_equal(block.p_value[0], block.p_value[1])
+
+    def test_h0_symmetric_not_tiny_and_large_shift_minimal(self, cls: type[StatTest]) -> None:
+        rng = np.random.default_rng(11)
+        x = rng.normal(0.0, 0.02, size=(20, 1))
+        symmetric = np.vstack([x, -x])  # exactly symmetric around 0
+        conv = Conventions().with_knobs(bootstrap_samples=999)
+        h0 = cls().compute(panel(symmetric, ((0, 0),), conv), "day", pooled(40), 1)
+        assert h0.p_value[0, 0] > 0.5
+        shifted = cls().compute(panel(x + 0.05, ((0, 0),), conv), "day", pooled(20), 1)
+        assert shifted.p_value[0, 0] <= 2.0 / 1000
+        assert shifted.p_value[0, 0] >= 1.0 / 1000  # never below 1 / (B + 1)
+        assert shifted.distribution()[0, 0] == "empirical (B=999)"
+
+    def test_degenerate_inputs_have_reasons(self, cls: type[StatTest]) -> None:
+        ar = np.array([[0.01, np.nan], [0.01, np.nan], [0.01, 0.02]])
+        block = cls().compute(panel(ar, ((0, 1),)), "day", pooled(3), 1)
+        assert np.isnan(block.statistic).all()
+        assert "zero cross-sectional variance" in block.reason[0, 0]
+        assert "at least 2 events" in block.reason[0, 1]
+        single = cls().compute(panel(ar[2:]), "window", pooled(1), 1)
+        assert np.isnan(single.statistic).all() and "at least 2 events" in single.reason[0, 0]
+        missing = cls().compute(panel(np.full((3, 2), np.nan)), "day", pooled(3), 1)
+        assert missing.reason[0, 0].startswith("no event")
+        assert (missing.distribution() == "").all()
+
+
+class TestBootstrapCaar:
+    def test_statistic_is_aar_and_caar(self) -> None:
+        rng = np.random.default_rng(1)
+        ar = rng.normal(0.003, 0.02, size=(10, 3))
+        ar[3, 1] = np.nan
+        data = panel(ar, ((0, 0), (0, 2)), Conventions().with_knobs(bootstrap_samples=50))
+        day = BootstrapCaar().compute(data, "day", pooled(10), 1)
+        np.testing.assert_allclose(day.statistic[0], np.nanmean(ar, axis=0), rtol=1e-12)
+        np.testing.assert_array_equal(day.n[0], [10, 9, 10])
+        window = BootstrapCaar().compute(data, "window", pooled(10), 1)
+        np.testing.assert_allclose(window.statistic[0], [ar[:, 0].mean(), np.nanmean(ar.sum(axis=1))], rtol=1e-12)
+        assert window.n[0, 1] == 9
+
+    def test_matches_exact_enumeration(self) -> None:
+        x = np.array([0.031, -0.004, 0.012, 0.020, -0.011])
+        mean = x.mean()
+        tuples = np.array(list(itertools.product(range(5), repeat=5)))
+        exact = np.mean(np.abs(x[tuples].mean(axis=1) - mean) >= abs(mean))
+        b = 20000
+        block = BootstrapCaar().compute(panel(x[:, None], ((0, 0),), Conventions().with_knobs(bootstrap_samples=b)), "day", pooled(5), 1)
+        mc_se = np.sqrt(exact * (1 - exact) / b)
+        assert abs(block.p_value[0, 0] - exact) < 4 * mc_se + 1 / b
+
+
+class TestWildBootstrapBmp:
+    def test_statistic_is_bmp_t(self) -> None:
+        rng = np.random.default_rng(2)
+        ar = rng.normal(0.003, 0.02, size=(12, 2))
+        ar_var = rng.uniform(1e-4, 4e-4, size=(12, 2))
+        block = WildBootstrapBmp().compute(panel(ar, ar_var=ar_var, conventions=Conventions().with_knobs(bootstrap_samples=50)), "day", pooled(12), 1)
+        for c in range(2):
+            ref = stats.ttest_1samp(ar[:, c] / np.sqrt(ar_var[:, c]), 0.0)
+            np.testing.assert_allclose(block.statistic[0, c], ref.statistic, rtol=1e-12)
+
+    def test_matches_exact_sign_enumeration(self) -> None:
+        x = np.array([2.1, -0.4, 1.3, 0.8, -1.1, 1.9, 0.2])
+        t_obs = stats.ttest_1samp(x, 0.0).statistic
+        signs = np.array(list(itertools.product([-1.0, 1.0], repeat=7)))
+        t_all = np.array([stats.ttest_1samp(s * x, 0.0).statistic for s in signs])
+        exact = np.mean(np.abs(t_all) >= abs(t_obs) * (1 - 1e-12))
+        b = 20000
+        data = panel(x[:, None], ((0, 0),), Conventions().with_knobs(bootstrap_samples=b), ar_var=np.ones((7, 1)))
+        block = WildBootstrapBmp().compute(data, "day", pooled(7), 1)
+        mc_se = np.sqrt(exact * (1 - exact) / b)
+        assert abs(block.p_value[0, 0] - exact) < 4 * mc_se + 1 / b
+
+    def test_window_uses_scar(self) -> None:
+        rng = np.random.default_rng(3)
+        ar = rng.normal(0.01, 0.02, size=(9, 2))
+        data = panel(ar, ((0, 1),), Conventions().with_knobs(bootstrap_samples=50))
+        block = WildBootstrapBmp().compute(data, "window", pooled(9), 1)
+        np.testing.assert_allclose(block.statistic[0, 0], stats.ttest_1samp(data.car[:, 0] / np.sqrt(data.car_var[:, 0]), 0.0).statistic, rtol=1e-12)
+
+
+def test_run_tests_reproducible_and_labelled() -> None:
+    rng = np.random.default_rng(6)
+    data = panel(rng.normal(0.002, 0.02, size=(14, 3)), ((0, 2),), Conventions().with_knobs(bootstrap_samples=200))
+    codes = np.repeat([0, 1], 7)
+    one = run_tests(data, codes, ("a", "b"), ("bootstrap_caar", "wild_bootstrap_bmp"))
+    two = run_tests(data, codes, ("a", "b"), ("bootstrap_caar", "wild_bootstrap_bmp"))
+    for (n1, s1, b1), (n2, s2, b2) in zip(one.blocks, two.blocks, strict=True):
+        assert (n1, s1) == (n2, s2)
+        np.testing.assert_array_equal(b1.p_value, b2.p_value)
+        assert (b1.distribution() == "empirical (B=200)").all()

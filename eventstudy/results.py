@@ -20,6 +20,7 @@ from scipy import stats
 from eventstudy import _kernels as kn
 from eventstudy._typing import FloatArray, Window
 from eventstudy.inference import TestTable
+from eventstudy.inference.adjust import add_adjusted_pvalues
 from eventstudy.inference.base import two_sided_t
 from eventstudy.models import ModelFit
 from eventstudy.returns import ReturnPanel
@@ -34,7 +35,10 @@ ABNORMAL_RETURN_COLUMNS = (
     "expected_return", "abnormal_return", "se", "t_stat", "p_value", "span", "zero_volume",
 )
 CAR_COLUMNS = ("event_id", "ticker", "window_start", "window_end", "car", "se", "t_stat", "p_value", "df")
-TEST_COLUMNS = ("group", "scope", "window_start", "window_end", "test", "statistic", "p_value", "distribution", "n", "reason")
+TEST_COLUMNS = (
+    "group", "scope", "window_start", "window_end", "test", "statistic", "p_value", "distribution", "n", "reason",
+    "p_holm", "p_bh",
+)
 PARAMETER_COLUMNS = (
     "event_id", "ticker", "benchmark", "model", "alpha", "beta", "sigma", "n_obs", "df", "r_squared",
     "estimation_start", "estimation_end", "estimation_window", "event_window",
@@ -232,7 +236,11 @@ class StudyResult:
 
     @cached_property
     def tests(self) -> pd.DataFrame:
-        """Aggregated test statistics: one row per group, scope, day or window, and test."""
+        """Aggregated test statistics: one row per group, scope, day or window, and test.
+
+        ``p_holm`` and ``p_bh`` are Holm and Benjamini-Hochberg adjusted p-values within the family of
+        ``conventions.adjust_family`` (one test and group, across its days or its CAR windows).
+        """
         table = self.test_table
         groups = np.array(table.group_labels, dtype=object)
         days = self.panel.event_days
@@ -258,7 +266,7 @@ class StudyResult:
                     }
                 )
             )
-        return pd.concat(frames, ignore_index=True)
+        return add_adjusted_pvalues(pd.concat(frames, ignore_index=True), self.spec.conventions.adjust_family)
 
     @cached_property
     def parameters(self) -> pd.DataFrame:

@@ -179,6 +179,56 @@ def leverage(x: FloatArray, xtx_inv: FloatArray) -> FloatArray:
     return np.einsum("nwk,nkj,nwj->nw", x, xtx_inv, x)
 
 
+def index_window_fec(
+    market: FloatArray, n_obs: IntArray, bench_est: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Market-model forecast-error terms with the benchmark moments of its own estimation window.
+
+    Parameters
+    ----------
+    market : (N, W)
+        Benchmark returns paired with the event-window returns, R_mt.
+    n_obs : (N,)
+        M_i, the number of rows used in event i's own regression.
+    bench_est : (N, L)
+        The benchmark's own returns over event i's estimation window, counted on the benchmark's own
+        series (including days on which the security has no return); NaN where missing.
+
+    Returns
+    -------
+    leverage : (N, W)
+        1/M_i + (R_mt - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2, so that C_it = 1 + leverage.
+    moment_inverse : (N, 2, 2)
+        Q_i = [[1/M_i + R̄_m^2/S_m, -R̄_m/S_m], [-R̄_m/S_m, 1/S_m]], S_m = Σ_s (R_ms - R̄_m)^2: the matrix
+        that takes the place of (X_i'X_i)^-1 in the quadratic forms, x'Q_i x = 1/M_i + (R_m - R̄_m)^2/S_m
+        for x = (1, R_m), and g'Q_i g = L^2/M_i + (Σ_t (R_mt - R̄_m))^2 / S_m for a CAR window's sum g.
+
+    Notes
+    -----
+    ``docs/METHODS.md`` §8.2 (``fec_moments = "index_window"``, estudy2): R̄_m and S_m run over every
+    non-missing benchmark return of the estimation window, while 1/M_i keeps the security's own M_i. With
+    the default ``"own_rows"`` the moments run over the rows of event i's regression and the factor is the
+    exact OLS leverage x'(X_i'X_i)^-1 x (:func:`leverage`). Rows with fewer than two benchmark returns, a
+    zero sum of squares or M_i = 0 give NaN. The leverage is computed in centred form (not through Q) so
+    that it carries no cancellation error.
+    """
+    present = np.isfinite(bench_est)
+    count = present.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(present, bench_est, 0.0).sum(axis=1) / count
+        dev = np.where(present, bench_est - mean[:, None], 0.0)
+        ss = np.einsum("nl,nl->n", dev, dev)
+        ok = (count >= 2) & (ss > 0) & (n_obs > 0)
+        inv_m = np.where(ok, 1.0 / np.where(n_obs > 0, n_obs, 1), np.nan)
+        inv_s = np.where(ok, 1.0 / np.where(ss > 0, ss, 1.0), np.nan)
+        lev = inv_m[:, None] + (market - mean[:, None]) ** 2 * inv_s[:, None]
+    q = np.empty((len(n_obs), 2, 2))
+    q[:, 0, 0] = inv_m + mean**2 * inv_s
+    q[:, 0, 1] = q[:, 1, 0] = -mean * inv_s
+    q[:, 1, 1] = inv_s
+    return lev, q
+
+
 def window_sums(values: FloatArray, columns: IntArray) -> FloatArray:
     """Sum of ``values`` (N, W[, ...]) over the event-window ``columns`` of one CAR window.
 
@@ -288,6 +338,7 @@ __all__ = [
     "cumulative_car_variance",
     "design",
     "group_moments",
+    "index_window_fec",
     "leverage",
     "masked",
     "ols_windows",

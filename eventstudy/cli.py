@@ -1,4 +1,4 @@
-"""Command line: ``eventstudy run | fetch | days | store ls``.
+"""Command line: ``eventstudy run | fetch | days | store ls | simulate``.
 
 Exit status: 0 success (a run with per-event exclusions still succeeds and reports them); 2 bad input
 (events file, option, price file); 3 no usable data at all or an unreadable store; 70 an unexpected
@@ -66,9 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--window", default="-10:10", metavar="A:B", help="event window (default -10:10)")
     run.add_argument("--car", action="append", metavar="A:B", help="CAR window, repeatable (default 0:0 0:1 -1:1 0:5 -5:5)")
     run.add_argument("--model", default="market", help="market | constant_mean | market_adjusted")
-    run.add_argument("--return-type", default="simple", choices=("simple", "log"))
+    run.add_argument("--return-type", default=None, choices=("simple", "log"),
+                     help="simple or log returns (default: the convention profile's, textbook simple, estudy2 log)")
     run.add_argument("--min-obs", type=int, default=100, help="minimum estimation returns (default 100)")
-    run.add_argument("--conventions", default="textbook", help="convention profile (default textbook)")
+    run.add_argument("--conventions", default="textbook", help="convention profile: textbook (default) or estudy2")
+    run.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                     help="set one convention knob on top of the profile, repeatable (e.g. fec=off, resid_ddof=1, "
+                     "kp_min_overlap=20, car_coverage=0.8); booleans take on/off/true/false")
     run.add_argument("--formats", default="md,html,pdf", help="report formats, comma-separated (md,html,pdf)")
     data_options(run)
 
@@ -86,6 +90,30 @@ def build_parser() -> argparse.ArgumentParser:
     store_sub = store.add_subparsers(dest="store_command", required=True)
     ls = store_sub.add_parser("ls", help="list the symbols in the store with dates and vintages")
     ls.add_argument("--store", metavar="PATH")
+
+    sim = sub.add_parser("simulate", help="Brown-Warner size and power simulation on a wide price panel")
+    sim.add_argument("--panel", metavar="DIR", help="folder with adj_close_wide.csv.gz and market.csv "
+                     "(default ../shared/data/curated/panel_sp500_2010_2020, or under $EVENTSTUDY_SHARED_DIR)")
+    sim.add_argument("--market-column", default="^GSPC", help="benchmark column of market.csv (default ^GSPC)")
+    sim.add_argument("--samples", type=int, default=250, help="number of samples R (default 250)")
+    sim.add_argument("--events", type=int, default=50, help="firm-events per sample N (default 50)")
+    sim.add_argument("--delta", action="append", metavar="D", help="abnormal return added, repeatable; 0.005 or 0.5%% "
+                     "(default 0 0.5%% 1%% 2%%)")
+    sim.add_argument("--inject-day", action="append", type=int, metavar="T", help="event day receiving delta, repeatable (default 0)")
+    sim.add_argument("--estimation", default="-244:-6", metavar="A:B", help="estimation window (default -244:-6)")
+    sim.add_argument("--window", default="-5:5", metavar="A:B", help="event window (default -5:5)")
+    sim.add_argument("--car", action="append", metavar="A:B", help="CAR window, repeatable (default 0:0 -1:1 -5:5)")
+    sim.add_argument("--model", default="market", help="market | constant_mean | market_adjusted")
+    sim.add_argument("--conventions", default="textbook", help="convention profile (default textbook)")
+    sim.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                     help="set one convention knob on top of the profile, repeatable (e.g. car_variance=L_s2)")
+    sim.add_argument("--tests", metavar="A,B", help="comma-separated test names (default: every registered test)")
+    sim.add_argument("--alpha", action="append", type=float, metavar="A", help="test level, repeatable (default 0.01 0.05 0.10)")
+    sim.add_argument("--seed", type=int, default=1985, help="random seed (default 1985)")
+    sim.add_argument("--workers", type=int, default=2, help="worker processes; 0 runs in this process (default 2)")
+    sim.add_argument("--chunk-size", type=int, default=10, help="samples per engine call (default 10)")
+    sim.add_argument("--out", metavar="DIR", default="reports/simulation", help="output folder (default reports/simulation)")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return parser
 
 
@@ -101,9 +129,16 @@ def _price_source(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from eventstudy.report import write_report
-    from eventstudy.study import DEFAULT_CAR_WINDOWS, EventStudy
+    from eventstudy.study import DEFAULT_CAR_WINDOWS, EventStudy, resolve_conventions
 
     cars = tuple(parse_window(c, "--car") for c in args.car) if args.car else DEFAULT_CAR_WINDOWS
+    knobs: dict[str, str] = {}
+    for item in args.knob:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise InputError(f"expected NAME=VALUE (e.g. fec=off), got {item!r}", parameter="--knob", value=item)
+        knobs[name.strip()] = value.strip()
+    conventions = resolve_conventions(args.conventions, knobs, parameter="--knob")
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     bad = [f for f in formats if f not in ("md", "html", "pdf")]
     if bad:
@@ -118,7 +153,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         car_windows=cars,
         return_type=args.return_type,
         min_estimation_obs=args.min_obs,
-        conventions=args.conventions,
+        conventions=conventions,
         progress=None if not args.quiet else False,
     )
     result = study.run()
@@ -192,7 +227,54 @@ def _cmd_store_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "fetch": _cmd_fetch, "days": _cmd_days}
+def _parse_delta(text: str) -> float:
+    """``"0.005"`` or ``"0.5%"`` -> 0.005; InputError naming ``--delta`` otherwise."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise InputError(f"expected a number such as 0.005 or 0.5%, got {text!r}", parameter="--delta", value=text) from None
+    return value
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from eventstudy.simulate import WidePanel, default_panel_dir, simulate
+
+    knobs: dict[str, str] = {}
+    for item in args.knob:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise InputError(f"expected NAME=VALUE (e.g. fec=off), got {item!r}", parameter="--knob", value=item)
+        knobs[name.strip()] = value.strip()
+    panel = WidePanel.from_dir(args.panel or default_panel_dir(), market_column=args.market_column)
+    result = simulate(
+        panel,
+        n_samples=args.samples,
+        n_events=args.events,
+        deltas=tuple(_parse_delta(d) for d in args.delta) if args.delta else (0.0, 0.005, 0.01, 0.02),
+        inject_days=tuple(args.inject_day) if args.inject_day else (0,),
+        estimation_window=parse_window(args.estimation, "--estimation"),
+        event_window=parse_window(args.window, "--window"),
+        car_windows=tuple(parse_window(c, "--car") for c in args.car) if args.car else ((0, 0), (-1, 1), (-5, 5)),
+        model=args.model,
+        conventions=args.conventions,
+        knobs=knobs,
+        tests=tuple(t.strip() for t in args.tests.split(",") if t.strip()) if args.tests else None,
+        alphas=tuple(args.alpha) if args.alpha else (0.01, 0.05, 0.10),
+        seed=args.seed,
+        workers=args.workers,
+        chunk_size=args.chunk_size,
+        progress=False if args.quiet else None,
+    )
+    paths = result.to_csv(args.out)
+    if not args.quiet:
+        print(result.to_markdown(alphas=(0.05,)))
+        print(f"{result.p_values.shape[1]} samples x {result.spec.n_events} events in {result.elapsed:.1f} s "
+              f"({result.workers} worker processes); wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+COMMANDS = {"run": _cmd_run, "fetch": _cmd_fetch, "days": _cmd_days, "simulate": _cmd_simulate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,7 +49,16 @@ class ModelFit:
     abnormal : (N, W)
         AR_it = R_it - E[R_it].
     leverage : (N, W)
-        x_it'(X'X)^-1 x_it (zero when the conventions turn the forecast-error correction off).
+        C_it - 1: x_it'(X'X)^-1 x_it with ``fec_moments = "own_rows"``; for the market model with
+        ``fec_moments = "index_window"`` 1/M_i + (R_mt - R̄_m)^2 / Σ (R_ms - R̄_m)^2 with the benchmark's
+        moments over its own whole estimation window; zero when the forecast-error correction is off.
+    fec_inverse : (N, k, k) or None
+        The matrix Q_i with leverage = x_it' Q_i x_it, used for the CAR variance (``docs/METHODS.md``
+        §5.3, g' Q_i g): (X_i'X_i)^-1 with own-row moments (then None, read :attr:`fec_matrix`), the
+        moment matrix of :func:`eventstudy._kernels.index_window_fec` with ``"index_window"``.
+    fec_moments : str
+        The moments actually used: ``"own_rows"`` or ``"index_window"`` (models without a market
+        regressor always use their own rows).
     """
 
     model: str
@@ -65,6 +74,8 @@ class ModelFit:
     expected: FloatArray
     abnormal: FloatArray
     leverage: FloatArray
+    fec_inverse: FloatArray | None = None
+    fec_moments: str = "own_rows"
 
     def __post_init__(self) -> None:
         for value in self.__dict__.values():
@@ -82,6 +93,11 @@ class ModelFit:
     def sigma(self) -> FloatArray:
         """Residual standard deviation s_i."""
         return np.sqrt(self.s2)
+
+    @property
+    def fec_matrix(self) -> FloatArray:
+        """Q_i with C_it = 1 + x_it' Q_i x_it: ``fec_inverse`` when set, else (X_i'X_i)^-1."""
+        return self.xtx_inv if self.fec_inverse is None else self.fec_inverse
 
     @property
     def ar_variance(self) -> FloatArray:
@@ -104,6 +120,11 @@ class NormalReturnModel:
         """Number of estimated coefficients."""
         return int(self.intercept) + int(self.uses_market and not self.subtract_market)
 
+    @property
+    def single_market_regressor(self) -> bool:
+        """True for α + β R_m designs, the only ones the benchmark-window FEC moments apply to."""
+        return self.intercept and self.uses_market and not self.subtract_market and self.k == 2
+
     def _regressors(self, market: FloatArray) -> FloatArray:
         if self.uses_market and not self.subtract_market:
             return market[:, :, None]
@@ -120,12 +141,27 @@ class NormalReturnModel:
         panel
             Aligned estimation and event-window returns (events x days).
         conventions
-            Residual-variance divisor and forecast-error switch.
+            Residual-variance divisor (``resid_ddof``), forecast-error switch (``fec``) and the moments of
+            the forecast-error factor (``fec_moments``).
 
         Returns
         -------
         ModelFit
             Events that cannot be estimated carry NaN; the study turns them into exclusions.
+
+        Raises
+        ------
+        ValueError
+            ``fec_moments = "index_window"`` for the market model on a panel without
+            ``est_bench_own`` (a hand-built panel; :func:`eventstudy.returns.build_panel` always fills it).
+
+        Notes
+        -----
+        ``fec_moments = "index_window"`` (estudy2, ``docs/METHODS.md`` §8.2) only changes models with a
+        market regressor (the market model): there C_it = 1 + 1/M_i + (R_mt - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2
+        with R̄_m and the sum of squares over the benchmark's own returns of the whole estimation window
+        (``panel.est_bench_own``) and M_i the security's own count. Models without a market regressor
+        (constant-mean: C = 1 + 1/M_i; market-adjusted: C = 1) keep their own rows.
         """
         est_y = self._target(panel.est_returns, panel.est_market)
         ols = kn.ols_windows(est_y, self._regressors(panel.est_market), self.intercept)
@@ -134,8 +170,21 @@ class NormalReturnModel:
         predicted = kn.predict(design, ols.coef)
         expected = predicted + panel.evt_market if self.subtract_market else predicted
         abnormal = panel.evt_returns - expected
+        moments = "own_rows"
+        fec_inverse = None
         if conventions.fec and self.k:
-            lev = kn.leverage(design, ols.xtx_inv)
+            if conventions.fec_moments == "index_window" and self.single_market_regressor:
+                if panel.est_bench_own is None:
+                    raise ValueError(
+                        "fec_moments='index_window' needs the benchmark's own estimation returns "
+                        "(ReturnPanel.est_bench_own); build the panel with eventstudy.returns.build_panel"
+                    )
+                lev, fec_inverse = kn.index_window_fec(panel.evt_market, ols.n_obs, panel.est_bench_own)
+                fec_inverse = np.where(np.isfinite(ols.xtx_inv), fec_inverse, np.nan)
+                lev = np.where(np.isfinite(ols.coef).all(axis=1)[:, None], lev, np.nan)
+                moments = "index_window"
+            else:
+                lev = kn.leverage(design, ols.xtx_inv)
         else:
             lev = np.where(np.isfinite(abnormal), 0.0, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -154,6 +203,8 @@ class NormalReturnModel:
             expected=expected,
             abnormal=abnormal,
             leverage=lev,
+            fec_inverse=fec_inverse,
+            fec_moments=moments,
         )
 
 

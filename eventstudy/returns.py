@@ -1,10 +1,12 @@
 """From observed rows to aligned (events x days) return arrays (``docs/METHODS.md`` §2–§3).
 
 Returns are computed per ticker on its own dates, paired with its benchmark on the dates both have a
-close (``alignment="common"``), so both returns always span the same interval. Event time counts rows of
-that aligned series: τ = 0 is the first aligned row on or after the ticker's day 0, and the estimation
-and event windows are gathered by position with one fancy-indexing step per (ticker, benchmark) pair of
-series, so the work grows with the number of series, not with the number of events.
+close (``alignment="common"``, the default), so both returns always span the same interval; with
+``alignment="date"`` each series' returns are computed on its own dates and the two are inner-joined on
+the date (estudy2's ``multi_day = TRUE``). Event time counts rows of that aligned series: τ = 0 is the
+first aligned row on or after the ticker's day 0, and the estimation and event windows are gathered by
+position with one fancy-indexing step per (ticker, benchmark) pair of series, so the work grows with the
+number of series, not with the number of events.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.data.series import PriceSeries
 
 ReturnType = Literal["simple", "log"]
+Alignment = Literal["common", "date"]
+ALIGNMENTS: tuple[str, ...] = ("common", "date")
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,8 +37,9 @@ class AlignedReturns:
     returns, market : (T,)
         Ticker and benchmark returns over the same intervals.
     span : (T,)
-        Number of the ticker's own observed rows each return covers (1 normally; > 1 when the benchmark
-        has no row on a day the ticker traded, so the return runs across it).
+        Number of the ticker's own observed rows each return covers (1 normally; > 1 under
+        ``alignment="common"`` when the benchmark has no row on a day the ticker traded, so the return runs
+        across it; always 1 under ``alignment="date"`` and for supplied returns).
     zero_volume : (T,)
         True where the ticker's row has Volume 0 (kept by default, flagged; ``docs/DATA.md`` §5).
     """
@@ -51,16 +56,33 @@ def _to_returns(values: FloatArray, return_type: ReturnType) -> FloatArray:
     return np.log(ratio) if return_type == "log" else ratio - 1.0
 
 
-def align(ticker: PriceSeries, benchmark: PriceSeries, return_type: ReturnType) -> AlignedReturns:
-    """Pair a ticker with its benchmark (``docs/METHODS.md`` §2.2, ``alignment = "common"``).
+def align(
+    ticker: PriceSeries, benchmark: PriceSeries, return_type: ReturnType, alignment: Alignment = "common"
+) -> AlignedReturns:
+    """Pair a ticker with its benchmark (``docs/METHODS.md`` §2.2).
 
-    Prices: keep the dates on which both have a close and compute both returns between consecutive kept
-    dates, so the two returns cover the same interval. User-supplied returns (``kind="return"``) cannot
-    be re-based: each side is taken as returns on its own dates (a price series is turned into returns
-    on its own dates first) and the two are inner-joined on the date. With ``return_type="log"``
-    returns are ln(P_t / P_prev); supplied simple returns r become ln(1 + r).
+    Parameters
+    ----------
+    ticker, benchmark
+        Observed rows of the two symbols.
+    return_type
+        ``"simple"``: P_t / P_prev - 1; ``"log"``: ln(P_t / P_prev). Supplied simple returns r become
+        ln(1 + r) under ``"log"``.
+    alignment
+        ``"common"`` (default): keep the dates on which both have a close and compute both returns
+        between consecutive kept dates, so the two returns cover the same interval. ``"date"``: each
+        series' returns on its own dates (a return runs across a missing price of that series), inner-
+        joined on the date; where one series skipped a day the two intervals differ. This is estudy2's
+        ``multi_day = TRUE`` and equals ``"common"`` when both series have the same dates.
+
+    Notes
+    -----
+    User-supplied returns (``kind="return"``) cannot be re-based, so they are always joined on the date
+    (a price series on the other side is turned into returns on its own dates first).
     """
-    if ticker.kind == "price" and benchmark.kind == "price":
+    if alignment not in ALIGNMENTS:
+        raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
+    if alignment == "common" and ticker.kind == "price" and benchmark.kind == "price":
         common, t_idx, b_idx = np.intersect1d(
             ticker.dates.values, benchmark.dates.values, assume_unique=True, return_indices=True
         )
@@ -107,6 +129,11 @@ class ReturnPanel:
         Relative days of the two windows.
     est_returns, est_market : (N, L)
     est_dates : (N, L) datetime64[D]
+    est_bench_own : (N, L) or None
+        The benchmark's own returns on the estimation window, counted back from τ = 0 on the
+        benchmark's **own** return series (not the aligned one), so it includes days on which the ticker
+        has no return. Used by ``fec_moments = "index_window"`` (``docs/METHODS.md`` §8.2). None for panels
+        built by hand without it.
     evt_returns, evt_market : (N, W)
     evt_dates : (N, W) datetime64[ns]
     evt_span : (N, W)
@@ -126,6 +153,7 @@ class ReturnPanel:
     evt_dates: np.ndarray
     evt_span: IntArray
     evt_zero_volume: BoolArray
+    est_bench_own: FloatArray | None = None
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -144,6 +172,7 @@ class ReturnPanel:
             evt_dates=self.evt_dates[rows],
             evt_span=self.evt_span[rows],
             evt_zero_volume=self.evt_zero_volume[rows],
+            est_bench_own=None if self.est_bench_own is None else self.est_bench_own[rows],
         )
 
 
@@ -159,6 +188,7 @@ def build_panel(
     estimation_window: Window,
     event_window: Window,
     return_type: ReturnType = "simple",
+    alignment: Alignment = "common",
 ) -> tuple[ReturnPanel, pd.DataFrame]:
     """Gather estimation and event-window returns for every (event, ticker) pair.
 
@@ -173,6 +203,8 @@ def build_panel(
         Inclusive relative-day windows, counted in rows of the aligned series (``docs/METHODS.md`` §3).
     return_type
         ``"simple"`` or ``"log"``.
+    alignment
+        ``"common"`` or ``"date"`` (:func:`align`; the conventions' ``alignment`` knob).
 
     Returns
     -------
@@ -187,6 +219,7 @@ def build_panel(
     est_returns = np.full((n, len(est_days)), np.nan)
     est_market = np.full_like(est_returns, np.nan)
     est_dates = np.full(est_returns.shape, np.datetime64("NaT"), dtype="datetime64[D]")
+    est_bench_own = np.full_like(est_returns, np.nan)
     evt_returns = np.full((n, len(evt_days)), np.nan)
     evt_market = np.full_like(evt_returns, np.nan)
     evt_dates = np.full(evt_returns.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
@@ -199,9 +232,10 @@ def build_panel(
 
     day_zero = pd.to_datetime(pairs["day_zero"]).values.astype("datetime64[ns]")
     codes = pairs.groupby(["ticker", "benchmark"], sort=False).indices
+    bench_own: dict[str, tuple[np.ndarray, FloatArray]] = {}
     for (ticker, benchmark), rows in codes.items():
         rows = np.asarray(rows)
-        aligned = align(series[ticker], series[benchmark], return_type)
+        aligned = align(series[ticker], series[benchmark], return_type, alignment)
         pos0 = np.searchsorted(aligned.dates, day_zero[rows], side="left")
         missing = pos0 >= len(aligned.dates)
         keep[rows[missing]] = False
@@ -217,6 +251,13 @@ def build_panel(
         est_returns[ok_rows] = _gather(aligned.returns, est_pos, np.nan)
         est_market[ok_rows] = _gather(aligned.market, est_pos, np.nan)
         est_dates[ok_rows] = _gather(aligned.dates.astype("datetime64[D]"), est_pos, np.datetime64("NaT"))
+        if benchmark not in bench_own:
+            b_dates, b_ret, _ = _own_returns(series[benchmark], return_type)
+            bench_own[benchmark] = (b_dates, b_ret)
+        b_dates, b_ret = bench_own[benchmark]
+        # τ = 0 is an aligned date, hence one of the benchmark's own return dates
+        b_pos0 = np.searchsorted(b_dates, a0, side="left")
+        est_bench_own[ok_rows] = _gather(b_ret, b_pos0[:, None] + est_days[None, :], np.nan)
         evt_returns[ok_rows] = _gather(aligned.returns, evt_pos, np.nan)
         evt_market[ok_rows] = _gather(aligned.market, evt_pos, np.nan)
         evt_dates[ok_rows] = _gather(aligned.dates, evt_pos, np.datetime64("NaT"))
@@ -238,6 +279,7 @@ def build_panel(
         evt_dates=evt_dates,
         evt_span=evt_span,
         evt_zero_volume=evt_zero,
+        est_bench_own=est_bench_own,
     )
     exclusions = pd.DataFrame(
         {
@@ -250,4 +292,4 @@ def build_panel(
     return panel.take(np.flatnonzero(keep)), exclusions
 
 
-__all__ = ["AlignedReturns", "ReturnPanel", "ReturnType", "align", "build_panel"]
+__all__ = ["ALIGNMENTS", "AlignedReturns", "Alignment", "ReturnPanel", "ReturnType", "align", "build_panel"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from eventstudy.data.series import PriceSeries
 from eventstudy.returns import align, build_panel
@@ -74,3 +75,81 @@ def test_build_panel_moves_tau0_when_benchmark_lacks_day0_and_excludes_late_even
     assert panel.pairs.loc[0, "aligned_day_zero"] == pd.Timestamp("2024-01-05")
     assert "no row on day 0" in panel.pairs.loc[0, "note"]
     assert excluded["event_id"].tolist() == ["e2"] and "on or after day 0" in excluded.loc[0, "reason"]
+
+
+def test_date_alignment_runs_returns_across_a_missing_price() -> None:
+    # the ticker has no price on 01-04; under "date" its 01-05 return runs 01-03 -> 01-05 (estudy2
+    # multi_day = TRUE) while the benchmark's 01-05 return is its own 01-04 -> 01-05; 01-04 has no
+    # ticker return, so the inner join on the date drops it
+    ticker = _series("A", ["2024-01-02", "2024-01-03", "2024-01-05"], [100, 104, 97])
+    bench = _series("M", ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"], [10, 11, 12, 9])
+    out = align(ticker, bench, "log", "date")
+    np.testing.assert_array_equal(out.dates, pd.DatetimeIndex(["2024-01-03", "2024-01-05"]).values)
+    np.testing.assert_allclose(out.returns, np.log([104 / 100, 97 / 104]), rtol=1e-15)
+    np.testing.assert_allclose(out.market, np.log([11 / 10, 9 / 12]), rtol=1e-15)
+    np.testing.assert_array_equal(out.span, [1, 1])
+    common = align(ticker, bench, "log", "common")  # the default pairs 01-03 -> 01-05 on both sides
+    np.testing.assert_allclose(common.market, np.log([11 / 10, 9 / 11]), rtol=1e-15)
+
+
+def test_date_alignment_equals_common_when_both_series_share_dates() -> None:
+    dates = list(pd.bdate_range("2024-01-01", periods=12).astype(str))
+    rng = np.random.default_rng(3)
+    ticker = _series("A", dates, list(100 * np.exp(np.cumsum(rng.normal(0, 0.01, 12)))))
+    bench = _series("M", dates, list(50 * np.exp(np.cumsum(rng.normal(0, 0.01, 12)))))
+    for kind in ("simple", "log"):
+        a, b = align(ticker, bench, kind, "date"), align(ticker, bench, kind, "common")  # type: ignore[arg-type]
+        np.testing.assert_array_equal(a.dates, b.dates)
+        np.testing.assert_array_equal(a.returns, b.returns)
+        np.testing.assert_array_equal(a.market, b.market)
+
+
+def test_unknown_alignment_is_rejected() -> None:
+    ticker = _series("A", ["2024-01-02", "2024-01-03"], [1, 2])
+    with pytest.raises(ValueError, match="alignment"):
+        align(ticker, ticker, "simple", "calendar")  # type: ignore[arg-type]
+
+
+class TestBenchmarkOwnEstimationWindow:
+    """``est_bench_own`` counts back from τ = 0 on the benchmark's own series (METHODS.md §8.2)."""
+
+    def setup_method(self) -> None:
+        self.dates = pd.bdate_range("2024-01-01", periods=40)
+        rng = np.random.default_rng(7)
+        self.bench = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, 40)))
+        prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, 40)))
+        # ticker listed on dates[15] and without a price on dates[25]
+        keep = np.r_[np.arange(15, 25), np.arange(26, 40)]
+        self.series = {
+            "A": _series("A", list(self.dates[keep].astype(str)), list(prices[keep])),
+            "M": _series("M", list(self.dates.astype(str)), list(self.bench)),
+        }
+        self.pairs = pd.DataFrame({"event_id": ["e"], "ticker": ["A"], "benchmark": ["M"], "day_zero": [self.dates[30]]})
+        self.own = np.log(self.bench[1:] / self.bench[:-1])  # benchmark return at dates[j] is own[j - 1]
+
+    @pytest.mark.parametrize("alignment", ["common", "date"])
+    def test_full_window_of_the_benchmark(self, alignment: str) -> None:
+        panel, _ = build_panel(self.pairs, self.series, (-20, -1), (0, 2), "log", alignment)  # type: ignore[arg-type]
+        assert panel.est_bench_own is not None
+        # τ = 0 is dates[30] = own index 29; τ = -20..-1 are own[9..28], dates[10..29]
+        np.testing.assert_allclose(panel.est_bench_own[0], self.own[9:29], rtol=1e-15)
+        # the ticker's aligned window is shorter: returns on dates[16..24] and dates[26..29]
+        assert np.isfinite(panel.est_returns[0]).sum() == 13
+        assert np.isnan(panel.est_market[0, :7]).all()
+        # the return on dates[26] runs across the missing dates[25]: under "common" the benchmark's
+        # does too, under "date" the benchmark's is its own one-day return
+        r26 = panel.est_market[0, -4]
+        expected = self.own[25] + self.own[24] if alignment == "common" else self.own[25]
+        np.testing.assert_allclose(r26, expected, rtol=1e-13)
+
+    def test_date_alignment_market_is_the_benchmarks_own_return(self) -> None:
+        panel, _ = build_panel(self.pairs, self.series, (-20, -1), (0, 2), "log", "date")
+        dates = pd.DatetimeIndex(panel.est_dates[0][~np.isnat(panel.est_dates[0])])
+        assert pd.Timestamp(self.dates[25]) not in dates and pd.Timestamp(self.dates[16]) == dates[0]
+        market = panel.est_market[0][np.isfinite(panel.est_market[0])]
+        positions = self.dates.get_indexer(dates) - 1
+        np.testing.assert_allclose(market, self.own[positions], rtol=1e-15)
+
+    def test_take_keeps_it(self) -> None:
+        panel, _ = build_panel(self.pairs, self.series, (-20, -1), (0, 2), "log")
+        assert panel.take(np.array([0])).est_bench_own is not None

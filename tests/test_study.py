@@ -1,0 +1,317 @@
+"""EventStudy end to end on synthetic prices built in code (an in-memory price source).
+
+Covers the settings validation, the exclusions (insufficient estimation data, a CAR window with a
+missing day), the convention profile and knobs recorded in the settings, the profile's return type,
+and the invariance of every firm-event's AR and CAR to the order of the events and to a ticker
+appearing in several events (``docs/METHODS.md`` §9.1: everything is keyed by the event, not the ticker).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eventstudy import EventStudy, get_profile
+from eventstudy.cli import main
+from eventstudy.conventions import Conventions
+from eventstudy.data.series import PriceSeries
+from eventstudy.errors import InputError, PriceSourceError, UnknownNameError
+from eventstudy.events import Event, events_from_frame
+from eventstudy.results import StudyResult
+from eventstudy.study import StudySpec, knob_names, resolve_conventions
+
+DATES = pd.bdate_range("2020-01-01", "2021-12-31")
+SETTINGS = dict(
+    estimation_window=(-120, -11),
+    event_window=(-5, 5),
+    car_windows=[(0, 0), (-1, 1), (0, 5)],
+    min_estimation_obs=60,
+    progress=False,
+)
+
+
+def _prices(seed: int = 5) -> dict[str, PriceSeries]:
+    """A market index M and tickers A, B, C on every weekday; D lists late; E stops early."""
+    rng = np.random.default_rng(seed)
+    market = rng.normal(0.0003, 0.01, len(DATES))
+    out = {"M": PriceSeries("M", DATES, 1000 * np.exp(np.cumsum(market)), source="memory")}
+    for symbol, beta in (("A", 1.2), ("B", 0.7), ("C", 1.0), ("D", 0.9), ("E", 1.1)):
+        r = 0.0002 + beta * market + rng.normal(0, 0.015, len(DATES))
+        prices = 50 * np.exp(np.cumsum(r))
+        keep = np.ones(len(DATES), dtype=bool)
+        if symbol == "D":
+            keep[: DATES.get_loc(pd.Timestamp("2021-03-01")) - 40] = False  # 39 returns before day 0, 29 of them in [-120, -11]
+        if symbol == "E":
+            keep[DATES.get_loc(pd.Timestamp("2021-03-01")) + 4 :] = False  # last row at day +3
+        out[symbol] = PriceSeries(symbol, DATES[keep], prices[keep], source="memory")
+    return out
+
+
+class MemoryPrices:
+    """Serves the in-memory series; unknown symbols fail like a real source."""
+
+    description = "synthetic prices (in memory)"
+
+    def __init__(self, series: dict[str, PriceSeries]) -> None:
+        self.series = series
+
+    def load(self, symbol: str, start: dt.date, end: dt.date) -> PriceSeries:
+        if symbol not in self.series:
+            raise PriceSourceError(symbol, "no data", "not in the synthetic set")
+        s = self.series[symbol]
+        keep = (s.dates >= pd.Timestamp(start)) & (s.dates <= pd.Timestamp(end))
+        return PriceSeries(symbol, s.dates[keep], s.values[keep], source=s.source)
+
+
+def _event(event_id: str, date: str, tickers: tuple[str, ...]) -> Event:
+    return Event(event_id, dt.date.fromisoformat(date), None, "America/New_York", "", "", tickers,
+                 ("M",) * len(tickers), "", False)
+
+
+@pytest.fixture(scope="module")
+def prices() -> MemoryPrices:
+    return MemoryPrices(_prices())
+
+
+def _run(events: list[Event], prices: MemoryPrices, **settings: object) -> StudyResult:
+    return EventStudy(events, prices, **{**SETTINGS, **settings}).run()  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------- validation
+class TestSettingsValidation:
+    """Bad settings raise InputError naming the parameter, before anything is loaded."""
+
+    @pytest.mark.parametrize(
+        ("settings", "parameter"),
+        [
+            ({"estimation_window": (-120, 0)}, "estimation_window"),  # overlaps the event window
+            ({"event_window": (5, -5)}, "event_window"),
+            ({"estimation_window": (-120.5, -11)}, "estimation_window"),
+            ({"estimation_window": (-120,)}, "estimation_window"),
+            ({"car_windows": [(0, 6)]}, "car_windows"),
+            ({"car_windows": [(2, 1)]}, "car_windows"),
+            ({"car_windows": []}, "car_windows"),
+            ({"min_estimation_obs": 4}, "min_estimation_obs"),
+            ({"min_estimation_obs": 60.5}, "min_estimation_obs"),
+            ({"return_type": "percent"}, "return_type"),
+            ({"knobs": {"fec": "maybe"}}, "knobs"),
+            ({"knobs": {"resid_ddof": 2}}, "knobs"),
+            ({"knobs": {"kp_min_overlap": "many"}}, "knobs"),
+        ],
+    )
+    def test_bad_setting(self, prices: MemoryPrices, settings: dict[str, object], parameter: str) -> None:
+        with pytest.raises(InputError) as info:
+            EventStudy([_event("e1", "2021-03-01", ("A",))], prices, **{**SETTINGS, **settings})  # type: ignore[arg-type]
+        assert info.value.parameter == parameter
+
+    def test_unknown_knob_and_profile_list_the_valid_names(self, prices: MemoryPrices) -> None:
+        with pytest.raises(UnknownNameError) as info:
+            EventStudy([_event("e1", "2021-03-01", ("A",))], prices, knobs={"fecc": False})
+        assert info.value.parameter == "knobs" and "fec_moments" in info.value.valid
+        assert set(info.value.valid) == set(knob_names())
+        with pytest.raises(UnknownNameError) as profile:
+            EventStudy([_event("e1", "2021-03-01", ("A",))], prices, conventions="stata")
+        assert "estudy2" in profile.value.valid
+        with pytest.raises(UnknownNameError):  # the profile name is not a knob
+            resolve_conventions("textbook", {"name": "mine"})
+
+    def test_no_events(self, prices: MemoryPrices) -> None:
+        with pytest.raises(InputError):
+            EventStudy([], prices)
+
+
+# ---------------------------------------------------------------------------------------- exclusions
+class TestExclusions:
+    def setup_method(self) -> None:
+        self.result = _run([_event("e1", "2021-03-01", ("A", "D", "E", "ZZZ"))], MemoryPrices(_prices()))
+        self.excl = self.result.exclusions.set_index("ticker")
+
+    def test_insufficient_estimation_data(self) -> None:
+        row = self.excl.loc["D"]
+        assert row["stage"] == "estimation"
+        assert row["reason"].startswith("insufficient estimation data: 29 returns in [-120, -11], minimum 60")
+        assert "D" not in set(self.result.panel.pairs["ticker"])
+        days = self.result.event_days.set_index("ticker")
+        assert days.loc["D", "status"] == "excluded"
+
+    def test_car_window_with_a_missing_day(self) -> None:
+        # E's prices stop at day +3: its ARs on +4, +5 are missing, never zero-filled
+        e_rows = self.result.abnormal_returns[self.result.abnormal_returns["ticker"] == "E"]
+        assert e_rows["rel_day"].max() == 3
+        e_excl = self.result.exclusions[self.result.exclusions["ticker"] == "E"]
+        assert e_excl["stage"].tolist() == ["CAR window [0, +5]"]
+        assert "missing" in e_excl["reason"].iloc[0]
+        car = self.result.car.set_index(["ticker", "window_start", "window_end"])
+        assert np.isnan(car.loc[("E", 0, 5), "car"]) and np.isnan(car.loc[("E", 0, 5), "se"])
+        assert np.isfinite(car.loc[("E", -1, 1), "car"])
+        # the pooled CAR [0, +5] statistic counts only A
+        tests = self.result.tests
+        cell = tests[(tests.group == "all") & (tests.scope == "window") & (tests.window_end == 5)
+                     & (tests.test == "cross_sectional_t")]
+        assert cell["n"].tolist() == [1]
+
+    def test_missing_prices_become_exclusions(self) -> None:
+        assert self.excl.loc["ZZZ", "stage"] == "prices"
+        assert set(self.result.panel.pairs["ticker"]) == {"A", "E"}
+
+
+# ---------------------------------------------------------------------------------------- profiles
+class TestProfileAndKnobs:
+    def test_textbook_defaults_recorded(self, prices: MemoryPrices) -> None:
+        result = _run([_event("e1", "2021-03-01", ("A", "B"))], prices)
+        settings = result.settings
+        assert settings["conventions"] == "textbook"
+        assert settings["return_type"] == "simple (default of the textbook profile)"
+        for name, value in Conventions().knobs().items():
+            if name != "name":
+                assert f"knob: {name}" in settings
+        assert settings["knob: fec"] == "on" and settings["knob: alignment"] == "common"
+        assert settings["knob: resid_ddof"] == "k" and settings["knob: car_coverage"] == "0.9"
+
+    def test_estudy2_with_a_knob_changed(self, prices: MemoryPrices) -> None:
+        result = _run([_event("e1", "2021-03-01", ("A", "B"))], prices, conventions="estudy2", knobs={"fec": False})
+        conv = result.spec.conventions
+        assert conv.name == "estudy2+custom" and conv.fec is False and conv.resid_ddof == "1"
+        settings = result.settings
+        assert settings["conventions"] == "estudy2+custom"
+        assert settings["knob: fec"] == "off" and settings["forecast-error correction"] == "off"
+        assert settings["knob: fec_moments"] == "index_window" and settings["knob: alignment"] == "date"
+        np.testing.assert_allclose(result.fit.leverage, 0.0)
+        table = result.spec.knob_table()
+        assert table.iloc[0].tolist() == ["name", "estudy2+custom"]
+        assert set(table["knob"]) == {"name", *knob_names()}
+
+    def test_text_knob_values_are_converted(self) -> None:
+        conv = resolve_conventions("textbook", {"fec": "OFF", "resid_ddof": 1, "kp_min_overlap": "20",
+                                                "car_coverage": "0.8", "bmp_reference": "normal"})
+        assert (conv.fec, conv.resid_ddof, conv.kp_min_overlap, conv.car_coverage, conv.bmp_reference) == (
+            False, "1", 20, 0.8, "normal")
+        assert conv.name == "textbook+custom"
+        assert resolve_conventions(get_profile("estudy2")) is get_profile("estudy2")
+
+    def test_conventions_value_is_used_as_given(self, prices: MemoryPrices) -> None:
+        conv = get_profile("textbook").with_knobs(resid_ddof="0")
+        result = _run([_event("e1", "2021-03-01", ("A",))], prices, conventions=conv)
+        assert result.spec.conventions is conv and result.settings["residual variance divisor"] == "M"
+
+    def test_return_type_comes_from_the_profile_unless_given(self, prices: MemoryPrices) -> None:
+        events = [_event("e1", "2021-03-01", ("A",))]
+        log = _run(events, prices, conventions="estudy2")
+        simple = _run(events, prices, conventions="estudy2", return_type="simple")
+        assert log.spec.return_type == "log" and log.spec.return_type_from_profile
+        assert log.settings["return_type"] == "log (default of the estudy2 profile)"
+        assert simple.spec.return_type == "simple" and not simple.spec.return_type_from_profile
+        assert simple.settings["return_type"] == "simple"
+        assert simple.settings["knob: return_type"].startswith("log (profile default; this study uses simple)")
+        a = prices.series["A"]
+        i0 = a.dates.get_loc(pd.Timestamp("2021-03-01"))
+        np.testing.assert_allclose(log.panel.evt_returns[0, 5], np.log(a.values[i0] / a.values[i0 - 1]), rtol=1e-14)
+        np.testing.assert_allclose(simple.panel.evt_returns[0, 5], a.values[i0] / a.values[i0 - 1] - 1, rtol=1e-12)
+        assert StudySpec().return_type == "simple"
+        assert StudySpec(conventions=get_profile("estudy2")).return_type == "log"
+
+
+# ---------------------------------------------------------------------------------------- invariance
+KEYED_EVENTS = [
+    _event("e1", "2021-03-01", ("A", "B")),
+    _event("e2", "2021-06-01", ("C", "A")),
+    _event("e3", "2021-03-01", ("A",)),  # same ticker and day 0 as in e1, another event
+    _event("e4", "2021-09-15", ("B", "A", "C")),
+]
+
+
+@pytest.fixture(scope="module")
+def forward(prices: MemoryPrices) -> StudyResult:
+    return _run(KEYED_EVENTS, prices)
+
+
+class TestKeyedByEvent:
+    """AR and CAR of a firm-event do not depend on the other events of the file (METHODS.md §9.1)."""
+
+    EVENTS = KEYED_EVENTS
+
+    @staticmethod
+    def _keyed(result: StudyResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+        ar = result.abnormal_returns.set_index(["event_id", "ticker", "rel_day"]).sort_index()
+        car = result.car.set_index(["event_id", "ticker", "window_start", "window_end"]).sort_index()
+        return ar, car
+
+    def test_order_of_events(self, forward: StudyResult, prices: MemoryPrices) -> None:
+        backward = _run(self.EVENTS[::-1], prices)
+        for a, b in zip(self._keyed(forward), self._keyed(backward), strict=True):
+            pd.testing.assert_frame_equal(a, b)
+        tests = ["group", "scope", "window_start", "window_end", "test"]
+        fwd = forward.tests.set_index(tests).sort_index()
+        bwd = backward.tests.set_index(tests).sort_index()
+        # pooled sums run in another order: equal to rounding
+        np.testing.assert_allclose(fwd["statistic"], bwd["statistic"], rtol=1e-12)
+        np.testing.assert_array_equal(fwd["n"], bwd["n"])
+
+    def test_each_event_alone(self, forward: StudyResult, prices: MemoryPrices) -> None:
+        ar_all, car_all = self._keyed(forward)
+        for event in self.EVENTS:
+            alone = _run([event], prices)
+            ar, car = self._keyed(alone)
+            pd.testing.assert_frame_equal(ar, ar_all.loc[[event.event_id]])
+            pd.testing.assert_frame_equal(car, car_all.loc[[event.event_id]])
+            # the per-event statistics of the full run equal the pooled ones of the event alone
+            mine = forward.tests[forward.tests.group == event.event_id].drop(columns="group").reset_index(drop=True)
+            pooled = alone.tests[alone.tests.group == "all"].drop(columns="group").reset_index(drop=True)
+            pd.testing.assert_frame_equal(mine, pooled)
+
+    def test_same_ticker_in_two_events_gives_two_units(self, forward: StudyResult) -> None:
+        pairs = forward.panel.pairs
+        assert len(pairs) == 8 and (pairs["ticker"] == "A").sum() == 4
+        ar, _ = self._keyed(forward)
+        np.testing.assert_array_equal(ar.loc[("e1", "A")]["abnormal_return"], ar.loc[("e3", "A")]["abnormal_return"])
+        aar = forward.aar.set_index(["group", "rel_day"])
+        assert (aar.loc["e1", "n"] == 2).all() and (aar.loc["e3", "n"] == 1).all()
+        assert (aar.loc["all", "n"] == 8).all()
+
+
+# ---------------------------------------------------------------------------------------- command line
+def _write_inputs(folder: Path) -> Path:
+    series = _prices()
+    for symbol in ("A", "B", "M"):
+        s = series[symbol]
+        frame = pd.DataFrame({"Date": s.dates.strftime("%Y-%m-%d"), "Close": s.values, "Adj Close": s.values})
+        frame.to_csv(folder / f"{symbol}.csv", index=False)
+    events = folder / "events.csv"
+    events.write_text("event_id,date,timezone,tickers,benchmark\ne1,2021-03-01,America/New_York,A;B,M\n", encoding="utf-8")
+    return events
+
+
+class TestCommandLineKnobs:
+    def test_unknown_knob_exits_2_listing_the_knobs(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        events = _write_inputs(tmp_path)
+        code = main(["run", str(events), "--prices", str(tmp_path), "--quiet", "--knob", "fecc=off"])
+        err = capsys.readouterr().err
+        assert code == 2 and "--knob" in err and "fec_moments" in err and "Traceback" not in err
+
+    @pytest.mark.parametrize("item", ["fec", "=off", "fec="])
+    def test_malformed_knob_exits_2(self, tmp_path: Path, capsys: pytest.CaptureFixture[str], item: str) -> None:
+        events = _write_inputs(tmp_path)
+        assert main(["run", str(events), "--prices", str(tmp_path), "--quiet", "--knob", item]) == 2
+        assert "NAME=VALUE" in capsys.readouterr().err
+
+    def test_bad_knob_value_exits_2(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        events = _write_inputs(tmp_path)
+        assert main(["run", str(events), "--prices", str(tmp_path), "--quiet", "--knob", "car_variance=full"]) == 2
+        assert "car_variance" in capsys.readouterr().err
+
+    def test_run_records_profile_and_knobs(self, tmp_path: Path) -> None:
+        events = _write_inputs(tmp_path)
+        out = tmp_path / "out"
+        code = main(["run", str(events), "--prices", str(tmp_path), "--quiet", "--out", str(out), "--formats", "md",
+                     "--estimation=-120:-11", "--window=-5:5", "--car", "0:1", "--min-obs", "60",
+                     "--conventions", "estudy2", "--knob", "fec=off", "--knob", "kp_min_overlap=20"])
+        assert code == 0
+        report = (out / "report.md").read_text(encoding="utf-8")
+        assert "estudy2+custom" in report and "knob: kp_min_overlap" in report
+        assert "log (default of the estudy2+custom profile)" in report
+        parameters = pd.read_csv(out / "parameters.csv")
+        assert parameters["ticker"].tolist() == ["A", "B"]

@@ -274,18 +274,6 @@ def car_variance(
     raise ValueError(f"unknown car variance method {method!r}")
 
 
-def cumulative_car_variance(s2: FloatArray, x: FloatArray, xtx_inv: FloatArray) -> FloatArray:
-    """Exact variance of the cumulative AR from the first event-window day to each day, shape (N, W).
-
-    Uses the same formula as :func:`car_variance` with ``method="exact"`` for the growing windows
-    [τ_start, τ]: s^2 [L_τ + G_τ'(X'X)^-1 G_τ], G_τ the cumulative sum of the design rows.
-    """
-    g = np.cumsum(x, axis=1)
-    lengths = np.arange(1, x.shape[1] + 1, dtype=np.float64)
-    quad = np.einsum("nwk,nkj,nwj->nw", g, xtx_inv, g) if x.shape[2] else 0.0
-    return s2[:, None] * (lengths[None, :] + quad)
-
-
 def group_moments(values: FloatArray, groups: IntArray, n_groups: int) -> tuple[IntArray, FloatArray, FloatArray]:
     """Count, sum and sum of squared deviations of ``values`` (N, D) within groups, ignoring NaN.
 
@@ -335,7 +323,6 @@ def masked(values: FloatArray, keep: BoolArray) -> FloatArray:
 __all__ = [
     "OlsArrays",
     "car_variance",
-    "cumulative_car_variance",
     "design",
     "group_moments",
     "index_window_fec",

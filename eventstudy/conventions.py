@@ -147,6 +147,8 @@ class Conventions:
         """Copy with some knobs changed; the profile name becomes ``"<name>+custom"``."""
         if not knobs:
             return self
+        if "name" in knobs:
+            raise InputError("the profile name is not a knob; choose a profile, then change knobs", parameter="name")
         unknown = set(knobs) - set(asdict(self)) - {"name"}
         if unknown:
             raise UnknownNameError("convention knob", sorted(unknown)[0], [f for f in asdict(self) if f != "name"])

@@ -8,13 +8,14 @@ variance follow from the design rows rather than from per-model formulas.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from eventstudy import _kernels as kn
-from eventstudy._typing import FloatArray, IntArray
+from eventstudy._typing import FloatArray, IntArray, Window
 from eventstudy.conventions import Conventions
 from eventstudy.errors import UnknownNameError
 from eventstudy.returns import ReturnPanel
@@ -93,6 +94,28 @@ class ModelFit:
     def sigma(self) -> FloatArray:
         """Residual standard deviation s_i."""
         return np.sqrt(self.s2)
+
+    def cars(
+        self, event_days: IntArray, windows: Sequence[Window], conventions: Conventions
+    ) -> tuple[FloatArray, FloatArray]:
+        """CARs and their variances for each window, two (N, len(windows)) arrays.
+
+        CAR_i(w) = Σ_{t∈w} AR_it, NaN when any day of the window is missing (never zero-filled).
+        The variance follows ``conventions.car_variance`` (``docs/METHODS.md`` §5.3) with the
+        forecast-error moments of :attr:`fec_matrix`; with the correction off, ``"exact"`` reduces to
+        L s^2 and ``"diag"`` to L s^2 as well, since C_it = 1.
+        """
+        values = np.empty((len(self.abnormal), len(windows)))
+        variances = np.empty_like(values)
+        method = conventions.car_variance if conventions.fec else ("L_s2" if conventions.car_variance != "diag" else "diag")
+        for c, (start, end) in enumerate(windows):
+            cols = np.flatnonzero((event_days >= start) & (event_days <= end))
+            values[:, c] = kn.window_sums(self.abnormal, cols)
+            variances[:, c] = kn.car_variance(
+                self.s2, self.event_design[:, cols], self.fec_matrix, self.leverage[:, cols], method
+            )
+        variances[~np.isfinite(values)] = np.nan
+        return values, variances
 
     @property
     def fec_matrix(self) -> FloatArray:

@@ -181,11 +181,8 @@ class StudyResult:
         """Cumulative AR from the event-window start with its exact-variance 95 % band (t(M - k))."""
         fit = self.fit
         n, w = fit.abnormal.shape
-        cum = np.cumsum(fit.abnormal, axis=1)
-        if self.spec.conventions.car_variance == "exact" and self.spec.conventions.fec:
-            var = kn.cumulative_car_variance(fit.s2, fit.event_design, fit.xtx_inv)
-        else:
-            var = np.cumsum(fit.ar_variance if self.spec.conventions.car_variance == "diag" else np.broadcast_to(fit.s2[:, None], (n, w)), axis=1)
+        days = self.panel.event_days
+        cum, var = fit.cars(days, [(int(days[0]), int(d)) for d in days], self.spec.conventions)
         se = np.sqrt(var)
         with np.errstate(invalid="ignore"):
             q = stats.t.ppf(0.975, np.where(fit.df > 0, fit.df, np.nan))[:, None]
@@ -351,6 +348,7 @@ class StudyResult:
             "tests": self.tests,
             "exclusions": self.exclusions,
             "provenance": self.provenance,
+            "knobs": self.spec.knob_table(),
         }
 
     def to_csv(self, directory: str | Path) -> list[Path]:

@@ -574,22 +574,8 @@ class EventStudy:
         )
 
     def _cars(self, fit: ModelFit, event_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """CARs and their variances for every CAR window, (N, C) each (``docs/METHODS.md`` §5.3)."""
-        spec = self.spec
-        n = len(fit.abnormal)
-        values = np.empty((n, len(spec.car_windows)))
-        variances = np.empty_like(values)
-        lev = fit.leverage
-        for c, (start, end) in enumerate(spec.car_windows):
-            cols = np.flatnonzero((event_days >= start) & (event_days <= end))
-            values[:, c] = kn.window_sums(fit.abnormal, cols)
-            method = spec.conventions.car_variance if spec.conventions.fec else (
-                "L_s2" if spec.conventions.car_variance != "diag" else "diag"
-            )
-            # fec_matrix: (X'X)^-1, or the benchmark-window moment matrix under fec_moments="index_window"
-            variances[:, c] = kn.car_variance(fit.s2, fit.event_design[:, cols], fit.fec_matrix, lev[:, cols], method)
-            variances[~np.isfinite(values[:, c]), c] = np.nan
-        return values, variances
+        """CARs and their variances for the study's CAR windows (see :meth:`ModelFit.cars`)."""
+        return fit.cars(event_days, self.spec.car_windows, self.spec.conventions)
 
     @staticmethod
     def _final_status(days: pd.DataFrame, excluded: pd.DataFrame, estimated: pd.DataFrame) -> pd.DataFrame:

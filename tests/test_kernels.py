@@ -95,7 +95,6 @@ def test_car_variance_variants_by_hand() -> None:
     np.testing.assert_allclose(kn.car_variance(s2, x, xtx_inv, lev, "exact"), [5.8])
     np.testing.assert_allclose(kn.car_variance(s2, x, xtx_inv, lev, "diag"), [2 * (2 + 0.6 + 2.1)])
     np.testing.assert_allclose(kn.car_variance(s2, x, xtx_inv, lev, "L_s2"), [4.0])
-    np.testing.assert_allclose(kn.cumulative_car_variance(s2, x, xtx_inv)[0], [2 * (1 + 0.6), 5.8])
 
 
 def test_constant_mean_and_no_regressor_models() -> None:

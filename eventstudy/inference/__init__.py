@@ -13,6 +13,9 @@ import numpy as np
 
 from eventstudy._typing import IntArray
 from eventstudy.inference import parametric as _parametric  # noqa: F401  (registers the tests)
+from eventstudy.inference import calendar_time as _calendar_time, clustered as _clustered  # noqa: F401  (registers the tests)
+from eventstudy.inference import nonparametric as _nonparametric  # noqa: F401  (registers the tests)
+from eventstudy.inference import resampling as _resampling  # noqa: F401  (registers the tests)
 from eventstudy.inference.base import REGISTRY, InferenceData, Scope, StatBlock, StatTest, get_tests
 
 

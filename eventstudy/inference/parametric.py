@@ -1,9 +1,16 @@
-"""Parametric tests across events: cross-sectional t, Patell Z, BMP t (``docs/METHODS.md`` §6.2).
+"""Parametric tests across events (``docs/METHODS.md`` §6.2, P3-P5, P7-P9, P12).
+
+Cross-sectional t, Patell Z, BMP t, CLM's J1 and J2, Brown and Warner's (1980) independence test and the
+skewness-adjusted t. Tests built from estimation residuals across events (crude dependence adjustment,
+Lamb, Kolari-Pynnönen) are in :mod:`eventstudy.inference.clustered`; the calendar-time portfolio test is in
+:mod:`eventstudy.inference.calendar_time`.
 
 Each test is computed for every group of events (an event id, or all events pooled) at once, on
 (events x days) arrays for the day scope and (events x windows) arrays for the CAR-window scope, using
-per-group sums (:func:`eventstudy._kernels.group_moments`). An event without a value on a day or in a
-window is left out of that cell (N shrinks); nothing is zero-filled.
+per-group sums (:func:`eventstudy._kernels.group_moments`). One implementation serves both scopes: the
+window scope feeds CARs (and their variances, or a window length) into the same kernel as the day scope
+feeds ARs. An event without a value on a day or in a window is left out of that cell (N shrinks); nothing
+is zero-filled. Undefined cells are NaN with a reason, never an exception or a warning.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from eventstudy import _kernels as kn
-from eventstudy._typing import IntArray
+from eventstudy._typing import BoolArray, FloatArray, IntArray
 from eventstudy.inference.base import (
     InferenceData,
     Scope,
@@ -23,9 +30,119 @@ from eventstudy.inference.base import (
     two_sided_t,
 )
 
+# --------------------------------------------------------------------------------------------------
+# Group and window helpers shared by the parametric modules
+# --------------------------------------------------------------------------------------------------
 
-def _mean_over_sd(values: np.ndarray, groups: IntArray, n_groups: int, what: str) -> StatBlock:
-    """t = mean / (sd / sqrt(N)) within groups, sd with divisor N - 1, reference t(N - 1)."""
+
+def group_sizes(groups: IntArray, n_groups: int) -> IntArray:
+    """Number of firm-events in each group, shape (n_groups,)."""
+    return np.bincount(groups, minlength=n_groups).astype(np.int64)[:n_groups]
+
+
+def group_count(mask: BoolArray, groups: IntArray, n_groups: int) -> IntArray:
+    """Number of True entries of ``mask`` (N[, D]) per group, shape (n_groups[, D])."""
+    return kn._group_sum(np.asarray(mask).astype(np.int64), groups, n_groups)
+
+
+def group_total(values: FloatArray, groups: IntArray, n_groups: int) -> FloatArray:
+    """Sum of the finite entries of ``values`` (N[, D]) per group (NaN counts as 0)."""
+    values = np.asarray(values, dtype=np.float64)
+    return kn._group_sum(np.where(np.isfinite(values), values, 0.0), groups, n_groups)
+
+
+def window_lengths(data: InferenceData) -> FloatArray:
+    """Number of event-window days L of each CAR window, shape (C,)."""
+    return np.array([len(data.car_columns(w)) for w in data.car_windows], dtype=np.float64)
+
+
+def window_sums(values: FloatArray, data: InferenceData) -> FloatArray:
+    """Sums of a per-day quantity (N, W) over each CAR window, (N, C); NaN if any day is missing."""
+    out = np.full((values.shape[0], len(data.car_windows)), np.nan)
+    for c, window in enumerate(data.car_windows):
+        cols = data.car_columns(window)
+        if len(cols):
+            out[:, c] = kn.window_sums(values, cols)
+    return out
+
+
+def pct(share: float) -> str:
+    """A coverage share as text, e.g. 0.9 -> '90%'."""
+    return f"{100 * share:g}%"
+
+
+def sum_daily(daily: StatBlock, present: BoolArray, data: InferenceData, groups: IntArray, n_groups: int) -> StatBlock:
+    """Window statistics as Σ (daily statistic) / sqrt(number of days), over well-covered days.
+
+    Parameters
+    ----------
+    daily
+        Day-scope block of the test, (n_groups, W); ``daily.n`` counts the events present each day.
+    present : (N, W)
+        Which firm-events enter the daily statistic on each day.
+    data, groups, n_groups
+        As for :meth:`StatTest.compute`.
+
+    Returns
+    -------
+    StatBlock
+        (n_groups, C). For window w the days used are those of w on which more than
+        ``car_coverage`` of the group's events are present; the statistic is
+        Σ_{τ used} t_τ / sqrt(#used) (estudy2's ``car_lamb`` / ``car_brown_warner_1985``,
+        ``docs/METHODS.md`` §8.2). The reference is the daily one; for a t reference the smallest daily
+        df over the used days is taken (all equal when coverage is complete). ``n`` counts the events
+        present on at least one used day.
+    """
+    conv = data.conventions
+    size = group_sizes(groups, n_groups).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        covered = (daily.n / size[:, None]) > conv.car_coverage
+    n_win = len(data.car_windows)
+    stat = np.full((n_groups, n_win), np.nan)
+    df = np.full((n_groups, n_win), np.nan)
+    n = np.zeros((n_groups, n_win), dtype=np.int64)
+    why = np.full((n_groups, n_win), "", dtype=object)
+    for c, window in enumerate(data.car_windows):
+        cols = data.car_columns(window)
+        if not len(cols):
+            why[:, c] = "the window has no event-window day"
+            continue
+        used = covered[:, cols]
+        vals = daily.statistic[:, cols]
+        n_days = used.sum(axis=1)
+        undefined = used & ~np.isfinite(vals)
+        bad = undefined.any(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stat[:, c] = np.where(used, vals, 0.0).sum(axis=1) / np.sqrt(n_days)
+        stat[(n_days == 0) | bad, c] = np.nan
+        if daily.family == "t":
+            day_df = np.where(used, daily.df[:, cols], np.inf).min(axis=1)
+            df[:, c] = np.where(np.isfinite(day_df) & ~bad, day_df, np.nan)
+        held = (present[:, cols] & used[groups]).any(axis=1)
+        n[:, c] = group_count(held, groups, n_groups)
+        first_bad = np.argmax(undefined, axis=1)
+        daily_reason = daily.reason[np.arange(n_groups), cols[first_bad]]
+        bad_text = np.array([f"daily statistic undefined on a day of the window: {r}" for r in daily_reason], dtype=object)
+        why[:, c] = np.where(
+            n_days == 0,
+            f"no day of the window has more than {pct(conv.car_coverage)} of the events present",
+            np.where(bad, bad_text, ""),
+        )
+    p = two_sided_t(stat, df) if daily.family == "t" else two_sided_normal(stat)
+    return StatBlock(stat, p, n, df, why, daily.family)
+
+
+def _normal_block(statistic: FloatArray, n: IntArray, why: np.ndarray) -> StatBlock:
+    return StatBlock(statistic, two_sided_normal(statistic), n, np.full(statistic.shape, np.nan), why, "normal")
+
+
+# --------------------------------------------------------------------------------------------------
+# Kernels (one per statistic, serving day and window scope)
+# --------------------------------------------------------------------------------------------------
+
+
+def mean_over_sd(values: FloatArray, groups: IntArray, n_groups: int, what: str, reference: str = "t") -> StatBlock:
+    """t = mean / (sd / sqrt(N)) within groups, sd with divisor N - 1, reference t(N - 1) or N(0,1)."""
     count, total, ssd = kn.group_moments(values, groups, n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
@@ -34,13 +151,142 @@ def _mean_over_sd(values: np.ndarray, groups: IntArray, n_groups: int, what: str
     few = count < 2
     flat = ~few & ~(sd > 0)
     statistic = np.where(few | flat, np.nan, statistic)
-    df = np.where(few, np.nan, count - 1.0)
     why = reasons(
         (count == 0, f"no event has {what}"),
         (few, f"needs at least 2 events with {what}"),
         (flat, f"zero cross-sectional variance of {what}"),
     )
+    if reference == "normal":
+        return _normal_block(statistic, count, why)
+    df = np.where(few, np.nan, count - 1.0)
     return StatBlock(statistic, two_sided_t(statistic, df), count, df, why, "t")
+
+
+def ratio_of_sums(values: FloatArray, variances: FloatArray, groups: IntArray, n_groups: int, what: str) -> StatBlock:
+    """Z = Σ_i X_i / sqrt(Σ_i Var X_i) over the events with both, reference N(0,1) (CLM's J1)."""
+    present = np.isfinite(values) & np.isfinite(variances) & (variances >= 0)
+    count = group_count(present, groups, n_groups)
+    total = group_total(np.where(present, values, np.nan), groups, n_groups)
+    var_total = group_total(np.where(present, variances, np.nan), groups, n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        statistic = total / np.sqrt(var_total)
+    flat = (count > 0) & ~(var_total > 0)
+    statistic = np.where((count == 0) | flat, np.nan, statistic)
+    why = reasons((count == 0, f"no event has {what} and its variance"), (flat, f"zero variance of {what}"))
+    return _normal_block(statistic, count, why)
+
+
+def patell_kernel(
+    values: FloatArray,
+    data: InferenceData,
+    groups: IntArray,
+    n_groups: int,
+    *,
+    denominator: str = "present",
+    mean_x_n: bool = False,
+) -> StatBlock:
+    """Σ_i standardized value / sqrt(Σ_i Var), the Patell (1976) form, reference N(0,1).
+
+    Parameters
+    ----------
+    values : (N, D)
+        SAR (day), SCAR or CSAR (window); events with M_i - k <= 2 are left out.
+    denominator
+        ``"present"``: Σ (M_i - k)/(M_i - k - 2) over the events present in the cell; ``"all"``: the
+        estudy2 form Σ (M_i - 2)/(M_i - 4) over every event of the group with M_i > 4.
+    mean_x_n
+        Replace the sum by (mean over the events present) x (number of usable events of the group),
+        estudy2's "mean x N" day sums.
+    """
+    m_k = data.df.astype(np.float64)
+    usable = m_k > 2
+    present = np.isfinite(values) & usable[:, None]
+    count = group_count(present, groups, n_groups)
+    total = group_total(np.where(present, values, np.nan), groups, n_groups)
+    if mean_x_n:
+        n_all = group_count(usable, groups, n_groups).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = total / count * n_all[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if denominator == "all":
+            m = data.n_obs.astype(np.float64)
+            var_i = np.where(m > 4, (m - 2.0) / np.where(m > 4, m - 4.0, 1.0), np.nan)
+            var_total = np.broadcast_to(group_total(var_i, groups, n_groups)[:, None], count.shape)
+        else:
+            var_i = np.where(present, m_k[:, None] / np.where(usable, m_k - 2.0, 1.0)[:, None], np.nan)
+            var_total = group_total(var_i, groups, n_groups)
+        statistic = np.where(count > 0, total / np.sqrt(var_total), np.nan)
+    flat = (count > 0) & ~(var_total > 0)
+    statistic = np.where(flat, np.nan, statistic)
+    why = reasons(
+        (count == 0, "no event with a standardized value and M - k > 2"),
+        (flat, "no event with M > 4 for the variance sum"),
+    )
+    return _normal_block(statistic, count, why)
+
+
+def bw1980_kernel(values: FloatArray, lengths: FloatArray, data: InferenceData, groups: IntArray, n_groups: int) -> StatBlock:
+    """Brown-Warner (1980) t = mean_i X_i / (sqrt(Σ_i L s_i^2) / N), X = AR (L = 1) or CAR (L days).
+
+    ``bw1980_n = "present"`` sums the variances over the events with a value in the cell, ``"all"`` over
+    every event of the group (estudy2); the numerator is always the mean over the events present. The
+    reference is t(M̄ - k) (``bw1980_df = "M-k"``) or t(M̄ - 1), M̄ the mean M_i of the denominator's events.
+    """
+    conv = data.conventions
+    s2 = data.s2.astype(np.float64)
+    has_s2 = np.isfinite(s2) & (s2 >= 0)
+    present = np.isfinite(values) & has_s2[:, None]
+    count = group_count(present, groups, n_groups)
+    total = group_total(np.where(present, values, np.nan), groups, n_groups)
+    in_denom = np.broadcast_to(has_s2[:, None], values.shape) if conv.bw1980_n == "all" else present
+    n_denom = group_count(in_denom, groups, n_groups).astype(np.float64)
+    var_total = group_total(np.where(in_denom, s2[:, None] * lengths[None, :], np.nan), groups, n_groups)
+    m_total = group_total(np.where(in_denom, data.n_obs.astype(np.float64)[:, None], np.nan), groups, n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        statistic = (total / count) / (np.sqrt(var_total) / n_denom)
+        m_bar = m_total / n_denom
+    df = m_bar - (data.k if conv.bw1980_df == "M-k" else 1)
+    flat = (count > 0) & ~(var_total > 0)
+    no_df = (count > 0) & ~flat & ~(df > 0)
+    statistic = np.where((count == 0) | flat | no_df, np.nan, statistic)
+    df = np.where(np.isfinite(statistic), df, np.nan)
+    why = reasons(
+        (count == 0, "no event with an abnormal return and a residual variance"),
+        (flat, "zero residual variance"),
+        (no_df, "mean estimation length too short for the degrees of freedom"),
+    )
+    return StatBlock(statistic, two_sided_t(statistic, df), count, df, why, "t")
+
+
+def skewness_adjusted(values: FloatArray, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray, np.ndarray]:
+    """Hall-Johnson skewness-adjusted t per group and column, with counts and reasons.
+
+    t_sa = sqrt(N) (S + γ S^2 / 3 + γ / (6N)), S = mean / sd (ddof 1), γ = Σ (x - mean)^3 / (N sd^3).
+    """
+    count, total, ssd = kn.group_moments(values, groups, n_groups)
+    present = np.isfinite(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+        dev = np.where(present, values - mean[groups], 0.0)
+        m3 = kn._group_sum(dev**3, groups, n_groups)
+        sd = np.sqrt(ssd / (count - 1))
+        s = mean / sd
+        gamma = m3 / (count * sd**3)
+        statistic = np.sqrt(count) * (s + gamma * s**2 / 3.0 + gamma / (6.0 * count))
+    few = count < 2
+    flat = ~few & ~(sd > 0)
+    statistic = np.where(few | flat, np.nan, statistic)
+    why = reasons(
+        (count == 0, "no event has a CAR"),
+        (few, "needs at least 2 events with a CAR"),
+        (flat, "zero cross-sectional variance of CAR"),
+    )
+    return statistic, count, why
+
+
+# --------------------------------------------------------------------------------------------------
+# Registered tests
+# --------------------------------------------------------------------------------------------------
 
 
 @register
@@ -64,7 +310,7 @@ class CrossSectionalT(StatTest):
 
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
         values = data.ar if scope == "day" else data.car
-        return _mean_over_sd(values, groups, n_groups, "an AR" if scope == "day" else "a CAR")
+        return mean_over_sd(values, groups, n_groups, "an AR" if scope == "day" else "a CAR")
 
 
 @register
@@ -73,10 +319,14 @@ class PatellZ(StatTest):
 
     Notes
     -----
-    Day: Z_τ = Σ_i SAR_iτ / sqrt(Σ_i (M_i - k)/(M_i - k - 2)); window: the same with SCAR_i(w)
-    (exact CAR variance, so it coincides with CLM's J2). Both sums run over the events present in the
-    cell. Reference N(0,1) (``docs/METHODS.md`` §6.2, P8). Events with M_i - k <= 2 have no finite
-    variance of the t-distributed SAR and are left out of the cell.
+    Day: Z_τ = Σ_i SAR_iτ / sqrt(Σ_i (M_i - k)/(M_i - k - 2)), reference N(0,1)
+    (``docs/METHODS.md`` §6.2, P8). Window: the same with SCAR_i(w) (``patell_car = "scar"``, exact CAR
+    variance, so it coincides with CLM's J2) or with CSAR_i = Σ_{τ∈w} SAR_iτ / sqrt(L)
+    (``patell_car = "csar"``). Events with M_i - k <= 2 have no finite variance of the t-distributed SAR
+    and are left out. Knobs: ``patell_denominator = "present"`` sums the variances over the events
+    present in the cell, ``"all"`` sums (M_i - 2)/(M_i - 4) over every event of the group (estudy2);
+    ``daily_sums = "mean_x_n"`` (day scope) replaces Σ_i SAR_iτ by (mean over the events present) x N
+    (estudy2).
 
     References
     ----------
@@ -89,16 +339,22 @@ class PatellZ(StatTest):
     reference = "Patell (1976), JAR 14(2)"
 
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
-        values = data.sar if scope == "day" else data.scar
-        df = data.df.astype(np.float64)[:, None]
-        usable = np.isfinite(values) & (df > 2)
-        variance = np.where(usable, df / np.where(df > 2, df - 2.0, 1.0), np.nan)
-        count, total, _ = kn.group_moments(np.where(usable, values, np.nan), groups, n_groups)
-        _, var_total, _ = kn.group_moments(variance, groups, n_groups)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            statistic = np.where(count > 0, total / np.sqrt(var_total), np.nan)
-        why = reasons((count == 0, "no event with a standardized value and M - k > 2"))
-        return StatBlock(statistic, two_sided_normal(statistic), count, np.full(statistic.shape, np.nan), why, "normal")
+        conv = data.conventions
+        if scope == "day":
+            values = data.sar
+        elif conv.patell_car == "csar":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values = window_sums(data.sar, data) / np.sqrt(window_lengths(data))[None, :]
+        else:
+            values = data.scar
+        return patell_kernel(
+            values,
+            data,
+            groups,
+            n_groups,
+            denominator=conv.patell_denominator,
+            mean_x_n=scope == "day" and conv.daily_sums == "mean_x_n",
+        )
 
 
 @register
@@ -108,8 +364,9 @@ class BmpT(StatTest):
     Notes
     -----
     Day: t_τ = mean_i SAR_iτ / (sd_i SAR_iτ / sqrt(N_τ)); window: the same on SCAR_i(w). The sd uses
-    divisor N - 1 and the reference is t(N - 1) (``docs/METHODS.md`` §6.2, P9). SARs include the
-    forecast-error correction when the conventions turn it on.
+    divisor N - 1 and the reference is t(N - 1), or N(0,1) with ``bmp_reference = "normal"``
+    (``docs/METHODS.md`` §6.2, P9). SARs include the forecast-error correction when the conventions turn
+    it on.
 
     References
     ----------
@@ -123,4 +380,218 @@ class BmpT(StatTest):
 
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
         values = data.sar if scope == "day" else data.scar
-        return _mean_over_sd(values, groups, n_groups, "a standardized AR" if scope == "day" else "a standardized CAR")
+        what = "a standardized AR" if scope == "day" else "a standardized CAR"
+        return mean_over_sd(values, groups, n_groups, what, data.conventions.bmp_reference)
+
+
+@register
+class J1(StatTest):
+    """CLM's J1: the average abnormal return over its standard error, reference N(0,1).
+
+    Notes
+    -----
+    Window: J1 = CAAR(w) / sqrt((1/N_w^2) Σ_i σ̂_i^2(w)) = Σ_i CAR_i(w) / sqrt(Σ_i σ̂_i^2(w)), with
+    σ̂_i^2(w) the CAR variance of the conventions (``car_variance``, exact by default, §5.3). Day: the
+    same with AR_iτ and σ̂_i^2 = s_i^2 C_iτ (C_iτ = 1 when the forecast-error correction is off). Sums run
+    over the events with a value in the cell (``docs/METHODS.md`` §6.2, P3). Not robust to event-induced
+    variance or cross-correlation. A single event gives its own standardized AR (CAR).
+
+    References
+    ----------
+    Campbell, J. Y., A. W. Lo and A. C. MacKinlay (1997), *The Econometrics of Financial Markets*,
+    Princeton University Press, ch. 4, eq. (4.4.22).
+    """
+
+    name = "j1"
+    label = "J1 (CLM)"
+    reference = "Campbell, Lo and MacKinlay (1997), ch. 4"
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        if scope == "day":
+            return ratio_of_sums(data.ar, data.ar_var, groups, n_groups, "an AR")
+        return ratio_of_sums(data.car, data.car_var, groups, n_groups, "a CAR")
+
+
+@register
+class J2(StatTest):
+    """CLM's J2: the sum of standardized CARs over the sqrt of the sum of their variances.
+
+    Notes
+    -----
+    J2 = Σ_i SCAR_i(w) / sqrt(Σ_i (M_i - k)/(M_i - k - 2)) ~ N(0,1), over the events with a CAR in w and
+    M_i - k > 2 (``docs/METHODS.md`` §6.2, P4, generalized to unequal M_i). It ignores the Patell knobs
+    (``patell_car``, ``patell_denominator``, ``daily_sums``), so under the default profile it equals
+    ``patell_z``'s window value and under others it stays CLM's J2. Window scope only.
+
+    References
+    ----------
+    Campbell, J. Y., A. W. Lo and A. C. MacKinlay (1997), *The Econometrics of Financial Markets*,
+    Princeton University Press, ch. 4, eq. (4.4.24).
+    """
+
+    name = "j2"
+    label = "J2 (CLM)"
+    reference = "Campbell, Lo and MacKinlay (1997), ch. 4"
+    scopes = ("window",)
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        return patell_kernel(data.scar, data, groups, n_groups)
+
+
+@register
+class BrownWarner1980(StatTest):
+    """Brown and Warner (1980) t under cross-sectional independence, without forecast-error factor.
+
+    Notes
+    -----
+    Day: t_τ = AAR_τ / (sqrt(Σ_i s_i^2) / N), reference t(M̄ - k) with M̄ = mean_i M_i
+    (``docs/METHODS.md`` §6.2, P5; it is J1 for one day without C_iτ). ``bw1980_n`` chooses N and the
+    sum: the events present that day (default) or all events of the group (estudy2); ``bw1980_df = "M-1"``
+    gives t(M̄ - 1).
+
+    Window: with ``car_tests = "sum_daily"``, Σ_τ t_τ / sqrt(L') over the L' days of the window on which
+    more than ``car_coverage`` of the events are present (as estudy2 does for its CAR tests); otherwise
+    (``"on_cars"``) this module's definition t = CAAR(w) / (sqrt(Σ_i L s_i^2) / N_w), over the N_w events
+    whose AR is present on every day of w (with ``bw1980_n = "all"``: every event of the group in the
+    denominator), reference as for the day.
+
+    References
+    ----------
+    Brown, S. J. and J. B. Warner (1980), "Measuring security price performance", JFE 8(3), 205-258.
+    """
+
+    name = "brown_warner_1980"
+    label = "Brown-Warner (1980) t"
+    reference = "Brown and Warner (1980), JFE 8"
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        if scope == "day":
+            return bw1980_kernel(data.ar, np.ones(data.ar.shape[1]), data, groups, n_groups)
+        if data.conventions.car_tests == "sum_daily":
+            daily = self.compute(data, "day", groups, n_groups)
+            present = np.isfinite(data.ar) & np.isfinite(data.s2)[:, None]
+            return sum_daily(daily, present, data, groups, n_groups)
+        return bw1980_kernel(data.car, window_lengths(data), data, groups, n_groups)
+
+
+@register
+class SkewnessAdjustedT(StatTest):
+    """Skewness-adjusted t of Hall (1992) as used by Lyon, Barber and Tsai (1999), on CARs.
+
+    Notes
+    -----
+    For X_i = CAR_i(w): S = X̄ / sd(X) (divisor N - 1), γ̂ = Σ_i (X_i - X̄)^3 / (N sd(X)^3),
+    t_sa = sqrt(N) (S + γ̂ S^2 / 3 + γ̂ / (6N)), reference N(0,1) (``docs/METHODS.md`` §6.2, P12).
+    Window scope only; needs at least 2 events with a CAR and a positive sd.
+
+    References
+    ----------
+    Hall, P. (1992), *The Bootstrap and Edgeworth Expansion*, Springer. Lyon, J. D., B. M. Barber and
+    C.-L. Tsai (1999), "Improved methods for tests of long-run abnormal stock returns", JF 54(1), 165-201.
+    """
+
+    name = "skewness_adjusted_t"
+    label = "Skewness-adjusted t"
+    reference = "Hall (1992); Lyon, Barber and Tsai (1999), JF 54(1)"
+    scopes = ("window",)
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        statistic, count, why = skewness_adjusted(data.car, groups, n_groups)
+        return _normal_block(statistic, count, why)
+
+
+@register
+class SkewnessAdjustedBootstrap(StatTest):
+    """Skewness-adjusted t with bootstrap critical values (Lyon, Barber and Tsai 1999).
+
+    Notes
+    -----
+    The statistic is :class:`SkewnessAdjustedT`'s t_sa. Its p-value comes from B = ``bootstrap_samples``
+    resamples of size N_b = ⌈N/4⌉ drawn with replacement from the centred CARs X_i - X̄, t_sa* computed on
+    each with N_b; the two-sided p-value is equal-tailed,
+    p = min(1, 2 min((1 + #{t* <= t_sa}), (1 + #{t* >= t_sa})) / (B' + 1)), so that rejecting at α is
+    the same as t_sa falling outside the α/2 and 1 - α/2 bootstrap quantiles (``docs/METHODS.md`` §6.2,
+    P12, and §6.4). Resamples with zero spread (no t*) are dropped (B' <= B). Needs N_b >= 2, i.e. N >= 5.
+    The random stream of group g and window c is ``default_rng([seed, g, c])`` with ``seed`` from the
+    conventions, so results do not depend on the order of computation. ``family`` is ``"empirical"``
+    with ``df`` holding B'.
+
+    References
+    ----------
+    Lyon, J. D., B. M. Barber and C.-L. Tsai (1999), "Improved methods for tests of long-run abnormal
+    stock returns", JF 54(1), 165-201.
+    """
+
+    name = "skewness_adjusted_bootstrap"
+    label = "Skewness-adjusted t (bootstrap)"
+    reference = "Lyon, Barber and Tsai (1999), JF 54(1)"
+    scopes = ("window",)
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        conv = data.conventions
+        statistic, count, why = skewness_adjusted(data.car, groups, n_groups)
+        p_value = np.full(statistic.shape, np.nan)
+        draws = np.full(statistic.shape, np.nan)
+        order = np.argsort(groups, kind="stable")
+        bounds = np.searchsorted(groups[order], np.arange(n_groups + 1))
+        for c in range(data.car.shape[1]):
+            for g in range(n_groups):
+                if not np.isfinite(statistic[g, c]) or count[g, c] < 5:
+                    continue
+                x = data.car[order[bounds[g] : bounds[g + 1]], c]
+                x = x[np.isfinite(x)]
+                t_star = _bootstrap_tsa(x - x.mean(), conv.bootstrap_samples, np.random.default_rng([conv.seed, g, c]))
+                if len(t_star) == 0:
+                    continue
+                draws[g, c] = len(t_star)
+                below = (1 + np.count_nonzero(t_star <= statistic[g, c])) / (len(t_star) + 1)
+                above = (1 + np.count_nonzero(t_star >= statistic[g, c])) / (len(t_star) + 1)
+                p_value[g, c] = min(1.0, 2.0 * min(below, above))
+        small = np.isfinite(statistic) & (count < 5)
+        no_draw = np.isfinite(statistic) & ~small & ~np.isfinite(p_value)
+        why = np.where(small, "bootstrap needs at least 5 events (resample size ceil(N/4) >= 2)", why)
+        why = np.where(no_draw, "every bootstrap resample had zero spread", why)
+        statistic = np.where(small | no_draw, np.nan, statistic)
+        draws = np.where(np.isfinite(statistic), draws, np.nan)
+        return StatBlock(statistic, p_value, count, draws, why, "empirical")
+
+
+def _bootstrap_tsa(centred: FloatArray, n_boot: int, rng: np.random.Generator) -> FloatArray:
+    """t_sa* of ``n_boot`` resamples of size ⌈N/4⌉ from a centred sample; resamples with sd 0 dropped."""
+    n = len(centred)
+    nb = -(-n // 4)
+    chunk = max(1, min(n_boot, (1 << 21) // nb))
+    out = []
+    for start in range(0, n_boot, chunk):
+        draws = centred[rng.integers(0, n, size=(min(chunk, n_boot - start), nb))]
+        mean = draws.mean(axis=1)
+        dev = draws - mean[:, None]
+        sd = np.sqrt((dev**2).sum(axis=1) / (nb - 1))
+        ok = sd > 0
+        s = mean[ok] / sd[ok]
+        gamma = (dev[ok] ** 3).sum(axis=1) / (nb * sd[ok] ** 3)
+        out.append(np.sqrt(nb) * (s + gamma * s**2 / 3.0 + gamma / (6.0 * nb)))
+    return np.concatenate(out)
+
+
+__all__ = [
+    "BmpT",
+    "BrownWarner1980",
+    "CrossSectionalT",
+    "J1",
+    "J2",
+    "PatellZ",
+    "SkewnessAdjustedBootstrap",
+    "SkewnessAdjustedT",
+    "bw1980_kernel",
+    "group_count",
+    "group_sizes",
+    "group_total",
+    "mean_over_sd",
+    "patell_kernel",
+    "ratio_of_sums",
+    "skewness_adjusted",
+    "sum_daily",
+    "window_lengths",
+    "window_sums",
+]

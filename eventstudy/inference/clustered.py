@@ -1,0 +1,441 @@
+"""Tests for clustered events, built from estimation-window residuals across events.
+
+Brown and Warner's crude dependence adjustment (P6), Lamb's (1995) test (P11) and the Kolari-Pynnönen
+(2010) adjustment of Patell Z and BMP t (P10), ``docs/METHODS.md`` §6.2. All three use the estimation
+residuals of the events of a group jointly: the CDA and Lamb through the time series of the mean residual,
+Kolari-Pynnönen through the average pairwise correlation of the residuals on common calendar dates. As in
+:mod:`eventstudy.inference.parametric`, every quantity is computed for all groups at once with group sums;
+only the Kolari-Pynnönen correlations loop over groups (and over blocks of events within a large group, to
+keep memory bounded).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from eventstudy import _kernels as kn
+from eventstudy._typing import FloatArray, IntArray
+from eventstudy.inference.base import (
+    InferenceData,
+    Scope,
+    StatBlock,
+    StatTest,
+    reasons,
+    register,
+    two_sided_normal,
+    two_sided_t,
+)
+from eventstudy.inference.parametric import (
+    BmpT,
+    PatellZ,
+    group_count,
+    group_sizes,
+    group_total,
+    sum_daily,
+    window_lengths,
+)
+
+# --------------------------------------------------------------------------------------------------
+# Crude dependence adjustment and Lamb
+# --------------------------------------------------------------------------------------------------
+
+
+def cda_scale(data: InferenceData, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray]:
+    """S_A and M_A of the crude dependence adjustment, per group.
+
+    A_τ = mean_i e_iτ over the events of the group with a residual on estimation row τ (event time,
+    i.e. rows of the estimation window; calendar time when the events are clustered);
+    M_A = number of rows with at least one residual; S_A = sqrt(Σ_τ (A_τ - Ā)^2 / (M_A - 1)).
+
+    Returns
+    -------
+    s_a, m_a : (n_groups,)
+        NaN S_A where M_A < 2.
+    """
+    count, total, _ = kn.group_moments(data.est_resid, groups, n_groups)
+    has = count > 0
+    m_a = has.sum(axis=1).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = np.where(has, total / np.maximum(count, 1), 0.0)
+        a_bar = a.sum(axis=1) / m_a
+        ss = (np.where(has, a - a_bar[:, None], 0.0) ** 2).sum(axis=1)
+        s_a = np.where(m_a >= 2, np.sqrt(ss / (m_a - 1)), np.nan)
+    return s_a, m_a
+
+
+def _scale_reasons(count: IntArray, s_a: FloatArray, m_a: IntArray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """NaN mask and reasons common to CDA and Lamb cells."""
+    short_g = m_a < 2
+    short = np.broadcast_to(short_g[:, None], count.shape)
+    flat = np.broadcast_to((~short_g & ~(s_a > 0))[:, None], count.shape)
+    why = reasons(
+        (count == 0, f"no event has {what}"),
+        (short, "fewer than 2 estimation days with a residual"),
+        (flat, "zero variance of the mean estimation residual"),
+    )
+    return (count == 0) | short | flat, why
+
+
+def cda_kernel(
+    values: FloatArray, lengths: FloatArray, data: InferenceData, groups: IntArray, n_groups: int, what: str
+) -> StatBlock:
+    """t = mean_i X_i / (sqrt(L) S_A), X = AR (L = 1) or CAR (L days), reference t(M_A - 1)."""
+    s_a, m_a = cda_scale(data, groups, n_groups)
+    present = np.isfinite(values)
+    count = group_count(present, groups, n_groups)
+    total = group_total(values, groups, n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        statistic = (total / count) / (np.sqrt(lengths)[None, :] * s_a[:, None])
+    undefined, why = _scale_reasons(count, s_a, m_a, what)
+    statistic = np.where(undefined, np.nan, statistic)
+    df = np.where(undefined, np.nan, np.broadcast_to(m_a[:, None] - 1.0, count.shape))
+    return StatBlock(statistic, two_sided_t(statistic, df), count, df, why, "t")
+
+
+def _market_leverage(data: InferenceData) -> FloatArray:
+    """(R_mτ - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2 per event and event-window day, (N, W).
+
+    Market moments over the event's own regression rows (``fec_moments = "own_rows"``) or over every
+    estimation row with a benchmark return (``"index_window"``).
+    """
+    rows = np.isfinite(data.est_market)
+    if data.conventions.fec_moments == "own_rows":
+        rows &= np.isfinite(data.est_resid)
+    n_rows = rows.sum(axis=1)
+    market = np.where(rows, data.est_market, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = market.sum(axis=1) / n_rows
+        ss = (np.where(rows, data.est_market - mean[:, None], 0.0) ** 2).sum(axis=1)
+        lev = (data.evt_market - mean[:, None]) ** 2 / ss[:, None]
+    return np.where(ss[:, None] > 0, lev, np.nan)
+
+
+def lamb_kernel(ar: FloatArray, data: InferenceData, groups: IntArray, n_groups: int) -> StatBlock:
+    """Lamb's daily t_τ = AAR_τ / (S_A sqrt(1 + 1/M̄ + (R_mτ - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2)), N(0,1).
+
+    ``lamb_market = "first"`` takes R_m from the group's first event (lowest row); ``"own"`` averages
+    each present event's own (R_miτ - R̄_mi)^2 / Σ_s (R_mis - R̄_mi)^2 over the events present that day.
+    M̄ is the mean M_i over the group's events.
+    """
+    s_a, m_a = cda_scale(data, groups, n_groups)
+    present = np.isfinite(ar)
+    count = group_count(present, groups, n_groups)
+    total = group_total(ar, groups, n_groups)
+    size = group_sizes(groups, n_groups)
+    lev_i = _market_leverage(data)
+    if data.conventions.lamb_market == "first" and len(groups):
+        first = np.full(n_groups, len(groups), dtype=np.int64)
+        np.minimum.at(first, groups, np.arange(len(groups)))
+        lev = np.where((size > 0)[:, None], lev_i[np.minimum(first, len(groups) - 1)], np.nan)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lev = group_total(np.where(present, lev_i, np.nan), groups, n_groups) / group_count(
+                present & np.isfinite(lev_i), groups, n_groups
+            )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m_bar = group_total(data.n_obs.astype(np.float64), groups, n_groups) / size
+        factor = 1.0 + 1.0 / m_bar[:, None] + lev
+        statistic = (total / count) / (s_a[:, None] * np.sqrt(factor))
+    undefined, why = _scale_reasons(count, s_a, m_a, "an abnormal return")
+    no_market = ~undefined & ~np.isfinite(factor)
+    why = np.where(no_market, "benchmark return or estimation-window market variance missing", why)
+    statistic = np.where(undefined | no_market, np.nan, statistic)
+    return StatBlock(statistic, two_sided_normal(statistic), count, np.full(count.shape, np.nan), why, "normal")
+
+
+@register
+class BrownWarner1985(StatTest):
+    """Brown and Warner's crude dependence adjustment (CDA): AAR over the time-series sd of the mean residual.
+
+    Notes
+    -----
+    A_τ = mean_i e_iτ over the estimation window, aligned by estimation row (event time; for clustered
+    events this is calendar time); M_A = rows with at least one residual; S_A = sd(A_τ) with divisor
+    M_A - 1. Day: t_τ = AAR_τ / S_A. Window (``car_tests = "on_cars"``): t = CAAR(w) / (sqrt(L) S_A)
+    over the events with a CAR in w. Reference t(M_A - 1) (``docs/METHODS.md`` §6.2, P6). With
+    ``car_tests = "sum_daily"`` the window statistic is Σ_τ t_τ / sqrt(L') over the days with more than
+    ``car_coverage`` of the events present (estudy2's ``car_brown_warner_1985``). S_A uses every event
+    of the group. Robust to cross-correlation, not to event-induced variance.
+
+    References
+    ----------
+    Brown, S. J. and J. B. Warner (1980), JFE 8(3), 205-258; (1985), "Using daily stock returns",
+    JFE 14(1), 3-31.
+    """
+
+    name = "brown_warner_1985"
+    label = "Brown-Warner CDA t"
+    reference = "Brown and Warner (1980, 1985), JFE 8 and 14"
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        if scope == "day":
+            return cda_kernel(data.ar, np.ones(data.ar.shape[1]), data, groups, n_groups, "an abnormal return")
+        if data.conventions.car_tests == "sum_daily":
+            daily = self.compute(data, "day", groups, n_groups)
+            return sum_daily(daily, np.isfinite(data.ar), data, groups, n_groups)
+        return cda_kernel(data.car, window_lengths(data), data, groups, n_groups, "a CAR")
+
+
+@register
+class Lamb(StatTest):
+    """Lamb (1995) test for clustered events sharing one benchmark: CDA with a forecast-error factor.
+
+    Notes
+    -----
+    Day: t_τ = AAR_τ / (S_A sqrt(1 + 1/M̄ + (R_mτ - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2)) ~ N(0,1), S_A as in the
+    CDA, M̄ = mean_i M_i over the group (``docs/METHODS.md`` §6.2, P11). The factor is part of the test and
+    is applied whatever the ``fec`` knob. Benchmark: ``lamb_market = "first"`` uses the first event's
+    series (R_mτ on the event days, its estimation mean and sum of squares) for every event (estudy2);
+    ``"own"`` averages each present event's own term (R_miτ - R̄_mi)^2 / Σ_s (R_mis - R̄_mi)^2. Market
+    moments run over the rows set by ``fec_moments``.
+
+    Window: Σ_{τ∈w} t_τ / sqrt(L). With ``car_tests = "on_cars"`` the daily t_τ are computed on the
+    events with a CAR in w (the same events every day); with ``"sum_daily"`` on all events present, over
+    the days with more than ``car_coverage`` of them present (estudy2's ``car_lamb``).
+
+    References
+    ----------
+    Lamb, R. P. (1995), "An exposure-based analysis of property-liability insurer stock values around
+    Hurricane Andrew", Journal of Risk and Insurance 62(1), 111-123.
+    """
+
+    name = "lamb"
+    label = "Lamb t"
+    reference = "Lamb (1995), JRI 62(1)"
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        if scope == "day":
+            return lamb_kernel(data.ar, data, groups, n_groups)
+        if data.conventions.car_tests == "sum_daily":
+            return sum_daily(lamb_kernel(data.ar, data, groups, n_groups), np.isfinite(data.ar), data, groups, n_groups)
+        n_win = len(data.car_windows)
+        stat = np.full((n_groups, n_win), np.nan)
+        n = np.zeros((n_groups, n_win), dtype=np.int64)
+        why = np.full((n_groups, n_win), "", dtype=object)
+        for c, window in enumerate(data.car_windows):
+            cols = data.car_columns(window)
+            has_car = np.isfinite(data.car[:, c])
+            n[:, c] = group_count(has_car, groups, n_groups)
+            if not len(cols):
+                why[:, c] = "the window has no event-window day"
+                continue
+            daily = lamb_kernel(np.where(has_car[:, None], data.ar, np.nan), data, groups, n_groups)
+            vals = daily.statistic[:, cols]
+            stat[:, c] = vals.sum(axis=1) / np.sqrt(len(cols))
+            first_bad = np.argmax(~np.isfinite(vals), axis=1)
+            why[:, c] = np.where(np.isfinite(stat[:, c]), "", daily.reason[np.arange(n_groups), cols[first_bad]])
+            why[:, c] = np.where(n[:, c] == 0, "no event has a CAR", why[:, c])
+        return StatBlock(stat, two_sided_normal(stat), n, np.full(stat.shape, np.nan), why, "normal")
+
+
+# --------------------------------------------------------------------------------------------------
+# Kolari-Pynnönen
+# --------------------------------------------------------------------------------------------------
+
+_BLOCK_CELLS = 1 << 20  # cells of one block of values or of pair results (8 MB of float64)
+_DENSE_FILL = 0.2  # below this share of filled cells a block is handled as a sparse matrix
+
+
+def kp_mean_correlation(data: InferenceData, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray]:
+    """Average pairwise correlation r̄ of standardized estimation residuals within each group.
+
+    Parameters
+    ----------
+    data, groups, n_groups
+        As for :meth:`StatTest.compute`.
+
+    Returns
+    -------
+    r_bar : (n_groups,)
+        Mean of ρ_ij over the unordered pairs i != j of the group with at least ``kp_min_overlap``
+        common calendar dates; 0 where no pair qualifies.
+    n_pairs : (n_groups,)
+        Number of pairs averaged.
+
+    Notes
+    -----
+    u_i(d) = e_i(d) / s_i, indexed by the exchange-local calendar date d of each estimation row
+    (``est_dates``). ρ_ij is the Pearson correlation of u_i and u_j over the dates on which both have a
+    residual (pairwise complete: each pair uses its own common dates, with its own means). Computed with
+    matrix products on the (events x dates) matrix of the group, with 0/1 masks: for masks M and values
+    X (0 where missing), n = M M', Σx = X M', Σy = M X', Σxy = X X', Σx^2 = X^2 M', Σy^2 = M (X^2)'.
+    Groups are processed one at a time, and within a group in blocks of events sorted by first date,
+    each against the events whose date ranges can overlap it, so memory stays bounded whatever the
+    number of events (``docs/METHODS.md`` §6.2, P10). Blocks whose date span is sparsely filled (events
+    spread over many dates) use sparse matrix products.
+    """
+    min_overlap = data.conventions.kp_min_overlap
+    sums = np.zeros(n_groups)
+    pairs = np.zeros(n_groups, dtype=np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.sqrt(data.s2.astype(np.float64))
+    good = np.isfinite(scale) & (scale > 0)
+    dates = np.asarray(data.est_dates).astype("datetime64[D]")
+    order = np.argsort(groups, kind="stable")
+    bounds = np.searchsorted(groups[order], np.arange(n_groups + 1))
+    for g in range(n_groups):
+        rows = order[bounds[g] : bounds[g + 1]]
+        rows = rows[good[rows]]
+        if len(rows) < 2:
+            continue
+        resid, day = data.est_resid[rows], dates[rows]
+        ev, col = np.nonzero(np.isfinite(resid) & ~np.isnat(day))
+        if len(ev):
+            u = resid[ev, col] / scale[rows][ev]
+            sums[g], pairs[g] = _pairwise_corr_sum(ev, day[ev, col].view(np.int64), u, min_overlap)
+    r_bar = np.where(pairs > 0, sums / np.maximum(pairs, 1), 0.0)
+    return r_bar, pairs
+
+
+def _pairwise_corr_sum(ev: IntArray, day: IntArray, u: FloatArray, min_overlap: int) -> tuple[float, int]:
+    """Σ ρ_ij and the number of unordered pairs with >= min_overlap common dates, for one group.
+
+    Events are sorted by their first date and taken in blocks; each block is paired with the events whose
+    date range can overlap it, on the block's date span only. Blocks are dense arrays (BLAS products) when
+    their date span is well filled and sparse matrices when it is not (events spread over many dates).
+    """
+    _, local = np.unique(ev, return_inverse=True)
+    _, dcol = np.unique(day, return_inverse=True)
+    n = int(local.max()) + 1
+    if n < 2:
+        return 0.0, 0
+    first = np.full(n, dcol.max() + 1)
+    np.minimum.at(first, local, dcol)
+    last = np.zeros(n, dtype=first.dtype)
+    np.maximum.at(last, local, dcol)
+    by_first = np.argsort(first, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_first] = np.arange(n)
+    entry_rank = rank[local]
+    eorder = np.argsort(entry_rank, kind="stable")
+    e_rank, e_col, e_val = entry_rank[eorder], dcol[eorder], u[eorder]
+    offsets = np.searchsorted(e_rank, np.arange(n + 1))
+    first_s, last_s = first[by_first], last[by_first]
+    max_len = int((last_s - first_s).max())
+
+    def block(a: int, b: int, lo: int, hi: int, sparse: bool) -> tuple[Any, Any, Any]:
+        """Values, squared values and 0/1 mask of events a..b-1 on date columns lo..hi."""
+        sl = slice(offsets[a], offsets[b])
+        keep = (e_col[sl] >= lo) & (e_col[sl] <= hi)
+        r, c, v = e_rank[sl][keep] - a, e_col[sl][keep] - lo, e_val[sl][keep]
+        shape = (b - a, hi - lo + 1)
+        if sparse:
+            return tuple(csr_matrix((w, (r, c)), shape=shape) for w in (v, v * v, np.ones_like(v)))
+        out = np.zeros((3,) + shape)
+        out[0, r, c], out[1, r, c], out[2, r, c] = v, v * v, 1.0
+        return out[0], out[1], out[2]
+
+    def product(left: Any, right: Any) -> FloatArray:
+        result = left @ right.T
+        return np.asarray(result.toarray() if hasattr(result, "toarray") else result)
+
+    total, count = 0.0, 0
+    rows_per_block = max(1, min(256, _BLOCK_CELLS // 4096))  # with partner blocks of <= 4096 events per product
+    for a in range(0, n, rows_per_block):
+        b = min(n, a + rows_per_block)
+        lo, hi = int(first_s[a:b].min()), int(last_s[a:b].max())
+        span = hi - lo + 1
+        j_lo = int(np.searchsorted(first_s, lo - max_len, side="left"))
+        j_hi = int(np.searchsorted(first_s, hi, side="right"))
+        sparse = (offsets[j_hi] - offsets[j_lo]) < _DENSE_FILL * (j_hi - j_lo) * span
+        xi, xi2, mi = block(a, b, lo, hi, sparse)
+        step = max(1, min(_BLOCK_CELLS // span, _BLOCK_CELLS // (b - a)))
+        for ja in range(j_lo, j_hi, step):
+            jb = min(j_hi, ja + step)
+            xj, xj2, mj = block(ja, jb, lo, hi, sparse)
+            n_ij = product(mi, mj)
+            sx, sy = product(xi, mj), product(mi, xj)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cov = product(xi, xj) - sx * sy / n_ij
+                vx = product(xi2, mj) - sx * sx / n_ij
+                vy = product(mi, xj2) - sy * sy / n_ij
+                rho = cov / np.sqrt(vx * vy)
+            ok = (n_ij >= min_overlap) & (vx > 0) & (vy > 0) & np.isfinite(rho)
+            ok &= np.arange(a, b)[:, None] != np.arange(ja, jb)[None, :]
+            total += float(np.clip(rho[ok], -1.0, 1.0).sum())
+            count += int(ok.sum())
+    # every unordered pair was visited once from each side
+    return total / 2.0, count // 2
+
+
+def _kp_adjust(base: StatBlock, data: InferenceData, groups: IntArray, n_groups: int) -> StatBlock:
+    """Multiply a Patell or BMP block by ADJ = sqrt((1 - r̄) / (1 + (N - 1) r̄)), N the events per cell."""
+    r_bar, pairs = kp_mean_correlation(data, groups, n_groups)
+    r = r_bar[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        adj = np.sqrt((1.0 - r) / (1.0 + (base.n - 1.0) * r))
+    defined = np.isfinite(base.statistic)
+    bad = defined & ~np.isfinite(adj)
+    statistic = np.where(bad, np.nan, base.statistic * np.where(np.isfinite(adj), adj, 0.0))
+    statistic = np.where(defined, statistic, np.nan)
+    why = np.where(
+        base.reason != "",
+        base.reason,
+        reasons(
+            (bad, "Kolari-Pynnönen adjustment undefined: 1 + (N - 1) r̄ <= 0"),
+            (
+                np.broadcast_to((pairs == 0)[:, None], statistic.shape),
+                f"no pair of events with at least {data.conventions.kp_min_overlap} common estimation dates: "
+                "r̄ = 0 (no adjustment)",
+            ),
+        ),
+    )
+    df = np.where(np.isfinite(statistic), base.df, np.nan)
+    p = two_sided_t(statistic, df) if base.family == "t" else two_sided_normal(statistic)
+    return StatBlock(statistic, p, base.n, df, why, base.family)
+
+
+@register
+class KpPatellZ(StatTest):
+    """Kolari-Pynnönen (2010) cross-correlation adjusted Patell Z.
+
+    Notes
+    -----
+    Z_KP = Z_Patell sqrt((1 - r̄) / (1 + (N - 1) r̄)), N the events in the cell, r̄ the average
+    pairwise correlation of the calendar-date-aligned standardized estimation residuals of the group
+    (:func:`kp_mean_correlation`; pairs with fewer than ``kp_min_overlap`` common dates left out, the
+    diagonal excluded). Z_Patell follows every Patell knob. If no pair qualifies, r̄ = 0 (no adjustment)
+    and the reason column says so while the statistic is still reported. Reference N(0,1)
+    (``docs/METHODS.md`` §6.2, P10). r̄ measures something only when events share calendar dates.
+
+    References
+    ----------
+    Kolari, J. W. and S. Pynnönen (2010), "Event study testing with cross-sectional correlation of
+    abnormal returns", Review of Financial Studies 23(11), 3996-4025.
+    """
+
+    name = "kp_patell_z"
+    label = "KP-adjusted Patell Z"
+    reference = "Kolari and Pynnönen (2010), RFS 23(11)"
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        return _kp_adjust(PatellZ().compute(data, scope, groups, n_groups), data, groups, n_groups)
+
+
+@register
+class KpBmpT(StatTest):
+    """Kolari-Pynnönen (2010) cross-correlation adjusted BMP t.
+
+    Notes
+    -----
+    t_KP = t_BMP sqrt((1 - r̄) / (1 + (N - 1) r̄)), with r̄ and N as for :class:`KpPatellZ`; reference as
+    for BMP (t(N - 1), or N(0,1) with ``bmp_reference = "normal"``), ``docs/METHODS.md`` §6.2, P10.
+
+    References
+    ----------
+    Kolari, J. W. and S. Pynnönen (2010), "Event study testing with cross-sectional correlation of
+    abnormal returns", Review of Financial Studies 23(11), 3996-4025.
+    """
+
+    name = "kp_bmp_t"
+    label = "KP-adjusted BMP t"
+    reference = "Kolari and Pynnönen (2010), RFS 23(11)"
+
+    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+        return _kp_adjust(BmpT().compute(data, scope, groups, n_groups), data, groups, n_groups)
+
+
+__all__ = ["BrownWarner1985", "KpBmpT", "KpPatellZ", "Lamb", "cda_scale", "kp_mean_correlation", "lamb_kernel"]

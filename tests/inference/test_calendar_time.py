@@ -1,0 +1,129 @@
+"""Calendar-time portfolio test against hand computations (pandas group-by, numpy OLS and Newey-West).
+
+The expected values never call statsmodels or the engine: the portfolio is formed with a pandas group-by
+on calendar dates, the regression by least squares and the HAC covariance by the Bartlett-kernel sum
+(Newey and West 1987) written out below. Tolerance rtol=1e-10: same formulas, different summation order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from eventstudy.inference.base import REGISTRY
+from eventstudy.inference.calendar_time import newey_west_lags
+from test_parametric_battery import REL_DAYS, WINDOWS, cols_of, simulate  # type: ignore[import-not-found]
+
+RTOL = 1e-10
+SPREAD = np.array([0, 2, 3, 7, 11, 12, 17, 20, 26, 29, 33, 40])
+
+
+def ctp(data, groups=None):  # type: ignore[no-untyped-def]
+    groups = np.zeros(len(data.ar), dtype=np.int64) if groups is None else groups
+    return REGISTRY["calendar_time_portfolio"].compute(data, "window", groups, int(groups.max()) + 1)
+
+
+def hand_nw_t(data, rows, window) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    """Equal-weight portfolio per date, OLS on the benchmark, Newey-West t of the intercept."""
+    cols = cols_of(window)
+    frame = pd.DataFrame(
+        {
+            "date": data.evt_dates[np.ix_(rows, cols)].ravel(),
+            "ret": data.evt_returns[np.ix_(rows, cols)].ravel(),
+            "mkt": data.evt_market[np.ix_(rows, cols)].ravel(),
+        }
+    ).dropna()
+    port = frame.groupby("date")[["ret", "mkt"]].mean().sort_index()
+    y, x = port["ret"].to_numpy(), np.column_stack([np.ones(len(port)), port["mkt"].to_numpy()])
+    b = np.linalg.lstsq(x, y, rcond=None)[0]
+    u = y - x @ b
+    lags = math.floor(4 * (len(y) / 100) ** (2 / 9))
+    xu = x * u[:, None]
+    s = xu.T @ xu
+    for j in range(1, lags + 1):
+        gamma = xu[j:].T @ xu[:-j]
+        s += (1 - j / (lags + 1)) * (gamma + gamma.T)
+    bread = np.linalg.inv(x.T @ x)
+    cov = bread @ s @ bread
+    return float(b[0] / math.sqrt(cov[0, 0])), len(y) - 2
+
+
+def test_newey_west_lags() -> None:
+    assert [newey_west_lags(t) for t in (10, 50, 100, 500)] == [2, 3, 4, 5]
+
+
+def test_regression_matches_hand_newey_west() -> None:
+    d = simulate(n=12, offsets=SPREAD).data
+    block = ctp(d)
+    for c, window in enumerate(WINDOWS):
+        t, df = hand_nw_t(d, np.arange(12), window)
+        np.testing.assert_allclose(block.statistic[0, c], t, rtol=RTOL)
+        assert block.df[0, c] == df
+        np.testing.assert_allclose(block.p_value[0, c], 2 * stats.t.sf(abs(t), df), rtol=1e-8)
+        assert block.n[0, c] == 12 and block.reason[0, c] == ""
+    assert block.distribution()[0, 2] == f"t({int(block.df[0, 2])})"
+
+
+def test_groups_are_separate_portfolios() -> None:
+    d = simulate(n=12, offsets=SPREAD).data
+    groups = np.array([0, 1] * 6)
+    block = ctp(d, groups)
+    for g in range(2):
+        t, _ = hand_nw_t(d, np.flatnonzero(groups == g), (-2, 2))
+        np.testing.assert_allclose(block.statistic[g, 2], t, rtol=RTOL)
+
+
+def test_mixed_markets_use_the_largest_market_and_say_so() -> None:
+    markets = np.array(["XHKG", "XNYS", "XNYS", "XHKG", "XNYS", "XNYS", "XNYS", "XHKG", "XNYS", "XNYS", "XNYS", "XNYS"], dtype=object)
+    d = simulate(n=12, offsets=SPREAD, markets=markets).data
+    block = ctp(d)
+    t, _ = hand_nw_t(d, np.flatnonzero(markets == "XNYS"), (-2, 2))
+    np.testing.assert_allclose(block.statistic[0, 2], t, rtol=RTOL)
+    assert block.n[0, 2] == 9
+    assert "mixes markets" in block.reason[0, 2] and "XNYS" in block.reason[0, 2]
+
+
+def test_too_few_dates_is_nan_with_reason() -> None:
+    d = simulate(offsets=np.array([0, 0, 0, 0, 1, 1, 1, 1])).data
+    block = ctp(d)
+    assert np.isnan(block.statistic[0, 0]) and np.isnan(block.p_value[0, 0])
+    assert "only 2 calendar dates" in block.reason[0, 0]
+    assert np.isfinite(block.statistic[0, 2])  # [-2, +2] covers 6 dates
+
+
+def test_fully_clustered_single_portfolio_variant() -> None:
+    sim = simulate(missing=False)
+    d = sim.data
+    block = ctp(d)
+    port = sim.est_returns.mean(axis=0)
+    x = np.column_stack([np.ones(len(port)), sim.est_rows_market[0]])
+    b = np.linalg.lstsq(x, port, rcond=None)[0]
+    e = port - x @ b
+    s2 = e @ e / (len(port) - 2)
+    for c, window in enumerate(WINDOWS):
+        cols = cols_of(window)
+        g = np.array([len(cols), d.evt_market[0, cols].sum()])
+        var = s2 * (len(cols) + g @ np.linalg.inv(x.T @ x) @ g)
+        car_p = (d.evt_returns[:, cols].mean(axis=0) - np.column_stack([np.ones(len(cols)), d.evt_market[0, cols]]) @ b).sum()
+        np.testing.assert_allclose(block.statistic[0, c], car_p / math.sqrt(var), rtol=RTOL)
+        assert block.df[0, c] == len(port) - 2
+        assert "single-portfolio" in block.reason[0, c]
+
+
+def test_fully_clustered_with_unequal_estimation_rows_is_nan_with_reason() -> None:
+    block = ctp(simulate().data)  # event 0 misses 7 estimation rows
+    assert np.isnan(block.statistic).all()
+    assert "same estimation dates" in block.reason[0, 0]
+
+
+def test_no_returns_is_nan_with_reason() -> None:
+    d = simulate(offsets=SPREAD[:8]).data
+    d = dataclasses.replace(d, evt_returns=np.full_like(d.evt_returns, np.nan))
+    block = ctp(d)
+    assert np.isnan(block.statistic).all() and (block.n == 0).all()
+    assert "no firm-event has a return" in block.reason[0, 0]
+    assert REL_DAYS[cols_of((0, 0))][0] == 0

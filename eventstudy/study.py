@@ -179,7 +179,7 @@ class StudySpec:
     return_type: ReturnType | None = None
     min_estimation_obs: int = 100
     conventions: Conventions = field(default_factory=Conventions)
-    tests: tuple[str, ...] | None = ("cross_sectional_t", "patell_z", "bmp_t")
+    tests: tuple[str, ...] | None = None
     data_source: str = ""
     return_type_from_profile: bool = field(default=False, init=False, compare=False)
 
@@ -353,7 +353,7 @@ class EventStudy:
         min_estimation_obs: int = 100,
         conventions: str | Conventions = "textbook",
         knobs: Mapping[str, object] | None = None,
-        tests: Sequence[str] | None = ("cross_sectional_t", "patell_z", "bmp_t"),
+        tests: Sequence[str] | None = None,
         progress: bool | None = None,
         title: str | None = None,
     ) -> None:

@@ -109,7 +109,11 @@ def test_seed_run_window_2019_2021(shared_dir: Path, tmp_path: Path) -> None:
     assert e2["reason"].str.contains("insufficient estimation data: 86").all()
     assert (excl.event_id == "us_tariffs_can_mex_chn_signed").any()
     tests = pd.read_csv(out / "tests.csv")
-    assert set(tests.test) == {"cross_sectional_t", "patell_z", "bmp_t"}
+    from eventstudy.inference import REGISTRY
+
+    assert set(tests.test) == set(REGISTRY)  # every registered statistic, by default
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert all(name in report for name in REGISTRY)
     assert {"all", "xi_cfeac_platform_economy"} <= set(tests.group)
     assert "insufficient estimation data" in (out / "report.md").read_text(encoding="utf-8")
 

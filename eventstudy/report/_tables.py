@@ -59,6 +59,7 @@ __all__ = [
     "text_table_layout",
     "text_table_lines",
     "window_tests_table",
+    "day_tests_table",
 ]
 
 MISSING = "n/a"
@@ -513,6 +514,7 @@ def window_tests_table(result: ReportableResult, group: object) -> Table:
         ("_window", "window", None, "l"),
         ("statistic", "statistic", fmt_stat, "r"),
         ("p_value", "p-value", fmt_p, "r"),
+        ("p_holm", "p (Holm)", fmt_p, "r"),
         ("distribution", "distribution", None, "l"),
         ("n", "n", fmt_int, "r"),
         ("reason", "note", None, "l"),
@@ -532,7 +534,8 @@ def day_table(result: ReportableResult, group: object) -> Table:
     days = tests[(tests["group"] == group) & (tests["scope"] == "day")]
     aar = result.aar
     aar = aar[aar["group"] == group] if "group" in aar.columns else aar.iloc[0:0]
-    test_names = list(pd.unique(days["test"]))
+    present = list(pd.unique(days["test"]))
+    test_names = [t for t in CORE_DAY_TESTS if t in present] or present[:3]
     rel_days = sorted({int(d) for d in days["window_start"].tolist()} | {int(d) for d in aar["rel_day"].tolist()})
     day_records: list[dict[Any, Any]] = days.to_dict("records")
     aar_by_day = {int(r["rel_day"]): r for r in aar.to_dict("records")}
@@ -551,6 +554,11 @@ def day_table(result: ReportableResult, group: object) -> Table:
     notes = ["AAR and CAAR in percent; n = events with an abnormal return on the day."] if len(aar) else []
     if test_names:
         notes.append("Test cells: statistic (two-sided p-value).")
+        if len(present) > len(test_names):
+            notes.append(
+                f"{len(present) - len(test_names)} more day statistics are in tests.csv"
+                + (" and in the table of all day statistics below." if str(group) == "all" else ".")
+            )
         dists = []
         for name in test_names:
             values = [fmt_cell(v) for v in pd.unique(days.loc[days["test"] == name, "distribution"])]
@@ -569,6 +577,34 @@ def day_table(result: ReportableResult, group: object) -> Table:
         ("r",) * (len(columns)),
         caption="Daily abnormal returns and day tests",
         notes=tuple(notes),
+    )
+
+
+CORE_DAY_TESTS = ("cross_sectional_t", "patell_z", "bmp_t")
+"""Day statistics shown in the compact per-group day table; every other one has its own long table."""
+
+
+def day_tests_table(result: ReportableResult, group: object) -> Table:
+    """Every day-scope statistic of one group in long form: one row per test and day, with p-values."""
+    tests = result.tests
+    frame = tests[(tests["group"] == group) & (tests["scope"] == "day")]
+    frame = frame.assign(_day=[signed_day(int(d)) for d in frame["window_start"]])
+    spec = [
+        ("test", "test", None, "l"),
+        ("_day", "day", None, "r"),
+        ("statistic", "statistic", fmt_stat, "r"),
+        ("p_value", "p-value", fmt_p, "r"),
+        ("p_holm", "p (Holm)", fmt_p, "r"),
+        ("distribution", "distribution", None, "l"),
+        ("n", "n", fmt_int, "r"),
+        ("reason", "note", None, "l"),
+    ]
+    return _frame_table(
+        frame,
+        spec,
+        caption="All day statistics",
+        notes=("p-values two-sided; p (Holm): adjusted across the event-window days of each test.",),
+        wrap={"reason": 50},
     )
 
 
@@ -743,6 +779,10 @@ def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | Non
         dt = day_table(result, g)
         if dt.rows:
             doc.append(dt)
+        if str(g) == "all":
+            long = day_tests_table(result, g)
+            if long.rows:
+                doc.append(long)
 
     doc.append(Heading("Model parameters"))
     doc.append(_text_or_none(parameters_table(result), "No model parameters (no event was estimated)."))

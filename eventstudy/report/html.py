@@ -23,6 +23,7 @@ from eventstudy.report._tables import (
     car_table,
     exclusions_table,
     settings_table,
+    window_tests_table,
 )
 
 __all__ = ["notebook_fragment", "png_data_uri", "render_html"]
@@ -142,8 +143,9 @@ _FRAGMENT_CSS = """
 def notebook_fragment(result: ReportableResult, max_rows: int = 20) -> str:
     """Render a compact, self-contained HTML fragment for Jupyter's ``_repr_html_``.
 
-    It holds the title, the settings, the exclusions, the CAR table (at most ``max_rows`` rows) and the
-    AAR/CAAR chart of all events as a base64 PNG.
+    It holds the title, the settings, the exclusions, the CAR table (at most ``max_rows`` rows), every
+    CAR-window statistic over all events with its p-value, and the AAR/CAAR chart of all events as a
+    base64 PNG.
 
     Parameters
     ----------
@@ -169,6 +171,11 @@ def notebook_fragment(result: ReportableResult, max_rows: int = 20) -> str:
     car = car_table(result)
     parts.append("<h4>Cumulative abnormal returns</h4>")
     parts.append(_html_table(car.head(max_rows), "es-nb-t") if car.rows else "<p>None computed.</p>")
+    if "group" in result.tests.columns and (result.tests["group"] == "all").any():
+        tests = window_tests_table(result, "all")
+        parts.append("<h4>Tests over all events (CAR windows)</h4>")
+        parts.append(_html_table(tests, "es-nb-t"))  # every statistic with its p-value: never truncated
+        parts.append("<p>Day statistics of every test: <code>result.tests</code> (scope 'day').</p>")
     aar = result.aar
     if "group" in aar.columns and (aar["group"] == "all").any():
         data = figure_png(plot_aar(result, "all"), dpi=80)

@@ -553,6 +553,7 @@ class EventStudy:
             xtx_inv=fit.xtx_inv,
             event_design=fit.event_design,
             markets=panel.pairs["ticker"].map(lambda t: exchange_for(t) or "unknown").to_numpy(dtype=object),
+            est_bench_own=panel.est_bench_own,
         )
         table = run_tests(data, codes.astype(np.int64), tuple(labels), spec.tests)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Literal
@@ -58,6 +59,10 @@ class InferenceData:
     markets : (N,)
         Exchange (MIC) of each firm-event's ticker, for tests that must not mix markets in one calendar
         date (``docs/METHODS.md`` §6.2, P13, §4.8).
+    est_bench_own : (N, L) or None
+        The benchmark's own returns over the estimation window, counted on the benchmark's own rows
+        (including days on which the security has no return); used for market moments under
+        ``fec_moments = "index_window"``.
     """
 
     ar: FloatArray
@@ -80,6 +85,7 @@ class InferenceData:
     xtx_inv: FloatArray
     event_design: FloatArray
     markets: np.ndarray
+    est_bench_own: FloatArray | None = None
 
     def car_columns(self, window: Window) -> IntArray:
         """Event-window column indices of the days of ``window``."""
@@ -169,6 +175,19 @@ class StatTest(ABC):
     @abstractmethod
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
         """Statistic per group and column for the given scope."""
+
+
+def group_generator(conventions: Conventions, test: str, values: np.ndarray) -> np.random.Generator:
+    """Seeded random generator of one group's resampling test.
+
+    The stream mixes ``conventions.seed``, the test name and a CRC-32 of the group's own values (NaN
+    normalised), so a group draws the same resamples whatever other events are in the study and in
+    whatever order they come (``docs/METHODS.md`` §6.4: identical results for a given seed). CRC-32 is
+    stable across processes, unlike Python's salted ``hash``.
+    """
+    content = np.ascontiguousarray(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=-7.0e300))
+    keys = [zlib.crc32(test.encode()), zlib.crc32(content.tobytes()), content.size]
+    return np.random.default_rng(np.random.SeedSequence([int(conventions.seed), *keys]))
 
 
 REGISTRY: dict[str, StatTest] = {}

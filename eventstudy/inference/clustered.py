@@ -98,17 +98,21 @@ def cda_kernel(
 def _market_leverage(data: InferenceData) -> FloatArray:
     """(R_mτ - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2 per event and event-window day, (N, W).
 
-    Market moments over the event's own regression rows (``fec_moments = "own_rows"``) or over every
-    estimation row with a benchmark return (``"index_window"``).
+    Market moments over the event's own regression rows (``fec_moments = "own_rows"``) or over the
+    benchmark's own estimation-window returns (``"index_window"``; ``data.est_bench_own`` when present,
+    else every estimation row with a benchmark return).
     """
-    rows = np.isfinite(data.est_market)
+    est_market = data.est_market
+    if data.conventions.fec_moments == "index_window" and data.est_bench_own is not None:
+        est_market = data.est_bench_own
+    rows = np.isfinite(est_market)
     if data.conventions.fec_moments == "own_rows":
         rows &= np.isfinite(data.est_resid)
     n_rows = rows.sum(axis=1)
-    market = np.where(rows, data.est_market, 0.0)
+    market = np.where(rows, est_market, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = market.sum(axis=1) / n_rows
-        ss = (np.where(rows, data.est_market - mean[:, None], 0.0) ** 2).sum(axis=1)
+        ss = (np.where(rows, est_market - mean[:, None], 0.0) ** 2).sum(axis=1)
         lev = (data.evt_market - mean[:, None]) ** 2 / ss[:, None]
     return np.where(ss[:, None] > 0, lev, np.nan)
 

@@ -20,6 +20,7 @@ import numpy as np
 from eventstudy import _kernels as kn
 from eventstudy._typing import BoolArray, FloatArray, IntArray
 from eventstudy.inference.base import (
+    group_generator,
     InferenceData,
     Scope,
     StatBlock,
@@ -512,8 +513,9 @@ class SkewnessAdjustedBootstrap(StatTest):
     p = min(1, 2 min((1 + #{t* <= t_sa}), (1 + #{t* >= t_sa})) / (B' + 1)), so that rejecting at α is
     the same as t_sa falling outside the α/2 and 1 - α/2 bootstrap quantiles (``docs/METHODS.md`` §6.2,
     P12, and §6.4). Resamples with zero spread (no t*) are dropped (B' <= B). Needs N_b >= 2, i.e. N >= 5.
-    The random stream of group g and window c is ``default_rng([seed, g, c])`` with ``seed`` from the
-    conventions, so results do not depend on the order of computation. ``family`` is ``"empirical"``
+    The random stream of each group and window comes from
+    :func:`~eventstudy.inference.base.group_generator` (seed, test name and the group's own CARs), so
+    results depend neither on the order of computation nor on the other events. ``family`` is ``"empirical"``
     with ``df`` holding B'.
 
     References
@@ -540,7 +542,7 @@ class SkewnessAdjustedBootstrap(StatTest):
                     continue
                 x = data.car[order[bounds[g] : bounds[g + 1]], c]
                 x = x[np.isfinite(x)]
-                t_star = _bootstrap_tsa(x - x.mean(), conv.bootstrap_samples, np.random.default_rng([conv.seed, g, c]))
+                t_star = _bootstrap_tsa(x - x.mean(), conv.bootstrap_samples, group_generator(conv, self.name, x))
                 if len(t_star) == 0:
                     continue
                 draws[g, c] = len(t_star)

@@ -14,7 +14,6 @@ resamples on which T* is defined (B unless a resample has no event with a value 
 
 from __future__ import annotations
 
-import zlib
 
 import numpy as np
 
@@ -27,21 +26,12 @@ from eventstudy.inference.base import (
     StatBlock,
     StatTest,
     reasons,
+    group_generator,
     register,
 )
 
 _CHUNK_ELEMENTS = 2_000_000  # bound on the B x N_g draws held at once
 _RELATIVE_TIE = 1e-12  # |T*| counts as >= |T| within this relative tolerance (rounding of equal statistics)
-
-
-def group_generator(conventions: Conventions, test: str, n_groups: int, group: int) -> np.random.Generator:
-    """Return the seeded generator of one group: ``conventions.seed`` mixed with a stable hash of its label.
-
-    The label is ``"<test>|<n_groups>|<group code>"``; CRC-32 is stable across processes (unlike
-    Python's salted ``hash``).
-    """
-    key = zlib.crc32(f"{test}|{n_groups}|{group}".encode())
-    return np.random.default_rng(np.random.SeedSequence([int(conventions.seed), key]))
 
 
 def _chunks(total: int, n_events: int) -> list[int]:
@@ -160,7 +150,7 @@ class _ResamplingTest(StatTest):
             largest[g] = np.abs(np.where(np.isfinite(own), own, 0.0)).max(axis=0)
             if len(rows) < 2:
                 continue
-            rng = group_generator(data.conventions, self.name, n_groups, g)
+            rng = group_generator(data.conventions, self.name, own)
             statistic[g], exceed[g], valid[g] = self.resample(own, rng, samples)
         # a spread below rounding noise of the values is no spread (two-pass ssd of equal values may be ~1e-36)
         flat = ~(ssd > count * (_RELATIVE_TIE * largest) ** 2)

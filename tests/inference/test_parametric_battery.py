@@ -24,7 +24,7 @@ from scipy import stats
 from eventstudy.conventions import ESTUDY2, Conventions
 from eventstudy.inference import InferenceData, run_tests
 from eventstudy.inference import clustered as clustered_module
-from eventstudy.inference.base import REGISTRY
+from eventstudy.inference.base import group_generator, REGISTRY
 from eventstudy.inference.clustered import kp_mean_correlation
 
 RTOL = 1e-10
@@ -404,7 +404,7 @@ class TestSkewnessAdjusted:
             x = d.car[np.isfinite(d.car[:, c]), c]
             t = hand_tsa(x)
             nb = math.ceil(len(x) / 4)
-            rng = np.random.default_rng([11, 0, c])
+            rng = group_generator(conv, "skewness_adjusted_bootstrap", x)  # seed, test name, the group's CARs
             draws = (x - x.mean())[rng.integers(0, len(x), size=(400, nb))]
             t_star = np.array([hand_tsa(row) for row in draws if row.std() > 0])
             p = min(1.0, 2 * min((1 + (t_star <= t).sum()) / (len(t_star) + 1), (1 + (t_star >= t).sum()) / (len(t_star) + 1)))

@@ -98,18 +98,23 @@ def ols_windows(y: FloatArray, regressors: FloatArray, intercept: bool) -> OlsAr
     k = p + int(intercept)
     valid = np.isfinite(y) & np.isfinite(regressors).all(axis=2)
     n_obs = valid.sum(axis=1).astype(np.int64)
-    w = valid.astype(np.float64)
     safe_n = np.maximum(n_obs, 1).astype(np.float64)
-    y0 = np.where(valid, y, 0.0)
-    r0 = np.where(valid[:, :, None], regressors, 0.0)
+    # Work arrays are zero on unused rows and centred in place, so only three (N, L) arrays are held.
+    yc = np.where(valid, y, 0.0)
+    rc = np.where(valid[:, :, None], regressors, 0.0)
+    y_sum = yc.sum(axis=1)
+    tss = np.einsum("nl,nl->n", yc, yc) - y_sum**2 / safe_n  # Σ (y - ȳ)^2 over the rows used
     if intercept:
-        r_mean = r0.sum(axis=1) / safe_n[:, None]
-        y_mean = y0.sum(axis=1) / safe_n
+        r_mean = rc.sum(axis=1) / safe_n[:, None]
+        y_mean = y_sum / safe_n
+        yc -= y_mean[:, None]
+        rc -= r_mean[:, None, :]
+        yc *= valid
+        rc *= valid[:, :, None]
+        tss = np.einsum("nl,nl->n", yc, yc)  # exact two-pass value
     else:
         r_mean = np.zeros((n_events, p))
         y_mean = np.zeros(n_events)
-    rc = (r0 - r_mean[:, None, :]) * w[:, :, None]
-    yc = (y0 - y_mean[:, None]) * w
     s_mat = np.einsum("nlk,nlj->nkj", rc, rc)
     s_y = np.einsum("nlk,nl->nk", rc, yc)
     enough = n_obs > k
@@ -135,15 +140,15 @@ def ols_windows(y: FloatArray, regressors: FloatArray, intercept: bool) -> OlsAr
         xtx_inv[:, 0, 1:] = -s_inv_mean
         xtx_inv[:, 1:, 0] = -s_inv_mean
         xtx_inv[:, 1:, 1:] = s_inv
-        resid = yc - np.einsum("nlk,nk->nl", rc, slopes)
     else:
         coef = slopes
         xtx_inv = s_inv
-        resid = y0 - np.einsum("nlk,nk->nl", r0, slopes)
-    resid = np.where(valid & ok[:, None], resid, np.nan)
-    ssr = np.where(ok, np.einsum("nl,nl->n", np.nan_to_num(resid), np.nan_to_num(resid)), np.nan)
-    y_dev = (y0 - (y0.sum(axis=1) / safe_n)[:, None]) * w
-    tss = np.einsum("nl,nl->n", y_dev, y_dev)
+    resid = yc
+    if p:
+        resid -= np.einsum("nlk,nk->nl", rc, slopes)  # zero on unused rows, so the sum below is the SSR
+    del rc
+    ssr = np.where(ok, np.einsum("nl,nl->n", resid, resid), np.nan)
+    resid[~(valid & ok[:, None])] = np.nan
     return OlsArrays(
         coef=np.where(ok[:, None], coef, np.nan),
         xtx_inv=np.where(ok[:, None, None], xtx_inv, np.nan),
@@ -307,6 +312,9 @@ def _group_sum(values: np.ndarray, groups: IntArray, n_groups: int) -> np.ndarra
     """Row sums of ``values`` by group code, via one stable sort and ``np.add.reduceat``."""
     out = np.zeros((n_groups,) + values.shape[1:], dtype=values.dtype)
     if len(groups) == 0:
+        return out
+    if n_groups == 1:
+        out[0] = values.sum(axis=0)  # the pooled group: no sort needed
         return out
     order = np.argsort(groups, kind="stable")
     sorted_groups = groups[order]

@@ -436,9 +436,15 @@ def _observed_days(index: pd.DatetimeIndex | None) -> np.ndarray:
     """Sorted unique day numbers (days since 1970-01-01) of observed price dates (local dates kept)."""
     if index is None or len(index) == 0:
         return np.empty(0, dtype=np.int64)
-    ns = _as_naive_ns(index)
+    if isinstance(index, pd.DatetimeIndex) and index.tz is None:
+        ns = index.as_unit("ns").asi8  # already naive: skip the parse and normalise round trip
+    else:
+        ns = _as_naive_ns(index)
     ns = ns[ns != _NAT]
-    return np.unique(ns // _NS_PER_DAY)
+    days = ns // _NS_PER_DAY  # floor division also drops any time of day
+    if len(days) > 1 and (days[1:] > days[:-1]).all():
+        return days
+    return np.unique(days)
 
 
 def _is_missing(value: object) -> bool:

@@ -176,7 +176,7 @@ class NormalReturnModel:
         ------
         ValueError
             ``fec_moments = "index_window"`` for the market model on a panel without
-            ``est_bench_own`` (a hand-built panel; :func:`eventstudy.returns.build_panel` always fills it).
+            ``est_bench_own`` (a hand-built panel, or :func:`eventstudy.returns.build_panel` without ``bench_own=True``).
 
         Notes
         -----
@@ -200,7 +200,7 @@ class NormalReturnModel:
                 if panel.est_bench_own is None:
                     raise ValueError(
                         "fec_moments='index_window' needs the benchmark's own estimation returns "
-                        "(ReturnPanel.est_bench_own); build the panel with eventstudy.returns.build_panel"
+                        "(ReturnPanel.est_bench_own); build the panel with eventstudy.returns.build_panel(..., bench_own=True)"
                     )
                 lev, fec_inverse = kn.index_window_fec(panel.evt_market, ols.n_obs, panel.est_bench_own)
                 fec_inverse = np.where(np.isfinite(ols.xtx_inv), fec_inverse, np.nan)

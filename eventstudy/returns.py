@@ -177,6 +177,9 @@ class ReturnPanel:
 
 
 def _gather(values: np.ndarray, positions: IntArray, fill: object) -> np.ndarray:
+    """``values[positions]`` with ``fill`` where a position falls outside the series."""
+    if len(values) and positions.size and positions.min() >= 0 and positions.max() < len(values):
+        return values[positions]  # the usual case: the whole window lies inside the series
     inside = (positions >= 0) & (positions < len(values))
     out = values[np.clip(positions, 0, max(len(values) - 1, 0))] if len(values) else np.empty(positions.shape, values.dtype)
     return np.where(inside, out, fill)
@@ -189,6 +192,7 @@ def build_panel(
     event_window: Window,
     return_type: ReturnType = "simple",
     alignment: Alignment = "common",
+    bench_own: bool = False,
 ) -> tuple[ReturnPanel, pd.DataFrame]:
     """Gather estimation and event-window returns for every (event, ticker) pair.
 
@@ -205,6 +209,9 @@ def build_panel(
         ``"simple"`` or ``"log"``.
     alignment
         ``"common"`` or ``"date"`` (:func:`align`; the conventions' ``alignment`` knob).
+    bench_own
+        Also gather the benchmark's own estimation-window returns (``est_bench_own``), needed for
+        ``fec_moments = "index_window"``; off by default to save an (N x L) array.
 
     Returns
     -------
@@ -219,7 +226,7 @@ def build_panel(
     est_returns = np.full((n, len(est_days)), np.nan)
     est_market = np.full_like(est_returns, np.nan)
     est_dates = np.full(est_returns.shape, np.datetime64("NaT"), dtype="datetime64[D]")
-    est_bench_own = np.full_like(est_returns, np.nan)
+    est_bench_own = np.full_like(est_returns, np.nan) if bench_own else None
     evt_returns = np.full((n, len(evt_days)), np.nan)
     evt_market = np.full_like(evt_returns, np.nan)
     evt_dates = np.full(evt_returns.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
@@ -232,7 +239,7 @@ def build_panel(
 
     day_zero = pd.to_datetime(pairs["day_zero"]).values.astype("datetime64[ns]")
     codes = pairs.groupby(["ticker", "benchmark"], sort=False).indices
-    bench_own: dict[str, tuple[np.ndarray, FloatArray]] = {}
+    own_cache: dict[str, tuple[np.ndarray, FloatArray]] = {}
     for (ticker, benchmark), rows in codes.items():
         rows = np.asarray(rows)
         aligned = align(series[ticker], series[benchmark], return_type, alignment)
@@ -251,13 +258,14 @@ def build_panel(
         est_returns[ok_rows] = _gather(aligned.returns, est_pos, np.nan)
         est_market[ok_rows] = _gather(aligned.market, est_pos, np.nan)
         est_dates[ok_rows] = _gather(aligned.dates.astype("datetime64[D]"), est_pos, np.datetime64("NaT"))
-        if benchmark not in bench_own:
-            b_dates, b_ret, _ = _own_returns(series[benchmark], return_type)
-            bench_own[benchmark] = (b_dates, b_ret)
-        b_dates, b_ret = bench_own[benchmark]
-        # τ = 0 is an aligned date, hence one of the benchmark's own return dates
-        b_pos0 = np.searchsorted(b_dates, a0, side="left")
-        est_bench_own[ok_rows] = _gather(b_ret, b_pos0[:, None] + est_days[None, :], np.nan)
+        if est_bench_own is not None:
+            if benchmark not in own_cache:
+                b_dates, b_ret, _ = _own_returns(series[benchmark], return_type)
+                own_cache[benchmark] = (b_dates, b_ret)
+            b_dates, b_ret = own_cache[benchmark]
+            # τ = 0 is an aligned date, hence one of the benchmark's own return dates
+            b_pos0 = np.searchsorted(b_dates, a0, side="left")
+            est_bench_own[ok_rows] = _gather(b_ret, b_pos0[:, None] + est_days[None, :], np.nan)
         evt_returns[ok_rows] = _gather(aligned.returns, evt_pos, np.nan)
         evt_market[ok_rows] = _gather(aligned.market, evt_pos, np.nan)
         evt_dates[ok_rows] = _gather(aligned.dates, evt_pos, np.datetime64("NaT"))
@@ -289,7 +297,7 @@ def build_panel(
             "reason": reasons[~keep],
         }
     )
-    return panel.take(np.flatnonzero(keep)), exclusions
+    return (panel if keep.all() else panel.take(np.flatnonzero(keep))), exclusions
 
 
 __all__ = ["ALIGNMENTS", "AlignedReturns", "Alignment", "ReturnPanel", "ReturnType", "align", "build_panel"]

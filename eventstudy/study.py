@@ -390,8 +390,8 @@ class EventStudy:
     def calendar_day_zero(self) -> pd.DataFrame:
         """Day 0 per (event, ticker) from the exchange calendars alone (no prices needed)."""
         pairs = self.pairs()
-        table = calendar_day_zero(pairs)
-        return table.merge(pairs[["event_id", "ticker", "benchmark"]], on=["event_id", "ticker"], how="left")
+        table = calendar_day_zero(pairs)  # one row per pair, in the pairs' order
+        return table.assign(benchmark=pairs["benchmark"].to_numpy())
 
     def date_range(self) -> tuple[dt.date, dt.date]:
         """Calendar-date range of prices needed for all windows (with room for holidays)."""
@@ -450,7 +450,6 @@ class EventStudy:
             exclusion with a reason.
         """
         spec = self.spec
-        pairs = self.pairs()
         days = self.calendar_day_zero()
         series, failed = self.load_prices()
         if not series:
@@ -488,6 +487,7 @@ class EventStudy:
             spec.event_window,
             spec.return_type,  # type: ignore[arg-type]  (resolved in StudySpec)
             spec.conventions.alignment,
+            bench_own=spec.conventions.fec_moments == "index_window",
         )
         exclusions.append(returns_excluded)
 
@@ -552,7 +552,7 @@ class EventStudy:
             k=fit.k,
             xtx_inv=fit.xtx_inv,
             event_design=fit.event_design,
-            markets=panel.pairs["ticker"].map(lambda t: exchange_for(t) or "unknown").to_numpy(dtype=object),
+            markets=_markets(panel.pairs["ticker"]),
             est_bench_own=panel.est_bench_own,
         )
         table = run_tests(data, codes.astype(np.int64), tuple(labels), spec.tests)
@@ -597,6 +597,13 @@ class EventStudy:
             hit = key.isin(note.index)
             days.loc[hit, "reason"] = (days.loc[hit, "reason"].astype(str) + "; " + key[hit].map(note)).str.strip("; ")
         return days
+
+
+def _markets(tickers: pd.Series) -> np.ndarray:
+    """Exchange (MIC) of each ticker, ``"unknown"`` without a calendar; one lookup per distinct ticker."""
+    codes, unique = pd.factorize(tickers)
+    names = np.array([exchange_for(t) or "unknown" for t in unique], dtype=object)
+    return names[codes]
 
 
 def _provenance(series: dict[str, PriceSeries], failed: dict[str, PriceSourceError]) -> pd.DataFrame:

@@ -129,7 +129,7 @@ class TestBenchmarkOwnEstimationWindow:
 
     @pytest.mark.parametrize("alignment", ["common", "date"])
     def test_full_window_of_the_benchmark(self, alignment: str) -> None:
-        panel, _ = build_panel(self.pairs, self.series, (-20, -1), (0, 2), "log", alignment)  # type: ignore[arg-type]
+        panel, _ = build_panel(self.pairs, self.series, (-20, -1), (0, 2), "log", alignment, bench_own=True)  # type: ignore[arg-type]
         assert panel.est_bench_own is not None
         # τ = 0 is dates[30] = own index 29; τ = -20..-1 are own[9..28], dates[10..29]
         np.testing.assert_allclose(panel.est_bench_own[0], self.own[9:29], rtol=1e-15)
@@ -143,7 +143,7 @@ class TestBenchmarkOwnEstimationWindow:
         np.testing.assert_allclose(r26, expected, rtol=1e-13)
 
     def test_date_alignment_market_is_the_benchmarks_own_return(self) -> None:
-        panel, _ = build_panel(self.pairs, self.series, (-20, -1), (0, 2), "log", "date")
+        panel, _ = build_panel(self.pairs, self.series, (-20, -1), (0, 2), "log", "date", bench_own=True)
         dates = pd.DatetimeIndex(panel.est_dates[0][~np.isnat(panel.est_dates[0])])
         assert pd.Timestamp(self.dates[25]) not in dates and pd.Timestamp(self.dates[16]) == dates[0]
         market = panel.est_market[0][np.isfinite(panel.est_market[0])]
@@ -151,5 +151,5 @@ class TestBenchmarkOwnEstimationWindow:
         np.testing.assert_allclose(market, self.own[positions], rtol=1e-15)
 
     def test_take_keeps_it(self) -> None:
-        panel, _ = build_panel(self.pairs, self.series, (-20, -1), (0, 2), "log")
+        panel, _ = build_panel(self.pairs, self.series, (-20, -1), (0, 2), "log", bench_own=True)
         assert panel.take(np.array([0])).est_bench_own is not None

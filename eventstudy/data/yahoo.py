@@ -22,21 +22,11 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from eventstudy.data.store import PRICE_COLUMNS
 from eventstudy.errors import PriceSourceError
 
-#: Columns of a normalised history frame, in order (see :func:`history_to_frame`).
-HISTORY_COLUMNS: tuple[str, ...] = (
-    "open",
-    "high",
-    "low",
-    "close",
-    "adj_close",
-    "volume",
-    "dividends",
-    "splits",
-    "currency",
-    "exchange_tz",
-)
+#: Columns of a normalised history frame, in order (see :func:`history_to_frame`): the store's columns.
+HISTORY_COLUMNS: tuple[str, ...] = PRICE_COLUMNS
 
 _RENAME: dict[str, str] = {
     "Open": "open",

@@ -502,16 +502,17 @@ def ordered_groups(frame: pd.DataFrame) -> list[Any]:
     return sorted(groups, key=lambda g: str(g) != "all")
 
 
-def window_tests_table(result: ReportableResult, group: object) -> Table:
-    """Window-scope tests of one group: rows are tests x windows."""
+def _long_tests_table(result: ReportableResult, group: object, scope: str, caption: str, note: str) -> Table:
+    """Tests of one group and scope in long form: one row per test and day (or CAR window)."""
     tests = result.tests
-    frame = tests[(tests["group"] == group) & (tests["scope"] == "window")]
-    frame = frame.assign(
-        _window=[fmt_window(a, b) for a, b in zip(frame["window_start"], frame["window_end"], strict=True)]
-    )
+    frame = tests[(tests["group"] == group) & (tests["scope"] == scope)]
+    if scope == "day":
+        where = [signed_day(int(d)) for d in frame["window_start"]]
+    else:
+        where = [fmt_window(a, b) for a, b in zip(frame["window_start"], frame["window_end"], strict=True)]
     spec = [
         ("test", "test", None, "l"),
-        ("_window", "window", None, "l"),
+        ("_where", scope, None, "r" if scope == "day" else "l"),
         ("statistic", "statistic", fmt_stat, "r"),
         ("p_value", "p-value", fmt_p, "r"),
         ("p_holm", "p (Holm)", fmt_p, "r"),
@@ -519,12 +520,15 @@ def window_tests_table(result: ReportableResult, group: object) -> Table:
         ("n", "n", fmt_int, "r"),
         ("reason", "note", None, "l"),
     ]
-    return _frame_table(
-        frame,
-        spec,
-        caption="Window tests (cumulative abnormal returns)",
-        notes=("p-values two-sided, from the distribution shown; n = number of events used.",),
-        wrap={"reason": 50},
+    return _frame_table(frame.assign(_where=where), spec, caption=caption, notes=(note,), wrap={"reason": 50})
+
+
+def window_tests_table(result: ReportableResult, group: object) -> Table:
+    """Window-scope tests of one group: rows are tests x windows."""
+    return _long_tests_table(
+        result, group, "window", "Window tests (cumulative abnormal returns)",
+        "p-values two-sided, from the distribution shown; p (Holm): adjusted across the CAR windows of "
+        "each test; n = number of events used.",
     )
 
 
@@ -586,25 +590,9 @@ CORE_DAY_TESTS = ("cross_sectional_t", "patell_z", "bmp_t")
 
 def day_tests_table(result: ReportableResult, group: object) -> Table:
     """Every day-scope statistic of one group in long form: one row per test and day, with p-values."""
-    tests = result.tests
-    frame = tests[(tests["group"] == group) & (tests["scope"] == "day")]
-    frame = frame.assign(_day=[signed_day(int(d)) for d in frame["window_start"]])
-    spec = [
-        ("test", "test", None, "l"),
-        ("_day", "day", None, "r"),
-        ("statistic", "statistic", fmt_stat, "r"),
-        ("p_value", "p-value", fmt_p, "r"),
-        ("p_holm", "p (Holm)", fmt_p, "r"),
-        ("distribution", "distribution", None, "l"),
-        ("n", "n", fmt_int, "r"),
-        ("reason", "note", None, "l"),
-    ]
-    return _frame_table(
-        frame,
-        spec,
-        caption="All day statistics",
-        notes=("p-values two-sided; p (Holm): adjusted across the event-window days of each test.",),
-        wrap={"reason": 50},
+    return _long_tests_table(
+        result, group, "day", "All day statistics",
+        "p-values two-sided; p (Holm): adjusted across the event-window days of each test.",
     )
 
 

@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--panel", metavar="DIR", help="folder with adj_close_wide.csv.gz and market.csv "
                      "(default ../shared/data/curated/panel_sp500_2010_2020, or under $EVENTSTUDY_SHARED_DIR)")
     sim.add_argument("--market-column", default="^GSPC", help="benchmark column of market.csv (default ^GSPC)")
+    sim.add_argument("--start", metavar="DATE", help="use only returns dated on or after DATE (YYYY-MM-DD)")
+    sim.add_argument("--end", metavar="DATE", help="use only returns dated on or before DATE (YYYY-MM-DD)")
     sim.add_argument("--samples", type=int, default=250, help="number of samples R (default 250)")
     sim.add_argument("--events", type=int, default=50, help="firm-events per sample N (default 50)")
     sim.add_argument("--delta", action="append", metavar="D", help="abnormal return added, repeatable; 0.005 or 0.5%% "
@@ -247,6 +249,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             raise InputError(f"expected NAME=VALUE (e.g. fec=off), got {item!r}", parameter="--knob", value=item)
         knobs[name.strip()] = value.strip()
     panel = WidePanel.from_dir(args.panel or default_panel_dir(), market_column=args.market_column)
+    if args.start or args.end:
+        try:
+            panel = panel.between(args.start, args.end)
+        except ValueError:
+            raise InputError(f"dates must be YYYY-MM-DD, got {args.start!r} and {args.end!r}", parameter="--start/--end") from None
     result = simulate(
         panel,
         n_samples=args.samples,

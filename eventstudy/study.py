@@ -32,7 +32,7 @@ from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_e
 from eventstudy.inference import InferenceData, get_tests, run_tests
 from eventstudy.models import MODELS, ModelFit, get_model
 from eventstudy.results import EVENT_DAY_COLUMNS, EXCLUSION_COLUMNS, StudyResult
-from eventstudy.returns import ReturnType, build_panel
+from eventstudy.returns import ReturnPanel, ReturnType, build_panel
 
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5))
 
@@ -492,9 +492,9 @@ class EventStudy:
         exclusions.append(returns_excluded)
 
         fit = get_model(spec.model).fit(panel, spec.conventions)
-        estimable = (fit.n_obs >= spec.min_estimation_obs) & np.isfinite(fit.s2) & (fit.s2 > 0)
-        if not estimable.all():
-            bad = np.flatnonzero(~estimable)
+        usable_fit = estimable(fit, spec.min_estimation_obs)
+        if not usable_fit.all():
+            bad = np.flatnonzero(~usable_fit)
             reasons = [
                 f"insufficient estimation data: {fit.n_obs[i]} returns in {_window_text(spec.estimation_window)}, "
                 f"minimum {spec.min_estimation_obs}"
@@ -512,7 +512,7 @@ class EventStudy:
                     }
                 )
             )
-            keep = np.flatnonzero(estimable)
+            keep = np.flatnonzero(usable_fit)
             panel = panel.take(keep)
             fit = fit.take(keep)
 
@@ -532,29 +532,7 @@ class EventStudy:
             )
 
         codes, labels = pd.factorize(panel.pairs["event_id"], sort=False)
-        data = InferenceData(
-            ar=fit.abnormal,
-            ar_var=fit.ar_variance,
-            car=car_values,
-            car_var=car_var,
-            df=fit.df,
-            rel_days=panel.event_days,
-            car_windows=spec.car_windows,
-            conventions=spec.conventions,
-            est_resid=fit.residuals,
-            est_dates=panel.est_dates,
-            est_market=panel.est_market,
-            evt_market=panel.evt_market,
-            evt_returns=panel.evt_returns,
-            evt_dates=panel.evt_dates.astype("datetime64[D]"),
-            s2=fit.s2,
-            n_obs=fit.n_obs,
-            k=fit.k,
-            xtx_inv=fit.xtx_inv,
-            event_design=fit.event_design,
-            markets=_markets(panel.pairs["ticker"]),
-            est_bench_own=panel.est_bench_own,
-        )
+        data = inference_data(panel, fit, car_values, car_var, spec.car_windows, spec.conventions, _markets(panel.pairs["ticker"]))
         table = run_tests(data, codes.astype(np.int64), tuple(labels), spec.tests)
 
         excluded = pd.concat([e for e in exclusions if len(e)], ignore_index=True) if any(len(e) for e in exclusions) else pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
@@ -599,6 +577,46 @@ class EventStudy:
         return days
 
 
+def inference_data(
+    panel: ReturnPanel,
+    fit: ModelFit,
+    car_values: np.ndarray,
+    car_var: np.ndarray,
+    car_windows: tuple[Window, ...],
+    conventions: Conventions,
+    markets: np.ndarray,
+) -> InferenceData:
+    """The arrays every test statistic reads, from a panel, its model fit and its CARs (rows aligned)."""
+    return InferenceData(
+        ar=fit.abnormal,
+        ar_var=fit.ar_variance,
+        car=car_values,
+        car_var=car_var,
+        df=fit.df,
+        rel_days=panel.event_days,
+        car_windows=car_windows,
+        conventions=conventions,
+        est_resid=fit.residuals,
+        est_dates=panel.est_dates,
+        est_market=panel.est_market,
+        evt_market=panel.evt_market,
+        evt_returns=panel.evt_returns,
+        evt_dates=panel.evt_dates.astype("datetime64[D]"),
+        s2=fit.s2,
+        n_obs=fit.n_obs,
+        k=fit.k,
+        xtx_inv=fit.xtx_inv,
+        event_design=fit.event_design,
+        markets=markets,
+        est_bench_own=panel.est_bench_own,
+    )
+
+
+def estimable(fit: ModelFit, min_estimation_obs: int) -> np.ndarray:
+    """Firm-events with enough estimation returns and a positive, finite residual variance."""
+    return (fit.n_obs >= min_estimation_obs) & np.isfinite(fit.s2) & (fit.s2 > 0)
+
+
 def _markets(tickers: pd.Series) -> np.ndarray:
     """Exchange (MIC) of each ticker, ``"unknown"`` without a calendar; one lookup per distinct ticker."""
     codes, unique = pd.factorize(tickers)
@@ -636,4 +654,13 @@ def _provenance(series: dict[str, PriceSeries], failed: dict[str, PriceSourceErr
     return pd.DataFrame(rows, columns=["symbol", "source", "vintage", "price_field", "first_date", "last_date", "rows", "notes"])
 
 
-__all__ = ["DEFAULT_CAR_WINDOWS", "MODELS", "EventStudy", "StudySpec", "knob_names", "resolve_conventions"]
+__all__ = [
+    "DEFAULT_CAR_WINDOWS",
+    "MODELS",
+    "EventStudy",
+    "StudySpec",
+    "estimable",
+    "inference_data",
+    "knob_names",
+    "resolve_conventions",
+]

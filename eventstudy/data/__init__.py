@@ -7,8 +7,10 @@ Importing this package does not import yfinance.
 
 from __future__ import annotations
 
+from eventstudy.data.csv_prices import CsvPrices
+from eventstudy.data.returns_files import ReturnsFile, ReturnsFrame
 from eventstudy.data.series import PriceSeries, PriceSource, SeriesKind
-from eventstudy.data.sources import CsvPrices, ReturnsFile, ReturnsFrame, YahooPrices
+from eventstudy.data.sources import YahooPrices
 from eventstudy.data.store import (
     Coverage,
     FetchInfo,

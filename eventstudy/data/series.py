@@ -92,8 +92,8 @@ class PriceSource(Protocol):
     """Anything that can deliver one symbol's daily rows.
 
     Implementations: :class:`~eventstudy.data.sources.YahooPrices`,
-    :class:`~eventstudy.data.sources.CsvPrices`, :class:`~eventstudy.data.sources.ReturnsFile`,
-    :class:`~eventstudy.data.sources.ReturnsFrame`.
+    :class:`~eventstudy.data.csv_prices.CsvPrices`, :class:`~eventstudy.data.returns_files.ReturnsFile`,
+    :class:`~eventstudy.data.returns_files.ReturnsFrame`.
     """
 
     @property

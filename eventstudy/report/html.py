@@ -12,19 +12,8 @@ import html
 from collections.abc import Mapping, Sequence
 
 from eventstudy.plots import figure_png, plot_aar
-from eventstudy.report._tables import (
-    Block,
-    Bullets,
-    FigureRef,
-    Heading,
-    Paragraph,
-    ReportableResult,
-    Table,
-    car_table,
-    exclusions_table,
-    settings_table,
-    window_tests_table,
-)
+from eventstudy.report._format import Block, Bullets, FigureRef, Heading, Paragraph, Table
+from eventstudy.report._tables import ReportableResult, car_table, exclusions_table, settings_table, window_tests_table
 
 __all__ = ["notebook_fragment", "png_data_uri", "render_html"]
 

@@ -10,20 +10,22 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from eventstudy.report._tables import (
+from eventstudy.report._format import (
     Block,
     Bullets,
     FigureRef,
     Heading,
     Paragraph,
-    ReportableResult,
     Table,
+    group_label,
+    text_table_lines,
+)
+from eventstudy.report._tables import (
+    ReportableResult,
     car_table,
     exclusions_table,
-    group_label,
     ordered_groups,
     settings_table,
-    text_table_lines,
     window_tests_table,
 )
 

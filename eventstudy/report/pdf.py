@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eventstudy.report._tables import (
+from eventstudy.report._format import (
     Block,
     Bullets,
     FigureRef,

@@ -1,4 +1,4 @@
-"""Tests of CsvPrices, ReturnsFrame and ReturnsFile on small files built in the tests.
+"""Tests of CsvPrices on small files built in the tests.
 
 Expected values are read off the hand-written CSV text; nothing is computed with the code under test.
 """
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eventstudy.data import CsvPrices, PriceSource, ReturnsFile, ReturnsFrame
+from eventstudy.data import CsvPrices, PriceSource
 from eventstudy.errors import InputError, PriceSourceError
 
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
@@ -25,9 +25,6 @@ WriteCsv = Callable[[str, str], Path]
 
 def _dates(*text: str) -> list[pd.Timestamp]:
     return [pd.Timestamp(t) for t in text]
-
-
-# ============================================================================================ CsvPrices
 
 
 class TestCsvPricesLoad:
@@ -275,190 +272,3 @@ def test_real_tencent_file(shared_dir: Path) -> None:
     dropped = CsvPrices(folder, zero_volume_rows="drop").load("0700.HK", dt.date(2020, 1, 1), dt.date(2021, 12, 31))
     assert len(dropped) == len(lines) - 1 - len(zero_days)
     assert not set(zero_days) & set(dropped.dates)
-
-
-# ============================================================================================ returns
-
-
-def _long_frame() -> pd.DataFrame:
-    # Deliberately shuffled: two tickers, rows out of order.
-    return pd.DataFrame(
-        {
-            "date": ["2020-01-03", "2020-01-02", "2020-01-06", "2020-01-02", "2020-01-03"],
-            "ticker": ["AAA", "BBB", "AAA", "AAA", "BBB"],
-            "return": [0.02, -0.01, -0.005, 0.01, 0.03],
-        }
-    )
-
-
-class TestReturnsFrame:
-    def test_load_sorted_slices(self) -> None:
-        source = ReturnsFrame(_long_frame())
-        a = source.load("AAA", D0, D1)
-        assert list(a.dates) == _dates("2020-01-02", "2020-01-03", "2020-01-06")
-        np.testing.assert_array_equal(a.values, [0.01, 0.02, -0.005])
-        assert a.kind == "return" and a.price_field == "return" and a.volume is None
-        b = source.load("BBB", D0, D1)
-        assert list(b.dates) == _dates("2020-01-02", "2020-01-03")
-        np.testing.assert_array_equal(b.values, [-0.01, 0.03])
-        assert source.available_symbols() == ["AAA", "BBB"]
-        assert source.description == "in-memory returns"
-        assert isinstance(source, PriceSource)
-
-    @pytest.mark.parametrize(
-        "dates",
-        [
-            pytest.param(["2020-01-02", "2020-01-03"], id="iso-text"),
-            pytest.param([20200102, 20200103], id="yyyymmdd-int"),
-            pytest.param(["20200102", "20200103"], id="yyyymmdd-text"),
-            pytest.param(pd.to_datetime(["2020-01-02", "2020-01-03"]), id="datetime64"),
-            pytest.param(pd.to_datetime(["2020-01-02", "2020-01-03"]).tz_localize("America/New_York"), id="tz-aware"),
-            pytest.param([dt.date(2020, 1, 2), dt.date(2020, 1, 3)], id="date-objects"),
-        ],
-    )
-    def test_date_formats(self, dates: object) -> None:
-        frame = pd.DataFrame({"Date": dates, "Ticker": ["X", "X"], "RETURN": [0.1, 0.2]})
-        series = ReturnsFrame(frame).load("X", D0, D1)
-        assert list(series.dates) == _dates("2020-01-02", "2020-01-03")
-        assert series.dates.dtype == "datetime64[ns]"
-
-    def test_date_index_is_accepted(self) -> None:
-        frame = _long_frame().set_index("date")
-        np.testing.assert_array_equal(ReturnsFrame(frame).load("BBB", D0, D1).values, [-0.01, 0.03])
-
-    def test_numeric_tickers(self) -> None:
-        frame = pd.DataFrame({"date": ["2020-01-02", "2020-01-02"], "ticker": [10107, 14593], "return": [0.1, 0.2]})
-        np.testing.assert_array_equal(ReturnsFrame(frame).load("14593", D0, D1).values, [0.2])
-
-    def test_empty_returns_are_dropped_and_noted(self) -> None:
-        frame = _long_frame()
-        frame.loc[0, "return"] = np.nan
-        series = ReturnsFrame(frame).load("AAA", D0, D1)
-        assert list(series.dates) == _dates("2020-01-02", "2020-01-06")
-        assert series.notes == ("1 row(s) with an empty return dropped",)
-
-    def test_unknown_ticker(self) -> None:
-        with pytest.raises(PriceSourceError) as info:
-            ReturnsFrame(_long_frame()).load("ZZZ", D0, D1)
-        assert info.value.symbol == "ZZZ" and info.value.reason == "no data"
-
-    @pytest.mark.parametrize(
-        ("column", "row", "value"),
-        [
-            ("date", 1, "2020-02-30"),
-            ("date", 2, None),
-            ("ticker", 3, None),
-            ("ticker", 3, "  "),
-            ("return", 4, "1.2%"),
-            ("return", 0, -1.0),
-            ("return", 2, -1.5),
-            ("return", 1, np.inf),
-        ],
-    )
-    def test_bad_cells(self, column: str, row: int, value: object) -> None:
-        frame = _long_frame().astype(object)
-        frame.loc[row, column] = value
-        with pytest.raises(InputError) as info:
-            ReturnsFrame(frame, description="my returns")
-        err = info.value
-        assert err.column == column
-        assert err.line is None
-        assert f"row {row}" in str(err)
-        assert err.parameter == "my returns"
-
-    def test_duplicate_pair(self) -> None:
-        frame = pd.concat([_long_frame(), _long_frame().iloc[[1]]], ignore_index=True)  # BBB 2020-01-02 again
-        with pytest.raises(InputError) as info:
-            ReturnsFrame(frame)
-        assert "row 5" in str(info.value) and "row 1" in str(info.value)
-        assert info.value.column == "date"
-
-    def test_missing_column(self) -> None:
-        with pytest.raises(InputError) as info:
-            ReturnsFrame(_long_frame().drop(columns="ticker"))
-        assert info.value.column == "ticker"
-
-    def test_matches_a_pandas_groupby_on_many_rows(self) -> None:
-        rng = np.random.default_rng(20261121)
-        n_days, n_tickers = 400, 250
-        dates = pd.bdate_range("2015-01-01", periods=n_days)
-        frame = pd.DataFrame(
-            {
-                "date": np.tile(dates.values, n_tickers),
-                "ticker": np.repeat([f"T{i:03d}" for i in range(n_tickers)], n_days),
-                "return": rng.normal(0.0, 0.02, n_days * n_tickers),
-            }
-        ).sample(frac=0.9, random_state=7)
-        source = ReturnsFrame(frame)
-        for ticker in ("T000", "T123", "T249"):
-            expected = frame[frame["ticker"] == ticker].sort_values("date")
-            series = source.load(ticker, D0, D1)
-            np.testing.assert_array_equal(series.dates.values, expected["date"].values)
-            np.testing.assert_array_equal(series.values, expected["return"].values)
-
-
-class TestReturnsFile:
-    def test_load(self, write_csv: WriteCsv) -> None:
-        path = write_csv(
-            "crsp.csv",
-            "date,ticker,return\n"
-            "2020-01-03,AAA,0.02\n"
-            "2020-01-02,BBB,-0.01\n"
-            "\n"
-            "20200106,AAA,-0.005\n"
-            "2020-01-02,AAA,0.01\n"
-            "2020-01-03,BBB,\n",
-        )
-        os.utime(path, (1_700_000_000, 1_700_000_000))
-        source = ReturnsFile(path)
-        assert isinstance(source, ReturnsFrame)
-        a = source.load("AAA", D0, D1)
-        assert list(a.dates) == _dates("2020-01-02", "2020-01-03", "2020-01-06")
-        np.testing.assert_array_equal(a.values, [0.01, 0.02, -0.005])
-        assert a.vintage == "2023-11-14T22:13:20+00:00"
-        assert a.source == f"returns:{path.resolve()}"
-        b = source.load("BBB", D0, D1)
-        np.testing.assert_array_equal(b.values, [-0.01])
-        assert b.notes == ("1 row(s) with an empty return dropped",)
-        assert str(path) in source.description
-
-    def test_extra_columns_and_header_case(self, write_csv: WriteCsv) -> None:
-        path = write_csv("r.csv", "PERMNO,Date,Ticker,RET\n1,2020-01-02,AAA,0.5\n")
-        with pytest.raises(InputError) as info:
-            ReturnsFile(path)
-        assert info.value.column == "return" and info.value.line == 1
-        path = write_csv("r2.csv", "PERMNO,Date,Ticker,Return\n1,2020-01-02,AAA,0.5\n")
-        np.testing.assert_array_equal(ReturnsFile(path).load("AAA", D0, D1).values, [0.5])
-
-    @pytest.mark.parametrize(
-        ("body", "line", "column"),
-        [
-            pytest.param("2020-01-02,AAA,0.1\n2020-01-32,AAA,0.1\n", 3, "date", id="bad-date"),
-            pytest.param("2020-01-02,AAA,0.1\n\n2020-01-03,AAA,abc\n", 4, "return", id="text-after-blank"),
-            pytest.param("2020-01-02,AAA,0.1\n2020-01-03,,0.1\n", 3, "ticker", id="no-ticker"),
-            pytest.param("2020-01-02,AAA,0.1\n2020-01-03,AAA,-1.2\n", 3, "return", id="below-minus-one"),
-            pytest.param(
-                "2020-01-02,AAA,0.1\n2020-01-02,BBB,0.1\n2020-01-03,AAA,0.1\n2020-01-02,AAA,0.2\n",
-                5,
-                "date",
-                id="duplicate",
-            ),
-        ],
-    )
-    def test_bad_rows(self, write_csv: WriteCsv, body: str, line: int, column: str) -> None:
-        path = write_csv("r.csv", "date,ticker,return\n" + body)
-        with pytest.raises(InputError) as info:
-            ReturnsFile(path)
-        err = info.value
-        assert (err.path, err.line, err.column) == (str(path), line, column)
-
-    def test_duplicate_names_first_line(self, write_csv: WriteCsv) -> None:
-        path = write_csv("r.csv", "date,ticker,return\n2020-01-02,AAA,0.1\n2020-01-02,AAA,0.2\n")
-        with pytest.raises(InputError) as info:
-            ReturnsFile(path)
-        assert "line 2" in str(info.value)
-
-    def test_missing_file(self, tmp_path: Path) -> None:
-        with pytest.raises(InputError) as info:
-            ReturnsFile(tmp_path / "none.csv")
-        assert info.value.path == str(tmp_path / "none.csv")

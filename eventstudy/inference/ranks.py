@@ -1,0 +1,301 @@
+"""Ranks, signs and per-group day sums behind the non-parametric tests (``docs/METHODS.md`` §6.3).
+
+Array functions on (events x days) arrays, for all groups at once: each event's **combined sample**
+(its estimation residuals, ``est_resid``, followed by its full event window, ``ar``), ranks within each
+event (average ranks for ties) and medians, the per-group day sums and the time-series scale of the
+rank-type statistics, the exact null distribution of the Wilcoxon signed-rank statistic and its ranks per
+cell, and the GRANK Z of Kolari and Pynnönen (2011). The registered tests built on them, and the
+conventions (``daily_sums``, ``rank_scale``) these functions apply, are in
+:mod:`eventstudy.inference.nonparametric`, which re-exports the public names.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+from eventstudy import _kernels as kn
+from eventstudy._typing import FloatArray, IntArray
+from eventstudy.conventions import Conventions
+from eventstudy.inference.base import InferenceData, Scope, reasons
+
+EXACT_SIGNED_RANK_MAX_N = 50
+"""Largest number of non-zero values for which the Wilcoxon test uses the exact null distribution."""
+
+_CHUNK_ELEMENTS = 4_000_000  # bound on the size of temporary 3-d arrays (GRANK)
+
+
+# --------------------------------------------------------------------------------------------------
+# Array kernels
+# --------------------------------------------------------------------------------------------------
+
+
+def group_sum(values: np.ndarray, groups: IntArray, n_groups: int) -> np.ndarray:
+    """Sum ``values`` (N, ...) over the rows of each group; shape (n_groups, ...)."""
+    return kn._group_sum(values, groups, n_groups)
+
+
+def combined_sample(data: InferenceData) -> FloatArray:
+    """Each event's combined sample, (N, L + W): estimation residuals, then the event-window ARs."""
+    return np.concatenate([data.est_resid, data.ar], axis=1)
+
+
+def average_ranks(values: FloatArray) -> FloatArray:
+    """Ranks within each row over its non-missing values, average ranks for ties, NaN where missing.
+
+    Works along the last axis, so a (N, D, T) array is ranked within every (event, column) slice.
+    """
+    if values.size == 0:
+        return np.full(values.shape, np.nan)
+    return np.asarray(stats.rankdata(values, axis=-1, nan_policy="omit"), dtype=np.float64)
+
+
+def row_medians(values: FloatArray) -> FloatArray:
+    """Median of the non-missing values of each row (mean of the two middle values for an even count)."""
+    n_rows, n_cols = values.shape
+    count = np.isfinite(values).sum(axis=1)
+    if n_cols == 0:
+        return np.full(n_rows, np.nan)
+    ordered = np.sort(values, axis=1)  # NaN sorts last
+    low = np.clip((count - 1) // 2, 0, n_cols - 1)
+    high = np.clip(count // 2, 0, n_cols - 1)
+    mid = 0.5 * (np.take_along_axis(ordered, low[:, None], 1)[:, 0] + np.take_along_axis(ordered, high[:, None], 1)[:, 0])
+    return np.where(count > 0, mid, np.nan)
+
+
+def group_event_counts(data: InferenceData, groups: IntArray, n_groups: int) -> IntArray:
+    """N per group: events with at least one value in their combined sample."""
+    has_any = np.asarray(np.isfinite(data.est_resid).any(axis=1) | np.isfinite(data.ar).any(axis=1))
+    return group_sum(has_any.astype(np.int64), groups, n_groups)
+
+
+def daily_sums(values: FloatArray, groups: IntArray, n_groups: int, n_events: IntArray, conventions: Conventions) -> tuple[FloatArray, IntArray]:
+    """Per-group day sums of ``values`` (N, D) and the count of events present, ``(sum, N_t)``.
+
+    With ``daily_sums = "mean_x_n"`` the sum is (mean over the events present) x N, N = ``n_events`` of
+    the group; otherwise it is the plain sum over the events present. Days without an event give NaN.
+    """
+    present = np.isfinite(values)
+    count = group_sum(present.astype(np.int64), groups, n_groups)
+    total = group_sum(np.where(present, values, 0.0), groups, n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if conventions.daily_sums == "mean_x_n":
+            out = total / count * n_events[:, None]
+        else:
+            out = total.astype(np.float64)
+    return np.where(count > 0, out, np.nan), count
+
+
+def daily_rank_statistic(
+    scores: FloatArray,
+    groups: IntArray,
+    n_groups: int,
+    n_events: IntArray,
+    conventions: Conventions,
+    normalize: Literal["mean", "sqrt"],
+) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Daily statistic and its time-series scale for the rank-type tests, on combined-sample scores.
+
+    Parameters
+    ----------
+    scores : (N, C)
+        Per-event scores over the combined sample (rank deviations, uniform ranks or median signs),
+        NaN where the event has no AR.
+    groups, n_groups
+        Group codes and their number.
+    n_events : (n_groups,)
+        N of each group (for ``daily_sums = "mean_x_n"`` and ``rank_scale = "mean_T"``).
+    conventions
+        Knob values.
+    normalize
+        ``"mean"``: D_t = S_t / N_t (Corrado's mean rank deviation); ``"sqrt"``: D_t = S_t / sqrt(N_t)
+        (modified rank, Corrado-Zivney sign). S_t is the day sum of :func:`daily_sums`.
+
+    Returns
+    -------
+    d : (n_groups, C)
+        D_t, NaN on days without an event.
+    count : (n_groups, C)
+        N_t.
+    scale : (n_groups,)
+        sqrt( Σ_t D_t^2 / T ), the sum over days with N_t >= 1 and T the number of such days
+        (``rank_scale = "days"``) or the mean of T_i over the group's events (``"mean_T"``).
+    """
+    day_sum, count = daily_sums(scores, groups, n_groups, n_events, conventions)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = day_sum / (count if normalize == "mean" else np.sqrt(count))
+        if conventions.rank_scale == "mean_T":
+            t_i = np.isfinite(scores).sum(axis=1)
+            divisor = group_sum(t_i.astype(np.float64), groups, n_groups) / n_events
+        else:
+            divisor = (count > 0).sum(axis=1).astype(np.float64)
+        scale = np.sqrt(np.nansum(d * d, axis=1) / divisor)
+    return d, count, scale
+
+
+@lru_cache(maxsize=1)
+def signed_rank_cdf() -> FloatArray:
+    """Exact null cdf of the Wilcoxon signed-rank statistic W⁺ for n = 0..50, shape (51, 1276).
+
+    ``cdf[n, w] = P(W⁺ <= w)`` when the n ranks 1..n each carry a positive sign with probability 1/2
+    independently. Built by the recursion c_n(w) = c_{n-1}(w) + c_{n-1}(w - n) on subset counts, which
+    stay below 2^50 and are therefore exact in float64.
+    """
+    max_n = EXACT_SIGNED_RANK_MAX_N
+    width = max_n * (max_n + 1) // 2 + 1
+    counts = np.zeros((max_n + 1, width))
+    counts[0, 0] = 1.0
+    for n in range(1, max_n + 1):
+        counts[n] = counts[n - 1]
+        counts[n, n:] += counts[n - 1, : width - n]
+    cdf = np.cumsum(counts, axis=1) / 2.0 ** np.arange(max_n + 1)[:, None]
+    cdf.flags.writeable = False
+    return cdf
+
+
+def exact_signed_rank_pvalue(w_plus: FloatArray, n: IntArray) -> FloatArray:
+    """Two-sided exact p-value 2 min(P(W⁺ <= w), P(W⁺ >= w)), capped at 1; NaN where n is outside 1..50."""
+    cdf = signed_rank_cdf()
+    ok = (n >= 1) & (n <= EXACT_SIGNED_RANK_MAX_N) & np.isfinite(w_plus)
+    nn = np.where(ok, n, 1)
+    total = nn * (nn + 1) // 2
+    w = np.where(ok, np.rint(w_plus), 0).astype(np.int64)
+    lower = np.clip(np.minimum(w, total - w), 0, None)  # P(W >= w) = P(W <= total - w) by symmetry
+    return np.where(ok, np.minimum(1.0, 2.0 * cdf[nn, lower]), np.nan)
+
+
+def signed_rank_cells(values: FloatArray, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray, FloatArray]:
+    """Wilcoxon W⁺ per (group, column), with the number of non-zero values and the tie term.
+
+    Zeros and missing values are dropped; |X| is ranked within each (group, column) cell with average
+    ranks for ties. All cells are ranked in one sort on (cell, |X|).
+
+    Returns
+    -------
+    w_plus : (n_groups, D)
+        Sum of the ranks of the positive values.
+    n_nonzero : (n_groups, D)
+        N', the number of non-zero values.
+    ties : (n_groups, D)
+        Σ (t^3 - t) over the groups of tied |X| (0 when there are no ties).
+    """
+    n_cols = values.shape[1]
+    n_cells = n_groups * n_cols
+    rows, cols = np.nonzero(np.isfinite(values) & (values != 0))
+    x = values[rows, cols]
+    cell = groups[rows] * n_cols + cols
+    order = np.lexsort((np.abs(x), cell))
+    cell_s, abs_s, positive = cell[order], np.abs(x)[order], x[order] > 0
+    m = len(order)
+    if m == 0:
+        zeros = np.zeros((n_groups, n_cols))
+        return zeros, np.zeros((n_groups, n_cols), dtype=np.int64), zeros.copy()
+    new_cell = np.r_[True, cell_s[1:] != cell_s[:-1]]
+    new_run = new_cell | np.r_[True, abs_s[1:] != abs_s[:-1]]
+    index = np.arange(m)
+    cell_start = np.maximum.accumulate(np.where(new_cell, index, 0))
+    run_start = index[new_run]
+    run_length = np.diff(np.r_[run_start, m])
+    run_id = np.cumsum(new_run) - 1
+    # average rank of a run = (first position in its cell) + (length + 1) / 2, positions counted from 0
+    run_rank = (run_start - cell_start[run_start]) + (run_length + 1) / 2.0
+    rank = run_rank[run_id]
+    w_plus = np.bincount(cell_s, weights=rank * positive, minlength=n_cells).astype(np.float64)
+    n_nonzero = np.bincount(cell_s, minlength=n_cells).astype(np.int64)
+    ties = np.bincount(cell_s[run_start], weights=run_length.astype(np.float64) ** 3 - run_length, minlength=n_cells).astype(np.float64)
+    shape = (n_groups, n_cols)
+    return w_plus.reshape(shape), n_nonzero.reshape(shape), ties.reshape(shape)
+
+
+# --------------------------------------------------------------------------------------------------
+# GRANK (Kolari and Pynnönen 2011)
+# --------------------------------------------------------------------------------------------------
+
+
+def grank(data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray, IntArray, np.ndarray]:
+    """GRANK Z and its number of time points T per group and window (or day), with N and reasons.
+
+    Steps of ``docs/METHODS.md`` §6.3, N8: SCAR_i (exact variance; SAR_it for a day), re-standardized by
+    the group's cross-sectional sd (ddof 1); estimation GSAR_it = e_it / s_i; uniform ranks
+    U_it = K_it/(T_i + 1) - 1/2 over the estimation days plus one cumulated day; Ū_t the mean over the
+    events present; S_Ū = sqrt((1/T) Σ_t (N_t/N) Ū_t^2); Z = Ū_0 / S_Ū. The estimation ranks are
+    taken once and updated for each column's cumulated value, on (N, columns, L + 1) blocks of bounded
+    size.
+
+    Returns
+    -------
+    z, t_points, n, why
+        Z, T (time points with at least one event), N (events with a re-standardized value) and the
+        reason text of undefined cells, each (n_groups, D).
+    """
+    values = data.sar if scope == "day" else data.scar
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gsar = data.est_resid / np.sqrt(data.s2)[:, None]
+    gsar = np.where(np.isfinite(gsar), gsar, np.nan)
+    has_est = np.asarray(np.isfinite(gsar).any(axis=1))
+    values = np.where(has_est[:, None], values, np.nan)
+    count, _, ssd = kn.group_moments(values, groups, n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(ssd / (count - 1))
+        ok = np.asarray((count >= 2) & (sd > 0), dtype=bool)
+        star = np.where(ok[groups], values / sd[groups], np.nan)
+    n_rows, n_cols = values.shape
+    n_est = gsar.shape[1]
+    z = np.full((n_groups, n_cols), np.nan)
+    t_points = np.zeros((n_groups, n_cols), dtype=np.int64)
+    s_zero = np.zeros((n_groups, n_cols), dtype=bool)
+    # Ranks of the estimation GSARs are taken once; adding the cumulated value x to a row shifts the
+    # rank of every larger value by 1 and of every tied value by 1/2, and x itself gets the average
+    # rank (#{v < x} + 1 + #{v == x}/2). This equals ranking each (event, column) row afresh.
+    est_ranks = average_ranks(gsar)
+    t_est = np.isfinite(gsar).sum(axis=1)
+    step = max(1, _CHUNK_ELEMENTS // max(1, n_rows * (n_est + 1)))
+    for start in range(0, n_cols, step):
+        part = slice(start, min(n_cols, start + step))
+        extra = star[:, part, None]  # (N, c, 1)
+        usable = np.isfinite(extra)
+        est = gsar[:, None, :]
+        above = (est > extra).astype(np.float64)
+        tied = (est == extra).astype(np.float64)
+        below = (est < extra).sum(axis=2, keepdims=True)
+        ranks = np.concatenate([est_ranks[:, None, :] + above + 0.5 * tied, below + 1.0 + 0.5 * tied.sum(axis=2, keepdims=True)], axis=2)
+        ranks = np.where(usable, ranks, np.nan)
+        uniform = ranks / (t_est[:, None, None] + 2.0) - 0.5  # T_i = estimation count + 1
+        present = np.isfinite(uniform)
+        n_t = group_sum(present.astype(np.int64), groups, n_groups)  # (G, c, L + 1)
+        u_sum = group_sum(np.where(present, uniform, 0.0), groups, n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            u_bar = np.where(n_t > 0, u_sum / n_t, 0.0)
+            n_cum = n_t[:, :, -1]
+            t_pts = (n_t > 0).sum(axis=2)
+            s_u = np.sqrt((n_t / n_cum[:, :, None] * u_bar**2).sum(axis=2) / t_pts)
+            z[:, part] = u_bar[:, :, -1] / s_u
+        t_points[:, part] = t_pts
+        s_zero[:, part] = (n_cum > 0) & ~(s_u > 0)
+    what = "a standardized AR" if scope == "day" else "a standardized CAR"
+    why = reasons(
+        (count == 0, f"no event has {what} and estimation residuals"),
+        (count < 2, f"needs at least 2 events with {what} to re-standardize"),
+        (~ok, f"zero cross-sectional variance of {what}"),
+        (s_zero, "zero variance of the mean uniform rank over the time points"),
+    )
+    return np.where(why == "", z, np.nan), t_points, count, why
+
+
+__all__ = [
+    "EXACT_SIGNED_RANK_MAX_N",
+    "average_ranks",
+    "combined_sample",
+    "daily_rank_statistic",
+    "daily_sums",
+    "exact_signed_rank_pvalue",
+    "grank",
+    "group_event_counts",
+    "group_sum",
+    "row_medians",
+    "signed_rank_cdf",
+    "signed_rank_cells",
+]

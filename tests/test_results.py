@@ -92,3 +92,15 @@ def test_to_csv_writes_every_frame(result: es.StudyResult, tmp_path: Path) -> No
     assert knobs.loc[knobs.knob == "name", "value"].iloc[0] == "textbook"
     tests = pd.read_csv(tmp_path / "tests.csv")
     assert {"p_holm", "p_bh"} <= set(tests.columns)
+
+
+def test_every_statistic_is_in_the_notebook_view_and_reports(result: es.StudyResult, tmp_path: Path) -> None:
+    from eventstudy.inference import REGISTRY
+    from eventstudy.report import write_report
+
+    html = result._repr_html_()
+    assert [name for name in REGISTRY if name not in html] == []
+    write_report(result, tmp_path, formats=("md", "html"))
+    for name in ("report.md", "report.html"):
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        assert [test for test in REGISTRY if test not in text] == [], name

@@ -257,10 +257,17 @@ def ordered_groups(frame: pd.DataFrame) -> list[Any]:
     return sorted(groups, key=lambda g: str(g) != "all")
 
 
-def _long_tests_table(result: ReportableResult, group: object, scope: str, caption: str, note: str) -> Table:
-    """Tests of one group and scope in long form: one row per test and day (or CAR window)."""
+def _long_tests_table(
+    result: ReportableResult, group: object, scope: str, caption: str, note: str, day: int | None = None
+) -> Table:
+    """Tests of one group and scope in long form: one row per test and day (or CAR window).
+
+    With ``day`` given (day scope), only that event day's rows.
+    """
     tests = result.tests
     frame = tests[(tests["group"] == group) & (tests["scope"] == scope)]
+    if day is not None:
+        frame = frame[frame["window_start"] == day]
     if scope == "day":
         where = [signed_day(int(d)) for d in frame["window_start"]]
     else:
@@ -343,11 +350,12 @@ CORE_DAY_TESTS = ("cross_sectional_t", "patell_z", "bmp_t")
 """Day statistics shown in the compact per-group day table; every other one has its own long table."""
 
 
-def day_tests_table(result: ReportableResult, group: object) -> Table:
-    """Every day-scope statistic of one group in long form: one row per test and day, with p-values."""
+def day_tests_table(result: ReportableResult, group: object, day: int | None = None) -> Table:
+    """Every day-scope statistic of one group in long form (one row per test and day, or one day only)."""
     return _long_tests_table(
-        result, group, "day", "All day statistics",
+        result, group, "day", "All day statistics" if day is None else f"Day {signed_day(day)} statistics",
         "p-values two-sided; p (Holm): adjusted across the event-window days of each test.",
+        day=day,
     )
 
 

@@ -13,7 +13,14 @@ from collections.abc import Mapping, Sequence
 
 from eventstudy.plots import figure_png, plot_aar
 from eventstudy.report._format import Block, Bullets, FigureRef, Heading, Paragraph, Table
-from eventstudy.report._tables import ReportableResult, car_table, exclusions_table, settings_table, window_tests_table
+from eventstudy.report._tables import (
+    ReportableResult,
+    car_table,
+    day_tests_table,
+    exclusions_table,
+    settings_table,
+    window_tests_table,
+)
 
 __all__ = ["notebook_fragment", "png_data_uri", "render_html"]
 
@@ -133,8 +140,8 @@ def notebook_fragment(result: ReportableResult, max_rows: int = 20) -> str:
     """Render a compact, self-contained HTML fragment for Jupyter's ``_repr_html_``.
 
     It holds the title, the settings, the exclusions, the CAR table (at most ``max_rows`` rows), every
-    CAR-window statistic over all events with its p-value, and the AAR/CAAR chart of all events as a
-    base64 PNG.
+    statistic over all events with its p-value (CAR windows and day 0), and the AAR/CAAR chart of all
+    events as a base64 PNG.
 
     Parameters
     ----------
@@ -164,7 +171,11 @@ def notebook_fragment(result: ReportableResult, max_rows: int = 20) -> str:
         tests = window_tests_table(result, "all")
         parts.append("<h4>Tests over all events (CAR windows)</h4>")
         parts.append(_html_table(tests, "es-nb-t"))  # every statistic with its p-value: never truncated
-        parts.append("<p>Day statistics of every test: <code>result.tests</code> (scope 'day').</p>")
+        day0 = day_tests_table(result, "all", day=0)
+        if day0.rows:
+            parts.append("<h4>Tests over all events (day 0)</h4>")
+            parts.append(_html_table(day0, "es-nb-t"))
+        parts.append("<p>Every day of every test: <code>result.tests</code> (scope 'day').</p>")
     aar = result.aar
     if "group" in aar.columns and (aar["group"] == "all").any():
         data = figure_png(plot_aar(result, "all"), dpi=80)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import zlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from eventstudy.conventions import Conventions
 from eventstudy.errors import UnknownNameError
 
 Scope = Literal["day", "window"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,6 +89,13 @@ class InferenceData:
     event_design: FloatArray
     markets: np.ndarray
     est_bench_own: FloatArray | None = None
+    _memo: dict[object, object] = field(default_factory=dict, repr=False)
+
+    def memoized(self, key: object, compute: Callable[[], T]) -> T:
+        """Value of ``compute()`` cached under ``key`` for this data (quantities several tests share)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[return-value]
 
     def car_columns(self, window: Window) -> IntArray:
         """Event-window column indices of the days of ``window``."""

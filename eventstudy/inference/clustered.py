@@ -11,6 +11,8 @@ keep memory bounded).
 
 from __future__ import annotations
 
+import zlib
+
 from typing import Any
 
 import numpy as np
@@ -246,6 +248,9 @@ _DENSE_FILL = 0.2  # below this share of filled cells a block is handled as a sp
 def kp_mean_correlation(data: InferenceData, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray]:
     """Average pairwise correlation r̄ of standardized estimation residuals within each group.
 
+    It depends only on the estimation residuals and the grouping, so it is computed once per study
+    and grouping and shared by both KP tests and both scopes (:meth:`InferenceData.memoized`).
+
     Parameters
     ----------
     data, groups, n_groups
@@ -271,6 +276,11 @@ def kp_mean_correlation(data: InferenceData, groups: IntArray, n_groups: int) ->
     number of events (``docs/METHODS.md`` §6.2, P10). Blocks whose date span is sparsely filled (events
     spread over many dates) use sparse matrix products.
     """
+    key = ("kp_mean_correlation", n_groups, zlib.crc32(np.ascontiguousarray(groups).tobytes()))
+    return data.memoized(key, lambda: _kp_mean_correlation(data, groups, n_groups))
+
+
+def _kp_mean_correlation(data: InferenceData, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray]:
     min_overlap = data.conventions.kp_min_overlap
     sums = np.zeros(n_groups)
     pairs = np.zeros(n_groups, dtype=np.int64)

@@ -41,6 +41,17 @@ def parse_window(text: str, parameter: str) -> Window:
     return start, end
 
 
+def parse_knobs(items: Sequence[str]) -> dict[str, str]:
+    """Parse repeatable ``--knob NAME=VALUE`` options into a dict (values converted later, per knob)."""
+    knobs: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise InputError(f"expected NAME=VALUE (e.g. fec=off), got {item!r}", parameter="--knob", value=item)
+        knobs[name.strip()] = value.strip()
+    return knobs
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with usage errors as exit status 2 (argparse's own convention), without a traceback."""
 
@@ -134,12 +145,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from eventstudy.study import DEFAULT_CAR_WINDOWS, EventStudy, resolve_conventions
 
     cars = tuple(parse_window(c, "--car") for c in args.car) if args.car else DEFAULT_CAR_WINDOWS
-    knobs: dict[str, str] = {}
-    for item in args.knob:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise InputError(f"expected NAME=VALUE (e.g. fec=off), got {item!r}", parameter="--knob", value=item)
-        knobs[name.strip()] = value.strip()
+    knobs = parse_knobs(args.knob)
     conventions = resolve_conventions(args.conventions, knobs, parameter="--knob")
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     bad = [f for f in formats if f not in ("md", "html", "pdf")]
@@ -242,12 +248,7 @@ def _parse_delta(text: str) -> float:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from eventstudy.simulate import WidePanel, default_panel_dir, simulate
 
-    knobs: dict[str, str] = {}
-    for item in args.knob:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise InputError(f"expected NAME=VALUE (e.g. fec=off), got {item!r}", parameter="--knob", value=item)
-        knobs[name.strip()] = value.strip()
+    knobs = parse_knobs(args.knob)
     panel = WidePanel.from_dir(args.panel or default_panel_dir(), market_column=args.market_column)
     if args.start or args.end:
         try:

@@ -453,8 +453,7 @@ class EventStudy:
         days = self.calendar_day_zero()
         series, failed = self.load_prices()
         if not series:
-            detail = "; ".join(str(e) for e in failed.values())
-            raise DataError(f"no usable prices for any symbol ({detail})")
+            raise DataError(_no_prices_message(failed))
         observed = {symbol: s.dates for symbol, s in series.items()}
         days = resolve_day_zero(days, observed)
 
@@ -615,6 +614,19 @@ def inference_data(
 def estimable(fit: ModelFit, min_estimation_obs: int) -> np.ndarray:
     """Firm-events with enough estimation returns and a positive, finite residual variance."""
     return (fit.n_obs >= min_estimation_obs) & np.isfinite(fit.s2) & (fit.s2 > 0)
+
+
+def _no_prices_message(failed: dict[str, PriceSourceError]) -> str:
+    """One readable paragraph for "nothing could be loaded": symbols grouped by reason, one example each."""
+    by_reason: dict[str, list[str]] = {}
+    for symbol, exc in failed.items():
+        by_reason.setdefault(exc.reason, []).append(symbol)
+    lines = [f"no usable prices for any of the {len(failed)} symbols:"]
+    for reason, symbols in by_reason.items():
+        shown = ", ".join(symbols[:6]) + (f" and {len(symbols) - 6} more" if len(symbols) > 6 else "")
+        lines.append(f"  {reason}: {shown}")
+        lines.append(f"    e.g. {failed[symbols[0]].detail}" if failed[symbols[0]].detail else "")
+    return "\n".join(line for line in lines if line)
 
 
 def _markets(tickers: pd.Series) -> np.ndarray:

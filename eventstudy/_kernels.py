@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eventstudy._typing import BoolArray, FloatArray, IntArray
+from eventstudy._typing import FloatArray, IntArray
 
 
 @dataclass(frozen=True, eq=False)
@@ -323,11 +323,6 @@ def _group_sum(values: np.ndarray, groups: IntArray, n_groups: int) -> np.ndarra
     return out
 
 
-def masked(values: FloatArray, keep: BoolArray) -> FloatArray:
-    """``values`` with NaN wherever ``keep`` is False (broadcast over trailing axes)."""
-    return np.where(keep, values, np.nan)
-
-
 __all__ = [
     "OlsArrays",
     "car_variance",
@@ -335,7 +330,6 @@ __all__ = [
     "group_moments",
     "index_window_fec",
     "leverage",
-    "masked",
     "ols_windows",
     "predict",
     "residual_variance",

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eventstudy import _kernels as kn
 from eventstudy._typing import Window
 from eventstudy.calendars import calendar_day_zero, exchange_for, resolve_day_zero
 from eventstudy.conventions import Conventions, get_profile

@@ -20,7 +20,7 @@ from eventstudy.cli import main
 from eventstudy.conventions import Conventions
 from eventstudy.data.series import PriceSeries
 from eventstudy.errors import InputError, PriceSourceError, UnknownNameError
-from eventstudy.events import Event, events_from_frame
+from eventstudy.events import Event
 from eventstudy.results import StudyResult
 from eventstudy.study import StudySpec, knob_names, resolve_conventions
 

@@ -10,7 +10,6 @@ from functools import cached_property
 from typing import ClassVar, Literal, TypeVar
 
 import numpy as np
-import pandas as pd
 from scipy import special, stats
 
 from eventstudy._typing import FloatArray, IntArray, Window

@@ -19,7 +19,6 @@ import numpy as np
 
 from eventstudy import _kernels as kn
 from eventstudy._typing import FloatArray, IntArray
-from eventstudy.conventions import Conventions
 from eventstudy.inference.base import (
     InferenceData,
     Scope,

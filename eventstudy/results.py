@@ -291,8 +291,8 @@ class StudyResult:
                 "n_obs": fit.n_obs,
                 "df": fit.df,
                 "r_squared": fit.r_squared,
-                "estimation_start": pd.to_datetime(_nanmin_dates(dates)),
-                "estimation_end": pd.to_datetime(_nanmax_dates(dates)),
+                "estimation_start": pd.to_datetime(nanmin_dates(dates)),
+                "estimation_end": pd.to_datetime(nanmax_dates(dates)),
                 "estimation_window": _fmt_window(self.spec.estimation_window),
                 "event_window": _fmt_window(self.spec.event_window),
             }
@@ -363,13 +363,15 @@ class StudyResult:
         return paths
 
 
-def _nanmin_dates(dates: np.ndarray) -> np.ndarray:
+def nanmin_dates(dates: np.ndarray) -> np.ndarray:
+    """Earliest non-NaT date of each row of a (N, L) datetime64[D] array (NaT for an all-NaT row)."""
     filled = np.where(np.isnat(dates), np.datetime64("9999-12-31", "D"), dates)
     out = filled.min(axis=1) if dates.shape[1] else np.full(len(dates), np.datetime64("NaT", "D"))
     return np.where(out == np.datetime64("9999-12-31", "D"), np.datetime64("NaT"), out)
 
 
-def _nanmax_dates(dates: np.ndarray) -> np.ndarray:
+def nanmax_dates(dates: np.ndarray) -> np.ndarray:
+    """Latest non-NaT date of each row of a (N, L) datetime64[D] array (NaT for an all-NaT row)."""
     filled = np.where(np.isnat(dates), np.datetime64("0001-01-01", "D"), dates)
     out = filled.max(axis=1) if dates.shape[1] else np.full(len(dates), np.datetime64("NaT", "D"))
     return np.where(out == np.datetime64("0001-01-01", "D"), np.datetime64("NaT"), out)

@@ -30,7 +30,7 @@ from eventstudy.errors import DataError, InputError, PriceSourceError, UnknownNa
 from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_events
 from eventstudy.inference import InferenceData, get_tests, run_tests
 from eventstudy.models import MODELS, ModelFit, get_model
-from eventstudy.results import EVENT_DAY_COLUMNS, EXCLUSION_COLUMNS, StudyResult
+from eventstudy.results import EVENT_DAY_COLUMNS, EXCLUSION_COLUMNS, StudyResult, nanmax_dates, nanmin_dates
 from eventstudy.returns import ReturnPanel, ReturnType, build_panel
 
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5))
@@ -534,7 +534,10 @@ class EventStudy:
         table = run_tests(data, codes.astype(np.int64), tuple(labels), spec.tests)
 
         excluded = pd.concat([e for e in exclusions if len(e)], ignore_index=True) if any(len(e) for e in exclusions) else pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
-        days = self._final_status(days, excluded, panel.pairs)
+        notes = panel.pairs[["event_id", "ticker"]].assign(
+            note=_join_notes(panel.pairs["note"], estimation_confounders(panel, fit))
+        )
+        days = self._final_status(days, excluded, notes)
         days = days[list(EVENT_DAY_COLUMNS)]
         return StudyResult(
             spec=spec,
@@ -573,6 +576,34 @@ class EventStudy:
             hit = key.isin(note.index)
             days.loc[hit, "reason"] = (days.loc[hit, "reason"].astype(str) + "; " + key[hit].map(note)).str.strip("; ")
         return days
+
+
+def estimation_confounders(panel: ReturnPanel, fit: ModelFit) -> pd.Series:
+    """Note, per firm-event, the other events of the same ticker whose day 0 falls in its estimation window.
+
+    ``docs/METHODS.md`` §3: another event of the same ticker inside the estimation window is reported as
+    a confounder; the default keeps the estimation window as it is and says so.
+    """
+    pairs = panel.pairs
+    dates = np.where(np.isfinite(fit.residuals), panel.est_dates, np.datetime64("NaT"))
+    first, last = nanmin_dates(dates), nanmax_dates(dates)
+    day0 = pd.to_datetime(pairs["day_zero"]).to_numpy().astype("datetime64[D]")
+    notes = np.full(len(pairs), "", dtype=object)
+    for _, rows in pairs.groupby("ticker", sort=False).indices.items():
+        if len(rows) < 2:
+            continue
+        inside = (day0[rows][None, :] >= first[rows][:, None]) & (day0[rows][None, :] <= last[rows][:, None])
+        for a, b in zip(*np.nonzero(inside), strict=True):
+            i, j = rows[a], rows[b]
+            if i != j:
+                text = f"estimation window contains event {pairs['event_id'].iat[j]} (day 0 {day0[j]}); kept"
+                notes[i] = f"{notes[i]}; {text}" if notes[i] else text
+    return pd.Series(notes, index=pairs.index)
+
+
+def _join_notes(first: pd.Series, second: pd.Series) -> pd.Series:
+    both = first.astype(str) + "; " + second.astype(str)
+    return both.str.strip("; ")
 
 
 def inference_data(
@@ -671,6 +702,7 @@ __all__ = [
     "EventStudy",
     "StudySpec",
     "estimable",
+    "estimation_confounders",
     "inference_data",
     "knob_names",
     "resolve_conventions",

@@ -315,3 +315,16 @@ class TestCommandLineKnobs:
         assert "log (default of the estudy2+custom profile)" in report
         parameters = pd.read_csv(out / "parameters.csv")
         assert parameters["ticker"].tolist() == ["A", "B"]
+
+
+class TestConfounders:
+    """Another event of the same ticker inside the estimation window is reported, and kept (METHODS.md §3)."""
+
+    def test_event_in_estimation_window_is_noted(self, prices: MemoryPrices) -> None:
+        # 2021-03-01 lies inside [-120, -11] trading days of 2021-06-01, not the other way round
+        result = _run([_event("early", "2021-03-01", ("A",)), _event("late", "2021-06-01", ("A", "B"))], prices)
+        days = result.event_days.set_index(["event_id", "ticker"])
+        assert "estimation window contains event early (day 0 2021-03-01); kept" in days.loc[("late", "A"), "reason"]
+        assert "estimation window contains" not in str(days.loc[("early", "A"), "reason"])
+        assert "estimation window contains" not in str(days.loc[("late", "B"), "reason"])  # another ticker
+        assert days.loc[("late", "A"), "status"] == "ok"  # kept, not excluded

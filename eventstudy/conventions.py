@@ -76,7 +76,7 @@ class Conventions:
     adjust_family
         Multiple-testing family for Holm and Benjamini-Hochberg adjusted p-values (§6.5): ``"days"`` —
         for one test, group and scope, across its event-window days (day scope) or its CAR windows
-        (window scope).
+        (window scope); ``"events"`` — for one test and day (or CAR window), across the events.
     """
 
     name: str = "textbook"
@@ -100,7 +100,7 @@ class Conventions:
     lamb_market: Literal["own", "first"] = "own"
     bootstrap_samples: int = 1000
     seed: int = 20240601
-    adjust_family: Literal["days"] = "days"
+    adjust_family: Literal["days", "events"] = "days"
 
     def __post_init__(self) -> None:
         allowed: dict[str, tuple[object, ...]] = {
@@ -120,7 +120,7 @@ class Conventions:
             "rank_scale": ("days", "mean_T"),
             "car_tests": ("on_cars", "sum_daily"),
             "lamb_market": ("own", "first"),
-            "adjust_family": ("days",),
+            "adjust_family": ("days", "events"),
         }
         for knob, values in allowed.items():
             if getattr(self, knob) not in values:
@@ -156,6 +156,8 @@ class Conventions:
 
     def describe(self) -> list[str]:
         """Sentences stating each convention in force, for results and reports."""
+        from eventstudy.inference.adjust import FAMILY_TEXT  # the inference package imports this module
+
         divisor = {"k": "M - k", "1": "M - 1", "0": "M"}[self.resid_ddof]
         car = {
             "exact": "exact, s^2 [L + g'(X'X)^-1 g] with g the sum of the window's regressor rows "
@@ -206,8 +208,7 @@ class Conventions:
             + ("use the events' CARs." if self.car_tests == "on_cars"
                else f"Lamb, CDA, BW1980 and Cowan: sum of daily statistics / sqrt(L) over days with more than {self.car_coverage:.0%} of events present (estudy2)."),
             f"Resampling tests: B = {self.bootstrap_samples} resamples, seed {self.seed}; p = (1 + #{{|T*| >= |T|}}) / (B + 1).",
-            "Adjusted p-values (p_holm: Holm; p_bh: Benjamini-Hochberg) within each test and group, across its "
-            "event-window days (day statistics) or its CAR windows (window statistics).",
+            FAMILY_TEXT[self.adjust_family],
             "p-values are two-sided. ARs are never zero-filled: a missing day drops the event from that day's "
             "statistics, and a missing day inside a CAR window drops the event from that window.",
         ]

@@ -3,8 +3,9 @@
 :func:`adjust_pvalues` is a pure array function over the last axis; :func:`add_adjusted_pvalues` adds the
 columns ``p_holm`` and ``p_bh`` to the tidy ``tests`` frame, adjusting within families. With
 ``adjust_family = "days"`` a family is one (test, group, scope): all event-window days of that test and
-group (day scope), or all its CAR windows (window scope). :data:`FAMILY_TEXT` states the family in words,
-for results and reports.
+group (day scope), or all its CAR windows (window scope). With ``"events"`` a family is one (test, scope,
+day or window) across the event groups; the pooled group ``all`` stays outside. :data:`FAMILY_TEXT`
+states the family in words, for results and reports.
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ from eventstudy._typing import FloatArray
 
 AdjustMethod = Literal["holm", "bh"]
 
-FAMILY_KEYS: dict[str, tuple[str, ...]] = {"days": ("test", "group", "scope")}
+FAMILY_KEYS: dict[str, tuple[str, ...]] = {
+    "days": ("test", "group", "scope"),
+    "events": ("test", "scope", "window_start", "window_end", "_pooled"),
+}
 """Columns of the tests frame that define one family, per ``adjust_family`` value."""
 
 FAMILY_TEXT: dict[str, str] = {
     "days": "Adjusted p-values (p_holm: Holm 1979; p_bh: Benjamini-Hochberg 1995) within each test and group: "
     "across the event-window days for day statistics and across the CAR windows for window statistics.",
+    "events": "Adjusted p-values (p_holm: Holm 1979; p_bh: Benjamini-Hochberg 1995) within each test and day "
+    "(or CAR window): across the events; the pooled group 'all' is not part of the family.",
 }
 """The family of the adjusted p-values in words, per ``adjust_family`` value."""
 
@@ -107,6 +113,9 @@ def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days") -> pd.DataFr
     if family not in FAMILY_KEYS:
         raise ValueError(f"unknown adjust_family {family!r}; valid: {', '.join(FAMILY_KEYS)}")
     out = tests.copy()
+    # the pooled group never joins an across-events family: each of its rows is a family of its own
+    pooled = np.where(out["group"].to_numpy() == "all", np.arange(len(out)), -1)
+    out["_pooled"] = pooled
     p = out["p_value"].to_numpy(dtype=np.float64)
     holm = np.full(len(out), np.nan)
     bh = np.full(len(out), np.nan)
@@ -127,7 +136,7 @@ def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days") -> pd.DataFr
         bh[idx] = reversed_bh.to_numpy()
     out["p_holm"] = holm
     out["p_bh"] = bh
-    return out
+    return out.drop(columns="_pooled")
 
 
 __all__ = ["FAMILY_KEYS", "FAMILY_TEXT", "AdjustMethod", "add_adjusted_pvalues", "adjust_pvalues"]

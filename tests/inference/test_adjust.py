@@ -77,3 +77,26 @@ def test_frame_without_finite_pvalues_and_unknown_family() -> None:
     assert np.isnan(out["p_holm"]).all() and np.isnan(out["p_bh"]).all()
     with pytest.raises(ValueError, match="days"):
         add_adjusted_pvalues(frame, family="tickers")
+
+
+def test_events_family_adjusts_across_event_groups_only() -> None:
+    """adjust_family="events": one family per (test, scope, day/window) across event ids; 'all' alone."""
+    from statsmodels.stats.multitest import multipletests
+
+    from eventstudy.inference.adjust import add_adjusted_pvalues
+
+    rows = []
+    p = {"all": 0.01, "e1": 0.02, "e2": 0.04, "e3": 0.30}
+    for day, shift in ((0, 1.0), (1, 0.5)):
+        for group, value in p.items():
+            rows.append({"group": group, "scope": "day", "window_start": day, "window_end": day, "test": "bmp_t",
+                         "p_value": value * shift})
+    frame = pd.DataFrame(rows)
+    out = add_adjusted_pvalues(frame, "events")
+    assert list(out.columns) == [*frame.columns, "p_holm", "p_bh"]
+    for day, shift in ((0, 1.0), (1, 0.5)):
+        events = out[(out.window_start == day) & (out.group != "all")]
+        np.testing.assert_allclose(events["p_holm"], multipletests(events["p_value"], method="holm")[1], rtol=1e-12)
+        np.testing.assert_allclose(events["p_bh"], multipletests(events["p_value"], method="fdr_bh")[1], rtol=1e-12)
+        pooled = out[(out.window_start == day) & (out.group == "all")]
+        np.testing.assert_allclose(pooled["p_holm"], pooled["p_value"])  # a family of one

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -24,270 +23,15 @@ import pandas as pd
 
 from eventstudy._typing import Window
 from eventstudy.calendars import calendar_day_zero, exchange_for, resolve_day_zero
-from eventstudy.conventions import Conventions, get_profile
+from eventstudy.conventions import Conventions
 from eventstudy.data.series import PriceSeries, PriceSource
-from eventstudy.errors import DataError, InputError, PriceSourceError, UnknownNameError
+from eventstudy.errors import DataError, InputError, PriceSourceError
 from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_events
-from eventstudy.inference import InferenceData, get_tests, run_tests
+from eventstudy.inference import InferenceData, run_tests
 from eventstudy.models import MODELS, ModelFit, get_model
 from eventstudy.results import EVENT_DAY_COLUMNS, EXCLUSION_COLUMNS, StudyResult, nanmax_dates, nanmin_dates
 from eventstudy.returns import ReturnPanel, ReturnType, build_panel
-
-DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5))
-
-
-def _window_text(window: Window) -> str:
-    return f"[{window[0]:+d}, {window[1]:+d}]".replace("+0,", "0,").replace("+0]", "0]")
-
-
-_TRUE = ("on", "true", "yes", "1")
-_FALSE = ("off", "false", "no", "0")
-
-
-def knob_names() -> tuple[str, ...]:
-    """Names of every convention knob (the fields of :class:`Conventions` except ``name``)."""
-    return tuple(f.name for f in fields(Conventions) if f.name != "name")
-
-
-def _coerce_knob(name: str, value: object, parameter: str) -> object:
-    """Turn a knob value given as text (``"off"``, ``"30"``, ``"0.9"``) into the knob's type.
-
-    The type is that of the knob's default value: booleans accept on/off, true/false, yes/no, 1/0 (any
-    case); integers and floats their usual spelling; text knobs take the text as is (``resid_ddof=1``
-    becomes ``"1"``). Values that already have the right type pass through.
-    """
-    default = getattr(Conventions(), name)
-    bad = InputError(
-        f"knob {name} expects {type(default).__name__ if not isinstance(default, bool) else 'on/off'}, got {value!r}",
-        parameter=parameter,
-        value=value,
-    )
-    if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise bad
-    if isinstance(default, int):
-        if isinstance(value, bool):
-            raise bad
-        try:
-            number = float(str(value).strip()) if not isinstance(value, int) else value
-        except ValueError:
-            raise bad from None
-        if number != int(number):
-            raise bad
-        return int(number)
-    if isinstance(default, float):
-        if isinstance(value, bool):
-            raise bad
-        try:
-            return float(str(value).strip()) if not isinstance(value, float) else value
-        except ValueError:
-            raise bad from None
-    return str(value).strip()
-
-
-def resolve_conventions(
-    conventions: str | Conventions = "textbook",
-    knobs: Mapping[str, object] | None = None,
-    *,
-    parameter: str = "knobs",
-) -> Conventions:
-    """A profile (by name or value) with some knobs set by hand (``docs/METHODS.md`` §8).
-
-    Parameters
-    ----------
-    conventions
-        Profile name (``"textbook"``, ``"estudy2"``) or a :class:`Conventions` value.
-    knobs
-        Knob name -> value; values may be text (``{"fec": "off", "kp_min_overlap": "20"}``) and are
-        converted to the knob's type. The profile name becomes ``"<profile>+custom"``.
-    parameter
-        Option name used in error messages (``"--knob"`` from the command line).
-
-    Raises
-    ------
-    UnknownNameError
-        An unknown profile or knob; the message lists the valid names.
-    InputError
-        A value the knob does not allow (the message lists the allowed values).
-
-    Examples
-    --------
-    >>> resolve_conventions("estudy2", {"fec": "off"}).fec
-    False
-    """
-    conv = get_profile(conventions) if isinstance(conventions, str) else conventions
-    if not knobs:
-        return conv
-    valid = knob_names()
-    values: dict[str, object] = {}
-    for name, value in knobs.items():
-        if name not in valid:
-            raise UnknownNameError("convention knob", str(name), valid, parameter=parameter)
-        values[name] = _coerce_knob(name, value, parameter)
-    try:
-        return conv.with_knobs(**values)
-    except InputError as exc:
-        raise InputError(f"knob {exc.message}", parameter=parameter, value=exc.value) from None
-
-
-def _knob_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return str(value)
-
-
-def _check_window(window: object, name: str) -> Window:
-    """A window as a (start, end) pair of ints with start <= end, or InputError naming ``name``."""
-    try:
-        start, end = window  # type: ignore[misc]
-        ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, end))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise InputError(
-            f"a window is a pair of integer relative days (start, end), got {window!r}", parameter=name, value=window
-        )
-    if start > end:
-        raise InputError(f"a window needs start <= end, got {window}", parameter=name, value=window)
-    return int(start), int(end)
-
-
-@dataclass(frozen=True)
-class StudySpec:
-    """Validated settings of a study (``docs/METHODS.md`` §3 and §8.1 for the defaults).
-
-    Windows are inclusive relative-day ranges counted in trading days (rows) of each ticker's aligned
-    return series. The estimation window must end before the event window starts, and every CAR
-    window must lie inside the event window.
-
-    ``return_type=None`` takes the conventions' default (``textbook``: simple, ``estudy2``: log); after
-    construction ``return_type`` always holds the value used and ``return_type_from_profile`` says
-    where it came from. The return alignment is the conventions' ``alignment`` knob.
-    """
-
-    model: str = "market"
-    estimation_window: Window = (-250, -11)
-    event_window: Window = (-10, 10)
-    car_windows: tuple[Window, ...] = DEFAULT_CAR_WINDOWS
-    return_type: ReturnType | None = None
-    min_estimation_obs: int = 100
-    conventions: Conventions = field(default_factory=Conventions)
-    tests: tuple[str, ...] | None = None
-    data_source: str = ""
-    return_type_from_profile: bool = field(default=False, init=False, compare=False)
-
-    def __post_init__(self) -> None:
-        get_model(self.model)
-        if not isinstance(self.conventions, Conventions):
-            raise InputError(
-                f"conventions must be a Conventions value, got {type(self.conventions).__name__}",
-                parameter="conventions",
-            )
-        if self.return_type is None:
-            object.__setattr__(self, "return_type", self.conventions.return_type)
-            object.__setattr__(self, "return_type_from_profile", True)
-        for name in ("estimation_window", "event_window"):
-            object.__setattr__(self, name, _check_window(getattr(self, name), name))
-        try:
-            cars = tuple(_check_window(w, "car_windows") for w in self.car_windows)
-        except TypeError:
-            raise InputError("car_windows must be a sequence of (start, end) pairs", parameter="car_windows") from None
-        object.__setattr__(self, "car_windows", cars)
-        if isinstance(self.min_estimation_obs, bool) or not isinstance(self.min_estimation_obs, (int, np.integer)):
-            raise InputError(
-                f"min_estimation_obs must be an integer, got {self.min_estimation_obs!r}",
-                parameter="min_estimation_obs",
-                value=self.min_estimation_obs,
-            )
-        if self.estimation_window[1] >= self.event_window[0]:
-            raise InputError(
-                f"the estimation window {self.estimation_window} must end before the event window "
-                f"{self.event_window} starts",
-                parameter="estimation_window",
-                value=self.estimation_window,
-            )
-        if not self.car_windows:
-            raise InputError("at least one CAR window is needed", parameter="car_windows")
-        for window in self.car_windows:
-            if window[0] < self.event_window[0] or window[1] > self.event_window[1]:
-                raise InputError(
-                    f"CAR window {window} must satisfy start <= end and lie inside the event window {self.event_window}",
-                    parameter="car_windows",
-                    value=window,
-                )
-        if self.return_type not in ("simple", "log"):
-            raise InputError(
-                f"return type must be 'simple' or 'log', got {self.return_type!r}",
-                parameter="return_type",
-                value=self.return_type,
-            )
-        k = get_model(self.model).k
-        if self.min_estimation_obs < k + 3:
-            raise InputError(
-                f"min_estimation_obs must be at least k + 3 = {k + 3} for the {self.model} model "
-                "(the Patell variance (M-k)/(M-k-2) needs M - k > 2)",
-                parameter="min_estimation_obs",
-                value=self.min_estimation_obs,
-            )
-        get_tests(self.tests)
-
-    def describe(self) -> dict[str, str]:
-        """Every setting as display strings, for results and reports.
-
-        The profile name is under ``"conventions"`` and every knob value under ``"knob: <name>"``
-        (booleans as on/off), so a result records all of them (``docs/METHODS.md`` §8).
-        """
-        conv = self.conventions
-        fec_moments_used = conv.fec_moments if get_model(self.model).single_market_regressor else "own_rows"
-        out = {
-            "model": get_model(self.model).label,
-            "estimation_window": _window_text(self.estimation_window) + " trading days",
-            "event_window": _window_text(self.event_window) + " trading days",
-            "car_windows": "; ".join(_window_text(w) for w in self.car_windows),
-            "return_type": str(self.return_type)
-            + (f" (default of the {conv.name} profile)" if self.return_type_from_profile else ""),
-            "min_estimation_obs": str(self.min_estimation_obs),
-            "conventions": conv.name,
-            "residual variance divisor": {"k": "M - k", "1": "M - 1", "0": "M"}[conv.resid_ddof],
-            "forecast-error correction": "off" if not conv.fec else (
-                "on, benchmark moments over its whole estimation window"
-                if fec_moments_used == "index_window"
-                else "on"
-            ),
-            "CAR variance": conv.car_variance,
-            "tests": ", ".join(t.name for t in get_tests(self.tests)),
-            "alignment": "common dates of ticker and benchmark (returns over identical intervals)"
-            if conv.alignment == "common"
-            else "each series' returns on its own dates, joined on the date (a return runs across a missing price)",
-            "day 0": "first session of the ticker's exchange closing after the event time; date-only events: "
-            "first session on or after the date; moved to the next price row when the calendar day has none",
-            "prices": self.data_source,
-        }
-        for name, value in conv.knobs().items():
-            if name != "name":
-                out[f"knob: {name}"] = _knob_text(value)
-        if self.return_type != conv.return_type:
-            out["knob: return_type"] += f" (profile default; this study uses {self.return_type})"
-        return out
-
-    def knob_table(self) -> pd.DataFrame:
-        """The profile and every knob value as a frame (columns ``knob``, ``value``; first row ``name``)."""
-        knobs = self.conventions.knobs()
-        return pd.DataFrame({"knob": list(knobs), "value": [_knob_text(v) for v in knobs.values()]})
-
-
-def _as_pair(window: object) -> Window:
-    """A window given as any two-item sequence, as a tuple (validated by :class:`StudySpec`)."""
-    try:
-        return tuple(window)  # type: ignore[arg-type, return-value]
-    except TypeError:
-        return window  # type: ignore[return-value]
+from eventstudy.spec import DEFAULT_CAR_WINDOWS, StudySpec, as_window, window_text, knob_names, resolve_conventions
 
 
 def _show_progress(progress: bool | None) -> bool:
@@ -363,9 +107,9 @@ class EventStudy:
         conv = resolve_conventions(conventions, knobs)
         self.spec = StudySpec(
             model=model,
-            estimation_window=_as_pair(estimation_window),
-            event_window=_as_pair(event_window),
-            car_windows=tuple(_as_pair(w) for w in car_windows),
+            estimation_window=as_window(estimation_window),
+            event_window=as_window(event_window),
+            car_windows=tuple(as_window(w) for w in car_windows),
             return_type=return_type,
             min_estimation_obs=min_estimation_obs,
             conventions=conv,
@@ -494,7 +238,7 @@ class EventStudy:
         if not usable_fit.all():
             bad = np.flatnonzero(~usable_fit)
             reasons = [
-                f"insufficient estimation data: {fit.n_obs[i]} returns in {_window_text(spec.estimation_window)}, "
+                f"insufficient estimation data: {fit.n_obs[i]} returns in {window_text(spec.estimation_window)}, "
                 f"minimum {spec.min_estimation_obs}"
                 if fit.n_obs[i] < spec.min_estimation_obs
                 else "model not estimable (constant or zero-variance returns in the estimation window)"
@@ -523,7 +267,7 @@ class EventStudy:
                     {
                         "event_id": panel.pairs["event_id"].to_numpy()[rows],
                         "ticker": panel.pairs["ticker"].to_numpy()[rows],
-                        "stage": [f"CAR window {_window_text(spec.car_windows[c])}" for c in cols],
+                        "stage": [f"CAR window {window_text(spec.car_windows[c])}" for c in cols],
                         "reason": "abnormal return missing on at least one day of the window (no price row)",
                     }
                 )

@@ -24,6 +24,7 @@ from eventstudy.inference.adjust import add_adjusted_pvalues
 from eventstudy.inference.base import two_sided_t
 from eventstudy.models import ModelFit
 from eventstudy.returns import ReturnPanel
+from eventstudy.spec import window_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -48,10 +49,6 @@ EVENT_DAY_COLUMNS = (
     "event_id", "ticker", "benchmark", "exchange", "event_date", "timezone", "event_time_utc",
     "event_time_exchange", "calendar_day_zero", "day_zero", "rule", "status", "reason",
 )
-
-
-def _fmt_window(window: Window) -> str:
-    return f"[{window[0]:+d}, {window[1]:+d}]".replace("+0", "0")
 
 
 @dataclass(frozen=True, eq=False)
@@ -293,8 +290,8 @@ class StudyResult:
                 "r_squared": fit.r_squared,
                 "estimation_start": pd.to_datetime(nanmin_dates(dates)),
                 "estimation_end": pd.to_datetime(nanmax_dates(dates)),
-                "estimation_window": _fmt_window(self.spec.estimation_window),
-                "event_window": _fmt_window(self.spec.event_window),
+                "estimation_window": window_text(self.spec.estimation_window),
+                "event_window": window_text(self.spec.event_window),
             }
         )
 

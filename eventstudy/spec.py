@@ -24,6 +24,7 @@ DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5,
 
 
 def window_text(window: Window) -> str:
+    """A window as text for people, e.g. ``[-1, +1]``, ``[0, +5]``, ``[-250, -11]``."""
     return f"[{window[0]:+d}, {window[1]:+d}]".replace("+0,", "0,").replace("+0]", "0]")
 
 

@@ -141,8 +141,10 @@ class _ResamplingTest(StatTest):
         shape = count.shape
         statistic, exceed, valid = np.full(shape, np.nan), np.zeros(shape), np.zeros(shape)
         largest = np.zeros(shape)
+        order = np.argsort(groups, kind="stable")  # rows of each group in one pass, not one scan per group
+        bounds = np.searchsorted(groups[order], np.arange(n_groups + 1))
         for g in range(n_groups):
-            rows = np.flatnonzero(groups == g)
+            rows = order[bounds[g] : bounds[g + 1]]
             if len(rows) == 0:
                 continue
             own = values[rows]

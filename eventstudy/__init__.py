@@ -43,7 +43,31 @@ _EXPORTS: dict[str, str] = {
     "StudySpec": "eventstudy.study",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ConstantMean",
+    "Conventions",
+    "CsvPrices",
+    "DataError",
+    "Event",
+    "EventStudy",
+    "EventStudyError",
+    "EventStudyWarning",
+    "InputError",
+    "MarketAdjusted",
+    "MarketModel",
+    "PriceSeries",
+    "PriceSource",
+    "PriceSourceError",
+    "PriceStore",
+    "ReturnsFile",
+    "ReturnsFrame",
+    "StudyResult",
+    "StudySpec",
+    "YahooPrices",
+    "events_from_frame",
+    "get_profile",
+    "read_events",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from eventstudy.conventions import Conventions, get_profile

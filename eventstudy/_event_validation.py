@@ -93,7 +93,7 @@ def _as_text(series: pd.Series, name: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.map({True: "true", False: "false"}).astype(object)
     obj = values.astype(object)
-    if not obj.map(type).eq(str).all():
+    if not obj.map(lambda v: type(v) is str).all():
         obj = obj.map(lambda v: _cell_to_text(v, name))
     return obj.where(obj.notna(), "").astype(str).astype(object)
 
@@ -124,12 +124,12 @@ def _strip(values: Iterable[str]) -> np.ndarray:
 
 
 def _matches(pattern: re.Pattern[str], values: np.ndarray) -> np.ndarray:
-    """Boolean array: does ``pattern`` match each string (from its start)?"""
+    """Boolean array: whether ``pattern`` matches each string from its start."""
     return np.fromiter(map(bool, map(pattern.match, values)), dtype=bool, count=len(values))
 
 
 def _contains(pattern: re.Pattern[str], values: np.ndarray) -> np.ndarray:
-    """Boolean array: does ``pattern`` occur anywhere in each string?"""
+    """Boolean array: whether ``pattern`` occurs anywhere in each string."""
     return np.fromiter(map(bool, map(pattern.search, values)), dtype=bool, count=len(values))
 
 
@@ -378,7 +378,7 @@ def _validated_fields(
     # the fields of the events
     ends = np.cumsum(n_tickers).tolist()
     bench_list = benchmarks.tolist()
-    bench_tuples = [tuple(bench_list[e - k : e]) for e, k in zip(ends, n_tickers.tolist())]
+    bench_tuples = [tuple(bench_list[e - k : e]) for e, k in zip(ends, n_tickers.tolist(), strict=False)]
     fromiso_time = dt.time.fromisoformat
     times = [fromiso_time(t) if t else None for t in time_text]
     return (
@@ -397,7 +397,7 @@ def _validated_fields(
 
 def _naive_local(dates: np.ndarray, times: np.ndarray) -> pd.DatetimeIndex:
     """Combine ``YYYY-MM-DD`` and ``HH:MM[:SS]`` strings into naive nanosecond timestamps."""
-    text = [d + " " + (t if len(t) == 8 else t + ":00") for d, t in zip(dates, times)]
+    text = [d + " " + (t if len(t) == 8 else t + ":00") for d, t in zip(dates, times, strict=False)]
     return pd.DatetimeIndex(pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S")).as_unit("ns")
 
 
@@ -411,7 +411,9 @@ def _localize(local: pd.DatetimeIndex, zones: np.ndarray, *, nonexistent: str) -
     for name in pd.unique(zones):
         sel = zones == name
         aware = local[sel].tz_localize(
-            name, ambiguous=np.ones(int(sel.sum()), dtype=bool), nonexistent=nonexistent  # type: ignore[arg-type]
+            name,
+            ambiguous=np.ones(int(sel.sum()), dtype=bool),
+            nonexistent=nonexistent,
         )
         out[sel] = aware.tz_convert("UTC").as_unit("ns").asi8
     return pd.DatetimeIndex(out.view("datetime64[ns]")).tz_localize("UTC")

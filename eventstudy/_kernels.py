@@ -184,9 +184,7 @@ def leverage(x: FloatArray, xtx_inv: FloatArray) -> FloatArray:
     return np.einsum("nwk,nkj,nwj->nw", x, xtx_inv, x)
 
 
-def index_window_fec(
-    market: FloatArray, n_obs: IntArray, bench_est: FloatArray
-) -> tuple[FloatArray, FloatArray]:
+def index_window_fec(market: FloatArray, n_obs: IntArray, bench_est: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Market-model forecast-error terms with the benchmark moments of its own estimation window.
 
     Parameters

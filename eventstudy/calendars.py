@@ -153,7 +153,7 @@ def exchange_for(symbol: str) -> str | None:
 _calendar_start: dict[str, pd.Timestamp | None] = {}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _build_calendar(name: str, start: pd.Timestamp | None) -> xcals.ExchangeCalendar:
     """Build (once per name and start) an exchange_calendars calendar, silencing its pandas deprecations."""
     with warnings.catch_warnings():
@@ -165,7 +165,7 @@ def _build_calendar(name: str, start: pd.Timestamp | None) -> xcals.ExchangeCale
         return xcals.get_calendar(name, start=start)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _calendar_arrays(name: str, start: pd.Timestamp | None) -> tuple[np.ndarray, np.ndarray, str]:
     """Sessions (naive ns), closes (UTC ns) and time zone name of a cached calendar."""
     cal = _build_calendar(name, start)
@@ -501,9 +501,9 @@ def resolve_day_zero(table: pd.DataFrame, observed: Mapping[str, pd.DatetimeInde
     per_ticker = [_observed_days(observed.get(t)) for t in unique_tickers]
     n_obs = np.array([len(d) for d in per_ticker], dtype=np.int64)
     if len(per_ticker):
-        keys = np.concatenate(
-            [code * _STRIDE + days + _DAY_OFFSET for code, days in enumerate(per_ticker)]
-        ).astype(np.int64)
+        keys = np.concatenate([code * _STRIDE + days + _DAY_OFFSET for code, days in enumerate(per_ticker)]).astype(
+            np.int64
+        )
     else:
         keys = np.empty(0, dtype=np.int64)
 

@@ -35,7 +35,9 @@ def parse_window(text: str, parameter: str) -> Window:
             raise ValueError
         start, end = int(parts[0]), int(parts[1])
     except ValueError:
-        raise InputError(f"expected A:B with integers A <= B (e.g. -1:1), got {text!r}", parameter=parameter, value=text) from None
+        raise InputError(
+            f"expected A:B with integers A <= B (e.g. -1:1), got {text!r}", parameter=parameter, value=text
+        ) from None
     if start > end:
         raise InputError(f"window start {start} is after its end {end}", parameter=parameter, value=text)
     return start, end
@@ -66,8 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         source = p.add_mutually_exclusive_group()
         source.add_argument("--prices", metavar="DIR", help="folder of Yahoo-layout CSV files <SYMBOL>.csv")
         source.add_argument("--returns", metavar="FILE", help="long CSV of returns: date,ticker,return")
-        p.add_argument("--offline", action="store_true", help="never use the network; read Yahoo prices from the store only")
-        p.add_argument("--store", metavar="PATH", help="SQLite price store (default: user data dir, or $EVENTSTUDY_STORE)")
+        p.add_argument(
+            "--offline", action="store_true", help="never use the network; read Yahoo prices from the store only"
+        )
+        p.add_argument(
+            "--store", metavar="PATH", help="SQLite price store (default: user data dir, or $EVENTSTUDY_STORE)"
+        )
         p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
     run = sub.add_parser("run", help="run an event study and write the report")
@@ -75,15 +81,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", help="output folder (default reports/<events file stem>/)")
     run.add_argument("--estimation", default="-250:-11", metavar="A:B", help="estimation window (default -250:-11)")
     run.add_argument("--window", default="-10:10", metavar="A:B", help="event window (default -10:10)")
-    run.add_argument("--car", action="append", metavar="A:B", help="CAR window, repeatable (default 0:0 0:1 -1:1 0:5 -5:5)")
+    run.add_argument(
+        "--car", action="append", metavar="A:B", help="CAR window, repeatable (default 0:0 0:1 -1:1 0:5 -5:5)"
+    )
     run.add_argument("--model", default="market", help="market | constant_mean | market_adjusted")
-    run.add_argument("--return-type", default=None, choices=("simple", "log"),
-                     help="simple or log returns (default: the convention profile's, textbook simple, estudy2 log)")
+    run.add_argument(
+        "--return-type",
+        default=None,
+        choices=("simple", "log"),
+        help="simple or log returns (default: the convention profile's, textbook simple, estudy2 log)",
+    )
     run.add_argument("--min-obs", type=int, default=100, help="minimum estimation returns (default 100)")
     run.add_argument("--conventions", default="textbook", help="convention profile: textbook (default) or estudy2")
-    run.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
-                     help="set one convention knob on top of the profile, repeatable (e.g. fec=off, resid_ddof=1, "
-                     "kp_min_overlap=20, car_coverage=0.8); booleans take on/off/true/false")
+    run.add_argument(
+        "--knob",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set one convention knob on top of the profile, repeatable (e.g. fec=off, resid_ddof=1, "
+        "kp_min_overlap=20, car_coverage=0.8); booleans take on/off/true/false",
+    )
     run.add_argument("--formats", default="md,html,pdf", help="report formats, comma-separated (md,html,pdf)")
     data_options(run)
 
@@ -103,29 +120,48 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--store", metavar="PATH")
 
     sim = sub.add_parser("simulate", help="Brown-Warner size and power simulation on a wide price panel")
-    sim.add_argument("--panel", metavar="DIR", help="folder with adj_close_wide.csv.gz and market.csv "
-                     "(default ../shared/data/curated/panel_sp500_2010_2020, or under $EVENTSTUDY_SHARED_DIR)")
+    sim.add_argument(
+        "--panel",
+        metavar="DIR",
+        help="folder with adj_close_wide.csv.gz and market.csv "
+        "(default ../shared/data/curated/panel_sp500_2010_2020, or under $EVENTSTUDY_SHARED_DIR)",
+    )
     sim.add_argument("--market-column", default="^GSPC", help="benchmark column of market.csv (default ^GSPC)")
     sim.add_argument("--start", metavar="DATE", help="use only returns dated on or after DATE (YYYY-MM-DD)")
     sim.add_argument("--end", metavar="DATE", help="use only returns dated on or before DATE (YYYY-MM-DD)")
     sim.add_argument("--samples", type=int, default=250, help="number of samples R (default 250)")
     sim.add_argument("--events", type=int, default=50, help="firm-events per sample N (default 50)")
-    sim.add_argument("--delta", action="append", metavar="D", help="abnormal return added, repeatable; 0.005 or 0.5%% "
-                     "(default 0 0.5%% 1%% 2%%)")
-    sim.add_argument("--inject-day", action="append", type=int, metavar="T", help="event day receiving delta, repeatable (default 0)")
+    sim.add_argument(
+        "--delta",
+        action="append",
+        metavar="D",
+        help="abnormal return added, repeatable; 0.005 or 0.5%% (default 0 0.5%% 1%% 2%%)",
+    )
+    sim.add_argument(
+        "--inject-day", action="append", type=int, metavar="T", help="event day receiving delta, repeatable (default 0)"
+    )
     sim.add_argument("--estimation", default="-244:-6", metavar="A:B", help="estimation window (default -244:-6)")
     sim.add_argument("--window", default="-5:5", metavar="A:B", help="event window (default -5:5)")
     sim.add_argument("--car", action="append", metavar="A:B", help="CAR window, repeatable (default 0:0 -1:1 -5:5)")
     sim.add_argument("--model", default="market", help="market | constant_mean | market_adjusted")
     sim.add_argument("--conventions", default="textbook", help="convention profile (default textbook)")
-    sim.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
-                     help="set one convention knob on top of the profile, repeatable (e.g. car_variance=L_s2)")
+    sim.add_argument(
+        "--knob",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set one convention knob on top of the profile, repeatable (e.g. car_variance=L_s2)",
+    )
     sim.add_argument("--tests", metavar="A,B", help="comma-separated test names (default: every registered test)")
-    sim.add_argument("--alpha", action="append", type=float, metavar="A", help="test level, repeatable (default 0.01 0.05 0.10)")
+    sim.add_argument(
+        "--alpha", action="append", type=float, metavar="A", help="test level, repeatable (default 0.01 0.05 0.10)"
+    )
     sim.add_argument("--seed", type=int, default=1985, help="random seed (default 1985)")
     sim.add_argument("--workers", type=int, default=2, help="worker processes; 0 runs in this process (default 2)")
     sim.add_argument("--chunk-size", type=int, default=10, help="samples per engine call (default 10)")
-    sim.add_argument("--out", metavar="DIR", default="reports/simulation", help="output folder (default reports/simulation)")
+    sim.add_argument(
+        "--out", metavar="DIR", default="reports/simulation", help="output folder (default reports/simulation)"
+    )
     sim.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return parser
 
@@ -150,7 +186,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     bad = [f for f in formats if f not in ("md", "html", "pdf")]
     if bad:
-        raise InputError(f"unknown report format {bad[0]!r}; choose from md, html, pdf", parameter="--formats", value=bad[0])
+        raise InputError(
+            f"unknown report format {bad[0]!r}; choose from md, html, pdf", parameter="--formats", value=bad[0]
+        )
     events_path = Path(args.events)
     study = EventStudy.from_csv(
         events_path,
@@ -203,16 +241,17 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_days(args: argparse.Namespace) -> int:
+    from eventstudy.data.series import PriceSeries
     from eventstudy.events import read_events
     from eventstudy.study import EventStudy
 
     class _NoPrices:
         description = "none"
 
-        def load(self, symbol, start, end):  # type: ignore[no-untyped-def]
+        def load(self, symbol: str, start: object, end: object) -> PriceSeries:
             raise NotImplementedError
 
-    study = EventStudy(read_events(args.events), _NoPrices())  # type: ignore[arg-type]
+    study = EventStudy(read_events(args.events), _NoPrices())
     table = study.calendar_day_zero()
     cols = ["event_id", "ticker", "exchange", "event_time_utc", "calendar_day_zero", "rule"]
     with_dates = table[cols].copy()
@@ -241,7 +280,9 @@ def _parse_delta(text: str) -> float:
     try:
         value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
     except ValueError:
-        raise InputError(f"expected a number such as 0.005 or 0.5%, got {text!r}", parameter="--delta", value=text) from None
+        raise InputError(
+            f"expected a number such as 0.005 or 0.5%, got {text!r}", parameter="--delta", value=text
+        ) from None
     return value
 
 
@@ -254,7 +295,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         try:
             panel = panel.between(args.start, args.end)
         except ValueError:
-            raise InputError(f"dates must be YYYY-MM-DD, got {args.start!r} and {args.end!r}", parameter="--start/--end") from None
+            raise InputError(
+                f"dates must be YYYY-MM-DD, got {args.start!r} and {args.end!r}", parameter="--start/--end"
+            ) from None
     result = simulate(
         panel,
         n_samples=args.samples,
@@ -277,8 +320,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     paths = result.to_csv(args.out)
     if not args.quiet:
         print(result.to_markdown(alphas=(0.05,)))
-        print(f"{result.p_values.shape[1]} samples x {result.spec.n_events} events in {result.elapsed:.1f} s "
-              f"({result.workers} worker processes); wrote {', '.join(str(p) for p in paths)}")
+        print(
+            f"{result.p_values.shape[1]} samples x {result.spec.n_events} events in {result.elapsed:.1f} s "
+            f"({result.workers} worker processes); wrote {', '.join(str(p) for p in paths)}"
+        )
     return 0
 
 
@@ -304,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("eventstudy: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001  (anything else is a bug: exit 70)
+    except Exception as exc:
         if args.debug:
             traceback.print_exc()
         else:

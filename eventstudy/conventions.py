@@ -168,14 +168,17 @@ class Conventions:
         fec_moments = (
             "moments over the event's own regression rows"
             if self.fec_moments == "own_rows"
-            else "market mean and sum of squares over the benchmark's whole estimation window (estudy2), 1/M with the security's own M"
+            else "market mean and sum of squares over the benchmark's whole estimation window (estudy2), "
+            "1/M with the security's own M"
         )
         lines = [
             f"Convention profile: {self.name}.",
             f"Default return type of the profile: {self.return_type}.",
-            "Returns paired on the dates where both ticker and benchmark have a close (both returns span the same interval)."
+            "Returns paired on the dates where both ticker and benchmark have a close "
+            "(both returns span the same interval)."
             if self.alignment == "common"
-            else "Returns computed on each series' own dates and joined on the date (a return may span a missing price).",
+            else "Returns computed on each series' own dates and joined on the date "
+            "(a return may span a missing price).",
             f"Residual variance s^2 = sum of squared estimation residuals / ({divisor}); "
             "M = estimation returns used, k = number of model coefficients.",
             (
@@ -186,28 +189,59 @@ class Conventions:
             f"CAR variance: {car}.",
             "Single-event AR and CAR t statistics are referred to Student t(M - k).",
             "Day sums across events: "
-            + ("over the events present that day." if self.daily_sums == "present"
-               else "(mean over the events present) x N, which inflates them by N/N_t when events are missing (estudy2)."),
+            + (
+                "over the events present that day."
+                if self.daily_sums == "present"
+                else "(mean over the events present) x N, which inflates them by N/N_t when events are missing "
+                "(estudy2)."
+            ),
             "Cross-sectional t and BMP t: sd with divisor N - 1; reference "
             + ("t(N - 1)." if self.bmp_reference == "t" else "t(N - 1) for the cross-sectional t, N(0,1) for BMP."),
             "Patell Z: sum of SARs / sqrt(sum of (M - k)/(M - k - 2)) over "
-            + ("the events present" if self.patell_denominator == "present" else "all events (estudy2: (M - 2)/(M - 4))")
+            + (
+                "the events present"
+                if self.patell_denominator == "present"
+                else "all events (estudy2: (M - 2)/(M - 4))"
+            )
             + "; CAR version on "
-            + ("SCAR with the exact CAR variance (equals J2)." if self.patell_car == "scar" else "sum of SARs / sqrt(L)."),
+            + (
+                "SCAR with the exact CAR variance (equals J2)."
+                if self.patell_car == "scar"
+                else "sum of SARs / sqrt(L)."
+            ),
             f"Brown-Warner 1980: N = {'events present' if self.bw1980_n == 'present' else 'all events'}, "
             f"reference t(mean M - {'k' if self.bw1980_df == 'M-k' else '1'}). "
-            "CDA (Brown-Warner 1985): S_A from the estimation-window mean residual series, divisor M_A - 1, reference t(M_A - 1).",
-            f"Kolari-Pynnonen r: mean pairwise Pearson correlation of calendar-aligned standardized estimation residuals, "
+            "CDA (Brown-Warner 1985): S_A from the estimation-window mean residual series, divisor M_A - 1, "
+            "reference t(M_A - 1).",
+            f"Kolari-Pynnonen r: mean pairwise Pearson correlation of calendar-aligned standardized "
+            "estimation residuals, "
             f"pairs with at least {self.kp_min_overlap} common dates.",
-            "Lamb's market factor from " + ("each event's own benchmark." if self.lamb_market == "own" else "the first event's benchmark (estudy2)."),
-            "Generalized sign p-hat: " + ("average over events of each event's share of positive estimation ARs."
-                                           if self.gsign_phat == "event_mean" else "share of all estimation ARs, pooled over events, that are positive."),
-            "Rank tests: ranks within each event over estimation + event window, average ranks for ties; scale divides by "
-            + ("T, the number of days." if self.rank_scale == "days" else "the mean number of non-missing ARs per event (estudy2)."),
+            "Lamb's market factor from "
+            + (
+                "each event's own benchmark." if self.lamb_market == "own" else "the first event's benchmark (estudy2)."
+            ),
+            "Generalized sign p-hat: "
+            + (
+                "average over events of each event's share of positive estimation ARs."
+                if self.gsign_phat == "event_mean"
+                else "share of all estimation ARs, pooled over events, that are positive."
+            ),
+            "Rank tests: ranks within each event over estimation + event window, average ranks for ties; "
+            "scale divides by "
+            + (
+                "T, the number of days."
+                if self.rank_scale == "days"
+                else "the mean number of non-missing ARs per event (estudy2)."
+            ),
             "CAR-window tests "
-            + ("use the events' CARs." if self.car_tests == "on_cars"
-               else f"Lamb, CDA, BW1980 and Cowan: sum of daily statistics / sqrt(L) over days with more than {self.car_coverage:.0%} of events present (estudy2)."),
-            f"Resampling tests: B = {self.bootstrap_samples} resamples, seed {self.seed}; p = (1 + #{{|T*| >= |T|}}) / (B + 1).",
+            + (
+                "use the events' CARs."
+                if self.car_tests == "on_cars"
+                else "Lamb, CDA, BW1980 and Cowan: sum of daily statistics / sqrt(L) over days with more than "
+                f"{self.car_coverage:.0%} of events present (estudy2)."
+            ),
+            f"Resampling tests: B = {self.bootstrap_samples} resamples, seed {self.seed}; "
+            "p = (1 + #{|T*| >= |T|}) / (B + 1).",
             FAMILY_TEXT[self.adjust_family],
             "p-values are two-sided. ARs are never zero-filled: a missing day drops the event from that day's "
             "statistics, and a missing day inside a CAR window drops the event from that window.",

@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 
 from eventstudy._event_validation import (
+    _HEADER_TEXT,
     COLUMNS,
     REQUIRED_COLUMNS,
-    _HEADER_TEXT,
     _as_text,
     _check_header,
     _localize,
@@ -371,7 +371,7 @@ def event_ticker_pairs(events: Sequence[Event]) -> pd.DataFrame:
     utc = pd.DatetimeIndex(np.full(len(events), np.datetime64("NaT", "ns"))).tz_localize("UTC")
     if timed.any():
         rows = np.flatnonzero(timed)
-        times = np.array([events[i].time.strftime("%H:%M:%S") for i in rows], dtype=object)  # type: ignore[union-attr]
+        times = np.array([t.strftime("%H:%M:%S") for t in (events[i].time for i in rows) if t is not None])
         utc_ns = utc.asi8.copy()
         utc_ns[rows] = _localize(_naive_local(dates[rows], times), zones[rows], nonexistent="raise").asi8
         utc = pd.DatetimeIndex(utc_ns.view("datetime64[ns]")).tz_localize("UTC")

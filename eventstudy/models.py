@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -85,7 +85,7 @@ class ModelFit:
 
     def take(self, rows: IntArray) -> ModelFit:
         """The fit restricted to the given firm-events (rows are independent, so nothing is refitted)."""
-        values = {
+        values: dict[str, Any] = {
             name: (value[rows] if isinstance(value, np.ndarray) else value) for name, value in self.__dict__.items()
         }
         return ModelFit(**values)
@@ -107,7 +107,9 @@ class ModelFit:
         """
         values = np.empty((len(self.abnormal), len(windows)))
         variances = np.empty_like(values)
-        method = conventions.car_variance if conventions.fec else ("L_s2" if conventions.car_variance != "diag" else "diag")
+        method = (
+            conventions.car_variance if conventions.fec else ("L_s2" if conventions.car_variance != "diag" else "diag")
+        )
         for c, (start, end) in enumerate(windows):
             cols = np.flatnonzero((event_days >= start) & (event_days <= end))
             values[:, c] = kn.window_sums(self.abnormal, cols)
@@ -176,7 +178,8 @@ class NormalReturnModel:
         ------
         ValueError
             ``fec_moments = "index_window"`` for the market model on a panel without
-            ``est_bench_own`` (a hand-built panel, or :func:`eventstudy.returns.build_panel` without ``bench_own=True``).
+            ``est_bench_own`` (a hand-built panel, or :func:`eventstudy.returns.build_panel` without
+            ``bench_own=True``).
 
         Notes
         -----
@@ -200,11 +203,12 @@ class NormalReturnModel:
                 if panel.est_bench_own is None:
                     raise ValueError(
                         "fec_moments='index_window' needs the benchmark's own estimation returns "
-                        "(ReturnPanel.est_bench_own); build the panel with eventstudy.returns.build_panel(..., bench_own=True)"
+                        "(ReturnPanel.est_bench_own); build the panel with "
+                        "eventstudy.returns.build_panel(..., bench_own=True)"
                     )
                 lev, fec_inverse = kn.index_window_fec(panel.evt_market, ols.n_obs, panel.est_bench_own)
                 fec_inverse = np.where(np.isfinite(ols.xtx_inv), fec_inverse, np.nan)
-                lev = np.where(np.isfinite(ols.coef).all(axis=1)[:, None], lev, np.nan)
+                lev = np.where(np.asarray(np.isfinite(ols.coef).all(axis=1))[:, None], lev, np.nan)
                 moments = "index_window"
             else:
                 lev = kn.leverage(design, ols.xtx_inv)
@@ -266,9 +270,7 @@ class MarketAdjusted(NormalReturnModel):
     subtract_market: ClassVar[bool] = True
 
 
-MODELS: dict[str, type[NormalReturnModel]] = {
-    cls.name: cls for cls in (MarketModel, ConstantMean, MarketAdjusted)
-}
+MODELS: dict[str, type[NormalReturnModel]] = {cls.name: cls for cls in (MarketModel, ConstantMean, MarketAdjusted)}
 
 
 def get_model(name: str) -> NormalReturnModel:

@@ -53,15 +53,58 @@ class PlottableResult(Protocol):
 _SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ", "0123456789+-=()ni", strict=True))
 _SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₒₓₜᵢⱼₖₘₙ", "0123456789+-=()aeoxtijkmn", strict=True))
 _ASCII_MAP = {
-    "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "--",
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
-    "\u2032": "'", "\u2033": "''", "\u2026": "...", "\u00a0": " ", "\u2009": " ", "\u202f": " ",
-    "\u00d7": "x", "\u00b7": "*", "\u2022": "*", "\u2264": "<=", "\u2265": ">=", "\u2260": "!=",
-    "\u2248": "~", "\u00b1": "+/-", "\u2192": "->", "\u2190": "<-", "\u221a": "sqrt", "\u2211": "sum",
-    "\u00b0": " deg", "\u00a7": "S", "\u20ac": "EUR", "\u00a3": "GBP", "\u00a5": "JPY", "\u3000": " ",
-    "\u03b1": "alpha", "\u03b2": "beta", "\u03b3": "gamma", "\u03b4": "delta", "\u03b5": "epsilon",
-    "\u03c1": "rho", "\u03c3": "sigma", "\u03c4": "tau", "\u03bc": "mu", "\u03bd": "nu", "\u03a3": "Sigma",
-    "\u03a6": "Phi", "\u03c6": "phi", "\u03c7": "chi", "\u0394": "Delta", "\u03bb": "lambda",
+    "\u2212": "-",
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\u2014": "--",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u2032": "'",
+    "\u2033": "''",
+    "\u2026": "...",
+    "\u00a0": " ",
+    "\u2009": " ",
+    "\u202f": " ",
+    "\u00d7": "x",
+    "\u00b7": "*",
+    "\u2022": "*",
+    "\u2264": "<=",
+    "\u2265": ">=",
+    "\u2260": "!=",
+    "\u2248": "~",
+    "\u00b1": "+/-",
+    "\u2192": "->",
+    "\u2190": "<-",
+    "\u221a": "sqrt",
+    "\u2211": "sum",
+    "\u00b0": " deg",
+    "\u00a7": "S",
+    "\u20ac": "EUR",
+    "\u00a3": "GBP",
+    "\u00a5": "JPY",
+    "\u3000": " ",
+    "\u03b1": "alpha",
+    "\u03b2": "beta",
+    "\u03b3": "gamma",
+    "\u03b4": "delta",
+    "\u03b5": "epsilon",
+    "\u03c1": "rho",
+    "\u03c3": "sigma",
+    "\u03c4": "tau",
+    "\u03bc": "mu",
+    "\u03bd": "nu",
+    "\u03a3": "Sigma",
+    "\u03a6": "Phi",
+    "\u03c6": "phi",
+    "\u03c7": "chi",
+    "\u0394": "Delta",
+    "\u03bb": "lambda",
 }
 
 
@@ -104,9 +147,7 @@ def ascii_text(text: object, placeholder: str = "?") -> str:
             elif ch in _ASCII_MAP:
                 out.append(_ASCII_MAP[ch])
             else:
-                decomposed = "".join(
-                    c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)
-                )
+                decomposed = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
                 out.append(decomposed if decomposed and decomposed.isascii() else placeholder)
             i += 1
     return re.sub(r"\s+", " ", "".join(out)).strip()
@@ -249,8 +290,15 @@ def plot_car(
     ax.set_title(f"CAR: {ascii_text(event_id)}, {what}", parse_math=False)
     if not single:
         ax.text(
-            0.99, 0.01, "shaded: 95% confidence bands", transform=ax.transAxes,
-            ha="right", va="bottom", fontsize=8, color="0.3", parse_math=False,
+            0.99,
+            0.01,
+            "shaded: 95% confidence bands",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="0.3",
+            parse_math=False,
         )
     ax.legend(loc="best", fontsize=8, frameon=False)
     return fig
@@ -346,8 +394,9 @@ def plot_car_heatmap(
     sel = car[(car["window_start"] == start) & (car["window_end"] == end)]
     if sel.empty:
         available = pd.unique(
-            pd.Series([fmt_window(a, b) for a, b in zip(car["window_start"], car["window_end"], strict=True)],
-                      dtype=object)
+            pd.Series(
+                [fmt_window(a, b) for a, b in zip(car["window_start"], car["window_end"], strict=True)], dtype=object
+            )
         )
         raise InputError(
             f"window {fmt_window(start, end)} is not among the CAR windows of this result; "
@@ -358,7 +407,9 @@ def plot_car_heatmap(
     events = list(pd.unique(sel["event_id"]))
     tickers = list(pd.unique(sel["ticker"]))
     grid = (
-        sel.groupby(["event_id", "ticker"], sort=False)["car"].first().unstack("ticker")
+        sel.groupby(["event_id", "ticker"], sort=False)["car"]
+        .first()
+        .unstack("ticker")
         .reindex(index=events, columns=tickers)
     )
     values = grid.to_numpy(dtype=float)
@@ -370,10 +421,10 @@ def plot_car_heatmap(
     fig, ax = _figure_and_axes(ax, (max(5.5, figsize[0]), max(3.0, figsize[1])))
     cmap = colormaps["RdBu"].with_extremes(bad="0.85")
     norm = Normalize(vmin=-vmax, vmax=vmax)
-    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, aspect="auto",
-                      interpolation="nearest")
-    ax.set_xticks(range(len(tickers)), labels=[_label(t) for t in tickers], rotation=45, ha="right",
-                  rotation_mode="anchor")
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, aspect="auto", interpolation="nearest")
+    ax.set_xticks(
+        range(len(tickers)), labels=[_label(t) for t in tickers], rotation=45, ha="right", rotation_mode="anchor"
+    )
     ax.set_yticks(range(len(events)), labels=[_label(e) for e in events])
     ax.set_xlabel("Ticker", parse_math=False)
     ax.set_ylabel("Event", parse_math=False)
@@ -383,8 +434,14 @@ def plot_car_heatmap(
             v = values[i, j]
             if np.isfinite(v):
                 ax.text(
-                    j, i, f"{100 * v:.1f}%", ha="center", va="center", fontsize=8,
-                    color="white" if abs(v) > 0.6 * vmax else "black", parse_math=False,
+                    j,
+                    i,
+                    f"{100 * v:.1f}%",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if abs(v) > 0.6 * vmax else "black",
+                    parse_math=False,
                 )
     cbar = fig.colorbar(image, ax=ax, format=PercentFormatter(1.0))
     cbar.set_label("Cumulative abnormal return", parse_math=False)

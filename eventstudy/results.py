@@ -32,22 +32,67 @@ if TYPE_CHECKING:
     from eventstudy.study import StudySpec
 
 ABNORMAL_RETURN_COLUMNS = (
-    "event_id", "ticker", "benchmark", "date", "rel_day", "return", "benchmark_return",
-    "expected_return", "abnormal_return", "se", "t_stat", "p_value", "span", "zero_volume",
+    "event_id",
+    "ticker",
+    "benchmark",
+    "date",
+    "rel_day",
+    "return",
+    "benchmark_return",
+    "expected_return",
+    "abnormal_return",
+    "se",
+    "t_stat",
+    "p_value",
+    "span",
+    "zero_volume",
 )
 CAR_COLUMNS = ("event_id", "ticker", "window_start", "window_end", "car", "se", "t_stat", "p_value", "df")
 TEST_COLUMNS = (
-    "group", "scope", "window_start", "window_end", "test", "statistic", "p_value", "distribution", "n", "reason",
-    "p_holm", "p_bh",
+    "group",
+    "scope",
+    "window_start",
+    "window_end",
+    "test",
+    "statistic",
+    "p_value",
+    "distribution",
+    "n",
+    "reason",
+    "p_holm",
+    "p_bh",
 )
 PARAMETER_COLUMNS = (
-    "event_id", "ticker", "benchmark", "model", "alpha", "beta", "sigma", "n_obs", "df", "r_squared",
-    "estimation_start", "estimation_end", "estimation_window", "event_window",
+    "event_id",
+    "ticker",
+    "benchmark",
+    "model",
+    "alpha",
+    "beta",
+    "sigma",
+    "n_obs",
+    "df",
+    "r_squared",
+    "estimation_start",
+    "estimation_end",
+    "estimation_window",
+    "event_window",
 )
 EXCLUSION_COLUMNS = ("event_id", "ticker", "stage", "reason")
 EVENT_DAY_COLUMNS = (
-    "event_id", "ticker", "benchmark", "exchange", "event_date", "timezone", "event_time_utc",
-    "event_time_exchange", "calendar_day_zero", "day_zero", "rule", "status", "reason",
+    "event_id",
+    "ticker",
+    "benchmark",
+    "exchange",
+    "event_date",
+    "timezone",
+    "event_time_utc",
+    "event_time_exchange",
+    "calendar_day_zero",
+    "day_zero",
+    "rule",
+    "status",
+    "reason",
 )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -181,8 +181,12 @@ def _gather(values: np.ndarray, positions: IntArray, fill: object) -> np.ndarray
     if len(values) and positions.size and positions.min() >= 0 and positions.max() < len(values):
         return values[positions]  # the usual case: the whole window lies inside the series
     inside = (positions >= 0) & (positions < len(values))
-    out = values[np.clip(positions, 0, max(len(values) - 1, 0))] if len(values) else np.empty(positions.shape, values.dtype)
-    return np.where(inside, out, fill)
+    out = (
+        values[np.clip(positions, 0, max(len(values) - 1, 0))]
+        if len(values)
+        else np.empty(positions.shape, values.dtype)
+    )
+    return np.where(inside, out, np.asarray(fill, dtype=out.dtype))
 
 
 def build_panel(
@@ -237,11 +241,12 @@ def build_panel(
     keep = np.ones(n, dtype=bool)
     reasons = np.full(n, "", dtype=object)
 
-    day_zero = pd.to_datetime(pairs["day_zero"]).values.astype("datetime64[ns]")
+    day_zero = np.asarray(pd.to_datetime(pairs["day_zero"]).to_numpy(), dtype="datetime64[ns]")
     codes = pairs.groupby(["ticker", "benchmark"], sort=False).indices
     own_cache: dict[str, tuple[np.ndarray, FloatArray]] = {}
-    for (ticker, benchmark), rows in codes.items():
-        rows = np.asarray(rows)
+    for key, group_rows in codes.items():
+        ticker, benchmark = cast(tuple[str, str], key)
+        rows = np.asarray(group_rows)
         aligned = align(series[ticker], series[benchmark], return_type, alignment)
         pos0 = np.searchsorted(aligned.dates, day_zero[rows], side="left")
         missing = pos0 >= len(aligned.dates)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -132,6 +133,8 @@ def _knob_text(value: object) -> str:
 
 def _check_window(window: object, name: str) -> Window:
     """A window as a (start, end) pair of ints with start <= end, or InputError naming ``name``."""
+    start: Any = None
+    end: Any = None
     try:
         start, end = window  # type: ignore[misc]
         ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, end))
@@ -205,7 +208,8 @@ class StudySpec:
         for window in self.car_windows:
             if window[0] < self.event_window[0] or window[1] > self.event_window[1]:
                 raise InputError(
-                    f"CAR window {window} must satisfy start <= end and lie inside the event window {self.event_window}",
+                    f"CAR window {window} must satisfy start <= end and lie inside the event window "
+                    f"{self.event_window}",
                     parameter="car_windows",
                     value=window,
                 )
@@ -225,6 +229,11 @@ class StudySpec:
             )
         get_tests(self.tests)
 
+    @property
+    def resolved_return_type(self) -> ReturnType:
+        """The return type in force (the profile's default when none was given)."""
+        return self.return_type or self.conventions.return_type
+
     def describe(self) -> dict[str, str]:
         """Every setting as display strings, for results and reports.
 
@@ -243,10 +252,10 @@ class StudySpec:
             "min_estimation_obs": str(self.min_estimation_obs),
             "conventions": conv.name,
             "residual variance divisor": {"k": "M - k", "1": "M - 1", "0": "M"}[conv.resid_ddof],
-            "forecast-error correction": "off" if not conv.fec else (
-                "on, benchmark moments over its whole estimation window"
-                if fec_moments_used == "index_window"
-                else "on"
+            "forecast-error correction": "off"
+            if not conv.fec
+            else (
+                "on, benchmark moments over its whole estimation window" if fec_moments_used == "index_window" else "on"
             ),
             "CAR variance": conv.car_variance,
             "tests": ", ".join(t.name for t in get_tests(self.tests)),

@@ -31,7 +31,7 @@ from eventstudy.inference import InferenceData, run_tests
 from eventstudy.models import MODELS, ModelFit, get_model
 from eventstudy.results import EVENT_DAY_COLUMNS, EXCLUSION_COLUMNS, StudyResult, nanmax_dates, nanmin_dates
 from eventstudy.returns import ReturnPanel, ReturnType, build_panel
-from eventstudy.spec import DEFAULT_CAR_WINDOWS, StudySpec, as_window, window_text, knob_names, resolve_conventions
+from eventstudy.spec import DEFAULT_CAR_WINDOWS, StudySpec, as_window, knob_names, resolve_conventions, window_text
 
 
 def _show_progress(progress: bool | None) -> bool:
@@ -227,7 +227,7 @@ class EventStudy:
             series,
             spec.estimation_window,
             spec.event_window,
-            spec.return_type,  # type: ignore[arg-type]  (resolved in StudySpec)
+            spec.resolved_return_type,
             spec.conventions.alignment,
             bench_own=spec.conventions.fec_moments == "index_window",
         )
@@ -274,10 +274,16 @@ class EventStudy:
             )
 
         codes, labels = pd.factorize(panel.pairs["event_id"], sort=False)
-        data = inference_data(panel, fit, car_values, car_var, spec.car_windows, spec.conventions, _markets(panel.pairs["ticker"]))
+        data = inference_data(
+            panel, fit, car_values, car_var, spec.car_windows, spec.conventions, _markets(panel.pairs["ticker"])
+        )
         table = run_tests(data, codes.astype(np.int64), tuple(labels), spec.tests)
 
-        excluded = pd.concat([e for e in exclusions if len(e)], ignore_index=True) if any(len(e) for e in exclusions) else pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
+        excluded = (
+            pd.concat([e for e in exclusions if len(e)], ignore_index=True)
+            if any(len(e) for e in exclusions)
+            else pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
+        )
         notes = panel.pairs[["event_id", "ticker"]].assign(
             note=_join_notes(panel.pairs["note"], estimation_confounders(panel, fit))
         )
@@ -411,7 +417,7 @@ def _markets(tickers: pd.Series) -> np.ndarray:
 
 
 def _provenance(series: dict[str, PriceSeries], failed: dict[str, PriceSourceError]) -> pd.DataFrame:
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "symbol": s.symbol,
             "source": s.source,
@@ -437,7 +443,9 @@ def _provenance(series: dict[str, PriceSeries], failed: dict[str, PriceSourceErr
         }
         for symbol, exc in failed.items()
     ]
-    return pd.DataFrame(rows, columns=["symbol", "source", "vintage", "price_field", "first_date", "last_date", "rows", "notes"])
+    return pd.DataFrame(
+        rows, columns=["symbol", "source", "vintage", "price_field", "first_date", "last_date", "rows", "notes"]
+    )
 
 
 __all__ = [

@@ -119,7 +119,9 @@ def make_data(n_firm_events: int, n_tickers: int, seed: int) -> tuple[Any, Any]:
     alpha = rng.normal(0.0, 0.0004, n_tickers)
     beta = rng.uniform(0.4, 1.6, n_tickers)
     sigma = rng.uniform(0.008, 0.03, n_tickers)
-    stock = alpha[:, None] + beta[:, None] * market[None, :] + sigma[:, None] * rng.standard_normal((n_tickers, n_dates))
+    stock = (
+        alpha[:, None] + beta[:, None] * market[None, :] + sigma[:, None] * rng.standard_normal((n_tickers, n_dates))
+    )
     names = np.array([f"S{i:05d}" for i in range(n_tickers)], dtype=object)
     returns = pd.DataFrame(
         {
@@ -143,7 +145,7 @@ def make_data(n_firm_events: int, n_tickers: int, seed: int) -> tuple[Any, Any]:
         {
             "event_id": [f"E{i:06d}" for i in range(n_events)],
             "date": sessions[day].strftime("%Y-%m-%d"),
-            "tickers": [";".join(names[row[:k]]) for row, k in zip(draws, sizes)],
+            "tickers": [";".join(names[row[:k]]) for row, k in zip(draws, sizes, strict=False)],
             "benchmark": MARKET,
         }
     )
@@ -202,7 +204,9 @@ def floor_compute(
             ("group", lambda v: np.add.reduceat(v, starts, axis=0)),
         ):
             count = reduce(np.ones((n, 1)))
-            codes = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n])) if label == "group" else np.zeros(n, int)
+            codes = (
+                np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n])) if label == "group" else np.zeros(n, int)
+            )
             for name, values in (("cross_sectional_t", raw), ("bmp_t", std)):
                 mean = reduce(values) / count
                 dev = values - mean[codes]
@@ -292,6 +296,7 @@ class PhaseClock:
         self._stack: list[float] = []
 
     def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap ``fn`` so that its wall time is added to phase ``name``."""
         clock = self
 
         @functools.wraps(fn)
@@ -359,7 +364,6 @@ def worker(n: int, n_tickers: int, seed: int, repeat: int, sm_events: int, profi
     out: dict[str, Any] = {"n": n, "tickers": n_tickers}
     start = time.perf_counter()
     import eventstudy as es
-
     from eventstudy.study import DEFAULT_CAR_WINDOWS
 
     returns, events_frame = make_data(n, n_tickers, seed)
@@ -405,8 +409,8 @@ def worker(n: int, n_tickers: int, seed: int, repeat: int, sm_events: int, profi
             out["run_first_sys_s"] = after.ru_stime - usage.ru_stime
             out["rss_peak_run_mb"] = _peak_rss_mb()
             result = done
-            out["frames_car_s"], car = _best(lambda: result.car, 1)
-            out["frames_tests_s"], tests = _best(lambda: result.tests, 1)
+            out["frames_car_s"], car = _best(lambda r=done: r.car, 1)
+            out["frames_tests_s"], tests = _best(lambda r=done: r.tests, 1)
             out["car_rows"], out["tests_rows"] = len(car), len(tests)
             del car, tests
             out["rss_peak_mb"] = _peak_rss_mb()
@@ -417,19 +421,23 @@ def worker(n: int, n_tickers: int, seed: int, repeat: int, sm_events: int, profi
     out["compute_s"] = min(sum(r[1].get(name, math.nan) for name in COMPUTE_PHASES) for r in runs)
     out["rest_s"] = min(r[0] - sum(r[1].values()) for r in runs)
     out["n_estimated"] = int(result.n_firm_events)
-    out["n_exclusions"] = int(len(result.exclusions))
+    out["n_exclusions"] = len(result.exclusions)
 
     panel = result.panel
-    arrays = [np.ascontiguousarray(a) for a in (panel.est_returns, panel.est_market, panel.evt_returns, panel.evt_market)]
+    arrays = [
+        np.ascontiguousarray(a) for a in (panel.est_returns, panel.est_market, panel.evt_returns, panel.evt_market)
+    ]
     assert all(np.isfinite(a).all() for a in arrays), "the floor assumes complete synthetic data"
     codes = panel.pairs["event_id"].to_numpy()
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     rel = panel.event_days
     car_cols = [(int(np.searchsorted(rel, a)), int(np.searchsorted(rel, b))) for a, b in DEFAULT_CAR_WINDOWS]
-    out["floor_s"], floor = _best(lambda: floor_compute(*arrays, starts, car_cols), max(repeat, 3))
+    out["floor_s"], floor = _best(lambda a=arrays: floor_compute(*a, starts, car_cols), max(repeat, 3))
     # Cross-check: the floor's pooled day-0 BMP t equals the engine's.
     engine_bmp = result.tests.query("group == 'all' and scope == 'day' and test == 'bmp_t' and window_start == 0")
-    out["floor_check"] = float(abs(floor["bmp_t/day/all"][0, int(np.searchsorted(rel, 0))] - engine_bmp["statistic"].iloc[0]))
+    out["floor_check"] = float(
+        abs(floor["bmp_t/day/all"][0, int(np.searchsorted(rel, 0))] - engine_bmp["statistic"].iloc[0])
+    )
     del floor
 
     if sm_events:
@@ -476,12 +484,18 @@ def _fmt_s(value: float) -> str:
 def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if i else "---" for i in range(len(header))) + "|"]
+        lines = [
+            "| " + " | ".join(header) + " |",
+            "|" + "|".join("---:" if i else "---" for i in range(len(header))) + "|",
+        ]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines)
-    lines = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths)))]
+    lines = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths, strict=False)))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines += [
+        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=False)))
+        for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -490,8 +504,19 @@ def render(results: list[dict[str, Any]], markdown: bool) -> str:
     sm_rate = next((r["sm_s"] / r["sm_events"] for r in results if r.get("sm_events")), None)
     sm_n = next((r["sm_events"] for r in results if r.get("sm_events")), 0)
     header = [
-        "N firm-events", "run() best", "run() first", "car+tests frames", "total", "µs / firm-event", "engine compute", "numpy floor",
-        "compute / floor", "statsmodels loop*", "peak RSS", "RSS before run", "tracemalloc peak",
+        "N firm-events",
+        "run() best",
+        "run() first",
+        "car+tests frames",
+        "total",
+        "µs / firm-event",
+        "engine compute",
+        "numpy floor",
+        "compute / floor",
+        "statsmodels loop*",
+        "peak RSS",
+        "RSS before run",
+        "tracemalloc peak",
     ]
     rows = []
     for r in results:
@@ -605,9 +630,7 @@ def render(results: list[dict[str, Any]], markdown: bool) -> str:
         )
     notes.append(
         "first run() CPU (user / sys): "
-        + "; ".join(
-            f"N={r['n']:,}: {r['run_first_user_s']:.2f} / {r['run_first_sys_s']:.2f} s" for r in results
-        )
+        + "; ".join(f"N={r['n']:,}: {r['run_first_user_s']:.2f} / {r['run_first_sys_s']:.2f} s" for r in results)
         + " (sys is mostly first-touch page faults of fresh arrays); 1-min load average before the runs: "
         + ", ".join(f"{r['loadavg_before']:.1f}" for r in results)
         + " (other processes share the 2 cores)."
@@ -631,7 +654,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke test")
     parser.add_argument("--tickers", type=int, default=None, help="stocks in the synthetic universe (default 1000)")
     parser.add_argument("--repeat", type=int, default=None, help="repeats of run() per N, best reported (default 3)")
-    parser.add_argument("--sm-events", type=int, default=None, help="firm-events for the statsmodels loop (default 1000)")
+    parser.add_argument(
+        "--sm-events", type=int, default=None, help="firm-events for the statsmodels loop (default 1000)"
+    )
     parser.add_argument("--seed", type=int, default=20260101)
     parser.add_argument("--profile", action="store_true", help="cProfile run() at the largest N, to stderr")
     parser.add_argument("--json", metavar="PATH", help="also write the raw numbers as JSON")
@@ -664,7 +689,16 @@ def main(argv: list[str] | None = None) -> int:
     sm_done = False
     for i, n in enumerate(sorted(sizes)):
         _progress(f"bench: N = {n:,} ...")
-        command = [sys.executable, os.path.abspath(__file__), "--worker", str(n), "--tickers", str(tickers), "--seed", str(args.seed)]
+        command = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--worker",
+            str(n),
+            "--tickers",
+            str(tickers),
+            "--seed",
+            str(args.seed),
+        ]
         if args.repeat:
             command += ["--repeat", str(args.repeat)]
         if not sm_done and sm_events:
@@ -678,7 +712,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         r = results[-1]
-        _progress(f"bench: N = {n:,}: run() {_fmt_s(r['run_s'])}, compute {_fmt_s(r['compute_s'])}, floor {_fmt_s(r['floor_s'])}")
+        _progress(
+            f"bench: N = {n:,}: run() {_fmt_s(r['run_s'])}, compute {_fmt_s(r['compute_s'])}, "
+            f"floor {_fmt_s(r['floor_s'])}"
+        )
 
     print("Event-study benchmark (market model, AR, CAR, cross-sectional t, Patell Z, BMP t)\n")
     print(render(results, markdown=False))

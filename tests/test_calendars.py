@@ -297,7 +297,9 @@ def test_missing_pair_column_is_an_input_error() -> None:
 # consistency with exchange_calendars' own session lookups
 
 
-@pytest.mark.parametrize(("ticker", "name"), [("0700.HK", "XHKG"), ("BABA", "XNYS"), ("8035.T", "XTKS"), ("2330.TW", "XTAI")])
+@pytest.mark.parametrize(
+    ("ticker", "name"), [("0700.HK", "XHKG"), ("BABA", "XNYS"), ("8035.T", "XTKS"), ("2330.TW", "XTAI")]
+)
 def test_vectorised_rule_equals_minute_to_session(ticker: str, name: str) -> None:
     rng = np.random.default_rng(20240312)
     lo = pd.Timestamp("2019-01-01", tz="UTC").value // 60_000_000_000
@@ -404,9 +406,7 @@ HK_OBSERVED = pd.bdate_range("2023-08-21", "2023-09-29").drop(pd.DatetimeIndex([
 
 def _pairs(rows: list[tuple[str, str, str | None]]) -> pd.DataFrame:
     """(ticker, local date, HKT time or None) -> pairs in Asia/Hong_Kong."""
-    utc = [
-        pd.Timestamp(f"{d} {t}", tz="Asia/Hong_Kong").tz_convert("UTC") if t else pd.NaT for _, d, t in rows
-    ]
+    utc = [pd.Timestamp(f"{d} {t}", tz="Asia/Hong_Kong").tz_convert("UTC") if t else pd.NaT for _, d, t in rows]
     return pd.DataFrame(
         {
             "event_id": [f"e{i}" for i in range(len(rows))],

@@ -94,8 +94,17 @@ def test_seed_run_window_2019_2021(shared_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     code = main(["run", str(REPO / "events.csv"), "--prices", str(folder), "--offline", "--quiet", "--out", str(out)])
     assert code == 0
-    for name in ("event_days.csv", "parameters.csv", "abnormal_returns.csv", "car.csv", "tests.csv",
-                 "exclusions.csv", "report.md", "report.html", "report.pdf"):
+    for name in (
+        "event_days.csv",
+        "parameters.csv",
+        "abnormal_returns.csv",
+        "car.csv",
+        "tests.csv",
+        "exclusions.csv",
+        "report.md",
+        "report.html",
+        "report.pdf",
+    ):
         assert (out / name).is_file(), name
     ar = pd.read_csv(out / "abnormal_returns.csv")
     row = ar[(ar.event_id == "xi_cfeac_platform_economy") & (ar.ticker == "0700.HK") & (ar.rel_day == 0)].iloc[0]

@@ -8,6 +8,7 @@ through the package's own normalisation, so only the network is replaced.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -26,14 +27,22 @@ def _raw_history(symbol: str, start, end) -> pd.DataFrame:  # type: ignore[no-un
     index = pd.DatetimeIndex(dates).tz_localize("America/New_York").as_unit("s")
     index.name = "Date"
     return pd.DataFrame(
-        {"Open": close, "High": close * 1.01, "Low": close * 0.99, "Close": close, "Adj Close": close,
-         "Volume": np.full(len(dates), 1000, dtype=np.int64), "Dividends": 0.0, "Stock Splits": 0.0},
+        {
+            "Open": close,
+            "High": close * 1.01,
+            "Low": close * 0.99,
+            "Close": close,
+            "Adj Close": close,
+            "Volume": np.full(len(dates), 1000, dtype=np.int64),
+            "Dividends": 0.0,
+            "Stock Splits": 0.0,
+        },
         index=index,
     )
 
 
 class _FakeTicker:
-    calls: list[str] = []
+    calls: ClassVar[list[str]] = []
 
     def __init__(self, symbol: str, session=None) -> None:  # type: ignore[no-untyped-def]
         self.symbol = symbol
@@ -63,8 +72,7 @@ def fake_yahoo(monkeypatch: pytest.MonkeyPatch) -> type[_FakeTicker]:
 def events_file(tmp_path: Path) -> Path:
     path = tmp_path / "events.csv"
     path.write_text(
-        "event_id,date,time,timezone,tickers,benchmark\n"
-        "e1,2023-06-14,10:00,America/New_York,AAA;BBB;NOPE,^GSPC\n",
+        "event_id,date,time,timezone,tickers,benchmark\ne1,2023-06-14,10:00,America/New_York,AAA;BBB;NOPE,^GSPC\n",
         encoding="utf-8",
     )
     return path
@@ -90,8 +98,20 @@ def test_fetch_then_offline_run_reuses_the_store(
 
     fake_yahoo.calls = []
     out_dir = tmp_path / "report"
-    code = main(["run", str(events_file), "--offline", "--store", str(store), "--quiet", "--out", str(out_dir),
-                 "--formats", "md"])
+    code = main(
+        [
+            "run",
+            str(events_file),
+            "--offline",
+            "--store",
+            str(store),
+            "--quiet",
+            "--out",
+            str(out_dir),
+            "--formats",
+            "md",
+        ]
+    )
     assert code == 0
     assert fake_yahoo.calls == []  # offline: no download at all
     excl = pd.read_csv(out_dir / "exclusions.csv")
@@ -103,9 +123,7 @@ def test_fetch_then_offline_run_reuses_the_store(
     assert set(car["ticker"]) == {"AAA", "BBB"}
 
 
-def test_second_online_run_downloads_nothing(
-    fake_yahoo: type[_FakeTicker], events_file: Path, tmp_path: Path
-) -> None:
+def test_second_online_run_downloads_nothing(fake_yahoo: type[_FakeTicker], events_file: Path, tmp_path: Path) -> None:
     store = tmp_path / "prices.sqlite"
     args = ["run", str(events_file), "--store", str(store), "--quiet", "--out", str(tmp_path / "r"), "--formats", "md"]
     assert main(args) == 0
@@ -116,7 +134,9 @@ def test_second_online_run_downloads_nothing(
     assert "AAA" in first
 
 
-def test_offline_with_empty_store_is_a_data_error(events_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_offline_with_empty_store_is_a_data_error(
+    events_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["run", str(events_file), "--offline", "--store", str(tmp_path / "none.sqlite"), "--quiet"])
     assert code == 3
     err = capsys.readouterr().err

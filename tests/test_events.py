@@ -225,7 +225,9 @@ def test_events_from_frame_accepts_typed_columns() -> None:
 
 
 def test_events_from_frame_errors_point_at_rows() -> None:
-    frame = pd.DataFrame({"event_id": ["a", "b", "c"], "date": ["2021-03-15", "2021-03-16", "15/03/2021"], "tickers": "BABA"})
+    frame = pd.DataFrame(
+        {"event_id": ["a", "b", "c"], "date": ["2021-03-15", "2021-03-16", "15/03/2021"], "tickers": "BABA"}
+    )
     with pytest.raises(InputError) as info:
         events_from_frame(frame, path="my frame")
     err = info.value
@@ -286,7 +288,12 @@ GOOD = "ok,2021-03-15,08:00,America/New_York,h,c,BABA,^GSPC,s,true"
         (["x,2021-03-15,,,h,c,PRX.AS,,s,"], 3, "benchmark", ["'PRX.AS'", "give a benchmark"]),
         (["x,2021-03-15,,,h,c,BABA;JPY=X,^GSPC;,s,"], 3, "benchmark", ["'JPY=X'", "give a benchmark"]),
         # time_approximate
-        (["x,2021-03-15,10:00,UTC,h,c,BABA,,s,maybe"], 3, "time_approximate", ["invalid time_approximate 'maybe'", "true, false"]),
+        (
+            ["x,2021-03-15,10:00,UTC,h,c,BABA,,s,maybe"],
+            3,
+            "time_approximate",
+            ["invalid time_approximate 'maybe'", "true, false"],
+        ),
         (["x,2021-03-15,,UTC,h,c,BABA,,s,true"], 3, "time_approximate", ["time is empty"]),
         (["x,2021-03-15,~10:00,UTC,h,c,BABA,,s,false"], 3, "time_approximate", ["'~'"]),
         # structure

@@ -62,7 +62,9 @@ class TestOlsAgainstStatsmodels:
 
             se_obs = se_obs / stats.t.ppf(0.975, res.df_resid)
             np.testing.assert_allclose(np.sqrt(self.s2[i] * (1 + lev[i])), se_obs, rtol=1e-9)
-            np.testing.assert_allclose(kn.predict(self.x_evt[i : i + 1], self.ols.coef[i : i + 1])[0], pred["mean"], rtol=1e-10)
+            np.testing.assert_allclose(
+                kn.predict(self.x_evt[i : i + 1], self.ols.coef[i : i + 1])[0], pred["mean"], rtol=1e-10
+            )
 
     def test_exact_car_variance_uses_parameter_covariance(self) -> None:
         cols = np.arange(3, 8)

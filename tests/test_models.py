@@ -25,8 +25,20 @@ def _panel(n: int = 4, length: int = 150, w: int = 5, seed: int = 11, bench_own:
     # the benchmark's own estimation returns: every row, even where the security has no return
     own = m[:, :length].copy() if bench_own else None
     est_market = np.where(np.isfinite(y[:, :length]), m[:, :length], np.nan)
-    return ReturnPanel(pairs, est_days, evt_days, y[:, :length], est_market, dates, y[:, length:], m[:, length:],
-                       evt_dates, np.ones((n, w), dtype=np.int64), np.zeros((n, w), dtype=bool), est_bench_own=own)
+    return ReturnPanel(
+        pairs,
+        est_days,
+        evt_days,
+        y[:, :length],
+        est_market,
+        dates,
+        y[:, length:],
+        m[:, length:],
+        evt_dates,
+        np.ones((n, w), dtype=np.int64),
+        np.zeros((n, w), dtype=bool),
+        est_bench_own=own,
+    )
 
 
 def test_market_model_abnormal_returns_match_statsmodels_prediction_errors() -> None:

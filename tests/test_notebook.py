@@ -33,7 +33,9 @@ def _read_notebook() -> Any:
 
 def _texts(cell: Any, kind: str) -> str:
     """Concatenated stream text of one stream kind (``stdout``/``stderr``) of a code cell."""
-    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == kind)
+    return "".join(
+        o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == kind
+    )
 
 
 def _cell(nb: Any, fragment: str) -> Any:

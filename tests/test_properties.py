@@ -44,8 +44,14 @@ def _events(rows: list[tuple[str, int, tuple[str, ...]]]) -> tuple[es.Event, ...
 
 
 def _run(events: tuple[es.Event, ...]) -> es.StudyResult:
-    return es.EventStudy(events, RETURNS, estimation_window=(-200, -11), event_window=(-5, 5),
-                         car_windows=((0, 0), (-1, 1)), progress=False).run()
+    return es.EventStudy(
+        events,
+        RETURNS,
+        estimation_window=(-200, -11),
+        event_window=(-5, 5),
+        car_windows=((0, 0), (-1, 1)),
+        progress=False,
+    ).run()
 
 
 def _keyed(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -66,18 +72,28 @@ def test_invariant_to_event_order(rows, rnd) -> None:  # type: ignore[no-untyped
     shuffled = events[:]
     rnd.shuffle(shuffled)
     a, b = _run(_events(events)), _run(_events(shuffled))
-    pd.testing.assert_frame_equal(_keyed(a.car, ["event_id", "ticker", "window_start"]),
-                                  _keyed(b.car, ["event_id", "ticker", "window_start"]))
+    pd.testing.assert_frame_equal(
+        _keyed(a.car, ["event_id", "ticker", "window_start"]), _keyed(b.car, ["event_id", "ticker", "window_start"])
+    )
     # group statistics: same numbers per (group, test, window); "all" included
     keys = ["group", "scope", "test", "window_start", "window_end"]
     ta, tb = _keyed(a.tests, keys), _keyed(b.tests, keys)
     deterministic = ~ta["test"].str.contains("bootstrap")  # resampling draws depend on row order by design
-    pd.testing.assert_frame_equal(ta[deterministic].reset_index(drop=True), tb[deterministic].reset_index(drop=True),
-                                  check_exact=False, rtol=1e-9, atol=1e-12)
+    pd.testing.assert_frame_equal(
+        ta[deterministic].reset_index(drop=True),
+        tb[deterministic].reset_index(drop=True),
+        check_exact=False,
+        rtol=1e-9,
+        atol=1e-12,
+    )
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(260, 330), st.integers(340, 400), st.lists(st.sampled_from(TICKERS), min_size=2, max_size=4, unique=True))
+@given(
+    st.integers(260, 330),
+    st.integers(340, 400),
+    st.lists(st.sampled_from(TICKERS), min_size=2, max_size=4, unique=True),
+)
 def test_same_ticker_in_two_events_is_two_units(day_a: int, day_b: int, tickers: list[str]) -> None:
     """A ticker in two events gives two firm-events; each event's statistics equal its own study's."""
     both = _run(_events([("first", day_a, tuple(tickers)), ("second", day_b, tuple(tickers))]))
@@ -87,11 +103,19 @@ def test_same_ticker_in_two_events_is_two_units(day_a: int, day_b: int, tickers:
         mine = both.tests[(both.tests.group == name) & ~both.tests["test"].str.contains("bootstrap")]
         ref = alone.tests[(alone.tests.group == name) & ~alone.tests["test"].str.contains("bootstrap")]
         keys = ["scope", "test", "window_start", "window_end"]
-        np.testing.assert_allclose(_keyed(mine, keys)["statistic"].to_numpy(float),
-                                   _keyed(ref, keys)["statistic"].to_numpy(float), rtol=1e-9, equal_nan=True)
+        np.testing.assert_allclose(
+            _keyed(mine, keys)["statistic"].to_numpy(float),
+            _keyed(ref, keys)["statistic"].to_numpy(float),
+            rtol=1e-9,
+            equal_nan=True,
+        )
     # the pooled group counts every firm-event: n on day 0 is twice the number of tickers
-    pooled = both.tests[(both.tests.group == "all") & (both.tests.scope == "day") & (both.tests.window_start == 0)
-                        & (both.tests.test == "cross_sectional_t")]
+    pooled = both.tests[
+        (both.tests.group == "all")
+        & (both.tests.scope == "day")
+        & (both.tests.window_start == 0)
+        & (both.tests.test == "cross_sectional_t")
+    ]
     assert int(pooled["n"].iloc[0]) == 2 * len(tickers)
 
 

@@ -20,14 +20,31 @@ def result() -> es.StudyResult:
     rng = np.random.default_rng(21)
     market = rng.normal(0.0002, 0.01, len(SESSIONS))
     rows = [pd.DataFrame({"date": SESSIONS, "ticker": "MKT", "return": market})]
-    for j, t in enumerate(("AAA", "BBB", "CCC")):
-        rows.append(pd.DataFrame({"date": SESSIONS, "ticker": t, "return": 0.9 * market + rng.normal(0, 0.015, len(SESSIONS))}))
+    for _j, t in enumerate(("AAA", "BBB", "CCC")):
+        rows.append(
+            pd.DataFrame({"date": SESSIONS, "ticker": t, "return": 0.9 * market + rng.normal(0, 0.015, len(SESSIONS))})
+        )
     returns = es.ReturnsFrame(pd.concat(rows, ignore_index=True))
-    events = es.events_from_frame(pd.DataFrame({
-        "event_id": ["x", "y"], "date": [SESSIONS[280].strftime("%Y-%m-%d"), SESSIONS[300].strftime("%Y-%m-%d")],
-        "tickers": ["AAA;BBB;CCC", "AAA;BBB"], "benchmark": "MKT", "timezone": "America/New_York"}))
-    return es.EventStudy(events, returns, estimation_window=(-250, -11), event_window=(-5, 5),
-                         car_windows=((0, 0), (-1, 1), (-5, 5)), progress=False, title="synthetic").run()
+    events = es.events_from_frame(
+        pd.DataFrame(
+            {
+                "event_id": ["x", "y"],
+                "date": [SESSIONS[280].strftime("%Y-%m-%d"), SESSIONS[300].strftime("%Y-%m-%d")],
+                "tickers": ["AAA;BBB;CCC", "AAA;BBB"],
+                "benchmark": "MKT",
+                "timezone": "America/New_York",
+            }
+        )
+    )
+    return es.EventStudy(
+        events,
+        returns,
+        estimation_window=(-250, -11),
+        event_window=(-5, 5),
+        car_windows=((0, 0), (-1, 1), (-5, 5)),
+        progress=False,
+        title="synthetic",
+    ).run()
 
 
 def test_frame_columns(result: es.StudyResult) -> None:
@@ -87,7 +104,16 @@ def test_summary_repr_and_html(result: es.StudyResult) -> None:
 def test_to_csv_writes_every_frame(result: es.StudyResult, tmp_path: Path) -> None:
     paths = result.to_csv(tmp_path)
     names = {p.stem for p in paths}
-    assert names == {"event_days", "parameters", "abnormal_returns", "car", "tests", "exclusions", "provenance", "knobs"}
+    assert names == {
+        "event_days",
+        "parameters",
+        "abnormal_returns",
+        "car",
+        "tests",
+        "exclusions",
+        "provenance",
+        "knobs",
+    }
     knobs = pd.read_csv(tmp_path / "knobs.csv")
     assert knobs.loc[knobs.knob == "name", "value"].iloc[0] == "textbook"
     tests = pd.read_csv(tmp_path / "tests.csv")

@@ -16,8 +16,12 @@ def _series(symbol: str, dates: list[str], values: list[float], kind: str = "pri
 
 def test_common_dates_give_returns_over_the_same_interval() -> None:
     # the benchmark misses 01-03 (a holiday of its market): both returns then run 01-02 -> 01-06
-    ticker = _series("0700.HK", ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"], [100, 110, 99, 108.9],
-                     volume=np.array([1.0, 0.0, 5.0, 5.0]))
+    ticker = _series(
+        "0700.HK",
+        ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"],
+        [100, 110, 99, 108.9],
+        volume=np.array([1.0, 0.0, 5.0, 5.0]),
+    )
     bench = _series("^HSI", ["2024-01-02", "2024-01-04", "2024-01-05"], [1000, 1010, 1000])
     out = align(ticker, bench, "simple")
     np.testing.assert_array_equal(out.dates, pd.DatetimeIndex(["2024-01-04", "2024-01-05"]).values)
@@ -49,9 +53,13 @@ def test_build_panel_counts_rows_of_the_aligned_series() -> None:
     dates = pd.bdate_range("2024-01-01", periods=30)
     prices = 100 * np.cumprod(1 + 0.01 * np.sin(np.arange(30)))
     market = 50 * np.cumprod(1 + 0.005 * np.cos(np.arange(30)))
-    series = {"A": _series("A", list(dates.astype(str)), list(prices)), "M": _series("M", list(dates.astype(str)), list(market))}
-    pairs = pd.DataFrame({"event_id": ["e1", "e2"], "ticker": ["A", "A"], "benchmark": ["M", "M"],
-                          "day_zero": [dates[20], dates[3]]})
+    series = {
+        "A": _series("A", list(dates.astype(str)), list(prices)),
+        "M": _series("M", list(dates.astype(str)), list(market)),
+    }
+    pairs = pd.DataFrame(
+        {"event_id": ["e1", "e2"], "ticker": ["A", "A"], "benchmark": ["M", "M"], "day_zero": [dates[20], dates[3]]}
+    )
     panel, excluded = build_panel(pairs, series, (-10, -2), (-1, 2), "simple")
     assert excluded.empty and len(panel) == 2
     returns = prices[1:] / prices[:-1] - 1  # return at dates[j] is index j - 1
@@ -67,9 +75,18 @@ def test_build_panel_counts_rows_of_the_aligned_series() -> None:
 
 def test_build_panel_moves_tau0_when_benchmark_lacks_day0_and_excludes_late_events() -> None:
     t_dates = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"]
-    series = {"A": _series("A", t_dates, [1, 2, 3, 4]), "M": _series("M", ["2024-01-02", "2024-01-03", "2024-01-05"], [1, 1, 1])}
-    pairs = pd.DataFrame({"event_id": ["e1", "e2"], "ticker": ["A", "A"], "benchmark": ["M", "M"],
-                          "day_zero": pd.to_datetime(["2024-01-04", "2024-01-08"])})
+    series = {
+        "A": _series("A", t_dates, [1, 2, 3, 4]),
+        "M": _series("M", ["2024-01-02", "2024-01-03", "2024-01-05"], [1, 1, 1]),
+    }
+    pairs = pd.DataFrame(
+        {
+            "event_id": ["e1", "e2"],
+            "ticker": ["A", "A"],
+            "benchmark": ["M", "M"],
+            "day_zero": pd.to_datetime(["2024-01-04", "2024-01-08"]),
+        }
+    )
     panel, excluded = build_panel(pairs, series, (-2, -1), (0, 0), "simple")
     assert len(panel) == 1
     assert panel.pairs.loc[0, "aligned_day_zero"] == pd.Timestamp("2024-01-05")
@@ -124,7 +141,9 @@ class TestBenchmarkOwnEstimationWindow:
             "A": _series("A", list(self.dates[keep].astype(str)), list(prices[keep])),
             "M": _series("M", list(self.dates.astype(str)), list(self.bench)),
         }
-        self.pairs = pd.DataFrame({"event_id": ["e"], "ticker": ["A"], "benchmark": ["M"], "day_zero": [self.dates[30]]})
+        self.pairs = pd.DataFrame(
+            {"event_id": ["e"], "ticker": ["A"], "benchmark": ["M"], "day_zero": [self.dates[30]]}
+        )
         self.own = np.log(self.bench[1:] / self.bench[:-1])  # benchmark return at dates[j] is own[j - 1]
 
     @pytest.mark.parametrize("alignment", ["common", "date"])

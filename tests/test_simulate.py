@@ -33,7 +33,9 @@ def j1_power(delta: float, n: int, sigma: float, alpha: float = 0.05) -> float:
     return float(stats.norm.cdf(-z + shift) + stats.norm.cdf(-z - shift))
 
 
-def cell(result: SimulationResult, test: str, scope: str, window: tuple[int, int], delta: float, alpha: float) -> pd.Series:
+def cell(
+    result: SimulationResult, test: str, scope: str, window: tuple[int, int], delta: float, alpha: float
+) -> pd.Series:
     tab = result.table
     rows = tab[
         (tab["test"] == test)
@@ -131,7 +133,9 @@ def test_gathered_windows_equal_the_study_panel_builder() -> None:
     prices.iloc[350, 2] = np.nan  # a gap: windows over it are not eligible
     market = pd.Series(np.exp(np.cumsum(rng.normal(0, 0.008, 700))) * 1000, index=dates, name="^GSPC")
     wide = WidePanel.from_prices(prices, market)
-    result = simulate(wide, n_samples=3, n_events=6, deltas=(0.0,), tests=("cross_sectional_t",), workers=0, progress=False)
+    result = simulate(
+        wide, n_samples=3, n_events=6, deltas=(0.0,), tests=("cross_sectional_t",), workers=0, progress=False
+    )
     draws = result.draws
     assert len(draws) == 18 and draws.groupby("sample")["ticker"].nunique().eq(6).all()
 
@@ -142,7 +146,14 @@ def test_gathered_windows_equal_the_study_panel_builder() -> None:
 
     series = {c: PriceSeries(c, prices.index[prices[c].notna()], prices[c].dropna().to_numpy()) for c in prices}
     series["^GSPC"] = PriceSeries("^GSPC", market.index, market.to_numpy())
-    pairs = pd.DataFrame({"event_id": ours.pairs["event_id"], "ticker": draws["ticker"], "benchmark": "^GSPC", "day_zero": draws["day_zero"]})
+    pairs = pd.DataFrame(
+        {
+            "event_id": ours.pairs["event_id"],
+            "ticker": draws["ticker"],
+            "benchmark": "^GSPC",
+            "day_zero": draws["day_zero"],
+        }
+    )
     theirs, excluded = build_panel(pairs, series, EST, EVT, "simple", bench_own=True)
     assert excluded.empty
     for name in ("est_returns", "est_market", "evt_returns", "evt_market", "evt_span", "est_bench_own"):
@@ -162,7 +173,10 @@ def test_power_formula_matches_the_methods_table() -> None:
     assert [round(j1_power(d, 20, 0.02), 2) for d in (0.005, 0.01, 0.015, 0.02)] == [0.20, 0.61, 0.92, 0.99]
 
 
-J1_NAMES = [pytest.param("j1", marks=pytest.mark.skipif("j1" not in REGISTRY, reason="j1 not registered yet")), "patell_z"]
+J1_NAMES = [
+    pytest.param("j1", marks=pytest.mark.skipif("j1" not in REGISTRY, reason="j1 not registered yet")),
+    "patell_z",
+]
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +200,9 @@ def j1_run() -> SimulationResult:
 
 
 @pytest.mark.parametrize("name", J1_NAMES)
-@pytest.mark.parametrize(("scope", "window", "length"), [("day", (0, 0), 1), ("window", (0, 0), 1), ("window", (-1, 1), 3)])
+@pytest.mark.parametrize(
+    ("scope", "window", "length"), [("day", (0, 0), 1), ("window", (0, 0), 1), ("window", (-1, 1), 3)]
+)
 @pytest.mark.parametrize("delta", [0.0, 0.005, 0.01])
 def test_j1_power_matches_the_analytic_function(
     j1_run: SimulationResult, name: str, scope: str, window: tuple[int, int], length: int, delta: float
@@ -209,7 +225,15 @@ def test_size_under_h0_on_normal_returns_for_every_registered_test() -> None:
     panel = WidePanel.normal(300, 400, sigma=0.02, seed=5, market_sigma=0.01, beta=0.8)
     n = 200
     result = simulate(
-        panel, n_samples=n, n_events=20, deltas=(0.0,), alphas=(0.05, 0.10), seed=99, workers=0, chunk_size=25, progress=False
+        panel,
+        n_samples=n,
+        n_events=20,
+        deltas=(0.0,),
+        alphas=(0.05, 0.10),
+        seed=99,
+        workers=0,
+        chunk_size=25,
+        progress=False,
     )
     tab = result.table
     shown = (tab["scope"] == "window") | (tab["window_start"] == 0)
@@ -217,7 +241,9 @@ def test_size_under_h0_on_normal_returns_for_every_registered_test() -> None:
     assert set(tab["test"]) >= {"cross_sectional_t", "patell_z", "bmp_t"}
     band = 4 * np.sqrt(tab["alpha"] * (1 - tab["alpha"]) / tab["n_valid"])
     off = tab[(tab["rejection_rate"] - tab["alpha"]).abs() > band]
-    assert off.empty, off[["test", "scope", "window_start", "window_end", "alpha", "rejection_rate", "n_valid"]].to_string()
+    assert off.empty, off[
+        ["test", "scope", "window_start", "window_end", "alpha", "rejection_rate", "n_valid"]
+    ].to_string()
     assert (tab["n_valid"] == n).all(), tab.loc[tab["n_valid"] < n, ["test", "reason"]].drop_duplicates().to_string()
 
 
@@ -264,7 +290,13 @@ def test_bad_settings_raise_input_errors() -> None:
 def test_table_markdown_and_plot() -> None:
     panel = WidePanel.normal(60, 400, seed=2)
     result = simulate(
-        panel, n_samples=8, n_events=8, deltas=(0.0, 0.02), tests=("cross_sectional_t", "bmp_t"), workers=0, progress=False
+        panel,
+        n_samples=8,
+        n_events=8,
+        deltas=(0.0, 0.02),
+        tests=("cross_sectional_t", "bmp_t"),
+        workers=0,
+        progress=False,
     )
     tab = result.table
     assert tuple(tab.columns) == TABLE_COLUMNS
@@ -306,7 +338,9 @@ def _write_panel(folder: Path, n_tickers: int, n_days: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     with gzip.open(folder / "adj_close_wide.csv.gz", "wt", encoding="utf-8") as fh:
         prices.to_csv(fh)
-    market = pd.DataFrame({"^GSPC": np.exp(np.cumsum(rng.normal(0, 0.008, n_days))) * 3000}, index=pd.Index(dates, name="Date"))
+    market = pd.DataFrame(
+        {"^GSPC": np.exp(np.cumsum(rng.normal(0, 0.008, n_days))) * 3000}, index=pd.Index(dates, name="Date")
+    )
     market.to_csv(folder / "market.csv")
     return folder
 
@@ -336,7 +370,12 @@ def test_cli_simulate_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "n_events" in capsys.readouterr().err
     assert main(["simulate", "--panel", str(panel_dir), "--end", "2018-13-01", "--quiet"]) == 2
     # too short a period for a 250-day window: no eligible day 0
-    assert main(["simulate", "--panel", str(panel_dir), "--end", "2018-06-01", "--events", "2", "--quiet", "--workers", "0"]) == 2
+    assert (
+        main(
+            ["simulate", "--panel", str(panel_dir), "--end", "2018-06-01", "--events", "2", "--quiet", "--workers", "0"]
+        )
+        == 2
+    )
 
 
 @pytest.mark.realdata

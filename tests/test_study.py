@@ -44,7 +44,9 @@ def _prices(seed: int = 5) -> dict[str, PriceSeries]:
         prices = 50 * np.exp(np.cumsum(r))
         keep = np.ones(len(DATES), dtype=bool)
         if symbol == "D":
-            keep[: DATES.get_loc(pd.Timestamp("2021-03-01")) - 40] = False  # 39 returns before day 0, 29 of them in [-120, -11]
+            keep[: DATES.get_loc(pd.Timestamp("2021-03-01")) - 40] = (
+                False  # 39 returns before day 0, 29 of them in [-120, -11]
+            )
         if symbol == "E":
             keep[DATES.get_loc(pd.Timestamp("2021-03-01")) + 4 :] = False  # last row at day +3
         out[symbol] = PriceSeries(symbol, DATES[keep], prices[keep], source="memory")
@@ -68,8 +70,18 @@ class MemoryPrices:
 
 
 def _event(event_id: str, date: str, tickers: tuple[str, ...]) -> Event:
-    return Event(event_id, dt.date.fromisoformat(date), None, "America/New_York", "", "", tickers,
-                 ("M",) * len(tickers), "", False)
+    return Event(
+        event_id,
+        dt.date.fromisoformat(date),
+        None,
+        "America/New_York",
+        "",
+        "",
+        tickers,
+        ("M",) * len(tickers),
+        "",
+        False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -150,8 +162,12 @@ class TestExclusions:
         assert np.isfinite(car.loc[("E", -1, 1), "car"])
         # the pooled CAR [0, +5] statistic counts only A
         tests = self.result.tests
-        cell = tests[(tests.group == "all") & (tests.scope == "window") & (tests.window_end == 5)
-                     & (tests.test == "cross_sectional_t")]
+        cell = tests[
+            (tests.group == "all")
+            & (tests.scope == "window")
+            & (tests.window_end == 5)
+            & (tests.test == "cross_sectional_t")
+        ]
         assert cell["n"].tolist() == [1]
 
     def test_missing_prices_become_exclusions(self) -> None:
@@ -166,7 +182,7 @@ class TestProfileAndKnobs:
         settings = result.settings
         assert settings["conventions"] == "textbook"
         assert settings["return_type"] == "simple (default of the textbook profile)"
-        for name, value in Conventions().knobs().items():
+        for name, _value in Conventions().knobs().items():
             if name != "name":
                 assert f"knob: {name}" in settings
         assert settings["knob: fec"] == "on" and settings["knob: alignment"] == "common"
@@ -186,10 +202,17 @@ class TestProfileAndKnobs:
         assert set(table["knob"]) == {"name", *knob_names()}
 
     def test_text_knob_values_are_converted(self) -> None:
-        conv = resolve_conventions("textbook", {"fec": "OFF", "resid_ddof": 1, "kp_min_overlap": "20",
-                                                "car_coverage": "0.8", "bmp_reference": "normal"})
+        conv = resolve_conventions(
+            "textbook",
+            {"fec": "OFF", "resid_ddof": 1, "kp_min_overlap": "20", "car_coverage": "0.8", "bmp_reference": "normal"},
+        )
         assert (conv.fec, conv.resid_ddof, conv.kp_min_overlap, conv.car_coverage, conv.bmp_reference) == (
-            False, "1", 20, 0.8, "normal")
+            False,
+            "1",
+            20,
+            0.8,
+            "normal",
+        )
         assert conv.name == "textbook+custom"
         assert resolve_conventions(get_profile("estudy2")) is get_profile("estudy2")
 
@@ -281,7 +304,9 @@ def _write_inputs(folder: Path) -> Path:
         frame = pd.DataFrame({"Date": s.dates.strftime("%Y-%m-%d"), "Close": s.values, "Adj Close": s.values})
         frame.to_csv(folder / f"{symbol}.csv", index=False)
     events = folder / "events.csv"
-    events.write_text("event_id,date,timezone,tickers,benchmark\ne1,2021-03-01,America/New_York,A;B,M\n", encoding="utf-8")
+    events.write_text(
+        "event_id,date,timezone,tickers,benchmark\ne1,2021-03-01,America/New_York,A;B,M\n", encoding="utf-8"
+    )
     return events
 
 
@@ -306,9 +331,31 @@ class TestCommandLineKnobs:
     def test_run_records_profile_and_knobs(self, tmp_path: Path) -> None:
         events = _write_inputs(tmp_path)
         out = tmp_path / "out"
-        code = main(["run", str(events), "--prices", str(tmp_path), "--quiet", "--out", str(out), "--formats", "md",
-                     "--estimation=-120:-11", "--window=-5:5", "--car", "0:1", "--min-obs", "60",
-                     "--conventions", "estudy2", "--knob", "fec=off", "--knob", "kp_min_overlap=20"])
+        code = main(
+            [
+                "run",
+                str(events),
+                "--prices",
+                str(tmp_path),
+                "--quiet",
+                "--out",
+                str(out),
+                "--formats",
+                "md",
+                "--estimation=-120:-11",
+                "--window=-5:5",
+                "--car",
+                "0:1",
+                "--min-obs",
+                "60",
+                "--conventions",
+                "estudy2",
+                "--knob",
+                "fec=off",
+                "--knob",
+                "kp_min_overlap=20",
+            ]
+        )
         assert code == 0
         report = (out / "report.md").read_text(encoding="utf-8")
         assert "estudy2+custom" in report and "knob: kp_min_overlap" in report

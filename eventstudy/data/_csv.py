@@ -49,9 +49,7 @@ def _read_header(path: Path) -> list[str]:
     return [h.strip() for h in header]
 
 
-def _check_header(
-    path: Path, header: list[str], *, required: tuple[str, ...], allowed: tuple[str, ...] | None
-) -> None:
+def _check_header(path: Path, header: list[str], *, required: tuple[str, ...], allowed: tuple[str, ...] | None) -> None:
     expected = ",".join(allowed or required)
     seen: set[str] = set()
     for name in header:
@@ -68,9 +66,7 @@ def _check_header(
             )
     for name in required:
         if name not in seen:
-            raise InputError(
-                f"missing column {name!r}; expected the header {expected}", path=path, line=1, column=name
-            )
+            raise InputError(f"missing column {name!r}; expected the header {expected}", path=path, line=1, column=name)
 
 
 def _read_cells(path: Path, header: list[str], usecols: list[str] | None = None) -> pd.DataFrame:

@@ -158,9 +158,7 @@ class CsvPrices:
         if not path.is_file():
             matches = [s for s in self.available_symbols() if s.lower() == symbol.lower()]
             if len(matches) != 1:
-                raise PriceSourceError(
-                    symbol, "no data", f"no file {path}; add it or choose another --prices folder"
-                )
+                raise PriceSourceError(symbol, "no data", f"no file {path}; add it or choose another --prices folder")
             path = self.path_for(matches[0])
             notes.append(f"file name matched case-insensitively: {path.name}")
         stat = path.stat()
@@ -230,11 +228,7 @@ class CsvPrices:
                 f"(lines {', '.join(str(x) for x in lines[~keep][:_MAX_LISTED])}"
                 f"{' ...' if (~keep).sum() > _MAX_LISTED else ''})"
             )
-        if (
-            self.zero_volume_rows == "drop"
-            and volume is not None
-            and not symbol.upper().endswith("=X")
-        ):
+        if self.zero_volume_rows == "drop" and volume is not None and not symbol.upper().endswith("=X"):
             zero = keep & (volume == 0)
             if zero.any():
                 notes.append(

@@ -99,7 +99,7 @@ class ReturnsFrame:
         return sorted(self._slices)
 
     def __len__(self) -> int:
-        return int(len(self._values))
+        return len(self._values)
 
     def load(self, symbol: str, start: dt.date | None = None, end: dt.date | None = None) -> PriceSeries:
         """Return every return row of ``symbol`` (``start``/``end`` are ignored; the caller cuts).

@@ -173,9 +173,7 @@ class YahooPrices:
         return start, end
 
     def _fetch(self, symbol: str, start: dt.date, end: dt.date) -> tuple[pd.DataFrame, str]:
-        frame = _yahoo.fetch_history(
-            symbol, start, end, session=self.session, ticker_factory=self.ticker_factory
-        )
+        frame = _yahoo.fetch_history(symbol, start, end, session=self.session, ticker_factory=self.ticker_factory)
         return frame, utc_now_iso()
 
     def _fallback(self, symbol: str, exc: PriceSourceError, coverage: Coverage | None, what: str) -> list[str]:
@@ -222,9 +220,7 @@ class YahooPrices:
         try:
             full, fetched_at = self._fetch(symbol, full_lo, full_hi)
         except PriceSourceError as exc:
-            self.store.log_failure(
-                symbol, full_lo, full_hi, f"{exc.reason}: {exc.detail}", yfinance_version=version
-            )
+            self.store.log_failure(symbol, full_lo, full_hi, f"{exc.reason}: {exc.detail}", yfinance_version=version)
             return self._fallback(symbol, exc, coverage, f"full re-download after adjusted-price drift ({drift})")
         self.store.write(
             symbol, full, FetchInfo(full_lo, full_hi, fetched_at, version, status="rebased", error=drift), replace=True

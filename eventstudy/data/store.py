@@ -275,9 +275,7 @@ class Coverage:
         """
         if self.last_date >= end - dt.timedelta(days=slack_days):
             return True
-        return any(
-            f.requested_end is not None and f.requested_end >= end and f.fetched_on > end for f in self.fetches
-        )
+        return any(f.requested_end is not None and f.requested_end >= end and f.fetched_on > end for f in self.fetches)
 
     def covers(self, start: dt.date, end: dt.date, slack_days: int = 7) -> bool:
         """Whether the store can serve ``start``..``end`` without a download."""
@@ -319,7 +317,7 @@ def _frame_rows(source: str, symbol: str, frame: pd.DataFrame, fetch_id: int) ->
 
 
 def adjustment_drift(stored: pd.DataFrame, new: pd.DataFrame, rtol: float = 1e-6) -> str | None:
-    """Say whether a new download disagrees with the stored adjusted-price vintage.
+    r"""Say whether a new download disagrees with the stored adjusted-price vintage.
 
     Yahoo rebases ``Adj Close`` backwards whenever a dividend or split appears, so adjusted prices
     downloaded on different dates are not comparable (``docs/ECOSYSTEM.md`` §1.2, §5).

@@ -143,9 +143,7 @@ def error_from_exception(symbol: str, exc: BaseException) -> PriceSourceError:
         )
     if isinstance(exc, IndexError):
         # yfinance raises IndexError when Yahoo answers 200 with an empty result list.
-        return PriceSourceError(
-            symbol, REASON_NO_DATA, f"Yahoo returned an empty result ({text}); {_ADVICE_NO_DATA}"
-        )
+        return PriceSourceError(symbol, REASON_NO_DATA, f"Yahoo returned an empty result ({text}); {_ADVICE_NO_DATA}")
     if isinstance(exc, OSError | TimeoutError | ConnectionError):
         # requests and curl_cffi exceptions (DNSError, ConnectionError, Timeout) derive from OSError.
         return PriceSourceError(symbol, REASON_NETWORK, f"{text}; {_ADVICE_NETWORK}")
@@ -159,7 +157,7 @@ def _metadata_value(metadata: Mapping[str, Any] | None, key: str) -> str | None:
         return None
     try:
         value = metadata.get(key)
-    except Exception:  # noqa: BLE001 - yfinance's lazy metadata may fetch; never let it fail us
+    except Exception:
         return None
     return value if isinstance(value, str) and value else None
 
@@ -257,7 +255,7 @@ class _LastErrorHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.last = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken log record must not break the download
+        except Exception:
             self.last = None
 
 
@@ -284,8 +282,8 @@ def _default_ticker_factory(symbol: str, session: Any) -> TickerLike:
     import yfinance as yf
 
     if session is None:
-        return yf.Ticker(symbol)  # type: ignore[no-any-return]
-    return yf.Ticker(symbol, session=session)  # type: ignore[no-any-return]
+        return yf.Ticker(symbol)
+    return yf.Ticker(symbol, session=session)
 
 
 def _clear_yfinance_lru() -> None:
@@ -350,13 +348,13 @@ def fetch_history(
                 actions=True,
                 repair=False,
             )
-        except Exception as exc:  # noqa: BLE001 - every yfinance failure becomes a PriceSourceError
+        except Exception as exc:
             raise error_from_exception(symbol, exc) from exc
         meta: Mapping[str, Any] | None = None
         if isinstance(raw, pd.DataFrame) and not raw.empty:
             try:
                 meta = getattr(ticker, "history_metadata", None)
-            except Exception:  # noqa: BLE001 - metadata is optional
+            except Exception:
                 meta = None
         return history_to_frame(raw, symbol, meta, log_message=log.last)
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from eventstudy._typing import IntArray
-from eventstudy.inference import parametric as _parametric  # noqa: F401  (registers the tests)
-from eventstudy.inference import calendar_time as _calendar_time, clustered as _clustered  # noqa: F401  (registers the tests)
+from eventstudy.inference import calendar_time as _calendar_time  # noqa: F401  (registers the tests)
+from eventstudy.inference import clustered as _clustered  # noqa: F401  (registers the tests)
 from eventstudy.inference import nonparametric as _nonparametric  # noqa: F401  (registers the tests)
+from eventstudy.inference import parametric as _parametric  # noqa: F401  (registers the tests)
 from eventstudy.inference import resampling as _resampling  # noqa: F401  (registers the tests)
 from eventstudy.inference.base import REGISTRY, InferenceData, Scope, StatBlock, StatTest, get_tests
 
@@ -33,7 +34,9 @@ class TestTable:
     blocks: tuple[tuple[str, Scope, StatBlock], ...]
 
 
-def run_tests(data: InferenceData, event_codes: IntArray, event_labels: tuple[str, ...], names: tuple[str, ...] | None = None) -> TestTable:
+def run_tests(
+    data: InferenceData, event_codes: IntArray, event_labels: tuple[str, ...], names: tuple[str, ...] | None = None
+) -> TestTable:
     """Evaluate tests for all events pooled (group ``"all"``) and for each event id.
 
     Parameters
@@ -61,7 +64,8 @@ def run_tests(data: InferenceData, event_codes: IntArray, event_labels: tuple[st
 
 def _stack(first: StatBlock, second: StatBlock) -> StatBlock:
     fields = ("statistic", "p_value", "n", "df", "reason")
-    return StatBlock(*(np.concatenate([getattr(first, f), getattr(second, f)]) for f in fields), family=first.family)
+    stacked = {f: np.concatenate([getattr(first, f), getattr(second, f)]) for f in fields}
+    return StatBlock(**stacked, family=first.family)
 
 
 __all__ = ["REGISTRY", "InferenceData", "StatBlock", "StatTest", "TestTable", "get_tests", "run_tests"]

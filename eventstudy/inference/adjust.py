@@ -130,7 +130,9 @@ def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days") -> pd.DataFr
         first = np.maximum.accumulate(np.where(start, np.arange(len(fam)), 0))
         k = np.arange(len(fam)) - first + 1.0
         m = np.bincount(fam)[fam].astype(np.float64)
-        frame = pd.DataFrame({"fam": fam, "holm": np.minimum(1.0, (m - k + 1.0) * ps), "bh": np.minimum(1.0, m * ps / k)})
+        frame = pd.DataFrame(
+            {"fam": fam, "holm": np.minimum(1.0, (m - k + 1.0) * ps), "bh": np.minimum(1.0, m * ps / k)}
+        )
         holm[idx] = frame.groupby("fam", sort=False)["holm"].cummax().to_numpy()
         reversed_bh = frame.iloc[::-1].groupby("fam", sort=False)["bh"].cummin().iloc[::-1]
         bh[idx] = reversed_bh.to_numpy()

@@ -22,7 +22,7 @@ Q = 2  # coefficients of the portfolio regression: intercept and benchmark slope
 
 def newey_west_lags(n_dates: int) -> int:
     """Bartlett-kernel lag truncation ⌊4 (T/100)^(2/9)⌋ of Newey and West (1994)."""
-    return int(math.floor(4.0 * (n_dates / 100.0) ** (2.0 / 9.0)))
+    return math.floor(4.0 * (n_dates / 100.0) ** (2.0 / 9.0))
 
 
 def _intercept_test(y: FloatArray, x: FloatArray) -> tuple[float, float, str]:
@@ -57,13 +57,20 @@ def _single_portfolio(data: InferenceData, rows: IntArray, c: int) -> tuple[floa
     same_rows = (used == used[0]).all() and (data.est_dates[rows][:, used[0]] == data.est_dates[rows[0], used[0]]).all()
     design = data.event_design[rows][:, cols]
     same_design = same_rows and bool(
-        np.array_equal(data.est_market[rows][:, used[0]], np.broadcast_to(data.est_market[rows[0], used[0]], (len(rows), used[0].sum())))
+        np.array_equal(
+            data.est_market[rows][:, used[0]],
+            np.broadcast_to(data.est_market[rows[0], used[0]], (len(rows), used[0].sum())),
+        )
         and np.array_equal(design, np.broadcast_to(design[0], design.shape))
     )
     if not same_design:
-        return np.nan, np.nan, (
-            "fully clustered on one date, but the single-portfolio variant needs every event to have residuals on "
-            "the same estimation dates with the same regressors"
+        return (
+            np.nan,
+            np.nan,
+            (
+                "fully clustered on one date, but the single-portfolio variant needs every event to have residuals on "
+                "the same estimation dates with the same regressors"
+            ),
         )
     car = data.car[rows, c]
     if not np.isfinite(car).all():
@@ -152,8 +159,12 @@ class CalendarTimePortfolio(StatTest):
                     continue
                 names, counts = np.unique(markets[rows], return_counts=True)
                 market = names[np.argmax(counts)]
-                note = "" if len(names) == 1 else (
-                    f"mixes markets: portfolio formed on {market} only ({counts.max()} of {len(rows)} firm-events)"
+                note = (
+                    ""
+                    if len(names) == 1
+                    else (
+                        f"mixes markets: portfolio formed on {market} only ({counts.max()} of {len(rows)} firm-events)"
+                    )
                 )
                 rows = rows[markets[rows] == market]
                 n[g, c] = len(rows)
@@ -169,7 +180,9 @@ class CalendarTimePortfolio(StatTest):
         return StatBlock(stat, two_sided_t(stat, df), n, df, why, "t")
 
     @staticmethod
-    def _regression(data: InferenceData, rows: IntArray, cols: IntArray, ok: np.ndarray, cell_dates: np.ndarray) -> tuple[float, float, str]:
+    def _regression(
+        data: InferenceData, rows: IntArray, cols: IntArray, ok: np.ndarray, cell_dates: np.ndarray
+    ) -> tuple[float, float, str]:
         """Equal-weight portfolio and benchmark returns per date, then the HAC intercept test."""
         ret = data.evt_returns[rows][:, cols][ok]
         mkt = data.evt_market[rows][:, cols][ok]

@@ -12,7 +12,6 @@ keep memory bounded).
 from __future__ import annotations
 
 import zlib
-
 from typing import Any
 
 import numpy as np
@@ -84,7 +83,7 @@ def _scale_reasons(count: IntArray, s_a: FloatArray, m_a: IntArray, what: str) -
 def cda_kernel(
     values: FloatArray, lengths: FloatArray, data: InferenceData, groups: IntArray, n_groups: int, what: str
 ) -> StatBlock:
-    """t = mean_i X_i / (sqrt(L) S_A), X = AR (L = 1) or CAR (L days), reference t(M_A - 1)."""
+    """T = mean_i X_i / (sqrt(L) S_A), X = AR (L = 1) or CAR (L days), reference t(M_A - 1)."""
     s_a, m_a = cda_scale(data, groups, n_groups)
     present = np.isfinite(values)
     count = group_count(present, groups, n_groups)

@@ -65,11 +65,17 @@ from eventstudy.inference.ranks import (
 
 def _normal_block(statistic: FloatArray, n: IntArray, why: np.ndarray) -> StatBlock:
     statistic = np.where(why == "", statistic, np.nan)
-    return StatBlock(statistic, two_sided_normal(statistic), n.astype(np.int64), np.full(statistic.shape, np.nan), why, "normal")
+    return StatBlock(
+        statistic, two_sided_normal(statistic), n.astype(np.int64), np.full(statistic.shape, np.nan), why, "normal"
+    )
 
 
 def _nothing(scope: Scope) -> str:
-    return "no event has an abnormal return on this day" if scope == "day" else "no event has a complete CAR in this window"
+    return (
+        "no event has an abnormal return on this day"
+        if scope == "day"
+        else "no event has a complete CAR in this window"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -179,9 +185,15 @@ class GeneralizedSign(StatTest):
         """p̂ per group and column (or per group, as a column vector, under "mean x N")."""
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(has_est, positive / m_i, 0.0)
-            weight = present.astype(np.float64) if conventions.daily_sums == "present" else has_est.astype(np.float64)[:, None]
+            weight = (
+                present.astype(np.float64)
+                if conventions.daily_sums == "present"
+                else has_est.astype(np.float64)[:, None]
+            )
             if conventions.gsign_phat == "pooled":
-                return group_sum(weight * positive[:, None], groups, n_groups) / group_sum(weight * m_i[:, None], groups, n_groups)
+                return group_sum(weight * positive[:, None], groups, n_groups) / group_sum(
+                    weight * m_i[:, None], groups, n_groups
+                )
             return group_sum(weight * share[:, None], groups, n_groups) / group_sum(weight, groups, n_groups)
 
 

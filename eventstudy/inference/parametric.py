@@ -20,11 +20,11 @@ import numpy as np
 from eventstudy import _kernels as kn
 from eventstudy._typing import BoolArray, FloatArray, IntArray
 from eventstudy.inference.base import (
-    group_generator,
     InferenceData,
     Scope,
     StatBlock,
     StatTest,
+    group_generator,
     reasons,
     register,
     two_sided_normal,
@@ -119,11 +119,13 @@ def sum_daily(daily: StatBlock, present: BoolArray, data: InferenceData, groups:
         if daily.family == "t":
             day_df = np.where(used, daily.df[:, cols], np.inf).min(axis=1)
             df[:, c] = np.where(np.isfinite(day_df) & ~bad, day_df, np.nan)
-        held = (present[:, cols] & used[groups]).any(axis=1)
+        held = np.asarray((present[:, cols] & used[groups]).any(axis=1))
         n[:, c] = group_count(held, groups, n_groups)
         first_bad = np.argmax(undefined, axis=1)
         daily_reason = daily.reason[np.arange(n_groups), cols[first_bad]]
-        bad_text = np.array([f"daily statistic undefined on a day of the window: {r}" for r in daily_reason], dtype=object)
+        bad_text = np.array(
+            [f"daily statistic undefined on a day of the window: {r}" for r in daily_reason], dtype=object
+        )
         why[:, c] = np.where(
             n_days == 0,
             f"no day of the window has more than {pct(conv.car_coverage)} of the events present",
@@ -143,7 +145,7 @@ def _normal_block(statistic: FloatArray, n: IntArray, why: np.ndarray) -> StatBl
 
 
 def mean_over_sd(values: FloatArray, groups: IntArray, n_groups: int, what: str, reference: str = "t") -> StatBlock:
-    """t = mean / (sd / sqrt(N)) within groups, sd with divisor N - 1, reference t(N - 1) or N(0,1)."""
+    """T = mean / (sd / sqrt(N)) within groups, sd with divisor N - 1, reference t(N - 1) or N(0,1)."""
     count, total, ssd = kn.group_moments(values, groups, n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
@@ -226,7 +228,9 @@ def patell_kernel(
     return _normal_block(statistic, count, why)
 
 
-def bw1980_kernel(values: FloatArray, lengths: FloatArray, data: InferenceData, groups: IntArray, n_groups: int) -> StatBlock:
+def bw1980_kernel(
+    values: FloatArray, lengths: FloatArray, data: InferenceData, groups: IntArray, n_groups: int
+) -> StatBlock:
     """Brown-Warner (1980) t = mean_i X_i / (sqrt(Σ_i L s_i^2) / N), X = AR (L = 1) or CAR (L days).
 
     ``bw1980_n = "present"`` sums the variances over the events with a value in the cell, ``"all"`` over
@@ -577,11 +581,11 @@ def _bootstrap_tsa(centred: FloatArray, n_boot: int, rng: np.random.Generator) -
 
 
 __all__ = [
+    "J1",
+    "J2",
     "BmpT",
     "BrownWarner1980",
     "CrossSectionalT",
-    "J1",
-    "J2",
     "PatellZ",
     "SkewnessAdjustedBootstrap",
     "SkewnessAdjustedT",

@@ -62,7 +62,9 @@ def row_medians(values: FloatArray) -> FloatArray:
     ordered = np.sort(values, axis=1)  # NaN sorts last
     low = np.clip((count - 1) // 2, 0, n_cols - 1)
     high = np.clip(count // 2, 0, n_cols - 1)
-    mid = 0.5 * (np.take_along_axis(ordered, low[:, None], 1)[:, 0] + np.take_along_axis(ordered, high[:, None], 1)[:, 0])
+    mid = 0.5 * (
+        np.take_along_axis(ordered, low[:, None], 1)[:, 0] + np.take_along_axis(ordered, high[:, None], 1)[:, 0]
+    )
     return np.where(count > 0, mid, np.nan)
 
 
@@ -72,7 +74,9 @@ def group_event_counts(data: InferenceData, groups: IntArray, n_groups: int) -> 
     return group_sum(has_any.astype(np.int64), groups, n_groups)
 
 
-def daily_sums(values: FloatArray, groups: IntArray, n_groups: int, n_events: IntArray, conventions: Conventions) -> tuple[FloatArray, IntArray]:
+def daily_sums(
+    values: FloatArray, groups: IntArray, n_groups: int, n_events: IntArray, conventions: Conventions
+) -> tuple[FloatArray, IntArray]:
     """Per-group day sums of ``values`` (N, D) and the count of events present, ``(sum, N_t)``.
 
     With ``daily_sums = "mean_x_n"`` the sum is (mean over the events present) x N, N = ``n_events`` of
@@ -205,7 +209,9 @@ def signed_rank_cells(values: FloatArray, groups: IntArray, n_groups: int) -> tu
     rank = run_rank[run_id]
     w_plus = np.bincount(cell_s, weights=rank * positive, minlength=n_cells).astype(np.float64)
     n_nonzero = np.bincount(cell_s, minlength=n_cells).astype(np.int64)
-    ties = np.bincount(cell_s[run_start], weights=run_length.astype(np.float64) ** 3 - run_length, minlength=n_cells).astype(np.float64)
+    ties = np.bincount(
+        cell_s[run_start], weights=run_length.astype(np.float64) ** 3 - run_length, minlength=n_cells
+    ).astype(np.float64)
     shape = (n_groups, n_cols)
     return w_plus.reshape(shape), n_nonzero.reshape(shape), ties.reshape(shape)
 
@@ -215,7 +221,9 @@ def signed_rank_cells(values: FloatArray, groups: IntArray, n_groups: int) -> tu
 # --------------------------------------------------------------------------------------------------
 
 
-def grank(data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray, IntArray, np.ndarray]:
+def grank(
+    data: InferenceData, scope: Scope, groups: IntArray, n_groups: int
+) -> tuple[FloatArray, IntArray, IntArray, np.ndarray]:
     """GRANK Z and its number of time points T per group and window (or day), with N and reasons.
 
     Steps of ``docs/METHODS.md`` §6.3, N8: SCAR_i (exact variance; SAR_it for a day), re-standardized by
@@ -261,7 +269,9 @@ def grank(data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) ->
         above = (est > extra).astype(np.float64)
         tied = (est == extra).astype(np.float64)
         below = (est < extra).sum(axis=2, keepdims=True)
-        ranks = np.concatenate([est_ranks[:, None, :] + above + 0.5 * tied, below + 1.0 + 0.5 * tied.sum(axis=2, keepdims=True)], axis=2)
+        ranks = np.concatenate(
+            [est_ranks[:, None, :] + above + 0.5 * tied, below + 1.0 + 0.5 * tied.sum(axis=2, keepdims=True)], axis=2
+        )
         ranks = np.where(usable, ranks, np.nan)
         uniform = ranks / (t_est[:, None, None] + 2.0) - 0.5  # T_i = estimation count + 1
         present = np.isfinite(uniform)

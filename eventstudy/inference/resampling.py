@@ -14,7 +14,6 @@ resamples on which T* is defined (B unless a resample has no event with a value 
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from eventstudy import _kernels as kn
@@ -24,8 +23,8 @@ from eventstudy.inference.base import (
     Scope,
     StatBlock,
     StatTest,
-    reasons,
     group_generator,
+    reasons,
     register,
 )
 
@@ -53,7 +52,9 @@ def _exceeds(star: FloatArray, observed: FloatArray) -> tuple[FloatArray, FloatA
     return hit.sum(axis=0).astype(np.float64), finite.sum(axis=0).astype(np.float64)
 
 
-def bootstrap_mean(values: FloatArray, rng: np.random.Generator, samples: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+def bootstrap_mean(
+    values: FloatArray, rng: np.random.Generator, samples: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Event bootstrap of the cross-sectional mean of ``values`` (N_g, D), centred on the sample mean.
 
     Each resample draws N_g events with replacement (multinomial resampling counts, the same events
@@ -85,7 +86,9 @@ def bootstrap_mean(values: FloatArray, rng: np.random.Generator, samples: int) -
     return observed, exceed, valid
 
 
-def wild_bootstrap_t(values: FloatArray, rng: np.random.Generator, samples: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+def wild_bootstrap_t(
+    values: FloatArray, rng: np.random.Generator, samples: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Wild (Rademacher) bootstrap of the one-sample t statistic mean / (sd / sqrt(n)) of each column.
 
     One weight v_i = ±1 per event multiplies the event's whole row. Since v_i^2 = 1 the sum of squares
@@ -131,7 +134,9 @@ class _ResamplingTest(StatTest):
     def values(self, data: InferenceData, scope: Scope) -> FloatArray:
         raise NotImplementedError
 
-    def resample(self, values: FloatArray, rng: np.random.Generator, samples: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def resample(
+        self, values: FloatArray, rng: np.random.Generator, samples: int
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         raise NotImplementedError
 
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
@@ -196,7 +201,9 @@ class BootstrapCaar(_ResamplingTest):
     def values(self, data: InferenceData, scope: Scope) -> FloatArray:
         return data.ar if scope == "day" else data.car
 
-    def resample(self, values: FloatArray, rng: np.random.Generator, samples: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def resample(
+        self, values: FloatArray, rng: np.random.Generator, samples: int
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         return bootstrap_mean(values, rng, samples)
 
 
@@ -229,8 +236,17 @@ class WildBootstrapBmp(_ResamplingTest):
     def values(self, data: InferenceData, scope: Scope) -> FloatArray:
         return data.sar if scope == "day" else data.scar
 
-    def resample(self, values: FloatArray, rng: np.random.Generator, samples: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def resample(
+        self, values: FloatArray, rng: np.random.Generator, samples: int
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         return wild_bootstrap_t(values, rng, samples)
 
 
-__all__ = ["BootstrapCaar", "WildBootstrapBmp", "bootstrap_mean", "empirical_pvalue", "group_generator", "wild_bootstrap_t"]
+__all__ = [
+    "BootstrapCaar",
+    "WildBootstrapBmp",
+    "bootstrap_mean",
+    "empirical_pvalue",
+    "group_generator",
+    "wild_bootstrap_t",
+]

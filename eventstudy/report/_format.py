@@ -26,10 +26,28 @@ import pandas as pd
 from eventstudy.plots import ascii_text, fmt_window
 
 __all__ = [  # the formatting rules; the document blocks; the fixed-width layout
-    "ascii_text", "fmt_cell", "fmt_date", "fmt_int", "fmt_num", "fmt_p", "fmt_pct", "fmt_stat", "fmt_window",
-    "group_label", "safe_filename", "stars",
-    "Block", "Bullets", "FigureRef", "FigureSpec", "Heading", "Paragraph", "Table",
-    "TextLayout", "text_table_layout", "text_table_lines",
+    "Block",
+    "Bullets",
+    "FigureRef",
+    "FigureSpec",
+    "Heading",
+    "Paragraph",
+    "Table",
+    "TextLayout",
+    "ascii_text",
+    "fmt_cell",
+    "fmt_date",
+    "fmt_int",
+    "fmt_num",
+    "fmt_p",
+    "fmt_pct",
+    "fmt_stat",
+    "fmt_window",
+    "group_label",
+    "safe_filename",
+    "stars",
+    "text_table_layout",
+    "text_table_lines",
 ]  # fmt: skip
 
 MISSING = "n/a"
@@ -150,7 +168,7 @@ def fmt_int(value: object) -> str:
     x = _as_float(value)
     if not math.isfinite(x):
         return MISSING
-    return str(int(round(x)))
+    return str(round(x))
 
 
 def fmt_date(value: object) -> str:
@@ -179,9 +197,7 @@ def fmt_cell(value: object) -> str:
         return str(int(value))
     if isinstance(value, (float, np.floating)):
         return fmt_num(value, 4)
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
-        isinstance(v, (int, np.integer)) for v in value
-    ):
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, (int, np.integer)) for v in value):
         return fmt_window(value[0], value[1])
     if isinstance(value, (pd.Timestamp, np.datetime64, dt.date)):
         return fmt_date(value)

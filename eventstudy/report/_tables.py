@@ -60,9 +60,11 @@ __all__ = [
     "Paragraph",
     "ReportableResult",
     "Table",
+    "TextLayout",
     "ascii_text",
     "build_document",
     "car_table",
+    "day_tests_table",
     "exclusions_table",
     "figure_specs",
     "fmt_cell",
@@ -76,11 +78,9 @@ __all__ = [
     "ordered_groups",
     "render_figure",
     "settings_table",
-    "TextLayout",
     "text_table_layout",
     "text_table_lines",
     "window_tests_table",
-    "day_tests_table",
 ]
 
 
@@ -88,29 +88,29 @@ class ReportableResult(Protocol):
     """The attributes of a study result that the reports read (see ``eventstudy.results.StudyResult``)."""
 
     @property
-    def car(self) -> pd.DataFrame: ...  # noqa: D102
+    def car(self) -> pd.DataFrame: ...
     @property
-    def car_path(self) -> pd.DataFrame: ...  # noqa: D102
+    def car_path(self) -> pd.DataFrame: ...
     @property
-    def aar(self) -> pd.DataFrame: ...  # noqa: D102
+    def aar(self) -> pd.DataFrame: ...
     @property
-    def tests(self) -> pd.DataFrame: ...  # noqa: D102
+    def tests(self) -> pd.DataFrame: ...
     @property
-    def event_days(self) -> pd.DataFrame: ...  # noqa: D102
+    def event_days(self) -> pd.DataFrame: ...
     @property
-    def parameters(self) -> pd.DataFrame: ...  # noqa: D102
+    def parameters(self) -> pd.DataFrame: ...
     @property
-    def exclusions(self) -> pd.DataFrame: ...  # noqa: D102
+    def exclusions(self) -> pd.DataFrame: ...
     @property
-    def provenance(self) -> pd.DataFrame: ...  # noqa: D102
+    def provenance(self) -> pd.DataFrame: ...
     @property
-    def events(self) -> pd.DataFrame: ...  # noqa: D102
+    def events(self) -> pd.DataFrame: ...
     @property
-    def settings(self) -> Mapping[str, Any]: ...  # noqa: D102
+    def settings(self) -> Mapping[str, Any]: ...
     @property
-    def conventions(self) -> Sequence[str]: ...  # noqa: D102
+    def conventions(self) -> Sequence[str]: ...
     @property
-    def title(self) -> str: ...  # noqa: D102
+    def title(self) -> str: ...
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -288,7 +288,10 @@ def _long_tests_table(
 def window_tests_table(result: ReportableResult, group: object) -> Table:
     """Window-scope tests of one group: rows are tests x windows."""
     return _long_tests_table(
-        result, group, "window", "Window tests (cumulative abnormal returns)",
+        result,
+        group,
+        "window",
+        "Window tests (cumulative abnormal returns)",
         "p-values two-sided, from the distribution shown; p (Holm): adjusted across the CAR windows of "
         "each test; n = number of events used.",
     )
@@ -353,7 +356,10 @@ CORE_DAY_TESTS = ("cross_sectional_t", "patell_z", "bmp_t")
 def day_tests_table(result: ReportableResult, group: object, day: int | None = None) -> Table:
     """Every day-scope statistic of one group in long form (one row per test and day, or one day only)."""
     return _long_tests_table(
-        result, group, "day", "All day statistics" if day is None else f"Day {signed_day(day)} statistics",
+        result,
+        group,
+        "day",
+        "All day statistics" if day is None else f"Day {signed_day(day)} statistics",
         "p-values two-sided; p (Holm): adjusted across the event-window days of each test.",
         day=day,
     )
@@ -505,9 +511,7 @@ def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | Non
     doc.append(_text_or_none(event_days_table(result), "No day-0 rows."))
 
     doc.append(Heading("Exclusions"))
-    doc.append(
-        _text_or_none(exclusions_table(result), "None: no event, ticker or window was excluded.")
-    )
+    doc.append(_text_or_none(exclusions_table(result), "None: no event, ticker or window was excluded."))
 
     doc.append(Heading("Cumulative abnormal returns"))
     car = result.car

@@ -65,8 +65,7 @@ def _html_table(table: Table, css_class: str = "es") -> str:
     parts.append("<tbody>")
     for row in table.rows:
         parts.append(
-            "<tr>" + "".join(f'<td class="{a}">{_esc(c)}</td>' for c, a in zip(row, table.align, strict=True))
-            + "</tr>"
+            "<tr>" + "".join(f'<td class="{a}">{_esc(c)}</td>' for c, a in zip(row, table.align, strict=True)) + "</tr>"
         )
     parts.append("</tbody></table>")
     parts += [f'<p class="note">{_esc(n)}</p>' for n in table.notes]
@@ -88,9 +87,7 @@ def _html_blocks(doc: Sequence[Block], images: Mapping[str, bytes]) -> str:
         elif isinstance(block, Paragraph):
             out.append(f"<p>{_esc(block.text)}</p>")
         elif isinstance(block, Bullets):
-            out.append(
-                '<ul class="conventions">' + "".join(f"<li>{_esc(i)}</li>" for i in block.items) + "</ul>"
-            )
+            out.append('<ul class="conventions">' + "".join(f"<li>{_esc(i)}</li>" for i in block.items) + "</ul>")
         elif isinstance(block, Table):
             out.append(_html_table(block))
         elif isinstance(block, FigureRef):
@@ -161,7 +158,8 @@ def notebook_fragment(result: ReportableResult, max_rows: int = 20) -> str:
     excl = exclusions_table(result)
     parts.append(f"<h4>Exclusions ({len(excl.rows)})</h4>")
     parts.append(
-        _html_table(excl.head(max_rows), "es-nb-t") if excl.rows
+        _html_table(excl.head(max_rows), "es-nb-t")
+        if excl.rows
         else "<p>None: no event, ticker or window was excluded.</p>"
     )
     car = car_table(result)

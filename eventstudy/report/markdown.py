@@ -108,10 +108,7 @@ def render_markdown(doc: Sequence[Block], figure_dir: str = "figures") -> str:
         elif isinstance(block, FigureRef):
             spec = block.spec
             alt = md_escape(spec.caption.replace("[", "(").replace("]", ")"))
-            out.append(
-                f"![{alt}]({figure_dir.rstrip('/')}/{spec.filename})\n\n"
-                f"*{md_escape(spec.caption)}*"
-            )
+            out.append(f"![{alt}]({figure_dir.rstrip('/')}/{spec.filename})\n\n*{md_escape(spec.caption)}*")
     return "\n\n".join(out) + "\n"
 
 

@@ -73,8 +73,16 @@ class _PageWriter:
     # -- pages ---------------------------------------------------------------------------------
     def _footer(self, fig: Figure) -> None:
         fig.text(
-            1 - MARGIN / PAGE_SIZE[0], MARGIN / PAGE_SIZE[1], f"{self.title} - page {self.pages}",
-            ha="right", va="bottom", fontsize=7, family=SANS, color="0.4", parse_math=False, usetex=False,
+            1 - MARGIN / PAGE_SIZE[0],
+            MARGIN / PAGE_SIZE[1],
+            f"{self.title} - page {self.pages}",
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            family=SANS,
+            color="0.4",
+            parse_math=False,
+            usetex=False,
         )
 
     def new_page(self) -> None:
@@ -100,16 +108,30 @@ class _PageWriter:
 
     # -- text ------------------------------------------------------------------------------------
     def line(
-        self, text: str, size: float, *, family: str = SANS, weight: str = "normal", color: str = "black",
+        self,
+        text: str,
+        size: float,
+        *,
+        family: str = SANS,
+        weight: str = "normal",
+        color: str = "black",
         indent: float = 0.0,
     ) -> None:
         height = size * LEADING / 72.0
         self.need(height)
         assert self.fig is not None
         self.fig.text(
-            (MARGIN + indent) / PAGE_SIZE[0], 1 - self.y / PAGE_SIZE[1], text,
-            ha="left", va="top", fontsize=size, family=family, weight=weight, color=color,
-            parse_math=False, usetex=False,
+            (MARGIN + indent) / PAGE_SIZE[0],
+            1 - self.y / PAGE_SIZE[1],
+            text,
+            ha="left",
+            va="top",
+            fontsize=size,
+            family=family,
+            weight=weight,
+            color=color,
+            parse_math=False,
+            usetex=False,
         )
         self.y += height
 
@@ -151,8 +173,9 @@ class _PageWriter:
                 self.line("(continued)", NOTE_SIZE, color="0.4")
             for k, text in enumerate(layout.header):
                 last = k == len(layout.header) - 1
-                self.line(text, size, family=MONO, weight="normal" if last else "bold",
-                          color="0.4" if last else "black")
+                self.line(
+                    text, size, family=MONO, weight="normal" if last else "bold", color="0.4" if last else "black"
+                )
 
         header(False)
         for row in layout.rows:
@@ -181,12 +204,27 @@ def _figure_page(pdf: PdfPages, fig: Figure, caption: str, number: int, page: in
     if isinstance(engine, ConstrainedLayoutEngine):
         engine.set(rect=rect)
     fig.text(
-        MARGIN / PAGE_SIZE[0], (MARGIN + FOOTER + 0.05) / PAGE_SIZE[1], f"Figure {number}. {ascii_text(caption)}",
-        ha="left", va="bottom", fontsize=9, family=SANS, parse_math=False, usetex=False,
+        MARGIN / PAGE_SIZE[0],
+        (MARGIN + FOOTER + 0.05) / PAGE_SIZE[1],
+        f"Figure {number}. {ascii_text(caption)}",
+        ha="left",
+        va="bottom",
+        fontsize=9,
+        family=SANS,
+        parse_math=False,
+        usetex=False,
     )
     fig.text(
-        1 - MARGIN / PAGE_SIZE[0], MARGIN / PAGE_SIZE[1], f"{ascii_text(title)} - page {page}",
-        ha="right", va="bottom", fontsize=7, family=SANS, color="0.4", parse_math=False, usetex=False,
+        1 - MARGIN / PAGE_SIZE[0],
+        MARGIN / PAGE_SIZE[1],
+        f"{ascii_text(title)} - page {page}",
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        family=SANS,
+        color="0.4",
+        parse_math=False,
+        usetex=False,
     )
     pdf.savefig(fig)
 

@@ -19,9 +19,16 @@ Every public name is importable from ``eventstudy.simulate``.
 
 from __future__ import annotations
 
-from eventstudy.simulate.engine import _Context, _return_panel, _Sampler  # noqa: F401  (used by the tests)
-from eventstudy.simulate.engine import simulate
+from eventstudy.simulate.engine import _Context, _return_panel, _Sampler, simulate  # noqa: F401  (used by the tests)
 from eventstudy.simulate.panel import DEFAULT_PANEL, WidePanel, default_panel_dir  # noqa: F401  (DEFAULT_PANEL)
 from eventstudy.simulate.results import TABLE_COLUMNS, SimulationResult, SimulationSpec, plot_power
 
-__all__ = ["TABLE_COLUMNS", "SimulationResult", "SimulationSpec", "WidePanel", "default_panel_dir", "plot_power", "simulate"]
+__all__ = [
+    "TABLE_COLUMNS",
+    "SimulationResult",
+    "SimulationSpec",
+    "WidePanel",
+    "default_panel_dir",
+    "plot_power",
+    "simulate",
+]

@@ -337,7 +337,10 @@ def simulate(
     cells = _cells(study)
 
     seeds = np.random.SeedSequence(spec.seed).spawn(spec.n_samples)
-    chunks = [np.arange(s, min(s + spec.chunk_size, spec.n_samples), dtype=np.int64) for s in range(0, spec.n_samples, spec.chunk_size)]
+    chunks = [
+        np.arange(s, min(s + spec.chunk_size, spec.n_samples), dtype=np.int64)
+        for s in range(0, spec.n_samples, spec.chunk_size)
+    ]
     shape = (len(spec.deltas), spec.n_samples, len(cells))
     p_values = np.full(shape, np.nan)
     statistics = np.full(shape, np.nan)
@@ -438,9 +441,19 @@ def _validate(spec: SimulationSpec, workers: int) -> None:
     checks: list[tuple[bool, str, str, object]] = [
         (spec.n_samples >= 1, "n_samples", "must be at least 1", spec.n_samples),
         (spec.n_events >= 2, "n_events", "must be at least 2", spec.n_events),
-        (len(spec.deltas) >= 1 and all(math.isfinite(d) for d in spec.deltas), "deltas", "need at least one finite value", spec.deltas),
+        (
+            len(spec.deltas) >= 1 and all(math.isfinite(d) for d in spec.deltas),
+            "deltas",
+            "need at least one finite value",
+            spec.deltas,
+        ),
         (len(set(spec.deltas)) == len(spec.deltas), "deltas", "must be distinct", spec.deltas),
-        (len(spec.alphas) >= 1 and all(0 < a < 1 for a in spec.alphas), "alphas", "must lie strictly between 0 and 1", spec.alphas),
+        (
+            len(spec.alphas) >= 1 and all(0 < a < 1 for a in spec.alphas),
+            "alphas",
+            "must lie strictly between 0 and 1",
+            spec.alphas,
+        ),
         (spec.chunk_size >= 1, "chunk_size", "must be at least 1", spec.chunk_size),
         (int(workers) >= 0, "workers", "must be 0 (run in this process) or more", workers),
     ]

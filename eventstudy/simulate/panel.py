@@ -167,9 +167,13 @@ class WidePanel:
     def between(self, start: str | None = None, end: str | None = None) -> WidePanel:
         """The panel restricted to returns dated from ``start`` to ``end`` (inclusive, ISO dates; None = open)."""
         lo = 0 if start is None else int(np.searchsorted(self.dates, np.datetime64(start, "ns"), side="left"))
-        hi = len(self.dates) if end is None else int(np.searchsorted(self.dates, np.datetime64(end, "ns"), side="right"))
+        hi = (
+            len(self.dates) if end is None else int(np.searchsorted(self.dates, np.datetime64(end, "ns"), side="right"))
+        )
         note = f"{self.source}; returns dated {start or 'start'} to {end or 'end'}"
-        return WidePanel(self.dates[lo:hi], self.tickers, self.returns[lo:hi], self.market[lo:hi], self.market_name, note)
+        return WidePanel(
+            self.dates[lo:hi], self.tickers, self.returns[lo:hi], self.market[lo:hi], self.market_name, note
+        )
 
     def describe(self) -> dict[str, str]:
         """Source, size and date range, for reports."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -56,7 +56,16 @@ class SimulationSpec:
             "seed": f"{self.seed} (sample s uses SeedSequence(seed).spawn(n_samples)[s]; chunks of {self.chunk_size})",
         }
         study = self.study.describe()
-        for key in ("model", "estimation_window", "event_window", "car_windows", "return_type", "min_estimation_obs", "conventions", "tests"):
+        for key in (
+            "model",
+            "estimation_window",
+            "event_window",
+            "car_windows",
+            "return_type",
+            "min_estimation_obs",
+            "conventions",
+            "tests",
+        ):
             out[key.replace("_", " ")] = study[key]
         conv = self.study.conventions
         base = PROFILES.get(conv.name.split("+")[0])
@@ -123,7 +132,9 @@ class SimulationResult:
             why = [_top_reason(self.reasons[d, ~valid[:, c], c]) for c in range(p.shape[1])]
             for alpha in self.spec.alphas:
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    rate = np.where(n_valid > 0, (valid & (np.nan_to_num(p, nan=1.0) < alpha)).sum(axis=0) / n_valid, np.nan)
+                    rate = np.where(
+                        n_valid > 0, (valid & (np.nan_to_num(p, nan=1.0) < alpha)).sum(axis=0) / n_valid, np.nan
+                    )
                     se = np.sqrt(rate * (1.0 - rate) / n_valid)
                 frame = self.cells.copy()
                 frame["delta"] = delta
@@ -186,7 +197,7 @@ class SimulationResult:
         """
         alphas = tuple(self.spec.alphas if alphas is None else alphas)
         days = tuple(self.spec.inject_days if days is None else days)
-        windows = tuple(self.spec.study.car_windows if windows is None else (tuple(w) for w in windows))
+        windows = tuple(self.spec.study.car_windows if windows is None else ((int(w[0]), int(w[1])) for w in windows))
         tab = self.table
         is_day = tab["scope"] == "day"
         shown = (is_day & tab["window_start"].isin(days)) | (
@@ -206,7 +217,7 @@ class SimulationResult:
             lines.append("| " + " | ".join(header) + " |")
             lines.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|")
             for cell_key, rows in sub.groupby(key, sort=False):
-                test, scope, start, end = cell_key
+                test, scope, start, end = cast(tuple[str, str, int, int], cell_key)
                 if scope == "window" and start == end and (test, start) in merged:
                     continue
                 where = f"day {start}" if scope == "day" else f"CAR {_fmt_window(int(start), int(end))}"
@@ -234,7 +245,8 @@ class SimulationResult:
         """(test, day) pairs whose day cell and one-day CAR window [day, day] have identical rows."""
         out: set[tuple[str, int]] = set()
         cols = ["delta", "alpha", "rejection_rate", "n_valid"]
-        for (test, day), rows in tab[tab["window_start"] == tab["window_end"]].groupby(["test", "window_start"], sort=False):
+        for key, rows in tab[tab["window_start"] == tab["window_end"]].groupby(["test", "window_start"], sort=False):
+            test, day = cast(tuple[str, int], key)
             day_rows = rows[rows["scope"] == "day"][cols].reset_index(drop=True)
             win_rows = rows[rows["scope"] == "window"][cols].reset_index(drop=True)
             if len(day_rows) and day_rows.equals(win_rows):
@@ -276,7 +288,10 @@ class SimulationResult:
                 "|---|" + "---:|" * (len(alphas) + 1),
             ]
             for name, rows in placebo.groupby("test", sort=False):
-                values = [f"{100 * r:.1f} ({100 * e:.1f})" if np.isfinite(r) else "n/a" for r, e in zip(rows["rejection_rate"], rows["mc_se"], strict=True)]
+                values = [
+                    f"{100 * r:.1f} ({100 * e:.1f})" if np.isfinite(r) else "n/a"
+                    for r, e in zip(rows["rejection_rate"], rows["mc_se"], strict=True)
+                ]
                 lines.append(f"| {name} | " + " | ".join(values) + f" | {rows['n_valid'].iloc[0]} |")
             lines.append("")
         return "\n".join(lines)
@@ -322,14 +337,20 @@ def plot_power(result: SimulationResult, alpha: float = 0.05) -> Figure:
     from matplotlib.ticker import PercentFormatter
 
     tab = result.table[np.isclose(result.table["alpha"], alpha)]
-    candidates = [("day", d, d) for d in result.spec.inject_days] + [("window", a, b) for a, b in result.spec.study.car_windows]
-    panels = [p for p in candidates if ((tab["scope"] == p[0]) & (tab["window_start"] == p[1]) & (tab["window_end"] == p[2])).any()]
+    candidates = [("day", d, d) for d in result.spec.inject_days] + [
+        ("window", a, b) for a, b in result.spec.study.car_windows
+    ]
+    panels = [
+        p
+        for p in candidates
+        if ((tab["scope"] == p[0]) & (tab["window_start"] == p[1]) & (tab["window_end"] == p[2])).any()
+    ]
     n_cols = min(max(len(panels), 1), 2)
     n_rows = max(1, math.ceil(len(panels) / n_cols))
     tests = list(dict.fromkeys(tab["test"]))
     fig = Figure(figsize=(5.2 * n_cols, 3.6 * n_rows + 0.35 * math.ceil(len(tests) / 4) + 0.6), layout="constrained")
     axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
-    colours = colormaps["tab20"].colors
+    colours = cast(Any, colormaps["tab20"]).colors
     styles = ("-", "--", ":", "-.")
     markers = ("o", "s", "^", "D", "v", "P")
     handles: dict[str, object] = {}
@@ -339,23 +360,39 @@ def plot_power(result: SimulationResult, alpha: float = 0.05) -> Figure:
             i = tests.index(str(name))
             rows = rows.sort_values("delta")
             handles[str(name)] = ax.errorbar(
-                rows["delta"], rows["rejection_rate"], yerr=1.96 * rows["mc_se"], color=colours[i % len(colours)],
-                ls=styles[(i // 10) % len(styles)], marker=markers[i % len(markers)], ms=3.5, lw=1.1, capsize=2,
+                rows["delta"],
+                rows["rejection_rate"],
+                yerr=1.96 * rows["mc_se"],
+                color=colours[i % len(colours)],
+                ls=styles[(i // 10) % len(styles)],
+                marker=markers[i % len(markers)],
+                ms=3.5,
+                lw=1.1,
+                capsize=2,
             )
         handles[f"nominal {_pct(alpha)}"] = ax.axhline(alpha, ls="--", color="0.2", lw=0.9)
         ax.set_ylim(0, 1.02)
         ax.set_xticks(sorted(result.spec.deltas))
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.set_xlabel(f"Abnormal return added on day(s) {', '.join(map(str, result.spec.inject_days))}", parse_math=False)
+        ax.set_xlabel(
+            f"Abnormal return added on day(s) {', '.join(map(str, result.spec.inject_days))}", parse_math=False
+        )
         ax.set_ylabel(f"Rejection rate at {_pct(alpha)} (two-sided)", parse_math=False)
         ax.set_title(f"day {a}" if scope == "day" else f"CAR {_fmt_window(a, b)}", parse_math=False)
         ax.grid(True, lw=0.4, alpha=0.5)
-    for ax in axes[len(panels):]:
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     if handles:
         labels = [t for t in tests if t in handles] + [k for k in handles if k not in tests]
-        fig.legend([handles[k] for k in labels], labels, loc="outside lower center", ncol=4, fontsize="small", frameon=False)
+        fig.legend(  # type: ignore[call-overload]  # the stubs miss the handles-and-labels form
+            [handles[k] for k in labels],
+            labels,
+            loc="outside lower center",
+            ncol=4,
+            fontsize="small",
+            frameon=False,
+        )
     n, m = result.p_values.shape[1], result.spec.n_events
     fig.suptitle(f"Power by test: {n} samples x {m} events, {result.spec.study.model} model", parse_math=False)
     return fig

@@ -66,7 +66,11 @@ def test_generalized_sign_event_mean_matches_eventstudy_r(shared_dir: Path) -> N
 def test_pooled_and_event_mean_phat_differ_here(shared_dir: Path) -> None:
     """ZM and UBER have shorter estimation windows, so the two p̂ conventions give different digits."""
     pooled = REGISTRY["generalized_sign"].compute(load(shared_dir).data, "day", POOLED, 1).statistic
-    mean = REGISTRY["generalized_sign"].compute(load(shared_dir, ESTUDY2.with_knobs(gsign_phat="event_mean")).data, "day", POOLED, 1).statistic
+    mean = (
+        REGISTRY["generalized_sign"]
+        .compute(load(shared_dir, ESTUDY2.with_knobs(gsign_phat="event_mean")).data, "day", POOLED, 1)
+        .statistic
+    )
     assert np.abs(pooled - mean).min() > 1e-3
 
 

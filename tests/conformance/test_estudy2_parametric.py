@@ -82,7 +82,9 @@ def test_car_statistics(shared_dir: Path) -> None:
     car = fx.expected("car_parametric_tests").set_index("name")["statistic"]
     got = blocks(fx.data, ("lamb", "brown_warner_1985"))
     np.testing.assert_allclose(got[("lamb", "window")].statistic[0, 0], car["car_lamb"], rtol=RTOL)
-    np.testing.assert_allclose(got[("brown_warner_1985", "window")].statistic[0, 0], car["car_brown_warner_1985"], rtol=RTOL)
+    np.testing.assert_allclose(
+        got[("brown_warner_1985", "window")].statistic[0, 0], car["car_brown_warner_1985"], rtol=RTOL
+    )
     np.testing.assert_allclose(car["car_lamb"], 3.846464, atol=1e-6)  # METHODS.md §8.2
     np.testing.assert_allclose(car["car_brown_warner_1985"], 3.948093, atol=1e-6)
 
@@ -109,7 +111,9 @@ def test_kolari_pynnonen_bmp_against_eventstudy_r(shared_dir: Path) -> None:
     got = blocks(data, ("bmp_t", "kp_bmp_t"))
     np.testing.assert_allclose(got[("bmp_t", "day")].statistic[0], bmp["bmp_t"], rtol=RTOL)
     np.testing.assert_allclose(got[("kp_bmp_t", "day")].statistic[0], kp["kp_t"], rtol=RTOL)
-    np.testing.assert_allclose(got[("kp_bmp_t", "day")].statistic[0], [0.788254, -0.769028, 0.049776, 1.417637, 5.661294], atol=1e-6)
+    np.testing.assert_allclose(
+        got[("kp_bmp_t", "day")].statistic[0], [0.788254, -0.769028, 0.049776, 1.417637, 5.661294], atol=1e-6
+    )
     # cumulative [0, 4]: R's last cumulative row is our CAR window (L s^2 CAR variance)
     np.testing.assert_allclose(got[("bmp_t", "window")].statistic[0, 0], bmp["cbmp_t"].iloc[-1], rtol=RTOL)
     np.testing.assert_allclose(got[("kp_bmp_t", "window")].statistic[0, 0], kp["ckp_t"].iloc[-1], rtol=RTOL)
@@ -128,8 +132,12 @@ def test_single_portfolio_variant_on_the_five_full_histories(shared_dir: Path) -
     keep = np.array([0, 3, 4, 5, 6])  # AMZN, NFLX, SHOP, FB, UPWK: 240 estimation returns each
     d = fx.data
     sub = dataclasses.replace(
-        d, **{f.name: getattr(d, f.name)[keep] for f in dataclasses.fields(d)
-              if isinstance(getattr(d, f.name), np.ndarray) and getattr(d, f.name).ndim and len(getattr(d, f.name)) == 7}
+        d,
+        **{
+            f.name: getattr(d, f.name)[keep]
+            for f in dataclasses.fields(d)
+            if isinstance(getattr(d, f.name), np.ndarray) and getattr(d, f.name).ndim and len(getattr(d, f.name)) == 7
+        },
     )
     block = blocks(sub, ("calendar_time_portfolio",))[("calendar_time_portfolio", "window")]
     est = fx.returns.loc["2019-04-02":"2020-03-13"].iloc[:, keep].mean(axis=1)

@@ -166,7 +166,9 @@ def test_log_returns_match_estudy2_rates(result: StudyResult, folder: Path) -> N
     # the benchmark's own estimation window: all 240 index returns 2019-04-02..2020-03-13 for every firm
     own = index.loc[EST_START:EST_END].to_numpy()
     assert panel.est_bench_own is not None
-    np.testing.assert_allclose(panel.est_bench_own, np.broadcast_to(own, panel.est_bench_own.shape), rtol=0, atol=RETURN_ATOL)
+    np.testing.assert_allclose(
+        panel.est_bench_own, np.broadcast_to(own, panel.est_bench_own.shape), rtol=0, atol=RETURN_ATOL
+    )
     assert worst <= RETURN_ATOL
 
 
@@ -174,7 +176,9 @@ def test_market_model_coefficients_and_lengths(result: StudyResult, folder: Path
     coef = _csv(folder, "expected_market_model_coefficients.csv").loc[list(FIRMS)]
     params = result.parameters.set_index("ticker").loc[list(FIRMS)]
     np.testing.assert_array_equal(params["n_obs"].to_numpy(), coef["estimation_length"].to_numpy())
-    assert params.loc["AMZN", "n_obs"] == 240 and params.loc["ZM", "n_obs"] == 227 and params.loc["UBER", "n_obs"] == 212
+    assert (
+        params.loc["AMZN", "n_obs"] == 240 and params.loc["ZM", "n_obs"] == 227 and params.loc["UBER", "n_obs"] == 212
+    )
     np.testing.assert_allclose(params["alpha"].to_numpy(), coef["alpha"].to_numpy(), rtol=RTOL)
     np.testing.assert_allclose(params["beta"].to_numpy(), coef["beta"].to_numpy(), rtol=RTOL)
     assert params.loc["AMZN", "alpha"] == pytest.approx(0.000134189146723, rel=1e-11)

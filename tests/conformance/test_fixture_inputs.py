@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from estudy2_inputs import FIRMS, load  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.realdata

@@ -108,8 +108,9 @@ class FakeTicker:
         self.ticker = symbol
         self.history_metadata: dict[str, Any] = {}
 
-    def history(self, *, start: str, end: str, interval: str, auto_adjust: bool, actions: bool, repair: bool,
-                **kwargs: Any) -> pd.DataFrame:
+    def history(
+        self, *, start: str, end: str, interval: str, auto_adjust: bool, actions: bool, repair: bool, **kwargs: Any
+    ) -> pd.DataFrame:
         assert interval == "1d" and auto_adjust is False and actions is True and repair is False
         self._owner.calls.append((self.ticker, start, end))
         if self.ticker in self._owner.errors:
@@ -216,9 +217,7 @@ def chart_json(
         },
     }
     if dividends:
-        result["events"] = {
-            "dividends": {str(epoch(d)): {"amount": a, "date": epoch(d)} for d, a in dividends.items()}
-        }
+        result["events"] = {"dividends": {str(epoch(d)): {"amount": a, "date": epoch(d)} for d, a in dividends.items()}}
     return {"chart": {"result": [result], "error": None}}
 
 

@@ -212,9 +212,7 @@ class TestCsvPricesErrors:
             pytest.param(HEADER + "2020-01-02,1,1,1,1,inf,1\n", 2, "Adj Close", id="infinite"),
         ],
     )
-    def test_bad_file_names_file_line_and_column(
-        self, write_csv: WriteCsv, text: str, line: int, column: str
-    ) -> None:
+    def test_bad_file_names_file_line_and_column(self, write_csv: WriteCsv, text: str, line: int, column: str) -> None:
         path = write_csv("BAD.csv", text)
         with pytest.raises(InputError) as info:
             CsvPrices(path.parent).load("BAD", D0, D1)

@@ -36,8 +36,9 @@ REPO = Path(__file__).resolve().parents[2]
 SYMBOL = "0700.HK"
 
 
-def _frame(dates: list[str], adj: list[float], *, close: list[float] | None = None,
-           dividends: dict[str, float] | None = None) -> pd.DataFrame:
+def _frame(
+    dates: list[str], adj: list[float], *, close: list[float] | None = None, dividends: dict[str, float] | None = None
+) -> pd.DataFrame:
     """A normalised history frame (the layout of yahoo.history_to_frame)."""
     index = pd.DatetimeIndex(pd.to_datetime(dates), name="date").as_unit("ns")
     frame = pd.DataFrame(
@@ -83,8 +84,20 @@ class TestPriceStoreBasics:
             assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "1"
             columns = [r[1] for r in con.execute("PRAGMA table_info(prices)")]
             assert columns == [
-                "source", "symbol", "date", "open", "high", "low", "close", "adj_close", "volume",
-                "dividends", "splits", "currency", "exchange_tz", "fetch_id",
+                "source",
+                "symbol",
+                "date",
+                "open",
+                "high",
+                "low",
+                "close",
+                "adj_close",
+                "volume",
+                "dividends",
+                "splits",
+                "currency",
+                "exchange_tz",
+                "fetch_id",
             ]
         finally:
             con.close()
@@ -138,14 +151,21 @@ class TestPriceStoreBasics:
             con.close()
 
     def test_fetch_log_and_listing(self, store: PriceStore) -> None:
-        store.write("A", _frame(["2024-01-02", "2024-01-03"], [1.0, 2.0]), _info(fetched_at_utc="2024-02-01T00:00:00+00:00"))
+        store.write(
+            "A", _frame(["2024-01-02", "2024-01-03"], [1.0, 2.0]), _info(fetched_at_utc="2024-02-01T00:00:00+00:00")
+        )
         store.write(
             "A",
             _frame(["2024-01-04"], [3.0]),
             FetchInfo(dt.date(2024, 1, 4), dt.date(2024, 1, 4), "2024-02-02T00:00:00+00:00", "1.8.0"),
         )
-        store.log_failure("A", dt.date(2024, 1, 5), dt.date(2024, 1, 9), "rate limited: 429",
-                          fetched_at_utc="2024-02-03T00:00:00+00:00")
+        store.log_failure(
+            "A",
+            dt.date(2024, 1, 5),
+            dt.date(2024, 1, 9),
+            "rate limited: 429",
+            fetched_at_utc="2024-02-03T00:00:00+00:00",
+        )
         store.log_failure("ZZZ", dt.date(2024, 1, 1), dt.date(2024, 1, 9), "no data: 404")
 
         log = store.fetch_log("A")
@@ -213,7 +233,7 @@ class TestWriteSafety:
         def writer() -> None:
             try:
                 store.write(SYMBOL, _frame(["2024-01-02", "2024-01-03", "2024-01-04"], [5.0, 6.0, 7.0]), _info())
-            except BaseException as exc:  # noqa: BLE001 - reported to the main thread
+            except BaseException as exc:
                 errors.append(exc)
 
         thread = threading.Thread(target=writer)
@@ -244,7 +264,11 @@ class TestUnusableStore:
         path = tmp_path / "prices.sqlite"
         path.write_bytes(b"this is not an SQLite database " * 200)
         store = PriceStore(path)
-        for call in (lambda: store.read(SYMBOL), store.listing, lambda: store.write(SYMBOL, _frame(["2024-01-02"], [1.0]), _info())):
+        for call in (
+            lambda: store.read(SYMBOL),
+            store.listing,
+            lambda: store.write(SYMBOL, _frame(["2024-01-02"], [1.0]), _info()),
+        ):
             with pytest.raises(DataError) as info:
                 call()
             assert isinstance(info.value, StoreError)
@@ -291,7 +315,12 @@ class TestCoverage:
     @staticmethod
     def _cov(first: str, last: str, *fetches: tuple[str, str, str]) -> Coverage:
         return Coverage(
-            SYMBOL, "yahoo", dt.date.fromisoformat(first), dt.date.fromisoformat(last), 60, fetches[-1][2] if fetches else None,
+            SYMBOL,
+            "yahoo",
+            dt.date.fromisoformat(first),
+            dt.date.fromisoformat(last),
+            60,
+            fetches[-1][2] if fetches else None,
             tuple(FetchRecord(dt.date.fromisoformat(a), dt.date.fromisoformat(b), c) for a, b, c in fetches),
         )
 
@@ -321,7 +350,7 @@ class TestCoverage:
 
 
 class TestAdjustmentDrift:
-    DATES = ["2024-01-02", "2024-01-03", "2024-01-04"]
+    DATES = ("2024-01-02", "2024-01-03", "2024-01-04")
 
     def test_identical(self) -> None:
         assert adjustment_drift(_frame(self.DATES, [1.0, 2.0, 3.0]), _frame(self.DATES, [1.0, 2.0, 3.0])) is None
@@ -352,8 +381,14 @@ class TestAdjustmentDrift:
 # ============================================================================================ YahooPrices
 
 
-def _hk_history(make_yf_frame: Callable[..., pd.DataFrame], start: str, end: str, factor: float,
-                dividends: dict[str, float] | None = None, rebase: tuple[str, float] | None = None) -> pd.DataFrame:
+def _hk_history(
+    make_yf_frame: Callable[..., pd.DataFrame],
+    start: str,
+    end: str,
+    factor: float,
+    dividends: dict[str, float] | None = None,
+    rebase: tuple[str, float] | None = None,
+) -> pd.DataFrame:
     """Fake Yahoo history: close = 100 + i, adj_close = close * factor (times ``rebase`` before its date)."""
     dates = [d.date().isoformat() for d in pd.bdate_range(start, end)]
     rows = []
@@ -372,14 +407,22 @@ def yahoo(tmp_path: Path, fake_yahoo: Any) -> YahooPrices:
 
 
 class TestYahooPrices:
-    def test_download_then_reuse(self, yahoo: YahooPrices, fake_yahoo: Any,
-                                 make_yf_frame: Callable[..., pd.DataFrame]) -> None:
+    def test_download_then_reuse(
+        self, yahoo: YahooPrices, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]
+    ) -> None:
         fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2024-01-02", "2024-01-31", 0.5)
         first = yahoo.load(SYMBOL, dt.date(2024, 1, 2), dt.date(2024, 1, 12))
         assert fake_yahoo.calls == [(SYMBOL, "2024-01-02", "2024-01-13")]
         assert [d.date().isoformat() for d in first.dates] == [
-            "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08",
-            "2024-01-09", "2024-01-10", "2024-01-11", "2024-01-12",
+            "2024-01-02",
+            "2024-01-03",
+            "2024-01-04",
+            "2024-01-05",
+            "2024-01-08",
+            "2024-01-09",
+            "2024-01-10",
+            "2024-01-11",
+            "2024-01-12",
         ]
         np.testing.assert_array_equal(first.values, [50.0, 50.5, 51.0, 51.5, 52.0, 52.5, 53.0, 53.5, 54.0])
         np.testing.assert_array_equal(first.volume, [1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008])  # type: ignore[arg-type]
@@ -392,8 +435,7 @@ class TestYahooPrices:
         np.testing.assert_array_equal(again.values, first.values)
         assert isinstance(yahoo, PriceSource)
 
-    def test_provenance(self, yahoo: YahooPrices, fake_yahoo: Any,
-                        make_yf_frame: Callable[..., pd.DataFrame]) -> None:
+    def test_provenance(self, yahoo: YahooPrices, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]) -> None:
         import yfinance
 
         fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2024-01-02", "2024-01-12", 0.5)
@@ -413,8 +455,9 @@ class TestYahooPrices:
         assert f"yfinance {yfinance.__version__}" in yahoo.description
         assert str(yahoo.store.path) in yahoo.description
 
-    def test_tail_download_without_drift(self, yahoo: YahooPrices, fake_yahoo: Any,
-                                         make_yf_frame: Callable[..., pd.DataFrame]) -> None:
+    def test_tail_download_without_drift(
+        self, yahoo: YahooPrices, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]
+    ) -> None:
         fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2023-12-01", "2024-01-31", 0.5)
         yahoo.load(SYMBOL, dt.date(2023, 12, 1), dt.date(2024, 1, 12))
         series = yahoo.load(SYMBOL, dt.date(2023, 12, 1), dt.date(2024, 1, 31))
@@ -426,8 +469,9 @@ class TestYahooPrices:
         np.testing.assert_allclose(series.values, (100.0 + np.arange(len(expected_dates))) * 0.5, rtol=0, atol=1e-12)
         assert list(yahoo.store.fetch_log(SYMBOL)["status"]) == ["ok", "ok"]
 
-    def test_new_dividend_rebases_the_whole_history(self, yahoo: YahooPrices, fake_yahoo: Any,
-                                                    make_yf_frame: Callable[..., pd.DataFrame]) -> None:
+    def test_new_dividend_rebases_the_whole_history(
+        self, yahoo: YahooPrices, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]
+    ) -> None:
         fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2023-12-01", "2024-01-12", 0.5)
         yahoo.load(SYMBOL, dt.date(2023, 12, 1), dt.date(2024, 1, 12))
         # Yahoo now has a dividend on 2024-01-22 and has rebased every earlier adj_close by 0.99.
@@ -451,8 +495,9 @@ class TestYahooPrices:
         assert "dividend" in log["error"].iloc[2]
         assert any("re-based" in note for note in series.notes)
 
-    def test_refresh_with_drift_replaces_in_one_download(self, tmp_path: Path, fake_yahoo: Any,
-                                                         make_yf_frame: Callable[..., pd.DataFrame]) -> None:
+    def test_refresh_with_drift_replaces_in_one_download(
+        self, tmp_path: Path, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]
+    ) -> None:
         path = tmp_path / "prices.sqlite"
         fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2024-01-02", "2024-01-12", 0.5)
         YahooPrices(path, ticker_factory=fake_yahoo).load(SYMBOL, dt.date(2024, 1, 2), dt.date(2024, 1, 12))
@@ -464,8 +509,9 @@ class TestYahooPrices:
         np.testing.assert_allclose(series.values, (100.0 + np.arange(9)) * 0.4, rtol=0, atol=1e-12)
         assert list(PriceStore(path).fetch_log()["status"]) == ["ok", "rebased"]
 
-    def test_failed_download_falls_back_to_the_store(self, yahoo: YahooPrices, fake_yahoo: Any,
-                                                     make_yf_frame: Callable[..., pd.DataFrame]) -> None:
+    def test_failed_download_falls_back_to_the_store(
+        self, yahoo: YahooPrices, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]
+    ) -> None:
         fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2024-01-02", "2024-01-12", 0.5)
         yahoo.load(SYMBOL, dt.date(2024, 1, 2), dt.date(2024, 1, 12))
         fake_yahoo.errors[SYMBOL] = OSError("Could not resolve host: query2.finance.yahoo.com")
@@ -506,8 +552,9 @@ class TestOffline:
         assert err.detail == "run `eventstudy fetch` with network access, or use --prices DIR"
         assert source.description.endswith("(offline)")
 
-    def test_stored_symbol_is_served(self, tmp_path: Path, fake_yahoo: Any,
-                                     make_yf_frame: Callable[..., pd.DataFrame]) -> None:
+    def test_stored_symbol_is_served(
+        self, tmp_path: Path, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]
+    ) -> None:
         path = tmp_path / "prices.sqlite"
         fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2024-01-02", "2024-01-12", 0.5)
         YahooPrices(path, ticker_factory=fake_yahoo).load(SYMBOL, dt.date(2024, 1, 2), dt.date(2024, 1, 12))

@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -156,7 +156,9 @@ class TestFetchHistory:
         assert list(frame.index) == [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-03")]
         assert set(frame["exchange_tz"]) == {"Asia/Hong_Kong"}
 
-    def test_session_is_passed_to_the_factory(self, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]) -> None:
+    def test_session_is_passed_to_the_factory(
+        self, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]
+    ) -> None:
         fake_yahoo.histories["0700.HK"] = make_yf_frame(HK_ROWS)
         session = object()
         fetch_history("0700.HK", dt.date(2024, 1, 2), dt.date(2024, 1, 4), session=session, ticker_factory=fake_yahoo)
@@ -171,7 +173,7 @@ class TestFetchHistory:
         self, caplog: pytest.LogCaptureFixture, make_yf_frame: Callable[..., pd.DataFrame]
     ) -> None:
         class NoisyTicker:
-            history_metadata: dict[str, str] = {}
+            history_metadata: ClassVar[dict[str, str]] = {}
 
             def history(self, **kwargs: Any) -> pd.DataFrame:
                 logging.getLogger("yfinance").error("$9999.HK: possibly delisted; no timezone found")
@@ -181,7 +183,9 @@ class TestFetchHistory:
         logger = logging.getLogger("yfinance")
         handlers_before, level_before = list(logger.handlers), logger.level
         with caplog.at_level(logging.DEBUG), pytest.raises(PriceSourceError) as info:
-            fetch_history("9999.HK", dt.date(2024, 1, 2), dt.date(2024, 1, 4), ticker_factory=lambda s, _: NoisyTicker())
+            fetch_history(
+                "9999.HK", dt.date(2024, 1, 2), dt.date(2024, 1, 4), ticker_factory=lambda s, _: NoisyTicker()
+            )
         assert not [r for r in caplog.records if r.name.startswith("yfinance")]
         assert "possibly delisted" in info.value.detail
         assert logger.handlers == handlers_before and logger.level == level_before

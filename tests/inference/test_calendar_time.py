@@ -13,10 +13,10 @@ import math
 import numpy as np
 import pandas as pd
 from scipy import stats
+from test_parametric_battery import REL_DAYS, WINDOWS, cols_of, simulate  # type: ignore[import-not-found]
 
 from eventstudy.inference.base import REGISTRY
 from eventstudy.inference.calendar_time import newey_west_lags
-from test_parametric_battery import REL_DAYS, WINDOWS, cols_of, simulate  # type: ignore[import-not-found]
 
 RTOL = 1e-10
 SPREAD = np.array([0, 2, 3, 7, 11, 12, 17, 20, 26, 29, 33, 40])
@@ -78,7 +78,9 @@ def test_groups_are_separate_portfolios() -> None:
 
 
 def test_mixed_markets_use_the_largest_market_and_say_so() -> None:
-    markets = np.array(["XHKG", "XNYS", "XNYS", "XHKG", "XNYS", "XNYS", "XNYS", "XHKG", "XNYS", "XNYS", "XNYS", "XNYS"], dtype=object)
+    markets = np.array(
+        ["XHKG", "XNYS", "XNYS", "XHKG", "XNYS", "XNYS", "XNYS", "XHKG", "XNYS", "XNYS", "XNYS", "XNYS"], dtype=object
+    )
     d = simulate(n=12, offsets=SPREAD, markets=markets).data
     block = ctp(d)
     t, _ = hand_nw_t(d, np.flatnonzero(markets == "XNYS"), (-2, 2))
@@ -108,7 +110,9 @@ def test_fully_clustered_single_portfolio_variant() -> None:
         cols = cols_of(window)
         g = np.array([len(cols), d.evt_market[0, cols].sum()])
         var = s2 * (len(cols) + g @ np.linalg.inv(x.T @ x) @ g)
-        car_p = (d.evt_returns[:, cols].mean(axis=0) - np.column_stack([np.ones(len(cols)), d.evt_market[0, cols]]) @ b).sum()
+        car_p = (
+            d.evt_returns[:, cols].mean(axis=0) - np.column_stack([np.ones(len(cols)), d.evt_market[0, cols]]) @ b
+        ).sum()
         np.testing.assert_allclose(block.statistic[0, c], car_p / math.sqrt(var), rtol=RTOL)
         assert block.df[0, c] == len(port) - 2
         assert "single-portfolio" in block.reason[0, c]

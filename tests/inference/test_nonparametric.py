@@ -29,7 +29,17 @@ from eventstudy.inference.nonparametric import (
 )
 
 TEXTBOOK = Conventions()
-ALL_TESTS = (SignTest, GeneralizedSign, CorradoRank, ModifiedRank, CorradoZivneySign, CowanRank, Wilcoxon, GrankT, GrankZ)
+ALL_TESTS = (
+    SignTest,
+    GeneralizedSign,
+    CorradoRank,
+    ModifiedRank,
+    CorradoZivneySign,
+    CowanRank,
+    Wilcoxon,
+    GrankT,
+    GrankZ,
+)
 
 
 def panel(
@@ -52,16 +62,32 @@ def panel(
     car_var = np.stack([s2 * len(c) for c in cols], axis=1)
     nat = np.datetime64("NaT")
     return InferenceData(
-        ar=ar, ar_var=np.broadcast_to(s2[:, None], ar.shape).copy(), car=car, car_var=car_var, df=m - 2,
-        rel_days=rel_days, car_windows=windows, conventions=conventions, est_resid=est,
-        est_dates=np.full((n, length), nat, dtype="datetime64[D]"), est_market=np.full((n, length), np.nan),
-        evt_market=np.full((n, w), np.nan), evt_returns=np.full((n, w), np.nan),
-        evt_dates=np.full((n, w), nat, dtype="datetime64[D]"), s2=s2, n_obs=m, k=2,
-        xtx_inv=np.full((n, 2, 2), np.nan), event_design=np.full((n, w, 2), np.nan), markets=np.full(n, "XNYS", dtype=object),
+        ar=ar,
+        ar_var=np.broadcast_to(s2[:, None], ar.shape).copy(),
+        car=car,
+        car_var=car_var,
+        df=m - 2,
+        rel_days=rel_days,
+        car_windows=windows,
+        conventions=conventions,
+        est_resid=est,
+        est_dates=np.full((n, length), nat, dtype="datetime64[D]"),
+        est_market=np.full((n, length), np.nan),
+        evt_market=np.full((n, w), np.nan),
+        evt_returns=np.full((n, w), np.nan),
+        evt_dates=np.full((n, w), nat, dtype="datetime64[D]"),
+        s2=s2,
+        n_obs=m,
+        k=2,
+        xtx_inv=np.full((n, 2, 2), np.nan),
+        event_design=np.full((n, w, 2), np.nan),
+        markets=np.full(n, "XNYS", dtype=object),
     )
 
 
-def synthetic(seed: int = 7, n: int = 11, length: int = 60, w: int = 5, ties: bool = False, conventions: Conventions = TEXTBOOK) -> InferenceData:
+def synthetic(
+    seed: int = 7, n: int = 11, length: int = 60, w: int = 5, ties: bool = False, conventions: Conventions = TEXTBOOK
+) -> InferenceData:
     """Random panel with unequal estimation lengths, missing estimation and event days, optional ties."""
     rng = np.random.default_rng(seed)
     scale = rng.uniform(0.01, 0.03, size=(n, 1))
@@ -112,7 +138,7 @@ def hand_rank_family(data: InferenceData, rows: np.ndarray, kind: str, conv: Con
         d[c] = s / len(x) if kind == "rank" else s / np.sqrt(len(x))
     divisor = np.isfinite(d).sum() if conv.rank_scale == "days" else np.mean(t_i)
     scale = np.sqrt(np.nansum(d**2) / divisor)
-    return d[data.est_resid.shape[1]:] / scale
+    return d[data.est_resid.shape[1] :] / scale
 
 
 def hand_grank(data: InferenceData, values: np.ndarray, rows: np.ndarray) -> tuple[float, float, int]:
@@ -151,7 +177,7 @@ class TestSign:
         values = data.ar if scope == "day" else data.car
         for g in range(3):
             for c in range(values.shape[1]):
-                x = values[GROUPS == g, c]
+                x = values[g == GROUPS, c]
                 x = x[np.isfinite(x)]
                 n, w = len(x), (x > 0).sum()
                 z = (w - n / 2) / np.sqrt(n / 4)
@@ -185,7 +211,7 @@ class TestGeneralizedSign:
         values = data.ar if scope == "day" else data.car
         for g in range(3):
             for c in range(values.shape[1]):
-                rows = [i for i in np.flatnonzero(GROUPS == g) if np.isfinite(values[i, c])]
+                rows = [i for i in np.flatnonzero(g == GROUPS) if np.isfinite(values[i, c])]
                 pos = [np.sum(data.est_resid[i][np.isfinite(data.est_resid[i])] > 0) for i in rows]
                 m = [np.isfinite(data.est_resid[i]).sum() for i in rows]
                 p = np.mean(np.divide(pos, m)) if phat == "event_mean" else np.sum(pos) / np.sum(m)
@@ -197,8 +223,14 @@ class TestGeneralizedSign:
         rng = np.random.default_rng(1)
         data = panel(rng.normal(size=(6, 40)), rng.normal(size=(6, 3)), np.arange(3), ((0, 2),))
         pooled = GeneralizedSign().compute(data, "day", np.zeros(6, dtype=np.int64), 1)
-        other = panel(data.est_resid, data.ar, data.rel_days, data.car_windows, TEXTBOOK.with_knobs(gsign_phat="pooled"))
-        np.testing.assert_allclose(GeneralizedSign().compute(other, "day", np.zeros(6, dtype=np.int64), 1).statistic, pooled.statistic, rtol=1e-12)
+        other = panel(
+            data.est_resid, data.ar, data.rel_days, data.car_windows, TEXTBOOK.with_knobs(gsign_phat="pooled")
+        )
+        np.testing.assert_allclose(
+            GeneralizedSign().compute(other, "day", np.zeros(6, dtype=np.int64), 1).statistic,
+            pooled.statistic,
+            rtol=1e-12,
+        )
 
     def test_all_positive_estimation_gives_reason(self) -> None:
         data = panel(np.full((3, 20), 0.01), np.full((3, 2), 0.02), np.arange(2), ((0, 1),))
@@ -214,15 +246,17 @@ class TestGeneralizedSign:
 
 @pytest.mark.parametrize("conv", [TEXTBOOK, ESTUDY2], ids=["textbook", "estudy2"])
 @pytest.mark.parametrize("ties", [False, True], ids=["no_ties", "ties"])
-@pytest.mark.parametrize(("cls", "kind"), [(CorradoRank, "rank"), (ModifiedRank, "mrank"), (CorradoZivneySign, "czsign")])
+@pytest.mark.parametrize(
+    ("cls", "kind"), [(CorradoRank, "rank"), (ModifiedRank, "mrank"), (CorradoZivneySign, "czsign")]
+)
 def test_rank_family_by_hand(cls: type[StatTest], kind: str, ties: bool, conv: Conventions) -> None:
     data = synthetic(ties=ties, conventions=conv)
     block = cls().compute(data, "day", GROUPS, 3)
     for g in range(3):
-        expected = hand_rank_family(data, np.flatnonzero(GROUPS == g), kind, conv)
+        expected = hand_rank_family(data, np.flatnonzero(g == GROUPS), kind, conv)
         np.testing.assert_allclose(block.statistic[g], expected, rtol=1e-10)
         np.testing.assert_allclose(block.p_value[g], 2 * stats.norm.sf(np.abs(expected)), rtol=1e-9)
-        np.testing.assert_array_equal(block.n[g], np.isfinite(data.ar[GROUPS == g]).sum(axis=0))
+        np.testing.assert_array_equal(block.n[g], np.isfinite(data.ar[g == GROUPS]).sum(axis=0))
     assert cls.scopes == ("day",)
 
 
@@ -242,7 +276,7 @@ class TestCowanRank:
         for g in range(3):
             for c, (a, b) in enumerate(data.car_windows):
                 cols = length + np.flatnonzero((data.rel_days >= a) & (data.rel_days <= b))
-                rows = [i for i in np.flatnonzero(GROUPS == g) if np.isfinite(combined[i, cols]).all()]
+                rows = [i for i in np.flatnonzero(g == GROUPS) if np.isfinite(combined[i, cols]).all()]
                 dev = np.full((len(rows), combined.shape[1]), np.nan)
                 for r, i in enumerate(rows):
                     ok = np.isfinite(combined[i])
@@ -268,7 +302,11 @@ class TestCowanRank:
             den = np.sqrt(sum((np.nanmean(col) - k_bar) ** 2 for col in ranks.T if np.isfinite(col).any()) / t_i.mean())
             length = d_.est_resid.shape[1]
             for c, (a, b) in enumerate(d_.car_windows):
-                cols = [length + j for j in np.flatnonzero((d_.rel_days >= a) & (d_.rel_days <= b)) if np.isfinite(combined[:, length + j]).mean() > coverage]
+                cols = [
+                    length + j
+                    for j in np.flatnonzero((d_.rel_days >= a) & (d_.rel_days <= b))
+                    if np.isfinite(combined[:, length + j]).mean() > coverage
+                ]
                 if not cols:
                     assert np.isnan(block.statistic[0, c]) and "no window day" in block.reason[0, c]
                     continue
@@ -292,7 +330,7 @@ class TestWilcoxon:
         labels = block.distribution()
         for g in range(3):
             for c in range(values.shape[1]):
-                x = values[GROUPS == g, c]
+                x = values[g == GROUPS, c]
                 x = x[np.isfinite(x) & (x != 0)]
                 a = np.abs(x)
                 has_ties = len(np.unique(a)) < len(a)
@@ -311,7 +349,9 @@ class TestWilcoxon:
             x = rng.permutation(np.arange(1, n + 1)) * rng.choice([-1.0, 1.0], size=n)
             w_plus = stats.rankdata(np.abs(x))[x > 0].sum()
             ref = stats.wilcoxon(x, method="exact")
-            np.testing.assert_allclose(exact_signed_rank_pvalue(np.array([w_plus]), np.array([n]))[0], ref.pvalue, rtol=1e-10)
+            np.testing.assert_allclose(
+                exact_signed_rank_pvalue(np.array([w_plus]), np.array([n]))[0], ref.pvalue, rtol=1e-10
+            )
 
     def test_large_n_uses_normal(self) -> None:
         rng = np.random.default_rng(2)
@@ -345,7 +385,7 @@ class TestGrank:
         values = data.sar if scope == "day" else data.scar
         for g in range(3):
             for c in range(values.shape[1]):
-                z, t, t_points = hand_grank(data, values[:, c], np.flatnonzero(GROUPS == g))
+                z, t, t_points = hand_grank(data, values[:, c], np.flatnonzero(g == GROUPS))
                 np.testing.assert_allclose(z_block.statistic[g, c], z, rtol=1e-10)
                 np.testing.assert_allclose(t_block.statistic[g, c], t, rtol=1e-10)
                 np.testing.assert_allclose(t_block.p_value[g, c], 2 * stats.t.sf(abs(t), t_points - 2), rtol=1e-9)
@@ -362,8 +402,12 @@ class TestGrank:
         for scope in scopes:
             values = data.sar if scope == "day" else data.scar
             z, t, _ = hand_grank(data, values[:, 0], np.arange(3))
-            np.testing.assert_allclose(GrankZ().compute(data, scope, np.zeros(3, dtype=np.int64), 1).statistic[0, 0], z, rtol=1e-12)
-            np.testing.assert_allclose(GrankT().compute(data, scope, np.zeros(3, dtype=np.int64), 1).statistic[0, 0], t, rtol=1e-12)
+            np.testing.assert_allclose(
+                GrankZ().compute(data, scope, np.zeros(3, dtype=np.int64), 1).statistic[0, 0], z, rtol=1e-12
+            )
+            np.testing.assert_allclose(
+                GrankT().compute(data, scope, np.zeros(3, dtype=np.int64), 1).statistic[0, 0], t, rtol=1e-12
+            )
 
     def test_one_event_groups_have_reason(self) -> None:
         data = synthetic()

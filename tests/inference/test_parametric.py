@@ -8,21 +8,36 @@ from scipy import stats
 
 from eventstudy.conventions import Conventions
 from eventstudy.inference import InferenceData, run_tests
+from eventstudy.inference.parametric import BmpT, CrossSectionalT, PatellZ
 
 
-def make_data(ar, ar_var, car, car_var, df, rel_days, windows, conventions=Conventions()) -> InferenceData:  # type: ignore[no-untyped-def]
+def make_data(ar, ar_var, car, car_var, df, rel_days, windows, conventions=None) -> InferenceData:  # type: ignore[no-untyped-def]
     """InferenceData for tests that use only the event-window quantities (the rest is filled with NaN)."""
+    conventions = Conventions() if conventions is None else conventions
     n, w = ar.shape
     nan_est = np.full((n, 5), np.nan)
     return InferenceData(
-        ar, ar_var, car, car_var, df, rel_days, windows, conventions,
-        est_resid=nan_est, est_dates=np.full((n, 5), np.datetime64("NaT"), dtype="datetime64[D]"),
-        est_market=nan_est, evt_market=np.full((n, w), np.nan), evt_returns=np.full((n, w), np.nan),
-        evt_dates=np.full((n, w), np.datetime64("NaT"), dtype="datetime64[D]"), s2=np.full(n, np.nan),
-        n_obs=np.asarray(df) + 2, k=2, xtx_inv=np.full((n, 2, 2), np.nan), event_design=np.full((n, w, 2), np.nan),
+        ar,
+        ar_var,
+        car,
+        car_var,
+        df,
+        rel_days,
+        windows,
+        conventions,
+        est_resid=nan_est,
+        est_dates=np.full((n, 5), np.datetime64("NaT"), dtype="datetime64[D]"),
+        est_market=nan_est,
+        evt_market=np.full((n, w), np.nan),
+        evt_returns=np.full((n, w), np.nan),
+        evt_dates=np.full((n, w), np.datetime64("NaT"), dtype="datetime64[D]"),
+        s2=np.full(n, np.nan),
+        n_obs=np.asarray(df) + 2,
+        k=2,
+        xtx_inv=np.full((n, 2, 2), np.nan),
+        event_design=np.full((n, w, 2), np.nan),
         markets=np.full(n, "XNYS", dtype=object),
     )
-from eventstudy.inference.parametric import BmpT, CrossSectionalT, PatellZ
 
 
 def _data(seed: int = 3, n: int = 9, w: int = 4) -> InferenceData:
@@ -103,7 +118,9 @@ class TestBmpT:
 
     def test_zero_variance_is_nan_with_reason(self) -> None:
         ar = np.full((3, 1), 0.01)
-        data = make_data(ar, np.full((3, 1), 1e-4), ar, np.full((3, 1), 1e-4), np.array([100, 100, 100]), np.array([0]), ((0, 0),))
+        data = make_data(
+            ar, np.full((3, 1), 1e-4), ar, np.full((3, 1), 1e-4), np.array([100, 100, 100]), np.array([0]), ((0, 0),)
+        )
         block = BmpT().compute(data, "day", np.zeros(3, dtype=np.int64), 1)
         assert np.isnan(block.statistic[0, 0])
         assert "zero cross-sectional variance" in block.reason[0, 0]

@@ -24,7 +24,7 @@ from scipy import stats
 from eventstudy.conventions import ESTUDY2, Conventions
 from eventstudy.inference import InferenceData, run_tests
 from eventstudy.inference import clustered as clustered_module
-from eventstudy.inference.base import group_generator, REGISTRY
+from eventstudy.inference.base import REGISTRY, group_generator
 from eventstudy.inference.clustered import kp_mean_correlation
 
 RTOL = 1e-10
@@ -62,7 +62,7 @@ def simulate(
     n: int = 8,
     l_est: int = 80,
     offsets: np.ndarray | None = None,
-    conventions: Conventions = Conventions(),
+    conventions: Conventions | None = None,
     missing: bool = True,
     markets: np.ndarray | None = None,
 ) -> Sim:
@@ -76,7 +76,9 @@ def simulate(
     common = rng.normal(0.0, 0.012, n_dates)
     rows = offsets[:, None] + np.arange(l_est + w)
     alpha, beta, sigma = rng.normal(0, 0.001, n), rng.uniform(0.5, 1.5, n), rng.uniform(0.01, 0.03, n)
-    ret = alpha[:, None] + beta[:, None] * market[rows] + common[rows] + sigma[:, None] * rng.standard_normal(rows.shape)
+    ret = (
+        alpha[:, None] + beta[:, None] * market[rows] + common[rows] + sigma[:, None] * rng.standard_normal(rows.shape)
+    )
     ret[:, l_est + 2] += 0.01  # day 0 effect
     if missing:
         ret[0, :7] = np.nan  # shorter estimation sample: M_0 = l_est - 7
@@ -84,6 +86,7 @@ def simulate(
     m_all = market[rows]
     est_r, evt_r = ret[:, :l_est], ret[:, l_est:]
     est_m, evt_m = m_all[:, :l_est], m_all[:, l_est:]
+    conventions = Conventions() if conventions is None else conventions
     ddof = conventions.ddof(2)
     resid = np.full((n, l_est), np.nan)
     s2, m_obs = np.empty(n), np.empty(n, dtype=np.int64)
@@ -105,7 +108,7 @@ def simulate(
     car = np.empty((n, len(WINDOWS)))
     car_var = np.empty_like(car)
     for c, (a, b_) in enumerate(WINDOWS):
-        cols = np.flatnonzero((REL_DAYS >= a) & (REL_DAYS <= b_))
+        cols = np.flatnonzero((a <= REL_DAYS) & (b_ >= REL_DAYS))
         car[:, c] = ar[:, cols].sum(axis=1)
         g = design[:, cols].sum(axis=1)
         car_var[:, c] = s2 * (len(cols) + np.einsum("nk,nkj,nj->n", g, xtx_inv, g))
@@ -113,11 +116,26 @@ def simulate(
     est_dates = calendar[rows[:, :l_est]].astype("datetime64[D]")
     est_dates = np.where(np.isfinite(est_r), est_dates, np.datetime64("NaT"))
     data = InferenceData(
-        ar=ar, ar_var=ar_var, car=car, car_var=car_var, df=m_obs - 2, rel_days=REL_DAYS, car_windows=WINDOWS,
-        conventions=conventions, est_resid=resid, est_dates=est_dates,
-        est_market=np.where(np.isfinite(est_r), est_m, np.nan), evt_market=evt_m, evt_returns=evt_r,
-        evt_dates=calendar[rows[:, l_est:]].astype("datetime64[D]"), s2=s2, n_obs=m_obs, k=2, xtx_inv=xtx_inv,
-        event_design=design, markets=np.full(n, "XNYS", dtype=object) if markets is None else markets,
+        ar=ar,
+        ar_var=ar_var,
+        car=car,
+        car_var=car_var,
+        df=m_obs - 2,
+        rel_days=REL_DAYS,
+        car_windows=WINDOWS,
+        conventions=conventions,
+        est_resid=resid,
+        est_dates=est_dates,
+        est_market=np.where(np.isfinite(est_r), est_m, np.nan),
+        evt_market=evt_m,
+        evt_returns=evt_r,
+        evt_dates=calendar[rows[:, l_est:]].astype("datetime64[D]"),
+        s2=s2,
+        n_obs=m_obs,
+        k=2,
+        xtx_inv=xtx_inv,
+        event_design=design,
+        markets=np.full(n, "XNYS", dtype=object) if markets is None else markets,
     )
     return Sim(data, est_r, np.where(np.isfinite(est_r), est_m, np.nan))
 
@@ -128,7 +146,7 @@ def compute(data: InferenceData, name: str, scope: str, groups: np.ndarray | Non
 
 
 def cols_of(window: tuple[int, int]) -> np.ndarray:
-    return np.flatnonzero((REL_DAYS >= window[0]) & (REL_DAYS <= window[1]))
+    return np.flatnonzero((window[0] <= REL_DAYS) & (window[1] >= REL_DAYS))
 
 
 # ------------------------------------------------------------------------------------------ hand formulas
@@ -210,8 +228,12 @@ class TestJ1J2:
 
     def test_j2_ignores_patell_knobs(self) -> None:
         d = simulate().data
-        knobbed = dataclasses.replace(d, conventions=Conventions().with_knobs(patell_car="csar", patell_denominator="all"))
-        np.testing.assert_allclose(compute(knobbed, "j2", "window").statistic, compute(d, "j2", "window").statistic, rtol=RTOL)
+        knobbed = dataclasses.replace(
+            d, conventions=Conventions().with_knobs(patell_car="csar", patell_denominator="all")
+        )
+        np.testing.assert_allclose(
+            compute(knobbed, "j2", "window").statistic, compute(d, "j2", "window").statistic, rtol=RTOL
+        )
 
 
 class TestBrownWarner1980:
@@ -267,7 +289,9 @@ class TestBrownWarner1985:
         win = compute(d, "brown_warner_1985", "window")
         for c, window in enumerate(WINDOWS):
             ok = np.isfinite(d.car[:, c])
-            np.testing.assert_allclose(win.statistic[0, c], d.car[ok, c].mean() / (math.sqrt(len(cols_of(window))) * s_a), rtol=RTOL)
+            np.testing.assert_allclose(
+                win.statistic[0, c], d.car[ok, c].mean() / (math.sqrt(len(cols_of(window))) * s_a), rtol=RTOL
+            )
 
     def test_groups_use_their_own_residuals(self) -> None:
         d = simulate().data
@@ -294,14 +318,18 @@ class TestLamb:
         return 1 + 1 / m_bar + (sim.data.evt_market[i] - m.mean()) ** 2 / ((m - m.mean()) ** 2).sum()
 
     def test_day_first_market(self) -> None:
-        sim = simulate(offsets=np.array([0, 0, 0, 0, 3, 3, 3, 3]), conventions=Conventions().with_knobs(lamb_market="first"))
+        sim = simulate(
+            offsets=np.array([0, 0, 0, 0, 3, 3, 3, 3]), conventions=Conventions().with_knobs(lamb_market="first")
+        )
         d = sim.data
         groups = np.array([1, 1, 1, 1, 0, 0, 0, 0])  # group 0's first event is row 4
         block = compute(d, "lamb", "day", groups)
         for g, first in ((0, 4), (1, 0)):
             members = groups == g
             s_a, _ = hand_cda_scale(d.est_resid[members])
-            expected = np.nanmean(d.ar[members], axis=0) / (s_a * np.sqrt(self.factor(sim, first, d.n_obs[members].mean())))
+            expected = np.nanmean(d.ar[members], axis=0) / (
+                s_a * np.sqrt(self.factor(sim, first, d.n_obs[members].mean()))
+            )
             np.testing.assert_allclose(block.statistic[g], expected, rtol=RTOL)
 
     def test_day_own_market_and_windows(self) -> None:
@@ -311,7 +339,9 @@ class TestLamb:
         m_bar = d.n_obs.mean()
         own = np.array([self.factor(sim, i, m_bar) for i in range(8)])  # (8, 5)
         present = np.isfinite(d.ar)
-        expected = np.array([d.ar[present[:, t], t].mean() / (s_a * np.sqrt(own[present[:, t], t].mean())) for t in range(5)])
+        expected = np.array(
+            [d.ar[present[:, t], t].mean() / (s_a * np.sqrt(own[present[:, t], t].mean())) for t in range(5)]
+        )
         block = compute(d, "lamb", "day")
         np.testing.assert_allclose(block.statistic[0], expected, rtol=RTOL)
         # on_cars window: daily t on the events with a CAR in the window, summed / sqrt(L)
@@ -339,8 +369,12 @@ class TestKolariPynnonen:
             n = np.isfinite(sar[:, t]).sum()
             adj = math.sqrt((1 - rbar) / (1 + (n - 1) * rbar))
             np.testing.assert_allclose(kp_bmp.statistic[0, t], hand_bmp(sar[:, t]) * adj, rtol=RTOL)
-            np.testing.assert_allclose(kp_bmp.p_value[0, t], 2 * stats.t.sf(abs(hand_bmp(sar[:, t]) * adj), n - 1), rtol=1e-8)
-            np.testing.assert_allclose(kp_pz.statistic[0, t], hand_patell(sar[:, t], d.df.astype(float)) * adj, rtol=RTOL)
+            np.testing.assert_allclose(
+                kp_bmp.p_value[0, t], 2 * stats.t.sf(abs(hand_bmp(sar[:, t]) * adj), n - 1), rtol=1e-8
+            )
+            np.testing.assert_allclose(
+                kp_pz.statistic[0, t], hand_patell(sar[:, t], d.df.astype(float)) * adj, rtol=RTOL
+            )
         scar = d.car / np.sqrt(d.car_var)
         win = compute(d, "kp_bmp_t", "window")
         for c in range(3):
@@ -407,7 +441,10 @@ class TestSkewnessAdjusted:
             rng = group_generator(conv, "skewness_adjusted_bootstrap", x)  # seed, test name, the group's CARs
             draws = (x - x.mean())[rng.integers(0, len(x), size=(400, nb))]
             t_star = np.array([hand_tsa(row) for row in draws if row.std() > 0])
-            p = min(1.0, 2 * min((1 + (t_star <= t).sum()) / (len(t_star) + 1), (1 + (t_star >= t).sum()) / (len(t_star) + 1)))
+            p = min(
+                1.0,
+                2 * min((1 + (t_star <= t).sum()) / (len(t_star) + 1), (1 + (t_star >= t).sum()) / (len(t_star) + 1)),
+            )
             np.testing.assert_allclose(block.statistic[0, c], t, rtol=RTOL)
             np.testing.assert_allclose(block.p_value[0, c], p, rtol=RTOL)
             assert block.df[0, c] == len(t_star)
@@ -452,11 +489,18 @@ def _degenerate_sets() -> list[tuple[str, InferenceData, np.ndarray]]:
     d = sim.data
     flat_ar = np.full_like(d.ar, 0.01)
     zero_var = dataclasses.replace(
-        d, ar=flat_ar, car=np.tile(flat_ar[:, :1], (1, 3)), est_resid=np.where(np.isfinite(d.est_resid), 0.0, np.nan),
-        s2=np.zeros(8), ar_var=np.zeros_like(d.ar), car_var=np.zeros_like(d.car),
+        d,
+        ar=flat_ar,
+        car=np.tile(flat_ar[:, :1], (1, 3)),
+        est_resid=np.where(np.isfinite(d.est_resid), 0.0, np.nan),
+        s2=np.zeros(8),
+        ar_var=np.zeros_like(d.ar),
+        car_var=np.zeros_like(d.car),
         evt_returns=np.full_like(d.ar, 0.01),
     )
-    missing_day = dataclasses.replace(d, ar=np.where(np.arange(5) == 2, np.nan, d.ar), car=np.where(np.arange(3) >= 1, np.nan, d.car))
+    missing_day = dataclasses.replace(
+        d, ar=np.where(np.arange(5) == 2, np.nan, d.ar), car=np.where(np.arange(3) >= 1, np.nan, d.car)
+    )
     short = dataclasses.replace(d, n_obs=np.full(8, 4), df=np.full(8, 2))
     return [
         ("singletons and pairs", d, np.array([0, 1, 1, 2, 2, 2, 3, 4])),
@@ -510,7 +554,12 @@ def test_invariant_to_event_order() -> None:
     d = simulate(offsets=np.array([0, 3, 6, 9, 12, 15, 18, 21])).data
     perm = np.random.default_rng(2).permutation(8)
     fields = {f.name: getattr(d, f.name) for f in dataclasses.fields(d)}
-    permuted = InferenceData(**{k: (v[perm] if isinstance(v, np.ndarray) and v.ndim and len(v) == 8 and k != "rel_days" else v) for k, v in fields.items()})
+    permuted = InferenceData(
+        **{
+            k: (v[perm] if isinstance(v, np.ndarray) and v.ndim and len(v) == 8 and k != "rel_days" else v)
+            for k, v in fields.items()
+        }
+    )
     groups = np.array([0, 0, 1, 1, 1, 0, 1, 0])
     for name in MINE:
         for scope in REGISTRY[name].scopes:

@@ -20,7 +20,12 @@ from eventstudy.inference.resampling import BootstrapCaar, WildBootstrapBmp
 TEXTBOOK = Conventions()
 
 
-def panel(ar: np.ndarray, windows: tuple[tuple[int, int], ...] = ((0, 1),), conventions: Conventions = TEXTBOOK, ar_var: np.ndarray | None = None) -> InferenceData:
+def panel(
+    ar: np.ndarray,
+    windows: tuple[tuple[int, int], ...] = ((0, 1),),
+    conventions: Conventions = TEXTBOOK,
+    ar_var: np.ndarray | None = None,
+) -> InferenceData:
     """InferenceData with event ARs only (estimation quantities are placeholders)."""
     n, w = ar.shape
     rel = np.arange(w)
@@ -30,11 +35,26 @@ def panel(ar: np.ndarray, windows: tuple[tuple[int, int], ...] = ((0, 1),), conv
     car_var = np.stack([ar_var[:, c].sum(axis=1) for c in cols], axis=1)
     nat = np.datetime64("NaT")
     return InferenceData(
-        ar=ar, ar_var=ar_var, car=car, car_var=car_var, df=np.full(n, 100), rel_days=rel, car_windows=windows,
-        conventions=conventions, est_resid=np.full((n, 3), np.nan), est_dates=np.full((n, 3), nat, dtype="datetime64[D]"),
-        est_market=np.full((n, 3), np.nan), evt_market=np.full((n, w), np.nan), evt_returns=np.full((n, w), np.nan),
-        evt_dates=np.full((n, w), nat, dtype="datetime64[D]"), s2=np.full(n, 1e-4), n_obs=np.full(n, 102), k=2,
-        xtx_inv=np.full((n, 2, 2), np.nan), event_design=np.full((n, w, 2), np.nan), markets=np.full(n, "XNYS", dtype=object),
+        ar=ar,
+        ar_var=ar_var,
+        car=car,
+        car_var=car_var,
+        df=np.full(n, 100),
+        rel_days=rel,
+        car_windows=windows,
+        conventions=conventions,
+        est_resid=np.full((n, 3), np.nan),
+        est_dates=np.full((n, 3), nat, dtype="datetime64[D]"),
+        est_market=np.full((n, 3), np.nan),
+        evt_market=np.full((n, w), np.nan),
+        evt_returns=np.full((n, w), np.nan),
+        evt_dates=np.full((n, w), nat, dtype="datetime64[D]"),
+        s2=np.full(n, 1e-4),
+        n_obs=np.full(n, 102),
+        k=2,
+        xtx_inv=np.full((n, 2, 2), np.nan),
+        event_design=np.full((n, w, 2), np.nan),
+        markets=np.full(n, "XNYS", dtype=object),
     )
 
 
@@ -114,7 +134,9 @@ class TestBootstrapCaar:
         tuples = np.array(list(itertools.product(range(5), repeat=5)))
         exact = np.mean(np.abs(x[tuples].mean(axis=1) - mean) >= abs(mean))
         b = 20000
-        block = BootstrapCaar().compute(panel(x[:, None], ((0, 0),), Conventions().with_knobs(bootstrap_samples=b)), "day", pooled(5), 1)
+        block = BootstrapCaar().compute(
+            panel(x[:, None], ((0, 0),), Conventions().with_knobs(bootstrap_samples=b)), "day", pooled(5), 1
+        )
         mc_se = np.sqrt(exact * (1 - exact) / b)
         assert abs(block.p_value[0, 0] - exact) < 4 * mc_se + 1 / b
 
@@ -124,7 +146,9 @@ class TestWildBootstrapBmp:
         rng = np.random.default_rng(2)
         ar = rng.normal(0.003, 0.02, size=(12, 2))
         ar_var = rng.uniform(1e-4, 4e-4, size=(12, 2))
-        block = WildBootstrapBmp().compute(panel(ar, ar_var=ar_var, conventions=Conventions().with_knobs(bootstrap_samples=50)), "day", pooled(12), 1)
+        block = WildBootstrapBmp().compute(
+            panel(ar, ar_var=ar_var, conventions=Conventions().with_knobs(bootstrap_samples=50)), "day", pooled(12), 1
+        )
         for c in range(2):
             ref = stats.ttest_1samp(ar[:, c] / np.sqrt(ar_var[:, c]), 0.0)
             np.testing.assert_allclose(block.statistic[0, c], ref.statistic, rtol=1e-12)
@@ -146,7 +170,11 @@ class TestWildBootstrapBmp:
         ar = rng.normal(0.01, 0.02, size=(9, 2))
         data = panel(ar, ((0, 1),), Conventions().with_knobs(bootstrap_samples=50))
         block = WildBootstrapBmp().compute(data, "window", pooled(9), 1)
-        np.testing.assert_allclose(block.statistic[0, 0], stats.ttest_1samp(data.car[:, 0] / np.sqrt(data.car_var[:, 0]), 0.0).statistic, rtol=1e-12)
+        np.testing.assert_allclose(
+            block.statistic[0, 0],
+            stats.ttest_1samp(data.car[:, 0] / np.sqrt(data.car_var[:, 0]), 0.0).statistic,
+            rtol=1e-12,
+        )
 
 
 def test_run_tests_reproducible_and_labelled() -> None:

@@ -62,10 +62,19 @@ def make_fake_result(*, exclusions: bool = True) -> SimpleNamespace:
                 r_m = rng.normal(0, 0.01)
                 ar_rows.append(
                     {
-                        "event_id": ev, "ticker": tk, "benchmark": BENCHMARKS[tk], "date": d,
-                        "rel_day": int(day), "return": a + 0.0002 + 1.1 * r_m, "benchmark_return": r_m,
-                        "expected_return": 0.0002 + 1.1 * r_m, "abnormal_return": a, "se": sigma,
-                        "t_stat": a / sigma, "p_value": 0.5, "df": 237,
+                        "event_id": ev,
+                        "ticker": tk,
+                        "benchmark": BENCHMARKS[tk],
+                        "date": d,
+                        "rel_day": int(day),
+                        "return": a + 0.0002 + 1.1 * r_m,
+                        "benchmark_return": r_m,
+                        "expected_return": 0.0002 + 1.1 * r_m,
+                        "abnormal_return": a,
+                        "se": sigma,
+                        "t_stat": a / sigma,
+                        "p_value": 0.5,
+                        "df": 237,
                     }
                 )
             car_path = np.cumsum(ar)
@@ -73,12 +82,17 @@ def make_fake_result(*, exclusions: bool = True) -> SimpleNamespace:
             for day, c, s in zip(DAYS, car_path, se_path, strict=True):
                 path_rows.append(
                     {
-                        "event_id": ev, "ticker": tk, "rel_day": int(day), "car": c, "se": s,
-                        "ci_low": c - 1.96 * s, "ci_high": c + 1.96 * s,
+                        "event_id": ev,
+                        "ticker": tk,
+                        "rel_day": int(day),
+                        "car": c,
+                        "se": s,
+                        "ci_low": c - 1.96 * s,
+                        "ci_high": c + 1.96 * s,
                     }
                 )
             for a, b in WINDOWS:
-                mask = (DAYS >= a) & (DAYS <= b)
+                mask = (a <= DAYS) & (b >= DAYS)
                 car = float(ar[mask].sum())
                 if ev == EVENTS[1] and tk == "MXN=X" and (a, b) == (-1, 1):
                     car = float("nan")
@@ -87,31 +101,50 @@ def make_fake_result(*, exclusions: bool = True) -> SimpleNamespace:
                 p = float("nan") if np.isnan(t) else (0.00004 if abs(t) > 4 else 0.6 / (1 + abs(t)))
                 car_rows.append(
                     {
-                        "event_id": ev, "ticker": tk, "window_start": a, "window_end": b, "car": car,
-                        "se": se, "t_stat": t, "p_value": p,
+                        "event_id": ev,
+                        "ticker": tk,
+                        "window_start": a,
+                        "window_end": b,
+                        "car": car,
+                        "se": se,
+                        "t_stat": t,
+                        "p_value": p,
                         "df": 238,
                     }
                 )
             param_rows.append(
                 {
-                    "event_id": ev, "ticker": tk, "benchmark": BENCHMARKS[tk], "model": "market",
-                    "alpha": 0.0002, "beta": 1.1, "sigma": sigma, "n_obs": 240, "df": 238,
-                    "r_squared": 0.41, "estimation_start": pd.Timestamp("2019-11-01"),
-                    "estimation_end": pd.Timestamp("2020-10-16"), "estimation_window": "[-250, -11]",
+                    "event_id": ev,
+                    "ticker": tk,
+                    "benchmark": BENCHMARKS[tk],
+                    "model": "market",
+                    "alpha": 0.0002,
+                    "beta": 1.1,
+                    "sigma": sigma,
+                    "n_obs": 240,
+                    "df": 238,
+                    "r_squared": 0.41,
+                    "estimation_start": pd.Timestamp("2019-11-01"),
+                    "estimation_end": pd.Timestamp("2020-10-16"),
+                    "estimation_window": "[-250, -11]",
                     "event_window": "[-2, +2]",
                 }
             )
             day_rows.append(
                 {
-                    "event_id": ev, "ticker": tk, "benchmark": BENCHMARKS[tk],
+                    "event_id": ev,
+                    "ticker": tk,
+                    "benchmark": BENCHMARKS[tk],
                     "exchange": "XHKG" if tk == "9988.HK" else "FX",
-                    "event_time_utc": pd.Timestamp("2020-11-03 13:00", tz="UTC") if e_idx == 0
+                    "event_time_utc": pd.Timestamp("2020-11-03 13:00", tz="UTC")
+                    if e_idx == 0
                     else pd.Timestamp("2021-03-12 07:00", tz="UTC"),
                     "event_time_exchange": "2020-11-03 21:00 HKT" if e_idx == 0 else "2021-03-12 15:00 HKT",
                     "calendar_day_zero": pd.Timestamp("2020-11-03") if e_idx == 0 else pd.Timestamp("2021-03-12"),
                     "day_zero": pd.Timestamp("2020-11-04") if e_idx == 0 else pd.Timestamp("2021-03-12"),
                     "rule": "after close -> next trading day" if e_idx == 0 else "before close -> same day",
-                    "status": "ok", "reason": "",
+                    "status": "ok",
+                    "reason": "",
                 }
             )
     abnormal = pd.DataFrame(ar_rows).drop(columns="df")
@@ -143,9 +176,16 @@ def make_fake_result(*, exclusions: bool = True) -> SimpleNamespace:
                     stat, reason = float("nan"), NAN_TEST_REASON
                 test_rows.append(
                     {
-                        "group": group, "scope": "window", "window_start": a, "window_end": b, "test": name,
-                        "statistic": stat, "p_value": float("nan") if reason else 0.5 / (1 + abs(stat)),
-                        "distribution": dist.format(n1=n - 1), "n": n, "reason": reason,
+                        "group": group,
+                        "scope": "window",
+                        "window_start": a,
+                        "window_end": b,
+                        "test": name,
+                        "statistic": stat,
+                        "p_value": float("nan") if reason else 0.5 / (1 + abs(stat)),
+                        "distribution": dist.format(n1=n - 1),
+                        "n": n,
+                        "reason": reason,
                     }
                 )
             for day in DAYS:
@@ -155,10 +195,16 @@ def make_fake_result(*, exclusions: bool = True) -> SimpleNamespace:
                     stat, reason = float("nan"), NAN_DAY_REASON
                 test_rows.append(
                     {
-                        "group": group, "scope": "day", "window_start": int(day), "window_end": int(day),
-                        "test": name, "statistic": stat,
+                        "group": group,
+                        "scope": "day",
+                        "window_start": int(day),
+                        "window_end": int(day),
+                        "test": name,
+                        "statistic": stat,
                         "p_value": float("nan") if reason else (0.00001 if abs(stat) > 3 else 0.3),
-                        "distribution": dist.format(n1=n - 1), "n": n, "reason": reason,
+                        "distribution": dist.format(n1=n - 1),
+                        "n": n,
+                        "reason": reason,
                     }
                 )
     tests = pd.DataFrame(test_rows)

@@ -68,11 +68,11 @@ class TestFiles:
         assert [p.name for p in paths if p.suffix != ".png"] == ["report.md"]
         assert not (tmp_path / "report.html").exists() and not (tmp_path / "report.pdf").exists()
         md = (tmp_path / "report.md").read_text(encoding="utf-8")
-        section = md[md.index("## Exclusions"):md.index("## Cumulative abnormal returns")]
+        section = md[md.index("## Exclusions") : md.index("## Cumulative abnormal returns")]
         assert "None: no event, ticker or window was excluded." in section
 
     def test_unknown_format(self, tmp_path: Path) -> None:
-        with pytest.raises(ValueError, match="docx.*html, md, pdf"):
+        with pytest.raises(ValueError, match=r"docx.*html, md, pdf"):
             write_report(make_fake_result(), tmp_path, formats=("md", "docx"))
 
 
@@ -94,15 +94,25 @@ class TestHtml:
     def test_every_setting_convention_and_exclusion(self, page: str, report) -> None:
         result = report[2]
         for name, value in SETTINGS.items():
-            assert f"<td class=\"l\">{html.escape(name)}</td><td class=\"l\">{html.escape(value)}</td>" in page
+            assert f'<td class="l">{html.escape(name)}</td><td class="l">{html.escape(value)}</td>' in page
         for sentence in result.conventions:
             assert html.escape(sentence) in page
         for reason in result.exclusions["reason"]:
             assert html.escape(reason) in page
 
     def test_sections_in_order(self, page: str) -> None:
-        order = ["Data source and vintage", "Settings", "Statistical conventions", "Events", "Day-0 audit",
-                 "Exclusions", "Cumulative abnormal returns", "Test statistics", "Model parameters", "Figures"]
+        order = [
+            "Data source and vintage",
+            "Settings",
+            "Statistical conventions",
+            "Events",
+            "Day-0 audit",
+            "Exclusions",
+            "Cumulative abnormal returns",
+            "Test statistics",
+            "Model parameters",
+            "Figures",
+        ]
         positions = [page.index(f">{h}</h") for h in order]
         assert positions == sorted(positions)
         assert page.index("<h1>Event study: events.csv</h1>") < positions[0]
@@ -122,14 +132,14 @@ class TestMarkdown:
         return (report[0] / "report.md").read_text(encoding="utf-8")
 
     def test_lists_exclusions(self, text: str) -> None:
-        section = text[text.index("## Exclusions"):text.index("## Cumulative abnormal returns")]
+        section = text[text.index("## Exclusions") : text.index("## Cumulative abnormal returns")]
         assert md_escape(EXCLUSION_REASON) in section
         assert "| tencent\\_next\\_target" not in section and "| tencent_next_target | 0700.HK | prices |" in section
 
     def test_no_exclusions_says_none_in_html_too(self) -> None:
         result = make_fake_result(exclusions=False)
         page = render_html(build_document(result, []), {}, result.title)
-        section = page[page.index(">Exclusions</h2>"):page.index(">Cumulative abnormal returns</h2>")]
+        section = page[page.index(">Exclusions</h2>") : page.index(">Cumulative abnormal returns</h2>")]
         assert "None: no event, ticker or window was excluded." in section
 
     def test_references_existing_pngs(self, text: str, report) -> None:

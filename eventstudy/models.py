@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from eventstudy import _kernels as kn
+from eventstudy._frozen import freeze_arrays
 from eventstudy._typing import FloatArray, IntArray, Window
 from eventstudy.conventions import Conventions
 from eventstudy.errors import UnknownNameError
@@ -24,6 +25,8 @@ from eventstudy.returns import ReturnPanel
 @dataclass(frozen=True, eq=False)
 class ModelFit:
     """Estimates and event-window predictions of a normal-return model for every event of a panel.
+
+    Immutable: every array is read-only, also those of :meth:`take`.
 
     Attributes
     ----------
@@ -79,9 +82,7 @@ class ModelFit:
     fec_moments: str = "own_rows"
 
     def __post_init__(self) -> None:
-        for value in self.__dict__.values():
-            if isinstance(value, np.ndarray):
-                value.flags.writeable = False
+        freeze_arrays(self)
 
     def take(self, rows: IntArray) -> ModelFit:
         """The fit restricted to the given firm-events (rows are independent, so nothing is refitted)."""

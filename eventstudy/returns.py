@@ -18,6 +18,7 @@ from typing import Literal, cast
 import numpy as np
 import pandas as pd
 
+from eventstudy._frozen import frame_fields, freeze_arrays
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.data.series import PriceSeries
 
@@ -115,11 +116,14 @@ def _zero_volume(series: PriceSeries, rows: IntArray) -> BoolArray:
     return series.volume[rows] == 0
 
 
+@frame_fields("pairs")
 @dataclass(frozen=True, eq=False)
 class ReturnPanel:
     """Aligned returns of N firm-events on their estimation and event windows.
 
-    Row i of every array belongs to row i of ``pairs``. Missing days are NaN (NaT for dates).
+    Row i of every array belongs to row i of ``pairs``. Missing days are NaN (NaT for dates). The panel is
+    immutable: its arrays are read-only (also those of :meth:`take`) and ``pairs`` returns a copy on every
+    read (``eventstudy._frozen``).
 
     Attributes
     ----------
@@ -154,6 +158,9 @@ class ReturnPanel:
     evt_span: IntArray
     evt_zero_volume: BoolArray
     est_bench_own: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        freeze_arrays(self)
 
     def __len__(self) -> int:
         return len(self.pairs)

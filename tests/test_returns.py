@@ -73,6 +73,24 @@ def test_build_panel_counts_rows_of_the_aligned_series() -> None:
     np.testing.assert_allclose(panel.evt_returns[1], returns[1:5])
 
 
+def test_panel_is_immutable() -> None:
+    dates = list(pd.bdate_range("2024-01-01", periods=12).astype(str))
+    series = {"A": _series("A", dates, list(range(1, 13))), "M": _series("M", dates, list(range(2, 14)))}
+    pairs = pd.DataFrame({"event_id": ["e1", "e2"], "ticker": "A", "benchmark": "M", "day_zero": [dates[8], dates[6]]})
+    panel, _ = build_panel(pairs, series, (-4, -2), (-1, 1), "simple", bench_own=True)
+    for p in (panel, panel.take(np.array([1]))):
+        arrays = {name: v for name, v in vars(p).items() if isinstance(v, np.ndarray)}
+        assert len(arrays) == 11  # every field but pairs
+        for name, value in arrays.items():
+            with pytest.raises(ValueError, match="read-only"):
+                value.flat[0] = value.flat[0]
+            assert not value.flags.writeable, name
+    got = panel.pairs
+    got.loc[0, "event_id"] = "changed"
+    del got["ticker"]
+    assert panel.pairs["event_id"].tolist() == ["e1", "e2"] and "ticker" in panel.pairs
+
+
 def test_build_panel_moves_tau0_when_benchmark_lacks_day0_and_excludes_late_events() -> None:
     t_dates = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"]
     series = {

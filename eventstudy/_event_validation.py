@@ -1,27 +1,46 @@
-"""The checks behind :mod:`eventstudy.events`: the header, the cell text and every column and row rule.
+"""The checks behind :mod:`eventstudy.events`: the header, the cell text and one validator per column.
 
-:func:`_check_header` rejects duplicated, unknown or missing columns (:data:`COLUMNS`,
-:data:`REQUIRED_COLUMNS`); :func:`_as_text` turns a DataFrame column into the strings an events file would
-hold; :func:`_validated_fields` checks every column on whole arrays (pandas parsing and hashing, NumPy
-masks, plain string maps), raises :class:`~eventstudy.errors.InputError` with ``path``, ``line``, ``column``
-and ``value`` at the first offending row, and returns the fields of the events. :func:`_naive_local` and
-:func:`_localize` turn local wall times into UTC instants. The rules themselves are listed in the
-docstring of :mod:`eventstudy.events`.
+:func:`check_header` rejects duplicated, unknown or missing columns (:data:`COLUMNS`,
+:data:`REQUIRED_COLUMNS`); :func:`check_list_items` rejects missing or non-text items in ticker and
+benchmark lists given as Python lists; :func:`as_text` turns a DataFrame column into the strings an events
+file would hold; :func:`validated_fields` runs one validator per column (``_event_id``, ``_date``,
+``_time``, ``_timezone``, ``_time_approximate``, ``_tickers``, ``_benchmark``) and returns the fields of the
+events. Each validator works on whole arrays (pandas parsing and hashing, NumPy masks, plain string maps)
+and raises :class:`~eventstudy.errors.InputError` with ``path``, ``line``, ``column`` and ``value`` at the
+first offending row. :func:`naive_local` and :func:`localize` turn local wall times into UTC instants. The
+rules themselves are listed in the docstring of :mod:`eventstudy.events`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 
+from eventstudy._typing import BoolArray, IntArray
+from eventstudy.calendars import out_of_range_message, outside_event_date_range
 from eventstudy.errors import InputError
+from eventstudy.symbols import default_benchmark, describe_default_benchmarks
+
+__all__ = [
+    "COLUMNS",
+    "HEADER_TEXT",
+    "REQUIRED_COLUMNS",
+    "as_text",
+    "check_header",
+    "check_list_items",
+    "localize",
+    "naive_local",
+    "validated_fields",
+]
 
 #: Every column an events file may have, in the canonical order.
 COLUMNS: tuple[str, ...] = (
@@ -38,15 +57,39 @@ COLUMNS: tuple[str, ...] = (
 )
 #: Columns that must be present.
 REQUIRED_COLUMNS: tuple[str, ...] = ("event_id", "date", "tickers")
+#: The canonical header line, quoted in messages about a bad or missing header.
+HEADER_TEXT = ",".join(COLUMNS)
 
-_HEADER_TEXT = ",".join(COLUMNS)
+_LIST_COLUMNS: tuple[str, ...] = ("tickers", "benchmark")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _TIME_RE = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?\Z")
 _BAD_SYMBOL_RE = re.compile(r"[\s,]")
 
 
-def _check_header(header: Sequence[str], path: str, line: int) -> list[str]:
-    """Strip the column names and reject duplicated, unknown or missing columns."""
+# ---------------------------------------------------------------------------------------------------------
+# header and cell text
+
+
+def check_header(header: Sequence[str], path: str, line: int) -> list[str]:
+    """Strip the column names and reject duplicated, unknown or missing columns.
+
+    Parameters
+    ----------
+    header
+        The column names as read.
+    path, line
+        Where the header is, for error messages.
+
+    Returns
+    -------
+    list of str
+        The stripped names (a leading byte-order mark removed), in file order.
+
+    Raises
+    ------
+    InputError
+        For a duplicated, unknown or missing required column, naming it and the expected header.
+    """
     names = [str(h).strip() for h in header]
     if names and names[0].startswith("\ufeff"):
         names[0] = names[0][1:]
@@ -54,7 +97,7 @@ def _check_header(header: Sequence[str], path: str, line: int) -> list[str]:
     for name in names:
         if name in seen:
             raise InputError(
-                f"column {name!r} appears twice in the header; expected header: {_HEADER_TEXT}",
+                f"column {name!r} appears twice in the header; expected header: {HEADER_TEXT}",
                 path=path,
                 line=line,
                 column=name,
@@ -64,7 +107,7 @@ def _check_header(header: Sequence[str], path: str, line: int) -> list[str]:
     unknown = [n for n in names if n not in COLUMNS]
     if unknown:
         raise InputError(
-            f"unknown column(s) {', '.join(repr(u) for u in unknown)}; allowed columns are {_HEADER_TEXT} "
+            f"unknown column(s) {', '.join(repr(u) for u in unknown)}; allowed columns are {HEADER_TEXT} "
             f"(required: {', '.join(REQUIRED_COLUMNS)})",
             path=path,
             line=line,
@@ -75,7 +118,7 @@ def _check_header(header: Sequence[str], path: str, line: int) -> list[str]:
     if missing:
         raise InputError(
             f"missing required column(s) {', '.join(repr(m) for m in missing)}; expected header: "
-            f"{_HEADER_TEXT} (required: {', '.join(REQUIRED_COLUMNS)})",
+            f"{HEADER_TEXT} (required: {', '.join(REQUIRED_COLUMNS)})",
             path=path,
             line=line,
             column=missing[0],
@@ -84,8 +127,86 @@ def _check_header(header: Sequence[str], path: str, line: int) -> list[str]:
     return names
 
 
-def _as_text(series: pd.Series, name: str) -> pd.Series:
-    """Turn one frame column into Python strings, with ``""`` for missing cells."""
+def _is_missing(value: object) -> bool:
+    """True for None, NaN, ``pd.NA`` and ``pd.NaT``."""
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def _first_bad_item(cell: object, allow_missing: bool) -> int:
+    """1-based position of the first item of a list cell that is not text (0: none, or not a list).
+
+    A missing item (None, NaN) counts as bad unless ``allow_missing``.
+    """
+    if not isinstance(cell, (list, tuple)):
+        return 0
+    for k, item in enumerate(cell, start=1):
+        if isinstance(item, str) or (allow_missing and _is_missing(item)):
+            continue
+        return k
+    return 0
+
+
+def check_list_items(frame: pd.DataFrame, columns: Sequence[str], path: str) -> None:
+    """Reject list cells of ``tickers`` or ``benchmark`` with an item that is not a symbol string.
+
+    Parameters
+    ----------
+    frame
+        The events as given to :func:`eventstudy.events.events_from_frame`.
+    columns
+        The checked column names of ``frame``, in its order (:func:`check_header`).
+    path
+        The name used in error messages.
+
+    Raises
+    ------
+    InputError
+        At the first row whose ``tickers`` list holds a missing item (None, NaN) or a non-string item, or
+        whose ``benchmark`` list holds a non-string item; the message names the event and the 1-based
+        position, ``line`` is the row position + 2 (as in a CSV file with a header line). A missing item of
+        a ``benchmark`` list is allowed: like an empty item it means the default benchmark.
+    """
+    for index, name in enumerate(columns):
+        if name not in _LIST_COLUMNS:
+            continue
+        cells = frame.iloc[:, index].reset_index(drop=True)
+        positions = cells.map(lambda cell, name=name: _first_bad_item(cell, allow_missing=name == "benchmark"))
+        rows = np.flatnonzero(positions.to_numpy(dtype=np.int64))
+        if not len(rows):
+            continue
+        row = int(rows[0])
+        k = int(positions.iloc[row])
+        item = cells.iloc[row][k - 1]
+        event_id = str(frame.iloc[row, columns.index("event_id")]).strip() if "event_id" in columns else ""
+        kind = "ticker" if name == "tickers" else "benchmark"
+        what = "missing" if _is_missing(item) else f"a {type(item).__name__}, not a string"
+        raise InputError(
+            f"item {k} of the {kind} list of event {event_id!r} is {item!r} ({what}); every {kind} must be a "
+            "Yahoo symbol string such as '0700.HK': give the symbol or remove the item",
+            path=path,
+            line=row + 2,
+            column=name,
+            value=list(cells.iloc[row]),
+        )
+
+
+def as_text(series: pd.Series, name: str) -> pd.Series:
+    """Turn one frame column into Python strings, with ``""`` for missing cells.
+
+    Parameters
+    ----------
+    series
+        One column of an events DataFrame.
+    name
+        Its column name: ``date`` cells that are datetimes become ``YYYY-MM-DD``, ``tickers`` and
+        ``benchmark`` lists are joined with ``;`` (a missing item becomes an empty item), booleans of
+        ``time_approximate`` become ``true``/``false``.
+
+    Returns
+    -------
+    Series
+        Object dtype, one string per cell, indexed from 0.
+    """
     values = series.reset_index(drop=True)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         text = values.dt.strftime("%Y-%m-%d") if name == "date" else values.astype(str)
@@ -100,8 +221,8 @@ def _as_text(series: pd.Series, name: str) -> pd.Series:
 
 def _cell_to_text(value: object, name: str) -> object:
     """Convert one non-string cell (a list of symbols, a bool, a date or time object) to text."""
-    if isinstance(value, (list, tuple)) and name in ("tickers", "benchmark"):
-        return ";".join(str(v) for v in value)
+    if isinstance(value, (list, tuple)) and name in _LIST_COLUMNS:
+        return ";".join("" if _is_missing(v) else str(v) for v in value)
     if isinstance(value, (bool, np.bool_)) and name == "time_approximate":
         return "true" if value else "false"
     if isinstance(value, dt.datetime) and name == "date":
@@ -109,6 +230,10 @@ def _cell_to_text(value: object, name: str) -> object:
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     return value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# array helpers
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -123,289 +248,401 @@ def _strip(values: Iterable[str]) -> np.ndarray:
     return np.array(list(map(str.strip, values)), dtype=object)
 
 
-def _matches(pattern: re.Pattern[str], values: np.ndarray) -> np.ndarray:
+def _matches(pattern: re.Pattern[str], values: np.ndarray) -> BoolArray:
     """Boolean array: whether ``pattern`` matches each string from its start."""
     return np.fromiter(map(bool, map(pattern.match, values)), dtype=bool, count=len(values))
 
 
-def _contains(pattern: re.Pattern[str], values: np.ndarray) -> np.ndarray:
+def _contains(pattern: re.Pattern[str], values: np.ndarray) -> BoolArray:
     """Boolean array: whether ``pattern`` occurs anywhere in each string."""
     return np.fromiter(map(bool, map(pattern.search, values)), dtype=bool, count=len(values))
 
 
-def _equals(values: np.ndarray, text: str) -> np.ndarray:
+def _equals(values: np.ndarray, text: str) -> BoolArray:
     """Boolean array ``values == text`` for an object array of strings."""
     return np.asarray(values == text, dtype=bool)
 
 
-def _split_lists(cells: np.ndarray) -> tuple[list[tuple[str, ...]], list[str], np.ndarray]:
-    """Split ``;``-lists into stripped items.
+class _Lists(NamedTuple):
+    """``;``-lists split into stripped items."""
 
-    Returns the items per row (tuples), all items flat in row order, and the item count per row.
-    """
+    per_row: list[tuple[str, ...]]  # the items of each row
+    items: np.ndarray  # every item, flat in row order (object array)
+    counts: IntArray  # the number of items of each row
+    row_of_item: IntArray  # the row of each item
+
+
+def _split_lists(cells: np.ndarray) -> _Lists:
+    """Split the ``;``-lists of an object array of strings into stripped items."""
     strip = str.strip
     per_row = [tuple(map(strip, c.split(";"))) for c in cells]
     counts = np.fromiter(map(len, per_row), dtype=np.int64, count=len(per_row))
-    return per_row, list(chain.from_iterable(per_row)), counts
+    items = np.array(list(chain.from_iterable(per_row)), dtype=object)
+    return _Lists(per_row, items, counts, np.repeat(np.arange(len(cells)), counts))
 
 
-def _validated_fields(
-    frame: pd.DataFrame, path: str, lines: np.ndarray, default_benchmark: Callable[[str], str | None]
-) -> tuple[Iterable[Any], ...]:
-    """Validate the string cells of an events table and return the fields of its events.
+# ---------------------------------------------------------------------------------------------------------
+# one validator per column
 
-    Every check runs on whole columns (pandas parsing and hashing, NumPy masks, plain string maps) and
-    reports the first offending row. ``default_benchmark`` names the benchmark of a ticker whose
-    benchmark is left empty. The result holds one iterable per field of :class:`~eventstudy.events.Event`,
-    in field order from ``event_id`` to ``time_approximate`` (``line`` is the caller's).
-    """
-    n = len(frame)
 
-    def col(name: str) -> np.ndarray:
-        if name in frame.columns:
-            return _strip(frame[name].to_numpy(dtype=object))
-        return np.full(n, "", dtype=object)
+@dataclass(frozen=True)
+class _Table:
+    """The string cells of an events table under validation, and the line each row came from."""
 
-    def fail(pos: int, column: str, message: str, value: object) -> InputError:
-        return InputError(message, path=path, line=int(lines[pos]), column=column, value=value)
+    frame: pd.DataFrame
+    path: str
+    lines: IntArray
 
-    event_id = col("event_id")
-    date = col("date")
-    time_raw = col("time")
-    timezone = col("timezone")
-    tickers_cell = col("tickers")
-    bench_cell = col("benchmark")
-    approx_raw = col("time_approximate")
-    approx_cell = np.array(list(map(str.lower, approx_raw)), dtype=object)
+    def has(self, name: str) -> bool:
+        """Whether the table has the column."""
+        return name in self.frame.columns
 
-    # event_id: non-empty and unique
+    def column(self, name: str) -> np.ndarray:
+        """The stripped cells of a column (object array); empty strings for an absent column."""
+        if self.has(name):
+            return _strip(self.frame[name].to_numpy(dtype=object))
+        return np.full(len(self.frame), "", dtype=object)
+
+    def error(self, pos: int, column: str, message: str, value: object) -> InputError:
+        """An :class:`InputError` for row ``pos`` of ``column``."""
+        return InputError(message, path=self.path, line=int(self.lines[pos]), column=column, value=value)
+
+
+class _Times(NamedTuple):
+    """The ``time`` column read: cells as given, times without ``~``, and masks."""
+
+    raw: np.ndarray  # the stripped cells, '~' kept (for messages)
+    text: np.ndarray  # HH:MM or HH:MM:SS, or "" for a date-only event
+    has_time: BoolArray
+    tilde: BoolArray  # marked approximate with a leading '~'
+
+
+def _event_id(table: _Table) -> np.ndarray:
+    """``event_id``: non-empty and unique; any length (outputs that need a bounded name derive one)."""
+    event_id = table.column("event_id")
     pos = _first(_equals(event_id, ""))
     if pos is not None:
-        raise fail(pos, "event_id", "empty event_id; every event needs a unique identifier", "")
+        raise table.error(pos, "event_id", "empty event_id; every event needs a unique identifier", "")
     pos = _first(pd.Series(event_id).duplicated(keep="first").to_numpy())
     if pos is not None:
         value = event_id[pos]
         first = int(np.argmax(_equals(event_id, value)))
-        raise fail(
+        raise table.error(
             pos,
             "event_id",
-            f"duplicate event_id {value!r} on lines {int(lines[first])} and {int(lines[pos])}; "
+            f"duplicate event_id {value!r} on lines {int(table.lines[first])} and {int(table.lines[pos])}; "
             "event ids must be unique",
             value,
         )
+    return event_id
 
-    # date: YYYY-MM-DD and a real calendar date
-    parsed_date = pd.to_datetime(date, format="%Y-%m-%d", errors="coerce")
-    pos = _first(~_matches(_DATE_RE, date) | np.asarray(parsed_date.isna()))
+
+def _date(table: _Table) -> np.ndarray:
+    """``date``: ``YYYY-MM-DD``, a real calendar date, inside :func:`eventstudy.calendars.event_date_range`."""
+    date = table.column("date")
+    parsed = pd.DatetimeIndex(pd.to_datetime(date, format="%Y-%m-%d", errors="coerce"))
+    pos = _first(~_matches(_DATE_RE, date) | np.asarray(parsed.isna()))
     if pos is not None:
-        raise fail(
+        raise table.error(
             pos,
             "date",
             f"invalid date {date[pos]!r}; expected YYYY-MM-DD, a real calendar date (e.g. 2021-03-15)",
             date[pos],
         )
-
-    # time: optional, HH:MM or HH:MM:SS; a leading '~' marks an approximate time
-    tilde = np.fromiter((v.startswith("~") for v in time_raw), dtype=bool, count=n)
-    time_text = _strip(v.lstrip("~") for v in time_raw) if tilde.any() else time_raw
-    has_time = ~_equals(time_text, "")
-    pos = _first((has_time & ~_matches(_TIME_RE, time_text)) | (tilde & ~has_time))
+    pos = _first(outside_event_date_range(parsed))
     if pos is not None:
-        raise fail(
+        raise table.error(pos, "date", out_of_range_message(dt.date.fromisoformat(date[pos])), date[pos])
+    return date
+
+
+def _time(table: _Table) -> _Times:
+    """``time``: empty, or ``HH:MM``/``HH:MM:SS`` on a 24-hour clock; a leading ``~`` marks it approximate."""
+    raw = table.column("time")
+    tilde = np.fromiter((v.startswith("~") for v in raw), dtype=bool, count=len(raw))
+    text = _strip(v.lstrip("~") for v in raw) if tilde.any() else raw
+    has_time = ~_equals(text, "")
+    pos = _first((has_time & ~_matches(_TIME_RE, text)) | (tilde & ~has_time))
+    if pos is not None:
+        raise table.error(
             pos,
             "time",
-            f"invalid time {time_raw[pos]!r}; expected HH:MM or HH:MM:SS on a 24-hour clock, local to the "
+            f"invalid time {raw[pos]!r}; expected HH:MM or HH:MM:SS on a 24-hour clock, local to the "
             "timezone column, or an empty cell for a date-only event",
-            time_raw[pos],
+            raw[pos],
         )
+    return _Times(raw, text, has_time, tilde)
 
-    # timezone: an IANA name; required (when the column exists) for timed events
-    if "timezone" in frame.columns:
-        empty_zone = _equals(timezone, "")
-        pos = _first(has_time & empty_zone)
-        if pos is not None:
-            raise fail(
-                pos,
-                "timezone",
-                f"time {time_text[pos]!r} is given without a time zone; give an IANA time zone such as "
-                "'Asia/Hong_Kong' or 'America/New_York'",
-                "",
-            )
-        timezone = np.where(empty_zone, "UTC", timezone).astype(object)
-    else:
-        timezone = np.full(n, "UTC", dtype=object)
-    for name in pd.unique(timezone):
+
+def _timezone(table: _Table, times: _Times) -> np.ndarray:
+    """``timezone``: an IANA name; required for a timed event when the column exists; UTC otherwise."""
+    n = len(times.text)
+    if not table.has("timezone"):
+        return np.full(n, "UTC", dtype=object)
+    zones = table.column("timezone")
+    empty = _equals(zones, "")
+    pos = _first(times.has_time & empty)
+    if pos is not None:
+        raise table.error(
+            pos,
+            "timezone",
+            f"time {times.text[pos]!r} is given without a time zone; give an IANA time zone such as "
+            "'Asia/Hong_Kong' or 'America/New_York'",
+            "",
+        )
+    zones = np.where(empty, "UTC", zones).astype(object)
+    for name in pd.unique(zones):
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            pos = int(np.argmax(_equals(timezone, name)))
-            raise fail(
+            pos = int(np.argmax(_equals(zones, name)))
+            raise table.error(
                 pos,
                 "timezone",
                 f"unknown time zone {name!r}; use an IANA name such as 'Asia/Hong_Kong', 'America/New_York' "
                 "or 'UTC' (abbreviations such as HKT or EST are not accepted)",
                 name,
             ) from None
-    if has_time.any():
-        rows = np.flatnonzero(has_time)
-        local = _naive_local(date[rows], time_text[rows])
-        gap = _first(np.asarray(_localize(local, timezone[rows], nonexistent="NaT").isna()))
-        if gap is not None:
-            pos = int(rows[gap])
-            raise fail(
-                pos,
-                "time",
-                f"local time {time_text[pos]} on {date[pos]} does not exist in {timezone[pos]} (it falls in the "
-                "daylight-saving gap); correct the time or the time zone",
-                time_text[pos],
-            )
+    return zones
 
-    # time_approximate: true/false/empty, consistent with the time and a '~' prefix
-    is_true = _equals(approx_cell, "true")
-    pos = _first(~(is_true | _equals(approx_cell, "false") | _equals(approx_cell, "")))
+
+def _local_time_exists(table: _Table, date: np.ndarray, times: _Times, zones: np.ndarray) -> None:
+    """``time`` against ``timezone``: a wall time in a daylight-saving gap does not exist."""
+    if not times.has_time.any():
+        return
+    rows = np.flatnonzero(times.has_time)
+    local = naive_local(date[rows], times.text[rows])
+    gap = _first(np.asarray(localize(local, zones[rows], nonexistent="NaT").isna()))
+    if gap is not None:
+        pos = int(rows[gap])
+        raise table.error(
+            pos,
+            "time",
+            f"local time {times.text[pos]} on {date[pos]} does not exist in {zones[pos]} (it falls in the "
+            "daylight-saving gap); correct the time or the time zone",
+            times.text[pos],
+        )
+
+
+def _time_approximate(table: _Table, times: _Times) -> BoolArray:
+    """``time_approximate``: true/false (any case) or empty, consistent with the time and its ``~``."""
+    raw = table.column("time_approximate")
+    lowered = np.array(list(map(str.lower, raw)), dtype=object)
+    is_true = _equals(lowered, "true")
+    pos = _first(~(is_true | _equals(lowered, "false") | _equals(lowered, "")))
     if pos is not None:
-        raise fail(
+        raise table.error(
             pos,
             "time_approximate",
-            f"invalid time_approximate {approx_raw[pos]!r}; expected true, false or an empty cell",
-            approx_raw[pos],
+            f"invalid time_approximate {raw[pos]!r}; expected true, false or an empty cell",
+            raw[pos],
         )
-    pos = _first(is_true & ~has_time)
+    pos = _first(is_true & ~times.has_time)
     if pos is not None:
-        raise fail(
+        raise table.error(
             pos,
             "time_approximate",
             "time_approximate is true but the time is empty; give the approximate time or clear the flag",
-            approx_raw[pos],
+            raw[pos],
         )
-    pos = _first(tilde & _equals(approx_cell, "false"))
+    pos = _first(times.tilde & _equals(lowered, "false"))
     if pos is not None:
-        raise fail(
+        raise table.error(
             pos,
             "time_approximate",
-            f"time {time_raw[pos]!r} is marked approximate with '~' but time_approximate is false",
-            approx_raw[pos],
+            f"time {times.raw[pos]!r} is marked approximate with '~' but time_approximate is false",
+            raw[pos],
         )
-    approximate = is_true | tilde
+    return is_true | times.tilde
 
-    # tickers: a non-empty list without empty items, other separators or duplicates
-    pos = _first(_equals(tickers_cell, ""))
+
+def _tickers(table: _Table, event_id: np.ndarray) -> _Lists:
+    """``tickers``: a non-empty ``;``-list without empty items, spaces, commas or duplicates."""
+    cells = table.column("tickers")
+    pos = _first(_equals(cells, ""))
     if pos is not None:
-        raise fail(pos, "tickers", "empty ticker list; give one or more tickers separated by ';'", "")
-    ticker_tuples, ticker_items, n_tickers = _split_lists(tickers_cell)
-    tickers_arr = np.array(ticker_items, dtype=object)
-    row_of_item = np.repeat(np.arange(n), n_tickers)
-    item = _first(_equals(tickers_arr, ""))
+        raise table.error(pos, "tickers", "empty ticker list; give one or more tickers separated by ';'", "")
+    lists = _split_lists(cells)
+    item = _first(_equals(lists.items, ""))
     if item is not None:
-        pos = int(row_of_item[item])
-        position = [t.strip() for t in tickers_cell[pos].split(";")].index("") + 1
-        raise fail(
+        pos = int(lists.row_of_item[item])
+        position = lists.per_row[pos].index("") + 1
+        raise table.error(
             pos,
             "tickers",
-            f"empty item at position {position} of the ticker list {tickers_cell[pos]!r}; separate tickers "
-            "with a single ';'",
-            tickers_cell[pos],
+            f"empty item at position {position} of the ticker list {cells[pos]!r} of event {event_id[pos]!r}; "
+            "separate tickers with a single ';'",
+            cells[pos],
         )
-    item = _first(_contains(_BAD_SYMBOL_RE, tickers_arr))
+    item = _first(_contains(_BAD_SYMBOL_RE, lists.items))
     if item is not None:
-        pos = int(row_of_item[item])
-        raise fail(
+        pos = int(lists.row_of_item[item])
+        raise table.error(
             pos,
             "tickers",
-            f"ticker {tickers_arr[item]!r} contains a space or a comma; separate tickers with ';'",
-            tickers_cell[pos],
+            f"ticker {lists.items[item]!r} contains a space or a comma; separate tickers with ';'",
+            cells[pos],
         )
-    pos = _first(np.fromiter(map(len, map(set, ticker_tuples)), dtype=np.int64, count=n) != n_tickers)
+    n_distinct = np.fromiter(map(len, map(set, lists.per_row)), dtype=np.int64, count=len(cells))
+    pos = _first(n_distinct != lists.counts)
     if pos is not None:
-        row_items = ticker_tuples[pos]
+        row_items = lists.per_row[pos]
         twice = next(t for i, t in enumerate(row_items) if t in row_items[:i])
-        raise fail(
+        raise table.error(
             pos,
             "tickers",
             f"ticker {twice!r} appears more than once in event {event_id[pos]!r}",
-            tickers_cell[pos],
+            cells[pos],
         )
+    return lists
 
-    # benchmark: empty (defaults), one symbol for all tickers, or a list aligned with the tickers
-    _, bench_items, n_bench = _split_lists(bench_cell)
-    bench_arr = np.array(bench_items, dtype=object)
-    n_bench = np.where(_equals(bench_cell, ""), 0, n_bench)
-    pos = _first((n_bench > 1) & (n_bench != n_tickers))
+
+def _benchmark(table: _Table, tickers: _Lists) -> list[tuple[str, ...]]:
+    """``benchmark``: empty (defaults), one symbol for all tickers, or a ``;``-list aligned with them.
+
+    Returns one benchmark per ticker, per event; an empty cell or an empty item of a list takes
+    :func:`eventstudy.symbols.default_benchmark` of its ticker.
+    """
+    cells = table.column("benchmark")
+    lists = _split_lists(cells)
+    n_bench = np.where(_equals(cells, ""), 0, lists.counts)
+    pos = _first((n_bench > 1) & (n_bench != tickers.counts))
     if pos is not None:
-        raise fail(
+        raise table.error(
             pos,
             "benchmark",
-            f"{n_bench[pos]} benchmarks for {n_tickers[pos]} tickers; give one benchmark for all tickers, one "
-            "per ticker in the same order, or leave the cell empty for the default by listing",
-            bench_cell[pos],
+            f"{n_bench[pos]} benchmarks for {tickers.counts[pos]} tickers; give one benchmark for all tickers, "
+            "one per ticker in the same order, or leave the cell empty for the default by listing",
+            cells[pos],
         )
-    item = _first(_contains(_BAD_SYMBOL_RE, bench_arr))
+    item = _first(_contains(_BAD_SYMBOL_RE, lists.items))
     if item is not None:
-        pos = int(np.repeat(np.arange(n), np.maximum(n_bench, 1))[item])
-        raise fail(
+        pos = int(lists.row_of_item[item])
+        raise table.error(
             pos,
             "benchmark",
-            f"benchmark {bench_arr[item]!r} contains a space or a comma; separate benchmarks with ';'",
-            bench_cell[pos],
+            f"benchmark {lists.items[item]!r} contains a space or a comma; separate benchmarks with ';'",
+            cells[pos],
         )
     # One benchmark per ticker; "" stands for the default by listing (an empty cell or an empty list item).
-    item_n_bench = n_bench[row_of_item]
-    benchmarks = np.full(len(tickers_arr), "", dtype=object)
+    item_n_bench = n_bench[tickers.row_of_item]
+    benchmarks = np.full(len(tickers.items), "", dtype=object)
     single = item_n_bench == 1
-    benchmarks[single] = bench_cell[row_of_item[single]]
+    benchmarks[single] = cells[tickers.row_of_item[single]]
     listed = item_n_bench > 1
     if listed.any():
-        bench_rows = np.repeat(np.arange(n), np.maximum(n_bench, 1))
-        benchmarks[listed] = bench_arr[n_bench[bench_rows] > 1]
-    needs_default = _equals(benchmarks, "")
-    if needs_default.any():
-        wanted = tickers_arr[needs_default]
-        defaults = {t: default_benchmark(t) for t in pd.unique(wanted)}
-        filled = np.array([defaults[t] for t in wanted], dtype=object)
-        j = _first(np.fromiter((f is None for f in filled), dtype=bool, count=len(filled)))
-        if j is not None:
-            pos = int(row_of_item[np.flatnonzero(needs_default)[j]])
-            raise fail(
-                pos,
-                "benchmark",
-                f"no default benchmark for ticker {wanted[j]!r} (defaults exist only for .HK -> ^HSI, "
-                ".TW/.TWO -> ^TWII, .T -> ^N225 and US symbols without a suffix -> ^GSPC); give a benchmark "
-                "for it in the benchmark column",
-                wanted[j],
-            )
-        benchmarks[needs_default] = filled
+        benchmarks[listed] = lists.items[n_bench[lists.row_of_item] > 1]
+    _fill_default_benchmarks(table, tickers, benchmarks)
+    ends = np.cumsum(tickers.counts).tolist()
+    flat = benchmarks.tolist()
+    return [tuple(flat[e - k : e]) for e, k in zip(ends, tickers.counts.tolist(), strict=True)]
 
-    # the fields of the events
-    ends = np.cumsum(n_tickers).tolist()
-    bench_list = benchmarks.tolist()
-    bench_tuples = [tuple(bench_list[e - k : e]) for e, k in zip(ends, n_tickers.tolist(), strict=False)]
-    fromiso_time = dt.time.fromisoformat
-    times = [fromiso_time(t) if t else None for t in time_text]
+
+def _fill_default_benchmarks(table: _Table, tickers: _Lists, benchmarks: np.ndarray) -> None:
+    """Replace each ``""`` of ``benchmarks`` (one per ticker item) by the ticker's default, in place."""
+    needs_default = _equals(benchmarks, "")
+    if not needs_default.any():
+        return
+    wanted = tickers.items[needs_default]
+    defaults = {t: default_benchmark(t) for t in pd.unique(wanted)}
+    filled = np.array([defaults[t] for t in wanted], dtype=object)
+    j = _first(np.fromiter((f is None for f in filled), dtype=bool, count=len(filled)))
+    if j is not None:
+        pos = int(tickers.row_of_item[np.flatnonzero(needs_default)[j]])
+        raise table.error(
+            pos,
+            "benchmark",
+            f"no default benchmark for ticker {wanted[j]!r} (defaults exist only for "
+            f"{describe_default_benchmarks()}); give a benchmark for it in the benchmark column",
+            wanted[j],
+        )
+    benchmarks[needs_default] = filled
+
+
+def validated_fields(frame: pd.DataFrame, path: str, lines: IntArray) -> tuple[Iterable[Any], ...]:
+    """Validate the string cells of an events table and return the fields of its events.
+
+    Parameters
+    ----------
+    frame
+        One row per event, string cells (:func:`as_text`), columns checked by :func:`check_header`.
+    path
+        The file (or name) for error messages.
+    lines
+        The 1-based line of each row (the header is line 1).
+
+    Returns
+    -------
+    tuple
+        One iterable per field of :class:`~eventstudy.events.Event`, in field order from ``event_id`` to
+        ``time_approximate`` (``line`` is the caller's).
+
+    Raises
+    ------
+    InputError
+        At the first offending row of the first column that fails, in the order ``event_id``, ``date``,
+        ``time``, ``timezone`` (and the daylight-saving gap of ``time``), ``time_approximate``, ``tickers``,
+        ``benchmark``.
+    """
+    table = _Table(frame, path, lines)
+    event_id = _event_id(table)
+    date = _date(table)
+    times = _time(table)
+    zones = _timezone(table, times)
+    _local_time_exists(table, date, times, zones)
+    approximate = _time_approximate(table, times)
+    tickers = _tickers(table, event_id)
+    benchmarks = _benchmark(table, tickers)
     return (
         event_id,
         map(dt.date.fromisoformat, date),
-        times,
-        timezone,
-        col("headline"),
-        col("category"),
-        ticker_tuples,
-        bench_tuples,
-        col("source"),
+        [dt.time.fromisoformat(t) if t else None for t in times.text],
+        zones,
+        table.column("headline"),
+        table.column("category"),
+        tickers.per_row,
+        benchmarks,
+        table.column("source"),
         approximate.tolist(),
     )
 
 
-def _naive_local(dates: np.ndarray, times: np.ndarray) -> pd.DatetimeIndex:
-    """Combine ``YYYY-MM-DD`` and ``HH:MM[:SS]`` strings into naive nanosecond timestamps."""
-    text = [d + " " + (t if len(t) == 8 else t + ":00") for d, t in zip(dates, times, strict=False)]
+# ---------------------------------------------------------------------------------------------------------
+# local wall times
+
+
+def naive_local(dates: np.ndarray, times: np.ndarray) -> pd.DatetimeIndex:
+    """Combine ``YYYY-MM-DD`` and ``HH:MM[:SS]`` strings into naive nanosecond timestamps.
+
+    Parameters
+    ----------
+    dates, times
+        Object arrays of equal length.
+
+    Returns
+    -------
+    DatetimeIndex
+        Naive ``datetime64[ns]`` local wall times.
+    """
+    text = [d + " " + (t if len(t) == 8 else t + ":00") for d, t in zip(dates, times, strict=True)]
     return pd.DatetimeIndex(pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S")).as_unit("ns")
 
 
-def _localize(local: pd.DatetimeIndex, zones: np.ndarray, *, nonexistent: str) -> pd.DatetimeIndex:
+def localize(local: pd.DatetimeIndex, zones: np.ndarray, *, nonexistent: str) -> pd.DatetimeIndex:
     """Localise naive wall times, each in its own zone, and return them in UTC.
 
-    An ambiguous wall time is read as its first (daylight-time) occurrence; ``nonexistent`` is passed to
-    pandas (``"NaT"`` or ``"raise"``).
+    Parameters
+    ----------
+    local
+        Naive wall times.
+    zones
+        The IANA zone of each (object array, same length).
+    nonexistent
+        ``"NaT"`` or ``"raise"``, passed to pandas for a wall time in a daylight-saving gap.
+
+    Returns
+    -------
+    DatetimeIndex
+        ``datetime64[ns, UTC]``. An ambiguous wall time is read as its first (daylight-time) occurrence.
     """
     out = np.full(len(local), np.iinfo(np.int64).min, dtype=np.int64)
     for name in pd.unique(zones):

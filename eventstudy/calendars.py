@@ -3,7 +3,7 @@
 Day 0 is the first regular trading day (an exchange_calendars *session*) of the ticker's own exchange
 whose prices can reflect the news. The rules, from ``docs/ECOSYSTEM.md`` §4 and ``docs/METHODS.md`` §3:
 
-1. Day 0 is computed per ticker, on the ticker's exchange calendar (:func:`exchange_for`).
+1. Day 0 is computed per ticker, on the ticker's exchange calendar (:func:`eventstudy.symbols.exchange_for`).
 2. Timestamped event at instant *T*: the first session whose close is strictly after *T*
    (:data:`RULE_TIMESTAMP`). Before the open -> that session; during trading, including the HK lunch
    break -> that session; at or after the close, including an early close on a half day -> the next
@@ -11,9 +11,9 @@ whose prices can reflect the news. The rules, from ``docs/ECOSYSTEM.md`` §4 and
 3. Date-only event on date *D* (the local date in the event's time zone): the first session on or after
    *D* (:data:`RULE_DATE_ONLY`, with :data:`MOVED_SUFFIX` when *D* is not a session). This equals
    ``cal.date_to_session(D, direction="next")``.
-4. FX symbols (``=X``) have no exchange close: the date-only rule against the weekday calendar ``24/5``,
-   whether or not the event has a time (:data:`RULE_FX`). Yahoo's cut-off for daily FX bars is not known,
-   so reports should state this assumption.
+4. FX symbols (``=X``, :func:`eventstudy.symbols.is_fx`) have no exchange close: the date-only rule
+   against the weekday calendar ``24/5``, whether or not the event has a time (:data:`RULE_FX`). Yahoo's
+   cut-off for daily FX bars is not known, so reports should state this assumption.
 5. Symbols without a known calendar (index symbols not mapped, unknown suffixes): the data are the
    calendar, day 0 is the first price row on or after the event date (:data:`RULE_NO_CALENDAR`).
 6. The observed price rows are the ground truth for returns: if the calendar's day 0 has no price row,
@@ -30,6 +30,7 @@ References
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import warnings
 from collections.abc import Mapping
@@ -40,23 +41,23 @@ import pandas as pd
 
 from eventstudy._typing import DateLike
 from eventstudy.errors import InputError, UnknownNameError
+from eventstudy.symbols import FX_CALENDAR, exchange_for
 
 __all__ = [
-    "FX_CALENDAR",
+    "FIRST_EVENT_DATE",
     "MOVED_SUFFIX",
     "RULE_DATE_ONLY",
     "RULE_FX",
     "RULE_NO_CALENDAR",
     "RULE_TIMESTAMP",
     "calendar_day_zero",
-    "exchange_for",
+    "event_date_range",
     "get_calendar",
     "missing_sessions",
+    "out_of_range_message",
+    "outside_event_date_range",
     "resolve_day_zero",
 ]
-
-#: Name of the exchange_calendars weekday calendar used for FX symbols.
-FX_CALENDAR = "24/5"
 
 #: Rule of a timestamped event (``docs/ECOSYSTEM.md`` §4 rule 2).
 RULE_TIMESTAMP = "timestamp: first session closing after the event"
@@ -69,31 +70,11 @@ RULE_NO_CALENDAR = "no calendar: first data row on or after the event date"
 #: Appended to the date-only and FX rules when the event date is not a session.
 MOVED_SUFFIX = " (moved from non-trading date)"
 
-_SUFFIX_EXCHANGE: dict[str, str] = {
-    "HK": "XHKG",
-    "T": "XTKS",
-    "TW": "XTAI",
-    "TWO": "XTAI",  # Taipei Exchange, approximated by the TWSE calendar
-    "SS": "XSHG",
-    "SZ": "XSHE",
-    "AS": "XAMS",
-    "L": "XLON",
-    "PA": "XPAR",
-    "DE": "XFRA",
-    "TO": "XTSE",
-}
-_INDEX_EXCHANGE: dict[str, str] = {
-    "^HSI": "XHKG",
-    "^GSPC": "XNYS",
-    "^SPX": "XNYS",
-    "^IXIC": "XNYS",
-    "^DJI": "XNYS",
-    "^RUT": "XNYS",
-    "^N225": "XTKS",
-    "^TWII": "XTAI",
-    "^AEX": "XAMS",
-    "^MXX": "XMEX",
-}
+#: The earliest event date supported. pandas' nanosecond timestamps begin on 1677-09-21; calendars are built
+#: from 1 January two years before the earliest event and the estimation window needs prices from more than
+#: a year before day 0, so 1700 keeps every date the study computes inside pandas' range.
+FIRST_EVENT_DATE = dt.date(1700, 1, 1)
+
 # Exchanges without their own exchange_calendars calendar (4.13.2), and the calendar used for them.
 # Shenzhen and Shanghai share trading hours and holidays.
 _CALENDAR_ALIAS: dict[str, str] = {"XSHE": "XSHG"}
@@ -103,50 +84,56 @@ _NAT = np.iinfo(np.int64).min
 
 
 # ---------------------------------------------------------------------------------------------------------
-# symbols and calendars
+# calendars and their range
 
 
-def exchange_for(symbol: str) -> str | None:
-    """Return the exchange (calendar) code of a Yahoo symbol.
-
-    Parameters
-    ----------
-    symbol
-        A Yahoo symbol: ``"0700.HK"``, ``"BABA"``, ``"^HSI"``, ``"JPY=X"``.
+def event_date_range() -> tuple[dt.date, dt.date]:
+    """The first and last event dates the calendars support.
 
     Returns
     -------
-    str or None
-        A MIC such as ``"XHKG"``, ``"XNYS"`` (any symbol without a suffix: NYSE, Nasdaq and OTC listings),
-        ``"24/5"`` for FX symbols ending in ``=X``, or ``None`` when no calendar is known (index symbols
-        other than those mapped explicitly, unknown suffixes, other ``=`` symbols): day 0 then comes from
-        the price data themselves.
+    tuple of datetime.date
+        :data:`FIRST_EVENT_DATE` and the last date of exchange_calendars' default range, one year after
+        today (``ExchangeCalendar.default_end()``, fixed when exchange_calendars is imported).
 
     Notes
     -----
-    The suffix table is ``docs/ECOSYSTEM.md`` §3.1: ``.HK`` XHKG, ``.T`` XTKS, ``.TW``/``.TWO`` XTAI,
-    ``.SS`` XSHG, ``.SZ`` XSHE, ``.AS`` XAMS, ``.L`` XLON, ``.PA`` XPAR, ``.DE`` XFRA, ``.TO`` XTSE. Index
-    symbols carry no suffix and are mapped one by one (``^HSI``, ``^GSPC``, ``^SPX``, ``^IXIC``, ``^DJI``,
-    ``^RUT``, ``^N225``, ``^TWII``, ``^AEX``, ``^MXX``). exchange_calendars 4.13.2 has no Shenzhen
-    calendar, so XSHE is served by the XSHG calendar (:func:`get_calendar`).
+    Calendars are built up to that last date, so a later day 0 cannot be placed. Event dates after today
+    but within the range are accepted: they have no prices yet, and :func:`resolve_day_zero` reports them
+    as ``"no data"`` with a reason. Dates outside the range are rejected by the events file checks
+    (:mod:`eventstudy.events`) and by :func:`calendar_day_zero`.
 
     Examples
     --------
-    >>> exchange_for("0700.HK"), exchange_for("TCEHY"), exchange_for("JPY=X"), exchange_for("DX-Y.NYB")
-    ('XHKG', 'XNYS', '24/5', None)
+    >>> first, last = event_date_range()
+    >>> first.isoformat(), last > dt.date.today()
+    ('1700-01-01', True)
     """
-    sym = symbol.strip().upper()
-    if not sym:
-        return None
-    if sym.startswith("^"):
-        return _INDEX_EXCHANGE.get(sym)
-    if sym.endswith("=X"):
-        return FX_CALENDAR
-    if "=" in sym:
-        return None
-    if "." not in sym:
-        return "XNYS"
-    return _SUFFIX_EXCHANGE.get(sym.rsplit(".", 1)[1])
+    return FIRST_EVENT_DATE, xcals.ExchangeCalendar.default_end().date()
+
+
+def outside_event_date_range(dates: pd.DatetimeIndex) -> np.ndarray:
+    """Boolean mask of the (naive, any unit) dates outside :func:`event_date_range`; NaT is not flagged."""
+    first, last = event_date_range()
+    early = dates < pd.Timestamp(first)
+    late = dates >= pd.Timestamp(last) + pd.Timedelta(days=1)
+    return np.asarray(early | late, dtype=bool)
+
+
+def out_of_range_message(date: dt.date) -> str:
+    """Say that ``date`` is outside :func:`event_date_range`, why, and what to do (for error messages)."""
+    first, last = event_date_range()
+    if date < first:
+        why = (
+            "earlier dates, with the prices of their estimation window, do not fit pandas' nanosecond "
+            "timestamps, which begin on 1677-09-21"
+        )
+    else:
+        why = f"the exchange calendars end one year after today, on {last}, and an event after today has no prices yet"
+    return (
+        f"date {date.isoformat()} is outside the supported range {first.isoformat()} to {last.isoformat()}: "
+        f"{why}; correct the date or remove the event"
+    )
 
 
 # The earliest start each calendar was built with (absent: exchange_calendars' default of 20 years back).
@@ -231,7 +218,7 @@ def get_calendar(exchange: str, *, earliest: DateLike | None = None) -> xcals.Ex
     Parameters
     ----------
     exchange
-        A code returned by :func:`exchange_for` (``"XHKG"``, ``"24/5"``, ``"XSHE"``, ...) or any
+        A code returned by :func:`eventstudy.symbols.exchange_for` (``"XHKG"``, ``"24/5"``, ``"XSHE"``, ...) or any
         exchange_calendars name.
     earliest
         The earliest date the caller needs. One calendar per name is kept in use (cached with
@@ -292,6 +279,31 @@ def _local_iso(utc_ns: np.ndarray, tz: str) -> np.ndarray:
 _PAIR_COLUMNS = ("event_id", "ticker", "event_date", "event_time_utc", "timezone")
 
 
+def _check_event_dates(pairs: pd.DataFrame) -> None:
+    """Raise :class:`InputError` for a pair without an event date or with one outside the calendars' range."""
+    dates = pd.DatetimeIndex(pd.to_datetime(pairs["event_date"]))
+    if dates.tz is not None:
+        dates = dates.tz_localize(None)
+    missing = np.flatnonzero(np.asarray(dates.isna()))
+    if len(missing):
+        raise InputError(
+            f"pairs row {int(missing[0])} has no event_date; every pair needs the local event date",
+            parameter="pairs",
+            column="event_date",
+            value=pairs["event_id"].iloc[int(missing[0])],
+        )
+    outside = np.flatnonzero(outside_event_date_range(dates))
+    if len(outside):
+        row = int(outside[0])
+        day = dates[row].date()
+        raise InputError(
+            f"pairs row {row} (event {pairs['event_id'].iloc[row]!r}): {out_of_range_message(day)}",
+            parameter="pairs",
+            column="event_date",
+            value=day,
+        )
+
+
 def calendar_day_zero(pairs: pd.DataFrame) -> pd.DataFrame:
     """Day 0 of each (event, ticker) pair by the rules of the ticker's exchange calendar.
 
@@ -311,7 +323,7 @@ def calendar_day_zero(pairs: pd.DataFrame) -> pd.DataFrame:
         ``event_id``, ``ticker``
             As given.
         ``exchange``
-            :func:`exchange_for` of the ticker (``None`` when there is no calendar).
+            :func:`eventstudy.symbols.exchange_for` of the ticker (``None`` when there is no calendar).
         ``event_date``
             The event date (naive ``datetime64[ns]``).
         ``event_time_utc``
@@ -333,7 +345,8 @@ def calendar_day_zero(pairs: pd.DataFrame) -> pd.DataFrame:
     Raises
     ------
     InputError
-        When a required column is missing or a pair has no ``event_date``.
+        When a required column is missing, or a pair has no ``event_date`` or one outside
+        :func:`event_date_range`.
 
     Notes
     -----
@@ -362,15 +375,8 @@ def calendar_day_zero(pairs: pd.DataFrame) -> pd.DataFrame:
     exchange_of_unique = np.array([exchange_for(str(t)) for t in unique_tickers], dtype=object)
     exchange = exchange_of_unique[ticker_codes] if n else np.array([], dtype=object)
 
+    _check_event_dates(pairs)
     date_ns = _as_naive_ns(pairs["event_date"])
-    bad = np.flatnonzero(date_ns == _NAT)
-    if len(bad):
-        raise InputError(
-            f"pairs row {int(bad[0])} has no event_date; every pair needs the local event date",
-            parameter="pairs",
-            column="event_date",
-            value=pairs["event_id"].iloc[int(bad[0])],
-        )
     time_utc = pd.DatetimeIndex(pd.to_datetime(pairs["event_time_utc"], utc=True)).as_unit("ns")
     time_ns = time_utc.asi8
     has_time = time_ns != _NAT
@@ -487,7 +493,9 @@ def resolve_day_zero(table: pd.DataFrame, observed: Mapping[str, pd.DatetimeInde
 
     - no observed dates for the ticker -> ``"no data"``;
     - the calendar day 0 has a price row -> that day, ``"ok"``;
-    - otherwise the next observed row after it -> ``"moved"`` (none -> ``"no data"``);
+    - otherwise the next observed row after it -> ``"moved"``; none, because the day is after the
+      ticker's last price row -> ``"no data"``, the reason naming that row and adding "after today: no
+      prices yet" for a day after today (an event dated in the future, :func:`event_date_range`);
     - a calendar day 0 (or event date) before the ticker's first price row -> ``"no data"``: it is not
       moved to the first row (a later listing, or prices downloaded from too late a start);
     - no calendar day 0 (:data:`RULE_NO_CALENDAR`) -> the first observed row on or after the event date
@@ -536,9 +544,14 @@ def resolve_day_zero(table: pd.DataFrame, observed: Mapping[str, pd.DatetimeInde
     need = np.flatnonzero(~(by_calendar & exact))
     if len(need):
         when = _fmt_dates(target_ns[need])
-        first_text = np.full(len(per_ticker), "", dtype=object)
         known = n_obs > 0
+        first_text = np.full(len(per_ticker), "", dtype=object)
         first_text[known] = _fmt_dates(first_day[known] * _NS_PER_DAY)
+        last_day = np.array([d[-1] if len(d) else _NAT for d in per_ticker], dtype=np.int64)
+        last_text = np.full(len(per_ticker), "", dtype=object)
+        last_text[known] = _fmt_dates(last_day[known] * _NS_PER_DAY)
+        today_ns = pd.Timestamp(dt.date.today()).as_unit("ns").value
+        future = np.where(target_ns[need] > today_ns, " (after today: no prices yet)", "")
         exchange = table["exchange"].to_numpy(dtype=object)[need]
         texts = []
         for j, row in enumerate(need):
@@ -551,13 +564,15 @@ def resolve_day_zero(table: pd.DataFrame, observed: Mapping[str, pd.DatetimeInde
                 if hit[row]:
                     texts.append(f"calendar day 0 {when[j]} has no price row; moved to next observed row")
                 else:
-                    texts.append(f"no price row on or after calendar day 0 {when[j]}")
+                    after = f"calendar day 0 {when[j]} is after the last price row {last_text[codes[row]]}"
+                    texts.append(after + future[j])
             else:
                 why = "no exchange calendar" if _is_missing(exchange[j]) else "event date outside the exchange calendar"
                 if hit[row]:
                     texts.append(f"{why}: first observed row on or after the event date {when[j]} (data calendar)")
                 else:
-                    texts.append(f"{why}: no price row on or after the event date {when[j]} (data calendar)")
+                    after = f"the event date {when[j]} is after the last price row {last_text[codes[row]]}"
+                    texts.append(f"{why}: {after}{future[j]}")
         reason[need] = np.array(texts, dtype=object)
 
     out = table.copy()
@@ -579,7 +594,7 @@ def missing_sessions(
     Parameters
     ----------
     exchange
-        An exchange code (:func:`exchange_for`); ``None`` (no calendar) gives an empty index.
+        An exchange code (:func:`eventstudy.symbols.exchange_for`); ``None`` (no calendar) gives an empty index.
     observed
         Dates of the price rows (naive, or tz-aware at the exchange: the local date is used).
     start, end

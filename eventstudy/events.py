@@ -7,14 +7,22 @@ An events file is a UTF-8 CSV (a byte-order mark is tolerated) with one row per 
 Only ``event_id``, ``date`` and ``tickers`` are required; the other columns are optional but no unknown
 column is accepted. The rules (``docs/EVENTS.md`` §4, ``docs/ECOSYSTEM.md`` §4):
 
-- ``date`` is the local release date ``YYYY-MM-DD`` in ``timezone``.
+- ``event_id`` is any non-empty text, unique in the file (compared after stripping blanks). Its length is
+  not limited: outputs that need a bounded name (figure files) derive one themselves.
+- ``date`` is the local release date ``YYYY-MM-DD`` in ``timezone``, within
+  :func:`eventstudy.calendars.event_date_range`: from 1700-01-01 (pandas' nanosecond timestamps, with
+  room for the estimation window) to one year after today (the end of exchange_calendars' calendars).
+  A date outside that range is an error. A date after today but inside it is accepted: such an event has
+  no prices yet and the study reports it as an exclusion with that reason.
 - ``time`` is ``HH:MM`` or ``HH:MM:SS`` (24-hour clock, local to ``timezone``) or empty for a date-only
   event. A leading ``~`` (the notation of ``docs/EVENTS.md`` §4) is read as ``time_approximate = true``.
 - ``timezone`` is an IANA name (``Asia/Hong_Kong``). When the column is absent every event is in UTC; when
   it is present a timed event must name its zone, and a date-only event with an empty cell is read in UTC.
 - ``tickers`` is a ``;``-separated list of Yahoo symbols. ``benchmark`` is either one symbol for all the
   tickers or a ``;``-separated list aligned with ``tickers`` by position. An empty cell (or an empty item
-  of a list) means the default benchmark by listing (:func:`default_benchmark`).
+  of a list) means the default benchmark by listing (:func:`eventstudy.symbols.default_benchmark`).
+  Through :func:`events_from_frame` the cells may be Python lists; a missing item (None, NaN) or a
+  non-string item of a ticker list is an error, a missing item of a benchmark list means the default.
 - ``time_approximate`` is ``true``/``false`` (any case) or empty.
 
 Every problem raises :class:`~eventstudy.errors.InputError` carrying the file ``path``, the 1-based
@@ -36,14 +44,15 @@ import numpy as np
 import pandas as pd
 
 from eventstudy._event_validation import (
-    _HEADER_TEXT,
     COLUMNS,
+    HEADER_TEXT,
     REQUIRED_COLUMNS,
-    _as_text,
-    _check_header,
-    _localize,
-    _naive_local,
-    _validated_fields,
+    as_text,
+    check_header,
+    check_list_items,
+    localize,
+    naive_local,
+    validated_fields,
 )
 from eventstudy.errors import InputError
 
@@ -51,55 +60,11 @@ __all__ = [
     "COLUMNS",
     "REQUIRED_COLUMNS",
     "Event",
-    "default_benchmark",
     "event_ticker_pairs",
     "events_from_frame",
     "events_to_frame",
     "read_events",
 ]
-
-# Default benchmark by listing suffix (docs/ECOSYSTEM.md §4 rule 8).
-_DEFAULT_BENCHMARK_BY_SUFFIX: dict[str, str] = {
-    "HK": "^HSI",
-    "TW": "^TWII",
-    "TWO": "^TWII",
-    "T": "^N225",
-}
-_US_DEFAULT_BENCHMARK = "^GSPC"
-
-
-def default_benchmark(ticker: str) -> str | None:
-    """Return the default benchmark index of a ticker, chosen by its listing.
-
-    Parameters
-    ----------
-    ticker
-        A Yahoo symbol such as ``"0700.HK"`` or ``"BABA"``.
-
-    Returns
-    -------
-    str or None
-        ``^HSI`` for ``.HK``, ``^TWII`` for ``.TW`` and ``.TWO``, ``^N225`` for ``.T``, ``^GSPC`` for a
-        symbol without a suffix (a US listing). ``None`` for anything else (other suffixes, index symbols
-        starting with ``^``, FX and futures symbols containing ``=``): the user must name a benchmark.
-
-    Notes
-    -----
-    The mapping is the local-index pairing of ``docs/ECOSYSTEM.md`` §4, rule 8, which the market model
-    of ``docs/METHODS.md`` §4 uses as the market return.
-
-    Examples
-    --------
-    >>> default_benchmark("9988.HK"), default_benchmark("BABA"), default_benchmark("PRX.AS")
-    ('^HSI', '^GSPC', None)
-    """
-    symbol = ticker.strip()
-    if not symbol or symbol.startswith("^") or "=" in symbol:
-        return None
-    if "." not in symbol:
-        return _US_DEFAULT_BENCHMARK
-    suffix = symbol.rsplit(".", 1)[1].upper()
-    return _DEFAULT_BENCHMARK_BY_SUFFIX.get(suffix)
 
 
 @dataclass(frozen=True)
@@ -207,9 +172,7 @@ def read_events(path: str | Path) -> tuple[Event, ...]:
             value=raw[exc.start : exc.end],
         ) from exc
     if not text.strip():
-        raise InputError(
-            f"the events file is empty; it needs a header line such as: {_HEADER_TEXT}", path=where, line=1
-        )
+        raise InputError(f"the events file is empty; it needs a header line such as: {HEADER_TEXT}", path=where, line=1)
 
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
@@ -224,7 +187,7 @@ def read_events(path: str | Path) -> tuple[Event, ...]:
             if not record or all(not field.strip() for field in record):
                 continue
             if header is None:
-                header = _check_header(record, where, start)
+                header = check_header(record, where, start)
                 header_line = start
                 continue
             if len(record) != len(header):
@@ -240,9 +203,7 @@ def read_events(path: str | Path) -> tuple[Event, ...]:
     except csv.Error as exc:
         raise InputError(f"malformed CSV: {exc}", path=where, line=reader.line_num) from exc
     if header is None:  # only blank records, e.g. ",,,"
-        raise InputError(
-            f"the events file is empty; it needs a header line such as: {_HEADER_TEXT}", path=where, line=1
-        )
+        raise InputError(f"the events file is empty; it needs a header line such as: {HEADER_TEXT}", path=where, line=1)
     if not rows:
         raise InputError("the events file has a header but no events", path=where, line=header_line)
     frame = pd.DataFrame(rows, columns=header, dtype=object)
@@ -257,7 +218,8 @@ def events_from_frame(frame: pd.DataFrame, *, path: str = "<DataFrame>") -> tupl
     frame
         One row per event, columns as in the events file (module docstring). Cells may be strings or
         missing values; ``date`` may also be a datetime column, ``time_approximate`` a boolean column, and
-        ``tickers``/``benchmark`` cells lists or tuples of symbols.
+        ``tickers``/``benchmark`` cells lists or tuples of symbol strings (in a ``benchmark`` list a
+        missing item, like an empty one, means the default benchmark).
     path
         The name used in error messages.
 
@@ -270,7 +232,8 @@ def events_from_frame(frame: pd.DataFrame, *, path: str = "<DataFrame>") -> tupl
     ------
     InputError
         As :func:`read_events`; ``line`` is the line the row would have in a CSV written with a header
-        line (row position + 2).
+        line (row position + 2). Also for a ticker list holding a missing (None, NaN) or non-string item,
+        or a benchmark list holding a non-string item: the message names the event and the position.
 
     Notes
     -----
@@ -278,10 +241,11 @@ def events_from_frame(frame: pd.DataFrame, *, path: str = "<DataFrame>") -> tupl
     and reports the first offending row, so validating 100,000 rows takes well under a second; only the
     construction of the :class:`Event` objects is a loop.
     """
-    columns = _check_header([str(c) for c in frame.columns], path, 1)
+    columns = check_header([str(c) for c in frame.columns], path, 1)
     if len(frame) == 0:
         raise InputError("no events: the frame has no rows", path=path, line=1)
-    text = pd.DataFrame({name: _as_text(frame.iloc[:, i], name) for i, name in enumerate(columns)})
+    check_list_items(frame, columns, path)
+    text = pd.DataFrame({name: as_text(frame.iloc[:, i], name) for i, name in enumerate(columns)})
     lines = np.arange(2, len(text) + 2, dtype=np.int64)
     return _build_events(text, path, lines, from_file=False)
 
@@ -289,10 +253,11 @@ def events_from_frame(frame: pd.DataFrame, *, path: str = "<DataFrame>") -> tupl
 def _build_events(frame: pd.DataFrame, path: str, lines: np.ndarray, *, from_file: bool) -> tuple[Event, ...]:
     """Validate the string cells of an events table and build the events.
 
-    The checks (:func:`eventstudy._event_validation._validated_fields`) run on whole columns and report the
-    first offending row; only the construction of the :class:`Event` objects is a loop.
+    The checks (:func:`eventstudy._event_validation.validated_fields`, one validator per column) run on
+    whole columns and report the first offending row; only the construction of the :class:`Event` objects
+    is a loop.
     """
-    fields = _validated_fields(frame, path, lines, default_benchmark)
+    fields = validated_fields(frame, path, lines)
     lines_out = lines.tolist() if from_file else [None] * len(frame)
     return tuple(map(Event, *fields, lines_out))
 
@@ -373,7 +338,7 @@ def event_ticker_pairs(events: Sequence[Event]) -> pd.DataFrame:
         rows = np.flatnonzero(timed)
         times = np.array([t.strftime("%H:%M:%S") for t in (events[i].time for i in rows) if t is not None])
         utc_ns = utc.asi8.copy()
-        utc_ns[rows] = _localize(_naive_local(dates[rows], times), zones[rows], nonexistent="raise").asi8
+        utc_ns[rows] = localize(naive_local(dates[rows], times), zones[rows], nonexistent="raise").asi8
         utc = pd.DatetimeIndex(utc_ns.view("datetime64[ns]")).tz_localize("UTC")
     event_date = pd.to_datetime(pd.Series(dates, dtype=object), format="%Y-%m-%d").to_numpy().astype("datetime64[ns]")
     frame = pd.DataFrame(

@@ -1,4 +1,4 @@
-"""Tests of ``eventstudy.calendars``: symbol -> calendar, day 0 per (event, ticker), observed rows.
+"""Tests of ``eventstudy.calendars``: calendars and their range, day 0 per (event, ticker), observed rows.
 
 Expected days are written by hand: the per-market table of ``docs/EVENTS.md`` §5, and for the unit
 cases the rules of ``docs/ECOSYSTEM.md`` §4 applied to the published HKEX/NYSE hours and holidays.
@@ -9,6 +9,7 @@ as the reference implementation.
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from pathlib import Path
 
@@ -17,20 +18,20 @@ import pandas as pd
 import pytest
 
 from eventstudy.calendars import (
-    FX_CALENDAR,
     MOVED_SUFFIX,
     RULE_DATE_ONLY,
     RULE_FX,
     RULE_NO_CALENDAR,
     RULE_TIMESTAMP,
     calendar_day_zero,
-    exchange_for,
+    event_date_range,
     get_calendar,
     missing_sessions,
     resolve_day_zero,
 )
 from eventstudy.errors import InputError, UnknownNameError
 from eventstudy.events import event_ticker_pairs, read_events
+from eventstudy.symbols import FX_CALENDAR
 
 EVENTS_CSV = Path(__file__).resolve().parents[1] / "events.csv"
 
@@ -288,6 +289,53 @@ def test_old_event_rebuilds_calendar_with_earlier_start() -> None:
     assert get_calendar("XNYS").first_session <= pd.Timestamp("2001-09-11")
 
 
+def test_event_date_range() -> None:
+    # From 1700-01-01 (the project's bound, inside pandas' nanosecond range) to the end of exchange_calendars'
+    # default calendars, one year after today (docs/ECOSYSTEM.md §3.2).
+    today = pd.Timestamp(dt.date.today())
+    assert event_date_range() == (dt.date(1700, 1, 1), (today + pd.DateOffset(years=1)).date())
+    assert get_calendar("XNYS").last_session <= today + pd.DateOffset(years=1)
+
+
+@pytest.mark.parametrize(
+    ("event_date", "shown"),
+    [
+        (pd.Timestamp("2097-01-02"), "2097-01-02"),
+        (pd.Timestamp("9999-12-31"), "9999-12-31"),  # datetime64[us] in pandas 3
+        (pd.Timestamp("1650-06-30"), "1650-06-30"),
+    ],
+)
+def test_calendar_day_zero_rejects_dates_outside_the_range(event_date: pd.Timestamp, shown: str) -> None:
+    pairs = pd.DataFrame(
+        {
+            "event_id": ["ok", "far"],
+            "ticker": ["BABA", "0700.HK"],
+            "event_date": pd.DatetimeIndex([pd.Timestamp("2021-03-15"), event_date]),
+            "event_time_utc": pd.DatetimeIndex([pd.NaT, pd.NaT], tz="UTC"),
+            "timezone": "UTC",
+        }
+    )
+    with pytest.raises(InputError) as info:
+        calendar_day_zero(pairs)
+    err = info.value
+    assert (err.parameter, err.column, err.value) == ("pairs", "event_date", dt.date.fromisoformat(shown))
+    assert f"pairs row 1 (event 'far'): date {shown} is outside the supported range 1700-01-01" in err.message
+
+
+def test_future_event_is_no_data_with_a_reason() -> None:
+    # An event dated after today but inside the calendars' range: day 0 exists on the calendar, no price yet.
+    soon = (pd.Timestamp(dt.date.today()) + pd.Timedelta(days=40)).strftime("%Y-%m-%d")
+    table = calendar_day_zero(_pairs([("0700.HK", soon, None), ("DX-Y.NYB", soon, None)]))
+    assert table["calendar_day_zero"].iloc[0] >= pd.Timestamp(soon)
+    out = resolve_day_zero(table, {"0700.HK": HK_OBSERVED, "DX-Y.NYB": HK_OBSERVED})
+    assert list(out["status"]) == ["no data", "no data"]
+    assert out["reason"].iloc[0].startswith("calendar day 0 ")
+    assert out["reason"].iloc[0].endswith(" is after the last price row 2023-09-29 (after today: no prices yet)")
+    assert out["reason"].iloc[1] == (
+        f"no exchange calendar: the event date {soon} is after the last price row 2023-09-29 (after today: no prices yet)"
+    )
+
+
 def test_missing_pair_column_is_an_input_error() -> None:
     with pytest.raises(InputError, match="event_time_utc"):
         calendar_day_zero(pd.DataFrame({"event_id": ["a"], "ticker": ["BABA"], "event_date": ["2021-01-04"]}))
@@ -347,45 +395,7 @@ def test_vectorised_date_rule_equals_date_to_session() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# exchange_for and get_calendar
-
-
-@pytest.mark.parametrize(
-    ("symbol", "expected"),
-    [
-        ("0700.HK", "XHKG"),
-        ("9984.T", "XTKS"),
-        ("2330.TW", "XTAI"),
-        ("6488.TWO", "XTAI"),
-        ("600519.SS", "XSHG"),
-        ("000001.SZ", "XSHE"),
-        ("PRX.AS", "XAMS"),
-        ("HSBA.L", "XLON"),
-        ("MC.PA", "XPAR"),
-        ("SAP.DE", "XFRA"),
-        ("RY.TO", "XTSE"),
-        ("BABA", "XNYS"),
-        ("MPNGY", "XNYS"),
-        ("^HSI", "XHKG"),
-        ("^GSPC", "XNYS"),
-        ("^SPX", "XNYS"),
-        ("^IXIC", "XNYS"),
-        ("^DJI", "XNYS"),
-        ("^RUT", "XNYS"),
-        ("^N225", "XTKS"),
-        ("^TWII", "XTAI"),
-        ("^AEX", "XAMS"),
-        ("^MXX", "XMEX"),
-        ("JPY=X", "24/5"),
-        ("MXN=X", "24/5"),
-        ("^SOX", None),
-        ("DX-Y.NYB", None),
-        ("NPN.JO", None),
-        ("CL=F", None),
-    ],
-)
-def test_exchange_for(symbol: str, expected: str | None) -> None:
-    assert exchange_for(symbol) == expected
+# get_calendar and the supported range of event dates
 
 
 def test_get_calendar_names() -> None:
@@ -450,7 +460,7 @@ def test_resolve_day_zero_statuses() -> None:
         ("2023-09-11", "moved", "calendar day 0 2023-09-08 has no price row; moved to next observed row"),
         ("2023-09-11", "moved", "calendar day 0 2023-09-08 has no price row; moved to next observed row"),
         ("2023-09-04", "moved", "calendar day 0 2023-09-01 has no price row; moved to next observed row"),
-        (None, "no data", "no price row on or after calendar day 0 2023-10-05"),
+        (None, "no data", "calendar day 0 2023-10-05 is after the last price row 2023-09-29"),
         (None, "no data", "no price rows for 9988.HK"),
         (None, "no data", "no price rows for 3690.HK"),
         ("2023-09-04", "ok", None),

@@ -6,6 +6,8 @@ Expected values are written by hand from ``docs/EVENTS.md`` §4.
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,6 @@ from eventstudy.errors import InputError
 from eventstudy.events import (
     COLUMNS,
     Event,
-    default_benchmark,
     event_ticker_pairs,
     events_from_frame,
     events_to_frame,
@@ -24,6 +25,7 @@ from eventstudy.events import (
 )
 
 EVENTS_CSV = Path(__file__).resolve().parents[1] / "events.csv"
+EVENTSTUDY = Path(sys.executable).with_name("eventstudy")  # the console script of this environment
 HEADER = "event_id,date,time,timezone,headline,category,tickers,benchmark,source,time_approximate"
 
 SEED_IDS = [
@@ -123,25 +125,6 @@ def test_event_ticker_pairs(seed: tuple[Event, ...]) -> None:
 
 # ---------------------------------------------------------------------------------------------------------
 # defaults and conveniences
-
-
-@pytest.mark.parametrize(
-    ("ticker", "expected"),
-    [
-        ("0700.HK", "^HSI"),
-        ("BABA", "^GSPC"),
-        ("MPNGY", "^GSPC"),
-        ("2330.TW", "^TWII"),
-        ("6488.TWO", "^TWII"),
-        ("8035.T", "^N225"),
-        ("PRX.AS", None),
-        ("NPN.JO", None),
-        ("JPY=X", None),
-        ("^HSI", None),
-    ],
-)
-def test_default_benchmark(ticker: str, expected: str | None) -> None:
-    assert default_benchmark(ticker) == expected
 
 
 def _write(tmp_path: Path, text: str, name: str = "events.csv", encoding: str = "utf-8") -> Path:
@@ -279,7 +262,7 @@ GOOD = "ok,2021-03-15,08:00,America/New_York,h,c,BABA,^GSPC,s,true"
         # tickers
         (["x,2021-03-15,,,h,c,,,s,"], 3, "tickers", ["empty ticker list"]),
         (["x,2021-03-15,,,h,c,  ,,s,"], 3, "tickers", ["empty ticker list"]),
-        (["x,2021-03-15,,,h,c,BABA;;JD,,s,"], 3, "tickers", ["empty item at position 2"]),
+        (["x,2021-03-15,,,h,c,BABA;;JD,,s,"], 3, "tickers", ["empty item at position 2", "of event 'x'"]),
         (["x,2021-03-15,,,h,c,BABA; JD ;BABA,,s,"], 3, "tickers", ["'BABA' appears more than once", "'x'"]),
         (['x,2021-03-15,,,h,c,"BABA,JD",,s,'], 3, "tickers", ["contains a space or a comma", "';'"]),
         # benchmark
@@ -367,3 +350,144 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read") as info:
         read_events(tmp_path / "nope.csv")
     assert info.value.path == str(tmp_path / "nope.csv")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# hostile events: dates outside the supported range, missing list items, long ids
+
+# The supported range, written out independently of the code: from 1700-01-01 (chosen in
+# eventstudy.calendars to keep estimation windows inside pandas' nanosecond range, which starts 1677-09-21)
+# to the end of exchange_calendars' default calendars, one year after today (docs/ECOSYSTEM.md §3.2).
+FIRST_DATE = dt.date(1700, 1, 1)
+LAST_DATE = (pd.Timestamp(dt.date.today()) + pd.DateOffset(years=1)).date()
+OUT_OF_RANGE = [
+    ("2097-01-02", "late"),
+    ("9999-12-31", "late"),
+    ("0001-01-01", "early"),
+    ("1699-12-31", "early"),
+    ((LAST_DATE + dt.timedelta(days=1)).isoformat(), "late"),
+]
+
+
+@pytest.mark.parametrize(("date", "side"), OUT_OF_RANGE)
+def test_date_outside_the_supported_range(tmp_path: Path, date: str, side: str) -> None:
+    path = _write(tmp_path, "\n".join([HEADER, GOOD, f"far,{date},,,h,c,BABA,,s,"]) + "\n")
+    with pytest.raises(InputError) as info:
+        read_events(path)
+    err = info.value
+    assert (err.path, err.line, err.column, err.value) == (str(path), 3, "date", date)
+    assert f"date {date} is outside the supported range {FIRST_DATE} to {LAST_DATE}" in err.message
+    assert ("after today has no prices yet" in err.message) == (side == "late")
+    assert ("1677-09-21" in err.message) == (side == "early")
+    assert err.message.endswith("correct the date or remove the event")
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        ["2021-03-15", "2097-01-02"],
+        [dt.date(2021, 3, 15), dt.date(1, 1, 1)],
+        [dt.date(2021, 3, 15), dt.date(9999, 12, 31)],
+        pd.to_datetime(["2021-03-15", "9999-12-31"]),  # datetime64[us]: pandas 3 holds any year
+        pd.to_datetime(["2021-03-15", "2097-01-02"]).as_unit("ns"),
+    ],
+)
+def test_date_outside_the_supported_range_through_the_python_api(dates: object) -> None:
+    frame = pd.DataFrame({"event_id": ["ok", "far"], "date": dates, "tickers": "BABA"})
+    with pytest.raises(InputError) as info:
+        events_from_frame(frame, path="api")
+    err = info.value
+    assert (err.path, err.line, err.column) == ("api", 3, "date")
+    assert "outside the supported range" in err.message
+
+
+def test_dates_at_the_edges_of_the_range_and_in_the_future_are_accepted(tmp_path: Path) -> None:
+    soon = dt.date.today() + dt.timedelta(days=30)  # no prices yet: the study excludes it with a reason
+    rows = [f"a,{FIRST_DATE},BABA", f"b,{LAST_DATE},BABA", f"c,{soon},0700.HK"]
+    events = read_events(_write(tmp_path, "event_id,date,tickers\n" + "\n".join(rows) + "\n"))
+    assert [e.date for e in events] == [FIRST_DATE, LAST_DATE, soon]
+    pairs = event_ticker_pairs(events)
+    assert list(pairs["event_date"]) == [pd.Timestamp(FIRST_DATE), pd.Timestamp(LAST_DATE), pd.Timestamp(soon)]
+
+
+@pytest.mark.parametrize(
+    ("tickers", "position", "kind"),
+    [
+        (["BABA", None], 2, "missing"),
+        ([np.nan, "BABA"], 1, "missing"),
+        (("BABA", "JD", pd.NA), 3, "missing"),
+        (["BABA", 700], 2, "a int, not a string"),
+    ],
+)
+def test_ticker_list_items_must_be_symbols(tickers: list[object], position: int, kind: str) -> None:
+    frame = pd.DataFrame(
+        {"event_id": ["ok", "bad one"], "date": ["2021-03-15", "2021-03-16"], "tickers": [["JD"], tickers]}
+    )
+    with pytest.raises(InputError) as info:
+        events_from_frame(frame, path="api")
+    err = info.value
+    assert (err.path, err.line, err.column) == ("api", 3, "tickers")
+    assert f"item {position} of the ticker list of event 'bad one'" in err.message
+    assert f"({kind})" in err.message
+    assert isinstance(err.value, list) and len(err.value) == len(tickers)
+    assert err.exit_code == 2
+
+
+def test_a_missing_ticker_cell_is_an_empty_list() -> None:
+    frame = pd.DataFrame({"event_id": ["a"], "date": ["2021-03-15"], "tickers": [None]})
+    with pytest.raises(InputError, match="empty ticker list") as info:
+        events_from_frame(frame)
+    assert (info.value.line, info.value.column) == (2, "tickers")
+
+
+def test_benchmark_list_items() -> None:
+    # A missing benchmark item means the default, like an empty item; a non-string one is an error.
+    frame = pd.DataFrame(
+        {
+            "event_id": ["a"],
+            "date": ["2021-03-15"],
+            "tickers": [["0700.HK", "BABA", "2330.TW"]],
+            "benchmark": [["^HSCE", None, np.nan]],
+        }
+    )
+    (event,) = events_from_frame(frame)
+    assert event.benchmarks == ("^HSCE", "^GSPC", "^TWII")
+    frame["benchmark"] = [[1.5, "^GSPC", "^TWII"]]
+    with pytest.raises(InputError) as info:
+        events_from_frame(frame, path="api")
+    assert (info.value.line, info.value.column) == (2, "benchmark")
+    assert "item 1 of the benchmark list of event 'a' is 1.5 (a float, not a string)" in info.value.message
+
+
+def test_event_ids_have_no_length_limit(tmp_path: Path) -> None:
+    long_id = "central-bank-statement-" * 13 + "x"  # 300 characters
+    assert len(long_id) == 300
+    (event,) = read_events(_write(tmp_path, f"event_id,date,tickers\n{long_id},2021-03-15,BABA\n"))
+    assert event.event_id == long_id
+    (again,) = events_from_frame(events_to_frame([event]))
+    assert again.event_id == long_id
+
+
+def _run_cli(tmp_path: Path, events: Path) -> subprocess.CompletedProcess[str]:
+    prices = tmp_path / "prices"
+    prices.mkdir(exist_ok=True)
+    command = [str(EVENTSTUDY), "run", str(events), "--prices", str(prices), "--quiet", "--out", str(tmp_path / "out")]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        "9999-12-31",
+        pytest.param("2097-01-02", marks=pytest.mark.slow),
+        pytest.param("0001-01-01", marks=pytest.mark.slow),
+    ],
+)
+def test_console_script_rejects_an_out_of_range_date(tmp_path: Path, date: str) -> None:
+    events = _write(tmp_path, f"event_id,date,tickers\nok,2021-03-15,BABA\nfar,{date},BABA\n")
+    done = _run_cli(tmp_path, events)
+    assert done.returncode == 2, done.stderr
+    assert f"{events}:3: column 'date'" in done.stderr
+    assert f"date {date} is outside the supported range" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()

@@ -21,6 +21,7 @@ import pandas as pd
 from eventstudy._frozen import frame_fields, freeze_arrays
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.data.series import PriceSeries
+from eventstudy.symbols import is_fx
 
 ReturnType = Literal["simple", "log"]
 Alignment = Literal["common", "date"]
@@ -111,7 +112,7 @@ def _own_returns(series: PriceSeries, return_type: ReturnType) -> tuple[np.ndarr
 
 def _zero_volume(series: PriceSeries, rows: IntArray) -> BoolArray:
     """Volume-0 flag of the given rows; never for FX (``=X``), whose volume is always 0."""
-    if series.volume is None or series.symbol.endswith("=X"):
+    if series.volume is None or is_fx(series.symbol):
         return np.zeros(len(rows), dtype=bool)
     return series.volume[rows] == 0
 

@@ -222,7 +222,10 @@ def as_text(series: pd.Series, name: str) -> pd.Series:
 def _cell_to_text(value: object, name: str) -> object:
     """Convert one non-string cell (a list of symbols, a bool, a date or time object) to text."""
     if isinstance(value, (list, tuple)) and name in _LIST_COLUMNS:
-        return ";".join("" if _is_missing(v) else str(v) for v in value)
+        try:
+            return ";".join(value)  # the items were checked by check_list_items: text, or missing benchmarks
+        except TypeError:
+            return ";".join("" if _is_missing(v) else str(v) for v in value)
     if isinstance(value, (bool, np.bool_)) and name == "time_approximate":
         return "true" if value else "false"
     if isinstance(value, dt.datetime) and name == "date":

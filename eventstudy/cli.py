@@ -14,9 +14,10 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from eventstudy._typing import Window
-from eventstudy.errors import EventStudyError, InputError
+from eventstudy.errors import EventStudyError, EventStudyWarning, InputError
 
 EXIT_BUG = 70
 
@@ -330,8 +331,34 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 COMMANDS = {"run": _cmd_run, "fetch": _cmd_fetch, "days": _cmd_days, "simulate": _cmd_simulate}
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Print the package's warnings as ``eventstudy: warning: ...`` (no source line); others as Python does."""
+    if issubclass(category, EventStudyWarning):
+        print(f"eventstudy: warning: {message}", file=sys.stderr if file is None else file)
+    else:
+        warnings._showwarning_orig(message, category, filename, lineno, file, line)  # type: ignore[attr-defined]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``eventstudy`` console script; returns the exit status."""
+    """Entry point of the ``eventstudy`` console script; returns the exit status.
+
+    Warnings of the package (:class:`~eventstudy.errors.EventStudyWarning`) are shown (never raised) on
+    stderr as ``eventstudy: warning: <message>`` while the command runs.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("default", category=EventStudyWarning)
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

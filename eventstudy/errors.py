@@ -8,6 +8,7 @@ Hierarchy::
       DataError(EventStudyError)                exit 3   no usable prices at all, unreadable store
         PriceSourceError(DataError)             exit 3   one ticker failed; the study turns it into an exclusion
     EventStudyWarning(UserWarning)                       base of every warning the package emits
+      ReturnUnitsWarning                                 returns that look like percent, or a gain > 100 %
 
 Messages say what is wrong, where (file:line:column, ticker, parameter), what was received and what to
 do; the parts are kept as attributes so that tests can assert on fields rather than wording.
@@ -61,18 +62,23 @@ class InputError(EventStudyError, ValueError):
         super().__init__(self._format())
 
     def _format(self) -> str:
-        where = []
-        if self.path is not None:
-            loc = self.path
-            if self.line is not None:
-                loc += f":{self.line}"
-            if self.column is not None:
-                loc += f": column '{self.column}'"
-            where.append(loc)
-        elif self.parameter is not None:
-            where.append(f"{self.parameter}")
-        prefix = ": ".join(where)
-        return f"{prefix}: {self.message}" if prefix else self.message
+        return _located(self.message, self.path, self.line, self.column, self.parameter)
+
+
+def _located(message: str, path: str | None, line: int | None, column: str | None, parameter: str | None) -> str:
+    """``path:line: column 'name': message`` (or ``parameter: message``) with the parts that are known."""
+    where = []
+    if path is not None:
+        loc = path
+        if line is not None:
+            loc += f":{line}"
+        if column is not None:
+            loc += f": column '{column}'"
+        where.append(loc)
+    elif parameter is not None:
+        where.append(f"{parameter}")
+    prefix = ": ".join(where)
+    return f"{prefix}: {message}" if prefix else message
 
 
 class UnknownNameError(InputError):
@@ -125,11 +131,46 @@ class EventStudyWarning(UserWarning):
     """Base class of every warning emitted by ``eventstudy``: one filter silences them all."""
 
 
+class ReturnUnitsWarning(EventStudyWarning):
+    """User-supplied returns that look like percent, or hold a daily gain of more than 100 %.
+
+    Parameters
+    ----------
+    message
+        What looks wrong and what to do.
+    path, line, column
+        Where (file, 1-based line, column name), when the returns come from a file.
+    value
+        The first return concerned, as received.
+    parameter
+        The name of the in-memory source, when the returns come from a frame.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        column: str | None = None,
+        value: object = None,
+        parameter: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = None if path is None else str(path)
+        self.line = line
+        self.column = column
+        self.value = value
+        self.parameter = parameter
+        super().__init__(_located(message, self.path, line, column, parameter))
+
+
 __all__ = [
     "DataError",
     "EventStudyError",
     "EventStudyWarning",
     "InputError",
     "PriceSourceError",
+    "ReturnUnitsWarning",
     "UnknownNameError",
 ]

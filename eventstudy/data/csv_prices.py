@@ -15,16 +15,17 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from eventstudy.data._csv import (
-    _DATE_RE,
-    _MAX_LISTED,
-    _MISSING_TOKENS,
-    _check_header,
-    _list_dates,
-    _mtime_iso,
-    _read_cells,
-    _read_header,
+from eventstudy.data.cleaning import (
+    RowProblem,
+    ValueKind,
+    list_dates,
+    list_lines,
+    order_rows,
+    parse_dates,
+    parse_values,
+    zero_volume,
 )
+from eventstudy.data.csv_files import check_header, file_vintage, read_cells, read_header
 from eventstudy.data.series import PriceSeries
 from eventstudy.errors import InputError, PriceSourceError
 
@@ -34,14 +35,15 @@ ZeroVolumeRows = Literal["keep", "drop"]
 YAHOO_CSV_COLUMNS: tuple[str, ...] = ("Date", "Open", "High", "Low", "Close", "Adj Close", "Volume")
 """Header of a Yahoo-layout price file (``docs/DATA.md`` §2)."""
 
-_PRICE_COLUMNS: tuple[str, ...] = ("Open", "High", "Low", "Close", "Adj Close")
+_COLUMN_KIND: dict[str, ValueKind] = {
+    "Open": "price",
+    "High": "price",
+    "Low": "price",
+    "Close": "price",
+    "Adj Close": "price",
+    "Volume": "volume",
+}
 _FIELD_COLUMN: dict[str, str] = {"adj_close": "Adj Close", "close": "Close"}
-
-
-def _is_missing(cells: pd.Series) -> np.ndarray:
-    """Vectorised test for empty or placeholder cells (``""``, ``null``, ``NaN``, ...)."""
-    lowered = cells.str.strip().str.lower()
-    return np.asarray(lowered.isin(_MISSING_TOKENS), dtype=bool)
 
 
 def _safe_symbol(symbol: str) -> bool:
@@ -71,11 +73,15 @@ class CsvPrices:
     Notes
     -----
     File layout: header ``Date,Open,High,Low,Close,Adj Close,Volume`` (the price column in use and
-    ``Date`` are required; the others may be absent or empty), ISO dates (exchange-local trading dates),
-    positive prices. Rows without the chosen close are dropped and counted in ``notes``; unsorted files are
-    sorted (noted). Wrong headers, bad dates, duplicate dates, non-numeric or non-positive prices and
-    negative volumes raise :class:`~eventstudy.errors.InputError` with ``path``, ``line`` and ``column``.
-    Parsed files are cached per (file, modification time).
+    ``Date`` are required; the others may be absent or empty), exchange-local trading dates, one row per
+    line with one field per header column. Cells follow the rules of :mod:`eventstudy.data.cleaning`
+    (empty tokens, the date range, prices between ``MIN_PRICE`` and ``MAX_PRICE``, volume >= 0). Rows
+    without the chosen close are dropped and counted in ``notes``; unsorted files are sorted (noted).
+    Wrong headers, rows with too few or too many fields, bad or out-of-range dates, duplicate dates,
+    non-numeric, infinite or implausible prices and negative volumes raise
+    :class:`~eventstudy.errors.InputError` with ``path``, ``line`` and ``column``. A ``<SYMBOL>.csv``
+    that is a symbolic link to a file outside the folder is refused. Parsed files are cached per (file,
+    modification time).
 
     Examples
     --------
@@ -149,7 +155,8 @@ class CsvPrices:
         PriceSourceError
             ``"no data"`` when the file does not exist or has no usable row.
         InputError
-            When the file is malformed (see the class notes).
+            When the file is malformed (see the class notes), or is a symbolic link to a file outside the
+            folder (the message names the link, never its target).
         """
         if not _safe_symbol(symbol):
             raise PriceSourceError(symbol, "no data", "not a valid symbol for a file name")
@@ -161,6 +168,7 @@ class CsvPrices:
                 raise PriceSourceError(symbol, "no data", f"no file {path}; add it or choose another --prices folder")
             path = self.path_for(matches[0])
             notes.append(f"file name matched case-insensitively: {path.name}")
+        self._refuse_outside_link(path)
         stat = path.stat()
         key = (str(path), self.zero_volume_rows, stat.st_mtime_ns, stat.st_size)
         cached = self._cache.get(key)
@@ -181,131 +189,85 @@ class CsvPrices:
             )
         return cached
 
+    def _refuse_outside_link(self, path: Path) -> None:
+        """Refuse a symbolic link that leads out of the folder, without naming its target."""
+        if path.is_symlink() and not path.resolve().is_relative_to(self.folder.resolve()):
+            raise InputError(
+                "this price file is a symbolic link to a file outside the price folder; refused, because "
+                "--prices reads only files inside the folder. Copy the file into the folder instead",
+                path=path,
+            )
+
     # -- parsing ---------------------------------------------------------------------------------------
 
     def _parse(self, symbol: str, path: Path) -> PriceSeries:
-        header = _read_header(path)
+        header = read_header(path)
         value_column = _FIELD_COLUMN[self.price_field]
-        _check_header(path, header, required=("Date", value_column), allowed=YAHOO_CSV_COLUMNS)
-        table = _read_cells(path, header)
-        notes: list[str] = []
+        check_header(path, header, required=("Date", value_column), allowed=YAHOO_CSV_COLUMNS)
+        cells = read_cells(path, header)
+        rows = np.flatnonzero(~cells.blank)
+        table = cells.table.iloc[rows]
+        lines = cells.lines[rows]
 
-        blank = np.ones(len(table), dtype=bool)
-        for name in header:
-            blank &= np.asarray(table[name].str.strip() == "", dtype=bool)
-        if blank.any():
-            table = table.loc[~blank]
-        lines = table.index.to_numpy() + 2  # row i of the body is on line i + 2 (header on line 1)
+        def check(problem: RowProblem | None, column: str) -> None:
+            if problem is not None:
+                raise InputError(
+                    problem.message, path=path, line=int(lines[problem.row]), column=column, value=problem.value
+                )
 
-        dates = _parse_iso_dates(table["Date"], path=path, lines=lines, column="Date")
-        duplicated = dates.duplicated(keep="first")
-        if duplicated.any():
-            k = int(np.flatnonzero(duplicated)[0])
-            first = int(np.flatnonzero(dates == dates[k])[0])
+        dates, problem = parse_dates(table["Date"])
+        check(problem, "Date")
+        order = order_rows(dates.view(np.int64))
+        if len(order.duplicates):
+            k, first = int(order.duplicates[0]), int(order.firsts[0])
             raise InputError(
-                f"duplicate date {dates[k].date()} (first on line {lines[first]}); keep one row per date",
+                f"duplicate date {dates[k].astype('datetime64[D]')} (first on line {lines[first]}); "
+                "keep one row per date",
                 path=path,
                 line=int(lines[k]),
                 column="Date",
                 value=str(table["Date"].iloc[k]),
             )
-
         numbers: dict[str, np.ndarray] = {}
-        for name in _PRICE_COLUMNS:
-            if name in header:
-                numbers[name] = _parse_numbers(table[name], path=path, lines=lines, column=name, positive=True)
-        volume: np.ndarray | None = None
-        if "Volume" in header:
-            volume = _parse_numbers(table["Volume"], path=path, lines=lines, column="Volume", positive=False)
-            if np.isnan(volume).all():
-                volume = None
+        for name in header:
+            kind = _COLUMN_KIND.get(name)
+            if kind is not None:
+                numbers[name], _, problem = parse_values(table[name], kind)
+                check(problem, name)
+        volume = numbers.get("Volume")
 
         values = numbers[value_column]
         keep = ~np.isnan(values)
+        notes: list[str] = []
         if not keep.all():
             notes.append(
-                f"{int((~keep).sum())} row(s) without {value_column} dropped "
-                f"(lines {', '.join(str(x) for x in lines[~keep][:_MAX_LISTED])}"
-                f"{' ...' if (~keep).sum() > _MAX_LISTED else ''})"
+                f"{int((~keep).sum())} row(s) without {value_column} dropped (lines {list_lines(lines[~keep])})"
             )
-        if self.zero_volume_rows == "drop" and volume is not None and not symbol.upper().endswith("=X"):
-            zero = keep & (volume == 0)
+        if self.zero_volume_rows == "drop" and volume is not None and not np.isnan(volume).all():
+            zero = keep & zero_volume(symbol, volume)
             if zero.any():
                 notes.append(
                     f"{int(zero.sum())} row(s) with Volume 0 dropped (zero_volume_rows='drop'): "
-                    f"{_list_dates(dates[zero])}"
+                    f"{list_dates(dates[zero])}"
                 )
                 keep &= ~zero
-
-        dates = dates[keep]
-        values = values[keep]
-        if volume is not None:
-            volume = volume[keep]
-            if np.isnan(volume).all():
-                volume = None
-        if len(dates) == 0:
+        positions = order.order[keep[order.order]]
+        if len(positions) == 0:
             raise PriceSourceError(symbol, "no data", f"{path} has no row with {value_column}")
-        if len(dates) > 1 and not (dates[1:] > dates[:-1]).all():
-            order = np.argsort(dates.asi8, kind="stable")
-            dates = dates[order]
-            values = values[order]
-            if volume is not None:
-                volume = volume[order]
+        if not order.presorted and (np.diff(positions) < 0).any():
             notes.append("rows were not in date order; sorted")
+        kept_volume = None if volume is None else volume[positions]
         return PriceSeries(
             symbol=symbol,
-            dates=dates,
-            values=values,
+            dates=pd.DatetimeIndex(dates[positions], name="date"),
+            values=values[positions],
             kind="price",
-            volume=volume,
+            volume=None if kept_volume is None or np.isnan(kept_volume).all() else kept_volume,
             source=f"csv:{path.resolve()}",
-            vintage=_mtime_iso(path),
+            vintage=file_vintage(path),
             price_field=self.price_field,
             notes=tuple(notes),
         )
-
-
-def _parse_iso_dates(cells: pd.Series, *, path: Path | None, lines: np.ndarray, column: str) -> pd.DatetimeIndex:
-    """Parse ``YYYY-MM-DD`` cells (a trailing time is ignored); InputError at the first bad cell."""
-    text = cells.str.strip()
-    good = np.asarray(text.str.match(_DATE_RE), dtype=bool)
-    parsed = pd.to_datetime(text.str.slice(0, 10).where(good), format="%Y-%m-%d", errors="coerce")
-    bad = np.flatnonzero(np.asarray(parsed.isna(), dtype=bool))
-    if len(bad):
-        k = int(bad[0])
-        value = str(cells.iloc[k])
-        raise InputError(
-            f"{'missing date' if not value.strip() else f'not an ISO date (YYYY-MM-DD): {value!r}'}",
-            path=path,
-            line=int(lines[k]),
-            column=column,
-            value=value,
-        )
-    return pd.DatetimeIndex(parsed, name="date").as_unit("ns")
-
-
-def _parse_numbers(
-    cells: pd.Series, *, path: Path | None, lines: np.ndarray, column: str, positive: bool
-) -> np.ndarray:
-    """Parse numeric cells (empty or ``null`` -> NaN); InputError at the first non-numeric/invalid cell."""
-    missing = _is_missing(cells)
-    numbers = pd.to_numeric(cells.str.strip().where(~missing), errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan
-    )
-    bad = ~missing & ~np.isfinite(numbers)
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"not a number: {cells.iloc[k]!r}", path=path, line=int(lines[k]), column=column, value=cells.iloc[k]
-        )
-    invalid = ~missing & ((numbers <= 0) if positive else (numbers < 0))
-    if invalid.any():
-        k = int(np.flatnonzero(invalid)[0])
-        what = "prices must be positive" if positive else "volume cannot be negative"
-        raise InputError(
-            f"{what}, got {cells.iloc[k]!r}", path=path, line=int(lines[k]), column=column, value=cells.iloc[k]
-        )
-    return numbers
 
 
 __all__ = ["YAHOO_CSV_COLUMNS", "CsvPrices", "PriceField", "ZeroVolumeRows"]

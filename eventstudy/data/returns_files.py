@@ -10,6 +10,7 @@ column). Missing days are not filled.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,18 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eventstudy.data._csv import _DATE_RE, _MISSING_TOKENS, _mtime_iso, _read_cells, _read_header
+from eventstudy.data.cleaning import RowProblem, order_rows, parse_dates, parse_values, units_problem
+from eventstudy.data.csv_files import file_vintage, read_cells, read_header
 from eventstudy.data.series import PriceSeries
-from eventstudy.errors import InputError, PriceSourceError
+from eventstudy.errors import InputError, PriceSourceError, ReturnUnitsWarning
 
 _NS_PER_DAY = 86_400_000_000_000
-
-
-def _show(value: object) -> str:
-    """``repr`` of a cell value, without numpy's type wrapper (``np.float64(-2.0)`` -> ``-2.0``)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    return repr(value)
 
 
 class ReturnsFrame:
@@ -46,14 +41,22 @@ class ReturnsFrame:
     Raises
     ------
     InputError
-        Missing columns, missing or unparsable dates, missing tickers, non-numeric or infinite returns,
-        returns <= -1, or a duplicate (date, ticker) pair; ``line`` is None and the message names the row.
+        Missing columns, missing, unparsable or out-of-range dates, missing tickers, non-numeric or
+        infinite returns, returns <= -1 or above ``MAX_RETURN`` (100, i.e. +10,000 %), or a duplicate
+        (date, ticker) pair; ``line`` is None and the message names the row.
+
+    Warns
+    -----
+    ReturnUnitsWarning
+        When the returns look like percent, or one of them is a gain of more than 100 % in a day (the rule
+        of :func:`eventstudy.data.cleaning.units_problem`); the warning names the first row concerned.
 
     Notes
     -----
-    Construction is vectorised (one factorisation of the tickers, one ``lexsort`` by (ticker, date)); each
-    ticker's rows are a contiguous slice, so :meth:`load` costs O(rows of that ticker). Rows with an empty
-    return are dropped and counted in that ticker's ``notes``. Missing days are not filled.
+    Cells follow the rules of :mod:`eventstudy.data.cleaning`. Construction is vectorised (one
+    factorisation of the tickers, one stable sort by (ticker, date)); each ticker's rows are a contiguous
+    slice, so :meth:`load` costs O(rows of that ticker). Rows with an empty return are dropped and counted
+    in that ticker's ``notes``. Missing days are not filled.
     """
 
     def __init__(self, frame: pd.DataFrame, description: str = "in-memory returns") -> None:
@@ -150,19 +153,20 @@ class ReturnsFrame:
     ) -> None:
         """Validate the three columns, sort by (ticker, date) and index each ticker's slice."""
 
-        def fail(k: int, message: str, column: str, value: object) -> InputError:
+        def located(k: int) -> tuple[dict[str, Any], str | None]:
             where = locate(k)
-            prefix = where.pop("where", None)
-            text = f"{prefix}: {message}" if prefix else message
-            return InputError(text, column=names[column], value=value, **where)
+            return where, where.pop("where", None)
 
-        n = len(date_col)
-        dates = _returns_dates(date_col)
-        bad = np.flatnonzero(np.isnat(dates))
-        if len(bad):
-            k = int(bad[0])
-            value = date_col.iloc[k]
-            raise fail(k, f"missing or unparsable date {_show(value)} (use YYYY-MM-DD or YYYYMMDD)", "date", value)
+        def fail(k: int, message: str, column: str, value: object) -> InputError:
+            where, prefix = located(k)
+            return InputError(f"{prefix}: {message}" if prefix else message, column=names[column], value=value, **where)
+
+        def check(problem: RowProblem | None, column: str) -> None:
+            if problem is not None:
+                raise fail(problem.row, problem.message, column, problem.value)
+
+        dates, problem = parse_dates(date_col)
+        check(problem, "date")
 
         codes, uniques = pd.factorize(ticker_col, use_na_sentinel=True)
         codes = np.asarray(codes, dtype=np.int64)
@@ -179,115 +183,46 @@ class ReturnsFrame:
         codes = np.asarray(remap, dtype=np.int64)[codes] if len(uniques) else codes
         tickers = [str(t) for t in text_uniques]
 
-        values = _returns_values(return_col)
-        missing = np.isnan(values) & _returns_missing(return_col)
-        bad = np.flatnonzero(np.isnan(values) & ~missing | np.isinf(values))
-        if len(bad):
-            k = int(bad[0])
-            value = return_col.iloc[k]
-            raise fail(k, f"not a number: {_show(value)}", "return", value)
-        bad = np.flatnonzero(values <= -1.0)
-        if len(bad):
-            k = int(bad[0])
-            value = return_col.iloc[k]
+        values, missing, problem = parse_values(return_col, "return")
+        check(problem, "return")
+
+        # One stable sort on a combined (ticker code, day number) key; dates lie in cleaning's range, so
+        # the day number fits in 32 bits.
+        day = dates.view(np.int64)
+        day_number = (day - (day.min() if len(day) else 0)) // _NS_PER_DAY
+        rows = order_rows((codes << 32) | day_number)
+        if len(rows.duplicates):
+            k, first = int(rows.duplicates[0]), int(rows.firsts[0])
+            earlier = locate(first).get("line") or f"row {first}"
             raise fail(
                 k,
-                f"return {_show(value)} is <= -1 (a loss of 100 % or more); returns must be simple returns "
-                "as decimals (0.01 = 1 %), not percent or log returns",
-                "return",
-                value,
+                f"duplicate (date, ticker) = ({dates[k].astype('datetime64[D]')}, {tickers[codes[k]]}); "
+                f"already given on {'line ' if isinstance(earlier, int) else ''}{earlier}",
+                "date",
+                str(date_col.iloc[k]),
             )
 
-        # One stable sort on a combined (ticker code, day number) key: faster than lexsort on two keys.
-        day = dates.astype("datetime64[ns]").view(np.int64)
-        day_number = (day - (day.min() if n else 0)) // _NS_PER_DAY
-        key = (codes << 32) | day_number
-        presorted = n < 2 or bool((key[1:] >= key[:-1]).all())  # the usual long layout
-        order = np.arange(n) if presorted else np.argsort(key, kind="stable")
-        key_s = key if presorted else key[order]
-        codes_s = codes if presorted else codes[order]
-        if n > 1:
-            same = key_s[1:] == key_s[:-1]
-            if same.any():
-                later = order[np.flatnonzero(same) + 1]
-                k = int(later.min())
-                first = int(order[np.flatnonzero(same)[np.argmin(later)]])
-                earlier_where = locate(first).get("line") or f"row {first}"
-                raise fail(
-                    k,
-                    f"duplicate (date, ticker) = ({pd.Timestamp(dates[k]).date()}, {tickers[codes[k]]}); "
-                    f"already given on {'line ' if isinstance(earlier_where, int) else ''}{earlier_where}",
-                    "date",
-                    str(date_col.iloc[k]),
-                )
+        units = units_problem(values)
+        if units is not None:
+            where, prefix = located(units.row)
+            message = f"{prefix}: {units.message}" if prefix else units.message
+            value = return_col.iloc[units.row]
+            warnings.warn(ReturnUnitsWarning(message, column=names["return"], value=value, **where), stacklevel=3)
 
-        del key, key_s, day, day_number
-        keep = ~missing if presorted else ~missing[order]
-        all_kept = bool(keep.all())
-        dropped = None if all_kept else np.bincount(codes_s[~keep], minlength=len(tickers))
-        if presorted and all_kept:
-            # No reordering needed: copy once (the values may be a view of the caller's frame).
-            self._dates = dates.astype("datetime64[ns]", copy=True)
-            self._values = np.array(values, dtype=np.float64, copy=True)
-        else:
-            order = order[keep]
-            codes_s = codes_s[keep]
-            self._dates = dates.astype("datetime64[ns]", copy=False)[order]
-            self._values = values[order]
-        del order
+        positions = rows.order[~missing[rows.order]]
+        self._dates = dates[positions]
+        self._values = values[positions]
         self._dates.flags.writeable = False
         self._values.flags.writeable = False
-        counts = np.bincount(codes_s, minlength=len(tickers)) if len(codes_s) else np.zeros(len(tickers), int)
+        counts = np.bincount(codes[positions], minlength=len(tickers))
         bounds = np.concatenate(([0], np.cumsum(counts)))
         self._slices: dict[str, tuple[int, int]] = {
             t: (int(bounds[i]), int(bounds[i + 1])) for i, t in enumerate(tickers)
         }
-        self._notes: dict[str, tuple[str, ...]] = {}
-        if dropped is not None:
-            for i in np.flatnonzero(dropped):
-                self._notes[tickers[i]] = (f"{int(dropped[i])} row(s) with an empty return dropped",)
-
-
-def _returns_dates(col: pd.Series) -> np.ndarray:
-    """Vectorised date parsing for returns: datetime64, ``YYYYMMDD`` integers, ISO or ``YYYYMMDD`` text."""
-    if isinstance(col.dtype, pd.DatetimeTZDtype):
-        return np.asarray(col.dt.tz_localize(None).dt.normalize().to_numpy(dtype="datetime64[ns]"))
-    if pd.api.types.is_datetime64_any_dtype(col.dtype):
-        return np.asarray(col.dt.normalize().to_numpy(dtype="datetime64[ns]"))
-    if pd.api.types.is_integer_dtype(col.dtype):
-        text = col.astype("int64").astype(str)
-        parsed = pd.to_datetime(text, format="%Y%m%d", errors="coerce")
-        return np.asarray(parsed.to_numpy(dtype="datetime64[ns]"))
-    if pd.api.types.is_string_dtype(col.dtype) or pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"):
-        text = col.astype(str).str.strip()
-        iso = text.str.match(_DATE_RE)
-        parsed = pd.to_datetime(text.str.slice(0, 10).where(iso), format="%Y-%m-%d", errors="coerce")
-        compact = parsed.isna() & text.str.fullmatch(r"\d{8}")
-        if compact.any():
-            parsed = parsed.where(~compact, pd.to_datetime(text.where(compact), format="%Y%m%d", errors="coerce"))
-        return np.asarray(parsed.to_numpy(dtype="datetime64[ns]"))
-    try:
-        parsed = pd.to_datetime(col, errors="coerce")
-    except (TypeError, ValueError):
-        return np.full(len(col), np.datetime64("NaT"), dtype="datetime64[ns]")
-    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        parsed = parsed.dt.tz_localize(None)
-    return np.asarray(pd.Series(parsed).dt.normalize().to_numpy(dtype="datetime64[ns]"))
-
-
-def _returns_missing(col: pd.Series) -> np.ndarray:
-    """Cells that are empty (NaN, None, ``""``, ``null``...): dropped, not errors."""
-    if pd.api.types.is_numeric_dtype(col.dtype):
-        return np.asarray(col.isna(), dtype=bool)
-    text = col.astype(str).str.strip().str.lower()
-    return np.asarray(col.isna(), dtype=bool) | np.asarray(text.isin(_MISSING_TOKENS), dtype=bool)
-
-
-def _returns_values(col: pd.Series) -> np.ndarray:
-    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
-        return col.to_numpy(dtype=np.float64, na_value=np.nan)
-    text = col.astype(str).str.strip()
-    return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        dropped = np.bincount(codes[missing], minlength=len(tickers))
+        self._notes: dict[str, tuple[str, ...]] = {
+            tickers[i]: (f"{int(dropped[i])} row(s) with an empty return dropped",) for i in np.flatnonzero(dropped)
+        }
 
 
 class ReturnsFile(ReturnsFrame):
@@ -303,7 +238,13 @@ class ReturnsFile(ReturnsFrame):
     Raises
     ------
     InputError
-        As :class:`ReturnsFrame`, with ``path``, ``line`` (1-based, header on line 1) and ``column``.
+        As :class:`ReturnsFrame`, with ``path``, ``line`` (1-based, header on line 1) and ``column``; also
+        for a line with fewer or more fields than the header.
+
+    Warns
+    -----
+    ReturnUnitsWarning
+        As :class:`ReturnsFrame`, with ``path`` and ``line``.
 
     Notes
     -----
@@ -314,7 +255,7 @@ class ReturnsFile(ReturnsFrame):
         self.path = Path(path).expanduser()
         if not self.path.is_file():
             raise InputError("returns file not found", path=self.path)
-        header = _read_header(self.path)
+        header = read_header(self.path)
         lowered: dict[str, str] = {}
         for name in header:
             key = name.lower()
@@ -330,28 +271,19 @@ class ReturnsFile(ReturnsFrame):
                     column=key,
                 )
         names = {key: lowered[key] for key in ("date", "ticker", "return")}
-        table = _read_cells(self.path, header, usecols=list(names.values()))
-        text = {key: table[name] for key, name in names.items()}
-        blank = np.ones(len(table), dtype=bool)
-        for col in text.values():
-            blank &= np.asarray(col.str.strip() == "", dtype=bool)
-        positions = np.flatnonzero(~blank)
-        lines = positions + 2
+        cells = read_cells(self.path, header, usecols=list(names.values()))
+        positions = np.flatnonzero(~cells.blank)
+        lines = cells.lines[positions]
+        text = {key: cells.table[name].iloc[positions].reset_index(drop=True) for key, name in names.items()}
         path = self.path
 
         def locate(k: int) -> dict[str, Any]:
             return {"path": path, "line": int(lines[k])}
 
         self._description = f"returns file {self.path}"
-        self._build(
-            text["date"].iloc[positions].reset_index(drop=True),
-            text["ticker"].iloc[positions].reset_index(drop=True),
-            text["return"].iloc[positions].reset_index(drop=True),
-            locate=locate,
-            names=names,
-        )
+        self._build(text["date"], text["ticker"], text["return"], locate=locate, names=names)
         self._source = f"returns:{self.path.resolve()}"
-        self._vintage = _mtime_iso(self.path)
+        self._vintage = file_vintage(self.path)
 
     def __repr__(self) -> str:
         return f"ReturnsFile({str(self.path)!r})"

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from eventstudy.data.cleaning import ValueKind, invalid_values, order_rows
 from eventstudy.data.store import PRICE_COLUMNS
 from eventstudy.errors import PriceSourceError
 
@@ -39,6 +40,14 @@ _RENAME: dict[str, str] = {
     "Stock Splits": "splits",
 }
 _REQUIRED_RAW: tuple[str, ...] = ("Close", "Adj Close")
+_VALUE_KIND: dict[str, ValueKind] = {
+    "open": "price",
+    "high": "price",
+    "low": "price",
+    "close": "price",
+    "adj_close": "price",
+    "volume": "volume",
+}
 
 REASON_RATE_LIMITED = "rate limited"
 REASON_NETWORK = "network"
@@ -201,8 +210,11 @@ def history_to_frame(
 
     Notes
     -----
-    The index is converted with ``index.tz_localize(None).normalize()``: the local wall-clock date is
-    kept. Converting daily bars to UTC would move Hong Kong's 2024-01-02 00:00+08:00 to 2024-01-01.
+    Prices and volumes that break the rules of :mod:`eventstudy.data.cleaning` (not finite, a price outside
+    ``MIN_PRICE..MAX_PRICE``, a negative volume) become NaN; rows are sorted by date and a repeated date
+    keeps its first row. The index is converted with ``index.tz_localize(None).normalize()``: the local
+    wall-clock date is kept. Converting daily bars to UTC would move Hong Kong's 2024-01-02 00:00+08:00 to
+    2024-01-01.
     """
     if not isinstance(raw, pd.DataFrame) or raw.empty:
         detail = "yfinance returned no rows"
@@ -230,6 +242,8 @@ def history_to_frame(
     for raw_name, name in _RENAME.items():
         if raw_name in raw.columns:
             column = pd.to_numeric(raw[raw_name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            if name in _VALUE_KIND:  # eventstudy.data.cleaning's rules; a value that breaks them is missing
+                column = np.where(invalid_values(column, _VALUE_KIND[name]), np.nan, column)
         elif name in ("dividends", "splits"):
             column = np.zeros(len(raw), dtype=np.float64)
         else:
@@ -240,8 +254,7 @@ def history_to_frame(
     out["exchange_tz"] = pd.Series(
         [_metadata_value(metadata, "exchangeTimezoneName")] * len(out), index=out.index, dtype=object
     )
-    out = out.sort_index(kind="stable")
-    out = out[~out.index.duplicated(keep="first")]
+    out = out.iloc[order_rows(index.asi8).kept]  # date order, the first row of a repeated date
     return out
 
 

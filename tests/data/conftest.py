@@ -8,7 +8,10 @@ layer C drives the real yfinance through ``responses`` with a plain ``requests.S
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +36,74 @@ def write_csv(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+# ------------------------------------------------------------------------------------------ a small study
+
+PRICE_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
+
+
+@dataclass
+class StudyFiles:
+    """A one-event study on hand-made data: ``AAA`` (a US listing) against ``^GSPC``, 60 business days.
+
+    ``prices`` holds ``AAA.csv`` and ``^GSPC.csv``; ``returns`` is the long ``date,ticker,return`` file of
+    the same series. ``options`` keeps the run small (a 20-day estimation window).
+    """
+
+    folder: Path
+    events: Path
+    prices: Path
+    returns: Path
+    dates: list[str]
+    options: tuple[str, ...] = ("--estimation=-25:-6", "--min-obs=15", "--window=-3:3", "--car=0:1")
+
+    def price_line(self, symbol: str, date: str) -> int:
+        """The line of ``date`` in ``<symbol>.csv`` (the header is line 1)."""
+        return self.dates.index(date) + 2
+
+    def run_args(self, *source: str) -> list[str]:
+        """Arguments of ``eventstudy run`` on this study with the given data option."""
+        out = self.folder / "out"
+        return ["run", str(self.events), *source, "--out", str(out), "--quiet", "--formats", "md", *self.options]
+
+
+@pytest.fixture
+def study_files(tmp_path: Path) -> StudyFiles:
+    """Write :class:`StudyFiles` into ``tmp_path``; prices follow a seeded random walk."""
+    rng = np.random.default_rng(20240615)
+    dates = [str(d.date()) for d in pd.bdate_range("2024-04-01", periods=60)]
+    closes = {
+        "AAA": 50.0 * np.exp(np.cumsum(rng.normal(0.0, 0.015, len(dates)))),
+        "^GSPC": 5000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, len(dates)))),
+    }
+    prices = tmp_path / "prices"
+    prices.mkdir()
+    returns_lines = ["date,ticker,return"]
+    for symbol, close in closes.items():
+        rows = [f"{d},{c:.4f},{c:.4f},{c:.4f},{c:.4f},{c:.4f},1000" for d, c in zip(dates, close, strict=True)]
+        (prices / f"{symbol}.csv").write_text(PRICE_HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+        simple = close[1:] / close[:-1] - 1.0
+        returns_lines += [f"{d},{symbol},{r:.6f}" for d, r in zip(dates[1:], simple, strict=True)]
+    returns = tmp_path / "returns.csv"
+    returns.write_text("\n".join(returns_lines) + "\n", encoding="utf-8")
+    events = tmp_path / "events.csv"
+    events.write_text(f"event_id,date,tickers,benchmark\ne1,{dates[45]},AAA,^GSPC\n", encoding="utf-8")
+    return StudyFiles(folder=tmp_path, events=events, prices=prices, returns=returns, dates=dates)
+
+
+@pytest.fixture
+def console_script() -> Callable[[list[str]], subprocess.CompletedProcess[str]]:
+    """Return ``run(args)``: the installed ``eventstudy`` console script in a subprocess (text output)."""
+    script = Path(sys.executable).with_name("eventstudy")
+    if not script.is_file():
+        pytest.skip(f"console script not installed next to {sys.executable}")
+
+    def run(args: list[str]) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "MPLBACKEND": "Agg"}
+        return subprocess.run([str(script), *args], capture_output=True, text=True, timeout=300, env=env, check=False)
+
+    return run
 
 
 # ------------------------------------------------------------------------------------------ layer B fake

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from eventstudy.cli import main
 from eventstudy.data import CsvPrices, PriceSource
 from eventstudy.errors import InputError, PriceSourceError
 
@@ -21,6 +24,7 @@ HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
 D0, D1 = dt.date(2020, 1, 1), dt.date(2020, 12, 31)
 
 WriteCsv = Callable[[str, str], Path]
+ConsoleScript = Callable[[list[str]], subprocess.CompletedProcess[str]]
 
 
 def _dates(*text: str) -> list[pd.Timestamp]:
@@ -210,6 +214,12 @@ class TestCsvPricesErrors:
             pytest.param(HEADER + "2020-01-02,1,1,1,1,1,-5\n", 2, "Volume", id="negative-volume"),
             pytest.param(HEADER + "2020-01-02,1,1,1,1,1,many\n", 2, "Volume", id="text-volume"),
             pytest.param(HEADER + "2020-01-02,1,1,1,1,inf,1\n", 2, "Adj Close", id="infinite"),
+            pytest.param(HEADER + "2020-01-02,1,1,1,1,1,1\n2020-01-03,1,1,1,1,1e308,1\n", 3, "Adj Close", id="1e308"),
+            pytest.param(HEADER + "2020-01-02,1e308,1,1,1,1,1\n", 2, "Open", id="1e308-open"),
+            pytest.param(HEADER + "2020-01-02,1,1,1,1,-inf,1\n", 2, "Adj Close", id="minus-infinite"),
+            pytest.param(HEADER + "2020-01-02,1,1,1,1,1,inf\n", 2, "Volume", id="infinite-volume"),
+            pytest.param(HEADER + "2020-01-02,1,1,1,1,1,1\n9999-12-31,1,1,1,1,1,1\n", 3, "Date", id="year-9999"),
+            pytest.param(HEADER + "0001-01-01,1,1,1,1,1,1\n2020-01-02,1,1,1,1,1,1\n", 2, "Date", id="year-1"),
         ],
     )
     def test_bad_file_names_file_line_and_column(self, write_csv: WriteCsv, text: str, line: int, column: str) -> None:
@@ -222,12 +232,34 @@ class TestCsvPricesErrors:
         assert err.column == column
         assert str(path) in str(err)
 
-    def test_ragged_row(self, write_csv: WriteCsv) -> None:
-        path = write_csv("BAD.csv", HEADER + "2020-01-02,1,1,1,1,1,1\n2020-01-03,1,1,1,1,1,1,9\n")
+    @pytest.mark.parametrize(
+        ("row", "fields"),
+        [("2020-01-03,1,1,1,1,1,1,9", 8), ("2020-01-03,1,1,1,1,1", 6), ("2020-01-03,1,1,1,1,,", 7)],
+        ids=["one-more", "one-fewer", "empty-fields-are-fine"],
+    )
+    def test_ragged_row(self, write_csv: WriteCsv, row: str, fields: int) -> None:
+        path = write_csv("BAD.csv", HEADER + "2020-01-02,1,1,1,1,1,1\n" + row + "\n2020-01-06,1,1,1,1,1,1\n")
+        if fields == 7:
+            assert len(CsvPrices(path.parent).load("BAD", D0, D1)) == 2  # the row without Adj Close is dropped
+            return
         with pytest.raises(InputError) as info:
             CsvPrices(path.parent).load("BAD", D0, D1)
         assert info.value.path == str(path)
         assert info.value.line == 3
+        assert f"{fields} comma-separated fields, the header has 7" in str(info.value)
+
+    def test_value_error_names_the_value_and_the_rule(self, write_csv: WriteCsv) -> None:
+        path = write_csv("BAD.csv", HEADER + "2020-01-02,1,1,1,1,1e308,1\n")
+        with pytest.raises(InputError) as info:
+            CsvPrices(path.parent).load("BAD", D0, D1)
+        assert info.value.value == "1e308"
+        assert "implausible price '1e308'" in str(info.value) and "1e+12" in str(info.value)
+
+    def test_blank_lines_and_empty_rows_are_skipped(self, write_csv: WriteCsv) -> None:
+        path = write_csv("A.csv", HEADER + "2020-01-02,1,1,1,1,2,1\n\n,,,,,,\n2020-01-03,1,1,1,1,3,1\n")
+        series = CsvPrices(path.parent).load("A", D0, D1)
+        np.testing.assert_array_equal(series.values, [2.0, 3.0])
+        assert series.notes == ()
 
     def test_empty_file(self, write_csv: WriteCsv) -> None:
         path = write_csv("BAD.csv", "")
@@ -246,6 +278,92 @@ class TestCsvPricesErrors:
         with pytest.raises(InputError) as info:
             CsvPrices(tmp_path, **{name: value})  # type: ignore[arg-type]
         assert info.value.parameter == name
+
+
+class TestSymlinks:
+    SECRET = "Date,Open,High,Low,Close,Adj Close,Volume\n2020-01-02,1,1,1,1,7.25,1\n"
+
+    def test_link_to_a_file_outside_the_folder_is_refused(self, write_csv: WriteCsv, tmp_path: Path) -> None:
+        outside = tmp_path / "private" / "holdings.csv"
+        outside.parent.mkdir()
+        outside.write_text(self.SECRET, encoding="utf-8")
+        path = write_csv("B.csv", HEADER)
+        link = path.parent / "AAA.csv"
+        link.symlink_to(outside)
+        with pytest.raises(InputError) as info:
+            CsvPrices(path.parent).load("AAA", D0, D1)
+        err = info.value
+        assert err.path == str(link)  # the link inside the folder is named ...
+        assert "symbolic link to a file outside the price folder" in err.message
+        text = str(err)
+        assert str(outside) not in text and "private" not in text and "holdings" not in text  # ... not its target
+        assert "7.25" not in text
+
+    def test_link_through_a_chain_is_resolved(self, write_csv: WriteCsv, tmp_path: Path) -> None:
+        outside = tmp_path / "elsewhere.csv"
+        outside.write_text(self.SECRET, encoding="utf-8")
+        path = write_csv("B.csv", HEADER)
+        (path.parent / "hop.csv").symlink_to(outside)
+        (path.parent / "AAA.csv").symlink_to(path.parent / "hop.csv")
+        with pytest.raises(InputError) as info:
+            CsvPrices(path.parent).load("AAA", D0, D1)
+        assert info.value.path == str(path.parent / "AAA.csv")
+
+    def test_link_inside_the_folder_is_read(self, write_csv: WriteCsv) -> None:
+        target = write_csv("TCEHY.csv", self.SECRET)
+        (target.parent / "ALIAS.csv").symlink_to(target.name)  # a relative link to a file in the folder
+        np.testing.assert_array_equal(CsvPrices(target.parent).load("ALIAS", D0, D1).values, [7.25])
+
+
+class TestHostileFilesThroughTheCli:
+    """Bad price files end in exit 2 naming the file and line, with no traceback and nothing written."""
+
+    @staticmethod
+    def _spoil(study: Any, case: str) -> str:
+        """Damage ``AAA.csv`` (or replace it by a link); return the location the error must name."""
+        path = study.prices / "AAA.csv"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        day = study.dates[30]
+        k = study.price_line("AAA", day) - 1
+        if case == "symlink":
+            outside = study.folder / "outside.csv"
+            path.rename(outside)
+            path.symlink_to(outside)
+            return f"{path}:"
+        if case == "ragged":
+            lines[k] = lines[k].rsplit(",", 1)[0]
+        elif case == "1e308":
+            lines[k] = ",".join([*lines[k].split(",")[:5], "1e308", "1000"])
+        elif case == "year-9999":
+            lines.append("9999-12-31,1,1,1,1,1,1")
+            k = len(lines) - 1
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return f"{path}:{k + 1}"
+
+    @pytest.mark.parametrize("case", ["ragged", "1e308", "year-9999", "symlink"])
+    def test_in_process(self, study_files: Any, capsys: pytest.CaptureFixture[str], case: str) -> None:
+        where = self._spoil(study_files, case)
+        code = main(study_files.run_args("--prices", str(study_files.prices)))
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert where in err
+        assert "Traceback" not in err and "internal error" not in err
+        assert not (study_files.folder / "out").exists()
+        if case == "symlink":
+            assert "outside.csv" not in err
+
+    @pytest.mark.parametrize(
+        "case",
+        ["ragged", pytest.param("1e308", marks=pytest.mark.slow), pytest.param("symlink", marks=pytest.mark.slow)],
+    )
+    def test_console_script(self, study_files: Any, console_script: ConsoleScript, case: str) -> None:
+        where = self._spoil(study_files, case)
+        done = console_script(study_files.run_args("--prices", str(study_files.prices)))
+        assert done.returncode == 2, done.stderr
+        assert where in done.stderr
+        assert done.stderr.startswith("eventstudy: error: ")
+        assert "Traceback" not in done.stderr
+        assert not (study_files.folder / "out").exists()
 
 
 @pytest.mark.realdata

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from eventstudy.cli import main
 from eventstudy.data import PriceSource, ReturnsFile, ReturnsFrame
-from eventstudy.errors import InputError, PriceSourceError
+from eventstudy.errors import InputError, PriceSourceError, ReturnUnitsWarning
 
 D0, D1 = dt.date(2020, 1, 1), dt.date(2020, 12, 31)
 
@@ -99,6 +102,10 @@ class TestReturnsFrame:
             ("return", 0, -1.0),
             ("return", 2, -1.5),
             ("return", 1, np.inf),
+            ("return", 1, 1e308),
+            ("return", 1, "1e308"),
+            ("date", 3, "9999-12-31"),
+            ("date", 3, dt.date(1, 1, 1)),
         ],
     )
     def test_bad_cells(self, column: str, row: int, value: object) -> None:
@@ -123,6 +130,23 @@ class TestReturnsFrame:
         with pytest.raises(InputError) as info:
             ReturnsFrame(_long_frame().drop(columns="ticker"))
         assert info.value.column == "ticker"
+
+    def test_percent_values_warn_naming_the_row(self) -> None:
+        frame = _long_frame()
+        frame["return"] = [2.0, -1.0 + 0.5, -0.5, 1.0, 3.0]  # rows 0, 3, 4 have |r| >= 1: 3 of 5
+        with pytest.warns(ReturnUnitsWarning) as record:
+            source = ReturnsFrame(frame, description="my returns")
+        assert len(record) == 1
+        warning = record[0].message
+        assert isinstance(warning, ReturnUnitsWarning)
+        assert warning.parameter == "my returns" and warning.column == "return" and warning.value == 2.0
+        assert "row 0" in str(warning) and "3 of 5 returns" in str(warning) and "percent" in str(warning)
+        np.testing.assert_array_equal(source.load("AAA", D0, D1).values, [1.0, 2.0, -0.5])  # kept as given
+
+    def test_decimal_returns_do_not_warn(self) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ReturnsFrame(_long_frame())
 
     def test_matches_a_pandas_groupby_on_many_rows(self) -> None:
         rng = np.random.default_rng(20261121)
@@ -204,7 +228,104 @@ class TestReturnsFile:
             ReturnsFile(path)
         assert "line 2" in str(info.value)
 
+    @pytest.mark.parametrize(
+        ("body", "line", "column", "words"),
+        [
+            pytest.param("2020-01-02,AAA,0.1\n2020-01-03,AAA,1e308\n", 3, "return", "is above 100", id="1e308"),
+            pytest.param("2020-01-02,AAA,0.1\n2020-01-03,AAA,inf\n", 3, "return", "not a finite", id="inf"),
+            pytest.param("2020-01-02,AAA,0.1\n9999-12-31,AAA,0.1\n", 3, "date", "outside the supported", id="9999"),
+            pytest.param("00010101,AAA,0.1\n", 2, "date", "outside the supported", id="year-1"),
+        ],
+    )
+    def test_absurd_values(self, write_csv: WriteCsv, body: str, line: int, column: str, words: str) -> None:
+        path = write_csv("r.csv", "date,ticker,return\n" + body)
+        with pytest.raises(InputError) as info:
+            ReturnsFile(path)
+        err = info.value
+        assert (err.path, err.line, err.column) == (str(path), line, column)
+        assert words in err.message
+
+    @pytest.mark.parametrize(
+        "body",
+        ["2020-01-02,AAA,0.1\n2020-01-03,AAA\n", "2020-01-02,AAA,0.1\n2020-01-03,AAA,0.1,x\n"],
+        ids=["fewer", "more"],
+    )
+    def test_ragged_line(self, write_csv: WriteCsv, body: str) -> None:
+        path = write_csv("r.csv", "date,ticker,return\n" + body)
+        with pytest.raises(InputError) as info:
+            ReturnsFile(path)
+        assert (info.value.path, info.value.line) == (str(path), 3)
+
+    def test_percent_file_warns_naming_file_and_line(self, write_csv: WriteCsv) -> None:
+        # 12 rows, returns in percent: lines 2..13; |r| >= 1 on lines 3, 5, 6, 9 (4 of 12 = 33 %).
+        values = ["0.4", "1.2", "-0.3", "2.5", "1.0", "0.2", "0.9", "3.1", "0.1", "-0.8", "0.5", "0.6"]
+        days = pd.bdate_range("2020-01-02", periods=len(values))
+        body = "".join(f"{d.date()},AAA,{v}\n" for d, v in zip(days, values, strict=True))
+        path = write_csv("pct.csv", "date,ticker,return\n" + body)
+        with pytest.warns(ReturnUnitsWarning) as record:
+            ReturnsFile(path)
+        warning = record[0].message
+        assert isinstance(warning, ReturnUnitsWarning)
+        assert (warning.path, warning.line, warning.column, warning.value) == (str(path), 3, "return", "1.2")
+        assert str(warning).startswith(f"{path}:3: column 'return': 4 of 12 returns have |r| >= 1")
+
+    def test_one_large_return_warns(self, write_csv: WriteCsv) -> None:
+        # 30 decimal returns, one of 1.35 on line 20: 1 of 30 = 3.3 % (< 5 %, < 10 rows) -> not percent.
+        values = ["0.01"] * 30
+        values[18] = "1.35"
+        days = pd.bdate_range("2020-01-02", periods=len(values))
+        body = "".join(f"{d.date()},AAA,{v}\n" for d, v in zip(days, values, strict=True))
+        path = write_csv("big.csv", "date,ticker,return\n" + body)
+        with pytest.warns(ReturnUnitsWarning) as record:
+            ReturnsFile(path)
+        warning = record[0].message
+        assert isinstance(warning, ReturnUnitsWarning)
+        assert (warning.line, warning.value) == (20, "1.35")
+        assert "more than 100 % in one day" in str(warning) and "look like percent" not in str(warning)
+
     def test_missing_file(self, tmp_path: Path) -> None:
         with pytest.raises(InputError) as info:
             ReturnsFile(tmp_path / "none.csv")
         assert info.value.path == str(tmp_path / "none.csv")
+
+
+class TestHostileFilesThroughTheCli:
+    """Returns files with absurd values end in exit 2; percent-looking ones in a warning and a normal run."""
+
+    @staticmethod
+    def _rewrite(study: Any, line: int, value: str) -> None:
+        lines = study.returns.read_text(encoding="utf-8").splitlines()
+        lines[line - 1] = ",".join([*lines[line - 1].split(",")[:2], value])
+        study.returns.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    @pytest.mark.parametrize("value", ["1e308", "inf"])
+    def test_absurd_return_in_process(self, study_files: Any, capsys: pytest.CaptureFixture[str], value: str) -> None:
+        self._rewrite(study_files, 40, value)
+        code = main(study_files.run_args("--returns", str(study_files.returns)))
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert f"{study_files.returns}:40: column 'return'" in err
+        assert "Traceback" not in err
+        assert not (study_files.folder / "out").exists()
+
+    def test_large_return_warns_in_process(self, study_files: Any, capsys: pytest.CaptureFixture[str]) -> None:
+        self._rewrite(study_files, 7, "1.8")
+        code = main(study_files.run_args("--returns", str(study_files.returns)))
+        err = capsys.readouterr().err
+        assert code == 0, err
+        assert f"eventstudy: warning: {study_files.returns}:7: column 'return': return 1.8" in err
+        assert "Traceback" not in err and "warnings.warn" not in err
+
+    @pytest.mark.slow
+    def test_percent_returns_warn_through_the_console_script(self, study_files: Any, console_script: Any) -> None:
+        lines = study_files.returns.read_text(encoding="utf-8").splitlines()
+        percent = [lines[0]] + [
+            f"{d},{t},{abs(float(r)) * 100:.4f}" for d, t, r in (line.split(",") for line in lines[1:])
+        ]
+        study_files.returns.write_text("\n".join(percent) + "\n", encoding="utf-8")
+        first = next(i for i, line in enumerate(percent[1:], start=2) if float(line.split(",")[2]) >= 1.0)
+        done = console_script(study_files.run_args("--returns", str(study_files.returns)))
+        assert done.returncode == 0, done.stderr
+        assert f"eventstudy: warning: {study_files.returns}:{first}: column 'return':" in done.stderr
+        assert "look like percent" in done.stderr
+        assert "Traceback" not in done.stderr

@@ -78,6 +78,24 @@ class TestHistoryToFrame:
             history_to_frame(raw, "X")
         assert info.value.reason == "unexpected response"
 
+    def test_shared_row_rules(self, make_yf_frame: Callable[..., pd.DataFrame]) -> None:
+        # eventstudy.data.cleaning: non-finite or implausible prices and negative volumes become NaN; rows
+        # are sorted by date and a repeated date keeps its first row.
+        rows = [
+            ("2024-01-04", 297.0, 299.0, 290.0, np.inf, 286.2, 1200),
+            ("2024-01-02", 300.0, 305.0, 298.0, 301.0, 1e308, -5),
+            ("2024-01-03", -1.0, 303.0, 296.0, 297.5, 291.6, 1100),
+            ("2024-01-03", 1.0, 1.0, 1.0, 1.0, 1.0, 1),
+        ]
+        raw = make_yf_frame(rows)
+        frame = history_to_frame(raw, "0700.HK")
+        assert [d.date().isoformat() for d in frame.index] == ["2024-01-02", "2024-01-03", "2024-01-04"]
+        np.testing.assert_array_equal(frame["open"], [300.0, np.nan, 297.0])
+        np.testing.assert_array_equal(frame["close"], [301.0, 297.5, np.nan])
+        np.testing.assert_array_equal(frame["adj_close"], [np.nan, 291.6, 286.2])
+        np.testing.assert_array_equal(frame["volume"], [np.nan, 1100.0, 1200.0])
+        assert raw["Adj Close"].iloc[1] == 1e308  # the caller's frame is not changed
+
 
 def _rate_limit() -> BaseException:
     from yfinance.exceptions import YFRateLimitError

@@ -1,4 +1,4 @@
-"""Pure array kernels: OLS on stacked estimation windows, abnormal returns, their variances, CARs.
+"""Pure array kernels: OLS on stacked estimation windows, abnormal returns, their variances, CARs, group sums.
 
 Every function takes and returns numpy arrays shaped (events x days) or (events x k); there is no
 pandas, no I/O and no warnings here. Missing observations are NaN; problems are reported as data
@@ -7,7 +7,8 @@ pandas, no I/O and no warnings here. Missing observations are NaN; problems are 
 Notation follows ``docs/METHODS.md`` §1: for event i, ``X_i`` is the (M_i x k) estimation design (a
 leading column of ones when the model has an intercept), ``y_i`` the estimation returns, ``b_i`` the OLS
 coefficients, ``s_i^2`` the residual variance and ``C_it = 1 + x_it'(X_i'X_i)^-1 x_it`` the forecast-error
-(Theil) factor.
+(Theil) factor. The group helpers (:func:`group_sum` and the counts, totals and moments built on it,
+:func:`group_rows`) are the one place where rows are summed or listed by group code.
 """
 
 from __future__ import annotations
@@ -277,6 +278,67 @@ def car_variance(
     raise ValueError(f"unknown car variance method {method!r}")
 
 
+def group_rows(groups: IntArray, n_groups: int, within: IntArray | None = None) -> tuple[IntArray, IntArray]:
+    """Rows of every group from one stable sort: the rows of group g are ``order[bounds[g]:bounds[g + 1]]``.
+
+    Parameters
+    ----------
+    groups : (N,)
+        Group code per row; rows with a negative code (or a code >= ``n_groups``) belong to no group.
+    n_groups
+        Number of groups.
+    within : (N,), optional
+        A permutation of the rows giving their order inside each group (for example the rows sorted by a
+        key); ascending row numbers when None.
+
+    Returns
+    -------
+    order : (N,)
+        Row numbers grouped by code, each group's rows in the order of ``within``.
+    bounds : (n_groups + 1,)
+        Start of each group's rows in ``order`` (a group without rows has ``bounds[g] == bounds[g + 1]``).
+    """
+    codes = np.asarray(groups)
+    if within is None:
+        order = np.argsort(codes, kind="stable")
+    else:
+        within = np.asarray(within)
+        order = within[np.argsort(codes[within], kind="stable")]
+    bounds = np.searchsorted(codes[order], np.arange(n_groups + 1))
+    return order.astype(np.int64), bounds.astype(np.int64)
+
+
+def group_sum(values: np.ndarray, groups: IntArray, n_groups: int) -> np.ndarray:
+    """Sum of the rows of ``values`` (N, ...) by group code, shape (n_groups, ...); NaN propagates.
+
+    Every code must lie in 0..n_groups-1. One stable sort and ``np.add.reduceat``; the dtype of
+    ``values`` is kept (integer counts stay exact).
+    """
+    values = np.asarray(values)
+    out = np.zeros((n_groups,) + values.shape[1:], dtype=values.dtype)
+    if len(groups) == 0:
+        return out
+    if n_groups == 1:
+        out[0] = values.sum(axis=0)  # the pooled group: no sort needed
+        return out
+    order = np.argsort(groups, kind="stable")
+    sorted_groups = np.asarray(groups)[order]
+    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+    out[sorted_groups[starts]] = np.add.reduceat(values[order], starts, axis=0)
+    return out
+
+
+def group_count(mask: np.ndarray, groups: IntArray, n_groups: int) -> IntArray:
+    """Number of True entries of ``mask`` (N, ...) per group, shape (n_groups, ...) (:func:`group_sum`)."""
+    return group_sum(np.asarray(mask).astype(np.int64), groups, n_groups)
+
+
+def group_total(values: FloatArray, groups: IntArray, n_groups: int) -> FloatArray:
+    """Sum of the finite entries of ``values`` (N, ...) per group, NaN counting as 0 (:func:`group_sum`)."""
+    values = np.asarray(values, dtype=np.float64)
+    return group_sum(np.where(np.isfinite(values), values, 0.0), groups, n_groups)
+
+
 def group_moments(values: FloatArray, groups: IntArray, n_groups: int) -> tuple[IntArray, FloatArray, FloatArray]:
     """Count, sum and sum of squared deviations of ``values`` (N, D) within groups, ignoring NaN.
 
@@ -296,36 +358,24 @@ def group_moments(values: FloatArray, groups: IntArray, n_groups: int) -> tuple[
         tightly clustered values).
     """
     present = np.isfinite(values)
-    filled = np.where(present, values, 0.0)
-    count = _group_sum(present.astype(np.int64), groups, n_groups)
-    total = _group_sum(filled, groups, n_groups)
+    count = group_count(present, groups, n_groups)
+    total = group_total(values, groups, n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
     dev = np.where(present, values - mean[groups], 0.0)
-    ssd = _group_sum(dev * dev, groups, n_groups)
+    ssd = group_sum(dev * dev, groups, n_groups)
     return count, total, ssd
-
-
-def _group_sum(values: np.ndarray, groups: IntArray, n_groups: int) -> np.ndarray:
-    """Row sums of ``values`` by group code, via one stable sort and ``np.add.reduceat``."""
-    out = np.zeros((n_groups,) + values.shape[1:], dtype=values.dtype)
-    if len(groups) == 0:
-        return out
-    if n_groups == 1:
-        out[0] = values.sum(axis=0)  # the pooled group: no sort needed
-        return out
-    order = np.argsort(groups, kind="stable")
-    sorted_groups = groups[order]
-    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
-    out[sorted_groups[starts]] = np.add.reduceat(values[order], starts, axis=0)
-    return out
 
 
 __all__ = [
     "OlsArrays",
     "car_variance",
     "design",
+    "group_count",
     "group_moments",
+    "group_rows",
+    "group_sum",
+    "group_total",
     "index_window_fec",
     "leverage",
     "ols_windows",

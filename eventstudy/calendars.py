@@ -39,6 +39,7 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
+from eventstudy import _kernels as kn
 from eventstudy._typing import DateLike
 from eventstudy.errors import InputError, UnknownNameError
 from eventstudy.symbols import FX_CALENDAR, exchange_for
@@ -386,8 +387,9 @@ def calendar_day_zero(pairs: pd.DataFrame) -> pd.DataFrame:
     local_text = np.full(n, None, dtype=object)
 
     exchange_codes, exchanges = pd.factorize(exchange)  # None -> -1 (no calendar)
+    order, bounds = kn.group_rows(exchange_codes, len(exchanges))  # code -1 (no calendar) is in no group
     for code, exch in enumerate(exchanges):
-        rows = np.flatnonzero(exchange_codes == code)
+        rows = order[bounds[code] : bounds[code + 1]]
         earliest = pd.Timestamp(date_ns[rows].min() - _NS_PER_DAY)
         sessions, closes, tz = _arrays_for(exch, earliest)
         if len(sessions) == 0:

@@ -16,6 +16,30 @@ from eventstudy.errors import InputError, UnknownNameError
 CarVariance = Literal["exact", "diag", "L_s2"]
 ResidDdof = Literal["k", "1", "0"]
 
+SKEWNESS_T_MIN_EVENTS = 30
+"""Fewest events with a CAR for which the skewness-adjusted t (P12) is referred to N(0,1).
+
+Its N(0,1) reference is asymptotic (``docs/METHODS.md`` §6.2: "small N: undefined or bootstrap only");
+30 is the usual large-sample rule (the 97.5 % quantile of t(29) is 2.045 against 1.960 for N(0,1)).
+"""
+
+CALENDAR_TIME_MIN_DATES = 30
+"""Fewest calendar dates with holdings for the calendar-time portfolio regression t (P13).
+
+Newey-West standard errors are consistent only as the number of dates T grows (Newey and West 1987,
+1994); with few dates the HAC variance is biased downward and t(T - q) over-rejects. 30 is the usual
+large-sample rule; the project's placebo simulation (``docs/simulation.md``) still finds 6.9 % at a nominal
+5 % with about 50 dates.
+"""
+
+ADJUST_FAMILY_TEXT: dict[str, str] = {
+    "days": "Adjusted p-values (p_holm: Holm 1979; p_bh: Benjamini-Hochberg 1995) within each test and group: "
+    "across the event-window days for day statistics and across the CAR windows for window statistics.",
+    "events": "Adjusted p-values (p_holm: Holm 1979; p_bh: Benjamini-Hochberg 1995) within each test and day "
+    "(or CAR window): across the events; the pooled group 'all' is not part of the family.",
+}
+"""The multiple-testing family of the adjusted p-values in words, per ``adjust_family`` value (§6.5)."""
+
 
 @dataclass(frozen=True)
 class Conventions:
@@ -156,8 +180,6 @@ class Conventions:
 
     def describe(self) -> list[str]:
         """Sentences stating each convention in force, for results and reports."""
-        from eventstudy.inference.adjust import FAMILY_TEXT  # the inference package imports this module
-
         divisor = {"k": "M - k", "1": "M - 1", "0": "M"}[self.resid_ddof]
         car = {
             "exact": "exact, s^2 [L + g'(X'X)^-1 g] with g the sum of the window's regressor rows "
@@ -233,6 +255,10 @@ class Conventions:
                 if self.rank_scale == "days"
                 else "the mean number of non-missing ARs per event (estudy2)."
             ),
+            "The plain rank tests (Corrado rank, modified rank, Cowan cumulative rank) are not robust to "
+            "event-induced variance: they over-reject when the event raises the variance of the abnormal "
+            "returns (10-13 % at a nominal 5 % in simulations); GRANK, which re-standardizes the event-window "
+            "values by their cross-sectional spread, is.",
             "CAR-window tests "
             + (
                 "use the events' CARs."
@@ -241,8 +267,15 @@ class Conventions:
                 f"{self.car_coverage:.0%} of events present (estudy2)."
             ),
             f"Resampling tests: B = {self.bootstrap_samples} resamples, seed {self.seed}; "
-            "p = (1 + #{|T*| >= |T|}) / (B + 1).",
-            FAMILY_TEXT[self.adjust_family],
+            "p = (1 + #{|T*| >= |T|}) / (B + 1). Each group's draws are seeded from the seed, the test and the "
+            "group's firm-events (event id and ticker), so they do not depend on the row order, on the values "
+            "or on the other groups.",
+            f"Skewness-adjusted t: N(0,1) reference, reported from {SKEWNESS_T_MIN_EVENTS} events with a CAR "
+            "(asymptotic reference); its bootstrap version needs 5.",
+            f"Calendar-time portfolio t: reported from {CALENDAR_TIME_MIN_DATES} calendar dates with holdings "
+            "(Newey-West standard errors are large-sample); a fully clustered window uses the single-portfolio "
+            "variant instead.",
+            ADJUST_FAMILY_TEXT[self.adjust_family],
             "p-values are two-sided. ARs are never zero-filled: a missing day drops the event from that day's "
             "statistics, and a missing day inside a CAR window drops the event from that window.",
         ]
@@ -282,4 +315,12 @@ def get_profile(name: str) -> Conventions:
         raise UnknownNameError("convention profile", name, PROFILES, parameter="--conventions") from None
 
 
-__all__ = ["PROFILES", "CarVariance", "Conventions", "get_profile"]
+__all__ = [
+    "ADJUST_FAMILY_TEXT",
+    "CALENDAR_TIME_MIN_DATES",
+    "PROFILES",
+    "SKEWNESS_T_MIN_EVENTS",
+    "CarVariance",
+    "Conventions",
+    "get_profile",
+]

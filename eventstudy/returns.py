@@ -18,6 +18,7 @@ from typing import Literal, cast
 import numpy as np
 import pandas as pd
 
+from eventstudy import _kernels as kn
 from eventstudy._frozen import frame_fields, freeze_arrays
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.data.series import PriceSeries
@@ -250,11 +251,12 @@ def build_panel(
     reasons = np.full(n, "", dtype=object)
 
     day_zero = np.asarray(pd.to_datetime(pairs["day_zero"]).to_numpy(), dtype="datetime64[ns]")
-    codes = pairs.groupby(["ticker", "benchmark"], sort=False).indices
+    pair_codes, pair_keys = pd.factorize(pd.MultiIndex.from_frame(pairs[["ticker", "benchmark"]]))
+    order, bounds = kn.group_rows(pair_codes, len(pair_keys))
     own_cache: dict[str, tuple[np.ndarray, FloatArray]] = {}
-    for key, group_rows in codes.items():
+    for g, key in enumerate(pair_keys):
         ticker, benchmark = cast(tuple[str, str], key)
-        rows = np.asarray(group_rows)
+        rows = order[bounds[g] : bounds[g + 1]]
         aligned = align(series[ticker], series[benchmark], return_type, alignment)
         pos0 = np.searchsorted(aligned.dates, day_zero[rows], side="left")
         missing = pos0 >= len(aligned.dates)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from eventstudy import _kernels as kn
 from eventstudy._typing import Window
 from eventstudy.calendars import calendar_day_zero, exchange_for, resolve_day_zero
 from eventstudy.conventions import Conventions
@@ -28,6 +29,7 @@ from eventstudy.data.series import PriceSeries, PriceSource
 from eventstudy.errors import DataError, InputError, PriceSourceError
 from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_events
 from eventstudy.inference import InferenceData, run_tests
+from eventstudy.inference.base import firm_event_keys
 from eventstudy.models import MODELS, ModelFit, get_model
 from eventstudy.results import EVENT_DAY_COLUMNS, EXCLUSION_COLUMNS, StudyResult, nanmax_dates, nanmin_dates
 from eventstudy.returns import ReturnPanel, ReturnType, build_panel
@@ -339,7 +341,10 @@ def estimation_confounders(panel: ReturnPanel, fit: ModelFit) -> pd.Series:
     first, last = nanmin_dates(dates), nanmax_dates(dates)
     day0 = pd.to_datetime(pairs["day_zero"]).to_numpy().astype("datetime64[D]")
     notes = np.full(len(pairs), "", dtype=object)
-    for _, rows in pairs.groupby("ticker", sort=False).indices.items():
+    ticker_codes, tickers = pd.factorize(pairs["ticker"])
+    order, bounds = kn.group_rows(ticker_codes, len(tickers))
+    for g in range(len(tickers)):
+        rows = order[bounds[g] : bounds[g + 1]]
         if len(rows) < 2:
             continue
         inside = (day0[rows][None, :] >= first[rows][:, None]) & (day0[rows][None, :] <= last[rows][:, None])
@@ -387,6 +392,7 @@ def inference_data(
         xtx_inv=fit.xtx_inv,
         event_design=fit.event_design,
         markets=markets,
+        keys=firm_event_keys(panel.pairs["event_id"], panel.pairs["ticker"]),
         est_bench_own=panel.est_bench_own,
     )
 

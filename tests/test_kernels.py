@@ -141,6 +141,38 @@ def test_group_moments_match_pandas() -> None:
     assert (count[5] == 0).all()  # empty group
 
 
+def test_group_sum_count_and_total_match_pandas() -> None:
+    rng = np.random.default_rng(8)
+    values = rng.normal(size=(50, 2, 3))  # sums over rows keep the trailing shape
+    values[rng.random(values.shape) < 0.2] = np.nan
+    groups = rng.integers(0, 4, size=50)
+    flat = pd.DataFrame(values.reshape(50, 6)).assign(g=groups).groupby("g")
+    summed = kn.group_sum(values, groups, 5)
+    for g in range(5):  # NaN propagates, as in numpy's sum
+        np.testing.assert_allclose(summed[g], values[groups == g].sum(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(kn.group_total(values, groups, 5)[:4].reshape(4, 6), flat.sum().to_numpy())
+    counts = kn.group_count(np.isfinite(values), groups, 5)
+    assert counts.dtype == np.int64
+    np.testing.assert_array_equal(counts[:4].reshape(4, 6), flat.count().to_numpy())
+    assert (kn.group_total(values, groups, 5)[4] == 0).all() and (counts[4] == 0).all()  # empty group
+    np.testing.assert_array_equal(kn.group_count(np.ones(50, dtype=bool), groups, 4), np.bincount(groups))
+    np.testing.assert_allclose(kn.group_total(values, np.zeros(50, dtype=np.int64), 1)[0], np.nansum(values, axis=0))
+    assert kn.group_sum(np.zeros((0, 3)), np.zeros(0, dtype=np.int64), 2).shape == (2, 3)
+
+
+def test_group_rows_lists_each_groups_rows_and_skips_negative_codes() -> None:
+    groups = np.array([2, 0, -1, 2, 1, 0, 2, -1, 5])
+    order, bounds = kn.group_rows(groups, 4)
+    rows = [order[bounds[g] : bounds[g + 1]].tolist() for g in range(4)]
+    assert rows == [[1, 5], [4], [0, 3, 6], []]  # -1 and 5 (>= n_groups) are in no group
+    within = np.array([8, 6, 7, 5, 4, 3, 2, 1, 0])  # rows in descending order inside each group
+    order, bounds = kn.group_rows(groups, 4, within=within)
+    rows = [order[bounds[g] : bounds[g + 1]].tolist() for g in range(4)]
+    assert rows == [[5, 1], [4], [6, 3, 0], []]
+    expected = {g: np.flatnonzero(groups == g).tolist() for g in range(4)}  # the scan it replaces
+    assert {g: sorted(r) for g, r in enumerate(rows)} == expected
+
+
 @pytest.mark.parametrize("ddof,expected", [(2, 10 / 8), (1, 10 / 9), (0, 1.0)])
 def test_residual_variance_divisors(ddof: int, expected: float) -> None:
     np.testing.assert_allclose(kn.residual_variance(np.array([10.0]), np.array([10]), ddof), [expected])

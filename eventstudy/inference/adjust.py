@@ -1,11 +1,12 @@
 """Multiple-testing adjustment of p-values: Holm and Benjamini-Hochberg (``docs/METHODS.md`` §6.5).
 
-:func:`adjust_pvalues` is a pure array function over the last axis; :func:`add_adjusted_pvalues` adds the
-columns ``p_holm`` and ``p_bh`` to the tidy ``tests`` frame, adjusting within families. With
-``adjust_family = "days"`` a family is one (test, group, scope): all event-window days of that test and
-group (day scope), or all its CAR windows (window scope). With ``"events"`` a family is one (test, scope,
-day or window) across the event groups; the pooled group ``all`` stays outside. :data:`FAMILY_TEXT`
-states the family in words, for results and reports.
+:func:`adjust_pvalues` is the one implementation of both procedures, a pure array function over the last
+axis; :func:`add_adjusted_pvalues` adds the columns ``p_holm`` and ``p_bh`` to the tidy ``tests`` frame by
+laying each family out as one row of that array. With ``adjust_family = "days"`` a family is one (test,
+group, scope): all event-window days of that test and group (day scope), or all its CAR windows (window
+scope). With ``"events"`` a family is one (test, scope, day or window) across the event groups; the pooled
+group ``all`` stays outside. The family in words is
+:data:`eventstudy.conventions.ADJUST_FAMILY_TEXT`, for results and reports.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from eventstudy import _kernels as kn
 from eventstudy._typing import FloatArray
 
 AdjustMethod = Literal["holm", "bh"]
@@ -24,14 +26,6 @@ FAMILY_KEYS: dict[str, tuple[str, ...]] = {
     "events": ("test", "scope", "window_start", "window_end", "_pooled"),
 }
 """Columns of the tests frame that define one family, per ``adjust_family`` value."""
-
-FAMILY_TEXT: dict[str, str] = {
-    "days": "Adjusted p-values (p_holm: Holm 1979; p_bh: Benjamini-Hochberg 1995) within each test and group: "
-    "across the event-window days for day statistics and across the CAR windows for window statistics.",
-    "events": "Adjusted p-values (p_holm: Holm 1979; p_bh: Benjamini-Hochberg 1995) within each test and day "
-    "(or CAR window): across the events; the pooled group 'all' is not part of the family.",
-}
-"""The family of the adjusted p-values in words, per ``adjust_family`` value."""
 
 
 def adjust_pvalues(p: FloatArray, method: AdjustMethod) -> FloatArray:
@@ -117,28 +111,31 @@ def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days") -> pd.DataFr
     pooled = np.where(out["group"].to_numpy() == "all", np.arange(len(out)), -1)
     out["_pooled"] = pooled
     p = out["p_value"].to_numpy(dtype=np.float64)
-    holm = np.full(len(out), np.nan)
-    bh = np.full(len(out), np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        keys = out.loc[ok, list(FAMILY_KEYS[family])]
-        family_id = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()
-        rows = np.flatnonzero(ok)
-        order = np.lexsort((p[rows], family_id))  # by family, then p (ascending)
-        fam, ps, idx = family_id[order], p[rows][order], rows[order]
-        start = np.r_[True, fam[1:] != fam[:-1]]
-        first = np.maximum.accumulate(np.where(start, np.arange(len(fam)), 0))
-        k = np.arange(len(fam)) - first + 1.0
-        m = np.bincount(fam)[fam].astype(np.float64)
-        frame = pd.DataFrame(
-            {"fam": fam, "holm": np.minimum(1.0, (m - k + 1.0) * ps), "bh": np.minimum(1.0, m * ps / k)}
-        )
-        holm[idx] = frame.groupby("fam", sort=False)["holm"].cummax().to_numpy()
-        reversed_bh = frame.iloc[::-1].groupby("fam", sort=False)["bh"].cummin().iloc[::-1]
-        bh[idx] = reversed_bh.to_numpy()
-    out["p_holm"] = holm
-    out["p_bh"] = bh
+    adjusted: dict[AdjustMethod, FloatArray] = {"holm": np.full(len(out), np.nan), "bh": np.full(len(out), np.nan)}
+    rows = np.flatnonzero(np.isfinite(p))
+    if len(rows):
+        keys = out.iloc[rows][list(FAMILY_KEYS[family])]
+        family_id = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy().astype(np.int64)
+        n_families = int(family_id.max()) + 1
+        order, bounds = kn.group_rows(family_id, n_families)
+        size = np.diff(bounds)
+        position = np.arange(len(order)) - np.repeat(bounds[:-1], size)  # place of each row in its family
+        member = family_id[order]
+        # families of similar size share one padded (families x width) array, width a power of two >= size
+        width = 2 ** np.ceil(np.log2(size)).astype(np.int64)
+        for w in np.unique(width):
+            fams = np.flatnonzero(width == w)
+            slot = np.full(n_families, -1, dtype=np.int64)
+            slot[fams] = np.arange(len(fams))
+            mine = slot[member] >= 0
+            padded = np.full((len(fams), int(w)), np.nan)
+            padded[slot[member[mine]], position[mine]] = p[rows[order[mine]]]
+            for method, target in adjusted.items():
+                values = adjust_pvalues(padded, method)
+                target[rows[order[mine]]] = values[slot[member[mine]], position[mine]]
+    out["p_holm"] = adjusted["holm"]
+    out["p_bh"] = adjusted["bh"]
     return out.drop(columns="_pooled")
 
 
-__all__ = ["FAMILY_KEYS", "FAMILY_TEXT", "AdjustMethod", "add_adjusted_pvalues", "adjust_pvalues"]
+__all__ = ["FAMILY_KEYS", "AdjustMethod", "add_adjusted_pvalues", "adjust_pvalues"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from functools import cached_property
 from typing import ClassVar, Literal, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special, stats
 
 from eventstudy._typing import FloatArray, IntArray, Window
@@ -61,10 +63,18 @@ class InferenceData:
     markets : (N,)
         Exchange (MIC) of each firm-event's ticker, for tests that must not mix markets in one calendar
         date (``docs/METHODS.md`` §6.2, P13, §4.8).
+    keys : (N,) str
+        Identity of each firm-event, unique within the data and independent of the row order and of the
+        values (the study passes :func:`firm_event_keys` of the event ids and tickers). The resampling
+        tests seed each group from its sorted keys and map the draws to its rows in key order, so their
+        p-values do not change when rows are reordered or returns rescaled.
     est_bench_own : (N, L) or None
         The benchmark's own returns over the estimation window, counted on the benchmark's own rows
         (including days on which the security has no return); used for market moments under
         ``fec_moments = "index_window"``.
+
+    Quantities several tests share are cached per instance (:meth:`memoized`); a copy made with
+    ``dataclasses.replace`` starts with an empty cache.
     """
 
     ar: FloatArray
@@ -87,14 +97,24 @@ class InferenceData:
     xtx_inv: FloatArray
     event_design: FloatArray
     markets: np.ndarray
+    keys: np.ndarray
     est_bench_own: FloatArray | None = None
-    _memo: dict[object, object] = field(default_factory=dict, repr=False)
+    _memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def memoized(self, key: object, compute: Callable[[], T]) -> T:
-        """Value of ``compute()`` cached under ``key`` for this data (quantities several tests share)."""
+        """Value of ``compute()`` cached under ``key`` for this instance (quantities several tests share).
+
+        ``key`` must name every input the value depends on besides this instance's arrays (the grouping,
+        the knobs read); the cache belongs to the instance, and ``dataclasses.replace`` gives a new one.
+        """
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]  # type: ignore[return-value]
+
+    @cached_property
+    def key_order(self) -> IntArray:
+        """Row numbers sorted by :attr:`keys` (ties, which valid data do not have, in row order)."""
+        return np.argsort(np.asarray(self.keys).astype(str), kind="stable").astype(np.int64)
 
     def car_columns(self, window: Window) -> IntArray:
         """Event-window column indices of the days of ``window``."""
@@ -191,17 +211,43 @@ class StatTest(ABC):
         """Statistic per group and column for the given scope."""
 
 
-def group_generator(conventions: Conventions, test: str, values: np.ndarray) -> np.random.Generator:
-    """Seeded random generator of one group's resampling test.
+KEY_SEPARATOR = "\x1f"
+"""Separator of the parts of a firm-event key (the ASCII unit separator, which no id or ticker holds)."""
 
-    The stream mixes ``conventions.seed``, the test name and a CRC-32 of the group's own values (NaN
-    normalised), so a group draws the same resamples whatever other events are in the study and in
-    whatever order they come (``docs/METHODS.md`` §6.4: identical results for a given seed). CRC-32 is
-    stable across processes, unlike Python's salted ``hash``.
+
+def firm_event_keys(event_ids: ArrayLike, tickers: ArrayLike) -> np.ndarray:
+    """Identity key of each firm-event, the event id and the ticker joined by :data:`KEY_SEPARATOR` (N,) str."""
+    ids = np.asarray(event_ids, dtype=object).astype(str)
+    names = np.asarray(tickers, dtype=object).astype(str)
+    return np.char.add(np.char.add(ids, KEY_SEPARATOR), names).astype(object)
+
+
+def group_generator(conventions: Conventions, test: str, keys: np.ndarray) -> np.random.Generator:
+    """Seeded random generator of one group's resampling test, from the group's identity.
+
+    Parameters
+    ----------
+    conventions
+        Supplies ``seed``.
+    test
+        Registered test name (tests draw different streams).
+    keys : (N_g,)
+        The firm-event keys of the group's rows (:attr:`InferenceData.keys`), in any order.
+
+    Notes
+    -----
+    The stream mixes ``conventions.seed``, a CRC-32 of the test name and the SHA-256 digest of the group's
+    keys in sorted order. It depends on which firm-events form the group, not on their values, on their
+    row order or on the other groups, so for a given seed a group draws the same resamples in any study
+    that contains it (``docs/METHODS.md`` §6.4). The callers apply draw j to the group's j-th row in key
+    order (:attr:`InferenceData.key_order`), which makes the p-values invariant to the row order and to
+    a positive rescaling of the returns whenever the statistic is. CRC-32 and SHA-256 are stable across
+    processes, unlike Python's salted ``hash``.
     """
-    content = np.ascontiguousarray(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=-7.0e300))
-    keys = [zlib.crc32(test.encode()), zlib.crc32(content.tobytes()), content.size]
-    return np.random.default_rng(np.random.SeedSequence([int(conventions.seed), *keys]))
+    joined = "\x1e".join(sorted(str(k) for k in np.asarray(keys, dtype=object)))
+    digest = hashlib.sha256(joined.encode("utf-8")).digest()
+    words = [int(w) for w in np.frombuffer(digest, dtype="<u4")]
+    return np.random.default_rng(np.random.SeedSequence([int(conventions.seed), zlib.crc32(test.encode()), *words]))
 
 
 REGISTRY: dict[str, StatTest] = {}

@@ -6,15 +6,16 @@ residuals of the events of a group jointly: the CDA and Lamb through the time se
 Kolari-Pynnönen through the average pairwise correlation of the residuals on common calendar dates. As in
 :mod:`eventstudy.inference.parametric`, every quantity is computed for all groups at once with group sums;
 only the Kolari-Pynnönen correlations loop over groups (and over blocks of events within a large group, to
-keep memory bounded).
+keep memory bounded). :func:`kp_correlation_table` reports r̄ and its number of pairs per group, and per
+market when a group mixes markets (P10), as a tidy frame.
 """
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.sparse import csr_matrix
 
 from eventstudy import _kernels as kn
@@ -29,15 +30,7 @@ from eventstudy.inference.base import (
     two_sided_normal,
     two_sided_t,
 )
-from eventstudy.inference.parametric import (
-    BmpT,
-    PatellZ,
-    group_count,
-    group_sizes,
-    group_total,
-    sum_daily,
-    window_lengths,
-)
+from eventstudy.inference.parametric import BmpT, PatellZ, sum_daily, window_lengths
 
 # --------------------------------------------------------------------------------------------------
 # Crude dependence adjustment and Lamb
@@ -86,8 +79,8 @@ def cda_kernel(
     """T = mean_i X_i / (sqrt(L) S_A), X = AR (L = 1) or CAR (L days), reference t(M_A - 1)."""
     s_a, m_a = cda_scale(data, groups, n_groups)
     present = np.isfinite(values)
-    count = group_count(present, groups, n_groups)
-    total = group_total(values, groups, n_groups)
+    count = kn.group_count(present, groups, n_groups)
+    total = kn.group_total(values, groups, n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         statistic = (total / count) / (np.sqrt(lengths)[None, :] * s_a[:, None])
     undefined, why = _scale_reasons(count, s_a, m_a, what)
@@ -127,21 +120,21 @@ def lamb_kernel(ar: FloatArray, data: InferenceData, groups: IntArray, n_groups:
     """
     s_a, m_a = cda_scale(data, groups, n_groups)
     present = np.isfinite(ar)
-    count = group_count(present, groups, n_groups)
-    total = group_total(ar, groups, n_groups)
-    size = group_sizes(groups, n_groups)
+    count = kn.group_count(present, groups, n_groups)
+    total = kn.group_total(ar, groups, n_groups)
+    size = kn.group_count(np.ones(len(groups), dtype=bool), groups, n_groups)
     lev_i = _market_leverage(data)
     if data.conventions.lamb_market == "first" and len(groups):
-        first = np.full(n_groups, len(groups), dtype=np.int64)
-        np.minimum.at(first, groups, np.arange(len(groups)))
-        lev = np.where((size > 0)[:, None], lev_i[np.minimum(first, len(groups) - 1)], np.nan)
+        order, bounds = kn.group_rows(groups, n_groups)  # ascending rows: the first is the lowest
+        first = order[np.minimum(bounds[:-1], len(order) - 1)]
+        lev = np.where((size > 0)[:, None], lev_i[first], np.nan)
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
-            lev = group_total(np.where(present, lev_i, np.nan), groups, n_groups) / group_count(
+            lev = kn.group_total(np.where(present, lev_i, np.nan), groups, n_groups) / kn.group_count(
                 present & np.isfinite(lev_i), groups, n_groups
             )
     with np.errstate(invalid="ignore", divide="ignore"):
-        m_bar = group_total(data.n_obs.astype(np.float64), groups, n_groups) / size
+        m_bar = kn.group_total(data.n_obs.astype(np.float64), groups, n_groups) / size
         factor = 1.0 + 1.0 / m_bar[:, None] + lev
         statistic = (total / count) / (s_a[:, None] * np.sqrt(factor))
     undefined, why = _scale_reasons(count, s_a, m_a, "an abnormal return")
@@ -223,7 +216,7 @@ class Lamb(StatTest):
         for c, window in enumerate(data.car_windows):
             cols = data.car_columns(window)
             has_car = np.isfinite(data.car[:, c])
-            n[:, c] = group_count(has_car, groups, n_groups)
+            n[:, c] = kn.group_count(has_car, groups, n_groups)
             if not len(cols):
                 why[:, c] = "the window has no event-window day"
                 continue
@@ -252,8 +245,10 @@ def kp_mean_correlation(data: InferenceData, groups: IntArray, n_groups: int) ->
 
     Parameters
     ----------
-    data, groups, n_groups
+    data, n_groups
         As for :meth:`StatTest.compute`.
+    groups : (N,)
+        Group code per row; rows with a negative code are in no group.
 
     Returns
     -------
@@ -274,9 +269,13 @@ def kp_mean_correlation(data: InferenceData, groups: IntArray, n_groups: int) ->
     each against the events whose date ranges can overlap it, so memory stays bounded whatever the
     number of events (``docs/METHODS.md`` §6.2, P10). Blocks whose date span is sparsely filled (events
     spread over many dates) use sparse matrix products.
+
+    The cache key holds everything the value depends on besides the instance's arrays: the grouping
+    (its codes in full, not a hash) and ``kp_min_overlap``.
     """
-    key = ("kp_mean_correlation", n_groups, zlib.crc32(np.ascontiguousarray(groups).tobytes()))
-    return data.memoized(key, lambda: _kp_mean_correlation(data, groups, n_groups))
+    codes = np.ascontiguousarray(groups, dtype=np.int64)
+    key = ("kp_mean_correlation", n_groups, codes.tobytes(), int(data.conventions.kp_min_overlap))
+    return data.memoized(key, lambda: _kp_mean_correlation(data, codes, n_groups))
 
 
 def _kp_mean_correlation(data: InferenceData, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray]:
@@ -287,8 +286,7 @@ def _kp_mean_correlation(data: InferenceData, groups: IntArray, n_groups: int) -
         scale = np.sqrt(data.s2.astype(np.float64))
     good = np.isfinite(scale) & (scale > 0)
     dates = np.asarray(data.est_dates).astype("datetime64[D]")
-    order = np.argsort(groups, kind="stable")
-    bounds = np.searchsorted(groups[order], np.arange(n_groups + 1))
+    order, bounds = kn.group_rows(groups, n_groups)
     for g in range(n_groups):
         rows = order[bounds[g] : bounds[g + 1]]
         rows = rows[good[rows]]
@@ -330,16 +328,8 @@ def _pairwise_corr_sum(ev: IntArray, day: IntArray, u: FloatArray, min_overlap: 
     max_len = int((last_s - first_s).max())
 
     def block(a: int, b: int, lo: int, hi: int, sparse: bool) -> tuple[Any, Any, Any]:
-        """Values, squared values and 0/1 mask of events a..b-1 on date columns lo..hi."""
         sl = slice(offsets[a], offsets[b])
-        keep = (e_col[sl] >= lo) & (e_col[sl] <= hi)
-        r, c, v = e_rank[sl][keep] - a, e_col[sl][keep] - lo, e_val[sl][keep]
-        shape = (b - a, hi - lo + 1)
-        if sparse:
-            return tuple(csr_matrix((w, (r, c)), shape=shape) for w in (v, v * v, np.ones_like(v)))
-        out = np.zeros((3,) + shape)
-        out[0, r, c], out[1, r, c], out[2, r, c] = v, v * v, 1.0
-        return out[0], out[1], out[2]
+        return _event_block(e_rank[sl] - a, e_col[sl] - lo, e_val[sl], (b - a, hi - lo + 1), sparse)
 
     def product(left: Any, right: Any) -> FloatArray:
         result = left @ right.T
@@ -372,6 +362,89 @@ def _pairwise_corr_sum(ev: IntArray, day: IntArray, u: FloatArray, min_overlap: 
             count += int(ok.sum())
     # every unordered pair was visited once from each side
     return total / 2.0, count // 2
+
+
+def _event_block(row: IntArray, col: IntArray, value: FloatArray, shape: tuple[int, int], sparse: bool) -> Any:
+    """Values, squared values and 0/1 mask of one block of events, dense arrays or sparse matrices.
+
+    ``row`` and ``col`` are the entries' positions relative to the block; entries outside ``shape`` (dates
+    beyond the block's span) are dropped.
+    """
+    keep = (col >= 0) & (col < shape[1])
+    r, c, v = row[keep], col[keep], value[keep]
+    if sparse:
+        return tuple(csr_matrix((w, (r, c)), shape=shape) for w in (v, v * v, np.ones_like(v)))
+    out = np.zeros((3,) + shape)
+    out[0, r, c], out[1, r, c], out[2, r, c] = v, v * v, 1.0
+    return out[0], out[1], out[2]
+
+
+KP_CORRELATION_COLUMNS = ("group", "market_scope", "r_bar", "n_pairs", "n_firm_events")
+"""Columns of :func:`kp_correlation_table` (and of ``cross_correlation.csv``)."""
+
+
+def kp_correlation_table(data: InferenceData, event_codes: IntArray, event_labels: tuple[str, ...]) -> pd.DataFrame:
+    """Kolari-Pynnönen r̄ and its number of pairs per group, and per market where a group mixes markets.
+
+    Parameters
+    ----------
+    data
+        The study's arrays (``markets`` gives each firm-event's exchange).
+    event_codes : (N,)
+        Code of each firm-event's event id, indexing ``event_labels``.
+    event_labels
+        Event ids.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`KP_CORRELATION_COLUMNS`: ``group`` (``"all"``, then each event id, as in the tests
+        frame), ``market_scope`` (``"all"`` for every firm-event of the group; then, when the group's
+        firm-events are listed on more than one exchange, one row per exchange such as ``"XHKG"`` or
+        ``"XNYS"``, sorted by name, over the group's firm-events of that exchange only), ``r_bar`` (mean
+        pairwise correlation of :func:`kp_mean_correlation`; NaN where no pair has ``kp_min_overlap``
+        common dates, in which case the KP tests use r̄ = 0, i.e. no adjustment), ``n_pairs`` and
+        ``n_firm_events`` (the group's firm-events in that scope).
+
+    Notes
+    -----
+    ``docs/METHODS.md`` §6.2, P10: HK and NY closes on one calendar date are not simultaneous (§4.8), so
+    for a group that mixes the two markets the r̄ of its HK-only and US-only subsets is reported besides
+    the r̄ of the whole group that the KP tests use. The "all" scope shares its computation with the KP
+    tests (the same grouping and knob give the same cache key).
+    """
+    markets = np.asarray(data.markets).astype(str)
+    names, market = np.unique(markets, return_inverse=True)
+    n_markets = len(names)
+    frames = []
+    for labels, codes in ((("all",), np.zeros(len(markets), dtype=np.int64)), (event_labels, event_codes)):
+        codes = np.asarray(codes, dtype=np.int64)
+        n_groups = len(labels)
+        r_all, pairs_all = kp_mean_correlation(data, codes, n_groups)
+        cells = codes * n_markets + market
+        cell_size = kn.group_count(np.ones(len(codes), dtype=bool), cells, n_groups * n_markets)
+        cell_size = cell_size.reshape(n_groups, n_markets)
+        mixed = (cell_size > 0).sum(axis=1) > 1
+        split = np.where(mixed[codes], cells, -1)  # rows of single-market groups are in no cell
+        r_cell, pairs_cell = kp_mean_correlation(data, split, n_groups * n_markets)
+        shown = np.flatnonzero(((cell_size > 0) & mixed[:, None]).ravel())
+        group = np.concatenate([np.arange(n_groups), shown // n_markets])
+        scope_rank = np.concatenate([np.zeros(n_groups, dtype=np.int64), 1 + shown % n_markets])
+        r_bar = np.concatenate([r_all, r_cell[shown]])
+        n_pairs = np.concatenate([pairs_all, pairs_cell[shown]])
+        sort = np.lexsort((scope_rank, group))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "group": np.asarray(labels, dtype=object)[group[sort]],
+                    "market_scope": np.r_[np.array(["all"], dtype=object), names.astype(object)][scope_rank[sort]],
+                    "r_bar": np.where(n_pairs > 0, r_bar, np.nan)[sort],
+                    "n_pairs": n_pairs[sort],
+                    "n_firm_events": np.concatenate([cell_size.sum(axis=1), cell_size.ravel()[shown]])[sort],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)[list(KP_CORRELATION_COLUMNS)]
 
 
 def _kp_adjust(base: StatBlock, data: InferenceData, groups: IntArray, n_groups: int) -> StatBlock:
@@ -451,4 +524,14 @@ class KpBmpT(StatTest):
         return _kp_adjust(BmpT().compute(data, scope, groups, n_groups), data, groups, n_groups)
 
 
-__all__ = ["BrownWarner1985", "KpBmpT", "KpPatellZ", "Lamb", "cda_scale", "kp_mean_correlation", "lamb_kernel"]
+__all__ = [
+    "KP_CORRELATION_COLUMNS",
+    "BrownWarner1985",
+    "KpBmpT",
+    "KpPatellZ",
+    "Lamb",
+    "cda_scale",
+    "kp_correlation_table",
+    "kp_mean_correlation",
+    "lamb_kernel",
+]

@@ -25,7 +25,7 @@ the combined sample. An event without a value on a day (or without a complete CA
 left out of that cell; nothing is zero-filled. Undefined cells are NaN with a reason, never an error.
 
 The array functions (combined sample, ranks, medians, day sums, signed ranks, GRANK's Z) are in
-:mod:`eventstudy.inference.ranks` and re-exported here.
+:mod:`eventstudy.inference.ranks`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import Literal
 
 import numpy as np
 
+from eventstudy import _kernels as kn
 from eventstudy._typing import BoolArray, FloatArray, IntArray
 from eventstudy.conventions import Conventions
 from eventstudy.inference.base import (
@@ -56,9 +57,7 @@ from eventstudy.inference.ranks import (
     exact_signed_rank_pvalue,
     grank,
     group_event_counts,
-    group_sum,
     row_medians,
-    signed_rank_cdf,
     signed_rank_cells,
 )
 
@@ -154,7 +153,7 @@ class GeneralizedSign(StatTest):
         values = data.ar if scope == "day" else data.car
         positive, m_i = positive_share(data)
         has_est = m_i > 0
-        with_value = group_sum(np.isfinite(values).astype(np.int64), groups, n_groups)
+        with_value = kn.group_sum(np.isfinite(values).astype(np.int64), groups, n_groups)
         values = np.where(has_est[:, None], values, np.nan)
         n_events = group_event_counts(data, groups, n_groups)
         indicator = np.where(np.isfinite(values), (values > 0).astype(np.float64), np.nan)
@@ -191,10 +190,10 @@ class GeneralizedSign(StatTest):
                 else has_est.astype(np.float64)[:, None]
             )
             if conventions.gsign_phat == "pooled":
-                return group_sum(weight * positive[:, None], groups, n_groups) / group_sum(
+                return kn.group_sum(weight * positive[:, None], groups, n_groups) / kn.group_sum(
                     weight * m_i[:, None], groups, n_groups
                 )
-            return group_sum(weight * share[:, None], groups, n_groups) / group_sum(weight, groups, n_groups)
+            return kn.group_sum(weight * share[:, None], groups, n_groups) / kn.group_sum(weight, groups, n_groups)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -239,6 +238,13 @@ class CorradoRank(_CombinedSampleDayTest):
     days; Z_t = D_t / S(K) ~ N(0,1) (``docs/METHODS.md`` §6.3, N3). estudy2 (§8.2): D_t uses the
     "mean x N" day sum, D_t = (N/N_t) mean_i (K_it - K̄_i), and S(K) divides by mean_i T_i.
 
+    Not robust to event-induced variance (``docs/METHODS.md`` §6.0): the ranks are taken on the raw ARs,
+    so an event that raises their variance pushes the event-day ranks towards both extremes, and the
+    event-day D_t varies more than S(K), estimated mostly from estimation days, allows; in simulations
+    with an event-day variance increase it rejects 10-13 % at a nominal 5 %. :class:`GrankT`
+    re-standardizes the event-window values and is robust. Partly robust to cross-correlation (S(K) is
+    a time-series scale of the mean rank).
+
     References
     ----------
     Corrado, C. J. (1989), "A nonparametric test for abnormal security-price performance in event
@@ -265,6 +271,9 @@ class ModifiedRank(_CombinedSampleDayTest):
     U_it = K_it / (T_i + 1) - 1/2; S_U = sqrt((1/T) Σ_t ((1/sqrt(N_t)) Σ_i U_it)^2);
     Z_t = (1/sqrt(N_t)) Σ_i U_it / S_U ~ N(0,1) (``docs/METHODS.md`` §6.3, N4). estudy2: the day sum is
     "mean x N" and S_U divides by mean_i T_i.
+
+    Not robust to event-induced variance (``docs/METHODS.md`` §6.0), for the reason given under
+    :class:`CorradoRank`; use :class:`GrankT` when the event may change the variance.
 
     References
     ----------
@@ -329,6 +338,9 @@ class CowanRank(StatTest):
     K̄_w the mean of all ranks on those days, the sum over all combined-sample days, no N/N_t inflation
     (the divisor is T instead of mean_i T_i when ``rank_scale = "days"``).
 
+    Not robust to event-induced variance (``docs/METHODS.md`` §6.0), like the daily rank test it is
+    built from (:class:`CorradoRank`); :class:`GrankT` on the window is.
+
     References
     ----------
     Cowan, A. R. (1992), "Nonparametric event study tests", RQFA 2, 343-358.
@@ -354,7 +366,7 @@ class CowanRank(StatTest):
         for c, cols in enumerate(columns):
             complete = np.logical_and(np.isfinite(ranks[:, cols]).all(axis=1), len(cols) > 0)
             scores = np.where(complete[:, None], deviation, np.nan)
-            in_window = group_sum(complete.astype(np.int64), groups, n_groups)
+            in_window = kn.group_sum(complete.astype(np.int64), groups, n_groups)
             d, _, scale = daily_rank_statistic(scores, groups, n_groups, in_window, data.conventions, "mean")
             with np.errstate(invalid="ignore", divide="ignore"):
                 statistic[:, c] = d[:, cols].sum(axis=1) / (np.sqrt(len(cols)) * scale)
@@ -378,13 +390,13 @@ class CowanRank(StatTest):
     ) -> StatBlock:
         present = np.isfinite(ranks)
         t_i = present.sum(axis=1)
-        count = group_sum(present.astype(np.int64), groups, n_groups)
-        total = group_sum(np.where(present, ranks, 0.0), groups, n_groups)
+        count = kn.group_sum(present.astype(np.int64), groups, n_groups)
+        total = kn.group_sum(np.where(present, ranks, 0.0), groups, n_groups)
         with np.errstate(invalid="ignore", divide="ignore"):
-            k_bar = group_sum(np.where(t_i > 0, (t_i + 1) / 2.0, 0.0), groups, n_groups) / n_events
+            k_bar = kn.group_sum(np.where(t_i > 0, (t_i + 1) / 2.0, 0.0), groups, n_groups) / n_events
             dev = np.where(count > 0, total / count - k_bar[:, None], np.nan)
             if conventions.rank_scale == "mean_T":
-                divisor = group_sum(t_i.astype(np.float64), groups, n_groups) / n_events
+                divisor = kn.group_sum(t_i.astype(np.float64), groups, n_groups) / n_events
             else:
                 divisor = (count > 0).sum(axis=1).astype(np.float64)
             scale = np.sqrt(np.nansum(dev * dev, axis=1) / divisor)
@@ -399,7 +411,7 @@ class CowanRank(StatTest):
                 mean_rank = (total[:, cols] * kept).sum(axis=1) / (count[:, cols] * kept).sum(axis=1)
                 statistic[:, c] = np.sqrt(n_days[:, c]) * (mean_rank - k_bar) / scale
             on_kept = np.asarray((present[:, cols] & kept[groups]).any(axis=1))
-            n[:, c] = group_sum(on_kept.astype(np.int64), groups, n_groups)
+            n[:, c] = kn.group_sum(on_kept.astype(np.int64), groups, n_groups)
         flat = np.broadcast_to(~(scale > 0)[:, None], shape)
         why = reasons(
             (n_days == 0, f"no window day has more than {conventions.car_coverage:.0%} of the events"),
@@ -437,7 +449,7 @@ class Wilcoxon(StatTest):
 
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
         values = data.ar if scope == "day" else data.car
-        count = group_sum(np.isfinite(values).astype(np.int64), groups, n_groups)
+        count = kn.group_sum(np.isfinite(values).astype(np.int64), groups, n_groups)
         w_plus, n_prime, ties = signed_rank_cells(values, groups, n_groups)
         exact = (n_prime >= 1) & (n_prime <= EXACT_SIGNED_RANK_MAX_N) & (ties == 0)
         n_f = n_prime.astype(np.float64)
@@ -526,9 +538,4 @@ __all__ = [
     "ModifiedRank",
     "SignTest",
     "Wilcoxon",
-    "average_ranks",
-    "combined_sample",
-    "exact_signed_rank_pvalue",
-    "signed_rank_cdf",
-    "signed_rank_cells",
 ]

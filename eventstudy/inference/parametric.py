@@ -7,7 +7,8 @@ Lamb, Kolari-Pynnönen) are in :mod:`eventstudy.inference.clustered`; the calend
 
 Each test is computed for every group of events (an event id, or all events pooled) at once, on
 (events x days) arrays for the day scope and (events x windows) arrays for the CAR-window scope, using
-per-group sums (:func:`eventstudy._kernels.group_moments`). One implementation serves both scopes: the
+the per-group sums of :mod:`eventstudy._kernels` (``group_sum`` and the counts, totals and moments built on
+it). One implementation serves both scopes: the
 window scope feeds CARs (and their variances, or a window length) into the same kernel as the day scope
 feeds ARs. An event without a value on a day or in a window is left out of that cell (N shrinks); nothing
 is zero-filled. Undefined cells are NaN with a reason, never an exception or a warning.
@@ -19,6 +20,7 @@ import numpy as np
 
 from eventstudy import _kernels as kn
 from eventstudy._typing import BoolArray, FloatArray, IntArray
+from eventstudy.conventions import SKEWNESS_T_MIN_EVENTS
 from eventstudy.inference.base import (
     InferenceData,
     Scope,
@@ -32,24 +34,8 @@ from eventstudy.inference.base import (
 )
 
 # --------------------------------------------------------------------------------------------------
-# Group and window helpers shared by the parametric modules
+# Window helpers shared by the parametric modules
 # --------------------------------------------------------------------------------------------------
-
-
-def group_sizes(groups: IntArray, n_groups: int) -> IntArray:
-    """Number of firm-events in each group, shape (n_groups,)."""
-    return np.bincount(groups, minlength=n_groups).astype(np.int64)[:n_groups]
-
-
-def group_count(mask: BoolArray, groups: IntArray, n_groups: int) -> IntArray:
-    """Number of True entries of ``mask`` (N[, D]) per group, shape (n_groups[, D])."""
-    return kn._group_sum(np.asarray(mask).astype(np.int64), groups, n_groups)
-
-
-def group_total(values: FloatArray, groups: IntArray, n_groups: int) -> FloatArray:
-    """Sum of the finite entries of ``values`` (N[, D]) per group (NaN counts as 0)."""
-    values = np.asarray(values, dtype=np.float64)
-    return kn._group_sum(np.where(np.isfinite(values), values, 0.0), groups, n_groups)
 
 
 def window_lengths(data: InferenceData) -> FloatArray:
@@ -95,7 +81,7 @@ def sum_daily(daily: StatBlock, present: BoolArray, data: InferenceData, groups:
         present on at least one used day.
     """
     conv = data.conventions
-    size = group_sizes(groups, n_groups).astype(np.float64)
+    size = kn.group_count(np.ones(len(groups), dtype=bool), groups, n_groups).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         covered = (daily.n / size[:, None]) > conv.car_coverage
     n_win = len(data.car_windows)
@@ -120,7 +106,7 @@ def sum_daily(daily: StatBlock, present: BoolArray, data: InferenceData, groups:
             day_df = np.where(used, daily.df[:, cols], np.inf).min(axis=1)
             df[:, c] = np.where(np.isfinite(day_df) & ~bad, day_df, np.nan)
         held = np.asarray((present[:, cols] & used[groups]).any(axis=1))
-        n[:, c] = group_count(held, groups, n_groups)
+        n[:, c] = kn.group_count(held, groups, n_groups)
         first_bad = np.argmax(undefined, axis=1)
         daily_reason = daily.reason[np.arange(n_groups), cols[first_bad]]
         bad_text = np.array(
@@ -168,9 +154,9 @@ def mean_over_sd(values: FloatArray, groups: IntArray, n_groups: int, what: str,
 def ratio_of_sums(values: FloatArray, variances: FloatArray, groups: IntArray, n_groups: int, what: str) -> StatBlock:
     """Z = Σ_i X_i / sqrt(Σ_i Var X_i) over the events with both, reference N(0,1) (CLM's J1)."""
     present = np.isfinite(values) & np.isfinite(variances) & (variances >= 0)
-    count = group_count(present, groups, n_groups)
-    total = group_total(np.where(present, values, np.nan), groups, n_groups)
-    var_total = group_total(np.where(present, variances, np.nan), groups, n_groups)
+    count = kn.group_count(present, groups, n_groups)
+    total = kn.group_total(np.where(present, values, np.nan), groups, n_groups)
+    var_total = kn.group_total(np.where(present, variances, np.nan), groups, n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         statistic = total / np.sqrt(var_total)
     flat = (count > 0) & ~(var_total > 0)
@@ -204,20 +190,20 @@ def patell_kernel(
     m_k = data.df.astype(np.float64)
     usable = m_k > 2
     present = np.isfinite(values) & usable[:, None]
-    count = group_count(present, groups, n_groups)
-    total = group_total(np.where(present, values, np.nan), groups, n_groups)
+    count = kn.group_count(present, groups, n_groups)
+    total = kn.group_total(np.where(present, values, np.nan), groups, n_groups)
     if mean_x_n:
-        n_all = group_count(usable, groups, n_groups).astype(np.float64)
+        n_all = kn.group_count(usable, groups, n_groups).astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             total = total / count * n_all[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         if denominator == "all":
             m = data.n_obs.astype(np.float64)
             var_i = np.where(m > 4, (m - 2.0) / np.where(m > 4, m - 4.0, 1.0), np.nan)
-            var_total = np.broadcast_to(group_total(var_i, groups, n_groups)[:, None], count.shape)
+            var_total = np.broadcast_to(kn.group_total(var_i, groups, n_groups)[:, None], count.shape)
         else:
             var_i = np.where(present, m_k[:, None] / np.where(usable, m_k - 2.0, 1.0)[:, None], np.nan)
-            var_total = group_total(var_i, groups, n_groups)
+            var_total = kn.group_total(var_i, groups, n_groups)
         statistic = np.where(count > 0, total / np.sqrt(var_total), np.nan)
     flat = (count > 0) & ~(var_total > 0)
     statistic = np.where(flat, np.nan, statistic)
@@ -241,12 +227,12 @@ def bw1980_kernel(
     s2 = data.s2.astype(np.float64)
     has_s2 = np.isfinite(s2) & (s2 >= 0)
     present = np.isfinite(values) & has_s2[:, None]
-    count = group_count(present, groups, n_groups)
-    total = group_total(np.where(present, values, np.nan), groups, n_groups)
+    count = kn.group_count(present, groups, n_groups)
+    total = kn.group_total(np.where(present, values, np.nan), groups, n_groups)
     in_denom = np.broadcast_to(has_s2[:, None], values.shape) if conv.bw1980_n == "all" else present
-    n_denom = group_count(in_denom, groups, n_groups).astype(np.float64)
-    var_total = group_total(np.where(in_denom, s2[:, None] * lengths[None, :], np.nan), groups, n_groups)
-    m_total = group_total(np.where(in_denom, data.n_obs.astype(np.float64)[:, None], np.nan), groups, n_groups)
+    n_denom = kn.group_count(in_denom, groups, n_groups).astype(np.float64)
+    var_total = kn.group_total(np.where(in_denom, s2[:, None] * lengths[None, :], np.nan), groups, n_groups)
+    m_total = kn.group_total(np.where(in_denom, data.n_obs.astype(np.float64)[:, None], np.nan), groups, n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         statistic = (total / count) / (np.sqrt(var_total) / n_denom)
         m_bar = m_total / n_denom
@@ -267,13 +253,14 @@ def skewness_adjusted(values: FloatArray, groups: IntArray, n_groups: int) -> tu
     """Hall-Johnson skewness-adjusted t per group and column, with counts and reasons.
 
     t_sa = sqrt(N) (S + γ S^2 / 3 + γ / (6N)), S = mean / sd (ddof 1), γ = Σ (x - mean)^3 / (N sd^3).
+    Defined for N >= 2 and sd > 0; the tests apply their own minimum N for the reference they use.
     """
     count, total, ssd = kn.group_moments(values, groups, n_groups)
     present = np.isfinite(values)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
         dev = np.where(present, values - mean[groups], 0.0)
-        m3 = kn._group_sum(dev**3, groups, n_groups)
+        m3 = kn.group_sum(dev**3, groups, n_groups)
         sd = np.sqrt(ssd / (count - 1))
         s = mean / sd
         gamma = m3 / (count * sd**3)
@@ -487,7 +474,15 @@ class SkewnessAdjustedT(StatTest):
     -----
     For X_i = CAR_i(w): S = X̄ / sd(X) (divisor N - 1), γ̂ = Σ_i (X_i - X̄)^3 / (N sd(X)^3),
     t_sa = sqrt(N) (S + γ̂ S^2 / 3 + γ̂ / (6N)), reference N(0,1) (``docs/METHODS.md`` §6.2, P12).
-    Window scope only; needs at least 2 events with a CAR and a positive sd.
+    Window scope only.
+
+    Minimum N: the N(0,1) reference is asymptotic (Hall 1992 derives t_sa from an Edgeworth expansion in
+    N^(-1/2)), so the statistic is reported only for at least
+    :data:`~eventstudy.conventions.SKEWNESS_T_MIN_EVENTS` = 30 events with a CAR; below that it is NaN
+    with a reason (METHODS: "small N: undefined or bootstrap only"; use ``skewness_adjusted_bootstrap``,
+    which needs 5). The threshold is the usual large-sample rule, not a value from the cited papers: at
+    N = 30 the 97.5 % quantiles of t(N - 1) and N(0,1) are 2.045 and 1.960, while at N = 2 a statistic
+    with normal p = 0.012 would have p = 0.24 under t(1). It also needs a positive sd.
 
     References
     ----------
@@ -502,7 +497,14 @@ class SkewnessAdjustedT(StatTest):
 
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
         statistic, count, why = skewness_adjusted(data.car, groups, n_groups)
-        return _normal_block(statistic, count, why)
+        small = np.isfinite(statistic) & (count < SKEWNESS_T_MIN_EVENTS)
+        why = np.where(
+            small,
+            f"the N(0,1) reference is asymptotic: needs at least {SKEWNESS_T_MIN_EVENTS} events with a CAR "
+            "(skewness_adjusted_bootstrap needs 5)",
+            why,
+        )
+        return _normal_block(np.where(small, np.nan, statistic), count, why)
 
 
 @register
@@ -518,9 +520,10 @@ class SkewnessAdjustedBootstrap(StatTest):
     the same as t_sa falling outside the α/2 and 1 - α/2 bootstrap quantiles (``docs/METHODS.md`` §6.2,
     P12, and §6.4). Resamples with zero spread (no t*) are dropped (B' <= B). Needs N_b >= 2, i.e. N >= 5.
     The random stream of each group and window comes from
-    :func:`~eventstudy.inference.base.group_generator` (seed, test name and the group's own CARs), so
-    results depend neither on the order of computation nor on the other events. ``family`` is ``"empirical"``
-    with ``df`` holding B'.
+    :func:`~eventstudy.inference.base.group_generator` (seed, test name and the keys of the firm-events
+    with a CAR in the window), and the draws index those CARs in key order, so the p-value depends
+    neither on the order of computation, nor on the other events, nor on the row order, nor on a positive
+    rescaling of the returns (t_sa is scale-free). ``family`` is ``"empirical"`` with ``df`` holding B'.
 
     References
     ----------
@@ -538,15 +541,16 @@ class SkewnessAdjustedBootstrap(StatTest):
         statistic, count, why = skewness_adjusted(data.car, groups, n_groups)
         p_value = np.full(statistic.shape, np.nan)
         draws = np.full(statistic.shape, np.nan)
-        order = np.argsort(groups, kind="stable")
-        bounds = np.searchsorted(groups[order], np.arange(n_groups + 1))
+        order, bounds = kn.group_rows(groups, n_groups, within=data.key_order)  # each group's rows in key order
         for c in range(data.car.shape[1]):
             for g in range(n_groups):
                 if not np.isfinite(statistic[g, c]) or count[g, c] < 5:
                     continue
-                x = data.car[order[bounds[g] : bounds[g + 1]], c]
-                x = x[np.isfinite(x)]
-                t_star = _bootstrap_tsa(x - x.mean(), conv.bootstrap_samples, group_generator(conv, self.name, x))
+                rows = order[bounds[g] : bounds[g + 1]]
+                rows = rows[np.isfinite(data.car[rows, c])]
+                x = data.car[rows, c]
+                rng = group_generator(conv, self.name, data.keys[rows])
+                t_star = _bootstrap_tsa(x - x.mean(), conv.bootstrap_samples, rng)
                 if len(t_star) == 0:
                     continue
                 draws[g, c] = len(t_star)
@@ -563,7 +567,7 @@ class SkewnessAdjustedBootstrap(StatTest):
 
 
 def _bootstrap_tsa(centred: FloatArray, n_boot: int, rng: np.random.Generator) -> FloatArray:
-    """t_sa* of ``n_boot`` resamples of size ⌈N/4⌉ from a centred sample; resamples with sd 0 dropped."""
+    """t_sa* of ``n_boot`` resamples of size ⌈N/4⌉ from a centred sample; resamples of equal values dropped."""
     n = len(centred)
     nb = -(-n // 4)
     chunk = max(1, min(n_boot, (1 << 21) // nb))
@@ -573,7 +577,7 @@ def _bootstrap_tsa(centred: FloatArray, n_boot: int, rng: np.random.Generator) -
         mean = draws.mean(axis=1)
         dev = draws - mean[:, None]
         sd = np.sqrt((dev**2).sum(axis=1) / (nb - 1))
-        ok = sd > 0
+        ok = draws.max(axis=1) > draws.min(axis=1)  # equal values have zero spread, whatever the rounding of sd
         s = mean[ok] / sd[ok]
         gamma = (dev[ok] ** 3).sum(axis=1) / (nb * sd[ok] ** 3)
         out.append(np.sqrt(nb) * (s + gamma * s**2 / 3.0 + gamma / (6.0 * nb)))
@@ -590,9 +594,6 @@ __all__ = [
     "SkewnessAdjustedBootstrap",
     "SkewnessAdjustedT",
     "bw1980_kernel",
-    "group_count",
-    "group_sizes",
-    "group_total",
     "mean_over_sd",
     "patell_kernel",
     "ratio_of_sums",

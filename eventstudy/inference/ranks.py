@@ -6,7 +6,7 @@ event (average ranks for ties) and medians, the per-group day sums and the time-
 rank-type statistics, the exact null distribution of the Wilcoxon signed-rank statistic and its ranks per
 cell, and the GRANK Z of Kolari and Pynnönen (2011). The registered tests built on them, and the
 conventions (``daily_sums``, ``rank_scale``) these functions apply, are in
-:mod:`eventstudy.inference.nonparametric`, which re-exports the public names.
+:mod:`eventstudy.inference.nonparametric`; the names here are imported from this module.
 """
 
 from __future__ import annotations
@@ -31,11 +31,6 @@ _CHUNK_ELEMENTS = 4_000_000  # bound on the size of temporary 3-d arrays (GRANK)
 # --------------------------------------------------------------------------------------------------
 # Array kernels
 # --------------------------------------------------------------------------------------------------
-
-
-def group_sum(values: np.ndarray, groups: IntArray, n_groups: int) -> np.ndarray:
-    """Sum ``values`` (N, ...) over the rows of each group; shape (n_groups, ...)."""
-    return kn._group_sum(values, groups, n_groups)
 
 
 def combined_sample(data: InferenceData) -> FloatArray:
@@ -71,7 +66,7 @@ def row_medians(values: FloatArray) -> FloatArray:
 def group_event_counts(data: InferenceData, groups: IntArray, n_groups: int) -> IntArray:
     """N per group: events with at least one value in their combined sample."""
     has_any = np.asarray(np.isfinite(data.est_resid).any(axis=1) | np.isfinite(data.ar).any(axis=1))
-    return group_sum(has_any.astype(np.int64), groups, n_groups)
+    return kn.group_sum(has_any.astype(np.int64), groups, n_groups)
 
 
 def daily_sums(
@@ -83,8 +78,8 @@ def daily_sums(
     the group; otherwise it is the plain sum over the events present. Days without an event give NaN.
     """
     present = np.isfinite(values)
-    count = group_sum(present.astype(np.int64), groups, n_groups)
-    total = group_sum(np.where(present, values, 0.0), groups, n_groups)
+    count = kn.group_sum(present.astype(np.int64), groups, n_groups)
+    total = kn.group_sum(np.where(present, values, 0.0), groups, n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         if conventions.daily_sums == "mean_x_n":
             out = total / count * n_events[:, None]
@@ -133,7 +128,7 @@ def daily_rank_statistic(
         d = day_sum / (count if normalize == "mean" else np.sqrt(count))
         if conventions.rank_scale == "mean_T":
             t_i = np.isfinite(scores).sum(axis=1)
-            divisor = group_sum(t_i.astype(np.float64), groups, n_groups) / n_events
+            divisor = kn.group_sum(t_i.astype(np.float64), groups, n_groups) / n_events
         else:
             divisor = (count > 0).sum(axis=1).astype(np.float64)
         scale = np.sqrt(np.nansum(d * d, axis=1) / divisor)
@@ -207,11 +202,9 @@ def signed_rank_cells(values: FloatArray, groups: IntArray, n_groups: int) -> tu
     # average rank of a run = (first position in its cell) + (length + 1) / 2, positions counted from 0
     run_rank = (run_start - cell_start[run_start]) + (run_length + 1) / 2.0
     rank = run_rank[run_id]
-    w_plus = np.bincount(cell_s, weights=rank * positive, minlength=n_cells).astype(np.float64)
-    n_nonzero = np.bincount(cell_s, minlength=n_cells).astype(np.int64)
-    ties = np.bincount(
-        cell_s[run_start], weights=run_length.astype(np.float64) ** 3 - run_length, minlength=n_cells
-    ).astype(np.float64)
+    w_plus = kn.group_sum(rank * positive, cell_s, n_cells)
+    n_nonzero = kn.group_count(np.ones(m, dtype=bool), cell_s, n_cells)
+    ties = kn.group_sum(run_length.astype(np.float64) ** 3 - run_length, cell_s[run_start], n_cells)
     shape = (n_groups, n_cols)
     return w_plus.reshape(shape), n_nonzero.reshape(shape), ties.reshape(shape)
 
@@ -275,8 +268,8 @@ def grank(
         ranks = np.where(usable, ranks, np.nan)
         uniform = ranks / (t_est[:, None, None] + 2.0) - 0.5  # T_i = estimation count + 1
         present = np.isfinite(uniform)
-        n_t = group_sum(present.astype(np.int64), groups, n_groups)  # (G, c, L + 1)
-        u_sum = group_sum(np.where(present, uniform, 0.0), groups, n_groups)
+        n_t = kn.group_sum(present.astype(np.int64), groups, n_groups)  # (G, c, L + 1)
+        u_sum = kn.group_sum(np.where(present, uniform, 0.0), groups, n_groups)
         with np.errstate(invalid="ignore", divide="ignore"):
             u_bar = np.where(n_t > 0, u_sum / n_t, 0.0)
             n_cum = n_t[:, :, -1]
@@ -304,7 +297,6 @@ __all__ = [
     "exact_signed_rank_pvalue",
     "grank",
     "group_event_counts",
-    "group_sum",
     "row_medians",
     "signed_rank_cdf",
     "signed_rank_cells",

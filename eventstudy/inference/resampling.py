@@ -2,10 +2,13 @@
 
 All B resamples of a group are drawn at once as a (B x N_g) matrix (resampling counts or Rademacher
 weights) and applied to the group's (N_g x D) values with one matrix product, in chunks of bounded
-size. Each group gets its own numpy ``Generator`` seeded from ``conventions.seed`` mixed with a stable
-(CRC-32) hash of the test name, the number of groups and the group's code, so a run is reproducible,
-groups draw different resamples, and the day and window scopes of one group share the same resamples
-(one resample = one set of events, or one set of signs, for the whole AR path).
+size. Each group gets its own numpy ``Generator`` from
+:func:`~eventstudy.inference.base.group_generator`: ``conventions.seed`` mixed with the test name and
+the group's identity (the sorted firm-event keys of its rows, :attr:`InferenceData.keys`), and the
+draws are applied to the group's rows in key order. So a run is reproducible; a group's draws depend
+neither on the other groups nor on the row order nor on the values (p-values are invariant to reordering
+the rows and to a positive rescaling of the returns); and the day and window scopes of one group share
+the same resamples (one resample = one set of events, or one set of signs, for the whole AR path).
 
 The empirical two-sided p-value is p = (1 + #{b : |T*_b| >= |T|}) / (B' + 1), B' the number of
 resamples on which T* is defined (B unless a resample has no event with a value in the cell). The
@@ -146,8 +149,7 @@ class _ResamplingTest(StatTest):
         shape = count.shape
         statistic, exceed, valid = np.full(shape, np.nan), np.zeros(shape), np.zeros(shape)
         largest = np.zeros(shape)
-        order = np.argsort(groups, kind="stable")  # rows of each group in one pass, not one scan per group
-        bounds = np.searchsorted(groups[order], np.arange(n_groups + 1))
+        order, bounds = kn.group_rows(groups, n_groups, within=data.key_order)  # each group's rows in key order
         for g in range(n_groups):
             rows = order[bounds[g] : bounds[g + 1]]
             if len(rows) == 0:
@@ -156,7 +158,7 @@ class _ResamplingTest(StatTest):
             largest[g] = np.abs(np.where(np.isfinite(own), own, 0.0)).max(axis=0)
             if len(rows) < 2:
                 continue
-            rng = group_generator(data.conventions, self.name, own)
+            rng = group_generator(data.conventions, self.name, data.keys[rows])
             statistic[g], exceed[g], valid[g] = self.resample(own, rng, samples)
         # a spread below rounding noise of the values is no spread (two-pass ssd of equal values may be ~1e-36)
         flat = ~(ssd > count * (_RELATIVE_TIE * largest) ** 2)
@@ -183,8 +185,10 @@ class BootstrapCaar(_ResamplingTest):
     the B resamples draws N_g events with replacement; T*_b = CAAR*_b - CAAR (the bootstrap
     distribution centred on the sample value, which imposes H0) and
     p = (1 + #{|T*_b| >= |CAAR|}) / (B + 1), two-sided (``docs/METHODS.md`` §6.4, B1). B and the seed
-    come from ``conventions.bootstrap_samples`` and ``conventions.seed``. Keeps each event's own
-    distribution, not cross-event correlation.
+    come from ``conventions.bootstrap_samples`` and ``conventions.seed``; the draws from the group's
+    identity (module notes), so the p-value is invariant to the row order and to a positive rescaling
+    of the returns, and the statistic scales with them. Keeps each event's own distribution, not
+    cross-event correlation.
 
     References
     ----------
@@ -218,7 +222,8 @@ class WildBootstrapBmp(_ResamplingTest):
     event i by v_i = ±1 (probability 1/2 each), which multiplies its SARs and SCAR by v_i; t*_b is
     recomputed and p = (1 + #{|t*_b| >= |t|}) / (B + 1) (``docs/METHODS.md`` §6.4, B2). This imposes H0
     by symmetry and keeps each event's heteroskedasticity and serial dependence, not cross-event
-    correlation.
+    correlation. The signs are drawn from the group's identity (module notes), so statistic and p-value
+    are invariant to the row order and to a positive rescaling of the returns.
 
     References
     ----------
@@ -247,6 +252,5 @@ __all__ = [
     "WildBootstrapBmp",
     "bootstrap_mean",
     "empirical_pvalue",
-    "group_generator",
     "wild_bootstrap_t",
 ]

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from eventstudy import _kernels as kn
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.calendars import exchange_for
 from eventstudy.conventions import Conventions
@@ -186,7 +187,7 @@ def _run_chunk(ctx: _Context, sample_ids: IntArray, seeds: Sequence[np.random.Se
             panel, fit = panel.take(keep), fit.take(keep)
         car_values, car_var = fit.cars(panel.event_days, study.car_windows, study.conventions)  # as EventStudy.run
         data = inference_data(panel, fit, car_values, car_var, study.car_windows, study.conventions, markets[keep])
-        used[d] = np.bincount(groups[keep], minlength=len(sample_ids))
+        used[d] = kn.group_count(np.ones(len(keep), dtype=bool), groups[keep], len(sample_ids))
         col = 0
         for test in tests:
             for scope in test.scopes:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from eventstudy.conventions import ESTUDY2, Conventions
 from eventstudy.inference import InferenceData
+from eventstudy.inference.base import firm_event_keys
 
 FIRMS = ("AMZN", "ZM", "UBER", "NFLX", "SHOP", "FB", "UPWK")
 EST_START, EST_END = "2019-04-02", "2020-03-13"
@@ -101,5 +102,6 @@ def load(shared_dir: Path, conventions: Conventions = ESTUDY2) -> Fixture:
         xtx_inv=xtx_inv,
         event_design=event_design,
         markets=np.full(len(FIRMS), "XNYS", dtype=object),
+        keys=firm_event_keys(np.full(len(FIRMS), "covid"), FIRMS),
     )
     return Fixture(folder, returns, market, abnormal, data)

@@ -7,11 +7,8 @@ import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from eventstudy.inference.adjust import (
-    FAMILY_TEXT,
-    add_adjusted_pvalues,
-    adjust_pvalues,
-)
+from eventstudy.conventions import ADJUST_FAMILY_TEXT
+from eventstudy.inference.adjust import add_adjusted_pvalues, adjust_pvalues
 
 SM_METHOD = {"holm": "holm", "bh": "fdr_bh"}
 
@@ -72,7 +69,29 @@ def test_frame_families_are_test_group_scope() -> None:
             fam.loc[ok, "p_bh"], multipletests(fam.loc[ok, "p_value"], method="fdr_bh")[1], rtol=1e-12
         )
     assert (out["p_holm"].dropna() >= out.loc[out["p_holm"].notna(), "p_value"]).all()
-    assert "CAR windows" in FAMILY_TEXT["days"]
+    assert "CAR windows" in ADJUST_FAMILY_TEXT["days"]
+
+
+def test_frame_families_of_many_sizes_match_statsmodels() -> None:
+    """Families of 1 to 37 rows (with ties and NaN), interleaved in the frame, each against statsmodels."""
+    rng = np.random.default_rng(12)
+    sizes = (1, 2, 3, 4, 5, 8, 9, 16, 17, 37)
+    rows = [
+        {"group": f"g{f}", "scope": "day", "test": "bmp_t", "p_value": rng.uniform() ** 4}
+        for f, size in enumerate(sizes)
+        for _ in range(size)
+    ]
+    frame = pd.DataFrame(rows).sample(frac=1.0, random_state=4).reset_index(drop=True)
+    frame.loc[frame.index[:3], "p_value"] = np.nan
+    frame.loc[frame.index[5], "p_value"] = frame.loc[frame.index[6], "p_value"]  # a tie
+    out = add_adjusted_pvalues(frame)
+    for _, fam in out.groupby("group"):
+        ok = fam["p_value"].notna()
+        assert fam.loc[~ok, ["p_holm", "p_bh"]].isna().all(axis=None)
+        if ok.any():
+            p = fam.loc[ok, "p_value"]
+            np.testing.assert_allclose(fam.loc[ok, "p_holm"], multipletests(p, method="holm")[1], rtol=1e-12)
+            np.testing.assert_allclose(fam.loc[ok, "p_bh"], multipletests(p, method="fdr_bh")[1], rtol=1e-12)
 
 
 def test_frame_without_finite_pvalues_and_unknown_family() -> None:

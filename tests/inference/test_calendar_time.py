@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy import stats
 from test_parametric_battery import REL_DAYS, WINDOWS, cols_of, simulate  # type: ignore[import-not-found]
 
@@ -20,6 +21,8 @@ from eventstudy.inference.calendar_time import newey_west_lags
 
 RTOL = 1e-10
 SPREAD = np.array([0, 2, 3, 7, 11, 12, 17, 20, 26, 29, 33, 40])
+# 36 events on distinct dates with overlapping windows: [0, 0] has 36 portfolio dates, [-2, +2] more
+WIDE = np.cumsum(np.r_[0, np.random.default_rng(3).integers(1, 5, size=35)])
 
 
 def ctp(data, groups=None):  # type: ignore[no-untyped-def]
@@ -57,44 +60,62 @@ def test_newey_west_lags() -> None:
 
 
 def test_regression_matches_hand_newey_west() -> None:
-    d = simulate(n=12, offsets=SPREAD).data
+    d = simulate(n=36, offsets=WIDE).data
     block = ctp(d)
     for c, window in enumerate(WINDOWS):
-        t, df = hand_nw_t(d, np.arange(12), window)
+        t, df = hand_nw_t(d, np.arange(36), window)
         np.testing.assert_allclose(block.statistic[0, c], t, rtol=RTOL)
         assert block.df[0, c] == df
         np.testing.assert_allclose(block.p_value[0, c], 2 * stats.t.sf(abs(t), df), rtol=1e-8)
-        assert block.n[0, c] == 12 and block.reason[0, c] == ""
+        assert block.n[0, c] == 36 and block.reason[0, c] == ""
+    assert block.df[0, 0] == 36 - 2  # [0, 0]: one portfolio date per event
     assert block.distribution()[0, 2] == f"t({int(block.df[0, 2])})"
 
 
 def test_groups_are_separate_portfolios() -> None:
-    d = simulate(n=12, offsets=SPREAD).data
-    groups = np.array([0, 1] * 6)
+    d = simulate(n=36, offsets=WIDE).data
+    groups = np.array([0, 1] * 18)
     block = ctp(d, groups)
     for g in range(2):
-        t, _ = hand_nw_t(d, np.flatnonzero(groups == g), (-2, 2))
+        t, df = hand_nw_t(d, np.flatnonzero(groups == g), (-2, 2))
+        assert df + 2 >= 30
         np.testing.assert_allclose(block.statistic[g, 2], t, rtol=RTOL)
+    assert np.isnan(block.statistic[:, 0]).all()  # [0, 0]: 18 dates per group
 
 
 def test_mixed_markets_use_the_largest_market_and_say_so() -> None:
-    markets = np.array(
-        ["XHKG", "XNYS", "XNYS", "XHKG", "XNYS", "XNYS", "XNYS", "XHKG", "XNYS", "XNYS", "XNYS", "XNYS"], dtype=object
-    )
-    d = simulate(n=12, offsets=SPREAD, markets=markets).data
+    markets = np.where(np.arange(36) % 4 == 0, "XHKG", "XNYS").astype(object)
+    d = simulate(n=36, offsets=WIDE, markets=markets).data
     block = ctp(d)
     t, _ = hand_nw_t(d, np.flatnonzero(markets == "XNYS"), (-2, 2))
     np.testing.assert_allclose(block.statistic[0, 2], t, rtol=RTOL)
-    assert block.n[0, 2] == 9
+    assert block.n[0, 2] == 27
     assert "mixes markets" in block.reason[0, 2] and "XNYS" in block.reason[0, 2]
+
+
+@pytest.mark.parametrize(("n_dates", "defined"), [(29, False), (30, True)])
+def test_minimum_number_of_dates(n_dates: int, defined: bool) -> None:
+    """[0, 0] of n events on n distinct dates: 29 dates give NaN with a reason, 30 the hand t(28)."""
+    d = simulate(n=n_dates, offsets=2 * np.arange(n_dates)).data
+    block = ctp(d)
+    if defined:
+        t, df = hand_nw_t(d, np.arange(n_dates), (0, 0))
+        assert df == 28
+        np.testing.assert_allclose(block.statistic[0, 0], t, rtol=RTOL)
+        np.testing.assert_allclose(block.p_value[0, 0], 2 * stats.t.sf(abs(t), 28), rtol=1e-8)
+        assert block.reason[0, 0] == ""
+    else:
+        assert np.isnan(block.statistic[0, 0]) and np.isnan(block.p_value[0, 0]) and np.isnan(block.df[0, 0])
+        assert "only 29 calendar dates" in block.reason[0, 0] and "at least 30" in block.reason[0, 0]
+    assert np.isfinite(block.statistic[0, 2])  # [-2, +2]: 2 n + 3 dates
 
 
 def test_too_few_dates_is_nan_with_reason() -> None:
     d = simulate(offsets=np.array([0, 0, 0, 0, 1, 1, 1, 1])).data
     block = ctp(d)
-    assert np.isnan(block.statistic[0, 0]) and np.isnan(block.p_value[0, 0])
+    assert np.isnan(block.statistic).all() and np.isnan(block.p_value).all()
     assert "only 2 calendar dates" in block.reason[0, 0]
-    assert np.isfinite(block.statistic[0, 2])  # [-2, +2] covers 6 dates
+    assert "only 6 calendar dates" in block.reason[0, 2]
 
 
 def test_fully_clustered_single_portfolio_variant() -> None:

@@ -14,7 +14,7 @@ from scipy import stats
 
 from eventstudy.conventions import ESTUDY2, Conventions
 from eventstudy.inference import InferenceData, StatTest, run_tests
-from eventstudy.inference.base import Scope
+from eventstudy.inference.base import Scope, firm_event_keys
 from eventstudy.inference.nonparametric import (
     CorradoRank,
     CorradoZivneySign,
@@ -25,8 +25,8 @@ from eventstudy.inference.nonparametric import (
     ModifiedRank,
     SignTest,
     Wilcoxon,
-    exact_signed_rank_pvalue,
 )
+from eventstudy.inference.ranks import exact_signed_rank_pvalue
 
 TEXTBOOK = Conventions()
 ALL_TESTS = (
@@ -82,6 +82,7 @@ def panel(
         xtx_inv=np.full((n, 2, 2), np.nan),
         event_design=np.full((n, w, 2), np.nan),
         markets=np.full(n, "XNYS", dtype=object),
+        keys=firm_event_keys(np.full(n, "ev"), [f"T{i:03d}" for i in range(n)]),
     )
 
 

@@ -8,6 +8,7 @@ from scipy import stats
 
 from eventstudy.conventions import Conventions
 from eventstudy.inference import InferenceData, run_tests
+from eventstudy.inference.base import firm_event_keys
 from eventstudy.inference.parametric import BmpT, CrossSectionalT, PatellZ
 
 
@@ -37,6 +38,7 @@ def make_data(ar, ar_var, car, car_var, df, rel_days, windows, conventions=None)
         xtx_inv=np.full((n, 2, 2), np.nan),
         event_design=np.full((n, w, 2), np.nan),
         markets=np.full(n, "XNYS", dtype=object),
+        keys=firm_event_keys(np.full(n, "ev"), [f"T{i:03d}" for i in range(n)]),
     )
 
 

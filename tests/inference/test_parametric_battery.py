@@ -1,4 +1,7 @@
-"""J1, J2, Brown-Warner 1980/1985, Lamb, Kolari-Pynnönen, skewness-adjusted t, and the Patell/BMP knobs.
+"""J1, J2, Brown-Warner 1980/1985, Lamb, skewness-adjusted t, and the Patell/BMP knobs.
+
+The simulated world and the hand formulas here are shared with ``test_clustered.py`` (Kolari-Pynnönen) and
+``test_calendar_time.py``.
 
 Every expected value is a hand computation in this file (numpy loops over events and days, pandas joins
 for calendar alignment), written from ``docs/METHODS.md`` §6.2, never from the engine's code. The data are
@@ -23,9 +26,7 @@ from scipy import stats
 
 from eventstudy.conventions import ESTUDY2, Conventions
 from eventstudy.inference import InferenceData, run_tests
-from eventstudy.inference import clustered as clustered_module
-from eventstudy.inference.base import REGISTRY, group_generator
-from eventstudy.inference.clustered import kp_mean_correlation
+from eventstudy.inference.base import REGISTRY, firm_event_keys, group_generator
 
 RTOL = 1e-10
 START = np.datetime64("2021-01-04")
@@ -136,6 +137,7 @@ def simulate(
         xtx_inv=xtx_inv,
         event_design=design,
         markets=np.full(n, "XNYS", dtype=object) if markets is None else markets,
+        keys=firm_event_keys(np.full(n, "ev"), [f"T{i:03d}" for i in range(n)]),
     )
     return Sim(data, est_r, np.where(np.isfinite(est_r), est_m, np.nan))
 
@@ -354,74 +356,10 @@ class TestLamb:
             assert win.n[0, c] == keep.sum()
 
 
-class TestKolariPynnonen:
-    def test_rbar_clustered_and_adjusted_statistics(self) -> None:
-        d = simulate().data
-        rbar, n_pairs = hand_rbar(d, np.arange(8), 30)
-        got, pairs = kp_mean_correlation(d, np.zeros(8, dtype=np.int64), 1)
-        np.testing.assert_allclose(got[0], rbar, rtol=RTOL)
-        assert pairs[0] == n_pairs == 28
-        assert rbar > 0.05  # the common factor shows up
-        sar = d.ar / np.sqrt(d.ar_var)
-        kp_bmp = compute(d, "kp_bmp_t", "day")
-        kp_pz = compute(d, "kp_patell_z", "day")
-        for t in range(5):
-            n = np.isfinite(sar[:, t]).sum()
-            adj = math.sqrt((1 - rbar) / (1 + (n - 1) * rbar))
-            np.testing.assert_allclose(kp_bmp.statistic[0, t], hand_bmp(sar[:, t]) * adj, rtol=RTOL)
-            np.testing.assert_allclose(
-                kp_bmp.p_value[0, t], 2 * stats.t.sf(abs(hand_bmp(sar[:, t]) * adj), n - 1), rtol=1e-8
-            )
-            np.testing.assert_allclose(
-                kp_pz.statistic[0, t], hand_patell(sar[:, t], d.df.astype(float)) * adj, rtol=RTOL
-            )
-        scar = d.car / np.sqrt(d.car_var)
-        win = compute(d, "kp_bmp_t", "window")
-        for c in range(3):
-            n = np.isfinite(scar[:, c]).sum()
-            adj = math.sqrt((1 - rbar) / (1 + (n - 1) * rbar))
-            np.testing.assert_allclose(win.statistic[0, c], hand_bmp(scar[:, c]) * adj, rtol=RTOL)
-        assert (kp_bmp.reason == "").all()
-
-    def test_rbar_calendar_aligned_with_overlap_threshold_and_groups(self) -> None:
-        offsets = np.array([0, 5, 40, 60, 0, 10, 55, 75])  # 0 vs 60: 20 common dates < 30, left out
-        d = simulate(offsets=offsets).data
-        groups = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-        got, pairs = kp_mean_correlation(d, groups, 2)
-        for g in range(2):
-            rbar, n_pairs = hand_rbar(d, np.flatnonzero(groups == g), 30)
-            np.testing.assert_allclose(got[g], rbar, rtol=RTOL)
-            assert pairs[g] == n_pairs
-        assert pairs[0] < 6 and pairs[1] < 6
-
-    def test_blocked_computation_equals_dense(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        offsets = np.random.default_rng(5).integers(0, 150, size=24)
-        d = simulate(n=24, offsets=offsets).data
-        groups = np.zeros(24, dtype=np.int64)
-        dense = kp_mean_correlation(d, groups, 1)
-        monkeypatch.setattr(clustered_module, "_BLOCK_CELLS", 200)  # blocks of 8 events, partner blocks of ~2 events
-        blocked = kp_mean_correlation(d, groups, 1)
-        monkeypatch.setattr(clustered_module, "_DENSE_FILL", 2.0)  # every block as sparse matrices
-        blocked_sparse = kp_mean_correlation(d, groups, 1)
-        monkeypatch.setattr(clustered_module, "_DENSE_FILL", 0.0)  # every block dense
-        blocked_dense = kp_mean_correlation(d, groups, 1)
-        rbar, n_pairs = hand_rbar(d, np.arange(24), 30)
-        assert 0 < n_pairs < 24 * 23 // 2
-        for got in (dense, blocked, blocked_sparse, blocked_dense):
-            np.testing.assert_allclose(got[0][0], rbar, rtol=RTOL)
-            assert got[1][0] == n_pairs
-
-    def test_no_qualifying_pair_reports_unadjusted_with_reason(self) -> None:
-        d = simulate(offsets=np.array([0, 70, 140, 210, 280, 350, 420, 490])).data
-        kp = compute(d, "kp_bmp_t", "day")
-        np.testing.assert_allclose(kp.statistic, compute(d, "bmp_t", "day").statistic, rtol=RTOL)
-        assert "r̄ = 0" in kp.reason[0, 0]
-
-
 class TestSkewnessAdjusted:
     def test_formula_per_group(self) -> None:
-        d = simulate().data
-        groups = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+        d = simulate(n=64).data
+        groups = np.repeat([0, 1], 32)
         block = compute(d, "skewness_adjusted_t", "window", groups)
         for g in range(2):
             for c in range(3):
@@ -429,18 +367,43 @@ class TestSkewnessAdjusted:
                 x = x[np.isfinite(x)]
                 np.testing.assert_allclose(block.statistic[g, c], hand_tsa(x), rtol=RTOL)
                 np.testing.assert_allclose(block.p_value[g, c], 2 * stats.norm.sf(abs(hand_tsa(x))), rtol=1e-8)
+        assert (block.reason == "").all()
+
+    def test_minimum_number_of_events_for_the_normal_reference(self) -> None:
+        """N = 30 events with a CAR: reported; N = 29 (event 1 misses day -1): NaN with a reason."""
+        d = simulate(n=30).data
+        block = compute(d, "skewness_adjusted_t", "window")
+        assert block.n[0].tolist() == [30, 29, 29]
+        x = d.car[:, 0]
+        np.testing.assert_allclose(block.statistic[0, 0], hand_tsa(x), rtol=RTOL)
+        np.testing.assert_allclose(block.p_value[0, 0], 2 * stats.norm.sf(abs(hand_tsa(x))), rtol=1e-8)
+        for c in (1, 2):
+            assert np.isnan(block.statistic[0, c]) and np.isnan(block.p_value[0, c])
+            assert "at least 30 events" in block.reason[0, c] and "asymptotic" in block.reason[0, c]
+
+    def test_two_events_are_not_referred_to_the_normal(self) -> None:
+        """The issue's case: N = 2 gave p = 0.012 from N(0,1) where t(1) gives 0.24; now undefined."""
+        d = simulate().data
+        block = compute(d, "skewness_adjusted_t", "window", np.array([0, 0, 1, 1, 2, 2, 3, 3]))
+        assert np.isnan(block.statistic).all() and np.isnan(block.p_value).all()
+        assert "at least 30 events" in block.reason[0, 0]
+        # the numbers behind the threshold: the issue's statistic under both references, t(29) vs N(0,1)
+        t_sa = stats.norm.isf(0.012 / 2)
+        np.testing.assert_allclose(2 * stats.t.sf(t_sa, 1), 0.24, atol=0.005)
+        np.testing.assert_allclose(stats.t.ppf(0.975, 29), 2.045, atol=5e-4)
 
     def test_bootstrap_p_value_by_hand(self) -> None:
         conv = Conventions().with_knobs(bootstrap_samples=400, seed=11)
         d = simulate(n=20, conventions=conv).data
         block = compute(d, "skewness_adjusted_bootstrap", "window")
         for c in range(3):
-            x = d.car[np.isfinite(d.car[:, c]), c]
+            rows = np.flatnonzero(np.isfinite(d.car[:, c]))  # keys T000.. sort in row order
+            x = d.car[rows, c]
             t = hand_tsa(x)
             nb = math.ceil(len(x) / 4)
-            rng = group_generator(conv, "skewness_adjusted_bootstrap", x)  # seed, test name, the group's CARs
+            rng = group_generator(conv, "skewness_adjusted_bootstrap", d.keys[rows])  # seed, test, firm-events
             draws = (x - x.mean())[rng.integers(0, len(x), size=(400, nb))]
-            t_star = np.array([hand_tsa(row) for row in draws if row.std() > 0])
+            t_star = np.array([hand_tsa(row) for row in draws if np.ptp(row) > 0])
             p = min(
                 1.0,
                 2 * min((1 + (t_star <= t).sum()) / (len(t_star) + 1), (1 + (t_star >= t).sum()) / (len(t_star) + 1)),
@@ -553,7 +516,7 @@ def test_invariant_to_event_order() -> None:
     """Permuting the events changes nothing (METHODS.md §9, item 23); Lamb 'first' excluded by design."""
     d = simulate(offsets=np.array([0, 3, 6, 9, 12, 15, 18, 21])).data
     perm = np.random.default_rng(2).permutation(8)
-    fields = {f.name: getattr(d, f.name) for f in dataclasses.fields(d)}
+    fields = {f.name: getattr(d, f.name) for f in dataclasses.fields(d) if f.init}
     permuted = InferenceData(
         **{
             k: (v[perm] if isinstance(v, np.ndarray) and v.ndim and len(v) == 8 and k != "rel_days" else v)

@@ -2,19 +2,25 @@
 
 The oracles enumerate every resample of a small sample by hand (all N^N index tuples for the event
 bootstrap, all 2^N sign vectors for the wild bootstrap) and compare the exact bootstrap p-value with
-the engine's Monte Carlo p-value within Monte Carlo error.
+the engine's Monte Carlo p-value within Monte Carlo error. Property tests (hypothesis) check that every
+resampling p-value is unchanged by a permutation of the rows and by a positive rescaling of the returns,
+because the draws come from the groups' firm-event keys, not from their values or their row order.
 """
 
 from __future__ import annotations
 
 import itertools
+import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from eventstudy.conventions import Conventions
 from eventstudy.inference import InferenceData, StatTest, run_tests
+from eventstudy.inference.base import REGISTRY, firm_event_keys, group_generator
 from eventstudy.inference.resampling import BootstrapCaar, WildBootstrapBmp
 
 TEXTBOOK = Conventions()
@@ -25,9 +31,11 @@ def panel(
     windows: tuple[tuple[int, int], ...] = ((0, 1),),
     conventions: Conventions = TEXTBOOK,
     ar_var: np.ndarray | None = None,
+    keys: np.ndarray | None = None,
 ) -> InferenceData:
-    """InferenceData with event ARs only (estimation quantities are placeholders)."""
+    """InferenceData with event ARs only (estimation quantities are placeholders); keys T000, T001, ..."""
     n, w = ar.shape
+    keys = firm_event_keys(np.full(n, "ev"), [f"T{i:03d}" for i in range(n)]) if keys is None else keys
     rel = np.arange(w)
     ar_var = np.full(ar.shape, 1e-4) if ar_var is None else ar_var
     cols = [np.flatnonzero((rel >= a) & (rel <= b)) for a, b in windows]
@@ -55,6 +63,7 @@ def panel(
         xtx_inv=np.full((n, 2, 2), np.nan),
         event_design=np.full((n, w, 2), np.nan),
         markets=np.full(n, "XNYS", dtype=object),
+        keys=keys,
     )
 
 
@@ -81,14 +90,32 @@ class TestReproducibility:
         np.testing.assert_array_equal(a.statistic, c.statistic)  # only the p-value is random
 
     def test_group_draws_do_not_depend_on_other_groups(self, cls: type[StatTest]) -> None:
-        """A group's resamples are seeded by its own values: other groups and their order do not matter."""
+        """A group's resamples are seeded by its firm-events: other groups and the row order do not matter."""
         rng = np.random.default_rng(8)
         first, second = rng.normal(0.004, 0.02, size=(15, 4)), rng.normal(0.0, 0.02, size=(12, 4))
+        first_keys = firm_event_keys(np.full(15, "first"), [f"F{i:02d}" for i in range(15)])
+        second_keys = firm_event_keys(np.full(12, "second"), [f"S{i:02d}" for i in range(12)])
         conv = Conventions().with_knobs(bootstrap_samples=300)
-        both = cls().compute(panel(np.vstack([second, first]), conventions=conv), "day", np.repeat([0, 1], [12, 15]), 2)
-        alone = cls().compute(panel(first, conventions=conv), "day", pooled(15), 1)
+        both = cls().compute(
+            panel(np.vstack([second, first]), conventions=conv, keys=np.r_[second_keys, first_keys]),
+            "day",
+            np.repeat([0, 1], [12, 15]),
+            2,
+        )
+        alone = cls().compute(panel(first, conventions=conv, keys=first_keys), "day", pooled(15), 1)
         np.testing.assert_array_equal(both.p_value[1], alone.p_value[0])
-        np.testing.assert_array_equal(both.statistic[1], alone.statistic[0])
+        np.testing.assert_allclose(both.statistic[1], alone.statistic[0], rtol=1e-12)
+
+    def test_draws_follow_the_keys_not_the_values(self, cls: type[StatTest]) -> None:
+        """Same firm-events with other values draw the same resamples; other firm-events draw others."""
+        x = np.array([[0.031], [-0.004], [0.012], [0.020], [-0.011], [0.007]])
+        conv = Conventions().with_knobs(bootstrap_samples=200)
+        keys = firm_event_keys(np.full(6, "ev"), list("ABCDEF"))
+        base = cls().compute(panel(x, ((0, 0),), conv, keys=keys), "day", pooled(6), 1)
+        renamed = cls().compute(panel(x, ((0, 0),), conv, keys=np.char.add(keys.astype(str), "x")), "day", pooled(6), 1)
+        assert base.p_value[0, 0] != renamed.p_value[0, 0]  # other identity, other stream (p has 1/201 steps)
+        mirrored = cls().compute(panel(-x, ((0, 0),), conv, keys=keys), "day", pooled(6), 1)
+        np.testing.assert_array_equal(mirrored.p_value, base.p_value)  # |T| and |T*| are sign-symmetric here
 
     def test_h0_symmetric_not_tiny_and_large_shift_minimal(self, cls: type[StatTest]) -> None:
         rng = np.random.default_rng(11)
@@ -175,6 +202,61 @@ class TestWildBootstrapBmp:
             stats.ttest_1samp(data.car[:, 0] / np.sqrt(data.car_var[:, 0]), 0.0).statistic,
             rtol=1e-12,
         )
+
+
+# ------------------------------------------------------------------------------------------ properties
+
+RESAMPLING = ("bootstrap_caar", "wild_bootstrap_bmp", "skewness_adjusted_bootstrap")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(5, 24),
+    n_groups=st.integers(1, 3),
+    scale=st.floats(1e-3, 1e3),
+    shuffle=st.randoms(use_true_random=False),
+)
+def test_pvalues_invariant_to_row_order_and_positive_rescaling(
+    seed: int, n: int, n_groups: int, scale: float, shuffle: random.Random
+) -> None:
+    """Permuting the rows (with their keys and groups) or multiplying every return by c > 0 leaves every
+    resampling p-value unchanged; the CAAR scales by c, the BMP and skewness-adjusted t do not change."""
+    rng = np.random.default_rng(seed)
+    ar = rng.normal(0.002, 0.02, size=(n, 3)) * rng.uniform(0.5, 2.0, size=(n, 1))
+    ar[rng.uniform(size=ar.shape) < 0.1] = np.nan
+    ar_var = rng.uniform(1e-4, 4e-4, size=(n, 3))
+    groups = rng.integers(0, n_groups, size=n)
+    conv = Conventions().with_knobs(bootstrap_samples=199, seed=seed % 1000)
+    windows = ((0, 0), (0, 2))
+    perm = np.array(shuffle.sample(range(n), n))
+    keys = firm_event_keys(np.full(n, "ev"), [f"T{i:03d}" for i in range(n)])
+    base = panel(ar, windows, conv, ar_var=ar_var, keys=keys)
+    permuted = panel(ar[perm], windows, conv, ar_var=ar_var[perm], keys=keys[perm])
+    scaled = panel(ar * scale, windows, conv, ar_var=ar_var * scale**2, keys=keys)
+    for name in RESAMPLING:
+        test = REGISTRY[name]
+        for scope in test.scopes:
+            ref = test.compute(base, scope, groups, n_groups)
+            other = test.compute(permuted, scope, groups[perm], n_groups)
+            np.testing.assert_array_equal(other.p_value, ref.p_value, err_msg=f"{name} {scope} permuted")
+            np.testing.assert_allclose(other.statistic, ref.statistic, rtol=1e-9, err_msg=name)
+            big = test.compute(scaled, scope, groups, n_groups)
+            np.testing.assert_array_equal(big.p_value, ref.p_value, err_msg=f"{name} {scope} rescaled")
+            factor = scale if name == "bootstrap_caar" else 1.0
+            np.testing.assert_allclose(big.statistic, ref.statistic * factor, rtol=1e-9, err_msg=name)
+
+
+def test_group_generator_depends_on_the_set_of_keys_only() -> None:
+    keys = firm_event_keys(np.array(["a", "a", "b"]), np.array(["X", "Y", "X"]))
+    conv = Conventions().with_knobs(seed=5)
+    first = group_generator(conv, "bootstrap_caar", keys).integers(0, 2**31, size=4)
+    np.testing.assert_array_equal(group_generator(conv, "bootstrap_caar", keys[::-1]).integers(0, 2**31, size=4), first)
+    assert not np.array_equal(group_generator(conv, "bootstrap_caar", keys[:2]).integers(0, 2**31, size=4), first)
+    assert not np.array_equal(group_generator(conv, "wild_bootstrap_bmp", keys).integers(0, 2**31, size=4), first)
+    other_seed = conv.with_knobs(seed=6)
+    assert not np.array_equal(group_generator(other_seed, "bootstrap_caar", keys).integers(0, 2**31, size=4), first)
+    assert list(keys) == ["a\x1fX", "a\x1fY", "b\x1fX"]
 
 
 def test_run_tests_reproducible_and_labelled() -> None:

@@ -308,6 +308,17 @@ class StudyResult:
         return add_adjusted_pvalues(pd.concat(frames, ignore_index=True), self.spec.conventions.adjust_family)
 
     @cached_property
+    def cross_correlation(self) -> pd.DataFrame:
+        """Kolari-Pynnönen r̄ and its number of pairs per group, and per market when a group mixes markets.
+
+        Columns group, market_scope (``"all"``, or an exchange such as ``"XHKG"``/``"XNYS"`` when the
+        group's firm-events are listed on more than one), r_bar (NaN where no pair has ``kp_min_overlap``
+        common estimation dates), n_pairs, n_firm_events (``docs/METHODS.md`` §6.2, P10;
+        :func:`eventstudy.inference.clustered.kp_correlation_table`).
+        """
+        return self.test_table.cross_correlation.copy()
+
+    @cached_property
     def parameters(self) -> pd.DataFrame:
         """Model estimates per firm-event: alpha, beta, sigma, M, df, R², estimation dates and windows."""
         fit, pairs = self.fit, self.panel.pairs
@@ -388,6 +399,7 @@ class StudyResult:
             "abnormal_returns": self.abnormal_returns,
             "car": self.car,
             "tests": self.tests,
+            "cross_correlation": self.cross_correlation,
             "exclusions": self.exclusions,
             "provenance": self.provenance,
             "knobs": self.spec.knob_table(),

@@ -1,5 +1,7 @@
 """Property tests: the statistics are keyed by event, not by ticker or by file order (METHODS.md §9.1, §9.23).
 
+Every statistic, the resampling p-values included, is invariant to the order of the events file.
+
 Synthetic returns built in code; events are date-only events on NYSE sessions.
 """
 
@@ -75,17 +77,15 @@ def test_invariant_to_event_order(rows, rnd) -> None:  # type: ignore[no-untyped
     pd.testing.assert_frame_equal(
         _keyed(a.car, ["event_id", "ticker", "window_start"]), _keyed(b.car, ["event_id", "ticker", "window_start"])
     )
-    # group statistics: same numbers per (group, test, window); "all" included
+    # group statistics: same numbers per (group, test, window); "all" included. The resampling tests too:
+    # their draws are seeded by each group's firm-events (event id, ticker), not by the row order.
     keys = ["group", "scope", "test", "window_start", "window_end"]
     ta, tb = _keyed(a.tests, keys), _keyed(b.tests, keys)
-    deterministic = ~ta["test"].str.contains("bootstrap")  # resampling draws depend on row order by design
-    pd.testing.assert_frame_equal(
-        ta[deterministic].reset_index(drop=True),
-        tb[deterministic].reset_index(drop=True),
-        check_exact=False,
-        rtol=1e-9,
-        atol=1e-12,
-    )
+    pd.testing.assert_frame_equal(ta, tb, check_exact=False, rtol=1e-9, atol=1e-12)
+    resampled = ta["test"].str.contains("bootstrap").to_numpy()
+    np.testing.assert_array_equal(ta["p_value"].to_numpy()[resampled], tb["p_value"].to_numpy()[resampled])
+    ca = _keyed(a.cross_correlation, ["group", "market_scope"])
+    pd.testing.assert_frame_equal(ca, _keyed(b.cross_correlation, ["group", "market_scope"]), rtol=1e-9)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -100,15 +100,17 @@ def test_same_ticker_in_two_events_is_two_units(day_a: int, day_b: int, tickers:
     assert len(both.car[both.car.window_start == 0]) == 2 * len(tickers)
     for name, day in (("first", day_a), ("second", day_b)):
         alone = _run(_events([(name, day, tuple(tickers))]))
-        mine = both.tests[(both.tests.group == name) & ~both.tests["test"].str.contains("bootstrap")]
-        ref = alone.tests[(alone.tests.group == name) & ~alone.tests["test"].str.contains("bootstrap")]
+        mine = both.tests[both.tests.group == name]
+        ref = alone.tests[alone.tests.group == name]
         keys = ["scope", "test", "window_start", "window_end"]
-        np.testing.assert_allclose(
-            _keyed(mine, keys)["statistic"].to_numpy(float),
-            _keyed(ref, keys)["statistic"].to_numpy(float),
-            rtol=1e-9,
-            equal_nan=True,
-        )
+        for column in ("statistic", "p_value"):  # resampling included: a group's draws are its own
+            np.testing.assert_allclose(
+                _keyed(mine, keys)[column].to_numpy(float),
+                _keyed(ref, keys)[column].to_numpy(float),
+                rtol=1e-9,
+                equal_nan=True,
+                err_msg=column,
+            )
     # the pooled group counts every firm-event: n on day 0 is twice the number of tickers
     pooled = both.tests[
         (both.tests.group == "all")
@@ -117,6 +119,28 @@ def test_same_ticker_in_two_events_is_two_units(day_a: int, day_b: int, tickers:
         & (both.tests.test == "cross_sectional_t")
     ]
     assert int(pooled["n"].iloc[0]) == 2 * len(tickers)
+
+
+def test_cross_correlation_frame_matches_pandas_on_the_fit() -> None:
+    """``cross_correlation`` (and its CSV) against pandas joins + np.corrcoef on the fit's own residuals."""
+    result = _run(_events([("a", 300, TICKERS), ("b", 330, TICKERS[:3])]))
+    frame = result.cross_correlation
+    assert list(frame.columns) == ["group", "market_scope", "r_bar", "n_pairs", "n_firm_events"]
+    assert list(frame.group) == ["all", "a", "b"] and (frame.market_scope == "all").all()  # one market: no split
+    assert "cross_correlation" in result.frames()
+    pairs, resid, s2 = result.panel.pairs, result.fit.residuals, result.fit.s2
+    for group in ("all", "a", "b"):
+        rows = np.flatnonzero((pairs.event_id == group).to_numpy() | (group == "all"))
+        series = [pd.Series(resid[i] / np.sqrt(s2[i]), index=result.panel.est_dates[i]).dropna() for i in rows]
+        rhos = [
+            np.corrcoef(*pd.concat([series[x], series[y]], axis=1, join="inner").to_numpy().T)[0, 1]
+            for x in range(len(rows))
+            for y in range(x + 1, len(rows))
+            if len(pd.concat([series[x], series[y]], axis=1, join="inner")) >= 30
+        ]
+        row = frame[frame.group == group].iloc[0]
+        assert row.n_pairs == len(rhos) and row.n_firm_events == len(rows)
+        np.testing.assert_allclose(row.r_bar, np.mean(rhos), rtol=1e-10)
 
 
 def test_duplicate_ticker_events_do_not_cross_join() -> None:

@@ -110,6 +110,7 @@ def test_to_csv_writes_every_frame(result: es.StudyResult, tmp_path: Path) -> No
         "abnormal_returns",
         "car",
         "tests",
+        "cross_correlation",
         "exclusions",
         "provenance",
         "knobs",

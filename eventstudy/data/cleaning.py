@@ -165,13 +165,14 @@ def _as_days(cells: pd.Series) -> np.ndarray:
         "empty",
         "integer",
     ):
-        text = cells.astype(str).str.strip()
-        iso = text.str.match(ISO_DATE_RE)
-        parsed = pd.to_datetime(text.str.slice(0, 10).where(iso), format="%Y-%m-%d", errors="coerce")
-        compact = parsed.isna() & text.str.fullmatch(_COMPACT_DATE_RE)
-        if compact.any():
-            parsed = parsed.where(~compact, pd.to_datetime(text.where(compact), format="%Y%m%d", errors="coerce"))
-        return np.asarray(parsed.to_numpy().astype("datetime64[D]"))
+        text = cells.astype(str)
+        # Fast path for plain YYYY-MM-DD cells; the others (blanks, a trailing time, YYYYMMDD) one by one.
+        plain = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+        days = np.asarray(plain.to_numpy().astype("datetime64[D]"))
+        rest = np.flatnonzero(np.isnat(days) | (text.str.len() != 10).to_numpy(dtype=bool))
+        if len(rest):
+            days[rest] = _loose_days(text.iloc[rest].str.strip())
+        return days
     try:
         parsed = pd.to_datetime(cells, errors="coerce")
     except (TypeError, ValueError, OverflowError):
@@ -179,6 +180,16 @@ def _as_days(cells: pd.Series) -> np.ndarray:
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         parsed = parsed.dt.tz_localize(None)
     return np.asarray(pd.Series(parsed).to_numpy().astype("datetime64[D]"))
+
+
+def _loose_days(text: pd.Series) -> np.ndarray:
+    """``YYYY-MM-DD`` with an optional trailing time, or ``YYYYMMDD``, as datetime64[D] (NaT otherwise)."""
+    iso = text.str.match(ISO_DATE_RE)
+    parsed = pd.to_datetime(text.str.slice(0, 10).where(iso), format="%Y-%m-%d", errors="coerce")
+    compact = parsed.isna() & text.str.fullmatch(_COMPACT_DATE_RE)
+    if compact.any():
+        parsed = parsed.where(~compact, pd.to_datetime(text.where(compact), format="%Y%m%d", errors="coerce"))
+    return np.asarray(parsed.to_numpy().astype("datetime64[D]"))
 
 
 def parse_values(cells: pd.Series, kind: ValueKind) -> tuple[FloatArray, BoolArray, RowProblem | None]:
@@ -200,13 +211,16 @@ def parse_values(cells: pd.Series, kind: ValueKind) -> tuple[FloatArray, BoolArr
     problem : RowProblem or None
         The first non-empty cell that is not a finite number or breaks the rule of ``kind``.
     """
-    missing = is_missing(cells)
     if pd.api.types.is_numeric_dtype(cells.dtype) and not pd.api.types.is_bool_dtype(cells.dtype):
         values = cells.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(values)
     else:
-        text = cells.astype(str).str.strip().where(~missing)
+        # pandas parses numbers with surrounding blanks; only the cells that are not numbers can be empty.
+        text = cells.astype(str) if pd.api.types.is_bool_dtype(cells.dtype) else cells
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    values = np.where(missing, np.nan, values)
+        missing = np.zeros(len(values), dtype=bool)
+        unparsed = np.flatnonzero(np.isnan(values))
+        missing[unparsed] = is_missing(cells.iloc[unparsed])
     invalid = invalid_values(values, kind) | (~missing & np.isnan(values))
     bad = np.flatnonzero(invalid)
     if not len(bad):

@@ -23,7 +23,8 @@ from eventstudy._typing import BoolArray, IntArray
 from eventstudy.errors import InputError
 
 _NEWLINE, _COMMA, _QUOTE = 10, 44, 34
-_EMPTY = np.array([ord(c) for c in " \t\r\n,"], dtype=np.uint8)
+_EMPTY = np.zeros(256, dtype=bool)  # bytes that leave a line blank: blanks and commas
+_EMPTY[[ord(c) for c in " \t\r,"]] = True
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -186,8 +187,8 @@ def _split_plain(body: bytes) -> tuple[IntArray, IntArray, BoolArray]:
     starts = np.concatenate([[0], ends[:-1] + 1])
     commas = np.flatnonzero(data == _COMMA)
     fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
-    filled = np.concatenate([[0], np.cumsum(~np.isin(data, _EMPTY))])
-    blank = (filled[ends] - filled[starts]) == 0
+    empty = np.flatnonzero(_EMPTY[data])
+    blank = np.searchsorted(empty, ends) - np.searchsorted(empty, starts) == ends - starts
     lines = np.arange(1, len(ends) + 1, dtype=np.int64)
     return fields[1:].astype(np.int64), lines[1:], blank[1:]
 

@@ -6,16 +6,16 @@ Figure. Nothing touches pyplot state, so no figure is registered with a GUI mana
 calls; matplotlib is imported inside the functions. Conventions (docs/ECOSYSTEM.md §7.4): event time in
 trading days with integer ticks, a dashed line at day 0 and a line at zero, returns in percent.
 
-Text drawn on figures is transliterated to ASCII (matplotlib's default font has no CJK glyphs), and
-mathtext parsing is turned off for it, so a ``$`` in an identifier prints as is.
+Text drawn on figures is transliterated to ASCII (:func:`eventstudy.formatting.ascii_text`; matplotlib's
+default font has no CJK glyphs), cut to :data:`TEXT_MAX` characters, and mathtext parsing is turned off for
+it, so a ``$`` in an identifier prints as is. Numbers and windows are written by the package's one rule
+each (:mod:`eventstudy.formatting`, :func:`eventstudy.spec.window_text`). An empty result, or a selection
+without a finite value, raises :class:`~eventstudy.errors.DataError` rather than drawing an empty chart.
 """
 
 from __future__ import annotations
 
 import io
-import math
-import re
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
-from eventstudy.errors import InputError, UnknownNameError
+from eventstudy.errors import DataError, InputError, UnknownNameError
+from eventstudy.formatting import ascii_text, fmt_pct
+from eventstudy.spec import window_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -46,152 +48,19 @@ class PlottableResult(Protocol):
     def car(self) -> pd.DataFrame: ...  # noqa: D102
 
 
-# --------------------------------------------------------------------------------------------------
-# Text helpers shared with eventstudy.report
-# --------------------------------------------------------------------------------------------------
-
-_SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱ", "0123456789+-=()ni", strict=True))
-_SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₒₓₜᵢⱼₖₘₙ", "0123456789+-=()aeoxtijkmn", strict=True))
-_ASCII_MAP = {
-    "\u2212": "-",
-    "\u2010": "-",
-    "\u2011": "-",
-    "\u2012": "-",
-    "\u2013": "-",
-    "\u2014": "--",
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201a": "'",
-    "\u201c": '"',
-    "\u201d": '"',
-    "\u201e": '"',
-    "\u2032": "'",
-    "\u2033": "''",
-    "\u2026": "...",
-    "\u00a0": " ",
-    "\u2009": " ",
-    "\u202f": " ",
-    "\u00d7": "x",
-    "\u00b7": "*",
-    "\u2022": "*",
-    "\u2264": "<=",
-    "\u2265": ">=",
-    "\u2260": "!=",
-    "\u2248": "~",
-    "\u00b1": "+/-",
-    "\u2192": "->",
-    "\u2190": "<-",
-    "\u221a": "sqrt",
-    "\u2211": "sum",
-    "\u00b0": " deg",
-    "\u00a7": "S",
-    "\u20ac": "EUR",
-    "\u00a3": "GBP",
-    "\u00a5": "JPY",
-    "\u3000": " ",
-    "\u03b1": "alpha",
-    "\u03b2": "beta",
-    "\u03b3": "gamma",
-    "\u03b4": "delta",
-    "\u03b5": "epsilon",
-    "\u03c1": "rho",
-    "\u03c3": "sigma",
-    "\u03c4": "tau",
-    "\u03bc": "mu",
-    "\u03bd": "nu",
-    "\u03a3": "Sigma",
-    "\u03a6": "Phi",
-    "\u03c6": "phi",
-    "\u03c7": "chi",
-    "\u0394": "Delta",
-    "\u03bb": "lambda",
-}
+TEXT_MAX = 40
+"""Longest user text (an event id, a ticker) drawn on a figure; longer text is cut and ends in ``...``."""
 
 
-def ascii_text(text: object, placeholder: str = "?") -> str:
-    """Transliterate text to printable ASCII for matplotlib (PDF pages and figure labels).
-
-    Matplotlib's default fonts lack CJK glyphs and emit a "Glyph missing" warning for them
-    (docs/ECOSYSTEM.md §7.2). Superscripts become ``^2`` or ``^(-1)``, typographic punctuation its
-    ASCII twin, Greek letters their names, accented letters lose the accent, and anything else
-    (CJK, emoji) becomes ``placeholder``. Whitespace runs collapse to one space.
-
-    Parameters
-    ----------
-    text
-        Any value; it is converted with ``str`` first.
-    placeholder
-        Replacement for characters with no ASCII form.
-
-    Returns
-    -------
-    str
-    """
-    s = str(text)
-    out: list[str] = []
-    i = 0
-    while i < len(s):
-        ch = s[i]
-        for table, mark in ((_SUPERSCRIPTS, "^"), (_SUBSCRIPTS, "_")):
-            if ch in table:
-                j = i
-                while j < len(s) and s[j] in table:
-                    j += 1
-                run = "".join(table[c] for c in s[i:j])
-                out.append(mark + (run if len(run) == 1 else f"({run})"))
-                i = j
-                break
-        else:
-            if ch.isascii():
-                out.append(ch if ch.isprintable() else " ")
-            elif ch in _ASCII_MAP:
-                out.append(_ASCII_MAP[ch])
-            else:
-                decomposed = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-                out.append(decomposed if decomposed and decomposed.isascii() else placeholder)
-            i += 1
-    return re.sub(r"\s+", " ", "".join(out)).strip()
-
-
-def signed_day(day: int) -> str:
-    """Format an event day with an explicit sign for positive days: ``1 -> "+1"``, ``0 -> "0"``."""
-    return f"+{day}" if day > 0 else str(day)
-
-
-def fmt_window(start: object, end: object | None = None) -> str:
-    """Format an event-time window, e.g. ``(-1, 1) -> "[-1, +1]"``.
-
-    Parameters
-    ----------
-    start
-        The first day, or a ``(start, end)`` pair when ``end`` is None. A string is returned unchanged.
-    end
-        The last day.
-
-    Returns
-    -------
-    str
-    """
-    if end is None:
-        if isinstance(start, str):
-            return start
-        if isinstance(start, (tuple, list, np.ndarray)) and len(start) == 2:
-            pair: Any = start
-            start, end = pair[0], pair[1]
-        else:
-            return str(start)
-    try:
-        a, b = float(start), float(end)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "n/a"
-    if not (math.isfinite(a) and math.isfinite(b)):
-        return "n/a"
-    return f"[{signed_day(int(a))}, {signed_day(int(b))}]"
+def _text(text: object) -> str:
+    """User text for a title: ASCII, at most :data:`TEXT_MAX` characters."""
+    s = ascii_text(text)
+    return s if len(s) <= TEXT_MAX else s[: TEXT_MAX - 3] + "..."
 
 
 def _label(text: object) -> str:
-    """ASCII text safe for legends and tick labels, where mathtext cannot be switched off per call."""
-    return ascii_text(text).replace("$", r"\$")
+    """User text for legends and tick labels, where mathtext cannot be switched off per call."""
+    return _text(text).replace("$", r"\$")
 
 
 def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -224,6 +93,14 @@ def _choices(values: Iterable[object]) -> list[str]:
     return [str(v) for v in dict.fromkeys(values)]
 
 
+def _require_values(frame: pd.DataFrame, column: str, what: str) -> None:
+    """Raise :class:`DataError` instead of drawing an empty chart when ``column`` has no finite value."""
+    if frame.empty:
+        raise DataError(f"nothing to draw: the result has no {what} (no firm-event was estimated)")
+    if not np.isfinite(frame[column].to_numpy(dtype=np.float64)).any():
+        raise DataError(f"nothing to draw: every value of the {what} is missing")
+
+
 def plot_car(
     result: PlottableResult,
     event_id: str,
@@ -253,6 +130,8 @@ def plot_car(
     ------
     UnknownNameError
         If the event, or the ticker within the event, has no CAR path.
+    DataError
+        If the result has no CAR path at all, or the selected one has no finite value (no empty chart).
 
     Notes
     -----
@@ -260,6 +139,7 @@ def plot_car(
     s²(L + g'(X'X)⁻¹g) of docs/METHODS.md §5.3, cumulated from the start of the event window.
     """
     path = result.car_path
+    _require_values(path, "car", "CAR paths")
     sel = path[path["event_id"] == event_id]
     if sel.empty:
         raise UnknownNameError("event", str(event_id), _choices(path["event_id"]), parameter="event_id")
@@ -268,6 +148,7 @@ def plot_car(
         sel = sel[sel["ticker"] == ticker]
         if sel.empty:
             raise UnknownNameError(f"ticker of event {event_id!r}", str(ticker), tickers, parameter="ticker")
+    _require_values(sel, "car", f"CAR path of event {event_id!r}" + ("" if ticker is None else f", {ticker}"))
 
     fig, ax = _figure_and_axes(ax, (7.0, 4.0))
     groups = list(sel.groupby("ticker", sort=False))
@@ -286,8 +167,8 @@ def plot_car(
             label="95% confidence band" if single else None,
         )
     _event_time_axes(ax, "Cumulative abnormal return")
-    what = _label(groups[0][0]) if single else f"{len(groups)} tickers"
-    ax.set_title(f"CAR: {ascii_text(event_id)}, {what}", parse_math=False)
+    what = _text(groups[0][0]) if single else f"{len(groups)} tickers"
+    ax.set_title(f"CAR: {_text(event_id)}, {what}", parse_math=False)
     if not single:
         ax.text(
             0.99,
@@ -324,6 +205,8 @@ def plot_aar(result: PlottableResult, group: str = "all", ax: Axes | None = None
     ------
     UnknownNameError
         If the group is not in ``result.aar``.
+    DataError
+        If the result has no AAR at all, or the group's are all missing (no empty chart).
 
     Notes
     -----
@@ -331,16 +214,18 @@ def plot_aar(result: PlottableResult, group: str = "all", ax: Axes | None = None
     (docs/METHODS.md §1: N_τ shrinks on days with missing returns).
     """
     aar = result.aar
+    _require_values(aar, "aar", "average abnormal returns")
     sel = aar[aar["group"] == group].sort_values("rel_day")
     if sel.empty:
         raise UnknownNameError("group", str(group), _choices(aar["group"]), parameter="group")
+    _require_values(sel, "aar", f"average abnormal returns of group {group!r}")
 
     fig, ax = _figure_and_axes(ax, (7.0, 4.0))
     x = sel["rel_day"].to_numpy(dtype=float)
     ax.bar(x, sel["aar"].to_numpy(dtype=float), width=0.7, color="C0", alpha=0.6, label="AAR", zorder=2)
     ax.plot(x, sel["caar"].to_numpy(dtype=float), color="C1", marker="o", ms=3, lw=1.5, label="CAAR", zorder=3)
     _event_time_axes(ax, "Average abnormal return")
-    label = "all events" if str(group) == "all" else ascii_text(group)
+    label = "all events" if str(group) == "all" else _text(group)
     ax.set_title(f"AAR and CAAR: {label}", parse_math=False)
 
     from matplotlib.ticker import FixedFormatter, FixedLocator
@@ -355,10 +240,22 @@ def plot_aar(result: PlottableResult, group: str = "all", ax: Axes | None = None
     return fig
 
 
+def _largest(values: np.ndarray, axis: int, keep: int | None) -> np.ndarray:
+    """Indices, in their original order, of the ``keep`` rows (axis 1) or columns (axis 0) of largest max |value|."""
+    n = values.shape[0 if axis == 1 else 1]
+    if keep is None or n <= keep:
+        return np.arange(n)
+    score = np.where(np.isfinite(values), np.abs(values), -np.inf).max(axis=axis)
+    return np.sort(np.argsort(-score, kind="stable")[:keep])
+
+
 def plot_car_heatmap(
     result: PlottableResult,
     window: tuple[int, int] = (-1, 1),
     ax: Axes | None = None,
+    *,
+    max_events: int | None = None,
+    max_tickers: int | None = None,
 ) -> Figure:
     """Plot CAR over one window as an events x tickers heat map.
 
@@ -370,6 +267,10 @@ def plot_car_heatmap(
         The CAR window ``(start, end)``; it must be one of the windows in ``result.car``.
     ax
         Axes to draw on; a new Figure is created when omitted (sized to the table).
+    max_events, max_tickers
+        Draw at most this many rows (the events whose largest |CAR| is largest) and columns (the tickers
+        with the largest |CAR| among those rows), in their original order; the title says what was kept.
+        ``None`` draws every event or ticker.
 
     Returns
     -------
@@ -379,6 +280,8 @@ def plot_car_heatmap(
     ------
     InputError
         A ``ValueError`` naming the available windows, when ``window`` is not among them.
+    DataError
+        If the result has no CAR, or none over ``window`` has a value (no empty chart).
 
     Notes
     -----
@@ -390,20 +293,23 @@ def plot_car_heatmap(
     from matplotlib.ticker import PercentFormatter
 
     car = result.car
+    _require_values(car, "car", "CARs")
     start, end = int(window[0]), int(window[1])
     sel = car[(car["window_start"] == start) & (car["window_end"] == end)]
     if sel.empty:
         available = pd.unique(
             pd.Series(
-                [fmt_window(a, b) for a, b in zip(car["window_start"], car["window_end"], strict=True)], dtype=object
+                [window_text((int(a), int(b))) for a, b in zip(car["window_start"], car["window_end"], strict=True)],
+                dtype=object,
             )
         )
         raise InputError(
-            f"window {fmt_window(start, end)} is not among the CAR windows of this result; "
+            f"window {window_text((start, end))} is not among the CAR windows of this result; "
             f"available: {', '.join(available) if len(available) else 'none'}",
             parameter="window",
             value=window,
         )
+    _require_values(sel, "car", f"CARs over {window_text((start, end))}")
     events = list(pd.unique(sel["event_id"]))
     tickers = list(pd.unique(sel["ticker"]))
     grid = (
@@ -412,9 +318,15 @@ def plot_car_heatmap(
         .unstack("ticker")
         .reindex(index=events, columns=tickers)
     )
+    n_events, n_tickers = len(events), len(tickers)
+    rows = _largest(grid.to_numpy(dtype=float), 1, max_events)
+    grid = grid.iloc[rows]
+    cols = _largest(grid.to_numpy(dtype=float), 0, max_tickers)
+    grid = grid.iloc[:, cols]
+    events, tickers = list(grid.index), list(grid.columns)
     values = grid.to_numpy(dtype=float)
     finite = np.isfinite(values)
-    vmax = float(np.max(np.abs(values[finite]))) if finite.any() else 0.0
+    vmax = float(np.max(np.abs(values[finite])))  # the rows kept include one with a finite CAR
     vmax = vmax if vmax > 0 else 0.01
 
     figsize = (min(16.0, 2.5 + 0.9 * len(tickers)), min(16.0, 1.6 + 0.45 * len(events)))
@@ -428,7 +340,13 @@ def plot_car_heatmap(
     ax.set_yticks(range(len(events)), labels=[_label(e) for e in events])
     ax.set_xlabel("Ticker", parse_math=False)
     ax.set_ylabel("Event", parse_math=False)
-    ax.set_title(f"CAR over {fmt_window(start, end)}", parse_math=False)
+    kept = []
+    if len(events) < n_events:
+        kept.append(f"{len(events)} of {n_events} events")
+    if len(tickers) < n_tickers:
+        kept.append(f"{len(tickers)} of {n_tickers} tickers")
+    cut = f" (largest |CAR|: {', '.join(kept)})" if kept else ""
+    ax.set_title(f"CAR over {window_text((start, end))}{cut}", parse_math=False)
     for i in range(len(events)):
         for j in range(len(tickers)):
             v = values[i, j]
@@ -436,7 +354,7 @@ def plot_car_heatmap(
                 ax.text(
                     j,
                     i,
-                    f"{100 * v:.1f}%",
+                    fmt_pct(v, 1),
                     ha="center",
                     va="center",
                     fontsize=8,

@@ -2,7 +2,9 @@
 
 :class:`StudyResult` stores the study's arrays, labels, settings, exclusions and data provenance.
 Every view (the tidy frames, ``summary()``, ``_repr_html_``, the reports and ``to_csv``) is derived from
-the tidy frames, so no number is computed twice. Frames are built on first access and cached.
+the tidy frames, so no number is computed twice. Frames are built on first access and cached; every read
+returns a copy and every array is read-only, so nothing a caller does to what it gets changes a later view
+(``eventstudy._frozen``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import pandas as pd
 from scipy import stats
 
 from eventstudy import _kernels as kn
+from eventstudy._frozen import cached_frame, frame_fields, freeze_arrays
 from eventstudy._typing import FloatArray, Window
+from eventstudy.conventions import ADJUST_FAMILY_TEXT
 from eventstudy.inference import TestTable
 from eventstudy.inference.adjust import add_adjusted_pvalues
 from eventstudy.inference.base import two_sided_t
@@ -29,7 +33,7 @@ from eventstudy.spec import window_text
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from eventstudy.study import StudySpec
+    from eventstudy.spec import StudySpec
 
 ABNORMAL_RETURN_COLUMNS = (
     "event_id",
@@ -96,6 +100,7 @@ EVENT_DAY_COLUMNS = (
 )
 
 
+@frame_fields("event_days", "exclusions", "provenance", "events")
 @dataclass(frozen=True, eq=False)
 class StudyResult:
     """Outcome of :meth:`eventstudy.EventStudy.run`.
@@ -103,6 +108,11 @@ class StudyResult:
     The tidy frames (``abnormal_returns``, ``car``, ``car_path``, ``aar``, ``tests``, ``parameters``,
     ``event_days``, ``exclusions``, ``provenance``, ``events``) each have a fixed column set equal to the
     CSV that :meth:`to_csv` writes.
+
+    The result is immutable: every array it holds (``car_values``, ``car_var``, the arrays of ``panel``,
+    ``fit`` and of the test table's blocks) is read-only, and every frame is returned as a new DataFrame on
+    each read (cached privately; under pandas' copy-on-write the copy is shallow and costs O(columns)), so
+    changing a frame you got never changes ``to_csv``, ``summary()`` or a report.
 
     Attributes
     ----------
@@ -140,8 +150,7 @@ class StudyResult:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        for value in (self.car_values, self.car_var):
-            value.flags.writeable = False
+        freeze_arrays(self, *(block for _, _, block in self.test_table.blocks))
 
     # ------------------------------------------------------------------ settings
     @property
@@ -155,12 +164,17 @@ class StudyResult:
         return self.spec.conventions.describe()
 
     @property
+    def adjustment_note(self) -> str:
+        """The multiple-testing family of ``p_holm`` and ``p_bh`` in force, in words (``conventions.adjust_family``)."""
+        return ADJUST_FAMILY_TEXT[self.spec.conventions.adjust_family]
+
+    @property
     def n_firm_events(self) -> int:
         """Number of (event, ticker) pairs with estimates."""
         return len(self.panel)
 
     # ------------------------------------------------------------------ frames
-    @cached_property
+    @cached_frame
     def abnormal_returns(self) -> pd.DataFrame:
         """Daily returns, expected returns and abnormal returns with the single-event AR t.
 
@@ -195,7 +209,7 @@ class StudyResult:
         )
         return frame
 
-    @cached_property
+    @cached_frame
     def car(self) -> pd.DataFrame:
         """CAR per firm-event and window with the exact-variance t ~ t(M - k) (P2)."""
         n, c = self.car_values.shape
@@ -218,7 +232,7 @@ class StudyResult:
             }
         )
 
-    @cached_property
+    @cached_frame
     def car_path(self) -> pd.DataFrame:
         """Cumulative AR from the event-window start with its exact-variance 95 % band (t(M - k))."""
         fit = self.fit
@@ -241,7 +255,7 @@ class StudyResult:
         )
         return frame
 
-    @cached_property
+    @cached_frame
     def aar(self) -> pd.DataFrame:
         """Average abnormal return per group and day, and its cumulation from the event-window start.
 
@@ -271,9 +285,11 @@ class StudyResult:
     @cached_property
     def _event_codes(self) -> tuple[tuple[str, ...], np.ndarray]:
         codes, labels = pd.factorize(self.panel.pairs["event_id"], sort=False)
-        return tuple(labels), codes.astype(np.int64)
+        codes = codes.astype(np.int64)
+        codes.flags.writeable = False
+        return tuple(labels), codes
 
-    @cached_property
+    @cached_frame
     def tests(self) -> pd.DataFrame:
         """Aggregated test statistics: one row per group, scope, day or window, and test.
 
@@ -307,7 +323,7 @@ class StudyResult:
             )
         return add_adjusted_pvalues(pd.concat(frames, ignore_index=True), self.spec.conventions.adjust_family)
 
-    @cached_property
+    @cached_frame
     def cross_correlation(self) -> pd.DataFrame:
         """Kolari-Pynnönen r̄ and its number of pairs per group, and per market when a group mixes markets.
 
@@ -318,7 +334,7 @@ class StudyResult:
         """
         return self.test_table.cross_correlation.copy()
 
-    @cached_property
+    @cached_frame
     def parameters(self) -> pd.DataFrame:
         """Model estimates per firm-event: alpha, beta, sigma, M, df, R², estimation dates and windows."""
         fit, pairs = self.fit, self.panel.pairs
@@ -385,11 +401,13 @@ class StudyResult:
 
         return plot_aar(self, group=group, ax=ax)
 
-    def plot_car_heatmap(self, window: Window = (-1, 1), ax: Any = None) -> Figure:
-        """Events x tickers heatmap of CAR over ``window``."""
+    def plot_car_heatmap(
+        self, window: Window = (-1, 1), ax: Any = None, *, max_events: int | None = None, max_tickers: int | None = None
+    ) -> Figure:
+        """Events x tickers heatmap of CAR over ``window`` (optionally only the largest |CAR| rows and columns)."""
         from eventstudy.plots import plot_car_heatmap
 
-        return plot_car_heatmap(self, window=window, ax=ax)
+        return plot_car_heatmap(self, window=window, ax=ax, max_events=max_events, max_tickers=max_tickers)
 
     def frames(self) -> Mapping[str, pd.DataFrame]:
         """The tidy frames by CSV stem, in the order :meth:`to_csv` writes them."""

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from eventstudy import plots
+from eventstudy.errors import DataError
 
 _spec = importlib.util.spec_from_file_location("_fake_study_result", Path(__file__).parent / "report" / "conftest.py")
 assert _spec is not None and _spec.loader is not None
@@ -156,10 +157,63 @@ class TestHeatmap:
         with pytest.raises(ValueError, match=r"\[-5, \+5\].*available: \[0, 0\], \[-1, \+1\], \[-2, \+2\]"):
             plots.plot_car_heatmap(result, (-5, 5))
 
-    def test_all_nan_window_does_not_warn(self, result: SimpleNamespace) -> None:
-        result.car["car"] = np.nan
-        fig = plots.plot_car_heatmap(result, (0, 0))
-        assert len(fig.axes[0].texts) == 0
+    def test_a_window_without_values_is_not_drawn(self, result: SimpleNamespace) -> None:
+        result.car.loc[result.car["window_end"] == 0, "car"] = np.nan
+        with pytest.raises(DataError, match=r"nothing to draw: every value of the CARs over \[0, 0\] is missing"):
+            plots.plot_car_heatmap(result, (0, 0))
+        fig = plots.plot_car_heatmap(result, (-1, 1))  # the other windows still draw
+        assert len(fig.axes[0].texts) == 3
+
+    def test_largest_rows_and_columns_kept(self) -> None:
+        events = [f"ev{i}" for i in range(5)]
+        result = make_fake_result(event_ids=events, tickers=["A", "B", "C"])
+        sel = result.car[(result.car["window_start"] == -2) & (result.car["window_end"] == 2)]
+        biggest = sel.assign(size=sel["car"].abs()).groupby("event_id")["size"].max()
+        rows = sorted(biggest.nlargest(2).index, key=events.index)  # two events with the largest |CAR|, in order
+        kept = sel[sel["event_id"].isin(rows)]
+        cols = sorted(kept.assign(size=kept["car"].abs()).groupby("ticker")["size"].max().nlargest(1).index)
+        fig = plots.plot_car_heatmap(result, (-2, 2), max_events=2, max_tickers=1)
+        ax = fig.axes[0]
+        assert [t.get_text() for t in ax.get_yticklabels()] == rows
+        assert [t.get_text() for t in ax.get_xticklabels()] == cols
+        expected = kept.set_index(["event_id", "ticker"]).loc[[(e, cols[0]) for e in rows], "car"].to_numpy()
+        np.testing.assert_array_equal(ax.get_images()[0].get_array().ravel(), expected)
+        assert ax.get_title() == "CAR over [-2, +2] (largest |CAR|: 2 of 5 events, 1 of 3 tickers)"
+
+
+class TestNothingToDraw:
+    """An empty result (or one without values) gives a clear error, never an empty chart."""
+
+    @staticmethod
+    def _empty() -> SimpleNamespace:
+        result = make_fake_result()
+        for name in ("car", "car_path", "aar"):
+            setattr(result, name, getattr(result, name).iloc[0:0])
+        return result
+
+    @pytest.mark.parametrize(
+        ("draw", "what"),
+        [
+            (lambda r: plots.plot_car(r, EVENTS[0]), "CAR paths"),
+            (lambda r: plots.plot_aar(r), "average abnormal returns"),
+            (lambda r: plots.plot_car_heatmap(r), "CARs"),
+        ],
+    )
+    def test_empty_result(self, draw, what: str) -> None:
+        with pytest.raises(
+            DataError, match=f"nothing to draw: the result has no {what} \\(no firm-event was estimated\\)"
+        ):
+            draw(self._empty())
+
+    def test_a_path_without_values(self, result: SimpleNamespace) -> None:
+        path = result.car_path
+        path.loc[(path["event_id"] == EVENTS[0]) & (path["ticker"] == TICKERS[1]), "car"] = np.nan
+        with pytest.raises(DataError, match="every value of the CAR path of event 'ant_ipo_suspended', MXN=X"):
+            plots.plot_car(result, EVENTS[0], TICKERS[1])
+        plots.plot_car(result, EVENTS[0])  # the other ticker of the event still has a path
+        result.aar.loc[result.aar["group"] == EVENTS[1], "aar"] = np.nan
+        with pytest.raises(DataError, match="average abnormal returns of group 'tencent_next_target'"):
+            plots.plot_aar(result, EVENTS[1])
 
 
 def test_save_figure_is_byte_reproducible(result: SimpleNamespace, tmp_path: Path) -> None:
@@ -170,25 +224,20 @@ def test_save_figure_is_byte_reproducible(result: SimpleNamespace, tmp_path: Pat
     assert b"Software" not in a.read_bytes()
 
 
+def test_long_ids_are_cut_on_the_figure() -> None:
+    long = "event_" + "x" * 300
+    result = make_fake_result(event_ids=[long], tickers=["T" * 200])
+    for fig in (plots.plot_car(result, long), plots.plot_aar(result, long), plots.plot_car_heatmap(result)):
+        ax = fig.axes[0]
+        labels = [t.get_text() for t in (*ax.get_xticklabels(), *ax.get_yticklabels()) if t.get_text()]
+        assert all(len(x) <= plots.TEXT_MAX for x in labels if "x" in x or "T" in x)
+        assert len(ax.get_title()) < 100
+        plots.figure_png(fig)  # lays out without a warning (warnings are errors)
+
+
 def test_text_is_ascii_and_mathtext_safe(result: SimpleNamespace) -> None:
     result.car_path["event_id"] = result.car_path["event_id"].replace(EVENTS[0], "騰訊_$x$_–")
     fig = plots.plot_car(result, "騰訊_$x$_–")
     title = fig.axes[0].get_title()
     assert title.isascii() and "$x$" in title
     plots.figure_png(fig)  # renders without a glyph or mathtext warning (warnings are errors)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("s²(L + g'(X'X)⁻¹g)", "s^2(L + g'(X'X)^(-1)g)"), ("騰訊 café – “x”", '?? cafe - "x"'), ("a\nb", "a b")],
-)
-def test_ascii_text(text: str, expected: str) -> None:
-    assert plots.ascii_text(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [((-1, 1), "[-1, +1]"), ((0, 0), "[0, 0]"), (((-10, 10),), "[-10, +10]"), (("[0, +1]",), "[0, +1]")],
-)
-def test_fmt_window(args: tuple, expected: str) -> None:
-    assert plots.fmt_window(*args) == expected

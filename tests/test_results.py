@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,7 @@ from eventstudy.results import ABNORMAL_RETURN_COLUMNS, CAR_COLUMNS, PARAMETER_C
 SESSIONS = pd.bdate_range("2022-01-03", periods=330)
 
 
-@pytest.fixture(scope="module")
-def result() -> es.StudyResult:
+def _study(**knobs: object) -> es.StudyResult:
     rng = np.random.default_rng(21)
     market = rng.normal(0.0002, 0.01, len(SESSIONS))
     rows = [pd.DataFrame({"date": SESSIONS, "ticker": "MKT", "return": market})]
@@ -44,7 +44,13 @@ def result() -> es.StudyResult:
         car_windows=((0, 0), (-1, 1), (-5, 5)),
         progress=False,
         title="synthetic",
+        knobs=knobs or None,
     ).run()
+
+
+@pytest.fixture(scope="module")
+def result() -> es.StudyResult:
+    return _study()
 
 
 def test_frame_columns(result: es.StudyResult) -> None:
@@ -84,13 +90,70 @@ def test_aar_matches_abnormal_returns(result: es.StudyResult) -> None:
     np.testing.assert_allclose(mine["caar"], by_hand.loc[mine.index].cumsum(), rtol=1e-12)
 
 
+def _arrays(*holders: object) -> dict[str, np.ndarray]:
+    return {
+        f"{type(h).__name__}.{name}": value
+        for h in holders
+        for name, value in vars(h).items()
+        if isinstance(value, np.ndarray)
+    }
+
+
 def test_result_is_immutable(result: es.StudyResult) -> None:
     with pytest.raises(AttributeError):
         result.title = "changed"  # type: ignore[misc]
-    with pytest.raises(ValueError):
-        result.car_values[0, 0] = 1.0
-    with pytest.raises(ValueError):
-        result.fit.abnormal[0, 0] = 1.0
+    blocks = [block for _, _, block in result.test_table.blocks]
+    taken = np.array([1, 0])
+    arrays = _arrays(result, result.panel, result.fit, *blocks)
+    arrays |= {f"take:{k}": v for k, v in _arrays(result.panel.take(taken), result.fit.take(taken)).items()}
+    assert {"StudyResult.car_values", "ReturnPanel.evt_returns", "ModelFit.abnormal", "StatBlock.p_value"} <= set(
+        arrays
+    )
+    for name, value in arrays.items():
+        assert value.size, name
+        with pytest.raises(ValueError, match="read-only"):
+            value.flat[0] = value.flat[0]
+
+
+def test_changing_what_a_user_gets_changes_no_later_view(result: es.StudyResult, tmp_path: Path) -> None:
+    """Mutate every frame a caller can get; car.csv, summary() and the report tables stay as they were."""
+    from eventstudy.report._tables import build_document
+    from eventstudy.report.markdown import render_markdown
+
+    before = {p.name: p.read_bytes() for p in result.to_csv(tmp_path / "before")}
+    summary, report = result.summary(), render_markdown(build_document(result, []))
+    car_before = result.car.loc[0, "car"]
+    pairs_before = result.panel.pairs.copy()
+
+    with warnings.catch_warnings():  # pandas 3 warns that this chained assignment cannot change anything
+        warnings.simplefilter("ignore", pd.errors.ChainedAssignmentError)
+        result.car.loc[0, "car"] = 99.0  # the example of issue 6
+    car = result.car
+    car.loc[0, "car"] = 99.0
+    for name in ("abnormal_returns", "car", "car_path", "aar", "tests", "parameters"):
+        frame = getattr(result, name)
+        frame.iloc[:, -1] = frame.iloc[::-1, -1].to_numpy()  # reversed, so the dtype fits
+        frame["extra"] = 1
+        del frame[frame.columns[0]]
+    for frame in result.frames().values():
+        if len(frame) > 1:
+            frame.iloc[0] = frame.iloc[-1]
+        frame.columns = [f"x{i}" for i in range(frame.shape[1])]
+    for name in ("event_days", "exclusions", "provenance", "events"):
+        frame = getattr(result, name)
+        if len(frame) > 1:
+            frame.iloc[0] = frame.iloc[-1]
+        frame.index = frame.index[::-1]
+        frame["extra"] = 1
+    pairs = result.panel.pairs
+    pairs.loc[0, "event_id"] = "tampered"
+    del pairs["ticker"]
+
+    assert result.car.loc[0, "car"] == car_before != 99.0
+    assert result.panel.pairs.equals(pairs_before)
+    assert {p.name: p.read_bytes() for p in result.to_csv(tmp_path / "after")} == before
+    assert result.summary() == summary
+    assert render_markdown(build_document(result, [])) == report
 
 
 def test_summary_repr_and_html(result: es.StudyResult) -> None:
@@ -131,3 +194,24 @@ def test_every_statistic_is_in_the_notebook_view_and_reports(result: es.StudyRes
     for name in ("report.md", "report.html"):
         text = (tmp_path / name).read_text(encoding="utf-8")
         assert [test for test in REGISTRY if test not in text] == [], name
+
+
+def test_report_notes_state_the_adjustment_family_in_force(result: es.StudyResult) -> None:
+    """Under adjust_family=events the tests tables no longer say 'adjusted across days' (issue 6)."""
+    from eventstudy.conventions import ADJUST_FAMILY_TEXT
+    from eventstudy.report._tables import build_document
+    from eventstudy.report.markdown import md_escape, render_markdown
+
+    events = _study(adjust_family="events")
+    for res, family, other in ((events, "events", "days"), (result, "days", "events")):
+        assert res.adjustment_note == ADJUST_FAMILY_TEXT[family]
+        report = render_markdown(build_document(res, []))
+        tables = report[report.index("## Test statistics") : report.index("## Model parameters")]
+        assert tables.count(md_escape(ADJUST_FAMILY_TEXT[family])) == 3 + 1  # window tests of 3 groups; all day tests
+        assert md_escape(ADJUST_FAMILY_TEXT[other]) not in report
+    # and the adjusted p-values follow it: Holm over the two events' p-values of one test and window, by hand
+    t = events.tests
+    pair = t[(t["test"] == "cross_sectional_t") & (t["scope"] == "window") & (t["window_start"] == -1)]
+    pair = pair[pair["group"] != "all"].sort_values("p_value")
+    p1, p2 = pair["p_value"]
+    np.testing.assert_allclose(pair["p_holm"], [min(1.0, 2 * p1), min(1.0, max(2 * p1, p2))], rtol=1e-12)

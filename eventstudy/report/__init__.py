@@ -47,6 +47,7 @@ def write_report(
     formats: str | Iterable[ReportFormat] = FORMATS,
     *,
     dpi: int = 110,
+    per_event_figures: bool | None = None,
 ) -> list[Path]:
     """Write the figures and the reports of a study into a folder.
 
@@ -62,14 +63,20 @@ def write_report(
         Any of ``"md"``, ``"html"``, ``"pdf"``.
     dpi
         Resolution of the PNG figures.
+    per_event_figures
+        Draw one AAR/CAAR figure per event and one CAR figure per firm-event. ``None`` (default) draws them
+        for studies of at most 12 events and 40 firm-events (``report._tables.MAX_FIGURE_EVENTS``,
+        ``MAX_FIGURE_FIRM_EVENTS``), since each figure takes about a second; above that only the summary
+        figures are drawn and the report says which were left out and how to draw them.
 
     Returns
     -------
     list of pathlib.Path
-        The files written: ``figures/*.png`` first (one CAR figure per (event, ticker) of
-        ``result.car_path``, one AAR/CAAR figure per event and one for all events, the CAR heat map
-        over [-1, +1] or the first CAR window), then ``report.md``, ``report.html``, ``report.pdf``
-        as requested.
+        The files written: ``figures/*.png`` first (the AAR/CAAR figure of all events, the CAR heat map
+        over [-1, +1] or the first CAR window with a value, then the per-event figures when drawn: one
+        AAR/CAAR figure per event and one CAR figure per (event, ticker) of ``result.car_path``; file names
+        of at most 84 characters, see :func:`eventstudy.formatting.figure_stem`), then ``report.md``,
+        ``report.html``, ``report.pdf`` as requested. No figure is drawn without a value to show.
 
     Raises
     ------
@@ -87,7 +94,7 @@ def write_report(
     fig_dir = out / FIGURE_DIR
     fig_dir.mkdir(parents=True, exist_ok=True)
 
-    specs = figure_specs(result)
+    specs = figure_specs(result, per_event_figures)
     written: list[Path] = []
     images: dict[str, bytes] = {}
     figures: dict[str, Figure] = {}

@@ -2,15 +2,14 @@
 
 This module turns the tidy frames of a result into the report's tables (data provenance, settings,
 events and the day-0 audit, exclusions, CARs, tests per group, model parameters), lists the figures a
-report contains, and holds :func:`build_document`, which turns a study result into a flat sequence of
-blocks (headings, paragraphs, bullet lists, tables, figure references). Every cell is formatted by the
-rules of :mod:`eventstudy.report._format`; the renderers in :mod:`eventstudy.report.markdown`,
+report contains (:func:`figure_specs`, bounded for large studies), and holds :func:`build_document`, which
+turns a study result into a flat sequence of blocks (headings, paragraphs, bullet lists, tables, figure
+references; :mod:`eventstudy.report._format`). Every cell is formatted by the rules of
+:mod:`eventstudy.formatting`; the renderers in :mod:`eventstudy.report.markdown`,
 :mod:`eventstudy.report.html` and :mod:`eventstudy.report.pdf` only decide how a block looks; they never
 format a number themselves.
 
 The result is duck-typed (:class:`ReportableResult`): any object with the documented tidy frames works.
-The formatting rules, block types and fixed-width layout (:mod:`eventstudy.report._format`) are
-re-exported here.
 """
 
 from __future__ import annotations
@@ -18,68 +17,51 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+import numpy as np
 import pandas as pd
 
 from eventstudy import plots
-from eventstudy.plots import ascii_text, fmt_window, signed_day
-from eventstudy.report._format import (
+from eventstudy.formatting import (
     MISSING,
-    STAR_LEVELS,  # noqa: F401  (re-exported)
     STAR_NOTE,
-    Block,
-    Bullets,
-    FigureRef,
-    FigureSpec,
-    Heading,
-    Paragraph,
-    Table,
-    TextLayout,
+    figure_stem,
     fmt_cell,
     fmt_date,
     fmt_int,
-    fmt_num,
     fmt_p,
     fmt_pct,
     fmt_stat,
     group_label,
-    safe_filename,
+    signed_day,
     stars,
-    text_table_layout,
-    text_table_lines,
 )
+from eventstudy.report._format import Block, Bullets, FigureRef, FigureSpec, Heading, Paragraph, Table
+from eventstudy.spec import window_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "Block",
-    "Bullets",
-    "FigureRef",
-    "FigureSpec",
-    "Heading",
-    "Paragraph",
+    "HEATMAP_MAX_EVENTS",
+    "HEATMAP_MAX_TICKERS",
+    "MAX_FIGURE_EVENTS",
+    "MAX_FIGURE_FIRM_EVENTS",
     "ReportableResult",
-    "Table",
-    "TextLayout",
-    "ascii_text",
     "build_document",
     "car_table",
+    "day_table",
     "day_tests_table",
+    "event_days_table",
+    "events_table",
     "exclusions_table",
+    "figure_notes",
     "figure_specs",
-    "fmt_cell",
-    "fmt_int",
-    "fmt_num",
-    "fmt_p",
-    "fmt_pct",
-    "fmt_stat",
-    "fmt_window",
-    "group_label",
     "ordered_groups",
+    "parameters_table",
+    "per_event_figures",
+    "provenance_table",
     "render_figure",
     "settings_table",
-    "text_table_layout",
-    "text_table_lines",
     "window_tests_table",
 ]
 
@@ -109,6 +91,8 @@ class ReportableResult(Protocol):
     def settings(self) -> Mapping[str, Any]: ...
     @property
     def conventions(self) -> Sequence[str]: ...
+    @property
+    def adjustment_note(self) -> str: ...
     @property
     def title(self) -> str: ...
 
@@ -235,7 +219,7 @@ def car_table(result: ReportableResult, event_id: object | None = None) -> Table
     else:
         frame = frame[frame["event_id"] == event_id]
     frame = frame.assign(
-        _window=[fmt_window(a, b) for a, b in zip(frame["window_start"], frame["window_end"], strict=True)],
+        _window=_windows(frame),
         _sig=[stars(p) for p in frame["p_value"]],
     )
     spec += [
@@ -251,6 +235,11 @@ def car_table(result: ReportableResult, event_id: object | None = None) -> Table
     return _frame_table(frame, spec, notes=CAR_NOTES, wrap={"event_id": 30})
 
 
+def _windows(frame: pd.DataFrame) -> list[str]:
+    """The ``window_start``/``window_end`` columns of a frame as window text."""
+    return [window_text((int(a), int(b))) for a, b in zip(frame["window_start"], frame["window_end"], strict=True)]
+
+
 def ordered_groups(frame: pd.DataFrame) -> list[Any]:
     """Return the ``group`` values of a frame in display order: ``"all"`` first, then order of appearance."""
     groups = list(pd.unique(frame["group"])) if "group" in frame.columns else []
@@ -262,7 +251,8 @@ def _long_tests_table(
 ) -> Table:
     """Tests of one group and scope in long form: one row per test and day (or CAR window).
 
-    With ``day`` given (day scope), only that event day's rows.
+    With ``day`` given (day scope), only that event day's rows. The notes are ``note`` and the result's
+    ``adjustment_note``, which states the multiple-testing family in force (``conventions.adjust_family``).
     """
     tests = result.tests
     frame = tests[(tests["group"] == group) & (tests["scope"] == scope)]
@@ -271,18 +261,19 @@ def _long_tests_table(
     if scope == "day":
         where = [signed_day(int(d)) for d in frame["window_start"]]
     else:
-        where = [fmt_window(a, b) for a, b in zip(frame["window_start"], frame["window_end"], strict=True)]
+        where = _windows(frame)
     spec = [
         ("test", "test", None, "l"),
         ("_where", scope, None, "r" if scope == "day" else "l"),
         ("statistic", "statistic", fmt_stat, "r"),
         ("p_value", "p-value", fmt_p, "r"),
-        ("p_holm", "p (Holm)", fmt_p, "r"),
+        ("p_holm", "p_holm", fmt_p, "r"),
         ("distribution", "distribution", None, "l"),
         ("n", "n", fmt_int, "r"),
         ("reason", "note", None, "l"),
     ]
-    return _frame_table(frame.assign(_where=where), spec, caption=caption, notes=(note,), wrap={"reason": 50})
+    notes = (note, result.adjustment_note)
+    return _frame_table(frame.assign(_where=where), spec, caption=caption, notes=notes, wrap={"reason": 50})
 
 
 def window_tests_table(result: ReportableResult, group: object) -> Table:
@@ -292,8 +283,7 @@ def window_tests_table(result: ReportableResult, group: object) -> Table:
         group,
         "window",
         "Window tests (cumulative abnormal returns)",
-        "p-values two-sided, from the distribution shown; p (Holm): adjusted across the CAR windows of "
-        "each test; n = number of events used.",
+        "p-values two-sided, from the distribution shown; n = number of events used.",
     )
 
 
@@ -360,7 +350,7 @@ def day_tests_table(result: ReportableResult, group: object, day: int | None = N
         group,
         "day",
         "All day statistics" if day is None else f"Day {signed_day(day)} statistics",
-        "p-values two-sided; p (Holm): adjusted across the event-window days of each test.",
+        "p-values two-sided, from the distribution shown; n = number of events used.",
         day=day,
     )
 
@@ -380,8 +370,8 @@ def parameters_table(result: ReportableResult) -> Table:
         ("df", "df", fmt_int, "r"),
         ("estimation_start", "estimation start", fmt_date, "l"),
         ("estimation_end", "estimation end", fmt_date, "l"),
-        ("estimation_window", "estimation window", fmt_window, "l"),
-        ("event_window", "event window", fmt_window, "l"),
+        ("estimation_window", "estimation window", None, "l"),
+        ("event_window", "event window", None, "l"),
     ]
     return _frame_table(
         result.parameters,
@@ -396,59 +386,146 @@ def parameters_table(result: ReportableResult) -> Table:
 # ----------------------------------------------------------------------------------------------------
 
 
+MAX_FIGURE_EVENTS = 12
+"""A report draws per-event figures (the AAR/CAAR of each event and the CAR of each firm-event) only for
+studies with at most this many events and :data:`MAX_FIGURE_FIRM_EVENTS` firm-events: each figure costs
+about a second to render, so above that only the summary figures are drawn and the report says how to get
+the others."""
+MAX_FIGURE_FIRM_EVENTS = 40
+"""See :data:`MAX_FIGURE_EVENTS`."""
+HEATMAP_MAX_EVENTS = 30
+"""Rows of the report's CAR heat map: the events with the largest |CAR| (:func:`eventstudy.plots.plot_car_heatmap`)."""
+HEATMAP_MAX_TICKERS = 30
+"""Columns of the report's CAR heat map: the tickers with the largest |CAR| among the rows shown."""
+
+
+def _has_values(frame: pd.DataFrame, keys: list[str], column: str) -> pd.Series:
+    """Whether each group of ``keys`` (in order of appearance) has at least one finite ``column`` value."""
+    finite = np.isfinite(frame[column].to_numpy(dtype=np.float64))
+    return frame[keys].assign(_finite=finite).groupby(keys, sort=False)["_finite"].any()
+
+
+def _drawable(result: ReportableResult) -> tuple[pd.Series, pd.Series]:
+    """Which AAR groups and which (event, ticker) CAR paths have something to draw (boolean Series)."""
+    return _has_values(result.aar, ["group"], "aar"), _has_values(result.car_path, ["event_id", "ticker"], "car")
+
+
+def per_event_figures(result: ReportableResult) -> bool:
+    """Whether a report draws per-event figures (:data:`MAX_FIGURE_EVENTS`, :data:`MAX_FIGURE_FIRM_EVENTS`)."""
+    pairs = result.car_path[["event_id", "ticker"]].drop_duplicates()
+    return pairs["event_id"].nunique() <= MAX_FIGURE_EVENTS and len(pairs) <= MAX_FIGURE_FIRM_EVENTS
+
+
 def _heatmap_window(result: ReportableResult) -> tuple[int, int] | None:
-    car = result.car
-    if car.empty:
+    """[-1, +1] when it has a finite CAR, else the first CAR window that has one; None without any."""
+    windows = _has_values(result.car, ["window_start", "window_end"], "car")
+    usable = [(int(a), int(b)) for a, b in windows.index[windows.to_numpy(dtype=bool)]]
+    if not usable:
         return None
-    windows = [(int(a), int(b)) for a, b in zip(car["window_start"], car["window_end"], strict=True)]
-    return (-1, 1) if (-1, 1) in windows else windows[0]
+    return (-1, 1) if (-1, 1) in usable else usable[0]
 
 
-def figure_specs(result: ReportableResult) -> list[FigureSpec]:
-    """List the figures of a report, in display order, with unique file-safe keys.
+def figure_specs(result: ReportableResult, per_event: bool | None = None) -> list[FigureSpec]:
+    """List the figures of a report, in display order, with unique file names.
 
-    AAR/CAAR for all events and the CAR heatmap first, then per event its AAR/CAAR figure and one CAR
-    figure per ticker in ``result.car_path``.
+    The AAR/CAAR of all events and the CAR heat map (at most :data:`HEATMAP_MAX_EVENTS` x
+    :data:`HEATMAP_MAX_TICKERS` cells) first; then, when ``per_event`` (default: :func:`per_event_figures`),
+    per event its AAR/CAAR figure and one CAR figure per ticker in ``result.car_path``. A figure with no
+    finite value to draw is left out (:func:`figure_notes` says so). File stems of per-event figures come
+    from :func:`eventstudy.formatting.figure_stem`: bounded and collision-free whatever the ids.
     """
+    per_event = per_event_figures(result) if per_event is None else per_event
+    groups, paths = _drawable(result)
     specs: list[FigureSpec] = []
     used: set[str] = set()
 
     def add(stem: str, kind: Literal["car", "aar", "heatmap"], caption: str, **args: Any) -> None:
         key, n = stem, 2
-        while key.lower() in used:  # case-insensitive file systems
+        while key.lower() in used:  # case-insensitive file systems; hashed stems make this a formality
             key, n = f"{stem}-{n}", n + 1
         used.add(key.lower())
         specs.append(FigureSpec(key, kind, caption, args))
 
-    aar_groups = ordered_groups(result.aar)
-    if "all" in aar_groups:
+    if groups.get("all", False):
         add("aar_all", "aar", "Average abnormal return (bars) and CAAR (line), all events.", group="all")
     window = _heatmap_window(result)
     if window is not None:
         add(
-            f"heatmap_car_{safe_filename(window[0])}_{safe_filename(window[1])}",
+            f"heatmap_car_{window[0]}_{window[1]}",
             "heatmap",
-            f"CAR over {fmt_window(*window)} by event and ticker.",
+            f"CAR over {window_text(window)} by event and ticker.",
             window=window,
+            max_events=HEATMAP_MAX_EVENTS,
+            max_tickers=HEATMAP_MAX_TICKERS,
         )
-    path = result.car_path
-    events = list(pd.unique(path["event_id"]))
-    for g in aar_groups:
-        if g != "all" and g not in events:
-            events.append(g)
-    for ev in events:
-        if ev in aar_groups:
-            add(f"aar_{safe_filename(ev)}", "aar", f"AAR and CAAR, event {ev}.", group=ev)
-        tickers = pd.unique(path.loc[path["event_id"] == ev, "ticker"])
-        for tk in tickers:
+    if not per_event:
+        return specs
+    tickers: dict[Any, list[Any]] = {}
+    for ev, tk in paths.index[paths.to_numpy(dtype=bool)]:
+        tickers.setdefault(ev, []).append(tk)
+    event_groups = [g for g, ok in groups.items() if ok and g != "all"]
+    for ev in dict.fromkeys([*tickers, *event_groups]):
+        if ev in event_groups:
+            add(figure_stem("aar", ev), "aar", f"AAR and CAAR, event {ev}.", group=ev)
+        for tk in tickers.get(ev, []):
             add(
-                f"car_{safe_filename(ev)}_{safe_filename(tk)}",
+                figure_stem("car", ev, tk),
                 "car",
                 f"CAR of {tk} around event {ev}, with its 95% confidence band.",
                 event_id=ev,
                 ticker=tk,
             )
     return specs
+
+
+def figure_notes(result: ReportableResult, specs: Sequence[FigureSpec]) -> list[str]:
+    """Sentences saying which figures a report leaves out, why, and how to draw them.
+
+    Per-event figures above :data:`MAX_FIGURE_EVENTS` / :data:`MAX_FIGURE_FIRM_EVENTS` (or when turned
+    off), heat-map rows and columns above its caps, and figures with nothing to draw.
+    """
+    groups, paths = _drawable(result)
+    n_aar = int(groups.drop("all", errors="ignore").sum())
+    n_car = int(paths.sum())
+    drawn_aar = sum(1 for s in specs if s.kind == "aar" and str(s.args.get("group")) != "all")
+    drawn_car = sum(1 for s in specs if s.kind == "car")
+    notes = []
+    if drawn_aar < n_aar or drawn_car < n_car:
+        n_events = paths.index.get_level_values("event_id").nunique() if len(paths) else 0
+        why = (
+            f"this study has {n_events} events and {len(paths)} firm-events, more than the {MAX_FIGURE_EVENTS} "
+            f"events or {MAX_FIGURE_FIRM_EVENTS} firm-events up to which a report draws one figure per event "
+            "and per firm-event"
+            if not per_event_figures(result)
+            else "they were turned off"
+        )
+        notes.append(
+            f"Per-event figures are left out: {why}. Not drawn: {n_aar - drawn_aar} AAR/CAAR figures (one per "
+            f"event) and {n_car - drawn_car} CAR figures (one per firm-event). Draw any of them from the result: "
+            "result.plot_aar(event_id), result.plot_car(event_id) or result.plot_car(event_id, ticker); "
+            "eventstudy.report.write_report(result, folder, per_event_figures=True) writes them all."
+        )
+    for spec in specs:
+        if spec.kind == "heatmap":
+            start, end = spec.args["window"]
+            car = result.car
+            cells = car[(car["window_start"] == start) & (car["window_end"] == end)]
+            n_ev, n_tk = cells["event_id"].nunique(), cells["ticker"].nunique()
+            cap_ev, cap_tk = spec.args.get("max_events"), spec.args.get("max_tickers")
+            if (cap_ev is not None and n_ev > cap_ev) or (cap_tk is not None and n_tk > cap_tk):
+                notes.append(
+                    f"The heat map shows the {min(n_ev, cap_ev or n_ev)} events and {min(n_tk, cap_tk or n_tk)} "
+                    f"tickers with the largest |CAR| over {window_text((start, end))}, of {n_ev} events and "
+                    f"{n_tk} tickers; result.plot_car_heatmap(window) draws them all and car.csv lists every CAR."
+                )
+    empty_aar = int((~groups.drop("all", errors="ignore")).sum())
+    empty_car = int((~paths).sum())
+    if empty_aar or empty_car:
+        notes.append(
+            f"Left out for want of data: {empty_aar} AAR/CAAR and {empty_car} CAR figures whose every value is "
+            "missing (a missing abnormal return on the first event-window day leaves the whole CAR path missing)."
+        )
+    return notes
 
 
 def render_figure(result: Any, spec: FigureSpec) -> Figure:
@@ -543,7 +620,9 @@ def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | Non
     doc.append(_text_or_none(parameters_table(result), "No model parameters (no event was estimated)."))
 
     doc.append(Heading("Figures"))
+    notes = figure_notes(result, figures)
     if not figures:
-        doc.append(Paragraph("No figures."))
+        doc.append(Paragraph("No figures." if notes else "No figures: no abnormal return or CAR has a value to draw."))
+    doc.extend(Paragraph(note) for note in notes)
     doc.extend(FigureRef(spec) for spec in figures)
     return doc

@@ -11,6 +11,8 @@ import base64
 import html
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from eventstudy.plots import figure_png, plot_aar
 from eventstudy.report._format import Block, Bullets, FigureRef, Heading, Paragraph, Table
 from eventstudy.report._tables import (
@@ -175,7 +177,8 @@ def notebook_fragment(result: ReportableResult, max_rows: int = 20) -> str:
             parts.append(_html_table(day0, "es-nb-t"))
         parts.append("<p>Every day of every test: <code>result.tests</code> (scope 'day').</p>")
     aar = result.aar
-    if "group" in aar.columns and (aar["group"] == "all").any():
+    pooled = aar[aar["group"] == "all"] if "group" in aar.columns else aar.iloc[0:0]
+    if np.isfinite(pooled["aar"].to_numpy(dtype=np.float64)).any():  # never an empty chart
         data = figure_png(plot_aar(result, "all"), dpi=80)
         parts += ["<h4>AAR and CAAR, all events</h4>", _html_figure(data, "AAR (bars) and CAAR (line), all events")]
     parts.append("</div>")

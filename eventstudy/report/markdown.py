@@ -10,16 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from eventstudy.report._format import (
-    Block,
-    Bullets,
-    FigureRef,
-    Heading,
-    Paragraph,
-    Table,
-    group_label,
-    text_table_lines,
-)
+from eventstudy.formatting import group_label
+from eventstudy.report._format import Block, Bullets, FigureRef, Heading, Paragraph, Table, text_table_lines
 from eventstudy.report._tables import (
     ReportableResult,
     car_table,

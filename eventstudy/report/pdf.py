@@ -6,7 +6,7 @@ depend on the fonts installed). Long tables continue on the next page with their
 Figure pages follow, one figure per page, numbered in the order of the report.
 
 The file is byte-reproducible: ``metadata={"CreationDate": None}`` drops the only time-dependent field
-(docs/ECOSYSTEM.md §7.2). Text is transliterated to ASCII (:func:`eventstudy.plots.ascii_text`) because
+(docs/ECOSYSTEM.md §7.2). Text is transliterated to ASCII (:func:`eventstudy.formatting.ascii_text`) because
 the bundled fonts lack CJK glyphs; the Markdown and HTML reports keep the original text.
 """
 
@@ -17,16 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eventstudy.report._format import (
-    Block,
-    Bullets,
-    FigureRef,
-    Heading,
-    Paragraph,
-    Table,
-    ascii_text,
-    text_table_layout,
-)
+from eventstudy.formatting import ascii_text
+from eventstudy.report._format import Block, Bullets, FigureRef, Heading, Paragraph, Table, text_table_layout
 
 if TYPE_CHECKING:
     from matplotlib.backends.backend_pdf import PdfPages

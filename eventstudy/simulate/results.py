@@ -21,7 +21,8 @@ import pandas as pd
 
 from eventstudy._typing import FloatArray, IntArray, Window
 from eventstudy.conventions import PROFILES
-from eventstudy.study import StudySpec
+from eventstudy.formatting import MISSING, fmt_num
+from eventstudy.spec import StudySpec, window_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -220,9 +221,9 @@ class SimulationResult:
                 test, scope, start, end = cast(tuple[str, str, int, int], cell_key)
                 if scope == "window" and start == end and (test, start) in merged:
                     continue
-                where = f"day {start}" if scope == "day" else f"CAR {_fmt_window(int(start), int(end))}"
+                where = f"day {start}" if scope == "day" else f"CAR {window_text((int(start), int(end)))}"
                 if scope == "day" and (test, start) in merged:
-                    where += f" = CAR {_fmt_window(int(start), int(start))}"
+                    where += f" = CAR {window_text((int(start), int(start)))}"
                 values = [_cell_text(r, alpha) for _, r in rows.iterrows()]
                 n_valid, n_all = rows["n_valid"].min(), rows["n_samples"].iloc[0]
                 n_text = str(n_valid) if n_valid == n_all else f"{n_valid} of {n_all}"
@@ -288,10 +289,7 @@ class SimulationResult:
                 "|---|" + "---:|" * (len(alphas) + 1),
             ]
             for name, rows in placebo.groupby("test", sort=False):
-                values = [
-                    f"{100 * r:.1f} ({100 * e:.1f})" if np.isfinite(r) else "n/a"
-                    for r, e in zip(rows["rejection_rate"], rows["mc_se"], strict=True)
-                ]
+                values = [_rate_text(r, e) for r, e in zip(rows["rejection_rate"], rows["mc_se"], strict=True)]
                 lines.append(f"| {name} | " + " | ".join(values) + f" | {rows['n_valid'].iloc[0]} |")
             lines.append("")
         return "\n".join(lines)
@@ -307,17 +305,16 @@ def _pct(value: float) -> str:
     return f"{text} %"
 
 
-def _fmt_window(start: int, end: int) -> str:
-    from eventstudy.plots import fmt_window
-
-    return fmt_window(start, end)
+def _rate_text(rate: float, se: float) -> str:
+    """A rejection rate and its Monte Carlo SE in percent, one decimal: ``"5.2 (0.7)"``; ``"n/a"`` when undefined."""
+    return f"{fmt_num(100 * rate, 1)} ({fmt_num(100 * se, 1)})" if np.isfinite(rate) else MISSING
 
 
 def _cell_text(row: pd.Series, alpha: float) -> str:
     rate, se = row["rejection_rate"], row["mc_se"]
+    text = _rate_text(rate, se)
     if not np.isfinite(rate):
-        return "n/a"
-    text = f"{100 * rate:.1f} ({100 * se:.1f})"
+        return text
     if row["delta"] == 0 and row["n_valid"] > 0:
         half = 1.96 * math.sqrt(alpha * (1 - alpha) / row["n_valid"])
         if abs(rate - alpha) > half:
@@ -379,7 +376,7 @@ def plot_power(result: SimulationResult, alpha: float = 0.05) -> Figure:
             f"Abnormal return added on day(s) {', '.join(map(str, result.spec.inject_days))}", parse_math=False
         )
         ax.set_ylabel(f"Rejection rate at {_pct(alpha)} (two-sided)", parse_math=False)
-        ax.set_title(f"day {a}" if scope == "day" else f"CAR {_fmt_window(a, b)}", parse_math=False)
+        ax.set_title(f"day {a}" if scope == "day" else f"CAR {window_text((a, b))}", parse_math=False)
         ax.grid(True, lw=0.4, alpha=0.5)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)

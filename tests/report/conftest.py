@@ -13,11 +13,14 @@ bands are CAR +/- 1.96 SE, the AAR is the cross-sectional mean. Edge cases the r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from eventstudy.conventions import ADJUST_FAMILY_TEXT
 
 EVENTS = ("ant_ipo_suspended", "tencent_next_target")
 TICKERS = ("9988.HK", "MXN=X")
@@ -49,12 +52,22 @@ CONVENTIONS = [
 ]
 
 
-def make_fake_result(*, exclusions: bool = True) -> SimpleNamespace:
-    """Build the fake result (pure function of its arguments; seeded)."""
+def make_fake_result(
+    *,
+    exclusions: bool = True,
+    adjust_family: str = "days",
+    event_ids: Sequence[str] = EVENTS,
+    tickers: Sequence[str] = TICKERS,
+) -> SimpleNamespace:
+    """Build the fake result (pure function of its arguments; seeded).
+
+    ``event_ids`` and ``tickers`` make larger (or oddly named) results: every event has every ticker; the
+    first event's dates and times are used for event 0, the second's for all others.
+    """
     rng = np.random.default_rng(20201103)
     ar_rows, path_rows, car_rows, param_rows, day_rows = [], [], [], [], []
-    for e_idx, ev in enumerate(EVENTS):
-        for tk in TICKERS:
+    for e_idx, ev in enumerate(event_ids):
+        for tk in tickers:
             sigma = 0.02 if tk == "9988.HK" else 0.005
             ar = rng.normal(-0.01 if e_idx == 0 else 0.004, sigma, DAYS.size)
             dates = pd.bdate_range("2020-11-02" if e_idx == 0 else "2021-03-10", periods=DAYS.size)
@@ -64,7 +77,7 @@ def make_fake_result(*, exclusions: bool = True) -> SimpleNamespace:
                     {
                         "event_id": ev,
                         "ticker": tk,
-                        "benchmark": BENCHMARKS[tk],
+                        "benchmark": BENCHMARKS.get(tk, "^GSPC"),
                         "date": d,
                         "rel_day": int(day),
                         "return": a + 0.0002 + 1.1 * r_m,
@@ -94,7 +107,7 @@ def make_fake_result(*, exclusions: bool = True) -> SimpleNamespace:
             for a, b in WINDOWS:
                 mask = (a <= DAYS) & (b >= DAYS)
                 car = float(ar[mask].sum())
-                if ev == EVENTS[1] and tk == "MXN=X" and (a, b) == (-1, 1):
+                if e_idx == 1 and tk == "MXN=X" and (a, b) == (-1, 1):
                     car = float("nan")
                 se = sigma * np.sqrt(mask.sum() * 1.01)
                 t = car / se
@@ -116,7 +129,7 @@ def make_fake_result(*, exclusions: bool = True) -> SimpleNamespace:
                 {
                     "event_id": ev,
                     "ticker": tk,
-                    "benchmark": BENCHMARKS[tk],
+                    "benchmark": BENCHMARKS.get(tk, "^GSPC"),
                     "model": "market",
                     "alpha": 0.0002,
                     "beta": 1.1,
@@ -134,7 +147,7 @@ def make_fake_result(*, exclusions: bool = True) -> SimpleNamespace:
                 {
                     "event_id": ev,
                     "ticker": tk,
-                    "benchmark": BENCHMARKS[tk],
+                    "benchmark": BENCHMARKS.get(tk, "^GSPC"),
                     "exchange": "XHKG" if tk == "9988.HK" else "FX",
                     "event_time_utc": pd.Timestamp("2020-11-03 13:00", tz="UTC")
                     if e_idx == 0
@@ -152,11 +165,11 @@ def make_fake_result(*, exclusions: bool = True) -> SimpleNamespace:
     car_path = pd.DataFrame(path_rows)
 
     aar_rows = []
-    for group in ("all", *EVENTS):
+    for group in ("all", *event_ids):
         sub = abnormal if group == "all" else abnormal[abnormal["event_id"] == group]
         by_day = sub.groupby("rel_day")["abnormal_return"].agg(["mean", "count"]).sort_index()
         n = by_day["count"].to_numpy()
-        if group == EVENTS[1]:
+        if len(event_ids) > 1 and group == event_ids[1]:
             n = n.copy()
             n[0] = 1  # a day with a missing return: n varies within the group
         caar = by_day["mean"].cumsum()
@@ -166,13 +179,13 @@ def make_fake_result(*, exclusions: bool = True) -> SimpleNamespace:
 
     test_rows = []
     names = {"cross_sectional_t": "t({n1})", "patell_z": "N(0,1)", "bmp_t": "t({n1})"}
-    for group in ("all", *EVENTS):
+    for group in ("all", *event_ids):
         n = 4 if group == "all" else 2
         for name, dist in names.items():
             for a, b in WINDOWS:
                 stat = float(rng.normal(-1.5, 1.0))
                 reason = ""
-                if group == EVENTS[1] and name == "bmp_t" and (a, b) == (0, 0):
+                if len(event_ids) > 1 and group == event_ids[1] and name == "bmp_t" and (a, b) == (0, 0):
                     stat, reason = float("nan"), NAN_TEST_REASON
                 test_rows.append(
                     {
@@ -209,20 +222,21 @@ def make_fake_result(*, exclusions: bool = True) -> SimpleNamespace:
                 )
     tests = pd.DataFrame(test_rows)
 
+    first = np.arange(len(event_ids)) == 0
     events = pd.DataFrame(
         {
-            "event_id": list(EVENTS),
-            "date": [pd.Timestamp("2020-11-03"), pd.Timestamp("2021-03-12")],
-            "time": ["21:00", "15:00"],
-            "timezone": ["Asia/Shanghai", "Asia/Hong_Kong"],
-            "time_approximate": [True, True],
-            "headline": [SCRIPT_HEADLINE, CJK_HEADLINE],
-            "category": ["regulatory", "regulatory_report"],
+            "event_id": list(event_ids),
+            "date": np.where(first, pd.Timestamp("2020-11-03"), pd.Timestamp("2021-03-12")),
+            "time": np.where(first, "21:00", "15:00"),
+            "timezone": np.where(first, "Asia/Shanghai", "Asia/Hong_Kong"),
+            "time_approximate": True,
+            "headline": np.where(first, SCRIPT_HEADLINE, CJK_HEADLINE),
+            "category": np.where(first, "regulatory", "regulatory_report"),
         }
     )
     excl = pd.DataFrame(
         {
-            "event_id": [EVENTS[1]] if exclusions else [],
+            "event_id": [event_ids[-1]] if exclusions else [],
             "ticker": ["0700.HK"] if exclusions else [],
             "stage": ["prices"] if exclusions else [],
             "reason": [EXCLUSION_REASON] if exclusions else [],
@@ -254,6 +268,7 @@ def make_fake_result(*, exclusions: bool = True) -> SimpleNamespace:
         events=events,
         settings=dict(SETTINGS),
         conventions=list(CONVENTIONS),
+        adjustment_note=ADJUST_FAMILY_TEXT[adjust_family],
         title="Event study: events.csv",
     )
 

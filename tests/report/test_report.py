@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import html
 import importlib.util
-import math
 import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from eventstudy.formatting import fmt_int, fmt_num, fmt_p, fmt_pct
 from eventstudy.report import notebook_fragment, summary_text, write_report
+from eventstudy.report._format import Heading
 from eventstudy.report._tables import (
-    Heading,
     build_document,
+    day_tests_table,
     exclusions_table,
-    fmt_cell,
-    fmt_int,
-    fmt_num,
-    fmt_p,
-    fmt_pct,
-    stars,
+    figure_notes,
+    figure_specs,
+    render_figure,
+    window_tests_table,
 )
 from eventstudy.report.html import render_html
-from eventstudy.report.markdown import md_escape
+from eventstudy.report.markdown import md_escape, render_markdown
 from eventstudy.report.pdf import render_pdf
 
 # The fake result and its edge-case strings, loaded by path so that the name "conftest" never clashes.
@@ -57,8 +56,10 @@ class TestFiles:
         figures = [n for n in names if n.startswith("figures/")]
         pairs = result.car_path[["event_id", "ticker"]].drop_duplicates()
         assert len([n for n in figures if n.startswith("figures/car_")]) == len(pairs)
-        assert {"figures/aar_all.png", *(f"figures/aar_{e}.png" for e in EVENTS)} <= set(figures)
-        assert "figures/car_ant_ipo_suspended_MXN_X.png" in figures
+        assert "figures/aar_all.png" in figures
+        for e in EVENTS:  # per-event stems: a readable slug and 10 hex digits of a hash of the ids
+            assert len([n for n in figures if re.fullmatch(rf"figures/aar_{e}_[0-9a-f]{{10}}\.png", n)]) == 1
+        assert [n for n in figures if re.fullmatch(r"figures/car_ant_ipo_suspended_MXN_X_[0-9a-f]{10}\.png", n)]
         assert len([n for n in figures if "heatmap" in n]) == 1
         assert all(re.fullmatch(r"figures/[A-Za-z0-9._-]+\.png", n) for n in figures)
         assert all(p.read_bytes().startswith(PNG_MAGIC) for p in paths if p.suffix == ".png")
@@ -219,22 +220,111 @@ def test_document_order_and_completeness(fake_result: SimpleNamespace) -> None:
     assert [h for h in headings if h.startswith("Group: ")] == ["Group: all events", *(f"Group: {e}" for e in EVENTS)]
 
 
-@pytest.mark.parametrize(
-    ("func", "value", "expected"),
-    [
-        (fmt_p, 0.01234, "0.0123"),
-        (fmt_p, 0.00001, "<0.0001"),
-        (fmt_p, 0.0001, "0.0001"),
-        (fmt_p, math.nan, "n/a"),
-        (fmt_pct, -0.012345, "-1.23%"),
-        (fmt_pct, -0.00001, "0.00%"),
-        (fmt_pct, None, "n/a"),
-        (fmt_int, 238.0, "238"),
-        (stars, 0.004, "***"),
-        (stars, 0.2, ""),
-        (fmt_cell, True, "yes"),
-        (fmt_cell, "a\nb", "a b"),
-    ],
-)
-def test_formatting_rules(func, value, expected: str) -> None:
-    assert func(value) == expected
+class TestAdjustmentFamilyNotes:
+    """The tests tables state the multiple-testing family in force (issue 6: 'across days' under events)."""
+
+    @pytest.mark.parametrize(("family", "other"), [("events", "days"), ("days", "events")])
+    def test_notes_state_the_family_in_force(self, family: str, other: str) -> None:
+        from eventstudy.conventions import ADJUST_FAMILY_TEXT
+
+        result = make_fake_result(adjust_family=family)
+        for table in (window_tests_table(result, "all"), day_tests_table(result, "all")):
+            assert ADJUST_FAMILY_TEXT[family] in table.notes
+            assert ADJUST_FAMILY_TEXT[other] not in table.notes
+        text = render_markdown(build_document(result, []))
+        assert md_escape(ADJUST_FAMILY_TEXT[family]) in text and md_escape(ADJUST_FAMILY_TEXT[other]) not in text
+        assert "adjusted across" not in text  # the old fixed wording
+        assert ADJUST_FAMILY_TEXT[family] in summary_text(result)
+
+
+def _stems(specs) -> list[str]:
+    return [s.key for s in specs]
+
+
+class TestFigureCount:
+    """Rendering stays bounded: per-event figures only up to 12 events and 40 firm-events."""
+
+    @staticmethod
+    def _fake(n_events: int, n_tickers: int = 2) -> SimpleNamespace:
+        return make_fake_result(
+            event_ids=[f"ev{i:02d}" for i in range(n_events)], tickers=[f"T{j}.HK" for j in range(n_tickers)]
+        )
+
+    def test_at_the_limits_every_figure_is_drawn(self) -> None:
+        for n_events, n_tickers in ((12, 2), (4, 10)):  # 12 events / 24 firm-events; 4 events / 40 firm-events
+            result = self._fake(n_events, n_tickers)
+            specs = figure_specs(result)
+            assert [s.kind for s in specs].count("car") == n_events * n_tickers
+            assert [s.kind for s in specs].count("aar") == n_events + 1  # each event and all events
+            assert len(specs) == 2 + n_events + n_events * n_tickers
+            assert figure_notes(result, specs) == []
+
+    @pytest.mark.parametrize(("n_events", "n_tickers"), [(13, 2), (5, 9)])  # 13 events; 45 firm-events
+    def test_above_the_limits_only_summaries(self, n_events: int, n_tickers: int, tmp_path: Path) -> None:
+        result = self._fake(n_events, n_tickers)
+        paths = write_report(result, tmp_path, formats=("md",))
+        assert [p.name for p in paths if p.suffix == ".png"] == ["aar_all.png", "heatmap_car_-1_1.png"]
+        text = (tmp_path / "report.md").read_text(encoding="utf-8")
+        note = (
+            f"this study has {n_events} events and {n_events * n_tickers} firm-events, more than the 12 events or "
+            f"40 firm-events up to which a report draws one figure per event and per firm-event. Not drawn: "
+            f"{n_events} AAR/CAAR figures (one per event) and {n_events * n_tickers} CAR figures (one per firm-event)."
+        )
+        assert md_escape(note) in text
+        assert "result.plot\\_car(event\\_id, ticker)" in text or "result.plot_car(event_id, ticker)" in text
+        # and the way out draws them all
+        assert len(figure_specs(result, per_event=True)) == 2 + n_events + n_events * n_tickers
+
+    def test_heatmap_is_capped_in_the_report(self) -> None:
+        result = self._fake(31, 1)
+        (heatmap,) = [s for s in figure_specs(result) if s.kind == "heatmap"]
+        assert heatmap.args["max_events"] == 30
+        notes = figure_notes(result, figure_specs(result))
+        assert any("The heat map shows the 30 events and 1 tickers with the largest |CAR|" in n for n in notes)
+        fig = render_figure(result, heatmap)
+        assert fig.axes[0].get_images()[0].get_array().shape == (30, 1)
+
+    def test_odd_ids_give_safe_bounded_distinct_files(self, tmp_path: Path) -> None:
+        events = ["x" * 300, "x" * 299 + "y", "a/../../b", "..", "騰訊控股"]
+        result = make_fake_result(event_ids=events, tickers=["T/1", "T_1"])
+        paths = write_report(result, tmp_path / "out", formats=("md",))
+        pngs = [p for p in paths if p.suffix == ".png"]
+        assert len(pngs) == 2 + 5 + 10 and len({p.name.lower() for p in pngs}) == len(pngs)
+        for p in pngs:
+            assert p.parent == tmp_path / "out" / "figures" and p.is_file()
+            assert len(p.name) <= 100 and re.fullmatch(r"[a-z][A-Za-z0-9._-]*\.png", p.name)
+        assert sorted(p.name for p in (tmp_path / "out" / "figures").iterdir()) == sorted(p.name for p in pngs)
+
+
+def _empty(result: SimpleNamespace) -> SimpleNamespace:
+    """The fake result as it would be if nothing had been estimated: every result frame without rows."""
+    for name in ("abnormal_returns", "car", "car_path", "aar", "tests", "parameters"):
+        setattr(result, name, getattr(result, name).iloc[0:0])
+    return result
+
+
+class TestNothingToDraw:
+    def test_empty_result_report_says_so_and_draws_nothing(self, tmp_path: Path) -> None:
+        result = _empty(make_fake_result())
+        paths = write_report(result, tmp_path, formats=("md", "html"))
+        assert [p.name for p in paths] == ["report.md", "report.html"]
+        assert list((tmp_path / "figures").iterdir()) == []
+        text = (tmp_path / "report.md").read_text(encoding="utf-8")
+        assert "No figures: no abnormal return or CAR has a value to draw." in text
+        frag = notebook_fragment(result)
+        assert "<img" not in frag
+
+    def test_missing_values_are_not_drawn_but_counted(self) -> None:
+        result = make_fake_result()
+        path = result.car_path.copy()
+        path.loc[(path["event_id"] == EVENTS[0]) & (path["ticker"] == "MXN=X"), "car"] = float("nan")
+        result.car_path = path
+        specs = figure_specs(result)
+        assert [s.args for s in specs if s.kind == "car"] == [
+            {"event_id": e, "ticker": t}
+            for e, t in ((EVENTS[0], "9988.HK"), (EVENTS[1], "9988.HK"), (EVENTS[1], "MXN=X"))
+        ]
+        assert figure_notes(result, specs) == [
+            "Left out for want of data: 0 AAR/CAAR and 1 CAR figures whose every value is missing (a missing "
+            "abnormal return on the first event-window day leaves the whole CAR path missing)."
+        ]

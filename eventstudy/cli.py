@@ -269,9 +269,13 @@ def _cmd_store_ls(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"store {path} does not exist yet (run `eventstudy fetch EVENTS` to fill it)")
         return 0
-    listing = PriceStore(path).listing()
+    store = PriceStore(path)
+    listing = store.listing()
     print(f"store: {path}")
     print(listing.to_string(index=False) if len(listing) else "(empty)")
+    failed = store.failed_symbols()
+    if failed:
+        print(f"no data stored (every download failed; see the fetch log): {', '.join(failed)}")
     return 0
 
 

@@ -410,7 +410,8 @@ def _no_prices_message(failed: dict[str, PriceSourceError]) -> str:
     lines = [f"no usable prices for any of the {len(failed)} symbols:"]
     for reason, symbols in by_reason.items():
         shown = ", ".join(symbols[:6]) + (f" and {len(symbols) - 6} more" if len(symbols) > 6 else "")
-        lines.append(f"  {reason}: {shown}")
+        count = f"{len(symbols)} symbol{'s' if len(symbols) > 1 else ''}"
+        lines.append(f"  {reason}: {count} could not be fetched ({shown})")
         lines.append(f"    e.g. {failed[symbols[0]].detail}" if failed[symbols[0]].detail else "")
     return "\n".join(line for line in lines if line)
 

@@ -7,18 +7,12 @@ Importing this package does not import yfinance.
 
 from __future__ import annotations
 
+from eventstudy.data.coverage import Coverage, adjustment_drift
 from eventstudy.data.csv_prices import CsvPrices
 from eventstudy.data.returns_files import ReturnsFile, ReturnsFrame
 from eventstudy.data.series import PriceSeries, PriceSource, SeriesKind
 from eventstudy.data.sources import YahooPrices
-from eventstudy.data.store import (
-    Coverage,
-    FetchInfo,
-    PriceStore,
-    StoreError,
-    adjustment_drift,
-    default_store_path,
-)
+from eventstudy.data.store import FetchInfo, PriceStore, StoreError, default_store_path
 
 __all__ = [
     "Coverage",

@@ -1,4 +1,4 @@
-"""Price sources: Yahoo Finance through the local store; every source class is importable from here.
+"""Yahoo Finance prices through the local store: :class:`YahooPrices`.
 
 Every source implements :class:`~eventstudy.data.series.PriceSource`: ``load(symbol, start, end)``
 returns a :class:`~eventstudy.data.series.PriceSeries` of the symbol's observed rows and raises
@@ -8,14 +8,15 @@ it into an exclusion). A malformed file is the user's input, so it raises
 
 Sources never fill, align or resample; they may return more rows than ``start..end`` (the caller cuts).
 
-This module holds :class:`YahooPrices`; the file sources live in :mod:`eventstudy.data.csv_prices`
-(:class:`CsvPrices`) and :mod:`eventstudy.data.returns_files` (:class:`ReturnsFrame`, :class:`ReturnsFile`)
-and are re-exported here.
+The file sources live in their own modules, :mod:`eventstudy.data.csv_prices` (:class:`CsvPrices`) and
+:mod:`eventstudy.data.returns_files` (:class:`ReturnsFrame`, :class:`ReturnsFile`); every source is also
+importable from the :mod:`eventstudy.data` package.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,10 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.data import yahoo as _yahoo
-from eventstudy.data._csv import _list_dates
-from eventstudy.data.csv_prices import YAHOO_CSV_COLUMNS, CsvPrices, PriceField, ZeroVolumeRows
-from eventstudy.data.returns_files import ReturnsFile, ReturnsFrame
+from eventstudy.data.cleaning import invalid_values, list_dates
+from eventstudy.data.coverage import Coverage, adjustment_drift
 from eventstudy.data.series import PriceSeries
-from eventstudy.data.store import Coverage, FetchInfo, PriceStore, adjustment_drift, utc_now_iso
+from eventstudy.data.store import FetchInfo, PriceStore, utc_now_iso
 from eventstudy.errors import EventStudyWarning, InputError, PriceSourceError
 
 
@@ -73,11 +73,23 @@ class YahooPrices:
     adjusted-price vintage is kept (``docs/ECOSYSTEM.md`` §5). Every attempt is logged in the store's
     ``fetches`` table. When a download fails and rows are stored, they are served with an
     :class:`~eventstudy.errors.EventStudyWarning` and a note. The series holds all stored rows (the caller
-    cuts); rows without a positive ``adj_close`` are dropped and noted.
+    cuts); rows whose ``adj_close`` is missing or breaks the price rule of :mod:`eventstudy.data.cleaning`
+    are dropped and noted.
+
+    No network: after :attr:`NO_NETWORK_AFTER` downloads in a row that could not connect to Yahoo (reason
+    ``"no network"``), the next downloads are not attempted for :attr:`NO_NETWORK_RETRY_S` seconds after the
+    last such failure: those symbols fail at once with reason ``"no network"`` (or are served from the store
+    with a warning when rows are stored), so a run without network ends in seconds instead of trying every
+    symbol. Skipped downloads are not logged in the store (nothing was attempted); a successful download
+    resets the count.
     """
 
     OVERLAP_DAYS = 14
     SLACK_DAYS = 7
+    NO_NETWORK_AFTER = 2
+    """Consecutive connection failures after which downloads are no longer attempted."""
+    NO_NETWORK_RETRY_S = 60.0
+    """Seconds after the last connection failure before a download is attempted again."""
 
     def __init__(
         self,
@@ -92,6 +104,8 @@ class YahooPrices:
         self.session = session
         self.ticker_factory = ticker_factory
         self.refresh = bool(refresh)
+        self._connection_failures: list[PriceSourceError] = []
+        self._last_connection_failure = 0.0
 
     @property
     def description(self) -> str:
@@ -122,8 +136,8 @@ class YahooPrices:
         Raises
         ------
         PriceSourceError
-            ``"not in store (offline)"``; or the download's reason (``"no data"``, ``"network"``,
-            ``"rate limited"``, ``"unexpected response"``) when nothing is stored.
+            ``"not in store (offline)"``; or the download's reason (``"no data"``, ``"no network"``,
+            ``"network"``, ``"rate limited"``, ``"unexpected response"``) when nothing is stored.
         StoreError
             When the store file cannot be used (a :class:`~eventstudy.errors.DataError`).
         """
@@ -173,8 +187,31 @@ class YahooPrices:
         return start, end
 
     def _fetch(self, symbol: str, start: dt.date, end: dt.date) -> tuple[pd.DataFrame, str]:
-        frame = _yahoo.fetch_history(symbol, start, end, session=self.session, ticker_factory=self.ticker_factory)
+        try:
+            frame = _yahoo.fetch_history(symbol, start, end, session=self.session, ticker_factory=self.ticker_factory)
+        except PriceSourceError as exc:
+            if exc.reason == _yahoo.REASON_NO_NETWORK:
+                self._connection_failures.append(exc)
+                del self._connection_failures[: -self.NO_NETWORK_AFTER]  # the last few are enough
+                self._last_connection_failure = time.monotonic()
+            raise
+        self._connection_failures.clear()
         return frame, utc_now_iso()
+
+    def _not_attempted(self, symbol: str) -> PriceSourceError | None:
+        """The error for a download skipped because the network is down, or None to try the download."""
+        failures = self._connection_failures
+        if len(failures) < self.NO_NETWORK_AFTER:
+            return None
+        age = time.monotonic() - self._last_connection_failure
+        if age >= self.NO_NETWORK_RETRY_S:
+            return None
+        return PriceSourceError(
+            symbol,
+            _yahoo.REASON_NO_NETWORK,
+            f"not attempted: the last {len(failures)} downloads ({', '.join(e.symbol for e in failures)}) "
+            f"could not connect to Yahoo, the last one {age:.0f} s ago",
+        )
 
     def _fallback(self, symbol: str, exc: PriceSourceError, coverage: Coverage | None, what: str) -> list[str]:
         if coverage is None:
@@ -187,6 +224,9 @@ class YahooPrices:
         return [f"{message}: {exc.detail}" if exc.detail else message]
 
     def _download(self, symbol: str, start: dt.date, end: dt.date, coverage: Coverage | None) -> list[str]:
+        skipped = self._not_attempted(symbol)
+        if skipped is not None:
+            return self._fallback(symbol, skipped, coverage, "download")
         version = _yahoo.yfinance_version()
         lo, hi = self._fetch_range(start, end, coverage)
         try:
@@ -232,12 +272,12 @@ class YahooPrices:
         if frame is None:  # pragma: no cover - coverage said rows exist; a concurrent writer replaced them
             raise PriceSourceError(symbol, "no data", f"no rows in the store {self.store.path}")
         adj = frame["adj_close"].to_numpy(dtype=np.float64, na_value=np.nan)
-        keep = np.isfinite(adj) & (adj > 0)
+        keep = ~np.isnan(adj) & ~invalid_values(adj, "price")
         if not keep.all():
             notes = [
                 *notes,
-                f"{int((~keep).sum())} stored row(s) without a positive adj_close dropped: "
-                f"{_list_dates(frame.index[~keep])}",
+                f"{int((~keep).sum())} stored row(s) without a usable adj_close dropped: "
+                f"{list_dates(frame.index[~keep])}",
             ]
         if not keep.any():
             raise PriceSourceError(symbol, "no data", "the stored rows have no adjusted close")
@@ -257,12 +297,4 @@ class YahooPrices:
         )
 
 
-__all__ = [
-    "YAHOO_CSV_COLUMNS",
-    "CsvPrices",
-    "PriceField",
-    "ReturnsFile",
-    "ReturnsFrame",
-    "YahooPrices",
-    "ZeroVolumeRows",
-]
+__all__ = ["YahooPrices"]

@@ -3,14 +3,23 @@
 Design (``docs/ECOSYSTEM.md`` §5):
 
 * stdlib :mod:`sqlite3` in WAL mode, so that readers (a notebook) never block while a writer (the CLI)
-  downloads, and readers always see a committed snapshot; ``PRAGMA synchronous=FULL``; a busy timeout
-  for concurrent writers;
+  downloads, and readers always see a committed snapshot; ``PRAGMA synchronous=FULL``;
 * every write is one ``BEGIN IMMEDIATE ... COMMIT`` transaction: an exception half-way through rolls
   back and leaves the rows already stored untouched;
+* several processes may create and write the same new file at the same moment: creating the store
+  (WAL mode, tables, schema version) is idempotent and serialised by SQLite's write lock, and every
+  operation is retried while another connection holds a lock, up to ``busy_timeout`` seconds in total
+  (:class:`PriceStore`);
+* reading opens the file read-only (``mode=ro``): reading never creates tables, never switches the
+  journal mode and never changes a file that is not an eventstudy store (it is refused with a
+  :class:`StoreError`), so ``eventstudy store ls`` and ``--offline`` runs leave any file as they found it;
 * ``prices`` keeps raw ``close``, ``adj_close``, ``dividends`` and ``splits`` so that adjusted-price
-  drift can be detected (:func:`adjustment_drift`); rows are upserted on ``(source, symbol, date)``;
+  drift can be detected (:func:`eventstudy.data.coverage.adjustment_drift`); rows are upserted on
+  ``(source, symbol, date)``;
+  a row changed outside eventstudy (a date that is not ``YYYY-MM-DD``, text in a price column) is
+  reported with the store, the symbol and the row, never served;
 * ``fetches`` is an append-only log of every download attempt, failures included (triggers refuse
-  updates and deletes);
+  updates and deletes); a failed attempt stores no rows and is not listed as data;
 * ``meta`` holds the schema version.
 
 The file lives in the user *data* directory (cache directories may be wiped); see
@@ -22,14 +31,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import random
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
+from eventstudy.data.cleaning import FIRST_DATE, LAST_DATE
+from eventstudy.data.coverage import Coverage, FetchRecord
 from eventstudy.errors import DataError
 
 SCHEMA_VERSION = 1
@@ -145,6 +159,51 @@ _UPSERT = (
 )
 
 
+_STORE_TABLES: tuple[str, ...] = ("meta", "fetches", "prices")
+"""Tables every eventstudy store has; a database with other tables only is not a price store."""
+
+_DATE_OK = "(typeof(date) = 'text' AND date(date, '+0 days') IS date AND date BETWEEN ? AND ?)"
+_DAMAGED_ROWS = (
+    f"SELECT date, {_DATE_OK}, "
+    + ", ".join(f"{c}, typeof({c})" for c in (*_FLOAT_COLUMNS, "fetch_id"))
+    + f" FROM prices WHERE source = ? AND symbol = ? AND (NOT {_DATE_OK} OR "
+    + " OR ".join(f"typeof({c}) NOT IN ('real', 'integer', 'null')" for c in _FLOAT_COLUMNS)
+    + " OR typeof(fetch_id) NOT IN ('integer', 'null')) ORDER BY date"
+)
+"""Every row of one (source, symbol) that was changed outside eventstudy.
+
+A good row has a canonical ``YYYY-MM-DD`` text date of a real calendar day (``date(d, '+0 days')``
+normalises 2024-02-30 to 2024-03-01, so the comparison fails for impossible days) within
+:data:`eventstudy.data.cleaning.FIRST_DATE`..:data:`~eventstudy.data.cleaning.LAST_DATE` (the
+date rule of every price source), numbers or NULL in the price columns and an
+integer or NULL ``fetch_id``. Parameters: the date bounds (twice), source, symbol.
+"""
+
+#: SQLite result codes (low byte of the extended code) that mean "another connection holds a lock".
+_TRANSIENT_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_PROTOCOL})
+_FIRST_PAUSE = 0.002
+_MAX_PAUSE = 0.1
+
+T = TypeVar("T")
+
+
+class _StillLocked(Exception):
+    """``PRAGMA journal_mode = WAL`` answered with the old mode: another connection holds the file."""
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Whether an error only says that another connection holds a lock (worth retrying)."""
+    if isinstance(exc, _StillLocked):
+        return True
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return (code & 0xFF) in _TRANSIENT_CODES
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
 def utc_now_iso() -> str:
     """Return the current UTC time as an ISO 8601 string with microseconds (sortable as text)."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
@@ -175,15 +234,31 @@ class StoreError(DataError):
     path
         The store file.
     problem
-        What went wrong (the SQLite message).
+        What went wrong.
     advice
         What the user can do about it.
+    symbol, row, column, value
+        For a damaged row: the symbol, the row's stored date (as text), the column and the stored value.
     """
 
-    def __init__(self, path: str | Path, problem: str, advice: str) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        problem: str,
+        advice: str,
+        *,
+        symbol: str | None = None,
+        row: str | None = None,
+        column: str | None = None,
+        value: object = None,
+    ) -> None:
         self.path = str(path)
         self.problem = problem
         self.advice = advice
+        self.symbol = symbol
+        self.row = row
+        self.column = column
+        self.value = value
         super().__init__(f"price store {self.path}: {problem}; {advice}")
 
 
@@ -215,71 +290,6 @@ class FetchInfo:
     source: str = "yahoo"
     status: str = "ok"
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class FetchRecord:
-    """One successful fetch of a symbol, as needed for coverage decisions."""
-
-    requested_start: dt.date | None
-    requested_end: dt.date | None
-    fetched_at_utc: str
-
-    @property
-    def fetched_on(self) -> dt.date:
-        """UTC calendar date of the fetch."""
-        return dt.datetime.fromisoformat(self.fetched_at_utc).astimezone(dt.UTC).date()
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """What the store holds for one (source, symbol).
-
-    Parameters
-    ----------
-    symbol, source
-        The key.
-    first_date, last_date
-        First and last stored date.
-    rows
-        Number of stored rows.
-    last_fetched_utc
-        Time of the latest fetch whose rows are stored (status ``ok`` or ``rebased``), or None.
-    fetches
-        The successful fetches, oldest first.
-    """
-
-    symbol: str
-    source: str
-    first_date: dt.date
-    last_date: dt.date
-    rows: int
-    last_fetched_utc: str | None
-    fetches: tuple[FetchRecord, ...] = ()
-
-    def head_covered(self, start: dt.date, slack_days: int = 7) -> bool:
-        """Whether rows from ``start`` on are stored (allowing ``slack_days`` of non-trading days).
-
-        Also true when an earlier successful fetch already asked for ``start`` or earlier: the symbol's
-        history simply begins later (e.g. a listing after ``start``).
-        """
-        if self.first_date <= start + dt.timedelta(days=slack_days):
-            return True
-        return any(f.requested_start is not None and f.requested_start <= start for f in self.fetches)
-
-    def tail_covered(self, end: dt.date, slack_days: int = 7) -> bool:
-        """Whether rows up to ``end`` are stored (allowing ``slack_days`` of non-trading days).
-
-        Also true when a successful fetch that asked for ``end`` or later happened after ``end``: Yahoo
-        had nothing more (a suspension, a delisting, or a long closure).
-        """
-        if self.last_date >= end - dt.timedelta(days=slack_days):
-            return True
-        return any(f.requested_end is not None and f.requested_end >= end and f.fetched_on > end for f in self.fetches)
-
-    def covers(self, start: dt.date, end: dt.date, slack_days: int = 7) -> bool:
-        """Whether the store can serve ``start``..``end`` without a download."""
-        return self.head_covered(start, slack_days) and self.tail_covered(end, slack_days)
 
 
 def _to_date(value: object) -> dt.date | None:
@@ -316,62 +326,6 @@ def _frame_rows(source: str, symbol: str, frame: pd.DataFrame, fetch_id: int) ->
         yield (source, symbol, dates[i], *(col[i] for col in columns), fetch_id)
 
 
-def adjustment_drift(stored: pd.DataFrame, new: pd.DataFrame, rtol: float = 1e-6) -> str | None:
-    r"""Say whether a new download disagrees with the stored adjusted-price vintage.
-
-    Yahoo rebases ``Adj Close`` backwards whenever a dividend or split appears, so adjusted prices
-    downloaded on different dates are not comparable (``docs/ECOSYSTEM.md`` §1.2, §5).
-
-    Parameters
-    ----------
-    stored, new
-        Frames indexed by date with ``adj_close``, ``dividends`` and ``splits`` columns.
-    rtol
-        Relative tolerance on ``adj_close`` for overlapping dates.
-
-    Returns
-    -------
-    str or None
-        A description of the first disagreement found, or None when the download is consistent.
-
-    Notes
-    -----
-    Drift is reported when (a) the download has a dividend or split on a date after the first stored
-    date that the store does not hold with the same amount (an action dated on or before the first
-    stored date only adjusts earlier prices, none of which are stored), or (b) on dates present in
-    both, :math:`|a_{new} - a_{stored}| > rtol \\cdot |a_{stored}|` for ``adj_close``.
-    """
-    if stored is None or stored.empty or new is None or new.empty:
-        return None
-    first_stored = stored.index.min()
-    for column, label in (("dividends", "dividend"), ("splits", "split")):
-        if column not in new.columns:
-            continue
-        amounts = pd.to_numeric(new[column], errors="coerce").fillna(0.0)
-        actions = amounts[(amounts != 0) & (amounts.index > first_stored)]
-        if actions.empty:
-            continue
-        old = pd.to_numeric(stored[column], errors="coerce").fillna(0.0) if column in stored.columns else None
-        for day, amount in actions.items():
-            previous = 0.0 if old is None else float(old.get(day, 0.0))
-            if not np.isclose(previous, float(amount), rtol=1e-9, atol=0.0):
-                return f"new {label} of {float(amount):g} on {pd.Timestamp(day).date()} not in the store"
-    common = stored.index.intersection(new.index)
-    if len(common):
-        a_old = pd.to_numeric(stored.loc[common, "adj_close"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
-        a_new = pd.to_numeric(new.loc[common, "adj_close"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
-        ok = np.isfinite(a_old) & np.isfinite(a_new)
-        rel = np.zeros(len(common))
-        rel[ok] = np.abs(a_new[ok] - a_old[ok]) / np.abs(a_old[ok])
-        bad = np.flatnonzero(rel > rtol)
-        if len(bad):
-            return (
-                f"adj_close differs from the stored vintage on {len(bad)} of {len(common)} overlapping dates "
-                f"(first {pd.Timestamp(common[bad[0]]).date()}, max relative difference {rel.max():.3g})"
-            )
-    return None
-
-
 class PriceStore:
     """The SQLite price store.
 
@@ -381,13 +335,29 @@ class PriceStore:
         The store file; None means :func:`default_store_path` (``$EVENTSTUDY_STORE`` or the user data
         directory). Parent folders are created on the first write.
     busy_timeout
-        Seconds a writer waits for another process's write transaction before giving up.
+        Seconds one operation (a read, a write, the creation of the store) may wait in total for other
+        processes' locks before it fails with a :class:`StoreError` saying so.
 
     Notes
     -----
     Each method opens its own short-lived connection, so one instance can be used from several threads
-    and several processes can share the file. Reading methods on a file that does not exist return
-    empty results and do not create it.
+    and several processes can share the file.
+
+    *Reading* methods open the file read-only. On a file that does not exist, or an SQLite database
+    without any table (e.g. a zero-length file), they return empty results and do not create anything.
+    A database whose tables are not those of a price store is refused with a :class:`StoreError`
+    without being changed.
+
+    *Writing* methods create the file and its schema when needed. Creation is safe when several
+    processes open the same new file at once: the layout is checked first (a foreign database is refused
+    before anything is written), the switch to WAL mode is retried while another connection holds the
+    file, and the tables are created inside ``BEGIN IMMEDIATE`` with idempotent statements
+    (``CREATE ... IF NOT EXISTS``, ``INSERT OR IGNORE``), after checking again under the lock.
+
+    Every operation is retried, with short randomised pauses, while SQLite reports that another
+    connection holds a lock (``SQLITE_BUSY``, ``SQLITE_LOCKED``, ``SQLITE_PROTOCOL``); each attempt waits
+    inside SQLite for the time that remains of ``busy_timeout``. A write is retried only as a whole
+    transaction that was rolled back, so nothing is written twice.
 
     Examples
     --------
@@ -398,104 +368,171 @@ class PriceStore:
     def __init__(self, path: str | Path | None = None, *, busy_timeout: float = 30.0) -> None:
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         self.busy_timeout = float(busy_timeout)
-        self._schema_ready = False
 
     def __repr__(self) -> str:
         return f"PriceStore({str(self.path)!r})"
 
     # ------------------------------------------------------------------ connections
 
-    def _unreadable(self, exc: BaseException) -> StoreError:
-        text = str(exc)
-        if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
-            return StoreError(
-                self.path,
-                f"busy ({text})",
-                f"another process is writing to the store for more than {self.busy_timeout:g} s; retry later",
-            )
+    def _unusable(self, exc: BaseException) -> StoreError:
         return StoreError(
             self.path,
-            f"cannot be used as a price store ({type(exc).__name__}: {text})",
+            f"cannot be used as a price store ({type(exc).__name__}: {exc})",
             "if the file is damaged, move it aside (e.g. rename it to prices.sqlite.bad) so that a new store "
             f"is created, or choose another file with --store PATH or ${ENV_STORE}",
         )
 
-    @contextlib.contextmanager
-    def _connect(self, *, create: bool) -> Iterator[sqlite3.Connection | None]:
-        """Open a connection (autocommit; explicit transactions), or yield None for a missing file."""
-        if not self.path.exists():
-            if not create:
-                yield None
-                return
+    def _busy(self, operation: str, waited: float, attempts: int, exc: BaseException) -> StoreError:
+        return StoreError(
+            self.path,
+            f"busy: could not {operation}: other connections held a lock on the store during the {waited:.1f} s "
+            f"this process waited (busy_timeout {self.busy_timeout:g} s, {attempts} attempts; SQLite: {exc})",
+            "another eventstudy process (a fetch, a run or a notebook) is writing to this store; let it finish "
+            "and retry, or allow a longer wait with PriceStore(path, busy_timeout=SECONDS)",
+        )
+
+    def _not_a_store(self, tables: set[str], what: str) -> StoreError:
+        shown = ", ".join(sorted(tables)[:6]) + (" ..." if len(tables) > 6 else "")
+        return StoreError(
+            self.path,
+            f"is not an eventstudy price store ({what}; its tables: {shown})",
+            "eventstudy leaves it unchanged; name the store file with --store PATH or "
+            f"${ENV_STORE}, or a new file to start an empty store",
+        )
+
+    def _run(self, operation: str, work: Callable[[sqlite3.Connection], T], *, write: bool) -> T | None:
+        """Run ``work`` on a fresh connection, retrying while other connections hold a lock.
+
+        Returns None without calling ``work`` when reading a missing file or a database without tables.
+        ``operation`` completes "could not ..." in the busy message; the stage of store creation that
+        was waiting is named instead when that is where the time went.
+        """
+        started = time.monotonic()
+        pause = _FIRST_PAUSE
+        attempts = 0
+        while True:
+            attempts += 1
+            stage = [operation]
+            remaining = max(self.busy_timeout - (time.monotonic() - started), 0.001)
+            try:
+                return self._attempt(work, write=write, timeout=remaining, stage=stage)
+            except (sqlite3.Error, _StillLocked) as exc:
+                waited = time.monotonic() - started
+                if not _is_transient(exc):
+                    raise self._unusable(exc) from exc
+                if waited >= self.busy_timeout:
+                    raise self._busy(stage[-1], waited, attempts, exc) from exc
+            time.sleep(min(pause * (0.5 + random.random()), max(self.busy_timeout - waited, 0.0)))
+            pause = min(2.0 * pause, _MAX_PAUSE)
+
+    def _attempt(
+        self, work: Callable[[sqlite3.Connection], T], *, write: bool, timeout: float, stage: list[str]
+    ) -> T | None:
+        if self.path.is_dir():
+            raise StoreError(self.path, "is a directory", f"give a file name, e.g. {self.path / STORE_FILENAME}")
+        if write:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise self._unreadable(exc) from exc
-        if self.path.exists() and self.path.is_dir():
-            raise StoreError(self.path, "is a directory", f"give a file name, e.g. {self.path / STORE_FILENAME}")
+                raise self._unusable(exc) from exc
+            con = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        elif not self.path.exists():
+            return None
+        else:
+            uri = self.path.absolute().as_uri() + "?mode=ro"
+            con = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
         try:
-            con = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise self._unreadable(exc) from exc
-        try:
-            try:
-                con.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            if write:
                 con.execute("PRAGMA synchronous = FULL")
-                if not self._schema_ready:
-                    self._init_schema(con)
-            except sqlite3.DatabaseError as exc:
-                raise self._unreadable(exc) from exc
-            try:
-                yield con
-            except sqlite3.DatabaseError as exc:
-                raise self._unreadable(exc) from exc
+                self._prepare_for_writing(con, stage)
+            elif self._schema_version(con) is None:
+                return None
+            stage.append(stage[0])
+            return work(con)
         finally:
             con.close()
 
-    @contextlib.contextmanager
-    def _transaction(self, con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE ... COMMIT``; any exception rolls everything back."""
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-
-    def _init_schema(self, con: sqlite3.Connection) -> None:
-        """Create the tables on first use and check the schema version.
-
-        Only a store without tables takes the write lock here, so that opening a store never waits for
-        another process's write transaction.
-        """
+    def _prepare_for_writing(self, con: sqlite3.Connection, stage: list[str]) -> None:
+        """Make the file a WAL-mode store with the current tables (idempotent; safe under concurrency)."""
+        stage.append("read the store's layout")
+        version = self._schema_version(con)
+        stage.append("switch the store to WAL mode")
         mode = con.execute("PRAGMA journal_mode").fetchone()
         if mode is None or str(mode[0]).lower() != "wal":
-            con.execute("PRAGMA journal_mode = WAL")
-        version = self._schema_version(con)
+            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode is None or str(mode[0]).lower() != "wal":
+                raise _StillLocked(f"journal mode stayed {mode[0] if mode else None!r}")
         if version is None:
-            with self._transaction(con):
-                for statement in _SCHEMA:
-                    con.execute(statement)
-                if self._schema_version(con) is None:
-                    con.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            stage.append("create the store's tables")
+            with _transaction(con):
+                if self._schema_version(con) is None:  # nobody created them while we waited for the lock
+                    for statement in _SCHEMA:
+                        con.execute(statement)
+                    con.execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    )
                     con.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('created_utc', ?)", (utc_now_iso(),))
-            version = SCHEMA_VERSION
+
+    def _schema_version(self, con: sqlite3.Connection) -> int | None:
+        """Return the store's schema version, or None for a database without any table.
+
+        Raises
+        ------
+        StoreError
+            For a database that is not a price store (tables missing, no readable schema version) or a
+            store written by a newer eventstudy.
+        """
+        tables = {str(r[0]) for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return None
+        missing = [t for t in _STORE_TABLES if t not in tables]
+        if missing:
+            raise self._not_a_store(tables, f"no table {', '.join(missing)}")
+        try:
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row is not None else None
+        except (sqlite3.OperationalError, TypeError, ValueError) as exc:
+            if _is_transient(exc):
+                raise
+            version = None
+        if version is None:
+            raise self._not_a_store(tables, "no schema version in its meta table")
         if version > SCHEMA_VERSION:
             raise StoreError(
                 self.path,
                 f"schema version {version} is newer than this eventstudy understands ({SCHEMA_VERSION})",
                 "upgrade eventstudy, or choose another file with --store PATH",
             )
-        self._schema_ready = True
+        return version
 
-    @staticmethod
-    def _schema_version(con: sqlite3.Connection) -> int | None:
-        has_meta = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
-        if has_meta is None:
-            return None
-        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return None if row is None else int(row[0])
+    def _check_rows(self, con: sqlite3.Connection, symbol: str, source: str) -> None:
+        """Raise a :class:`StoreError` naming the first row of ``symbol`` changed outside eventstudy."""
+        lo, hi = str(FIRST_DATE), str(LAST_DATE)
+        bad = con.execute(_DAMAGED_ROWS, (lo, hi, source, symbol, lo, hi)).fetchall()
+        if not bad:
+            return
+        first = bad[0]
+        date, date_ok = first[0], first[1]
+        if not date_ok:
+            column, value = "date", date
+            what = f"a date that is not a calendar day YYYY-MM-DD between {lo} and {hi}: {date!r}"
+        else:
+            allowed = {**dict.fromkeys(_FLOAT_COLUMNS, ("real", "integer", "null")), "fetch_id": ("integer", "null")}
+            cells = dict(zip(allowed, zip(first[2::2], first[3::2], strict=True), strict=True))
+            column = next(n for n, (_, kind) in cells.items() if kind not in allowed[n])
+            value, kind = cells[column]
+            what = f"column {column} holds {kind} {value!r} instead of {'an integer' if kind == 'real' else 'a number'}"
+        more = f" ({len(bad)} damaged rows)" if len(bad) > 1 else ""
+        raise StoreError(
+            self.path,
+            f"damaged row of symbol {symbol!r} (source {source}), row dated {date!r}: {what}{more}",
+            "the file was changed outside eventstudy; fix or delete the row with an SQLite tool, or move the "
+            "store aside (e.g. rename it to prices.sqlite.bad) and run `eventstudy fetch` again",
+            symbol=symbol,
+            row=str(date),
+            column=column,
+            value=value,
+        )
 
     # ------------------------------------------------------------------ writing
 
@@ -523,15 +560,20 @@ class PriceStore:
         Raises
         ------
         StoreError
-            When the file cannot be written. Any exception rolls the whole write back.
+            When the file cannot be written (damaged, not a price store, or busy for longer than
+            ``busy_timeout``). Any exception rolls the whole write back.
         """
-        with self._connect(create=True) as con:
-            assert con is not None
-            with self._transaction(con):
+
+        def work(con: sqlite3.Connection) -> int:
+            with _transaction(con):
                 fetch_id = self._insert_fetch(con, symbol, info, len(frame))
                 if replace:
                     con.execute("DELETE FROM prices WHERE source = ? AND symbol = ?", (info.source, symbol))
                 con.executemany(_UPSERT, _frame_rows(info.source, symbol, frame, fetch_id))
+            return fetch_id
+
+        fetch_id = self._run(f"store {len(frame)} rows of {symbol}", work, write=True)
+        assert fetch_id is not None
         return fetch_id
 
     def log_fetch(self, symbol: str, info: FetchInfo, n_rows: int = 0) -> int:
@@ -542,10 +584,14 @@ class PriceStore:
         int
             The new ``fetch_id``.
         """
-        with self._connect(create=True) as con:
-            assert con is not None
-            with self._transaction(con):
+
+        def work(con: sqlite3.Connection) -> int:
+            with _transaction(con):
                 return self._insert_fetch(con, symbol, info, n_rows)
+
+        fetch_id = self._run(f"log a download of {symbol}", work, write=True)
+        assert fetch_id is not None
+        return fetch_id
 
     def log_failure(
         self,
@@ -559,7 +605,7 @@ class PriceStore:
         status: str = "failed",
         fetched_at_utc: str | None = None,
     ) -> int:
-        """Log a failed download attempt.
+        """Log a failed download attempt (no rows are stored, and none are listed).
 
         Returns
         -------
@@ -608,15 +654,23 @@ class PriceStore:
         pandas.DataFrame or None
             Index ``date`` (tz-naive, unit ``ns``, increasing); columns :data:`PRICE_COLUMNS` plus
             ``fetch_id``.
+
+        Raises
+        ------
+        StoreError
+            When the file cannot be read or is not a price store, or when a row of the symbol was changed
+            outside eventstudy (fields ``symbol``, ``row``, ``column``, ``value`` name it).
         """
-        with self._connect(create=False) as con:
-            if con is None:
-                return None
-            rows = con.execute(
+
+        def work(con: sqlite3.Connection) -> list[tuple[object, ...]]:
+            self._check_rows(con, symbol, source)
+            return con.execute(
                 "SELECT date, " + ", ".join(PRICE_COLUMNS) + ", fetch_id FROM prices "
                 "WHERE source = ? AND symbol = ? ORDER BY date",
                 (source, symbol),
             ).fetchall()
+
+        rows = self._run(f"read the rows of {symbol}", work, write=False)
         if not rows:
             return None
         frame = pd.DataFrame.from_records(rows, columns=["date", *PRICE_COLUMNS, "fetch_id"])
@@ -630,46 +684,85 @@ class PriceStore:
         return frame
 
     def coverage(self, symbol: str, source: str = "yahoo") -> Coverage | None:
-        """Return what is stored for a symbol, or None when no row is stored."""
-        with self._connect(create=False) as con:
-            if con is None:
-                return None
-            first, last, n = con.execute(
+        """Return what is stored for a symbol, or None when no row is stored.
+
+        Raises
+        ------
+        StoreError
+            As :meth:`read`, also for a damaged row of the download log.
+        """
+
+        def work(con: sqlite3.Connection) -> tuple[tuple[object, ...], list[tuple[object, ...]]]:
+            self._check_rows(con, symbol, source)
+            span = con.execute(
                 "SELECT MIN(date), MAX(date), COUNT(*) FROM prices WHERE source = ? AND symbol = ?",
                 (source, symbol),
             ).fetchone()
             fetches = con.execute(
-                "SELECT requested_start, requested_end, fetched_at_utc FROM fetches "
+                "SELECT fetch_id, requested_start, requested_end, fetched_at_utc FROM fetches "
                 "WHERE source = ? AND symbol = ? AND status IN ("
                 + ", ".join("?" * len(SUCCESS_STATUSES))
                 + ") ORDER BY fetched_at_utc, fetch_id",
                 (source, symbol, *SUCCESS_STATUSES),
             ).fetchall()
-        if not n:
+            return span, fetches
+
+        found = self._run(f"read the coverage of {symbol}", work, write=False)
+        if found is None or not found[0][2]:
             return None
-        records = tuple(FetchRecord(_to_date(a), _to_date(b), str(c)) for a, b, c in fetches)
+        (first, last, n), fetches = found
+        records = tuple(self._fetch_record(symbol, row) for row in fetches)
         return Coverage(
             symbol=symbol,
             source=source,
-            first_date=dt.date.fromisoformat(first),
-            last_date=dt.date.fromisoformat(last),
-            rows=int(n),
+            first_date=dt.date.fromisoformat(str(first)),
+            last_date=dt.date.fromisoformat(str(last)),
+            rows=int(str(n)),
             last_fetched_utc=max((r.fetched_at_utc for r in records), default=None),
             fetches=records,
         )
 
+    def _fetch_record(self, symbol: str, row: tuple[object, ...]) -> FetchRecord:
+        fetch_id, start, end, fetched_at = row
+        try:
+            record = FetchRecord(_to_date(start), _to_date(end), str(fetched_at))
+            record.fetched_on  # noqa: B018 - parse now, so that a damaged time fails here with its row
+        except (TypeError, ValueError) as exc:
+            raise StoreError(
+                self.path,
+                f"damaged download log row {fetch_id} of symbol {symbol!r}: {exc}",
+                "the file was changed outside eventstudy; move the store aside (e.g. rename it to "
+                "prices.sqlite.bad) and run `eventstudy fetch` again",
+                symbol=symbol,
+                row=f"fetch {fetch_id}",
+            ) from exc
+        return record
+
     def symbols(self, source: str | None = None) -> list[str]:
         """Return the symbols with stored rows, sorted."""
-        with self._connect(create=False) as con:
-            if con is None:
-                return []
+
+        def work(con: sqlite3.Connection) -> list[tuple[object, ...]]:
             if source is None:
-                rows = con.execute("SELECT DISTINCT symbol FROM prices ORDER BY symbol").fetchall()
-            else:
-                rows = con.execute(
-                    "SELECT DISTINCT symbol FROM prices WHERE source = ? ORDER BY symbol", (source,)
-                ).fetchall()
-        return [r[0] for r in rows]
+                return con.execute("SELECT DISTINCT symbol FROM prices ORDER BY symbol").fetchall()
+            return con.execute(
+                "SELECT DISTINCT symbol FROM prices WHERE source = ? ORDER BY symbol", (source,)
+            ).fetchall()
+
+        return [str(r[0]) for r in self._run("list the stored symbols", work, write=False) or []]
+
+    def failed_symbols(self, source: str | None = None) -> list[str]:
+        """Return the symbols whose download attempts are logged but that have no stored row, sorted.
+
+        These are not part of :meth:`listing`: a failed download leaves no data.
+        """
+        sql = (
+            "SELECT DISTINCT f.symbol FROM fetches f WHERE (? IS NULL OR f.source = ?) AND NOT EXISTS "
+            "(SELECT 1 FROM prices p WHERE p.source = f.source AND p.symbol = f.symbol) ORDER BY f.symbol"
+        )
+        rows = self._run(
+            "list the failed downloads", lambda con: con.execute(sql, (source, source)).fetchall(), write=False
+        )
+        return [str(r[0]) for r in rows or []]
 
     def fetch_log(self, symbol: str | None = None, source: str | None = None) -> pd.DataFrame:
         """Return the download log (oldest first), optionally for one symbol and/or source.
@@ -690,30 +783,26 @@ class PriceStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY fetch_id"
-        with self._connect(create=False) as con:
-            rows = [] if con is None else con.execute(sql, params).fetchall()
-        frame = pd.DataFrame.from_records(rows, columns=list(FETCH_LOG_COLUMNS))
+        rows = self._run("read the download log", lambda con: con.execute(sql, params).fetchall(), write=False)
+        frame = pd.DataFrame.from_records(rows or [], columns=list(FETCH_LOG_COLUMNS))
         frame["fetch_id"] = frame["fetch_id"].astype(np.int64)
         frame["n_rows"] = frame["n_rows"].astype(np.int64)
         return frame
 
     def listing(self) -> pd.DataFrame:
-        """Summarise the store, one row per (symbol, source), for ``eventstudy store ls``.
+        """Summarise the stored data, one row per (symbol, source) with stored rows, for ``eventstudy store ls``.
 
         Returns
         -------
         pandas.DataFrame
-            Columns :data:`LISTING_COLUMNS`: first and last stored date (ISO text, empty when only failed
-            downloads exist), stored rows, time and yfinance version of the latest fetch whose rows are
-            stored, and the number of download attempts (failures included). Sorted by symbol, source.
+            Columns :data:`LISTING_COLUMNS`: first and last stored date (ISO text), stored rows, time and
+            yfinance version of the latest fetch whose rows are stored, and the number of download attempts
+            (failures included). Sorted by symbol, source. A symbol whose downloads all failed has no row
+            here (see :meth:`failed_symbols` and :meth:`fetch_log`).
         """
         placeholders = ", ".join("?" * len(SUCCESS_STATUSES))
         sql = f"""
-            WITH keys AS (
-                SELECT source, symbol FROM prices GROUP BY source, symbol
-                UNION SELECT source, symbol FROM fetches GROUP BY source, symbol
-            ),
-            p AS (
+            WITH p AS (
                 SELECT source, symbol, MIN(date) AS first_date, MAX(date) AS last_date, COUNT(*) AS rows
                 FROM prices GROUP BY source, symbol
             ),
@@ -726,20 +815,36 @@ class PriceStore:
                                           ORDER BY fetched_at_utc DESC, fetch_id DESC) AS rn
                 FROM fetches WHERE status IN ({placeholders})
             )
-            SELECT k.symbol, k.source, p.first_date, p.last_date, COALESCE(p.rows, 0),
+            SELECT p.symbol, p.source, p.first_date, p.last_date, p.rows,
                    l.fetched_at_utc, l.yfinance_version, COALESCE(f.n_fetches, 0)
-            FROM keys k
-            LEFT JOIN p ON p.source = k.source AND p.symbol = k.symbol
-            LEFT JOIN f ON f.source = k.source AND f.symbol = k.symbol
-            LEFT JOIN last_ok l ON l.source = k.source AND l.symbol = k.symbol AND l.rn = 1
-            ORDER BY k.symbol, k.source
+            FROM p
+            LEFT JOIN f ON f.source = p.source AND f.symbol = p.symbol
+            LEFT JOIN last_ok l ON l.source = p.source AND l.symbol = p.symbol AND l.rn = 1
+            ORDER BY p.symbol, p.source
         """
-        with self._connect(create=False) as con:
-            rows = [] if con is None else con.execute(sql, SUCCESS_STATUSES).fetchall()
-        frame = pd.DataFrame.from_records(rows, columns=list(LISTING_COLUMNS))
+        rows = self._run("list the store", lambda con: con.execute(sql, SUCCESS_STATUSES).fetchall(), write=False)
+        frame = pd.DataFrame.from_records(rows or [], columns=list(LISTING_COLUMNS))
         frame["rows"] = frame["rows"].astype(np.int64)
         frame["n_fetches"] = frame["n_fetches"].astype(np.int64)
         return frame
+
+
+@contextlib.contextmanager
+def _transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One ``BEGIN IMMEDIATE ... COMMIT``; any exception (a failed ``COMMIT`` included) rolls everything back.
+
+    ``BEGIN IMMEDIATE`` takes the write lock at once, waiting up to the connection's busy timeout, so that
+    a transaction never has to upgrade a read lock (which SQLite may refuse without waiting).
+    """
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
+        raise
 
 
 __all__ = [
@@ -748,11 +853,9 @@ __all__ = [
     "LISTING_COLUMNS",
     "PRICE_COLUMNS",
     "SCHEMA_VERSION",
-    "Coverage",
     "FetchInfo",
-    "FetchRecord",
     "PriceStore",
     "StoreError",
-    "adjustment_drift",
     "default_store_path",
+    "utc_now_iso",
 ]

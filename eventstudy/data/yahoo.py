@@ -6,6 +6,10 @@ it returns a frame whose index is not a :class:`~pandas.DatetimeIndex`. This mod
 a :class:`~eventstudy.errors.PriceSourceError` with a short reason and a piece of advice, and turns a good
 frame into the store's column layout with exchange-local, tz-naive dates.
 
+Without a network yfinance raises a connection error for the first symbols only; for the next ones it logs
+the connection error, then "possibly delisted; no timezone found", and returns an empty frame. Both shapes
+get the reason ``"no network"`` (:data:`REASON_NO_NETWORK`), never "no data".
+
 yfinance is imported lazily, inside :func:`fetch_history` only, so that offline runs never import it.
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata as importlib_metadata
@@ -50,6 +55,7 @@ _VALUE_KIND: dict[str, ValueKind] = {
 }
 
 REASON_RATE_LIMITED = "rate limited"
+REASON_NO_NETWORK = "no network"
 REASON_NETWORK = "network"
 REASON_NO_DATA = "no data"
 REASON_UNEXPECTED = "unexpected response"
@@ -69,6 +75,35 @@ _ADVICE_NO_DATA = (
 _ADVICE_UNEXPECTED = (
     "Yahoo's response had an unexpected shape; upgrade yfinance (pip install -U yfinance) and retry, "
     "or use --offline with the local store"
+)
+
+
+#: Exception classes (by name, anywhere in the class hierarchy) that mean Yahoo could not be reached at all:
+#: the builtin, requests, urllib3 and curl_cffi connection, DNS, proxy, TLS-handshake and timeout errors.
+_CONNECTION_CLASSES = frozenset(
+    {
+        "ConnectionError",
+        "ConnectTimeout",
+        "DNSError",
+        "MaxRetryError",
+        "NameResolutionError",
+        "NewConnectionError",
+        "ProxyError",
+        "SSLError",
+        "Timeout",
+        "TimeoutError",
+        "gaierror",
+    }
+)
+#: libcurl codes of the same failures: resolve proxy (5), resolve host (6), connect (7), timeout (28),
+#: TLS handshake (35), empty reply (52), send (55) and receive (56) errors.
+_CURL_CONNECTION_CODES = frozenset({5, 6, 7, 28, 35, 52, 55, 56})
+#: The same failures in the text yfinance logs ("Failed to get ticker 'X' reason: ...").
+_CONNECTION_TEXT = re.compile(
+    r"curl: \((?:5|6|7|28|35|52|55|56)\)|could not resolve|failed to connect|connection refused|"
+    r"network is unreachable|no route to host|name or service not known|temporary failure in name resolution|"
+    r"nodename nor servname|getaddrinfo failed|max retries exceeded|timed out",
+    re.IGNORECASE,
 )
 
 
@@ -114,6 +149,30 @@ def _class_names(exc: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(exc).__mro__}
 
 
+def is_connection_failure(exc: BaseException) -> bool:
+    """Whether an exception says that Yahoo could not be reached at all (no network, DNS, proxy, timeout).
+
+    Parameters
+    ----------
+    exc
+        An exception raised by yfinance or its HTTP stack (requests, urllib3, curl_cffi).
+
+    Returns
+    -------
+    bool
+        True for the connection, DNS, proxy, TLS-handshake and timeout errors of those libraries (by class
+        name or libcurl code) and for an ``OSError`` whose text describes one; False for HTTP answers.
+    """
+    names = _class_names(exc)
+    if "HTTPError" in names:
+        return False
+    if names & _CONNECTION_CLASSES:
+        return True
+    if "CurlError" in names and getattr(exc, "code", None) in _CURL_CONNECTION_CODES:
+        return True
+    return isinstance(exc, OSError) and _CONNECTION_TEXT.search(str(exc)) is not None
+
+
 def error_from_exception(symbol: str, exc: BaseException) -> PriceSourceError:
     """Map an exception raised by yfinance (or its HTTP stack) to a :class:`PriceSourceError`.
 
@@ -129,7 +188,8 @@ def error_from_exception(symbol: str, exc: BaseException) -> PriceSourceError:
     Returns
     -------
     PriceSourceError
-        With reason ``"rate limited"``, ``"network"``, ``"no data"`` or ``"unexpected response"``.
+        With reason ``"rate limited"``, ``"no network"`` (:func:`is_connection_failure`), ``"network"``
+        (an HTTP error status or another I/O error), ``"no data"`` or ``"unexpected response"``.
     """
     names = _class_names(exc)
     text = f"{type(exc).__name__}: {exc}".strip()
@@ -153,8 +213,10 @@ def error_from_exception(symbol: str, exc: BaseException) -> PriceSourceError:
     if isinstance(exc, IndexError):
         # yfinance raises IndexError when Yahoo answers 200 with an empty result list.
         return PriceSourceError(symbol, REASON_NO_DATA, f"Yahoo returned an empty result ({text}); {_ADVICE_NO_DATA}")
-    if isinstance(exc, OSError | TimeoutError | ConnectionError):
-        # requests and curl_cffi exceptions (DNSError, ConnectionError, Timeout) derive from OSError.
+    if is_connection_failure(exc):
+        return PriceSourceError(symbol, REASON_NO_NETWORK, f"could not connect to Yahoo ({text}); {_ADVICE_NETWORK}")
+    if isinstance(exc, OSError):
+        # requests and curl_cffi exceptions derive from OSError.
         return PriceSourceError(symbol, REASON_NETWORK, f"{text}; {_ADVICE_NETWORK}")
     if "YFDataException" in names and "DOWN" in str(exc).upper():
         return PriceSourceError(symbol, REASON_NETWORK, f"{text}; retry later; {_ADVICE_NETWORK}")
@@ -258,25 +320,28 @@ def history_to_frame(
     return out
 
 
-class _LastErrorHandler(logging.Handler):
-    """Remember the last ERROR-level message yfinance logs (it reports soft failures that way)."""
+class _ErrorLogHandler(logging.Handler):
+    """Keep the ERROR-level messages yfinance logs during one call (it reports soft failures that way)."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.ERROR)
-        self.last: str | None = None
+        self.messages: list[str] = []
+
+    @property
+    def last(self) -> str | None:
+        """The last message, or None."""
+        return self.messages[-1] if self.messages else None
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.last = record.getMessage()
-        except Exception:
-            self.last = None
+        with contextlib.suppress(Exception):
+            self.messages.append(record.getMessage())
 
 
 @contextlib.contextmanager
-def _quiet_yfinance() -> Iterator[_LastErrorHandler]:
+def _quiet_yfinance() -> Iterator[_ErrorLogHandler]:
     """Silence yfinance's logger and its DeprecationWarnings for the duration of one call."""
     logger = logging.getLogger("yfinance")
-    handler = _LastErrorHandler()
+    handler = _ErrorLogHandler()
     old_level, old_propagate, old_handlers = logger.level, logger.propagate, list(logger.handlers)
     logger.handlers = [handler]
     logger.propagate = False
@@ -340,7 +405,8 @@ def fetch_history(
     ------
     PriceSourceError
         For every kind of failure (exception, empty frame, non-date index); see
-        :func:`error_from_exception`.
+        :func:`error_from_exception`. An empty frame after yfinance logged a connection failure has the
+        reason ``"no network"``.
 
     Notes
     -----
@@ -364,7 +430,13 @@ def fetch_history(
         except Exception as exc:
             raise error_from_exception(symbol, exc) from exc
         meta: Mapping[str, Any] | None = None
-        if isinstance(raw, pd.DataFrame) and not raw.empty:
+        if not isinstance(raw, pd.DataFrame) or raw.empty:
+            cause = next((m for m in log.messages if _CONNECTION_TEXT.search(m)), None)
+            if cause is not None:
+                raise PriceSourceError(
+                    symbol, REASON_NO_NETWORK, f"could not connect to Yahoo (yfinance said: {cause}); {_ADVICE_NETWORK}"
+                )
+        else:
             try:
                 meta = getattr(ticker, "history_metadata", None)
             except Exception:
@@ -374,10 +446,16 @@ def fetch_history(
 
 __all__ = [
     "HISTORY_COLUMNS",
+    "REASON_NETWORK",
+    "REASON_NO_DATA",
+    "REASON_NO_NETWORK",
+    "REASON_RATE_LIMITED",
+    "REASON_UNEXPECTED",
     "TickerFactory",
     "TickerLike",
     "error_from_exception",
     "fetch_history",
     "history_to_frame",
+    "is_connection_failure",
     "yfinance_version",
 ]

@@ -1,6 +1,8 @@
-"""Tests of the SQLite price store and of YahooPrices on top of it (with a fake yfinance.Ticker).
+"""Tests of the SQLite price store (``eventstudy.data.store``).
 
-Expected values come from the fake Yahoo histories written in the tests, never from the code under test.
+Expected values are the rows written in each test; damaged rows, foreign databases and held locks are made
+with the plain :mod:`sqlite3` module, never through the code under test. The concurrent first-use test is in
+``test_store_concurrency.py``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,18 +22,15 @@ import pandas as pd
 import pytest
 
 import eventstudy.data.store as store_module
-from eventstudy.data import PriceSource, PriceStore, YahooPrices
+from eventstudy.data import PriceStore
 from eventstudy.data.store import (
     ENV_STORE,
     LISTING_COLUMNS,
-    Coverage,
     FetchInfo,
-    FetchRecord,
     StoreError,
-    adjustment_drift,
     default_store_path,
 )
-from eventstudy.errors import DataError, EventStudyWarning, PriceSourceError
+from eventstudy.errors import DataError
 
 REPO = Path(__file__).resolve().parents[2]
 SYMBOL = "0700.HK"
@@ -180,10 +180,9 @@ class TestPriceStoreBasics:
         assert (a["first_date"], a["last_date"], a["rows"], a["n_fetches"]) == ("2024-01-02", "2024-01-04", 3, 3)
         assert a["last_fetched_utc"] == "2024-02-02T00:00:00+00:00"  # the failure does not count
         assert a["yfinance_version"] == "1.8.0"
-        z = listing.loc["ZZZ"]
-        assert (z["rows"], z["n_fetches"]) == (0, 1)
-        assert pd.isna(z["last_fetched_utc"])
+        assert list(listing.index) == ["A"]  # ZZZ's failed download is no data
         assert store.symbols() == ["A"]
+        assert store.failed_symbols() == ["ZZZ"]
 
 
 class TestWriteSafety:
@@ -311,274 +310,286 @@ class TestLocation:
         assert PriceStore(tmp_path / "arg.sqlite").path == tmp_path / "arg.sqlite"
 
 
-class TestCoverage:
-    @staticmethod
-    def _cov(first: str, last: str, *fetches: tuple[str, str, str]) -> Coverage:
-        return Coverage(
-            SYMBOL,
-            "yahoo",
-            dt.date.fromisoformat(first),
-            dt.date.fromisoformat(last),
-            60,
-            fetches[-1][2] if fetches else None,
-            tuple(FetchRecord(dt.date.fromisoformat(a), dt.date.fromisoformat(b), c) for a, b, c in fetches),
+def _file_state(path: Path) -> tuple[bytes, int, list[str]]:
+    """Bytes, modification time (ns) and the names of the files next to it (WAL and shared-memory files)."""
+    return path.read_bytes(), path.stat().st_mtime_ns, sorted(p.name for p in path.parent.iterdir())
+
+
+def _execute(path: Path, *statements: str) -> None:
+    """Run statements on the file with plain sqlite3 (a hand edit or another program)."""
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.close()
+
+
+def _reads(store: PriceStore) -> list[Callable[[], object]]:
+    return [
+        lambda: store.read(SYMBOL),
+        lambda: store.coverage(SYMBOL),
+        store.symbols,
+        store.failed_symbols,
+        store.fetch_log,
+        store.listing,
+    ]
+
+
+class TestListingShowsDataOnly:
+    def test_failures_do_not_shadow_a_later_success(self, store: PriceStore) -> None:
+        store.log_failure(
+            SYMBOL, dt.date(2024, 1, 1), dt.date(2024, 1, 31), "no network: x", fetched_at_utc="2024-02-01"
         )
-
-    @pytest.mark.parametrize(
-        ("start", "end", "expected"),
-        [
-            ("2024-01-01", "2024-03-31", True),  # weekend/holiday slack at both ends
-            ("2023-12-20", "2024-03-31", False),  # older rows missing
-            ("2024-01-01", "2024-04-30", False),  # newer rows missing
-            ("2024-02-01", "2024-02-29", True),  # inside
-        ],
-    )
-    def test_slack(self, start: str, end: str, expected: bool) -> None:
-        cov = self._cov("2024-01-02", "2024-03-28", ("2024-01-01", "2024-03-31", "2024-04-02T08:00:00+00:00"))
-        assert cov.covers(dt.date.fromisoformat(start), dt.date.fromisoformat(end)) is expected
-
-    def test_history_that_ends_early_is_covered_after_a_later_fetch(self) -> None:
-        late = self._cov("2024-01-02", "2024-03-28", ("2024-01-01", "2024-06-30", "2024-07-05T08:00:00+00:00"))
-        assert late.covers(dt.date(2024, 1, 1), dt.date(2024, 6, 30))
-        early = self._cov("2024-01-02", "2024-03-28", ("2024-01-01", "2024-06-30", "2024-06-01T08:00:00+00:00"))
-        assert not early.covers(dt.date(2024, 1, 1), dt.date(2024, 6, 30))
-
-    def test_history_that_starts_late_is_covered_after_an_earlier_request(self) -> None:
-        cov = self._cov("2020-06-18", "2020-12-31", ("2019-01-01", "2020-12-31", "2021-01-05T08:00:00+00:00"))
-        assert cov.covers(dt.date(2019, 6, 1), dt.date(2020, 12, 31))
-        assert not cov.covers(dt.date(2018, 6, 1), dt.date(2020, 12, 31))
-
-
-class TestAdjustmentDrift:
-    DATES = ("2024-01-02", "2024-01-03", "2024-01-04")
-
-    def test_identical(self) -> None:
-        assert adjustment_drift(_frame(self.DATES, [1.0, 2.0, 3.0]), _frame(self.DATES, [1.0, 2.0, 3.0])) is None
-
-    def test_relative_tolerance(self) -> None:
-        stored = _frame(self.DATES, [100.0, 100.0, 100.0])
-        assert adjustment_drift(stored, _frame(self.DATES, [100.0, 100.00005, 100.0])) is None  # 5e-7
-        message = adjustment_drift(stored, _frame(self.DATES, [100.0, 100.0002, 100.0]))  # 2e-6
-        assert message is not None and "2024-01-03" in message
-
-    def test_new_dividend(self) -> None:
-        stored = _frame(self.DATES[:2], [1.0, 2.0])
-        new = _frame(self.DATES, [1.0, 2.0, 3.0], dividends={"2024-01-04": 0.5})
-        message = adjustment_drift(stored, new)
-        assert message is not None and "dividend" in message and "2024-01-04" in message
-
-    def test_known_dividend_is_not_drift(self) -> None:
-        stored = _frame(self.DATES, [1.0, 2.0, 3.0], dividends={"2024-01-03": 0.5})
-        new = _frame(self.DATES[1:], [2.0, 3.0], dividends={"2024-01-03": 0.5})
-        assert adjustment_drift(stored, new) is None
-
-    def test_dividend_before_stored_history_is_not_drift(self) -> None:
-        stored = _frame(self.DATES[1:], [2.0, 3.0])
-        new = _frame(self.DATES, [0.9, 2.0, 3.0], dividends={"2024-01-02": 0.1})
-        assert adjustment_drift(stored, new) is None
-
-
-# ============================================================================================ YahooPrices
-
-
-def _hk_history(
-    make_yf_frame: Callable[..., pd.DataFrame],
-    start: str,
-    end: str,
-    factor: float,
-    dividends: dict[str, float] | None = None,
-    rebase: tuple[str, float] | None = None,
-) -> pd.DataFrame:
-    """Fake Yahoo history: close = 100 + i, adj_close = close * factor (times ``rebase`` before its date)."""
-    dates = [d.date().isoformat() for d in pd.bdate_range(start, end)]
-    rows = []
-    for i, day in enumerate(dates):
-        close = 100.0 + i
-        adj = close * factor
-        if rebase is not None and day < rebase[0]:
-            adj *= rebase[1]
-        rows.append((day, close, close, close, close, adj, 1000 + i))
-    return make_yf_frame(rows, dividends=dividends)
-
-
-@pytest.fixture
-def yahoo(tmp_path: Path, fake_yahoo: Any) -> YahooPrices:
-    return YahooPrices(store=tmp_path / "prices.sqlite", ticker_factory=fake_yahoo)
-
-
-class TestYahooPrices:
-    def test_download_then_reuse(
-        self, yahoo: YahooPrices, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]
-    ) -> None:
-        fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2024-01-02", "2024-01-31", 0.5)
-        first = yahoo.load(SYMBOL, dt.date(2024, 1, 2), dt.date(2024, 1, 12))
-        assert fake_yahoo.calls == [(SYMBOL, "2024-01-02", "2024-01-13")]
-        assert [d.date().isoformat() for d in first.dates] == [
+        assert store.listing().empty and store.coverage(SYMBOL) is None
+        assert store.failed_symbols() == [SYMBOL]
+        store.write(SYMBOL, _frame(["2024-01-02", "2024-01-03"], [1.0, 2.0]), _info(fetched_at_utc="2024-02-02"))
+        store.log_failure(
+            SYMBOL, dt.date(2024, 2, 1), dt.date(2024, 2, 9), "no network: y", fetched_at_utc="2024-02-03"
+        )
+        listing = store.listing()
+        assert listing["symbol"].tolist() == [SYMBOL]
+        row = listing.iloc[0]
+        assert (row["first_date"], row["last_date"], row["rows"], row["n_fetches"]) == (
             "2024-01-02",
             "2024-01-03",
-            "2024-01-04",
-            "2024-01-05",
-            "2024-01-08",
-            "2024-01-09",
-            "2024-01-10",
-            "2024-01-11",
-            "2024-01-12",
-        ]
-        np.testing.assert_array_equal(first.values, [50.0, 50.5, 51.0, 51.5, 52.0, 52.5, 53.0, 53.5, 54.0])
-        np.testing.assert_array_equal(first.volume, [1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008])  # type: ignore[arg-type]
-        assert first.source == "yahoo" and first.kind == "price" and first.price_field == "adj_close"
-        log = yahoo.store.fetch_log(SYMBOL)
-        assert first.vintage == log["fetched_at_utc"].iloc[-1]
-
-        again = yahoo.load(SYMBOL, dt.date(2024, 1, 6), dt.date(2024, 1, 12))
-        assert fake_yahoo.count(SYMBOL) == 1  # served from the store
-        np.testing.assert_array_equal(again.values, first.values)
-        assert isinstance(yahoo, PriceSource)
-
-    def test_provenance(self, yahoo: YahooPrices, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]) -> None:
-        import yfinance
-
-        fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2024-01-02", "2024-01-12", 0.5)
-        fake_yahoo.histories["^HSI"] = _hk_history(make_yf_frame, "2024-01-02", "2024-01-05", 1.0)
-        yahoo.load(SYMBOL, dt.date(2024, 1, 2), dt.date(2024, 1, 12))
-        yahoo.load("^HSI", dt.date(2024, 1, 2), dt.date(2024, 1, 5))
-        log = yahoo.store.fetch_log()
-        assert list(log["symbol"]) == [SYMBOL, "^HSI"]
-        assert list(log["n_rows"]) == [9, 4]
-        assert list(log["status"]) == ["ok", "ok"]
-        assert set(log["yfinance_version"]) == {yfinance.__version__}
-        assert list(log["requested_end"]) == ["2024-01-12", "2024-01-05"]
-        listing = yahoo.store.listing().set_index("symbol")
-        assert listing.loc[SYMBOL, "rows"] == 9 and listing.loc["^HSI", "last_date"] == "2024-01-05"
-        stored = yahoo.store.read(SYMBOL)
-        assert stored is not None and set(stored["exchange_tz"]) == {"Asia/Hong_Kong"}
-        assert f"yfinance {yfinance.__version__}" in yahoo.description
-        assert str(yahoo.store.path) in yahoo.description
-
-    def test_tail_download_without_drift(
-        self, yahoo: YahooPrices, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]
-    ) -> None:
-        fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2023-12-01", "2024-01-31", 0.5)
-        yahoo.load(SYMBOL, dt.date(2023, 12, 1), dt.date(2024, 1, 12))
-        series = yahoo.load(SYMBOL, dt.date(2023, 12, 1), dt.date(2024, 1, 31))
-        # Only the tail is fetched, from 14 days before the last stored date (overlap check).
-        assert fake_yahoo.calls[1] == (SYMBOL, "2023-12-29", "2024-02-01")
-        assert len(fake_yahoo.calls) == 2
-        expected_dates = pd.bdate_range("2023-12-01", "2024-01-31")
-        assert list(series.dates) == list(expected_dates)
-        np.testing.assert_allclose(series.values, (100.0 + np.arange(len(expected_dates))) * 0.5, rtol=0, atol=1e-12)
-        assert list(yahoo.store.fetch_log(SYMBOL)["status"]) == ["ok", "ok"]
-
-    def test_new_dividend_rebases_the_whole_history(
-        self, yahoo: YahooPrices, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]
-    ) -> None:
-        fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2023-12-01", "2024-01-12", 0.5)
-        yahoo.load(SYMBOL, dt.date(2023, 12, 1), dt.date(2024, 1, 12))
-        # Yahoo now has a dividend on 2024-01-22 and has rebased every earlier adj_close by 0.99.
-        fake_yahoo.histories[SYMBOL] = _hk_history(
-            make_yf_frame, "2023-12-01", "2024-01-26", 0.5, dividends={"2024-01-22": 1.0}, rebase=("2024-01-22", 0.99)
+            2,
+            3,
         )
-        series = yahoo.load(SYMBOL, dt.date(2023, 12, 1), dt.date(2024, 1, 26))
-        assert fake_yahoo.calls[1:] == [
-            (SYMBOL, "2023-12-29", "2024-01-27"),  # tail with overlap: drift detected
-            (SYMBOL, "2023-12-01", "2024-01-27"),  # the full history again
-        ]
-        dates = pd.bdate_range("2023-12-01", "2024-01-26")
-        close = 100.0 + np.arange(len(dates))
-        expected = np.where(dates < pd.Timestamp("2024-01-22"), close * 0.5 * 0.99, close * 0.5)
-        assert list(series.dates) == list(dates)
-        np.testing.assert_allclose(series.values, expected, rtol=0, atol=1e-12)
-        stored = yahoo.store.read(SYMBOL)
-        assert stored is not None and stored["fetch_id"].nunique() == 1  # one vintage
-        log = yahoo.store.fetch_log(SYMBOL)
-        assert list(log["status"]) == ["ok", "drift", "rebased"]
-        assert "dividend" in log["error"].iloc[2]
-        assert any("re-based" in note for note in series.notes)
+        assert row["last_fetched_utc"] == "2024-02-02"  # the later failure is not the vintage
+        coverage = store.coverage(SYMBOL)
+        assert coverage is not None and [f.fetched_at_utc for f in coverage.fetches] == ["2024-02-02"]
+        assert store.failed_symbols() == []
 
-    def test_refresh_with_drift_replaces_in_one_download(
-        self, tmp_path: Path, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]
-    ) -> None:
+
+class TestReadOnlyOpens:
+    def test_zero_length_file_is_an_empty_store_and_is_left_alone(self, tmp_path: Path) -> None:
         path = tmp_path / "prices.sqlite"
-        fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2024-01-02", "2024-01-12", 0.5)
-        YahooPrices(path, ticker_factory=fake_yahoo).load(SYMBOL, dt.date(2024, 1, 2), dt.date(2024, 1, 12))
-        fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2024-01-02", "2024-01-12", 0.4)
-        series = YahooPrices(path, ticker_factory=fake_yahoo, refresh=True).load(
-            SYMBOL, dt.date(2024, 1, 2), dt.date(2024, 1, 12)
-        )
-        assert fake_yahoo.count(SYMBOL) == 2
-        np.testing.assert_allclose(series.values, (100.0 + np.arange(9)) * 0.4, rtol=0, atol=1e-12)
-        assert list(PriceStore(path).fetch_log()["status"]) == ["ok", "rebased"]
-
-    def test_failed_download_falls_back_to_the_store(
-        self, yahoo: YahooPrices, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]
-    ) -> None:
-        fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2024-01-02", "2024-01-12", 0.5)
-        yahoo.load(SYMBOL, dt.date(2024, 1, 2), dt.date(2024, 1, 12))
-        fake_yahoo.errors[SYMBOL] = OSError("Could not resolve host: query2.finance.yahoo.com")
-        with pytest.warns(EventStudyWarning, match="download failed"):
-            series = yahoo.load(SYMBOL, dt.date(2024, 1, 2), dt.date(2024, 2, 29))
-        assert len(series) == 9
-        assert any("download failed (network)" in note for note in series.notes)
-        log = yahoo.store.fetch_log(SYMBOL)
-        assert list(log["status"]) == ["ok", "failed"]
-        assert log["error"].iloc[1].startswith("network")
-
-    def test_failed_download_without_stored_rows_raises(self, yahoo: YahooPrices, fake_yahoo: Any) -> None:
-        from yfinance.exceptions import YFRateLimitError
-
-        fake_yahoo.errors["9988.HK"] = YFRateLimitError()
-        with pytest.raises(PriceSourceError) as info:
-            yahoo.load("9988.HK", dt.date(2024, 1, 2), dt.date(2024, 1, 12))
-        assert info.value.reason == "rate limited"
-        assert list(yahoo.store.fetch_log("9988.HK")["status"]) == ["failed"]
-
-    def test_unknown_symbol(self, yahoo: YahooPrices) -> None:
-        with pytest.raises(PriceSourceError) as info:
-            yahoo.load("0700", dt.date(2024, 1, 2), dt.date(2024, 1, 12))
-        assert info.value.reason == "no data"
-
-
-class TestOffline:
-    def test_missing_symbol_names_it(self, tmp_path: Path) -> None:
-        def no_network(symbol: str, session: Any) -> Any:
-            raise AssertionError("offline mode must not download")
-
-        source = YahooPrices(tmp_path / "prices.sqlite", offline=True, ticker_factory=no_network)
-        with pytest.raises(PriceSourceError) as info:
-            source.load("MPNGY", dt.date(2024, 1, 2), dt.date(2024, 1, 12))
-        err = info.value
-        assert err.symbol == "MPNGY"
-        assert err.reason == "not in store (offline)"
-        assert err.detail == "run `eventstudy fetch` with network access, or use --prices DIR"
-        assert source.description.endswith("(offline)")
-
-    def test_stored_symbol_is_served(
-        self, tmp_path: Path, fake_yahoo: Any, make_yf_frame: Callable[..., pd.DataFrame]
-    ) -> None:
-        path = tmp_path / "prices.sqlite"
-        fake_yahoo.histories[SYMBOL] = _hk_history(make_yf_frame, "2024-01-02", "2024-01-12", 0.5)
-        YahooPrices(path, ticker_factory=fake_yahoo).load(SYMBOL, dt.date(2024, 1, 2), dt.date(2024, 1, 12))
-        offline = YahooPrices(PriceStore(path), offline=True, ticker_factory=fake_yahoo)
-        series = offline.load(SYMBOL, dt.date(2024, 1, 2), dt.date(2024, 3, 29))
-        assert fake_yahoo.count(SYMBOL) == 1
-        np.testing.assert_array_equal(series.values, [50.0, 50.5, 51.0, 51.5, 52.0, 52.5, 53.0, 53.5, 54.0])
-        assert any("offline" in note for note in series.notes)  # the range is not fully covered
-
-    def test_offline_never_imports_yfinance(self, tmp_path: Path) -> None:
-        path = tmp_path / "prices.sqlite"
+        path.touch()
         store = PriceStore(path)
-        store.write(SYMBOL, _frame(["2024-01-02", "2024-01-03"], [1.0, 2.0]), _info())
-        code = (
-            "import sys, datetime as dt\n"
-            "from eventstudy.data import YahooPrices\n"
-            f"s = YahooPrices({str(path)!r}, offline=True)\n"
-            "print(s.load('0700.HK', dt.date(2024, 1, 2), dt.date(2024, 1, 3)).values.tolist())\n"
-            "print(s.description)\n"
-            "print('yfinance' in sys.modules, 'curl_cffi' in sys.modules)\n"
-        )
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, cwd=REPO
-        )
-        lines = out.stdout.strip().splitlines()
-        assert lines[0] == "[1.0, 2.0]"
-        assert lines[2] == "False False"
+        before = _file_state(path)
+        assert store.read(SYMBOL) is None and store.coverage(SYMBOL) is None
+        assert store.listing().empty and store.fetch_log().empty and store.symbols() == []
+        assert _file_state(path) == before
+        store.write(SYMBOL, _frame(["2024-01-02"], [1.0]), _info())  # a write makes it a store
+        assert store.read(SYMBOL)["adj_close"].tolist() == [1.0]  # type: ignore[index]
+
+    def test_reading_a_store_changes_neither_its_tables_nor_its_journal_mode(self, store: PriceStore) -> None:
+        store.write(SYMBOL, _frame(["2024-01-02"], [1.0]), _info())
+        _execute(store.path, "PRAGMA journal_mode = DELETE")
+        before = _file_state(store.path)
+        for call in _reads(store):
+            call()
+        assert _file_state(store.path) == before
+        store.write(SYMBOL, _frame(["2024-01-03"], [2.0]), _info())  # writing switches it back to WAL
+        con = sqlite3.connect(store.path)
+        try:
+            assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        finally:
+            con.close()
+
+
+class TestForeignDatabase:
+    @pytest.fixture
+    def foreign(self, tmp_path: Path) -> Path:
+        path = tmp_path / "notes.sqlite"
+        _execute(path, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)", "INSERT INTO notes VALUES (1, 'keep')")
+        return path
+
+    def test_every_method_refuses_it_and_nothing_changes(self, foreign: Path) -> None:
+        store = PriceStore(foreign)
+        before = _file_state(foreign)
+        calls = [*_reads(store), lambda: store.write(SYMBOL, _frame(["2024-01-02"], [1.0]), _info())]
+        calls.append(lambda: store.log_failure(SYMBOL, None, None, "x"))
+        for call in calls:
+            with pytest.raises(DataError) as info:
+                call()
+            assert isinstance(info.value, StoreError)
+            assert info.value.path == str(foreign)
+            assert "is not an eventstudy price store" in str(info.value) and "notes" in str(info.value)
+        assert _file_state(foreign) == before
+
+    def test_a_wal_mode_database_keeps_its_bytes(self, foreign: Path) -> None:
+        _execute(foreign, "PRAGMA journal_mode = WAL")
+        before = foreign.read_bytes(), foreign.stat().st_mtime_ns
+        with pytest.raises(StoreError, match="not an eventstudy price store"):
+            PriceStore(foreign).listing()
+        assert (foreign.read_bytes(), foreign.stat().st_mtime_ns) == before
+
+    @pytest.mark.parametrize(
+        "statements",
+        [
+            pytest.param(("CREATE TABLE meta (key TEXT, value TEXT)",), id="meta-only"),
+            pytest.param(
+                (
+                    "CREATE TABLE meta (key TEXT, value TEXT)",
+                    "CREATE TABLE fetches (x)",
+                    "CREATE TABLE prices (x)",
+                ),
+                id="no-schema-version",
+            ),
+            pytest.param(
+                (
+                    "CREATE TABLE meta (key TEXT, value TEXT)",
+                    "INSERT INTO meta VALUES ('schema_version', 'one')",
+                    "CREATE TABLE fetches (x)",
+                    "CREATE TABLE prices (x)",
+                ),
+                id="text-schema-version",
+            ),
+        ],
+    )
+    def test_lookalikes_are_refused(self, tmp_path: Path, statements: tuple[str, ...]) -> None:
+        path = tmp_path / "prices.sqlite"
+        _execute(path, *statements)
+        before = _file_state(path)
+        with pytest.raises(StoreError, match="not an eventstudy price store"):
+            PriceStore(path).listing()
+        with pytest.raises(StoreError, match="not an eventstudy price store"):
+            PriceStore(path).write(SYMBOL, _frame(["2024-01-02"], [1.0]), _info())
+        assert _file_state(path) == before
+
+
+class TestDamagedRows:
+    @pytest.fixture
+    def damaged(self, store: PriceStore) -> Callable[[str], PriceStore]:
+        """Write 0700.HK (3 rows) and 9988.HK, then apply a hand edit to the store file."""
+        store.write(SYMBOL, _frame(["2024-01-02", "2024-01-03", "2024-01-04"], [1.0, 2.0, 3.0]), _info())
+        store.write("9988.HK", _frame(["2024-01-02"], [7.0]), _info())
+
+        def edit(statement: str) -> PriceStore:
+            _execute(store.path, statement)
+            return store
+
+        return edit
+
+    @pytest.mark.parametrize(
+        ("statement", "row", "column"),
+        [
+            (
+                "UPDATE prices SET date = '2024-13-45' WHERE date = '2024-01-03' AND symbol = '0700.HK'",
+                "2024-13-45",
+                "date",
+            ),
+            (
+                "UPDATE prices SET date = '2024-02-30' WHERE date = '2024-01-03' AND symbol = '0700.HK'",
+                "2024-02-30",
+                "date",
+            ),
+            (
+                "UPDATE prices SET date = '9999-12-31' WHERE date = '2024-01-04' AND symbol = '0700.HK'",
+                "9999-12-31",
+                "date",
+            ),
+            (
+                "UPDATE prices SET date = '2024-1-3' WHERE date = '2024-01-03' AND symbol = '0700.HK'",
+                "2024-1-3",
+                "date",
+            ),
+            (
+                "UPDATE prices SET adj_close = 'n/a' WHERE date = '2024-01-03' AND symbol = '0700.HK'",
+                "2024-01-03",
+                "adj_close",
+            ),
+            (
+                "UPDATE prices SET volume = x'00ff' WHERE date = '2024-01-04' AND symbol = '0700.HK'",
+                "2024-01-04",
+                "volume",
+            ),
+            (
+                "UPDATE prices SET fetch_id = 'one' WHERE date = '2024-01-02' AND symbol = '0700.HK'",
+                "2024-01-02",
+                "fetch_id",
+            ),
+            (
+                "UPDATE prices SET fetch_id = 1.5 WHERE date = '2024-01-04' AND symbol = '0700.HK'",
+                "2024-01-04",
+                "fetch_id",
+            ),
+        ],
+    )
+    def test_named_with_store_symbol_and_row(
+        self, damaged: Callable[[str], PriceStore], statement: str, row: str, column: str
+    ) -> None:
+        store = damaged(statement)
+        for call in (lambda: store.read(SYMBOL), lambda: store.coverage(SYMBOL)):
+            with pytest.raises(DataError) as info:
+                call()
+            err = info.value
+            assert isinstance(err, StoreError)
+            assert (err.path, err.symbol, err.row, err.column) == (str(store.path), SYMBOL, row, column)
+            assert str(store.path) in str(err) and SYMBOL in str(err) and row in str(err)
+        assert store.read("9988.HK")["adj_close"].tolist() == [7.0]  # type: ignore[index]
+        assert store.listing()["symbol"].tolist() == [SYMBOL, "9988.HK"]  # ls still lists the store
+
+    def test_a_numeric_text_is_stored_as_a_number_and_is_no_damage(self, damaged: Callable[[str], PriceStore]) -> None:
+        store = damaged("UPDATE prices SET adj_close = '2.5' WHERE date = '2024-01-03'")  # REAL affinity converts it
+        assert store.read(SYMBOL)["adj_close"].tolist() == [1.0, 2.5, 3.0]  # type: ignore[index]
+
+    def test_counts_every_damaged_row(self, damaged: Callable[[str], PriceStore]) -> None:
+        store = damaged("UPDATE prices SET close = 'x' WHERE symbol = '0700.HK'")
+        with pytest.raises(StoreError, match=r"3 damaged rows") as info:
+            store.read(SYMBOL)
+        assert info.value.row == "2024-01-02" and info.value.value == "x"
+
+    def test_damaged_download_log_is_named(self, damaged: Callable[[str], PriceStore]) -> None:
+        store = damaged("DROP TRIGGER fetches_no_update")  # the append-only log refuses updates otherwise
+        _execute(store.path, "UPDATE fetches SET requested_start = 'soon' WHERE fetch_id = 1")
+        with pytest.raises(StoreError, match="damaged download log row 1") as info:
+            store.coverage(SYMBOL)
+        assert info.value.symbol == SYMBOL
+
+
+class TestBusy:
+    @staticmethod
+    def _hold(
+        path: Path, begin: str, release_after: float | None
+    ) -> tuple[sqlite3.Connection, threading.Thread | None]:
+        """Hold a lock with plain sqlite3 (another program); commit after ``release_after`` seconds."""
+        con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        con.execute(begin)
+        if release_after is None:
+            return con, None
+        thread = threading.Timer(release_after, lambda: con.execute("COMMIT"))
+        thread.start()
+        return con, thread
+
+    def test_a_write_waits_at_most_busy_timeout_and_says_what_it_waited_for(self, store: PriceStore) -> None:
+        store.write(SYMBOL, _frame(["2024-01-02"], [1.0]), _info())
+        con, _ = self._hold(store.path, "BEGIN IMMEDIATE", None)
+        try:
+            started = time.monotonic()
+            with pytest.raises(DataError) as info:
+                PriceStore(store.path, busy_timeout=0.4).write(SYMBOL, _frame(["2024-01-03"], [2.0]), _info())
+            elapsed = time.monotonic() - started
+        finally:
+            con.close()
+        assert 0.4 <= elapsed < 3.0
+        text = str(info.value)
+        assert "busy: could not store 1 rows of 0700.HK" in text
+        assert "busy_timeout 0.4 s" in text and "waited" in text and "retry" in text
+        assert store.read(SYMBOL)["adj_close"].tolist() == [1.0]  # type: ignore[index]
+
+    def test_creation_waiting_for_a_lock_names_that_stage(self, tmp_path: Path) -> None:
+        path = tmp_path / "new.sqlite"
+        path.touch()
+        con, _ = self._hold(path, "BEGIN IMMEDIATE", None)  # another program writes the empty file
+        try:
+            with pytest.raises(StoreError, match="could not switch the store to WAL mode"):
+                PriceStore(path, busy_timeout=0.3).write(SYMBOL, _frame(["2024-01-02"], [1.0]), _info())
+        finally:
+            con.close()
+
+    def test_a_lock_released_within_busy_timeout_is_waited_for(self, tmp_path: Path) -> None:
+        path = tmp_path / "new.sqlite"
+        path.touch()
+        con, timer = self._hold(path, "BEGIN EXCLUSIVE", 0.3)
+        try:
+            started = time.monotonic()
+            PriceStore(path, busy_timeout=10).write(SYMBOL, _frame(["2024-01-02"], [1.0]), _info())
+            assert time.monotonic() - started >= 0.25
+        finally:
+            assert timer is not None
+            timer.join(5)
+            con.close()
+        assert PriceStore(path).read(SYMBOL)["adj_close"].tolist() == [1.0]  # type: ignore[index]

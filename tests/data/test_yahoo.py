@@ -1,7 +1,11 @@
 """Tests of the yfinance adapter (``eventstudy.data.yahoo``).
 
 Layer B fakes ``Ticker.history`` with frames of the real shapes; layer C drives the real yfinance through
-``responses`` with hand-made ``v8/finance/chart`` JSON. No test touches the network.
+``responses`` with hand-made ``v8/finance/chart`` JSON. No test touches the network. The no-network shapes
+were recorded from yfinance 1.7 with curl_cffi behind an unreachable proxy: the first symbols raise
+``curl_cffi.requests.exceptions.ConnectionError`` ("curl: (7) Failed to connect ..."); later ones log
+"Failed to get ticker 'X' reason: ..." and "$X: possibly delisted; no timezone found" at ERROR level and
+return an empty frame with an object index.
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eventstudy.data.yahoo import HISTORY_COLUMNS, error_from_exception, fetch_history, history_to_frame
+from eventstudy.data.yahoo import (
+    HISTORY_COLUMNS,
+    error_from_exception,
+    fetch_history,
+    history_to_frame,
+    is_connection_failure,
+)
 from eventstudy.errors import PriceSourceError
 
 HK_ROWS = [
@@ -126,6 +136,24 @@ def _connection_error() -> BaseException:
     return requests.ConnectionError("Max retries exceeded")
 
 
+CURL_7 = (
+    "Failed to perform, curl: (7) Failed to connect to query2.finance.yahoo.com:443 over proxy 127.0.0.1 after "
+    "0 ms: Could not connect to server. See https://curl.se/libcurl/c/libcurl-errors.html first for more details."
+)
+
+
+def _curl_connection_error() -> BaseException:
+    from curl_cffi.requests.exceptions import ConnectionError as CurlConnectionError
+
+    return CurlConnectionError(CURL_7)
+
+
+def _curl_timeout() -> BaseException:
+    from curl_cffi.requests.exceptions import Timeout
+
+    return Timeout("Failed to perform, curl: (28) Connection timed out after 10001 milliseconds")
+
+
 def _prices_missing() -> BaseException:
     from yfinance.exceptions import YFPricesMissingError
 
@@ -136,10 +164,14 @@ def _prices_missing() -> BaseException:
     ("make_error", "reason"),
     [
         pytest.param(_rate_limit, "rate limited", id="YFRateLimitError"),
-        pytest.param(_dns_error, "network", id="curl-DNSError"),
-        pytest.param(lambda: OSError("Could not resolve host"), "network", id="OSError"),
-        pytest.param(_connection_error, "network", id="requests-ConnectionError"),
-        pytest.param(lambda: TimeoutError("timed out"), "network", id="TimeoutError"),
+        pytest.param(_dns_error, "no network", id="curl-DNSError"),
+        pytest.param(_curl_connection_error, "no network", id="curl-ConnectionError-7"),
+        pytest.param(_curl_timeout, "no network", id="curl-Timeout-28"),
+        pytest.param(lambda: OSError("Could not resolve host"), "no network", id="OSError-resolve"),
+        pytest.param(lambda: OSError(24, "Too many open files"), "network", id="OSError-other"),
+        pytest.param(_connection_error, "no network", id="requests-ConnectionError"),
+        pytest.param(lambda: TimeoutError("timed out"), "no network", id="TimeoutError"),
+        pytest.param(lambda: ConnectionRefusedError(111, "Connection refused"), "no network", id="refused"),
         pytest.param(_http_error(404), "no data", id="HTTP-404"),
         pytest.param(_http_error(429), "rate limited", id="HTTP-429"),
         pytest.param(_http_error(503), "network", id="HTTP-503"),
@@ -164,6 +196,53 @@ def test_exceptions_become_price_source_errors(
 def test_error_mapping_without_download() -> None:
     err = error_from_exception("X", RuntimeError("boom"))
     assert err.reason == "unexpected response" and "yfinance" in err.detail
+
+
+class _SoftFailure:
+    """A ticker whose ``history`` logs what yfinance logs and returns its empty frame."""
+
+    history_metadata: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, *messages: str) -> None:
+        self.messages = messages
+
+    def history(self, **kwargs: Any) -> pd.DataFrame:
+        for message in self.messages:
+            logging.getLogger("yfinance").error(message)
+        return pd.DataFrame(columns=["Open", "High", "Low", "Close", "Adj Close", "Volume"], index=pd.Index([]))
+
+
+class TestNoNetwork:
+    def test_logged_connection_failure_is_no_network_not_delisted(self) -> None:
+        ticker = _SoftFailure(
+            f"Failed to get ticker 'CCC' reason: {CURL_7}", "$CCC: possibly delisted; no timezone found"
+        )
+        with pytest.raises(PriceSourceError) as info:
+            fetch_history("CCC", dt.date(2024, 1, 2), dt.date(2024, 1, 4), ticker_factory=lambda s, _: ticker)
+        assert info.value.reason == "no network"
+        assert "curl: (7)" in info.value.detail and "possibly delisted" not in info.value.detail
+        assert "--offline" in info.value.detail  # the advice
+
+    def test_delisted_without_a_connection_failure_is_no_data(self) -> None:
+        ticker = _SoftFailure("$CCC: possibly delisted; no timezone found")
+        with pytest.raises(PriceSourceError) as info:
+            fetch_history("CCC", dt.date(2024, 1, 2), dt.date(2024, 1, 4), ticker_factory=lambda s, _: ticker)
+        assert info.value.reason == "no data"
+
+    @pytest.mark.parametrize(
+        ("exc", "expected"),
+        [
+            pytest.param(OSError("[Errno -3] Temporary failure in name resolution"), True, id="gaierror-text"),
+            pytest.param(OSError("No route to host"), True, id="no-route"),
+            pytest.param(OSError(28, "No space left on device"), False, id="disk-full"),
+            pytest.param(ValueError("Could not resolve host"), False, id="not-an-OSError"),
+        ],
+    )
+    def test_connection_failure_classes(self, exc: BaseException, expected: bool) -> None:
+        assert is_connection_failure(exc) is expected
+
+    def test_http_errors_are_answers_not_connection_failures(self) -> None:
+        assert is_connection_failure(_http_error(503)()) is False
 
 
 class TestFetchHistory:

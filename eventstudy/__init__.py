@@ -40,7 +40,7 @@ _EXPORTS: dict[str, str] = {
     "MarketModel": "eventstudy.models",
     "StudyResult": "eventstudy.results",
     "EventStudy": "eventstudy.study",
-    "StudySpec": "eventstudy.study",
+    "StudySpec": "eventstudy.spec",
 }
 
 __all__ = [
@@ -77,7 +77,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from eventstudy.events import Event, events_from_frame, read_events
     from eventstudy.models import ConstantMean, MarketAdjusted, MarketModel
     from eventstudy.results import StudyResult
-    from eventstudy.study import EventStudy, StudySpec
+    from eventstudy.spec import StudySpec
+    from eventstudy.study import EventStudy
 
 
 def __getattr__(name: str) -> Any:

@@ -1,25 +1,52 @@
 """Command line: ``eventstudy run | fetch | days | store ls | simulate``.
 
 Exit status: 0 success (a run with per-event exclusions still succeeds and reports them); 2 bad input
-(events file, option, price file); 3 no usable data at all or an unreadable store; 70 an unexpected
-error (a bug: the traceback is shown only with ``--debug``).
+(events file, option, output folder, price file); 3 no usable data at all (nothing could be loaded or
+estimated) or an unreadable store; 70 an unexpected error (a bug: the traceback is shown only with
+``--debug``); 130 interrupted.
+
+Options are spelled out in full (no abbreviations); a misspelt option gets a "did you mean" hint.
+Window options take negative values with a space (``--estimation -250:-11``) as well as with ``=``.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from eventstudy._typing import Window
 from eventstudy.errors import EventStudyError, EventStudyWarning, InputError
 
+if TYPE_CHECKING:
+    from eventstudy.data.series import PriceSource
+
 EXIT_BUG = 70
+
+SIGNED_VALUE_OPTIONS = frozenset({"--estimation", "--window", "--car", "--delta"})
+"""Options whose value may start with ``-`` (a negative window ``-250:-11`` or a delta ``-0.5%``)."""
+
+_SIGNED_VALUE = re.compile(r"-[0-9.:]")
+
+OPTION_OF_SETTING = {
+    "estimation_window": "--estimation",
+    "event_window": "--window",
+    "car_windows": "--car",
+    "min_estimation_obs": "--min-obs",
+    "model": "--model",
+    "return_type": "--return-type",
+    "conventions": "--conventions",
+    "knobs": "--knob",
+    "tests": "--tests",
+}
+"""Command-line option of each :class:`~eventstudy.spec.StudySpec` setting, for error messages."""
 
 
 def parse_window(text: str, parameter: str) -> Window:
@@ -55,8 +82,61 @@ def parse_knobs(items: Sequence[str]) -> dict[str, str]:
     return knobs
 
 
+def join_signed_values(argv: Sequence[str]) -> list[str]:
+    """Glue ``--car -1:1`` into ``--car=-1:1`` for the options of :data:`SIGNED_VALUE_OPTIONS`.
+
+    argparse reads a token starting with ``-`` that is not a plain negative number (``-250:-11``,
+    ``-0.5%``) as an option, so ``--estimation -250:-11`` would fail with "expected one argument".
+    A value starting with ``-`` and a digit, ``.`` or ``:`` right after one of these options is joined to
+    it with ``=``; everything else, and everything after ``--``, is left as it is.
+
+    Examples
+    --------
+    >>> join_signed_values(["run", "e.csv", "--estimation", "-250:-11", "--car", "0:1"])
+    ['run', 'e.csv', '--estimation=-250:-11', '--car', '0:1']
+    """
+    out: list[str] = []
+    tokens = list(argv)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "--":
+            out.extend(tokens[i:])
+            break
+        if token in SIGNED_VALUE_OPTIONS and i + 1 < len(tokens) and _SIGNED_VALUE.match(tokens[i + 1]):
+            out.append(f"{token}={tokens[i + 1]}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with usage errors as exit status 2 (argparse's own convention), without a traceback."""
+    """argparse with full option names only and a "did you mean" hint for a misspelt option.
+
+    Usage errors exit with status 2 (argparse's own convention), without a traceback. Subcommand
+    parsers are of this class too (argparse creates them with the parent's class).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """Parse as argparse does; an unknown ``--option`` close to a known one is a usage error with a hint."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        known = [name for name in self._option_string_actions if name.startswith("--")]
+        for token in extras:
+            name = token.split("=", 1)[0]
+            if name.startswith("--"):
+                # an abbreviation names the options it begins; otherwise the closest spelling
+                close = [o for o in known if o.startswith(name)] or difflib.get_close_matches(name, known, 1, 0.6)
+                if close:
+                    self.error(f"unrecognized option {name}: did you mean {' or '.join(close)}?")
+        return parsed, extras
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="eventstudy", description="Event studies of market reactions to dated news.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    def debug_option(p: argparse.ArgumentParser) -> None:
+        # accepted after the subcommand too; SUPPRESS keeps a --debug given before it
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of bugs")
 
     def data_options(p: argparse.ArgumentParser) -> None:
         source = p.add_mutually_exclusive_group()
@@ -76,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--store", metavar="PATH", help="SQLite price store (default: user data dir, or $EVENTSTUDY_STORE)"
         )
         p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+        debug_option(p)
 
     run = sub.add_parser("run", help="run an event study and write the report")
     run.add_argument("events", help="events CSV file")
@@ -111,14 +196,18 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--window", default="-10:10", metavar="A:B")
     fetch.add_argument("--store", metavar="PATH")
     fetch.add_argument("--quiet", action="store_true")
+    debug_option(fetch)
 
     days = sub.add_parser("days", help="print the day 0 of every (event, ticker) from the exchange calendars")
     days.add_argument("events", help="events CSV file")
+    debug_option(days)
 
     store = sub.add_parser("store", help="inspect the price store")
+    debug_option(store)
     store_sub = store.add_subparsers(dest="store_command", required=True)
     ls = store_sub.add_parser("ls", help="list the symbols in the store with dates and vintages")
     ls.add_argument("--store", metavar="PATH")
+    debug_option(ls)
 
     sim = sub.add_parser("simulate", help="Brown-Warner size and power simulation on a wide price panel")
     sim.add_argument(
@@ -164,10 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", metavar="DIR", default="reports/simulation", help="output folder (default reports/simulation)"
     )
     sim.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    debug_option(sim)
     return parser
 
 
-def _price_source(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _price_source(args: argparse.Namespace) -> PriceSource:
     from eventstudy.data import CsvPrices, ReturnsFile, YahooPrices
 
     if getattr(args, "prices", None):
@@ -177,9 +267,57 @@ def _price_source(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return YahooPrices(store=args.store, offline=getattr(args, "offline", False))
 
 
+def check_out_dir(out: Path, parameter: str = "--out", *, inputs: Sequence[Path] = ()) -> None:
+    """Refuse, before any work, an output folder that cannot receive the files.
+
+    Parameters
+    ----------
+    out
+        The output folder (it may not exist yet; it is created when the files are written).
+    parameter
+        Option name for the error message.
+    inputs
+        Input files the folder must not be (the events file).
+
+    Raises
+    ------
+    InputError
+        Naming ``parameter`` and the path when ``out`` is one of ``inputs``, an existing file, a path
+        under a file, or when the folder (or its nearest existing parent) is not writable.
+    """
+    target = out.resolve()
+    for path in inputs:
+        if path.resolve() == target:
+            raise InputError(
+                f"{out} is the events file; give a folder for the results, e.g. reports/{path.stem}",
+                parameter=parameter,
+                value=str(out),
+            )
+    if target.exists() and not target.is_dir():
+        raise InputError(
+            f"{out} is an existing file, not a folder; give a folder for the results",
+            parameter=parameter,
+            value=str(out),
+        )
+    existing = next(p for p in (target, *target.parents) if p.exists())
+    if not existing.is_dir():
+        raise InputError(
+            f"{out} lies under the file {existing}, which cannot hold a folder; give another folder",
+            parameter=parameter,
+            value=str(out),
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(
+            f"cannot write to {out}: the folder {existing} is read-only; give a writable folder",
+            parameter=parameter,
+            value=str(out),
+        )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from eventstudy.report import write_report
-    from eventstudy.study import DEFAULT_CAR_WINDOWS, EventStudy, resolve_conventions
+    from eventstudy.spec import DEFAULT_CAR_WINDOWS, resolve_conventions
+    from eventstudy.study import EventStudy
 
     cars = tuple(parse_window(c, "--car") for c in args.car) if args.car else DEFAULT_CAR_WINDOWS
     knobs = parse_knobs(args.knob)
@@ -191,6 +329,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"unknown report format {bad[0]!r}; choose from md, html, pdf", parameter="--formats", value=bad[0]
         )
     events_path = Path(args.events)
+    out = Path(args.out) if args.out else Path("reports") / events_path.stem
+    check_out_dir(out, inputs=(events_path,))
     study = EventStudy.from_csv(
         events_path,
         prices=_price_source(args),
@@ -204,16 +344,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=None if not args.quiet else False,
     )
     result = study.run()
-    out = Path(args.out) if args.out else Path("reports") / events_path.stem
     paths = result.to_csv(out)
-    paths += write_report(result, out, formats=formats)
+    report_paths = write_report(result, out, formats=formats)
+    paths += report_paths
     if not args.quiet:
         n_events = result.panel.pairs["event_id"].nunique()
+        documents = ", ".join(str(p) for p in report_paths if p.suffix in (".md", ".html", ".pdf"))
         print(
             f"{result.n_firm_events} firm-events of {n_events} events estimated; "
             f"{len(result.exclusions)} exclusions (see exclusions.csv and the report)."
         )
-        print(f"Wrote {len(paths)} files to {out}/ (report: {out / 'report.html'})")
+        print(f"Wrote {len(paths)} files to {out}/ (report: {documents or 'none'})")
     return 0
 
 
@@ -242,18 +383,10 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_days(args: argparse.Namespace) -> int:
-    from eventstudy.data.series import PriceSeries
     from eventstudy.events import read_events
-    from eventstudy.study import EventStudy
+    from eventstudy.study import day_zero_table
 
-    class _NoPrices:
-        description = "none"
-
-        def load(self, symbol: str, start: object, end: object) -> PriceSeries:
-            raise NotImplementedError
-
-    study = EventStudy(read_events(args.events), _NoPrices())
-    table = study.calendar_day_zero()
+    table = day_zero_table(read_events(args.events))
     cols = ["event_id", "ticker", "exchange", "event_time_utc", "calendar_day_zero", "rule"]
     with_dates = table[cols].copy()
     with_dates["calendar_day_zero"] = with_dates["calendar_day_zero"].dt.strftime("%Y-%m-%d")
@@ -295,6 +428,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from eventstudy.simulate import WidePanel, default_panel_dir, simulate
 
     knobs = parse_knobs(args.knob)
+    check_out_dir(Path(args.out))
     panel = WidePanel.from_dir(args.panel or default_panel_dir(), market_column=args.market_column)
     if args.start or args.end:
         try:
@@ -335,6 +469,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 COMMANDS = {"run": _cmd_run, "fetch": _cmd_fetch, "days": _cmd_days, "simulate": _cmd_simulate}
 
 
+def _as_option(exc: InputError) -> InputError:
+    """The error with a study setting's name replaced by its option (``min_estimation_obs`` -> ``--min-obs``)."""
+    option = OPTION_OF_SETTING.get(exc.parameter or "")
+    if option is None or exc.path is not None:
+        return exc
+    return InputError(exc.message, parameter=option, value=exc.value)
+
+
 def _show_warning(
     message: Warning | str,
     category: type[Warning],
@@ -365,17 +507,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(join_signed_values(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(yfinance|exchange_calendars).*")
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
-        if args.command == "store":
-            return _cmd_store_ls(args)
-        return COMMANDS[args.command](args)
+        status = _cmd_store_ls(args) if args.command == "store" else COMMANDS[args.command](args)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:  # the reader has gone (`eventstudy days events.csv | head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except EventStudyError as exc:
-        print(f"eventstudy: error: {exc}", file=sys.stderr)
+        shown = _as_option(exc) if isinstance(exc, InputError) else exc
+        print(f"eventstudy: error: {shown}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("eventstudy: interrupted", file=sys.stderr)

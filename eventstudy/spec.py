@@ -23,6 +23,9 @@ from eventstudy.returns import ReturnType
 
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5))
 
+MAX_OFFSET = 5_000
+"""Largest distance from day 0, in trading days (about 20 years), that any window may reach."""
+
 
 def window_text(window: Window) -> str:
     """A window as text for people, e.g. ``[-1, +1]``, ``[0, +5]``, ``[-250, -11]``."""
@@ -132,7 +135,7 @@ def _knob_text(value: object) -> str:
 
 
 def _check_window(window: object, name: str) -> Window:
-    """A window as a (start, end) pair of ints with start <= end, or InputError naming ``name``."""
+    """A window as (start, end) ints, start <= end, within ±:data:`MAX_OFFSET`; or InputError naming ``name``."""
     start: Any = None
     end: Any = None
     try:
@@ -146,6 +149,13 @@ def _check_window(window: object, name: str) -> Window:
         )
     if start > end:
         raise InputError(f"a window needs start <= end, got {window}", parameter=name, value=window)
+    if start < -MAX_OFFSET or end > MAX_OFFSET:
+        raise InputError(
+            f"window {window} reaches beyond {MAX_OFFSET:,} trading days from day 0, the longest supported "
+            f"(about 20 years); use offsets between -{MAX_OFFSET} and {MAX_OFFSET}",
+            parameter=name,
+            value=window,
+        )
     return int(start), int(end)
 
 
@@ -154,8 +164,10 @@ class StudySpec:
     """Validated settings of a study (``docs/METHODS.md`` §3 and §8.1 for the defaults).
 
     Windows are inclusive relative-day ranges counted in trading days (rows) of each ticker's aligned
-    return series. The estimation window must end before the event window starts, and every CAR
-    window must lie inside the event window.
+    return series, each within ±:data:`MAX_OFFSET` (5,000) trading days of day 0. The estimation window
+    must end before the event window starts, and every CAR window must lie inside the event window.
+    ``min_estimation_obs`` lies between k + 3 (the Patell variance needs M − k > 2) and the length of the
+    estimation window (a larger minimum would exclude every firm-event).
 
     ``return_type=None`` takes the conventions' default (``textbook``: simple, ``estudy2``: log); after
     construction ``return_type`` always holds the value used and ``return_type_from_profile`` says
@@ -222,8 +234,18 @@ class StudySpec:
         k = get_model(self.model).k
         if self.min_estimation_obs < k + 3:
             raise InputError(
-                f"min_estimation_obs must be at least k + 3 = {k + 3} for the {self.model} model "
-                "(the Patell variance (M-k)/(M-k-2) needs M - k > 2)",
+                f"the minimum number of estimation returns must be at least k + 3 = {k + 3} for the "
+                f"{self.model} model (the Patell variance (M-k)/(M-k-2) needs M - k > 2), "
+                f"got {self.min_estimation_obs}",
+                parameter="min_estimation_obs",
+                value=self.min_estimation_obs,
+            )
+        length = self.estimation_window[1] - self.estimation_window[0] + 1
+        if self.min_estimation_obs > length:
+            raise InputError(
+                f"the minimum number of estimation returns, {self.min_estimation_obs}, exceeds the {length} "
+                f"trading days of the estimation window {window_text(self.estimation_window)}, so no firm-event "
+                "could be estimated; lower the minimum or widen the estimation window",
                 parameter="min_estimation_obs",
                 value=self.min_estimation_obs,
             )
@@ -287,4 +309,12 @@ def as_window(window: object) -> Window:
         return window  # type: ignore[return-value]
 
 
-__all__ = ["DEFAULT_CAR_WINDOWS", "StudySpec", "as_window", "knob_names", "resolve_conventions", "window_text"]
+__all__ = [
+    "DEFAULT_CAR_WINDOWS",
+    "MAX_OFFSET",
+    "StudySpec",
+    "as_window",
+    "knob_names",
+    "resolve_conventions",
+    "window_text",
+]

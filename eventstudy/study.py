@@ -23,17 +23,18 @@ import pandas as pd
 
 from eventstudy import _kernels as kn
 from eventstudy._typing import Window
-from eventstudy.calendars import calendar_day_zero, exchange_for, resolve_day_zero
+from eventstudy.calendars import calendar_day_zero, resolve_day_zero
 from eventstudy.conventions import Conventions
 from eventstudy.data.series import PriceSeries, PriceSource
 from eventstudy.errors import DataError, InputError, PriceSourceError
 from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_events
 from eventstudy.inference import InferenceData, run_tests
 from eventstudy.inference.base import firm_event_keys
-from eventstudy.models import MODELS, ModelFit, get_model
+from eventstudy.models import ModelFit, get_model
 from eventstudy.results import EVENT_DAY_COLUMNS, EXCLUSION_COLUMNS, StudyResult, nanmax_dates, nanmin_dates
 from eventstudy.returns import ReturnPanel, ReturnType, build_panel
-from eventstudy.spec import DEFAULT_CAR_WINDOWS, StudySpec, as_window, knob_names, resolve_conventions, window_text
+from eventstudy.spec import DEFAULT_CAR_WINDOWS, StudySpec, as_window, resolve_conventions, window_text
+from eventstudy.symbols import exchange_for
 
 
 def _show_progress(progress: bool | None) -> bool:
@@ -68,14 +69,20 @@ class EventStudy:
         value (e.g. ``get_profile("textbook").with_knobs(fec=False)``).
     knobs
         Knobs to change on top of the profile, e.g. ``{"fec": False}`` or ``{"resid_ddof": "1"}``; text
-        values are converted to the knob's type (:func:`resolve_conventions`). Unknown knobs raise
-        :class:`~eventstudy.errors.UnknownNameError` listing the valid ones.
+        values are converted to the knob's type (:func:`eventstudy.spec.resolve_conventions`). Unknown
+        knobs raise :class:`~eventstudy.errors.UnknownNameError` listing the valid ones.
     tests
-        Names of the aggregate tests to compute (default: cross-sectional t, Patell Z, BMP t).
+        Names of the aggregate tests to compute; None (default) computes every registered test
+        (``eventstudy.inference.REGISTRY``). Pass a few names for very large pooled groups.
     progress
         Show a progress bar while loading prices; default: only on a terminal.
     title
         Title for reports.
+
+    Raises
+    ------
+    InputError
+        No events, or a setting :class:`~eventstudy.spec.StudySpec` rejects (the error names the setting).
 
     Examples
     --------
@@ -133,10 +140,8 @@ class EventStudy:
         return event_ticker_pairs(self.events)
 
     def calendar_day_zero(self) -> pd.DataFrame:
-        """Day 0 per (event, ticker) from the exchange calendars alone (no prices needed)."""
-        pairs = self.pairs()
-        table = calendar_day_zero(pairs)  # one row per pair, in the pairs' order
-        return table.assign(benchmark=pairs["benchmark"].to_numpy())
+        """Day 0 per (event, ticker) from the exchange calendars alone (no prices needed): :func:`day_zero_table`."""
+        return day_zero_table(self.events)
 
     def date_range(self) -> tuple[dt.date, dt.date]:
         """Calendar-date range of prices needed for all windows (with room for holidays)."""
@@ -190,9 +195,10 @@ class EventStudy:
         Raises
         ------
         DataError
-            When no price series at all could be loaded (CLI exit 3). Anything narrower (a ticker
-            without data, too few estimation returns, a CAR window with a missing day) becomes an
-            exclusion with a reason.
+            When no price series at all could be loaded, or when no firm-event at all could be
+            estimated (CLI exit 3; the message counts the exclusions by stage and reason, with one
+            example each). Anything narrower (a ticker without data, too few estimation returns, a CAR
+            window with a missing day) becomes an exclusion with a reason.
         """
         spec = self.spec
         days = self.calendar_day_zero()
@@ -234,6 +240,7 @@ class EventStudy:
             bench_own=spec.conventions.fec_moments == "index_window",
         )
         exclusions.append(returns_excluded)
+        _require_firm_events(len(panel.pairs), exclusions)
 
         fit = get_model(spec.model).fit(panel, spec.conventions)
         usable_fit = estimable(fit, spec.min_estimation_obs)
@@ -257,6 +264,7 @@ class EventStudy:
                 )
             )
             keep = np.flatnonzero(usable_fit)
+            _require_firm_events(len(keep), exclusions)
             panel = panel.take(keep)
             fit = fit.take(keep)
 
@@ -328,6 +336,76 @@ class EventStudy:
             hit = key.isin(note.index)
             days.loc[hit, "reason"] = (days.loc[hit, "reason"].astype(str) + "; " + key[hit].map(note)).str.strip("; ")
         return days
+
+
+def day_zero_table(events: Iterable[Event]) -> pd.DataFrame:
+    """Day 0 per (event, ticker) from the exchange calendars alone, before any price is loaded.
+
+    Parameters
+    ----------
+    events
+        Validated events (e.g. from :func:`eventstudy.read_events`).
+
+    Returns
+    -------
+    DataFrame
+        One row per (event, ticker) pair in file order: the columns of
+        :func:`eventstudy.calendars.calendar_day_zero` plus ``benchmark``.
+    """
+    pairs = event_ticker_pairs(tuple(events))
+    table = calendar_day_zero(pairs)  # one row per pair, in the pairs' order
+    return table.assign(benchmark=pairs["benchmark"].to_numpy())
+
+
+def _require_firm_events(n_left: int, exclusions: list[pd.DataFrame]) -> None:
+    """Raise :class:`DataError` summarising ``exclusions`` when no firm-event is left to estimate."""
+    if n_left:
+        return
+    excluded = pd.concat([e for e in exclusions if len(e)], ignore_index=True)
+    raise DataError(_nothing_estimated_message(excluded))
+
+
+_SYMBOL_PREFIX = r"^(?:benchmark )?\S+: "
+
+
+def _nothing_estimated_message(excluded: pd.DataFrame) -> str:
+    """The message of a study in which every firm-event was excluded: counts by stage and reason.
+
+    Parameters
+    ----------
+    excluded
+        Exclusion rows (columns ``event_id``, ``ticker``, ``stage``, ``reason``).
+
+    Returns
+    -------
+    str
+        One line per (stage, kind of reason) with the number of firm-events and one example. The kind
+        is the reason without its leading ``"<symbol>: "`` (``"benchmark <symbol>: "`` becomes
+        ``"benchmark "``) and without the details after the first ``":"`` or ``" ("``, so that
+        ``"MPNGY: no data (...)"`` and ``"0700.HK: no data (...)"`` count together as ``no data``.
+    """
+    reasons = excluded["reason"].astype(str)
+    body = reasons.str.replace(_SYMBOL_PREFIX, "", regex=True).str.split(r":| \(", n=1, regex=True).str[0]
+    kind = body.str.strip().where(~reasons.str.match(r"benchmark \S+: "), "benchmark " + body.str.strip())
+    summary = (
+        excluded.assign(kind=kind)
+        .groupby(["stage", "kind"], sort=False)
+        .agg(
+            n=("reason", "size"), event_id=("event_id", "first"), ticker=("ticker", "first"), reason=("reason", "first")
+        )
+        .reset_index()
+    )
+    lines = [f"nothing could be estimated: all {len(excluded)} firm-events were excluded"]
+    lines += [
+        f"  {row.stage}, {row.kind}: {row.n} firm-event{'s' if row.n != 1 else ''} "
+        f"(e.g. {row.event_id} / {row.ticker}: {row.reason})"
+        for row in summary.itertuples(index=False)
+    ]
+    lines.append(
+        "check the price data, widen the estimation window or lower the minimum number of estimation returns "
+        "(--min-obs)"
+    )
+    return "\n".join(lines)
 
 
 def estimation_confounders(panel: ReturnPanel, fit: ModelFit) -> pd.Series:
@@ -456,13 +534,9 @@ def _provenance(series: dict[str, PriceSeries], failed: dict[str, PriceSourceErr
 
 
 __all__ = [
-    "DEFAULT_CAR_WINDOWS",
-    "MODELS",
     "EventStudy",
-    "StudySpec",
+    "day_zero_table",
     "estimable",
     "estimation_confounders",
     "inference_data",
-    "knob_names",
-    "resolve_conventions",
 ]

@@ -364,7 +364,7 @@ def worker(n: int, n_tickers: int, seed: int, repeat: int, sm_events: int, profi
     out: dict[str, Any] = {"n": n, "tickers": n_tickers}
     start = time.perf_counter()
     import eventstudy as es
-    from eventstudy.study import DEFAULT_CAR_WINDOWS
+    from eventstudy.spec import DEFAULT_CAR_WINDOWS
 
     returns, events_frame = make_data(n, n_tickers, seed)
     out["setup_s"] = time.perf_counter() - start

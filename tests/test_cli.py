@@ -1,23 +1,81 @@
-"""The command line: exit codes, messages, and end-to-end runs of the seed events on real prices.
+"""The command line as users type it: argument parsing, exit statuses, messages, and the seed runs.
 
-The real-data runs read ``../shared/data/curated/window_*`` (see ``docs/DATA.md``) through the
-``shared_dir`` fixture: skipped locally without the folder, a failure in CI.
+Argument parsing is tested through the installed console script in a subprocess (``eventstudy_cli``,
+tests/conftest.py); messages and exit statuses where parsing is not the point run in-process through
+``main([...])``, which is faster. Small inputs are synthetic prices built in code; the two seed runs of
+the README on ``../shared/data/curated/window_*`` (``docs/DATA.md``) come from the session fixture
+``seed_reports`` (rendered once per session), skipped locally without the shared folder and a failure in CI.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from eventstudy.cli import main, parse_window
+from eventstudy.cli import join_signed_values, main, parse_window
 from eventstudy.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
+DATES = pd.bdate_range("2020-01-01", "2021-12-31")
+RunCli = Callable[..., Any]
 
 
+def write_prices(folder: Path, start: str = "2020-01-01", symbols: tuple[str, ...] = ("A", "B")) -> Path:
+    """Synthetic Yahoo-layout CSVs for ``symbols`` and the benchmark M (weekdays from ``start``) and an events file.
+
+    The events file has one event, e1 on Monday 2021-03-01 (date only, New York), tickers A;B, benchmark M.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(11)
+    market = rng.normal(0.0003, 0.01, len(DATES))
+    keep = np.asarray(DATES) >= np.datetime64(start)
+    columns = {"M": 1000 * np.exp(np.cumsum(market))}
+    for i, symbol in enumerate(symbols):
+        columns[symbol] = 50 * np.exp(np.cumsum(0.0002 + (1 + 0.2 * i) * market + rng.normal(0, 0.015, len(DATES))))
+    for symbol, values in columns.items():
+        frame = pd.DataFrame({"Date": DATES.strftime("%Y-%m-%d"), "Close": values, "Adj Close": values})
+        frame[keep].to_csv(folder / f"{symbol}.csv", index=False)
+    events = folder / "events.csv"
+    events.write_text(
+        "event_id,date,timezone,tickers,benchmark\ne1,2021-03-01,America/New_York,A;B,M\n", encoding="utf-8"
+    )
+    return events
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    """Folder ``tmp_path/in`` with A, B, M prices for 2020-2021 and ``events.csv``; returns the events file."""
+    return write_prices(tmp_path / "in")
+
+
+def write_panel(folder: Path) -> Path:
+    """A tiny wide price panel for ``simulate --panel``: 12 tickers and the market ^GSPC on 400 weekdays."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(3)
+    dates = pd.bdate_range("2015-01-02", periods=400)
+    market = rng.normal(0.0, 0.01, len(dates))
+    prices = {f"T{i:02d}": 30 * np.exp(np.cumsum(market + rng.normal(0, 0.02, len(dates)))) for i in range(12)}
+    pd.DataFrame(prices, index=pd.Index(dates, name="Date")).to_csv(folder / "adj_close_wide.csv.gz")
+    pd.DataFrame({"^GSPC": 2000 * np.exp(np.cumsum(market))}, index=pd.Index(dates, name="Date")).to_csv(
+        folder / "market.csv"
+    )
+    return folder
+
+
+def assert_parsed(stderr: str) -> None:
+    """The options were parsed: the error (if any) comes from validation, not from argparse."""
+    assert "usage:" not in stderr and "expected one argument" not in stderr, stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr, stderr
+
+
+# ------------------------------------------------------------------------------------ parsing helpers
 def test_parse_window() -> None:
     assert parse_window("-250:-11", "--estimation") == (-250, -11)
     with pytest.raises(InputError) as info:
@@ -27,10 +85,272 @@ def test_parse_window() -> None:
         parse_window("a:b", "--car")
 
 
+def test_join_signed_values_joins_only_values_of_window_options() -> None:
+    argv = ["run", "e.csv", "--estimation", "-250:-11", "--car", "0:1", "--car", "-1:1", "--delta", "-0.5%"]
+    assert join_signed_values(argv) == [
+        "run",
+        "e.csv",
+        "--estimation=-250:-11",
+        "--car",
+        "0:1",
+        "--car=-1:1",
+        "--delta=-0.5%",
+    ]
+    # an option after a window option, a value of another option and everything after "--" stay as they are
+    assert join_signed_values(["--car", "--quiet", "--min-obs", "-5", "--", "--car", "-1:1"]) == [
+        "--car",
+        "--quiet",
+        "--min-obs",
+        "-5",
+        "--",
+        "--car",
+        "-1:1",
+    ]
+
+
+# ------------------------------------------------------------------- the console script, as typed
+def test_run_with_negative_windows_typed_with_a_space(inputs: Path, eventstudy_cli: RunCli) -> None:
+    folder = inputs.parent
+    out = folder / "out"
+    run = eventstudy_cli(
+        "run",
+        "events.csv",
+        "--prices",
+        ".",
+        "--estimation",
+        "-120:-11",
+        "--window",
+        "-5:5",
+        "--car",
+        "-1:1",
+        "--car",
+        "0:1",
+        "--min-obs",
+        "60",
+        "--formats",
+        "md",
+        "--out",
+        "out",
+        cwd=folder,
+    )
+    assert run.returncode == 0, run.stderr
+    parameters = pd.read_csv(out / "parameters.csv")
+    assert set(parameters["estimation_window"]) == {"[-120, -11]"}
+    assert set(parameters["n_obs"]) == {120 - 11 + 1}  # full history: every day of [-120, -11]
+    ar = pd.read_csv(out / "abnormal_returns.csv")
+    assert sorted(set(ar["rel_day"])) == list(range(-5, 6))
+    car = pd.read_csv(out / "car.csv")
+    assert set(zip(car["window_start"], car["window_end"], strict=True)) == {(-1, 1), (0, 1)}
+    # --formats md: only report.md is written, and only report.md is announced
+    assert (out / "report.md").is_file() and not (out / "report.html").exists() and not (out / "report.pdf").exists()
+    assert "report.md" in run.stdout and "report.html" not in run.stdout and "report.pdf" not in run.stdout
+
+
+def test_equals_form_still_works(inputs: Path, eventstudy_cli: RunCli) -> None:
+    # a CAR window outside the event window: the validation error echoes both parsed windows
+    run = eventstudy_cli(
+        "run", "events.csv", "--prices", ".", "--estimation=-250:-11", "--window=-5:5", "--car=-6:6", cwd=inputs.parent
+    )
+    assert run.returncode == 2
+    assert_parsed(run.stderr)
+    assert "--car" in run.stderr and "(-6, 6)" in run.stderr and "(-5, 5)" in run.stderr
+
+
+def test_fetch_parses_negative_windows(inputs: Path, eventstudy_cli: RunCli) -> None:
+    run = eventstudy_cli("fetch", "events.csv", "--estimation", "-5:-1", "--window", "-5:5", cwd=inputs.parent)
+    assert run.returncode == 2
+    assert_parsed(run.stderr)
+    assert "--estimation" in run.stderr and "(-5, -1)" in run.stderr and "(-5, 5)" in run.stderr
+
+
+def test_simulate_parses_negative_windows_and_delta(tmp_path: Path, eventstudy_cli: RunCli) -> None:
+    panel = write_panel(tmp_path / "panel")
+    run = eventstudy_cli(
+        "simulate",
+        "--panel",
+        str(panel),
+        "--estimation",
+        "-120:-6",
+        "--window",
+        "-5:5",
+        "--workers",
+        "0",
+        "--car",
+        "-1:1",
+        "--delta",
+        "-0.5%",
+        "--samples",
+        "2",
+        "--events",
+        "4",
+        "--tests",
+        "cross_sectional_t",
+        "--out",
+        str(tmp_path / "sim"),
+        "--quiet",
+    )
+    assert run.returncode == 0, run.stderr
+    table = pd.read_csv(tmp_path / "sim" / "simulation.csv")
+    assert set(table["delta"]) == {-0.005}
+    assert {(-1, 1)} <= set(zip(table["window_start"], table["window_end"], strict=True))
+
+
+def test_misspelt_option_suggests_the_nearest(eventstudy_cli: RunCli) -> None:
+    run = eventstudy_cli("run", "events.csv", "--estimaton", "-250:-11")
+    assert run.returncode == 2
+    assert "did you mean --estimation?" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["simulate", "--sampels", "3"], "did you mean --samples?"),
+        (["store", "ls", "--stroe", "x.sqlite"], "did you mean --store?"),
+        (["run", "events.csv", "--est", "-250:-11"], "did you mean --estimation?"),  # no abbreviations
+        (["simulate", "--e", "5"], "did you mean --end or --events or --estimation?"),
+        (["days", "events.csv", "--zzzzzz"], "unrecognized arguments: --zzzzzz"),  # nothing close
+    ],
+)
+def test_misspelt_option_messages(argv: list[str], hint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert hint in err and "Traceback" not in err
+
+
+def test_debug_is_accepted_after_the_subcommand(eventstudy_cli: RunCli, capsys: pytest.CaptureFixture[str]) -> None:
+    days = eventstudy_cli("days", str(REPO / "events.csv"), "--debug")
+    assert days.returncode == 0, days.stderr
+    assert "xi_cfeac_platform_economy" in days.stdout and "2021-03-16" in days.stdout
+    store = str(days.cwd / "none.sqlite")
+    assert main(["store", "ls", "--store", store, "--debug"]) == 0
+    assert main(["--debug", "store", "ls", "--store", store]) == 0
+    assert "does not exist yet" in capsys.readouterr().out
+
+
+def test_closed_pipe_is_not_a_bug(console_script_path: Path) -> None:
+    # `eventstudy days events.csv | head -1` where the reader has gone before the table is printed
+    process = subprocess.Popen(
+        [str(console_script_path), "days", str(REPO / "events.csv")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "internal error" not in err and "Traceback" not in err and "Exception ignored" not in err
+
+
+# --------------------------------------------------------------- exit statuses and messages (in-process)
+def _run_args(events: Path, *extra: str) -> list[str]:
+    return ["run", str(events), "--prices", str(events.parent), "--quiet", "--formats", "md", *extra]
+
+
+@pytest.fixture
+def no_study_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any call of EventStudy.run fail the test: the checks must come before any work."""
+    import eventstudy.study
+
+    def forbidden(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("EventStudy.run was called before the output folder was checked")
+
+    monkeypatch.setattr(eventstudy.study.EventStudy, "run", forbidden)
+
+
+@pytest.mark.parametrize("case", ["existing file", "events file", "under a file"])
+def test_unusable_out_exits_2_naming_the_path(
+    inputs: Path, case: str, no_study_run: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    afile = inputs.parent / "notes.txt"
+    afile.write_text("keep me\n", encoding="utf-8")
+    out = {"existing file": afile, "events file": inputs, "under a file": afile / "report"}[case]
+    before = {p: p.read_bytes() for p in inputs.parent.iterdir() if p.is_file()}
+    assert main(_run_args(inputs, "--out", str(out))) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and str(out) in err and "Traceback" not in err
+    assert {p: p.read_bytes() for p in inputs.parent.iterdir() if p.is_file()} == before  # nothing written or lost
+
+
+def test_read_only_out_folder_exits_2(inputs: Path, no_study_run: None, capsys: pytest.CaptureFixture[str]) -> None:
+    locked = inputs.parent / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("this user may write to a read-only folder (root); see the simulated variant")
+        assert main(_run_args(inputs, "--out", str(locked / "report"))) == 2
+        err = capsys.readouterr().err
+        assert "--out" in err and "read-only" in err and str(locked) in err
+    finally:
+        locked.chmod(0o755)
+
+
+def test_read_only_out_folder_exits_2_simulated(
+    inputs: Path, no_study_run: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the operating system says the folder is not writable (as it does to anyone but root)
+    locked = inputs.parent / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode))
+    assert main(_run_args(inputs, "--out", str(locked / "report"))) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "read-only" in err and str(locked) in err
+    assert not (locked / "report").exists()
+
+
+def test_nothing_estimated_exits_3_with_reasons_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # prices start on 2021-02-01: day 0 (2021-03-01) has 19 returns before it, of which rel. days
+    # -19..-11 (9 returns) fall in [-120, -11]; fewer than 60, for both A and B. ZZZ has no file at all.
+    events = write_prices(tmp_path / "in", start="2021-02-01")
+    events.write_text(
+        "event_id,date,timezone,tickers,benchmark\ne1,2021-03-01,America/New_York,A;B;ZZZ,M\n", encoding="utf-8"
+    )
+    returns_before_day0 = len(pd.bdate_range("2021-02-02", "2021-02-26"))
+    in_window = returns_before_day0 - 10
+    assert in_window == 9
+    out = tmp_path / "out"
+    code = main(_run_args(events, "--estimation", "-120:-11", "--window", "-5:5", "--min-obs", "60", "--out", str(out)))
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "nothing could be estimated: all 3 firm-events were excluded" in err
+    assert (
+        f"estimation, insufficient estimation data: 2 firm-events (e.g. e1 / A: insufficient estimation data: {in_window} returns in [-120, -11], minimum 60)"
+        in err
+    )
+    assert "prices, no data: 1 firm-event (e.g. e1 / ZZZ" in err
+    assert "Traceback" not in err
+    assert not out.exists()  # no report, no empty chart
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "bound"),
+    [("--estimation", "-100000:-11", "(-100000, -11)"), ("--window", "-5:100000", "(-5, 100000)")],
+)
+def test_huge_window_offsets_exit_2_with_the_bound(
+    inputs: Path, option: str, value: str, bound: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_run_args(inputs, option, value)) == 2
+    err = capsys.readouterr().err
+    assert option in err and bound in err and "5,000 trading days" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("value", "text"), [("4", "at least k + 3 = 5"), ("241", "exceeds the 240 trading days")])
+def test_min_obs_outside_its_range_exits_2(
+    inputs: Path, value: str, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_run_args(inputs, "--min-obs", value)) == 2
+    err = capsys.readouterr().err
+    assert "eventstudy: error: --min-obs:" in err and text in err
+
+
 def test_bad_events_file_exits_2_with_location(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("event_id,date,tickers\ne1,2021-13-01,BABA\n", encoding="utf-8")
-    code = main(["run", str(bad), "--prices", str(tmp_path), "--quiet"])
+    code = main(["run", str(bad), "--prices", str(tmp_path), "--quiet", "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2
     assert "bad.csv:2" in err and "date" in err
@@ -48,10 +368,12 @@ def test_no_usable_prices_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[
     code = main(["run", str(REPO / "events.csv"), "--prices", str(tmp_path), "--quiet", "--out", str(tmp_path / "out")])
     assert code == 3
     assert "no usable prices" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("where", ["before", "after"])
 def test_unexpected_error_exits_70_and_debug_shows_traceback(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
 ) -> None:
     import eventstudy.study
 
@@ -59,20 +381,15 @@ def test_unexpected_error_exits_70_and_debug_shows_traceback(
         raise RuntimeError("kaboom")
 
     monkeypatch.setattr(eventstudy.study.EventStudy, "run", boom)
-    args = ["run", str(REPO / "events.csv"), "--prices", str(tmp_path), "--quiet"]
+    args = ["run", str(REPO / "events.csv"), "--prices", str(tmp_path), "--quiet", "--out", str(tmp_path / "out")]
     assert main(args) == 70
     err = capsys.readouterr().err
     assert "kaboom" in err and "Traceback" not in err
-    assert main(["--debug", *args]) == 70
+    assert main(["--debug", *args] if where == "before" else [*args, "--debug"]) == 70
     assert "Traceback" in capsys.readouterr().err
 
 
-def test_days_command_prints_day_zero(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["days", str(REPO / "events.csv")]) == 0
-    out = capsys.readouterr().out
-    assert "xi_cfeac_platform_economy" in out and "2021-03-16" in out
-
-
+# ------------------------------------------------------------------------- the seed runs (README)
 def _hand_market_model_ar(folder: Path, ticker: str, bench: str, day0: str) -> float:
     """Market-model AR on day 0 computed directly from the CSV files with numpy (independent of the engine)."""
     t = pd.read_csv(folder / f"{ticker}.csv", index_col="Date")["Adj Close"].dropna()
@@ -88,24 +405,29 @@ def _hand_market_model_ar(folder: Path, ticker: str, bench: str, day0: str) -> f
     return float(r_t[i0] - alpha - beta * r_b[i0])
 
 
+REPORT_FILES = (
+    "event_days.csv",
+    "parameters.csv",
+    "abnormal_returns.csv",
+    "car.csv",
+    "tests.csv",
+    "exclusions.csv",
+    "report.md",
+    "report.html",
+    "report.pdf",
+)
+
+
+@pytest.mark.slow
 @pytest.mark.realdata
-def test_seed_run_window_2019_2021(shared_dir: Path, tmp_path: Path) -> None:
-    folder = shared_dir / "data" / "curated" / "window_2019_2021"
-    out = tmp_path / "report"
-    code = main(["run", str(REPO / "events.csv"), "--prices", str(folder), "--offline", "--quiet", "--out", str(out)])
-    assert code == 0
-    for name in (
-        "event_days.csv",
-        "parameters.csv",
-        "abnormal_returns.csv",
-        "car.csv",
-        "tests.csv",
-        "exclusions.csv",
-        "report.md",
-        "report.html",
-        "report.pdf",
-    ):
+def test_seed_run_window_2019_2021(shared_dir: Path, seed_reports: dict[str, Any]) -> None:
+    seed = seed_reports["seed_2020_2021"]
+    assert seed.run.returncode == 0, seed.run.stderr
+    out = seed.out
+    for name in REPORT_FILES:
         assert (out / name).is_file(), name
+    assert all(f"reports/seed_2020_2021/report.{kind}" in seed.run.stdout for kind in ("md", "html", "pdf"))
+    folder = shared_dir / "data" / "curated" / "window_2019_2021"
     ar = pd.read_csv(out / "abnormal_returns.csv")
     row = ar[(ar.event_id == "xi_cfeac_platform_economy") & (ar.ticker == "0700.HK") & (ar.rel_day == 0)].iloc[0]
     assert row["date"] == "2021-03-16"
@@ -124,14 +446,19 @@ def test_seed_run_window_2019_2021(shared_dir: Path, tmp_path: Path) -> None:
     report = (out / "report.md").read_text(encoding="utf-8")
     assert all(name in report for name in REGISTRY)
     assert {"all", "xi_cfeac_platform_economy"} <= set(tests.group)
-    assert "insufficient estimation data" in (out / "report.md").read_text(encoding="utf-8")
+    assert "insufficient estimation data" in report
+    assert (out / "report.pdf").read_bytes()[:5] == b"%PDF-"
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
-def test_seed_run_window_2023_2025(shared_dir: Path, tmp_path: Path) -> None:
+def test_seed_run_window_2023_2025(shared_dir: Path, seed_reports: dict[str, Any]) -> None:
+    seed = seed_reports["seed_2025"]
+    assert seed.run.returncode == 0, seed.run.stderr
+    out = seed.out
+    for name in REPORT_FILES:
+        assert (out / name).is_file(), name
     folder = shared_dir / "data" / "curated" / "window_2023_2025"
-    out = tmp_path / "report"
-    assert main(["run", str(REPO / "events.csv"), "--prices", str(folder), "--quiet", "--out", str(out)]) == 0
     ar = pd.read_csv(out / "abnormal_returns.csv")
     tsmc = ar[(ar.event_id == "us_tariffs_can_mex_chn_signed") & (ar.ticker == "2330.TW") & (ar.rel_day == 0)].iloc[0]
     assert tsmc["date"] == "2025-02-03"

@@ -19,10 +19,10 @@ from eventstudy import EventStudy, get_profile
 from eventstudy.cli import main
 from eventstudy.conventions import Conventions
 from eventstudy.data.series import PriceSeries
-from eventstudy.errors import InputError, PriceSourceError, UnknownNameError
+from eventstudy.errors import DataError, InputError, PriceSourceError, UnknownNameError
 from eventstudy.events import Event
 from eventstudy.results import StudyResult
-from eventstudy.study import StudySpec, knob_names, resolve_conventions
+from eventstudy.spec import StudySpec, knob_names, resolve_conventions
 
 DATES = pd.bdate_range("2020-01-01", "2021-12-31")
 SETTINGS = dict(
@@ -109,6 +109,10 @@ class TestSettingsValidation:
             ({"car_windows": []}, "car_windows"),
             ({"min_estimation_obs": 4}, "min_estimation_obs"),
             ({"min_estimation_obs": 60.5}, "min_estimation_obs"),
+            ({"min_estimation_obs": 111}, "min_estimation_obs"),  # [-120, -11] holds 110 days
+            ({"estimation_window": (-5001, -11)}, "estimation_window"),  # beyond MAX_OFFSET = 5,000
+            ({"estimation_window": (-100_000, -11)}, "estimation_window"),
+            ({"event_window": (-5, 5001)}, "event_window"),
             ({"return_type": "percent"}, "return_type"),
             ({"knobs": {"fec": "maybe"}}, "knobs"),
             ({"knobs": {"resid_ddof": 2}}, "knobs"),
@@ -134,6 +138,42 @@ class TestSettingsValidation:
     def test_no_events(self, prices: MemoryPrices) -> None:
         with pytest.raises(InputError):
             EventStudy([], prices)
+
+    def test_limits_themselves_are_allowed(self, prices: MemoryPrices) -> None:
+        # 110 = -11 - (-120) + 1 estimation days; offsets of exactly 5,000 trading days
+        EventStudy([_event("e1", "2021-03-01", ("A",))], prices, **{**SETTINGS, "min_estimation_obs": 110})  # type: ignore[arg-type]
+        spec = StudySpec(estimation_window=(-5000, -11), event_window=(-10, 5000), car_windows=((0, 5000),))
+        assert spec.estimation_window == (-5000, -11) and spec.event_window == (-10, 5000)
+        assert StudySpec(model="market", min_estimation_obs=5).min_estimation_obs == 5  # k + 3 with k = 2
+
+
+class TestNothingEstimated:
+    """A study in which no firm-event is left is a DataError counting the exclusions by stage and reason."""
+
+    def test_every_firm_event_excluded(self, prices: MemoryPrices) -> None:
+        # D: 29 returns in [-120, -11] (< 60); ZZZ and YYY: not in the price source
+        study = EventStudy([_event("e1", "2021-03-01", ("D", "ZZZ", "YYY"))], prices, **SETTINGS)  # type: ignore[arg-type]
+        with pytest.raises(DataError) as info:
+            study.run()
+        lines = str(info.value).splitlines()
+        assert lines[0] == "nothing could be estimated: all 3 firm-events were excluded"
+        assert lines[1] == "  prices, no data: 2 firm-events (e.g. e1 / ZZZ: ZZZ: no data (not in the synthetic set))"
+        assert lines[2] == (
+            "  estimation, insufficient estimation data: 1 firm-event (e.g. e1 / D: insufficient estimation data: "
+            "29 returns in [-120, -11], minimum 60)"
+        )
+
+    def test_benchmark_without_data(self, prices: MemoryPrices) -> None:
+        event = Event(
+            "e1", dt.date(2021, 3, 1), None, "America/New_York", "", "", ("A", "B"), ("NOPE", "NOPE"), "", False
+        )
+        with pytest.raises(DataError) as info:
+            EventStudy([event], prices, **SETTINGS).run()  # type: ignore[arg-type]
+        assert "  prices, benchmark no data: 2 firm-events (e.g. e1 / A: benchmark NOPE: no data" in str(info.value)
+
+    def test_one_estimable_firm_event_is_enough(self, prices: MemoryPrices) -> None:
+        result = _run([_event("e1", "2021-03-01", ("A", "D", "ZZZ"))], prices)
+        assert result.n_firm_events == 1 and len(result.exclusions) == 2
 
 
 # ---------------------------------------------------------------------------------------- exclusions

@@ -38,7 +38,6 @@ import pandas as pd
 
 from eventstudy import _kernels as kn
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
-from eventstudy.calendars import exchange_for
 from eventstudy.conventions import Conventions
 from eventstudy.errors import InputError
 from eventstudy.inference import get_tests
@@ -46,7 +45,9 @@ from eventstudy.models import get_model
 from eventstudy.returns import ReturnPanel, ReturnType
 from eventstudy.simulate.panel import WidePanel
 from eventstudy.simulate.results import SimulationResult, SimulationSpec
-from eventstudy.study import StudySpec, estimable, inference_data, resolve_conventions
+from eventstudy.spec import StudySpec, resolve_conventions
+from eventstudy.study import estimable, inference_data
+from eventstudy.symbols import exchange_for
 
 
 @dataclass(frozen=True, eq=False)

@@ -4,16 +4,20 @@ The notebook is stored without outputs; here it runs in a fresh kernel of *this*
 written into a temporary ``JUPYTER_PATH``, so a ``python3`` kernelspec elsewhere on the machine cannot
 pick another Python), from ``notebooks/`` as its working directory, with ``EVENTSTUDY_SHARED_DIR``
 pointing at the shared folder and ``EVENTSTUDY_REPORTS_DIR`` at a temporary folder, so nothing is
-written into the repository.
+written into the repository. Its CARs of the 2020-21 events must equal those of the README's seed run of
+the command line (the session's ``seed_reports``): two interfaces, one engine, keyed by event.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,6 +28,7 @@ _PROBE = (
     "print('KERNEL-PROBE ' + _json.dumps({'executable': _sys.executable, 'prefix': _sys.prefix, "
     "'eventstudy': _es.__file__}))"
 )
+_CAR_PROBE = "print('CAR-PROBE\\n' + result_a.car.to_csv(index=False))"
 
 
 def _read_notebook() -> Any:
@@ -55,8 +60,11 @@ def test_notebook_is_stored_without_outputs() -> None:
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
-def test_seed_notebook_executes(shared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_seed_notebook_executes(
+    shared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed_reports: dict[str, Any]
+) -> None:
     nbclient = pytest.importorskip("nbclient")
     nbformat = pytest.importorskip("nbformat")
     kernelspec = pytest.importorskip("ipykernel.kernelspec")
@@ -70,6 +78,7 @@ def test_seed_notebook_executes(shared_dir: Path, tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("MPLBACKEND", "Agg")
 
     nb = _read_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(_CAR_PROBE))
     nb.cells.append(nbformat.v4.new_code_cell(_PROBE))
     client = nbclient.NotebookClient(
         nb,
@@ -102,3 +111,16 @@ def test_seed_notebook_executes(shared_dir: Path, tmp_path: Path, monkeypatch: p
     table = "".join(o["data"].get("text/plain", "") for o in _cell(nb, "big3 = ").outputs if "data" in o)
     for ticker in ("0700.HK", "9988.HK", "3690.HK"):
         assert ticker in table
+
+    # The notebook's 2020-21 CARs are the command line's (same firm-events, same windows, same numbers).
+    seed = seed_reports["seed_2020_2021"]
+    assert seed.run.returncode == 0, seed.run.stderr
+    keys = ["event_id", "ticker", "window_start", "window_end"]
+    notebook = pd.read_csv(io.StringIO(_texts(nb.cells[-2], "stdout").split("CAR-PROBE\n", 1)[1]))
+    cli = pd.read_csv(seed.out / "car.csv")
+    cli = cli[cli["event_id"].isin(set(notebook["event_id"]))]
+    assert len(notebook) > 50 and len(cli) == len(notebook)
+    both = notebook.merge(cli, on=keys, suffixes=("_nb", "_cli"), validate="one_to_one")
+    assert len(both) == len(notebook)
+    for column in ("car", "se"):  # car.csv keeps 10 significant digits
+        np.testing.assert_allclose(both[f"{column}_nb"], both[f"{column}_cli"], rtol=1e-8, equal_nan=True)

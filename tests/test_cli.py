@@ -163,6 +163,7 @@ def test_fetch_parses_negative_windows(inputs: Path, eventstudy_cli: RunCli) -> 
     assert "--estimation" in run.stderr and "(-5, -1)" in run.stderr and "(-5, 5)" in run.stderr
 
 
+@pytest.mark.slow  # a simulation end to end
 def test_simulate_parses_negative_windows_and_delta(tmp_path: Path, eventstudy_cli: RunCli) -> None:
     panel = write_panel(tmp_path / "panel")
     run = eventstudy_cli(
@@ -227,6 +228,7 @@ def test_debug_is_accepted_after_the_subcommand(eventstudy_cli: RunCli, capsys: 
     assert "does not exist yet" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_closed_pipe_is_not_a_bug(console_script_path: Path) -> None:
     # `eventstudy days events.csv | head -1` where the reader has gone before the table is printed
     process = subprocess.Popen(

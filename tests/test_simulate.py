@@ -247,6 +247,7 @@ def test_size_under_h0_on_normal_returns_for_every_registered_test() -> None:
     assert (tab["n_valid"] == n).all(), tab.loc[tab["n_valid"] < n, ["test", "reason"]].drop_duplicates().to_string()
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_workers_and_extend_by_prefix() -> None:
     """Fixed chunks and one seed per sample: the worker count changes nothing (every registered test)."""
     panel = WidePanel.normal(60, 320, sigma=0.02, seed=1)
@@ -378,6 +379,7 @@ def test_cli_simulate_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     )
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_real_panel_smoke(shared_dir: Path) -> None:
     """20 samples x 20 events on the S&P 500 panel (``docs/DATA.md`` §6.2) with every registered test."""

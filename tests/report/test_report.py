@@ -166,6 +166,7 @@ class TestMarkdown:
 
 
 class TestPdf:
+    @pytest.mark.slow
     def test_second_run_is_byte_identical(self, report, tmp_path: Path) -> None:
         out, paths, _ = report
         first = (out / "report.pdf").read_bytes()
@@ -284,6 +285,7 @@ class TestFigureCount:
         fig = render_figure(result, heatmap)
         assert fig.axes[0].get_images()[0].get_array().shape == (30, 1)
 
+    @pytest.mark.slow
     def test_odd_ids_give_safe_bounded_distinct_files(self, tmp_path: Path) -> None:
         events = ["x" * 300, "x" * 299 + "y", "a/../../b", "..", "騰訊控股"]
         result = make_fake_result(event_ids=events, tickers=["T/1", "T_1"])

@@ -274,6 +274,17 @@ def test_unusable_out_exits_2_naming_the_path(
     assert {p: p.read_bytes() for p in inputs.parent.iterdir() if p.is_file()} == before  # nothing written or lost
 
 
+def test_simulate_out_naming_a_file_exits_2_before_loading_the_panel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    afile = tmp_path / "table.csv"
+    afile.write_text("keep me\n", encoding="utf-8")
+    assert main(["simulate", "--panel", str(tmp_path / "no-panel"), "--out", str(afile)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and str(afile) in err and "no-panel" not in err  # the panel was never read
+    assert afile.read_text(encoding="utf-8") == "keep me\n"
+
+
 def test_read_only_out_folder_exits_2(inputs: Path, no_study_run: None, capsys: pytest.CaptureFixture[str]) -> None:
     locked = inputs.parent / "locked"
     locked.mkdir()

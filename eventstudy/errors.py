@@ -10,6 +10,7 @@ Hierarchy::
     EventStudyWarning(UserWarning)                       base of every warning the package emits
       ReturnUnitsWarning                                 returns that look like percent, or a gain > 100 %
 
+:class:`Located` carries the where (file, line, column, option) of an InputError or a ReturnUnitsWarning.
 Messages say what is wrong, where (file:line:column, ticker, parameter), what was received and what to
 do; the parts are kept as attributes so that tests can assert on fields rather than wording.
 """
@@ -26,8 +27,11 @@ class EventStudyError(Exception):
     exit_code: int = 1
 
 
-class InputError(EventStudyError, ValueError):
-    """Bad user input: an events file, a price file, an option or a window.
+class Located(Exception):
+    """Where a bad value is, kept as fields: file, 1-based line, column, value received, option name.
+
+    A mixin for :class:`InputError` and :class:`ReturnUnitsWarning`: the message reads
+    ``path:line: column 'name': message`` (or ``parameter: message``) with the parts that are known.
 
     Parameters
     ----------
@@ -38,10 +42,8 @@ class InputError(EventStudyError, ValueError):
     value
         The offending value as received.
     parameter
-        The option or argument name, when it comes from an option.
+        The option or argument name (or the name of an in-memory source), when it does not come from a file.
     """
-
-    exit_code = 2
 
     def __init__(
         self,
@@ -59,26 +61,25 @@ class InputError(EventStudyError, ValueError):
         self.column = column
         self.value = value
         self.parameter = parameter
-        super().__init__(self._format())
+        super().__init__(self._located())
 
-    def _format(self) -> str:
-        return _located(self.message, self.path, self.line, self.column, self.parameter)
+    def _located(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = self.path
+            if self.line is not None:
+                where += f":{self.line}"
+            if self.column is not None:
+                where += f": column '{self.column}'"
+        elif self.parameter is not None:
+            where = self.parameter
+        return f"{where}: {self.message}" if where else self.message
 
 
-def _located(message: str, path: str | None, line: int | None, column: str | None, parameter: str | None) -> str:
-    """``path:line: column 'name': message`` (or ``parameter: message``) with the parts that are known."""
-    where = []
-    if path is not None:
-        loc = path
-        if line is not None:
-            loc += f":{line}"
-        if column is not None:
-            loc += f": column '{column}'"
-        where.append(loc)
-    elif parameter is not None:
-        where.append(f"{parameter}")
-    prefix = ": ".join(where)
-    return f"{prefix}: {message}" if prefix else message
+class InputError(Located, EventStudyError, ValueError):
+    """Bad user input: an events file, a price file, an option or a window (fields as in :class:`Located`)."""
+
+    exit_code = 2
 
 
 class UnknownNameError(InputError):
@@ -131,38 +132,12 @@ class EventStudyWarning(UserWarning):
     """Base class of every warning emitted by ``eventstudy``: one filter silences them all."""
 
 
-class ReturnUnitsWarning(EventStudyWarning):
+class ReturnUnitsWarning(Located, EventStudyWarning):
     """User-supplied returns that look like percent, or hold a daily gain of more than 100 %.
 
-    Parameters
-    ----------
-    message
-        What looks wrong and what to do.
-    path, line, column
-        Where (file, 1-based line, column name), when the returns come from a file.
-    value
-        The first return concerned, as received.
-    parameter
-        The name of the in-memory source, when the returns come from a frame.
+    Fields as in :class:`Located`: the file, line and column of the first return concerned and its value,
+    or ``parameter`` naming the in-memory source.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: str | Path | None = None,
-        line: int | None = None,
-        column: str | None = None,
-        value: object = None,
-        parameter: str | None = None,
-    ) -> None:
-        self.message = message
-        self.path = None if path is None else str(path)
-        self.line = line
-        self.column = column
-        self.value = value
-        self.parameter = parameter
-        super().__init__(_located(message, self.path, line, column, parameter))
 
 
 __all__ = [
@@ -170,6 +145,7 @@ __all__ = [
     "EventStudyError",
     "EventStudyWarning",
     "InputError",
+    "Located",
     "PriceSourceError",
     "ReturnUnitsWarning",
     "UnknownNameError",

@@ -4,7 +4,7 @@ Every function takes and returns numpy arrays shaped (events x days) or (events 
 pandas, no I/O and no warnings here. Missing observations are NaN; problems are reported as data
 (NaN results with a count of observations), never raised.
 
-Notation follows ``docs/METHODS.md`` §1: for event i, ``X_i`` is the (M_i x k) estimation design (a
+Notation follows ``docs/methods.md`` §1: for event i, ``X_i`` is the (M_i x k) estimation design (a
 leading column of ones when the model has an intercept), ``y_i`` the estimation returns, ``b_i`` the OLS
 coefficients, ``s_i^2`` the residual variance and ``C_it = 1 + x_it'(X_i'X_i)^-1 x_it`` the forecast-error
 (Theil) factor. The group helpers (:func:`group_sum` and the counts, totals and moments built on it,
@@ -92,7 +92,7 @@ def ols_windows(y: FloatArray, regressors: FloatArray, intercept: bool) -> OlsAr
     β = S^-1 Σ (r - r̄)(y - ȳ) with S = Σ (r - r̄)(r - r̄)', and α = ȳ - r̄'β; the inverse of X'X
     follows from the partitioned-inverse formula
     (X'X)^-1 = [[1/M + r̄'S^-1 r̄, -r̄'S^-1], [-S^-1 r̄, S^-1]]. For the market model this is the textbook
-    β = S_xy / S_xx and the leverage 1/M + (R_m - R̄_m)^2 / S_xx of ``docs/METHODS.md`` §4.3 and §5.2.
+    β = S_xy / S_xx and the leverage 1/M + (R_m - R̄_m)^2 / S_xx of ``docs/methods.md`` §4.3 and §5.2.
     Centring keeps the cross products well conditioned.
     """
     n_events, _, p = regressors.shape
@@ -163,7 +163,7 @@ def ols_windows(y: FloatArray, regressors: FloatArray, intercept: bool) -> OlsAr
 def residual_variance(ssr: FloatArray, n_obs: IntArray, ddof: int | IntArray) -> FloatArray:
     """Residual variance s_i^2 = SSR_i / (M_i - ddof); NaN when M_i - ddof <= 0.
 
-    ``ddof`` is k by default (divisor M - k, ``docs/METHODS.md`` §5.1); 1 reproduces R's ``sd()`` and 0
+    ``ddof`` is k by default (divisor M - k, ``docs/methods.md`` §5.1); 1 reproduces R's ``sd()`` and 0
     numpy's ``var``.
     """
     denom = (n_obs - ddof).astype(np.float64)
@@ -179,7 +179,7 @@ def predict(x: FloatArray, coef: FloatArray) -> FloatArray:
 def leverage(x: FloatArray, xtx_inv: FloatArray) -> FloatArray:
     """Quadratic forms x_it'(X_i'X_i)^-1 x_it for every event and day, shape (N, W).
 
-    The forecast-error factor is ``C = 1 + leverage`` (``docs/METHODS.md`` §5.2); for the market model
+    The forecast-error factor is ``C = 1 + leverage`` (``docs/methods.md`` §5.2); for the market model
     it equals 1/M_i + (R_mt - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2 with moments over event i's regression rows.
     """
     return np.einsum("nwk,nkj,nwj->nw", x, xtx_inv, x)
@@ -209,7 +209,7 @@ def index_window_fec(market: FloatArray, n_obs: IntArray, bench_est: FloatArray)
 
     Notes
     -----
-    ``docs/METHODS.md`` §8.2 (``fec_moments = "index_window"``, estudy2): R̄_m and S_m run over every
+    ``docs/methods.md`` §8.2 (``fec_moments = "index_window"``, estudy2): R̄_m and S_m run over every
     non-missing benchmark return of the estimation window, while 1/M_i keeps the security's own M_i. With
     the default ``"own_rows"`` the moments run over the rows of event i's regression and the factor is the
     exact OLS leverage x'(X_i'X_i)^-1 x (:func:`leverage`). Rows with fewer than two benchmark returns, a
@@ -237,7 +237,7 @@ def window_sums(values: FloatArray, columns: IntArray) -> FloatArray:
     """Sum of ``values`` (N, W[, ...]) over the event-window ``columns`` of one CAR window.
 
     A missing value on any day of the window makes the sum NaN: ARs are never zero-filled
-    (``docs/METHODS.md`` §1, missing-data rule).
+    (``docs/methods.md`` §1, missing-data rule).
     """
     return values[:, columns].sum(axis=1)
 
@@ -262,7 +262,7 @@ def car_variance(
     leverage_window : (N, L)
         x_it'(X_i'X_i)^-1 x_it on the window days (0 when forecast-error correction is off).
     method
-        ``"exact"``: s^2 [L + g'(X'X)^-1 g] with g = Σ_{t∈w} x_it (``docs/METHODS.md`` §5.3; it keeps the
+        ``"exact"``: s^2 [L + g'(X'X)^-1 g] with g = Σ_{t∈w} x_it (``docs/methods.md`` §5.3; it keeps the
         covariance of prediction errors through the shared estimates); ``"diag"``: s^2 Σ_t C_it;
         ``"L_s2"``: L s^2 (no parameter uncertainty).
     """

@@ -1,7 +1,7 @@
 """Exchange calendars and the day 0 of each (event, ticker) pair.
 
 Day 0 is the first regular trading day (an exchange_calendars *session*) of the ticker's own exchange
-whose prices can reflect the news. The rules, from ``docs/ECOSYSTEM.md`` §4 and ``docs/METHODS.md`` §3:
+whose prices can reflect the news. The rules, from ``../shared/docs/ECOSYSTEM.md`` §4 and ``docs/methods.md`` §3:
 
 1. Day 0 is computed per ticker, on the ticker's exchange calendar (:func:`eventstudy.symbols.exchange_for`).
 2. Timestamped event at instant *T*: the first session whose close is strictly after *T*
@@ -60,11 +60,11 @@ __all__ = [
     "resolve_day_zero",
 ]
 
-#: Rule of a timestamped event (``docs/ECOSYSTEM.md`` §4 rule 2).
+#: Rule of a timestamped event (``../shared/docs/ECOSYSTEM.md`` §4 rule 2).
 RULE_TIMESTAMP = "timestamp: first session closing after the event"
-#: Rule of a date-only event (``docs/ECOSYSTEM.md`` §4 rule 3).
+#: Rule of a date-only event (``../shared/docs/ECOSYSTEM.md`` §4 rule 3).
 RULE_DATE_ONLY = "date-only: first session on or after the event date"
-#: Rule of an FX symbol (``docs/ECOSYSTEM.md`` §4 rule 9).
+#: Rule of an FX symbol (``../shared/docs/ECOSYSTEM.md`` §4 rule 9).
 RULE_FX = "fx: first weekday bar on or after the event date"
 #: Rule of a symbol without a calendar, or an event outside the calendar's range.
 RULE_NO_CALENDAR = "no calendar: first data row on or after the event date"
@@ -146,7 +146,7 @@ def _build_calendar(name: str, start: pd.Timestamp | None) -> xcals.ExchangeCale
     """Build (once per name and start) an exchange_calendars calendar, silencing its pandas deprecations."""
     with warnings.catch_warnings():
         # exchange_calendars 4.13.2 under pandas 3.1 emits Pandas4Warning (a DeprecationWarning) while
-        # building some calendars (XHKG); the results are correct (docs/ECOSYSTEM.md §9.2).
+        # building some calendars (XHKG); the results are correct (../shared/docs/ECOSYSTEM.md §9.2).
         warnings.simplefilter("ignore", DeprecationWarning)
         if start is None:
             return xcals.get_calendar(name)
@@ -354,7 +354,7 @@ def calendar_day_zero(pairs: pd.DataFrame) -> pd.DataFrame:
     Timestamp rule: day 0 is ``sessions[k]`` with ``k = min{i : close_i > T}``, closes being the actual
     closes of exchange_calendars (early closes of half days included), so an event exactly at the close
     belongs to the next session; date-only rule: ``k = min{i : session_i >= D}``
-    (``docs/ECOSYSTEM.md`` §4, ``docs/METHODS.md`` §3). Both are evaluated with ``numpy.searchsorted``
+    (``../shared/docs/ECOSYSTEM.md`` §4, ``docs/methods.md`` §3). Both are evaluated with ``numpy.searchsorted``
     per exchange, so 100,000 pairs take a fraction of a second; the results equal
     ``cal.minute_to_session(T, direction="next")`` and ``cal.date_to_session(D, direction="next")``.
 
@@ -491,7 +491,7 @@ def resolve_day_zero(table: pd.DataFrame, observed: Mapping[str, pd.DatetimeInde
 
     Notes
     -----
-    Rules (``docs/ECOSYSTEM.md`` §4 rule 6, ``docs/METHODS.md`` §3):
+    Rules (``../shared/docs/ECOSYSTEM.md`` §4 rule 6, ``docs/methods.md`` §3):
 
     - no observed dates for the ticker -> ``"no data"``;
     - the calendar day 0 has a price row -> that day, ``"ok"``;
@@ -589,9 +589,9 @@ def missing_sessions(
 ) -> pd.DatetimeIndex:
     """Sessions of the exchange calendar in ``[start, end]`` that have no observed price row.
 
-    This is the "expected trading day missing in the data" flag of ``docs/ECOSYSTEM.md`` §4 rule 6:
+    This is the "expected trading day missing in the data" flag of ``../shared/docs/ECOSYSTEM.md`` §4 rule 6:
     Yahoo drops days, and calendars miss ad-hoc closures (HKEX 2023-09-01 and 2023-09-08,
-    ``docs/ECOSYSTEM.md`` §3.2).
+    ``../shared/docs/ECOSYSTEM.md`` §3.2).
 
     Parameters
     ----------

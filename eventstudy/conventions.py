@@ -2,7 +2,7 @@
 
 A convention is any choice that changes the digits of a statistic without changing what it estimates:
 the residual-variance divisor, the forecast-error (Theil) correction, the CAR variance, the reference
-distributions. ``docs/METHODS.md`` §8 lists them; every result records the profile and each knob, and
+distributions. ``docs/methods.md`` §8 lists them; every result records the profile and each knob, and
 the reports print them.
 """
 
@@ -19,7 +19,7 @@ ResidDdof = Literal["k", "1", "0"]
 SKEWNESS_T_MIN_EVENTS = 30
 """Fewest events with a CAR for which the skewness-adjusted t (P12) is referred to N(0,1).
 
-Its N(0,1) reference is asymptotic (``docs/METHODS.md`` §6.2: "small N: undefined or bootstrap only");
+Its N(0,1) reference is asymptotic (``docs/methods.md`` §6.2: "small N: undefined or bootstrap only");
 30 is the usual large-sample rule (the 97.5 % quantile of t(29) is 2.045 against 1.960 for N(0,1)).
 """
 
@@ -43,7 +43,7 @@ ADJUST_FAMILY_TEXT: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Conventions:
-    """Knob values of a convention profile (``docs/METHODS.md`` §8.1 defaults, §8.2 the estudy2 profile).
+    """Knob values of a convention profile (``docs/methods.md`` §8.1 defaults, §8.2 the estudy2 profile).
 
     Attributes
     ----------
@@ -302,7 +302,7 @@ ESTUDY2 = Conventions(
     car_coverage=0.9,
     lamb_market="first",
 )
-"""The estudy2 0.10.0 conventions (``docs/METHODS.md`` §8.2); reproduces ``fixtures/estudy2_covid7``."""
+"""The estudy2 0.10.0 conventions (``docs/methods.md`` §8.2); reproduces ``fixtures/estudy2_covid7``."""
 
 PROFILES: dict[str, Conventions] = {"textbook": Conventions(), "estudy2": ESTUDY2}
 

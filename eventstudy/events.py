@@ -5,7 +5,7 @@ An events file is a UTF-8 CSV (a byte-order mark is tolerated) with one row per 
     event_id,date,time,timezone,headline,category,tickers,benchmark,source,time_approximate
 
 Only ``event_id``, ``date`` and ``tickers`` are required; the other columns are optional but no unknown
-column is accepted. The rules (``docs/EVENTS.md`` §4, ``docs/ECOSYSTEM.md`` §4):
+column is accepted. The rules (``docs/events.md`` §4, ``../shared/docs/ECOSYSTEM.md`` §4):
 
 - ``event_id`` is any non-empty text, unique in the file (compared after stripping blanks). Its length is
   not limited: outputs that need a bounded name (figure files) derive one themselves.
@@ -15,7 +15,7 @@ column is accepted. The rules (``docs/EVENTS.md`` §4, ``docs/ECOSYSTEM.md`` §4
   A date outside that range is an error. A date after today but inside it is accepted: such an event has
   no prices yet and the study reports it as an exclusion with that reason.
 - ``time`` is ``HH:MM`` or ``HH:MM:SS`` (24-hour clock, local to ``timezone``) or empty for a date-only
-  event. A leading ``~`` (the notation of ``docs/EVENTS.md`` §4) is read as ``time_approximate = true``.
+  event. A leading ``~`` (the notation of ``docs/events.md`` §4) is read as ``time_approximate = true``.
 - ``timezone`` is an IANA name (``Asia/Hong_Kong``). When the column is absent every event is in UTC; when
   it is present a timed event must name its zone, and a date-only event with an empty cell is read in UTC.
 - ``tickers`` is a ``;``-separated list of Yahoo symbols. ``benchmark`` is either one symbol for all the

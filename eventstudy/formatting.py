@@ -91,7 +91,7 @@ def ascii_text(text: object, placeholder: str = "?") -> str:
     """Transliterate text to printable ASCII for matplotlib (PDF pages and figure labels).
 
     Matplotlib's default fonts lack CJK glyphs and emit a "Glyph missing" warning for them
-    (docs/ECOSYSTEM.md §7.2). Superscripts become ``^2`` or ``^(-1)``, typographic punctuation its
+    (../shared/docs/ECOSYSTEM.md §7.2). Superscripts become ``^2`` or ``^(-1)``, typographic punctuation its
     ASCII twin, Greek letters their names, accented letters lose the accent, and anything else
     (CJK, emoji) becomes ``placeholder``. Whitespace runs collapse to one space.
 

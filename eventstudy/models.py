@@ -1,4 +1,4 @@
-"""Normal-return models: settings -> ``fit(panel)`` -> :class:`ModelFit` (``docs/METHODS.md`` §4).
+"""Normal-return models: settings -> ``fit(panel)`` -> :class:`ModelFit` (``docs/methods.md`` §4).
 
 A model states how expected returns depend on the benchmark: an offset subtracted from the return
 (the market-adjusted model), regressors and whether there is an intercept. The arithmetic is one code
@@ -57,7 +57,7 @@ class ModelFit:
         ``fec_moments = "index_window"`` 1/M_i + (R_mt - R̄_m)^2 / Σ (R_ms - R̄_m)^2 with the benchmark's
         moments over its own whole estimation window; zero when the forecast-error correction is off.
     fec_inverse : (N, k, k) or None
-        The matrix Q_i with leverage = x_it' Q_i x_it, used for the CAR variance (``docs/METHODS.md``
+        The matrix Q_i with leverage = x_it' Q_i x_it, used for the CAR variance (``docs/methods.md``
         §5.3, g' Q_i g): (X_i'X_i)^-1 with own-row moments (then None, read :attr:`fec_matrix`), the
         moment matrix of :func:`eventstudy._kernels.index_window_fec` with ``"index_window"``.
     fec_moments : str
@@ -102,7 +102,7 @@ class ModelFit:
         """CARs and their variances for each window, two (N, len(windows)) arrays.
 
         CAR_i(w) = Σ_{t∈w} AR_it, NaN when any day of the window is missing (never zero-filled).
-        The variance follows ``conventions.car_variance`` (``docs/METHODS.md`` §5.3) with the
+        The variance follows ``conventions.car_variance`` (``docs/methods.md`` §5.3) with the
         forecast-error moments of :attr:`fec_matrix`; with the correction off, ``"exact"`` reduces to
         L s^2 and ``"diag"`` to L s^2 as well, since C_it = 1.
         """
@@ -127,7 +127,7 @@ class ModelFit:
 
     @property
     def ar_variance(self) -> FloatArray:
-        """Var(AR_it) = s_i^2 C_it with C_it = 1 + leverage (``docs/METHODS.md`` §5.2)."""
+        """Var(AR_it) = s_i^2 C_it with C_it = 1 + leverage (``docs/methods.md`` §5.2)."""
         return self.s2[:, None] * (1.0 + self.leverage)
 
 
@@ -184,7 +184,7 @@ class NormalReturnModel:
 
         Notes
         -----
-        ``fec_moments = "index_window"`` (estudy2, ``docs/METHODS.md`` §8.2) only changes models with a
+        ``fec_moments = "index_window"`` (estudy2, ``docs/methods.md`` §8.2) only changes models with a
         market regressor (the market model): there C_it = 1 + 1/M_i + (R_mt - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2
         with R̄_m and the sum of squares over the benchmark's own returns of the whole estimation window
         (``panel.est_bench_own``) and M_i the security's own count. Models without a market regressor
@@ -238,7 +238,7 @@ class NormalReturnModel:
 
 @dataclass(frozen=True)
 class MarketModel(NormalReturnModel):
-    """Market model R_it = α_i + β_i R_mt + ε_it, OLS (``docs/METHODS.md`` §4.3); k = 2."""
+    """Market model R_it = α_i + β_i R_mt + ε_it, OLS (``docs/methods.md`` §4.3); k = 2."""
 
     name: ClassVar[str] = "market"
     label: ClassVar[str] = "market model (OLS on the benchmark)"
@@ -248,7 +248,7 @@ class MarketModel(NormalReturnModel):
 
 @dataclass(frozen=True)
 class ConstantMean(NormalReturnModel):
-    """Constant-mean model E[R_it] = μ_i, μ_i the estimation-window mean (``docs/METHODS.md`` §4.1); k = 1."""
+    """Constant-mean model E[R_it] = μ_i, μ_i the estimation-window mean (``docs/methods.md`` §4.1); k = 1."""
 
     name: ClassVar[str] = "constant_mean"
     label: ClassVar[str] = "constant-mean model"
@@ -258,7 +258,7 @@ class ConstantMean(NormalReturnModel):
 
 @dataclass(frozen=True)
 class MarketAdjusted(NormalReturnModel):
-    """Market-adjusted model AR_it = R_it - R_mt (``docs/METHODS.md`` §4.2); nothing estimated, k = 0.
+    """Market-adjusted model AR_it = R_it - R_mt (``docs/methods.md`` §4.2); nothing estimated, k = 0.
 
     The residual variance is s_i^2 = Σ AR_it^2 / M_i over the estimation window (no demeaning, since no
     mean is estimated), and C_it = 1.

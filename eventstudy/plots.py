@@ -3,7 +3,7 @@
 Every function takes a result (duck-typed: only the frames named in its docstring are read), draws on
 ``ax`` when one is given or on a new :class:`matplotlib.figure.Figure` otherwise, and returns the
 Figure. Nothing touches pyplot state, so no figure is registered with a GUI manager or leaks between
-calls; matplotlib is imported inside the functions. Conventions (docs/ECOSYSTEM.md §7.4): event time in
+calls; matplotlib is imported inside the functions. Conventions (../shared/docs/ECOSYSTEM.md §7.4): event time in
 trading days with integer ticks, a dashed line at day 0 and a line at zero, returns in percent.
 
 Text drawn on figures is transliterated to ASCII (:func:`eventstudy.formatting.ascii_text`; matplotlib's
@@ -136,7 +136,7 @@ def plot_car(
     Notes
     -----
     The band is the one stored in the frame: CAR ± 1.96 times the exact CAR standard error
-    s²(L + g'(X'X)⁻¹g) of docs/METHODS.md §5.3, cumulated from the start of the event window.
+    s²(L + g'(X'X)⁻¹g) of docs/methods.md §5.3, cumulated from the start of the event window.
     """
     path = result.car_path
     _require_values(path, "car", "CAR paths")
@@ -211,7 +211,7 @@ def plot_aar(result: PlottableResult, group: str = "all", ax: Axes | None = None
     Notes
     -----
     n, the number of events with an abnormal return on the day, labels a secondary x axis at the top
-    (docs/METHODS.md §1: N_τ shrinks on days with missing returns).
+    (docs/methods.md §1: N_τ shrinks on days with missing returns).
     """
     aar = result.aar
     _require_values(aar, "aar", "average abnormal returns")
@@ -386,7 +386,7 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> Path:
     Notes
     -----
     ``metadata={"Software": None}`` drops the matplotlib version chunk, so two runs give identical
-    bytes (docs/ECOSYSTEM.md §7.2).
+    bytes (../shared/docs/ECOSYSTEM.md §7.2).
     """
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

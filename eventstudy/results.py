@@ -178,7 +178,7 @@ class StudyResult:
     def abnormal_returns(self) -> pd.DataFrame:
         """Daily returns, expected returns and abnormal returns with the single-event AR t.
 
-        ``se`` = sqrt(s^2 C_t); ``t_stat`` = AR / se ~ t(M - k) (``docs/METHODS.md`` §6.1, P1); ``span``
+        ``se`` = sqrt(s^2 C_t); ``t_stat`` = AR / se ~ t(M - k) (``docs/methods.md`` §6.1, P1); ``span``
         is the number of the ticker's own rows the return covers; ``zero_volume`` flags Volume-0 rows.
         """
         panel, fit = self.panel, self.fit
@@ -329,7 +329,7 @@ class StudyResult:
 
         Columns group, market_scope (``"all"``, or an exchange such as ``"XHKG"``/``"XNYS"`` when the
         group's firm-events are listed on more than one), r_bar (NaN where no pair has ``kp_min_overlap``
-        common estimation dates), n_pairs, n_firm_events (``docs/METHODS.md`` §6.2, P10;
+        common estimation dates), n_pairs, n_firm_events (``docs/methods.md`` §6.2, P10;
         :func:`eventstudy.inference.clustered.kp_correlation_table`).
         """
         return self.test_table.cross_correlation.copy()

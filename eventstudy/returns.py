@@ -1,4 +1,4 @@
-"""From observed rows to aligned (events x days) return arrays (``docs/METHODS.md`` §2–§3).
+"""From observed rows to aligned (events x days) return arrays (``docs/methods.md`` §2–§3).
 
 Returns are computed per ticker on its own dates, paired with its benchmark on the dates both have a
 close (``alignment="common"``, the default), so both returns always span the same interval; with
@@ -44,7 +44,7 @@ class AlignedReturns:
         ``alignment="common"`` when the benchmark has no row on a day the ticker traded, so the return runs
         across it; always 1 under ``alignment="date"`` and for supplied returns).
     zero_volume : (T,)
-        True where the ticker's row has Volume 0 (kept by default, flagged; ``docs/DATA.md`` §5).
+        True where the ticker's row has Volume 0 (kept by default, flagged; ``../shared/docs/DATA.md`` §5).
     """
 
     dates: np.ndarray
@@ -62,7 +62,7 @@ def _to_returns(values: FloatArray, return_type: ReturnType) -> FloatArray:
 def align(
     ticker: PriceSeries, benchmark: PriceSeries, return_type: ReturnType, alignment: Alignment = "common"
 ) -> AlignedReturns:
-    """Pair a ticker with its benchmark (``docs/METHODS.md`` §2.2).
+    """Pair a ticker with its benchmark (``docs/methods.md`` §2.2).
 
     Parameters
     ----------
@@ -138,7 +138,7 @@ class ReturnPanel:
     est_bench_own : (N, L) or None
         The benchmark's own returns on the estimation window, counted back from τ = 0 on the
         benchmark's **own** return series (not the aligned one), so it includes days on which the ticker
-        has no return. Used by ``fec_moments = "index_window"`` (``docs/METHODS.md`` §8.2). None for panels
+        has no return. Used by ``fec_moments = "index_window"`` (``docs/methods.md`` §8.2). None for panels
         built by hand without it.
     evt_returns, evt_market : (N, W)
     evt_dates : (N, W) datetime64[ns]
@@ -217,7 +217,7 @@ def build_panel(
     series
         Loaded rows by symbol.
     estimation_window, event_window
-        Inclusive relative-day windows, counted in rows of the aligned series (``docs/METHODS.md`` §3).
+        Inclusive relative-day windows, counted in rows of the aligned series (``docs/methods.md`` §3).
     return_type
         ``"simple"`` or ``"log"``.
     alignment

@@ -1,6 +1,6 @@
 """Study settings: windows, model, return type, tests and the convention profile with its knobs.
 
-:class:`StudySpec` validates every setting once, at the boundary (``docs/METHODS.md`` §3 and §8);
+:class:`StudySpec` validates every setting once, at the boundary (``docs/methods.md`` §3 and §8);
 :func:`resolve_conventions` turns a profile name plus knob values (typed or text from the command line)
 into one :class:`~eventstudy.conventions.Conventions` value.
 """
@@ -89,7 +89,7 @@ def resolve_conventions(
     *,
     parameter: str = "knobs",
 ) -> Conventions:
-    """A profile (by name or value) with some knobs set by hand (``docs/METHODS.md`` §8).
+    """A profile (by name or value) with some knobs set by hand (``docs/methods.md`` §8).
 
     Parameters
     ----------
@@ -161,7 +161,7 @@ def _check_window(window: object, name: str) -> Window:
 
 @dataclass(frozen=True)
 class StudySpec:
-    """Validated settings of a study (``docs/METHODS.md`` §3 and §8.1 for the defaults).
+    """Validated settings of a study (``docs/methods.md`` §3 and §8.1 for the defaults).
 
     Windows are inclusive relative-day ranges counted in trading days (rows) of each ticker's aligned
     return series, each within ±:data:`MAX_OFFSET` (5,000) trading days of day 0. The estimation window
@@ -260,7 +260,7 @@ class StudySpec:
         """Every setting as display strings, for results and reports.
 
         The profile name is under ``"conventions"`` and every knob value under ``"knob: <name>"``
-        (booleans as on/off), so a result records all of them (``docs/METHODS.md`` §8).
+        (booleans as on/off), so a result records all of them (``docs/methods.md`` §8).
         """
         conv = self.conventions
         fec_moments_used = conv.fec_moments if get_model(self.model).single_market_regressor else "own_rows"

@@ -411,7 +411,7 @@ def _nothing_estimated_message(excluded: pd.DataFrame) -> str:
 def estimation_confounders(panel: ReturnPanel, fit: ModelFit) -> pd.Series:
     """Note, per firm-event, the other events of the same ticker whose day 0 falls in its estimation window.
 
-    ``docs/METHODS.md`` §3: another event of the same ticker inside the estimation window is reported as
+    ``docs/methods.md`` §3: another event of the same ticker inside the estimation window is reported as
     a confounder; the default keeps the estimation window as it is and says so.
     """
     pairs = panel.pairs

@@ -8,7 +8,7 @@ Every rule that reads meaning out of the spelling of a Yahoo symbol lives here:
 - an equity symbol ends in ``.<SUFFIX>`` naming its listing (``0700.HK``), and a symbol without a dot is a
   US listing (NYSE, Nasdaq and OTC, e.g. ``BABA``, ``MPNGY``).
 
-The tables, from ``docs/ECOSYSTEM.md`` §3.1 (symbol -> calendar) and §4 rule 8 (listing -> benchmark):
+The tables, from ``../shared/docs/ECOSYSTEM.md`` §3.1 (symbol -> calendar) and §4 rule 8 (listing -> benchmark):
 
 ========================  ====================  ===================
 symbol                    exchange (MIC)        default benchmark
@@ -30,7 +30,7 @@ no suffix (US listing)    XNYS                  ``^GSPC``
 
 Index symbols: ``^HSI`` XHKG; ``^GSPC``, ``^SPX``, ``^IXIC``, ``^DJI``, ``^RUT`` XNYS; ``^N225`` XTKS;
 ``^TWII`` XTAI; ``^AEX`` XAMS; ``^MXX`` XMEX. ``.AS``/``^AEX`` and ``^MXX`` are marked "suggested, not
-checked" in ``docs/ECOSYSTEM.md`` §3.1. The rows for ``.SZ``, ``.L``, ``.PA``, ``.DE``, ``.TO`` and the
+checked" in ``../shared/docs/ECOSYSTEM.md`` §3.1. The rows for ``.SZ``, ``.L``, ``.PA``, ``.DE``, ``.TO`` and the
 index ``^RUT`` extend that table with the exchange_calendars calendar of the home
 exchange (``.DE`` uses the Frankfurt calendar XFRA). Where "none" is shown the user names a benchmark.
 """
@@ -52,10 +52,10 @@ __all__ = [
     "listing_suffix",
 ]
 
-#: Name of the exchange_calendars weekday calendar used for FX symbols (``docs/ECOSYSTEM.md`` §4 rule 9).
+#: Name of the exchange_calendars weekday calendar used for FX symbols (``../shared/docs/ECOSYSTEM.md`` §4 rule 9).
 FX_CALENDAR = "24/5"
 
-#: Exchange (ISO 10383 MIC, the exchange_calendars name) of each listing suffix (``docs/ECOSYSTEM.md`` §3.1).
+#: Exchange (ISO 10383 MIC, the exchange_calendars name) of each listing suffix (``../shared/docs/ECOSYSTEM.md`` §3.1).
 EXCHANGE_BY_SUFFIX: dict[str, str] = {
     "HK": "XHKG",
     "T": "XTKS",
@@ -71,7 +71,7 @@ EXCHANGE_BY_SUFFIX: dict[str, str] = {
 }
 #: Exchange of a symbol without a suffix: US listings (NYSE, Nasdaq, OTC) share the NYSE calendar.
 US_EXCHANGE = "XNYS"
-#: Exchange of each index symbol (index symbols carry no suffix; ``docs/ECOSYSTEM.md`` §3.1).
+#: Exchange of each index symbol (index symbols carry no suffix; ``../shared/docs/ECOSYSTEM.md`` §3.1).
 EXCHANGE_BY_INDEX: dict[str, str] = {
     "^HSI": "XHKG",
     "^GSPC": "XNYS",
@@ -85,7 +85,7 @@ EXCHANGE_BY_INDEX: dict[str, str] = {
     "^MXX": "XMEX",
 }
 
-#: Local market index of each listing suffix that has a default (``docs/ECOSYSTEM.md`` §4 rule 8).
+#: Local market index of each listing suffix that has a default (``../shared/docs/ECOSYSTEM.md`` §4 rule 8).
 BENCHMARK_BY_SUFFIX: dict[str, str] = {
     "HK": "^HSI",
     "TW": "^TWII",
@@ -170,7 +170,7 @@ def exchange_for(symbol: str) -> str | None:
 
     Notes
     -----
-    The tables are ``docs/ECOSYSTEM.md`` §3.1 (see the module docstring). exchange_calendars 4.13.2 has no
+    The tables are ``../shared/docs/ECOSYSTEM.md`` §3.1 (see the module docstring). exchange_calendars 4.13.2 has no
     Shenzhen calendar; :func:`eventstudy.calendars.get_calendar` serves XSHE with the XSHG calendar.
 
     Examples
@@ -206,7 +206,7 @@ def default_benchmark(symbol: str) -> str | None:
 
     Notes
     -----
-    The pairing of ``docs/ECOSYSTEM.md`` §4 rule 8; the market model of ``docs/METHODS.md`` §4 uses the
+    The pairing of ``../shared/docs/ECOSYSTEM.md`` §4 rule 8; the market model of ``docs/methods.md`` §4 uses the
     benchmark as the market return.
 
     Examples

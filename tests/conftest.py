@@ -60,7 +60,7 @@ def _shared_path() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """The shared folder with real data (``docs/DATA.md``); skip locally, fail in CI, when absent."""
+    """The shared folder with real data (``../shared/docs/DATA.md``); skip locally, fail in CI, when absent."""
     path = _shared_path()
     if not (path / "data" / "curated").is_dir():
         message = f"shared data folder not found at {path} (set EVENTSTUDY_SHARED_DIR)"

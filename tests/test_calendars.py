@@ -1,9 +1,9 @@
 """Tests of ``eventstudy.calendars``: calendars and their range, day 0 per (event, ticker), observed rows.
 
-Expected days are written by hand: the per-market table of ``docs/EVENTS.md`` §5, and for the unit
-cases the rules of ``docs/ECOSYSTEM.md`` §4 applied to the published HKEX/NYSE hours and holidays.
+Expected days are written by hand: the per-market table of ``docs/events.md`` §5, and for the unit
+cases the rules of ``../shared/docs/ECOSYSTEM.md`` §4 applied to the published HKEX/NYSE hours and holidays.
 The only comparison against exchange_calendars itself is the consistency check of the vectorised rule
-with ``minute_to_session``/``date_to_session`` on random instants, which ``docs/ECOSYSTEM.md`` §4 names
+with ``minute_to_session``/``date_to_session`` on random instants, which ``../shared/docs/ECOSYSTEM.md`` §4 names
 as the reference implementation.
 """
 
@@ -36,7 +36,7 @@ from eventstudy.symbols import FX_CALENDAR
 EVENTS_CSV = Path(__file__).resolve().parents[1] / "events.csv"
 
 # ---------------------------------------------------------------------------------------------------------
-# docs/EVENTS.md §5, copied by hand. None = n/a, "?" = undetermined.
+# docs/events.md §5, copied by hand. None = n/a, "?" = undetermined.
 DAY0_TABLE: dict[str, dict[str, str | None]] = {
     #                                   HKEX          US            TWSE          TSE
     "ant_ipo_suspended":             {"HKEX": "2020-11-04", "US": "2020-11-03", "TWSE": None, "TSE": "2020-11-04"},
@@ -54,8 +54,8 @@ DAY0_TABLE: dict[str, dict[str, str | None]] = {
     "kato_fujitv_fx_watch":          {"HKEX": None, "US": None, "TWSE": None, "TSE": "2025-02-03"},
 }  # fmt: skip
 
-# FX and other venues (docs/EVENTS.md §5 "Other venues" and E9/E13): FX tickers take the first daily bar
-# on or after the event date (docs/ECOSYSTEM.md §4 rule 9). E10 and E11 are dated Monday 2025-02-03, so
+# FX and other venues (docs/events.md §5 "Other venues" and E9/E13): FX tickers take the first daily bar
+# on or after the event date (../shared/docs/ECOSYSTEM.md §4 rule 9). E10 and E11 are dated Monday 2025-02-03, so
 # their FX day 0 is that Monday by the same rule (the table has no FX column for them).
 OTHER_VENUES: dict[tuple[str, str], str] = {
     ("tencent_next_target_bbg", "PRX.AS"): "2021-03-12",
@@ -255,7 +255,7 @@ def test_date_only_rule(ticker: str, date: str, expected: str, moved: bool) -> N
 
 def test_date_only_event_is_read_as_its_local_date() -> None:
     # A date-only Hong Kong event on Monday 2021-03-15 is day 0 = 2021-03-15 on NYSE as well, although
-    # Monday in Hong Kong starts on Sunday in New York (docs/ECOSYSTEM.md §4 rule 3 and its caveat).
+    # Monday in Hong Kong starts on Sunday in New York (../shared/docs/ECOSYSTEM.md §4 rule 3 and its caveat).
     row = _one("BABA", None, date="2021-03-15", tz="Asia/Hong_Kong")
     assert row["calendar_day_zero"] == pd.Timestamp("2021-03-15")
 
@@ -266,7 +266,7 @@ def test_fx_uses_the_weekday_rule_even_with_a_time() -> None:
     assert row["exchange"] == FX_CALENDAR
     assert row["rule"] == RULE_FX
     assert row["calendar_day_zero"] == pd.Timestamp("2025-02-03")
-    # Weekday calendar: 1 January is a bar (docs/ECOSYSTEM.md §3.1), a Saturday is not.
+    # Weekday calendar: 1 January is a bar (../shared/docs/ECOSYSTEM.md §3.1), a Saturday is not.
     assert _one("JPY=X", None, date="2025-01-01")["calendar_day_zero"] == pd.Timestamp("2025-01-01")
     row = _one("JPY=X", None, date="2025-02-01")
     assert row["calendar_day_zero"] == pd.Timestamp("2025-02-03")
@@ -291,7 +291,7 @@ def test_old_event_rebuilds_calendar_with_earlier_start() -> None:
 
 def test_event_date_range() -> None:
     # From 1700-01-01 (the project's bound, inside pandas' nanosecond range) to the end of exchange_calendars'
-    # default calendars, one year after today (docs/ECOSYSTEM.md §3.2).
+    # default calendars, one year after today (../shared/docs/ECOSYSTEM.md §3.2).
     today = pd.Timestamp(dt.date.today())
     assert event_date_range() == (dt.date(1700, 1, 1), (today + pd.DateOffset(years=1)).date())
     assert get_calendar("XNYS").last_session <= today + pd.DateOffset(years=1)
@@ -409,7 +409,7 @@ def test_get_calendar_names() -> None:
 
 # ---------------------------------------------------------------------------------------------------------
 # resolve_day_zero and missing_sessions, on dates built here (HKEX closures 2023-09-01 and 2023-09-08,
-# which exchange_calendars 4.13.2 still lists as sessions; docs/ECOSYSTEM.md §3.2, docs/DATA.md §5)
+# which exchange_calendars 4.13.2 still lists as sessions; ../shared/docs/ECOSYSTEM.md §3.2, ../shared/docs/DATA.md §5)
 
 HK_OBSERVED = pd.bdate_range("2023-08-21", "2023-09-29").drop(pd.DatetimeIndex(["2023-09-01", "2023-09-08"]))
 
@@ -485,7 +485,7 @@ def test_resolve_day_zero_statuses() -> None:
 
 
 def test_resolve_day_zero_accepts_tz_aware_observed_dates() -> None:
-    # yfinance's daily index: midnight in the exchange's time zone (docs/ECOSYSTEM.md §1.2).
+    # yfinance's daily index: midnight in the exchange's time zone (../shared/docs/ECOSYSTEM.md §1.2).
     aware = HK_OBSERVED.tz_localize("Asia/Hong_Kong")
     table = calendar_day_zero(_pairs([("0700.HK", "2023-09-08", None)]))
     out = resolve_day_zero(table, {"0700.HK": aware})

@@ -3,7 +3,7 @@
 Argument parsing is tested through the installed console script in a subprocess (``eventstudy_cli``,
 tests/conftest.py); messages and exit statuses where parsing is not the point run in-process through
 ``main([...])``, which is faster. Small inputs are synthetic prices built in code; the two seed runs of
-the README on ``../shared/data/curated/window_*`` (``docs/DATA.md``) come from the session fixture
+the README on ``../shared/data/curated/window_*`` (``../shared/docs/DATA.md``) come from the session fixture
 ``seed_reports`` (rendered once per session), skipped locally without the shared folder and a failure in CI.
 """
 

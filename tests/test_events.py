@@ -1,6 +1,6 @@
 """Tests of ``eventstudy.events``: the seed events file and every validation error.
 
-Expected values are written by hand from ``docs/EVENTS.md`` §4.
+Expected values are written by hand from ``docs/events.md`` §4.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ SEED_IDS = [
     "taiwan_moea_tariff_support",
     "kato_fujitv_fx_watch",
 ]
-# event_id -> local time in docs/EVENTS.md §4 (all of them marked '~', i.e. approximate)
+# event_id -> local time in docs/events.md §4 (all of them marked '~', i.e. approximate)
 SEED_TIMES = {
     "ant_ipo_suspended": "21:00",
     "tencent_next_target_bbg": "15:00",
@@ -357,7 +357,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 # The supported range, written out independently of the code: from 1700-01-01 (chosen in
 # eventstudy.calendars to keep estimation windows inside pandas' nanosecond range, which starts 1677-09-21)
-# to the end of exchange_calendars' default calendars, one year after today (docs/ECOSYSTEM.md §3.2).
+# to the end of exchange_calendars' default calendars, one year after today (../shared/docs/ECOSYSTEM.md §3.2).
 FIRST_DATE = dt.date(1700, 1, 1)
 LAST_DATE = (pd.Timestamp(dt.date.today()) + pd.DateOffset(years=1)).date()
 OUT_OF_RANGE = [

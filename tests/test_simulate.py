@@ -1,6 +1,6 @@
-"""Size and power simulations (``eventstudy.simulate``, ``docs/METHODS.md`` §7).
+"""Size and power simulations (``eventstudy.simulate``, ``docs/methods.md`` §7).
 
-Oracles: the analytic power of J1 (MacKinlay 1997; ``docs/METHODS.md`` §7.1) computed here from the
+Oracles: the analytic power of J1 (MacKinlay 1997; ``docs/methods.md`` §7.1) computed here from the
 normal cdf, the nominal level under H0 with simulated i.i.d. normal returns, returns computed by hand,
 and the study's own panel builder (:func:`eventstudy.returns.build_panel`) for the gathered windows.
 """
@@ -27,7 +27,7 @@ EST, EVT = (-244, -6), (-5, 5)
 
 
 def j1_power(delta: float, n: int, sigma: float, alpha: float = 0.05) -> float:
-    """Φ(-z + δ√N/σ) + Φ(-z - δ√N/σ), ``docs/METHODS.md`` §7.1."""
+    """Φ(-z + δ√N/σ) + Φ(-z - δ√N/σ), ``docs/methods.md`` §7.1."""
     z = stats.norm.ppf(1 - alpha / 2)
     shift = delta * math.sqrt(n) / sigma
     return float(stats.norm.cdf(-z + shift) + stats.norm.cdf(-z - shift))
@@ -382,7 +382,7 @@ def test_cli_simulate_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_real_panel_smoke(shared_dir: Path) -> None:
-    """20 samples x 20 events on the S&P 500 panel (``docs/DATA.md`` §6.2) with every registered test."""
+    """20 samples x 20 events on the S&P 500 panel (``../shared/docs/DATA.md`` §6.2) with every registered test."""
     panel = WidePanel.from_dir(shared_dir / DEFAULT_PANEL)
     assert panel.returns.shape == (2768, 476)
     result = simulate(panel, n_samples=20, n_events=20, deltas=(0.0, 0.02), seed=3, workers=2, progress=False)

@@ -3,7 +3,7 @@
 Covers the settings validation, the exclusions (insufficient estimation data, a CAR window with a
 missing day), the convention profile and knobs recorded in the settings, the profile's return type,
 and the invariance of every firm-event's AR and CAR to the order of the events and to a ticker
-appearing in several events (``docs/METHODS.md`` §9.1: everything is keyed by the event, not the ticker).
+appearing in several events (``docs/methods.md`` §9.1: everything is keyed by the event, not the ticker).
 """
 
 from __future__ import annotations

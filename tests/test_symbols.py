@@ -1,6 +1,6 @@
 """Tests of ``eventstudy.symbols``: listing suffix, exchange, default benchmark, FX and index symbols.
 
-The expected table is written by hand from ``docs/ECOSYSTEM.md`` §3.1 (symbol -> calendar) and §4 rule 8
+The expected table is written by hand from ``../shared/docs/ECOSYSTEM.md`` §3.1 (symbol -> calendar) and §4 rule 8
 (listing -> benchmark); it is never computed with the module's own tables.
 """
 

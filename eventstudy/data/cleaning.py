@@ -31,7 +31,7 @@ Order and duplicates
     Rows are put in key order (the date, or the (ticker, date) pair) by a stable sort; a key given twice
     is a duplicate (:func:`order_rows`). File sources reject duplicates; the Yahoo adapter keeps the first.
 Zero volume
-    A row with volume 0 may be dropped on request (Hong Kong half-day placeholders, ``docs/DATA.md`` §5),
+    A row with volume 0 may be dropped on request (Hong Kong half-day placeholders, ``../shared/docs/DATA.md`` §5),
     never for an FX symbol (``...=X``), whose volume is always 0 (:func:`zero_volume`).
 """
 

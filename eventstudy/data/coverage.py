@@ -2,7 +2,7 @@
 
 :class:`Coverage` decides whether the stored rows (and the earlier successful downloads) serve a date
 range without a download; :func:`adjustment_drift` decides whether a new download's adjusted prices
-belong to the same vintage as the stored ones (``docs/ECOSYSTEM.md`` §1.2, §5). Both are pure: the store
+belong to the same vintage as the stored ones (``../shared/docs/ECOSYSTEM.md`` §1.2, §5). Both are pure: the store
 builds a :class:`Coverage` from its tables, and :class:`~eventstudy.data.sources.YahooPrices` acts on them.
 """
 
@@ -84,7 +84,7 @@ def adjustment_drift(stored: pd.DataFrame, new: pd.DataFrame, rtol: float = 1e-6
     r"""Say whether a new download disagrees with the stored adjusted-price vintage.
 
     Yahoo rebases ``Adj Close`` backwards whenever a dividend or split appears, so adjusted prices
-    downloaded on different dates are not comparable (``docs/ECOSYSTEM.md`` §1.2, §5).
+    downloaded on different dates are not comparable (``../shared/docs/ECOSYSTEM.md`` §1.2, §5).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """CSV price folders: :class:`CsvPrices` and the parsing of its Yahoo-layout files.
 
-A folder holds one ``<SYMBOL>.csv`` per symbol (``docs/DATA.md`` §2). :class:`CsvPrices` implements
+A folder holds one ``<SYMBOL>.csv`` per symbol (``../shared/docs/DATA.md`` §2). :class:`CsvPrices` implements
 :class:`~eventstudy.data.series.PriceSource`: ``load(symbol, start, end)`` returns the file's observed rows
 and raises :class:`~eventstudy.errors.PriceSourceError` when nothing usable exists; a malformed file raises
 :class:`~eventstudy.errors.InputError` naming the file, line and column. Nothing is filled or aligned.
@@ -33,7 +33,7 @@ PriceField = Literal["adj_close", "close"]
 ZeroVolumeRows = Literal["keep", "drop"]
 
 YAHOO_CSV_COLUMNS: tuple[str, ...] = ("Date", "Open", "High", "Low", "Close", "Adj Close", "Volume")
-"""Header of a Yahoo-layout price file (``docs/DATA.md`` §2)."""
+"""Header of a Yahoo-layout price file (``../shared/docs/DATA.md`` §2)."""
 
 _COLUMN_KIND: dict[str, ValueKind] = {
     "Open": "price",
@@ -59,10 +59,10 @@ class CsvPrices:
         The folder, e.g. ``../shared/data/curated/window_2019_2021``. File names equal the symbols,
         including ``^``, ``=`` and ``.`` (``^HSI.csv``, ``JPY=X.csv``, ``0700.HK.csv``).
     price_field
-        ``"adj_close"`` (default; split- and dividend-adjusted, see ``docs/DATA.md`` §4) or ``"close"``.
+        ``"adj_close"`` (default; split- and dividend-adjusted, see ``../shared/docs/DATA.md`` §4) or ``"close"``.
     zero_volume_rows
         ``"keep"`` (default) or ``"drop"``: drop equity rows with ``Volume == 0`` (Yahoo placeholder rows
-        on Hong Kong half days, ``docs/DATA.md`` §5). Never applied to FX symbols (``...=X``, whose volume
+        on Hong Kong half days, ``../shared/docs/DATA.md`` §5). Never applied to FX symbols (``...=X``, whose volume
         is always 0) nor to files without any volume.
 
     Raises

@@ -70,7 +70,7 @@ class YahooPrices:
     the stored ``adj_close`` vintage can be checked. When the download shows a new dividend or split, or
     ``adj_close`` moved by more than 1e-6 (relative) on overlapping dates, the whole history is downloaded
     again and replaces the stored rows in one transaction (fetch status ``"rebased"``), so one consistent
-    adjusted-price vintage is kept (``docs/ECOSYSTEM.md`` §5). Every attempt is logged in the store's
+    adjusted-price vintage is kept (``../shared/docs/ECOSYSTEM.md`` §5). Every attempt is logged in the store's
     ``fetches`` table. When a download fails and rows are stored, they are served with an
     :class:`~eventstudy.errors.EventStudyWarning` and a note. The series holds all stored rows (the caller
     cuts); rows whose ``adj_close`` is missing or breaks the price rule of :mod:`eventstudy.data.cleaning`

@@ -1,6 +1,6 @@
 """The local price store: one SQLite file with every downloaded row and a log of every download.
 
-Design (``docs/ECOSYSTEM.md`` §5):
+Design (``../shared/docs/ECOSYSTEM.md`` §5):
 
 * stdlib :mod:`sqlite3` in WAL mode, so that readers (a notebook) never block while a writer (the CLI)
   downloads, and readers always see a committed snapshot; ``PRAGMA synchronous=FULL``;

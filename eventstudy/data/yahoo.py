@@ -1,6 +1,6 @@
 """The yfinance adapter: one call per symbol, normalisation of its output, and error mapping.
 
-yfinance reports a failed download in three ways (``docs/ECOSYSTEM.md`` §0.2 and §1.4): it raises (rate
+yfinance reports a failed download in three ways (``../shared/docs/ECOSYSTEM.md`` §0.2 and §1.4): it raises (rate
 limit, DNS failure, HTTP error, ``IndexError`` on an empty result list, ...), it returns an empty frame, or
 it returns a frame whose index is not a :class:`~pandas.DatetimeIndex`. This module turns each of them into
 a :class:`~eventstudy.errors.PriceSourceError` with a short reason and a piece of advice, and turns a good

@@ -45,7 +45,7 @@ def run_tests(
     """Evaluate tests for all events pooled (group ``"all"``) and for each event id.
 
     The Kolari-Pynnönen r̄ table is computed whatever tests are chosen (it is a property of the data that
-    ``docs/METHODS.md`` §6.2, P10, asks to report); with the KP tests chosen its "all" scope is shared with
+    ``docs/methods.md`` §6.2, P10, asks to report); with the KP tests chosen its "all" scope is shared with
     them.
 
     Parameters

@@ -1,4 +1,4 @@
-"""Multiple-testing adjustment of p-values: Holm and Benjamini-Hochberg (``docs/METHODS.md`` §6.5).
+"""Multiple-testing adjustment of p-values: Holm and Benjamini-Hochberg (``docs/methods.md`` §6.5).
 
 :func:`adjust_pvalues` is the one implementation of both procedures, a pure array function over the last
 axis; :func:`add_adjusted_pvalues` adds the columns ``p_holm`` and ``p_bh`` to the tidy ``tests`` frame by

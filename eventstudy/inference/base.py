@@ -34,7 +34,7 @@ class InferenceData:
     ar, ar_var : (N, W)
         Abnormal returns and their variances s_i^2 C_it (C_it = 1 when the correction is off).
     car, car_var : (N, C)
-        CARs over the study's CAR windows and their variances (``docs/METHODS.md`` §5.3).
+        CARs over the study's CAR windows and their variances (``docs/methods.md`` §5.3).
     df : (N,)
         M_i - k, the single-event degrees of freedom.
     rel_days : (W,)
@@ -62,7 +62,7 @@ class InferenceData:
         Design rows x_it of the event-window days.
     markets : (N,)
         Exchange (MIC) of each firm-event's ticker, for tests that must not mix markets in one calendar
-        date (``docs/METHODS.md`` §6.2, P13, §4.8).
+        date (``docs/methods.md`` §6.2, P13, §4.8).
     keys : (N,) str
         Identity of each firm-event, unique within the data and independent of the row order and of the
         values (the study passes :func:`firm_event_keys` of the event ids and tickers). The resampling
@@ -122,7 +122,7 @@ class InferenceData:
 
     @cached_property
     def sar(self) -> FloatArray:
-        """Standardized ARs, SAR_it = AR_it / sqrt(s_i^2 C_it) (``docs/METHODS.md`` §5.4)."""
+        """Standardized ARs, SAR_it = AR_it / sqrt(s_i^2 C_it) (``docs/methods.md`` §5.4)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.ar / np.sqrt(self.ar_var)
 
@@ -239,7 +239,7 @@ def group_generator(conventions: Conventions, test: str, keys: np.ndarray) -> np
     The stream mixes ``conventions.seed``, a CRC-32 of the test name and the SHA-256 digest of the group's
     keys in sorted order. It depends on which firm-events form the group, not on their values, on their
     row order or on the other groups, so for a given seed a group draws the same resamples in any study
-    that contains it (``docs/METHODS.md`` §6.4). The callers apply draw j to the group's j-th row in key
+    that contains it (``docs/methods.md`` §6.4). The callers apply draw j to the group's j-th row in key
     order (:attr:`InferenceData.key_order`), which makes the p-values invariant to the row order and to
     a positive rescaling of the returns whenever the statistic is. CRC-32 and SHA-256 are stable across
     processes, unlike Python's salted ``hash``.

@@ -1,4 +1,4 @@
-"""Calendar-time portfolio test (Jaffe 1974; Mandelker 1974), ``docs/METHODS.md`` §6.2, P13.
+"""Calendar-time portfolio test (Jaffe 1974; Mandelker 1974), ``docs/methods.md`` §6.2, P13.
 
 For each CAR window w and each group of firm-events, the portfolio on calendar date d holds, with equal
 weights, the firm-events whose window w contains d (the exchange-local dates of the window's event-time
@@ -121,7 +121,7 @@ class CalendarTimePortfolio(StatTest):
     R_p,d = a + b R_m,d + u_d over the T dates with at least one holding (market model, q = 2). Raw
     returns are used: the inputs carry no risk-free rate. H0: a = 0, tested with statsmodels OLS
     ``cov_type="HAC"`` (Bartlett kernel, no small-sample correction), ``maxlags`` ⌊4 (T/100)^(2/9)⌋,
-    reference t(T - q) (``docs/METHODS.md`` §6.2, P13).
+    reference t(T - q) (``docs/methods.md`` §6.2, P13).
 
     Minimum number of dates: Newey-West standard errors are consistent only as T grows, and with few
     dates the HAC variance is biased downward, so t(T - q) over-rejects. The regression t is reported

@@ -1,7 +1,7 @@
 """Tests for clustered events, built from estimation-window residuals across events.
 
 Brown and Warner's crude dependence adjustment (P6), Lamb's (1995) test (P11) and the Kolari-Pynnönen
-(2010) adjustment of Patell Z and BMP t (P10), ``docs/METHODS.md`` §6.2. All three use the estimation
+(2010) adjustment of Patell Z and BMP t (P10), ``docs/methods.md`` §6.2. All three use the estimation
 residuals of the events of a group jointly: the CDA and Lamb through the time series of the mean residual,
 Kolari-Pynnönen through the average pairwise correlation of the residuals on common calendar dates. As in
 :mod:`eventstudy.inference.parametric`, every quantity is computed for all groups at once with group sums;
@@ -153,7 +153,7 @@ class BrownWarner1985(StatTest):
     A_τ = mean_i e_iτ over the estimation window, aligned by estimation row (event time; for clustered
     events this is calendar time); M_A = rows with at least one residual; S_A = sd(A_τ) with divisor
     M_A - 1. Day: t_τ = AAR_τ / S_A. Window (``car_tests = "on_cars"``): t = CAAR(w) / (sqrt(L) S_A)
-    over the events with a CAR in w. Reference t(M_A - 1) (``docs/METHODS.md`` §6.2, P6). With
+    over the events with a CAR in w. Reference t(M_A - 1) (``docs/methods.md`` §6.2, P6). With
     ``car_tests = "sum_daily"`` the window statistic is Σ_τ t_τ / sqrt(L') over the days with more than
     ``car_coverage`` of the events present (estudy2's ``car_brown_warner_1985``). S_A uses every event
     of the group. Robust to cross-correlation, not to event-induced variance.
@@ -184,7 +184,7 @@ class Lamb(StatTest):
     Notes
     -----
     Day: t_τ = AAR_τ / (S_A sqrt(1 + 1/M̄ + (R_mτ - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2)) ~ N(0,1), S_A as in the
-    CDA, M̄ = mean_i M_i over the group (``docs/METHODS.md`` §6.2, P11). The factor is part of the test and
+    CDA, M̄ = mean_i M_i over the group (``docs/methods.md`` §6.2, P11). The factor is part of the test and
     is applied whatever the ``fec`` knob. Benchmark: ``lamb_market = "first"`` uses the first event's
     series (R_mτ on the event days, its estimation mean and sum of squares) for every event (estudy2);
     ``"own"`` averages each present event's own term (R_miτ - R̄_mi)^2 / Σ_s (R_mis - R̄_mi)^2. Market
@@ -267,7 +267,7 @@ def kp_mean_correlation(data: InferenceData, groups: IntArray, n_groups: int) ->
     X (0 where missing), n = M M', Σx = X M', Σy = M X', Σxy = X X', Σx^2 = X^2 M', Σy^2 = M (X^2)'.
     Groups are processed one at a time, and within a group in blocks of events sorted by first date,
     each against the events whose date ranges can overlap it, so memory stays bounded whatever the
-    number of events (``docs/METHODS.md`` §6.2, P10). Blocks whose date span is sparsely filled (events
+    number of events (``docs/methods.md`` §6.2, P10). Blocks whose date span is sparsely filled (events
     spread over many dates) use sparse matrix products.
 
     The cache key holds everything the value depends on besides the instance's arrays: the grouping
@@ -408,7 +408,7 @@ def kp_correlation_table(data: InferenceData, event_codes: IntArray, event_label
 
     Notes
     -----
-    ``docs/METHODS.md`` §6.2, P10: HK and NY closes on one calendar date are not simultaneous (§4.8), so
+    ``docs/methods.md`` §6.2, P10: HK and NY closes on one calendar date are not simultaneous (§4.8), so
     for a group that mixes the two markets the r̄ of its HK-only and US-only subsets is reported besides
     the r̄ of the whole group that the KP tests use. The "all" scope shares its computation with the KP
     tests (the same grouping and knob give the same cache key).
@@ -485,7 +485,7 @@ class KpPatellZ(StatTest):
     (:func:`kp_mean_correlation`; pairs with fewer than ``kp_min_overlap`` common dates left out, the
     diagonal excluded). Z_Patell follows every Patell knob. If no pair qualifies, r̄ = 0 (no adjustment)
     and the reason column says so while the statistic is still reported. Reference N(0,1)
-    (``docs/METHODS.md`` §6.2, P10). r̄ measures something only when events share calendar dates.
+    (``docs/methods.md`` §6.2, P10). r̄ measures something only when events share calendar dates.
 
     References
     ----------
@@ -508,7 +508,7 @@ class KpBmpT(StatTest):
     Notes
     -----
     t_KP = t_BMP sqrt((1 - r̄) / (1 + (N - 1) r̄)), with r̄ and N as for :class:`KpPatellZ`; reference as
-    for BMP (t(N - 1), or N(0,1) with ``bmp_reference = "normal"``), ``docs/METHODS.md`` §6.2, P10.
+    for BMP (t(N - 1), or N(0,1) with ``bmp_reference = "normal"``), ``docs/methods.md`` §6.2, P10.
 
     References
     ----------

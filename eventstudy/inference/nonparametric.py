@@ -2,10 +2,10 @@
 
 Every test works on (events x days) arrays with per-group sums, for all groups at once. The rank-type
 tests use each event's **combined sample**: its estimation residuals (in-sample ARs, ``est_resid``)
-followed by its full event window (``ar``), T_i non-missing values (``docs/METHODS.md`` §6.3). Ranks are
+followed by its full event window (``ar``), T_i non-missing values (``docs/methods.md`` §6.3). Ranks are
 taken within each event (average ranks for ties) on the whole (N x (L + W)) matrix at once.
 
-Conventions (``docs/METHODS.md`` §8.1, §8.2, :class:`eventstudy.conventions.Conventions`):
+Conventions (``docs/methods.md`` §8.1, §8.2, :class:`eventstudy.conventions.Conventions`):
 
 - ``daily_sums = "present"``: a day's sum runs over the events present that day; ``"mean_x_n"``: it is
   (mean over the events present) x N, N the number of events of the group (estudy2; inflates the sum by
@@ -89,7 +89,7 @@ class SignTest(StatTest):
     Notes
     -----
     w = #{i : X_i > 0} (zeros count as non-positive) among the N events with a value;
-    Z = (w - N/2) / sqrt(N/4) ~ N(0,1) (``docs/METHODS.md`` §6.3, N1). With ``daily_sums = "mean_x_n"``
+    Z = (w - N/2) / sqrt(N/4) ~ N(0,1) (``docs/methods.md`` §6.3, N1). With ``daily_sums = "mean_x_n"``
     w is (share positive among the events present) x N and N is the group's number of events (estudy2).
     Robust to event-induced variance, not to cross-correlation.
 
@@ -133,7 +133,7 @@ class GeneralizedSign(StatTest):
 
     Notes
     -----
-    Z = (w - N p̂) / sqrt(N p̂ (1 - p̂)) ~ N(0,1), w as in the sign test (``docs/METHODS.md`` §6.3, N2).
+    Z = (w - N p̂) / sqrt(N p̂ (1 - p̂)) ~ N(0,1), w as in the sign test (``docs/methods.md`` §6.3, N2).
     ``gsign_phat = "event_mean"``: p̂ = mean_i (1/M_i) Σ_est 1(e_it > 0); ``"pooled"``: the share of all
     estimation residuals of the events that are positive (estudy2). p̂ uses the events in the cell, or
     all events of the group under ``daily_sums = "mean_x_n"``. Events without estimation residuals are
@@ -235,10 +235,10 @@ class CorradoRank(_CombinedSampleDayTest):
     -----
     K_it = rank of AR_it within event i over its combined sample (T_i values, average ranks for ties),
     K̄_i = (T_i + 1)/2; D_t = (1/N_t) Σ_i (K_it - K̄_i); S(K) = sqrt((1/T) Σ_t D_t^2) over the combined
-    days; Z_t = D_t / S(K) ~ N(0,1) (``docs/METHODS.md`` §6.3, N3). estudy2 (§8.2): D_t uses the
+    days; Z_t = D_t / S(K) ~ N(0,1) (``docs/methods.md`` §6.3, N3). estudy2 (§8.2): D_t uses the
     "mean x N" day sum, D_t = (N/N_t) mean_i (K_it - K̄_i), and S(K) divides by mean_i T_i.
 
-    Not robust to event-induced variance (``docs/METHODS.md`` §6.0): the ranks are taken on the raw ARs,
+    Not robust to event-induced variance (``docs/methods.md`` §6.0): the ranks are taken on the raw ARs,
     so an event that raises their variance pushes the event-day ranks towards both extremes, and the
     event-day D_t varies more than S(K), estimated mostly from estimation days, allows; in simulations
     with an event-day variance increase it rejects 10-13 % at a nominal 5 %. :class:`GrankT`
@@ -269,10 +269,10 @@ class ModifiedRank(_CombinedSampleDayTest):
     Notes
     -----
     U_it = K_it / (T_i + 1) - 1/2; S_U = sqrt((1/T) Σ_t ((1/sqrt(N_t)) Σ_i U_it)^2);
-    Z_t = (1/sqrt(N_t)) Σ_i U_it / S_U ~ N(0,1) (``docs/METHODS.md`` §6.3, N4). estudy2: the day sum is
+    Z_t = (1/sqrt(N_t)) Σ_i U_it / S_U ~ N(0,1) (``docs/methods.md`` §6.3, N4). estudy2: the day sum is
     "mean x N" and S_U divides by mean_i T_i.
 
-    Not robust to event-induced variance (``docs/METHODS.md`` §6.0), for the reason given under
+    Not robust to event-induced variance (``docs/methods.md`` §6.0), for the reason given under
     :class:`CorradoRank`; use :class:`GrankT` when the event may change the variance.
 
     References
@@ -301,7 +301,7 @@ class CorradoZivneySign(_CombinedSampleDayTest):
     -----
     G_it = sign(AR_it - median_i), median_i over the combined sample (0 at the median itself);
     S_G = sqrt((1/T) Σ_t ((1/sqrt(N_t)) Σ_i G_it)^2); Z_t = (1/sqrt(N_t)) Σ_i G_it / S_G ~ N(0,1)
-    (``docs/METHODS.md`` §6.3, N5). estudy2: the day sum is "mean x N" and S_G divides by mean_i T_i.
+    (``docs/methods.md`` §6.3, N5). estudy2: the day sum is "mean x N" and S_G divides by mean_i T_i.
 
     References
     ----------
@@ -330,7 +330,7 @@ class CowanRank(StatTest):
     -----
     ``car_tests = "on_cars"`` (default): the events with an AR on every day of the window enter;
     D_t and S(K) are those of :class:`CorradoRank` on these events, and
-    Z = Σ_{t∈w} D_t / (sqrt(L) S(K)) ~ N(0,1) (``docs/METHODS.md`` §6.3, N6).
+    Z = Σ_{t∈w} D_t / (sqrt(L) S(K)) ~ N(0,1) (``docs/methods.md`` §6.3, N6).
 
     ``car_tests = "sum_daily"`` (estudy2's ``car_rank_test``, §8.2): all events of the group enter;
     over the L' window days on which more than ``car_coverage`` of the events have an AR,
@@ -338,7 +338,7 @@ class CowanRank(StatTest):
     K̄_w the mean of all ranks on those days, the sum over all combined-sample days, no N/N_t inflation
     (the divisor is T instead of mean_i T_i when ``rank_scale = "days"``).
 
-    Not robust to event-induced variance (``docs/METHODS.md`` §6.0), like the daily rank test it is
+    Not robust to event-induced variance (``docs/methods.md`` §6.0), like the daily rank test it is
     built from (:class:`CorradoRank`); :class:`GrankT` on the window is.
 
     References
@@ -432,7 +432,7 @@ class Wilcoxon(StatTest):
     Notes
     -----
     Zeros are dropped (N' values remain), |X_i| is ranked with average ranks for ties, and the
-    statistic is W⁺, the sum of the ranks of the positive X_i (``docs/METHODS.md`` §6.3, N7). p-value:
+    statistic is W⁺, the sum of the ranks of the positive X_i (``docs/methods.md`` §6.3, N7). p-value:
     the exact signed-rank null when N' <= 50 and there are no ties (two-sided,
     2 min(P(W⁺ <= w), P(W⁺ >= w))); otherwise the normal approximation
     Z = (W⁺ - N'(N'+1)/4) / sqrt(N'(N'+1)(2N'+1)/24 - Σ_ties (t^3 - t)/48), without continuity
@@ -474,7 +474,7 @@ class GrankT(_GrankBase):
     Notes
     -----
     t_grank = Z sqrt((T - 2) / (T - 1 - Z^2)) ~ t(T - 2), Z from :func:`grank`, T the number of time
-    points (estimation days with an event plus the cumulated event day) (``docs/METHODS.md`` §6.3,
+    points (estimation days with an event plus the cumulated event day) (``docs/methods.md`` §6.3,
     N8). Robust to event-induced volatility (through the SCAR re-standardization) and to
     cross-correlation (through the time-series scale S_Ū). The day scope is the window of length 1.
 
@@ -512,7 +512,7 @@ class GrankZ(_GrankBase):
 
     Notes
     -----
-    Z from :func:`grank` (``docs/METHODS.md`` §6.3, N8); asymptotically N(0,1). :class:`GrankT` is its
+    Z from :func:`grank` (``docs/methods.md`` §6.3, N8); asymptotically N(0,1). :class:`GrankT` is its
     small-sample t(T - 2) version.
 
     References

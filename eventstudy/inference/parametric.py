@@ -1,4 +1,4 @@
-"""Parametric tests across events (``docs/METHODS.md`` §6.2, P3-P5, P7-P9, P12).
+"""Parametric tests across events (``docs/methods.md`` §6.2, P3-P5, P7-P9, P12).
 
 Cross-sectional t, Patell Z, BMP t, CLM's J1 and J2, Brown and Warner's (1980) independence test and the
 skewness-adjusted t. Tests built from estimation residuals across events (crude dependence adjustment,
@@ -76,7 +76,7 @@ def sum_daily(daily: StatBlock, present: BoolArray, data: InferenceData, groups:
         (n_groups, C). For window w the days used are those of w on which more than
         ``car_coverage`` of the group's events are present; the statistic is
         Σ_{τ used} t_τ / sqrt(#used) (estudy2's ``car_lamb`` / ``car_brown_warner_1985``,
-        ``docs/METHODS.md`` §8.2). The reference is the daily one; for a t reference the smallest daily
+        ``docs/methods.md`` §8.2). The reference is the daily one; for a t reference the smallest daily
         df over the used days is taken (all equal when coverage is complete). ``n`` counts the events
         present on at least one used day.
     """
@@ -288,7 +288,7 @@ class CrossSectionalT(StatTest):
     Notes
     -----
     Day: t_τ = AAR_τ / (S_τ / sqrt(N_τ)); window: mean_i CAR_i / (sd_i CAR_i / sqrt(N_w)). The sd uses
-    divisor N - 1 and the reference is t(N - 1) (``docs/METHODS.md`` §6.2, P7). Robust to event-induced
+    divisor N - 1 and the reference is t(N - 1) (``docs/methods.md`` §6.2, P7). Robust to event-induced
     variance, not to cross-correlation.
 
     References
@@ -312,7 +312,7 @@ class PatellZ(StatTest):
     Notes
     -----
     Day: Z_τ = Σ_i SAR_iτ / sqrt(Σ_i (M_i - k)/(M_i - k - 2)), reference N(0,1)
-    (``docs/METHODS.md`` §6.2, P8). Window: the same with SCAR_i(w) (``patell_car = "scar"``, exact CAR
+    (``docs/methods.md`` §6.2, P8). Window: the same with SCAR_i(w) (``patell_car = "scar"``, exact CAR
     variance, so it coincides with CLM's J2) or with CSAR_i = Σ_{τ∈w} SAR_iτ / sqrt(L)
     (``patell_car = "csar"``). Events with M_i - k <= 2 have no finite variance of the t-distributed SAR
     and are left out. Knobs: ``patell_denominator = "present"`` sums the variances over the events
@@ -357,7 +357,7 @@ class BmpT(StatTest):
     -----
     Day: t_τ = mean_i SAR_iτ / (sd_i SAR_iτ / sqrt(N_τ)); window: the same on SCAR_i(w). The sd uses
     divisor N - 1 and the reference is t(N - 1), or N(0,1) with ``bmp_reference = "normal"``
-    (``docs/METHODS.md`` §6.2, P9). SARs include the forecast-error correction when the conventions turn
+    (``docs/methods.md`` §6.2, P9). SARs include the forecast-error correction when the conventions turn
     it on.
 
     References
@@ -385,7 +385,7 @@ class J1(StatTest):
     Window: J1 = CAAR(w) / sqrt((1/N_w^2) Σ_i σ̂_i^2(w)) = Σ_i CAR_i(w) / sqrt(Σ_i σ̂_i^2(w)), with
     σ̂_i^2(w) the CAR variance of the conventions (``car_variance``, exact by default, §5.3). Day: the
     same with AR_iτ and σ̂_i^2 = s_i^2 C_iτ (C_iτ = 1 when the forecast-error correction is off). Sums run
-    over the events with a value in the cell (``docs/METHODS.md`` §6.2, P3). Not robust to event-induced
+    over the events with a value in the cell (``docs/methods.md`` §6.2, P3). Not robust to event-induced
     variance or cross-correlation. A single event gives its own standardized AR (CAR).
 
     References
@@ -411,7 +411,7 @@ class J2(StatTest):
     Notes
     -----
     J2 = Σ_i SCAR_i(w) / sqrt(Σ_i (M_i - k)/(M_i - k - 2)) ~ N(0,1), over the events with a CAR in w and
-    M_i - k > 2 (``docs/METHODS.md`` §6.2, P4, generalized to unequal M_i). It ignores the Patell knobs
+    M_i - k > 2 (``docs/methods.md`` §6.2, P4, generalized to unequal M_i). It ignores the Patell knobs
     (``patell_car``, ``patell_denominator``, ``daily_sums``), so under the default profile it equals
     ``patell_z``'s window value and under others it stays CLM's J2. Window scope only.
 
@@ -437,7 +437,7 @@ class BrownWarner1980(StatTest):
     Notes
     -----
     Day: t_τ = AAR_τ / (sqrt(Σ_i s_i^2) / N), reference t(M̄ - k) with M̄ = mean_i M_i
-    (``docs/METHODS.md`` §6.2, P5; it is J1 for one day without C_iτ). ``bw1980_n`` chooses N and the
+    (``docs/methods.md`` §6.2, P5; it is J1 for one day without C_iτ). ``bw1980_n`` chooses N and the
     sum: the events present that day (default) or all events of the group (estudy2); ``bw1980_df = "M-1"``
     gives t(M̄ - 1).
 
@@ -473,7 +473,7 @@ class SkewnessAdjustedT(StatTest):
     Notes
     -----
     For X_i = CAR_i(w): S = X̄ / sd(X) (divisor N - 1), γ̂ = Σ_i (X_i - X̄)^3 / (N sd(X)^3),
-    t_sa = sqrt(N) (S + γ̂ S^2 / 3 + γ̂ / (6N)), reference N(0,1) (``docs/METHODS.md`` §6.2, P12).
+    t_sa = sqrt(N) (S + γ̂ S^2 / 3 + γ̂ / (6N)), reference N(0,1) (``docs/methods.md`` §6.2, P12).
     Window scope only.
 
     Minimum N: the N(0,1) reference is asymptotic (Hall 1992 derives t_sa from an Edgeworth expansion in
@@ -517,7 +517,7 @@ class SkewnessAdjustedBootstrap(StatTest):
     resamples of size N_b = ⌈N/4⌉ drawn with replacement from the centred CARs X_i - X̄, t_sa* computed on
     each with N_b; the two-sided p-value is equal-tailed,
     p = min(1, 2 min((1 + #{t* <= t_sa}), (1 + #{t* >= t_sa})) / (B' + 1)), so that rejecting at α is
-    the same as t_sa falling outside the α/2 and 1 - α/2 bootstrap quantiles (``docs/METHODS.md`` §6.2,
+    the same as t_sa falling outside the α/2 and 1 - α/2 bootstrap quantiles (``docs/methods.md`` §6.2,
     P12, and §6.4). Resamples with zero spread (no t*) are dropped (B' <= B). Needs N_b >= 2, i.e. N >= 5.
     The random stream of each group and window comes from
     :func:`~eventstudy.inference.base.group_generator` (seed, test name and the keys of the firm-events

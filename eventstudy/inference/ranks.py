@@ -1,4 +1,4 @@
-"""Ranks, signs and per-group day sums behind the non-parametric tests (``docs/METHODS.md`` §6.3).
+"""Ranks, signs and per-group day sums behind the non-parametric tests (``docs/methods.md`` §6.3).
 
 Array functions on (events x days) arrays, for all groups at once: each event's **combined sample**
 (its estimation residuals, ``est_resid``, followed by its full event window, ``ar``), ranks within each
@@ -219,7 +219,7 @@ def grank(
 ) -> tuple[FloatArray, IntArray, IntArray, np.ndarray]:
     """GRANK Z and its number of time points T per group and window (or day), with N and reasons.
 
-    Steps of ``docs/METHODS.md`` §6.3, N8: SCAR_i (exact variance; SAR_it for a day), re-standardized by
+    Steps of ``docs/methods.md`` §6.3, N8: SCAR_i (exact variance; SAR_it for a day), re-standardized by
     the group's cross-sectional sd (ddof 1); estimation GSAR_it = e_it / s_i; uniform ranks
     U_it = K_it/(T_i + 1) - 1/2 over the estimation days plus one cumulated day; Ū_t the mean over the
     events present; S_Ū = sqrt((1/T) Σ_t (N_t/N) Ū_t^2); Z = Ū_0 / S_Ū. The estimation ranks are

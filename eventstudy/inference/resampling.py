@@ -1,4 +1,4 @@
-"""Resampling tests: event bootstrap of the CAAR and wild bootstrap of BMP (``docs/METHODS.md`` §6.4).
+"""Resampling tests: event bootstrap of the CAAR and wild bootstrap of BMP (``docs/methods.md`` §6.4).
 
 All B resamples of a group are drawn at once as a (B x N_g) matrix (resampling counts or Rademacher
 weights) and applied to the group's (N_g x D) values with one matrix product, in chunks of bounded
@@ -184,7 +184,7 @@ class BootstrapCaar(_ResamplingTest):
     Statistic: AAR_t (day) or CAAR(w) = mean_i CAR_i(w) (window) over the events with a value. Each of
     the B resamples draws N_g events with replacement; T*_b = CAAR*_b - CAAR (the bootstrap
     distribution centred on the sample value, which imposes H0) and
-    p = (1 + #{|T*_b| >= |CAAR|}) / (B + 1), two-sided (``docs/METHODS.md`` §6.4, B1). B and the seed
+    p = (1 + #{|T*_b| >= |CAAR|}) / (B + 1), two-sided (``docs/methods.md`` §6.4, B1). B and the seed
     come from ``conventions.bootstrap_samples`` and ``conventions.seed``; the draws from the group's
     identity (module notes), so the p-value is invariant to the row order and to a positive rescaling
     of the returns, and the statistic scales with them. Keeps each event's own distribution, not
@@ -220,7 +220,7 @@ class WildBootstrapBmp(_ResamplingTest):
     Statistic: BMP t = mean_i SAR_it / (sd_i SAR_it / sqrt(N)) (day) or the same on SCAR_i(w) (window),
     as :class:`eventstudy.inference.parametric.BmpT`. Each resample multiplies the whole AR path of
     event i by v_i = ±1 (probability 1/2 each), which multiplies its SARs and SCAR by v_i; t*_b is
-    recomputed and p = (1 + #{|t*_b| >= |t|}) / (B + 1) (``docs/METHODS.md`` §6.4, B2). This imposes H0
+    recomputed and p = (1 + #{|t*_b| >= |t|}) / (B + 1) (``docs/methods.md`` §6.4, B2). This imposes H0
     by symmetry and keeps each event's heteroskedasticity and serial dependence, not cross-event
     correlation. The signs are drawn from the group's identity (module notes), so statistic and p-value
     are invariant to the row order and to a positive rescaling of the returns.

@@ -6,7 +6,7 @@ depend on the fonts installed). Long tables continue on the next page with their
 Figure pages follow, one figure per page, numbered in the order of the report.
 
 The file is byte-reproducible: ``metadata={"CreationDate": None}`` drops the only time-dependent field
-(docs/ECOSYSTEM.md §7.2). Text is transliterated to ASCII (:func:`eventstudy.formatting.ascii_text`) because
+(../shared/docs/ECOSYSTEM.md §7.2). Text is transliterated to ASCII (:func:`eventstudy.formatting.ascii_text`) because
 the bundled fonts lack CJK glyphs; the Markdown and HTML reports keep the original text.
 """
 

@@ -1,4 +1,4 @@
-"""Brown-Warner style size and power simulations on a wide return panel (``docs/METHODS.md`` §7).
+"""Brown-Warner style size and power simulations on a wide return panel (``docs/methods.md`` §7).
 
 A simulation draws ``n_samples`` samples of ``n_events`` random (ticker, day 0) pairs from a panel of
 daily returns, optionally adds an abnormal return δ to the event-window returns on chosen days, runs

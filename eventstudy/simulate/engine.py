@@ -255,7 +255,7 @@ def simulate(
     Parameters
     ----------
     panel
-        Returns to draw from; default :meth:`WidePanel.from_dir` on the S&P 500 panel (``docs/DATA.md`` §6.2).
+        Returns to draw from; default :meth:`WidePanel.from_dir` on the S&P 500 panel (``../shared/docs/DATA.md`` §6.2).
     n_samples, n_events
         R samples of N firm-events each. Within a sample the N tickers are distinct; each ticker's day 0
         is uniform over its rows whose whole estimation and event windows have returns.
@@ -290,7 +290,7 @@ def simulate(
 
     Notes
     -----
-    Monte Carlo SE of a rejection rate p over R samples: sqrt(p (1 - p) / R) (``docs/METHODS.md`` §7.1).
+    Monte Carlo SE of a rejection rate p over R samples: sqrt(p (1 - p) / R) (``docs/methods.md`` §7.1).
     Under δ = 0 a well-specified test at level α rejects in α ± 1.96 sqrt(α(1 - α)/R) of the runs 95 % of
     the time; §7.2 gates 250 x 50 placebo draws at [3.5 %, 6.5 %] for α = 5 %.
 

@@ -1,4 +1,4 @@
-"""The wide return panel that size and power simulations draw from (``docs/DATA.md`` §6.2).
+"""The wide return panel that size and power simulations draw from (``../shared/docs/DATA.md`` §6.2).
 
 :class:`WidePanel` holds daily simple returns of many tickers and one benchmark on a common date grid,
 built from prices (files, a folder, or a synthetic normal panel), and finds the rows that can be day 0
@@ -18,7 +18,7 @@ from eventstudy._typing import BoolArray, FloatArray, Window
 from eventstudy.errors import DataError, InputError
 
 DEFAULT_PANEL = Path("data") / "curated" / "panel_sp500_2010_2020"
-"""The S&P 500 panel of ``docs/DATA.md`` §6.2, relative to the shared folder."""
+"""The S&P 500 panel of ``../shared/docs/DATA.md`` §6.2, relative to the shared folder."""
 
 
 def default_panel_dir() -> Path:
@@ -76,7 +76,7 @@ class WidePanel:
         """Simple returns of every price column and of the market on the price frame's dates.
 
         A return is P_t / P_{t-1} - 1 between two consecutive rows of the grid and is defined only where
-        both prices exist (nothing is filled; ``docs/METHODS.md`` §2.2). The market is reindexed to the
+        both prices exist (nothing is filled; ``docs/methods.md`` §2.2). The market is reindexed to the
         grid first, so a date it lacks makes both adjacent market returns NaN and keeps those days out
         of every drawn window. Non-positive prices count as missing.
         """
@@ -131,7 +131,7 @@ class WidePanel:
         """Synthetic panel: R_mt ~ N(0, market_sigma²), R_it = beta R_mt + ε_it with ε_it ~ N(0, sigma²) i.i.d.
 
         With ``beta = 1`` the market-adjusted abnormal return is exactly ε_it, so a CAR over L days has
-        standard deviation sigma √L; this is the setting of the analytic J1 power (``docs/METHODS.md`` §7.1).
+        standard deviation sigma √L; this is the setting of the analytic J1 power (``docs/methods.md`` §7.1).
         Dates are consecutive business days from ``start``.
         """
         rng = np.random.default_rng(seed)
@@ -147,7 +147,7 @@ class WidePanel:
         """(T, n) mask of the rows that can be day 0: every estimation and event-window return present.
 
         Both the ticker's and the market's returns must exist on each of the windows' rows
-        (``docs/DATA.md`` §6.2); days between the two windows, if any, are not required.
+        (``../shared/docs/DATA.md`` §6.2); days between the two windows, if any, are not required.
         """
         valid = np.isfinite(self.returns) & np.isfinite(self.market)[:, None]
         cum = np.vstack([np.zeros((1, valid.shape[1]), dtype=np.int64), np.cumsum(valid, axis=0)])

@@ -7,7 +7,7 @@ the ``estudy2`` conventions, so each test statistic can be checked against ``exp
 estudy2's inputs. The full pipeline (prices -> returns -> model -> tests) is checked separately in
 ``test_estudy2_pipeline.py``.
 
-Conventions used here, from ``docs/METHODS.md`` §8.2: s_i = sd() of the estimation residuals (divisor
+Conventions used here, from ``docs/methods.md`` §8.2: s_i = sd() of the estimation residuals (divisor
 M_i - 1); the forecast-error factor 1 + 1/M_i + (R_mt - mean(R_m,est))^2 / Σ (R_m,est - mean)^2 with the
 market moments over the index's whole estimation window.
 """

@@ -1,4 +1,4 @@
-"""Parametric statistics on the estudy2 COVID-7 fixture (``docs/METHODS.md`` §8.2).
+"""Parametric statistics on the estudy2 COVID-7 fixture (``docs/methods.md`` §8.2).
 
 Inputs are estudy2's own log returns and abnormal returns (``estudy2_inputs.load``, estudy2 profile), so
 the only thing under test is each statistic and its conventions:
@@ -65,7 +65,7 @@ def test_day_statistics_stars_agree(shared_dir: Path) -> None:
     """estudy2 prints stars only; our two-sided p-values must give the same stars (10/5/1 %).
 
     References differ slightly for the CDA: estudy2 uses t(M̄ - 1) = t(233.1), we t(M_A - 1) = t(239)
-    (``docs/METHODS.md`` §6.2, P6); no star flips on this fixture.
+    (``docs/methods.md`` §6.2, P6); no star flips on this fixture.
     """
     fx = load(shared_dir)
     table = fx.expected("parametric_tests")

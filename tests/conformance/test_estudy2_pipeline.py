@@ -2,7 +2,7 @@
 
 ``test_fixture_inputs.py`` checks the test statistics on estudy2's own inputs; this module builds the
 same study from the closing prices with :class:`eventstudy.EventStudy` under ``conventions="estudy2"``
-(``docs/METHODS.md`` §8.2) and compares every intermediate the fixture publishes: log returns, the
+(``docs/methods.md`` §8.2) and compares every intermediate the fixture publishes: log returns, the
 market-model coefficients and estimation lengths, the abnormal returns in the estimation and event
 windows, and every pooled day and CAR-window statistic of ``expected_parametric_tests.csv``,
 ``expected_nonparametric_tests.csv`` and ``expected_car_*_tests.csv``.

@@ -2,7 +2,7 @@
 
 Nothing here touches the network: layer B replaces ``yfinance.Ticker`` through ``ticker_factory``;
 layer C drives the real yfinance through ``responses`` with a plain ``requests.Session`` and hand-made
-``v8/finance/chart`` JSON (``docs/ECOSYSTEM.md`` §2).
+``v8/finance/chart`` JSON (``../shared/docs/ECOSYSTEM.md`` §2).
 """
 
 from __future__ import annotations

@@ -368,7 +368,7 @@ class TestHostileFilesThroughTheCli:
 
 @pytest.mark.realdata
 def test_real_tencent_file(shared_dir: Path) -> None:
-    """0700.HK of window A, checked against the file's own text (docs/DATA.md §5 for the Volume-0 days)."""
+    """0700.HK of window A, checked against the file's own text (../shared/docs/DATA.md §5 for the Volume-0 days)."""
     folder = shared_dir / "data" / "curated" / "window_2019_2021"
     lines = (folder / "0700.HK.csv").read_text(encoding="utf-8").splitlines()
     first = lines[1].split(",")
@@ -382,7 +382,7 @@ def test_real_tencent_file(shared_dir: Path) -> None:
     assert series.values[0] == float(first[5])
     assert series.values[-1] == float(last[5])
     assert series.volume is not None and series.volume[0] == float(first[6])
-    # docs/DATA.md §5: half-day placeholder rows with Volume 0 on these dates.
+    # ../shared/docs/DATA.md §5: half-day placeholder rows with Volume 0 on these dates.
     assert {pd.Timestamp("2020-12-24"), pd.Timestamp("2020-12-31"), pd.Timestamp("2021-02-11")} <= set(zero_days)
 
     dropped = CsvPrices(folder, zero_volume_rows="drop").load("0700.HK", dt.date(2020, 1, 1), dt.date(2021, 12, 31))

@@ -4,7 +4,7 @@ The simulated world and the hand formulas here are shared with ``test_clustered.
 ``test_calendar_time.py``.
 
 Every expected value is a hand computation in this file (numpy loops over events and days, pandas joins
-for calendar alignment), written from ``docs/METHODS.md`` §6.2, never from the engine's code. The data are
+for calendar alignment), written from ``docs/methods.md`` §6.2, never from the engine's code. The data are
 a simulated market model: firm returns load on a market return and on a common factor (so residuals are
 cross-correlated), the models are fitted here by least squares, and InferenceData is assembled by hand.
 

@@ -360,7 +360,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
     from eventstudy.data import YahooPrices
-    from eventstudy.study import EventStudy
+    from eventstudy.study import EventStudy, failure_summary
 
     prices = YahooPrices(store=args.store, offline=False)
     study = EventStudy.from_csv(
@@ -373,12 +373,14 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     loaded, failed = study.load_prices()
     for symbol, series in loaded.items():
         print(f"{symbol:12s} ok      {series.first_date:%Y-%m-%d}..{series.last_date:%Y-%m-%d} {len(series):6d} rows")
-    for symbol, exc in failed.items():
-        print(f"{symbol:12s} FAILED  {exc.reason}: {exc.detail}")
+    summary = failure_summary(failed)
     if not loaded:
         from eventstudy.errors import DataError
 
-        raise DataError("no symbol could be downloaded; see the reasons above")
+        raise DataError("\n  ".join([f"no symbol could be downloaded, {len(failed)} failed:", *summary]))
+    if summary:
+        print(f"FAILED: {len(failed)} of {len(loaded) + len(failed)} symbols")
+        print("\n".join("  " + line for line in summary))
     return 0
 
 

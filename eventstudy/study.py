@@ -480,18 +480,29 @@ def estimable(fit: ModelFit, min_estimation_obs: int) -> np.ndarray:
     return (fit.n_obs >= min_estimation_obs) & np.isfinite(fit.s2) & (fit.s2 > 0)
 
 
-def _no_prices_message(failed: dict[str, PriceSourceError]) -> str:
-    """One readable paragraph for "nothing could be loaded": symbols grouped by reason, one example each."""
+def failure_summary(failed: Mapping[str, PriceSourceError]) -> list[str]:
+    """Failed symbols grouped by reason: one line per reason with a count and up to six symbols, one example each.
+
+    E.g. ``["no network: 36 symbols could not be fetched (9988.HK, BABA, ... and 30 more)",
+    "  e.g. could not connect to Yahoo (...)"]``.
+    """
     by_reason: dict[str, list[str]] = {}
     for symbol, exc in failed.items():
         by_reason.setdefault(exc.reason, []).append(symbol)
-    lines = [f"no usable prices for any of the {len(failed)} symbols:"]
+    lines = []
     for reason, symbols in by_reason.items():
         shown = ", ".join(symbols[:6]) + (f" and {len(symbols) - 6} more" if len(symbols) > 6 else "")
         count = f"{len(symbols)} symbol{'s' if len(symbols) > 1 else ''}"
-        lines.append(f"  {reason}: {count} could not be fetched ({shown})")
-        lines.append(f"    e.g. {failed[symbols[0]].detail}" if failed[symbols[0]].detail else "")
-    return "\n".join(line for line in lines if line)
+        lines.append(f"{reason}: {count} could not be fetched ({shown})")
+        if failed[symbols[0]].detail:
+            lines.append(f"  e.g. {failed[symbols[0]].detail}")
+    return lines
+
+
+def _no_prices_message(failed: dict[str, PriceSourceError]) -> str:
+    """One readable paragraph for "nothing could be loaded": symbols grouped by reason, one example each."""
+    lines = [f"no usable prices for any of the {len(failed)} symbols:"]
+    return "\n".join(lines + ["  " + line for line in failure_summary(failed)])
 
 
 def _markets(tickers: pd.Series) -> np.ndarray:

@@ -279,6 +279,52 @@ def fmt_cell(value: object) -> str:
     return re.sub(r"\s+", " ", str(value)).strip()
 
 
+_PATH_CHAR = r"[^\s/\\;,()\[\]'\"<>|]"
+_PATHS = re.compile(
+    r"(?:^|(?<=[\s(\[\"'=:,;<]))"
+    rf"(?:(?:~|\.{{1,2}})/(?:{_PATH_CHAR}+/)*{_PATH_CHAR}*"  # ~/a, ./a, ../a/b
+    rf"|/(?:{_PATH_CHAR}+/)+{_PATH_CHAR}*"  # /a/b (at least two levels)
+    rf"|[A-Za-z]:\\(?:{_PATH_CHAR}+\\)*{_PATH_CHAR}*)"  # C:\a\b
+)
+
+
+def hide_paths(text: object) -> str:
+    r"""Replace every file-system path in a text by its last component (the file or folder name).
+
+    Reports never show where the files lie on the machine that ran the study: ``csv:/home/me/data/BABA.csv``
+    becomes ``csv:BABA.csv`` and ``CSV price files in ../shared/prices (adj_close)`` becomes
+    ``CSV price files in prices (adj_close)``.
+
+    Parameters
+    ----------
+    text
+        Any value; converted with ``str``.
+
+    Returns
+    -------
+    str
+
+    Notes
+    -----
+    A path is a run of characters without spaces, quotes, brackets, ``;`` ``,`` ``|`` that starts a word
+    (at the start, or after a space, ``(``, ``[``, a quote, ``=``, ``:``, ``,``, ``;``, ``<``) and is either
+    absolute with at least two levels (``/a/b``), home- or dot-relative (``~/a``, ``./a``, ``../a``) or a
+    Windows path (``C:\a``). Ratios such as ``AAR/CAAR`` or ``n/a``, ``+/-`` and URLs (``https://...``) are
+    left alone.
+
+    Examples
+    --------
+    >>> hide_paths("no file /srv/data/curated/MPNGY.csv; add it")
+    'no file MPNGY.csv; add it'
+    """
+
+    def last(match: re.Match[str]) -> str:
+        parts = [p for p in re.split(r"[/\\]", match.group(0)) if p not in ("", ".", "..", "~")]
+        return parts[-1] if parts else match.group(0)
+
+    return _PATHS.sub(last, str(text))
+
+
 def group_label(group: object) -> str:
     """Human label of an aggregation group: ``"all"`` becomes ``"all events"``."""
     return "all events" if str(group) == "all" else str(group)
@@ -344,6 +390,7 @@ __all__ = [
     "fmt_pct",
     "fmt_stat",
     "group_label",
+    "hide_paths",
     "safe_filename",
     "signed_day",
     "stars",

@@ -16,6 +16,7 @@ from eventstudy.formatting import (
     fmt_int,
     fmt_p,
     fmt_pct,
+    hide_paths,
     safe_filename,
     signed_day,
     stars,
@@ -105,3 +106,42 @@ class TestFigureStem:
         # the hash tells the parts apart: ("a_b", "c") and ("a", "b_c") have the same slug
         assert figure_stem("car", "a_b", "c") != figure_stem("car", "a", "b_c")
         assert figure_stem("aar", "x" * 300).startswith("aar_xxx")
+
+
+class TestHidePaths:
+    """Reports name files, never where they lie on the machine (issue 7): every path becomes its last part."""
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            (
+                "CSV price files in /srv/data/curated/window_2019_2021 (adj_close)",
+                "CSV price files in window_2019_2021 (adj_close)",
+            ),
+            ("csv:/srv/data/curated/9988.HK.csv", "csv:9988.HK.csv"),
+            ("no file /srv/data/MPNGY.csv; add it", "no file MPNGY.csv; add it"),
+            ("store ~/eventstudy/prices.sqlite (offline)", "store prices.sqlite (offline)"),
+            ("returns file ./returns.csv", "returns file returns.csv"),
+            ("prices ../shared/data/curated/w", "prices w"),
+            (r"returns:C:\Users\me\r.csv", "returns:r.csv"),
+            ("folder /srv/data/", "folder data"),
+        ],
+    )
+    def test_paths_become_their_last_part(self, text: str, expected: str) -> None:
+        assert hide_paths(text) == expected
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "AAR/CAAR",
+            "n/a",
+            "+/-",
+            "p = (1 + #) / (B + 1)",
+            "sd/sqrt(N)",
+            "see https://example.com/a/b",
+            "1.5/2.0",
+            "/tmp",
+        ],
+    )
+    def test_other_slashes_are_kept(self, text: str) -> None:
+        assert hide_paths(text) == text

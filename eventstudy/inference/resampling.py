@@ -47,8 +47,12 @@ def empirical_pvalue(exceed: FloatArray, valid: FloatArray) -> FloatArray:
         return np.where(valid > 0, (1.0 + exceed) / (valid + 1.0), np.nan)
 
 
-def _exceeds(star: FloatArray, observed: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Count, per column, the resamples (rows) with |T*| >= |T| and those with a defined T*."""
+def exceedances(star: FloatArray, observed: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Count, per column, the resamples (rows) with |T*| >= |T| and those with a defined T*.
+
+    |T*| >= |T| is taken within a relative tolerance of 1e-12, so that statistics equal up to rounding
+    (the observed sample itself, a mirrored relabelling) count as exceedances.
+    """
     finite = ~np.isnan(star)
     with np.errstate(invalid="ignore"):
         hit = finite & (np.abs(star) >= np.abs(observed) * (1.0 - _RELATIVE_TIE))
@@ -83,7 +87,7 @@ def bootstrap_mean(
         counts = rng.multinomial(n_events, probabilities, size=size).astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             star = (counts @ filled) / (counts @ weights) - observed
-        hit, ok = _exceeds(star, observed)
+        hit, ok = exceedances(star, observed)
         exceed += hit
         valid += ok
     return observed, exceed, valid
@@ -122,7 +126,7 @@ def wild_bootstrap_t(
         with np.errstate(invalid="ignore", divide="ignore"):
             variance = np.maximum(square - s_star * s_star / n, 0.0) / (n - 1) / n
             star = (s_star / n) / np.sqrt(variance)
-        hit, ok = _exceeds(star, observed)
+        hit, ok = exceedances(star, observed)
         exceed += hit
         valid += ok
     return observed, exceed, valid
@@ -252,5 +256,6 @@ __all__ = [
     "WildBootstrapBmp",
     "bootstrap_mean",
     "empirical_pvalue",
+    "exceedances",
     "wild_bootstrap_t",
 ]

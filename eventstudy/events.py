@@ -54,7 +54,8 @@ from eventstudy._event_validation import (
     naive_local,
     validated_fields,
 )
-from eventstudy.errors import InputError
+from eventstudy._typing import DateLike
+from eventstudy.errors import InputError, UnknownNameError
 
 __all__ = [
     "COLUMNS",
@@ -64,6 +65,8 @@ __all__ = [
     "events_from_frame",
     "events_to_frame",
     "read_events",
+    "select_events",
+    "selection_text",
 ]
 
 
@@ -260,6 +263,126 @@ def _build_events(frame: pd.DataFrame, path: str, lines: np.ndarray, *, from_fil
     fields = validated_fields(frame, path, lines)
     lines_out = lines.tolist() if from_file else [None] * len(frame)
     return tuple(map(Event, *fields, lines_out))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# selection
+
+
+def _as_date(value: DateLike, parameter: str) -> dt.date:
+    """A date given as ``YYYY-MM-DD`` text, a date, a datetime or a Timestamp; InputError otherwise."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, np.datetime64) and not np.isnat(value):
+        return pd.Timestamp(value).date()
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InputError(
+            f"expected a date YYYY-MM-DD (e.g. 2020-01-01), got {value!r}", parameter=parameter, value=value
+        ) from None
+
+
+def _names(values: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Names given as one comma-separated text or as an iterable of texts (each may hold commas too)."""
+    if values is None:
+        return ()
+    items = [values] if isinstance(values, str) else list(values)
+    return tuple(name.strip() for item in items for name in str(item).split(",") if name.strip())
+
+
+def select_events(
+    events: Sequence[Event],
+    *,
+    ids: str | Iterable[str] | None = None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+    categories: str | Iterable[str] | None = None,
+) -> tuple[Event, ...]:
+    """The events that pass every given filter, in their original order.
+
+    Parameters
+    ----------
+    events
+        Validated events (e.g. from :func:`read_events`).
+    ids
+        Event ids to keep, as an iterable or one comma-separated text (``"a,b"``); None keeps all.
+    start, end
+        Keep events whose ``date`` (the local release date) lies on or after ``start`` and on or before
+        ``end``; ``YYYY-MM-DD`` text or a date.
+    categories
+        Categories to keep (exact match after stripping blanks), as for ``ids``.
+
+    Returns
+    -------
+    tuple of Event
+
+    Raises
+    ------
+    UnknownNameError
+        An id or category that no event has; the message lists the valid ones (parameter ``--events`` or
+        ``--category``).
+    InputError
+        A date that is not ``YYYY-MM-DD`` (``--from``/``--to``), ``start`` after ``end``, or a selection
+        that leaves no event (the message states the filters and how many events each kept).
+
+    Examples
+    --------
+    >>> kept = select_events(read_events("events.csv"), start="2020-01-01", end="2021-12-31")  # doctest: +SKIP
+    """
+    wanted_ids, wanted_categories = _names(ids), _names(categories)
+    known_ids = [e.event_id for e in events]
+    for name in wanted_ids:
+        if name not in known_ids:
+            raise UnknownNameError("event id", name, known_ids, parameter="--events")
+    known_categories = sorted({e.category for e in events if e.category})
+    for name in wanted_categories:
+        if name not in known_categories:
+            raise UnknownNameError("category", name, known_categories, parameter="--category")
+    first = None if start is None else _as_date(start, "--from")
+    last = None if end is None else _as_date(end, "--to")
+    if first is not None and last is not None and first > last:
+        raise InputError(f"--from {first} is after --to {last}", parameter="--from", value=str(first))
+    kept = tuple(
+        e
+        for e in events
+        if (not wanted_ids or e.event_id in wanted_ids)
+        and (not wanted_categories or e.category in wanted_categories)
+        and (first is None or e.date >= first)
+        and (last is None or e.date <= last)
+    )
+    if not kept:
+        raise InputError(
+            f"the selection leaves no event: {selection_text(len(events), 0, ids, start, end, categories)}; "
+            f"the events run from {min(e.date for e in events)} to {max(e.date for e in events)}",
+            parameter="--events" if wanted_ids else "--category" if wanted_categories else "--from",
+        )
+    return kept
+
+
+def selection_text(
+    n_events: int,
+    n_kept: int,
+    ids: str | Iterable[str] | None = None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+    categories: str | Iterable[str] | None = None,
+) -> str:
+    """A selection in words, e.g. ``"7 of 13 events: dated 2020-01-01 to 2021-12-31"``; ``""`` without filters."""
+    parts = []
+    if ids is not None:
+        parts.append("ids " + ", ".join(_names(ids)))
+    if categories is not None:
+        parts.append("category " + " or ".join(_names(categories)))
+    if start is not None or end is not None:
+        low = "" if start is None else f"from {_as_date(start, '--from')}"
+        high = "" if end is None else f"to {_as_date(end, '--to')}"
+        parts.append(" ".join(p for p in ("dated", low, high) if p))
+    if not parts:
+        return ""
+    return f"{n_kept} of {n_events} events: " + "; ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eventstudy.errors import InputError
+from eventstudy.errors import InputError, UnknownNameError
 from eventstudy.events import (
     COLUMNS,
     Event,
@@ -22,6 +22,8 @@ from eventstudy.events import (
     events_from_frame,
     events_to_frame,
     read_events,
+    select_events,
+    selection_text,
 )
 
 EVENTS_CSV = Path(__file__).resolve().parents[1] / "events.csv"
@@ -491,3 +493,70 @@ def test_console_script_rejects_an_out_of_range_date(tmp_path: Path, date: str) 
     assert f"date {date} is outside the supported range" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# selection (the seed file: 7 events in 2020-21, 6 in 2025; categories by hand from events.csv)
+class TestSelectEvents:
+    def test_by_date(self, seed: tuple[Event, ...]) -> None:
+        early = select_events(seed, start="2020-01-01", end=dt.date(2021, 12, 31))
+        assert [e.event_id for e in early] == SEED_IDS[:7]
+        late = select_events(seed, start="2025-01-01")
+        assert [e.event_id for e in late] == SEED_IDS[7:]
+        # inclusive at both ends: the two 2021-03-15 events
+        assert [e.event_id for e in select_events(seed, start="2021-03-15", end="2021-03-15")] == [
+            "xi_cfeac_platform_economy",
+            "wsj_alibaba_media_divest",
+        ]
+
+    def test_by_id_and_category(self, seed: tuple[Event, ...]) -> None:
+        chosen = select_events(seed, ids=["pboc_data_jv_bbg,ant_ipo_suspended"])
+        assert [e.event_id for e in chosen] == ["ant_ipo_suspended", "pboc_data_jv_bbg"]  # file order
+        reports = select_events(seed, categories="regulatory_report")
+        assert [e.event_id for e in reports] == [
+            "tencent_next_target_bbg",
+            "wsj_alibaba_media_divest",
+            "pboc_data_jv_bbg",
+        ]
+        both = select_events(seed, categories=["policy_signal", "regulatory_report"], end="2021-03-15")
+        assert [e.event_id for e in both] == [
+            "politburo_antimonopoly_pledge",
+            "tencent_next_target_bbg",
+            "xi_cfeac_platform_economy",
+            "wsj_alibaba_media_divest",
+        ]
+
+    def test_unknown_names_list_the_valid_ones(self, seed: tuple[Event, ...]) -> None:
+        with pytest.raises(UnknownNameError) as info:
+            select_events(seed, ids="ant_ipo_suspended,nope")
+        assert info.value.parameter == "--events" and info.value.value == "nope"
+        assert "pboc_data_jv_bbg" in str(info.value)
+        with pytest.raises(UnknownNameError) as info:
+            select_events(seed, categories="regulation")
+        assert info.value.parameter == "--category" and "regulatory_report" in str(info.value)
+
+    @pytest.mark.parametrize(
+        ("kwargs", "parameter"),
+        [
+            ({"start": "2022-01-01", "end": "2024-12-31"}, "--from"),
+            ({"start": "2021-13-01"}, "--from"),
+            ({"end": "soon"}, "--to"),
+            ({"start": "2021-01-01", "end": "2020-01-01"}, "--from"),
+            ({"ids": "ant_ipo_suspended", "start": "2025-01-01"}, "--events"),
+        ],
+    )
+    def test_bad_or_empty_selection(self, seed: tuple[Event, ...], kwargs: dict[str, str], parameter: str) -> None:
+        with pytest.raises(InputError) as info:
+            select_events(seed, **kwargs)  # type: ignore[arg-type]
+        assert info.value.parameter == parameter
+
+    def test_empty_selection_message_states_the_range(self, seed: tuple[Event, ...]) -> None:
+        with pytest.raises(InputError, match=r"leaves no event.*run from 2020-11-03 to 2025-02-03"):
+            select_events(seed, start="2022-01-01", end="2024-12-31")
+
+    def test_selection_text(self) -> None:
+        assert selection_text(13, 13) == ""
+        assert selection_text(13, 7, start="2020-01-01", end="2021-12-31") == (
+            "7 of 13 events: dated from 2020-01-01 to 2021-12-31"
+        )
+        assert selection_text(13, 2, ids=["a", "b"], categories="x,y") == "2 of 13 events: ids a, b; category x or y"

@@ -1,0 +1,279 @@
+"""Shared firm-days: duplicates, overlapping event windows, confounders in the estimation window, pooling.
+
+Several events may touch the same ticker close together (``docs/methods.md`` §3.5):
+
+- a **duplicate**: another event's firm-event with the same (ticker, day 0), e.g. two news items on one
+  evening; its abnormal returns are the same numbers (with the same benchmark), so pooling both counts one
+  observation twice;
+- an **overlap**: another event's day 0 of the same ticker falls inside this firm-event's event window
+  (but on another day), so the window's returns carry both news items;
+- an **estimation confounder**: another event's day 0 of the same ticker falls inside the estimation
+  rows used for the fit.
+
+This module finds them with one sort and ``numpy.searchsorted`` over (ticker, date) keys
+(:func:`range_matches`), labels them for ``event_days.csv`` and ``StudyResult.firm_events``
+(:func:`firm_event_flags`), and decides which firm-events enter the pooled groups under the ``pooling``
+knob (:func:`pooled_mask`). :func:`event_window_mask` gives the estimation rows that the
+``mask_event_windows`` knob leaves out of the fit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from eventstudy._typing import BoolArray, IntArray
+from eventstudy.results import nanmax_dates, nanmin_dates
+
+
+def range_matches(
+    codes: IntArray, low: np.ndarray, high: np.ndarray, source_codes: IntArray, source_dates: np.ndarray
+) -> tuple[IntArray, IntArray]:
+    """Every (query, source) pair with the same code and the source date inside the query's date range.
+
+    Parameters
+    ----------
+    codes : (Q,)
+        Code of each query (e.g. its ticker); a negative code matches nothing.
+    low, high : (Q,) datetime64[D]
+        Inclusive date range of each query; NaT in either matches nothing.
+    source_codes : (S,)
+        Code of each source, on the same coding as ``codes``.
+    source_dates : (S,) datetime64[D]
+        Date of each source; NaT sources match nothing.
+
+    Returns
+    -------
+    rows, sources : (P,) int64
+        Query row and source row of every match, ordered by query row, then by source date, then by
+        source row.
+
+    Notes
+    -----
+    One stable sort of the sources by the composite key ``code * span + offset(date)`` and two
+    ``numpy.searchsorted`` calls give each query's matches as a contiguous run of the sorted sources;
+    the runs are expanded with ``numpy.repeat``. Cost O((S + Q) log S + P), without a loop.
+
+    Examples
+    --------
+    >>> d = np.array(["2021-03-12", "2021-03-16", "2021-03-16"], dtype="datetime64[D]")
+    >>> range_matches(np.array([0]), d[1:2] - 5, d[1:2] + 5, np.array([0, 0, 1]), d)
+    (array([0, 0]), array([0, 1]))
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    low = np.asarray(low, dtype="datetime64[D]")
+    high = np.asarray(high, dtype="datetime64[D]")
+    source_codes = np.asarray(source_codes, dtype=np.int64)
+    source_dates = np.asarray(source_dates, dtype="datetime64[D]")
+    usable = np.flatnonzero(~np.isnat(source_dates) & (source_codes >= 0))
+    empty = np.empty(0, dtype=np.int64)
+    if not len(usable) or not len(codes):
+        return empty, empty
+    days = source_dates[usable].astype(np.int64)
+    first, last = int(days.min()), int(days.max())
+    span = last - first + 3  # offsets 1..span-2 hold sources; 0 and span-1 lie before and after them all
+    keys = source_codes[usable] * span + (days - first + 1)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    valid = ~np.isnat(low) & ~np.isnat(high) & (codes >= 0)
+    low_off = np.clip(np.where(valid, low.astype(np.int64), first) - first + 1, 0, span - 1)
+    high_off = np.clip(np.where(valid, high.astype(np.int64), first) - first + 1, 0, span - 1)
+    start = np.searchsorted(sorted_keys, codes * span + low_off, side="left")
+    stop = np.searchsorted(sorted_keys, codes * span + high_off, side="right")
+    counts = np.where(valid, np.maximum(stop - start, 0), 0)
+    rows = np.repeat(np.arange(len(codes), dtype=np.int64), counts)
+    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rows, usable[order[np.repeat(start, counts) + within]].astype(np.int64)
+
+
+def _join_by_row(rows: IntArray, texts: np.ndarray, n: int) -> np.ndarray:
+    """``"; "``-joined texts per row (rows ascending in ``rows``), ``""`` for rows without any."""
+    out = np.full(n, "", dtype=object)
+    if len(rows):
+        joined = pd.Series(texts, dtype=object).groupby(rows, sort=True).agg("; ".join)
+        out[joined.index.to_numpy()] = joined.to_numpy()
+    return out
+
+
+def _day_text(dates: np.ndarray) -> np.ndarray:
+    return np.datetime_as_string(np.asarray(dates, dtype="datetime64[D]"), unit="D").astype(object)
+
+
+def duplicate_of(event_ids: pd.Series, tickers: pd.Series, day_zero: np.ndarray) -> np.ndarray:
+    """Event id of the first row (in the given order) with the same (ticker, day 0), for every later row.
+
+    Parameters
+    ----------
+    event_ids, tickers : (N,)
+        Firm-events in events-file order.
+    day_zero : (N,) datetime64[D]
+        Day 0 of each; NaT rows are never duplicates.
+
+    Returns
+    -------
+    (N,) object
+        ``""`` for the first firm-event of each (ticker, day 0) and for NaT rows; the first one's event
+        id for the others.
+    """
+    day = pd.Series(np.asarray(day_zero, dtype="datetime64[D]"))
+    frame = pd.DataFrame({"event_id": event_ids.to_numpy(), "ticker": tickers.to_numpy(), "day": day})
+    first = frame.groupby(["ticker", "day"], sort=False, dropna=True)["event_id"].transform("first")
+    later = frame.groupby(["ticker", "day"], sort=False, dropna=True).cumcount() > 0
+    return np.where(later.to_numpy() & day.notna().to_numpy(), first.to_numpy(dtype=object), "").astype(object)
+
+
+def firm_event_flags(
+    estimated: pd.DataFrame,
+    window_dates: np.ndarray,
+    window_days: IntArray,
+    fit_dates: np.ndarray,
+    others: pd.DataFrame,
+    *,
+    masked: bool = False,
+) -> pd.DataFrame:
+    """Overlaps and estimation confounders of each estimated firm-event, as text.
+
+    Parameters
+    ----------
+    estimated : (N rows)
+        The estimated firm-events: ``event_id``, ``ticker``, ``day_zero`` (datetime64).
+    window_dates : (N, W) datetime64
+        Date of each event-window row (NaT where missing).
+    window_days : (W,)
+        Relative day of each event-window column.
+    fit_dates : (N, L) datetime64
+        Dates of the estimation rows used in the fit (NaT elsewhere).
+    others : (S rows)
+        Every firm-event of the study with a day 0: ``event_id``, ``ticker``, ``day_zero``.
+    masked
+        Whether the estimation rows inside other events' windows were left out (``mask_event_windows``);
+        stated in the confounder text.
+
+    Returns
+    -------
+    DataFrame
+        ``overlaps``: ``"; "``-joined ``"<event_id> (day <k>)"`` for each other event of the same ticker
+        whose day 0 lies inside this firm-event's event window on another day than its day 0 (``k`` is
+        its relative day in this window; ``"<event_id> (<date>)"`` when that date has no row);
+        ``estimation_confounders``: ``"<event_id> (day 0 <date>)"`` for each other event of the same
+        ticker whose day 0 lies between the first and the last estimation row used (with
+        ``", window masked"`` when ``masked``). Rows as ``estimated``.
+    """
+    n = len(estimated)
+    codes, _ = pd.factorize(pd.concat([estimated["ticker"], others["ticker"]], ignore_index=True))
+    own, source = codes[:n], codes[n:]
+    day0 = pd.to_datetime(estimated["day_zero"]).to_numpy().astype("datetime64[D]")
+    other_day0 = pd.to_datetime(others["day_zero"]).to_numpy().astype("datetime64[D]")
+    own_ids = estimated["event_id"].to_numpy(dtype=object)
+    other_ids = others["event_id"].to_numpy(dtype=object)
+
+    dates = np.asarray(window_dates).astype("datetime64[D]")
+    first = nanmin_dates(dates)
+    last = nanmax_dates(dates)
+    rows, src = range_matches(own, first, last, source, other_day0)
+    keep = (other_ids[src] != own_ids[rows]) & (other_day0[src] != day0[rows])
+    rows, src = rows[keep], src[keep]
+    hit = dates[rows] == other_day0[src][:, None]
+    has_row = hit.any(axis=1)
+    rel = np.asarray(window_days)[hit.argmax(axis=1)] if len(rows) else np.empty(0, dtype=np.int64)
+    where = np.where(
+        has_row,
+        np.char.add("day ", np.char.mod("%+d", rel).astype(str)).astype(object),
+        _day_text(other_day0[src]),
+    )
+    overlaps = _join_by_row(rows, other_ids[src] + " (" + where + ")", n)
+
+    fit = np.asarray(fit_dates).astype("datetime64[D]")
+    rows, src = range_matches(own, nanmin_dates(fit), nanmax_dates(fit), source, other_day0)
+    keep = other_ids[src] != own_ids[rows]
+    rows, src = rows[keep], src[keep]
+    suffix = ", window masked)" if masked else ")"
+    confounders = _join_by_row(rows, other_ids[src] + " (day 0 " + _day_text(other_day0[src]) + suffix, n)
+    return pd.DataFrame({"overlaps": overlaps, "estimation_confounders": confounders})
+
+
+def pooled_mask(tickers: pd.Series, day_zero: np.ndarray, overlaps: np.ndarray, rule: str) -> BoolArray:
+    """Which firm-events enter the pooled groups under the ``pooling`` knob (``docs/methods.md`` §3.5).
+
+    Parameters
+    ----------
+    tickers : (N,)
+        Ticker of each estimated firm-event, rows in events-file order.
+    day_zero : (N,) datetime64
+        Its day 0.
+    overlaps : (N,)
+        Text of :func:`firm_event_flags` (``""`` when no other event's day 0 is in the window).
+    rule
+        ``"all"``: every row; ``"distinct"``: the first row of each (ticker, day 0); ``"drop_overlapped"``:
+        those of ``"distinct"`` whose ``overlaps`` is empty.
+
+    Returns
+    -------
+    (N,) bool
+    """
+    n = len(tickers)
+    if rule == "all":
+        return np.ones(n, dtype=bool)
+    day = pd.Series(np.asarray(day_zero).astype("datetime64[D]"))
+    frame = pd.DataFrame({"ticker": tickers.to_numpy(), "day": day})
+    first = ~frame.duplicated(["ticker", "day"], keep="first").to_numpy()
+    if rule == "distinct":
+        return first
+    if rule == "drop_overlapped":
+        return first & (np.asarray(overlaps, dtype=object) == "")
+    raise ValueError(f"unknown pooling rule {rule!r}")
+
+
+def event_window_mask(tickers: pd.Series, est_dates: np.ndarray, evt_dates: np.ndarray) -> BoolArray:
+    """Estimation rows inside the event window of another firm-event of the same ticker (``mask_event_windows``).
+
+    Parameters
+    ----------
+    tickers : (N,)
+        Ticker of each firm-event of the panel.
+    est_dates : (N, L) datetime64
+        Dates of the estimation rows (NaT where missing).
+    evt_dates : (N, W) datetime64
+        Dates of the event-window rows (NaT where missing).
+
+    Returns
+    -------
+    (N, L) bool
+        True where row i's estimation date d satisfies first_j <= d <= last_j for another firm-event j of
+        the same ticker, [first_j, last_j] the dates of j's event-window rows.
+
+    Notes
+    -----
+    Candidate pairs come from :func:`range_matches` on the day 0 (the middle of the window) within a
+    margin of the longest window reach in calendar days, then the exact interval test; no loop over
+    events or tickers.
+    """
+    codes, _ = pd.factorize(tickers)
+    est = np.asarray(est_dates).astype("datetime64[D]")
+    evt = np.asarray(evt_dates).astype("datetime64[D]")
+    out = np.zeros(est.shape, dtype=bool)
+    evt_first, evt_last = nanmin_dates(evt), nanmax_dates(evt)
+    anchor = evt_first  # any date inside the window works as the sort key
+    ok = ~np.isnat(anchor)
+    if not ok.any() or not est.size:
+        return out
+    reach = int((evt_last[ok] - evt_first[ok]).astype(np.int64).max())
+    est_first, est_last = nanmin_dates(est), nanmax_dates(est)
+    margin = np.timedelta64(reach, "D")
+    rows, src = range_matches(codes, est_first - margin, est_last, codes, anchor)
+    keep = (rows != src) & (evt_first[src] <= est_last[rows]) & (evt_last[src] >= est_first[rows])
+    rows, src = rows[keep], src[keep]
+    if not len(rows):
+        return out
+    inside = (est[rows] >= evt_first[src][:, None]) & (est[rows] <= evt_last[src][:, None])
+    np.logical_or.at(out, rows, inside)
+    return out
+
+
+__all__ = [
+    "duplicate_of",
+    "event_window_mask",
+    "firm_event_flags",
+    "pooled_mask",
+    "range_matches",
+]

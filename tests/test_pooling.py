@@ -1,0 +1,131 @@
+"""Shared firm-days (``eventstudy.pooling``) against brute-force loops written here.
+
+Every vectorised function is compared with the plain double loop over all (query, source) pairs that its
+docstring describes, on random inputs with NaT, shared codes and equal dates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eventstudy.pooling import duplicate_of, event_window_mask, firm_event_flags, pooled_mask, range_matches
+
+NAT = np.datetime64("NaT", "D")
+
+
+def _dates(rng: np.random.Generator, n: int, nat_share: float = 0.1) -> np.ndarray:
+    days = np.datetime64("2021-01-01", "D") + rng.integers(0, 60, n)
+    return np.where(rng.random(n) < nat_share, NAT, days)
+
+
+class TestRangeMatches:
+    @pytest.mark.parametrize("seed", [0, 1, 2])
+    def test_equals_the_double_loop(self, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        codes = rng.integers(-1, 4, 40)
+        low = _dates(rng, 40)
+        high = np.where(np.isnat(low), NAT, low + rng.integers(-2, 20, 40))
+        source_codes = rng.integers(-1, 4, 70)
+        source_dates = _dates(rng, 70)
+        rows, sources = range_matches(codes, low, high, source_codes, source_dates)
+        expected = sorted(
+            (i, j)
+            for i in range(40)
+            for j in range(70)
+            if codes[i] >= 0
+            and codes[i] == source_codes[j]
+            and not np.isnat(low[i])
+            and not np.isnat(source_dates[j])
+            and low[i] <= source_dates[j] <= high[i]
+        )
+        assert sorted(zip(rows.tolist(), sources.tolist(), strict=True)) == expected
+        assert (np.diff(rows) >= 0).all()  # ordered by query row
+
+    def test_ranges_beyond_every_source_match_nothing(self) -> None:
+        d = np.array(["2021-03-01", "2021-03-05"], dtype="datetime64[D]")
+        rows, _ = range_matches(np.array([0, 0]), d - 100, d - 50, np.array([0, 0]), d)  # wholly before
+        assert len(rows) == 0
+        rows, _ = range_matches(np.array([1]), d[:1], d[1:], np.array([0, 0]), d)  # another code
+        assert len(rows) == 0
+
+    def test_empty_inputs(self) -> None:
+        empty = np.empty(0, dtype="datetime64[D]")
+        rows, sources = range_matches(np.empty(0, dtype=np.int64), empty, empty, np.array([0]), np.array([NAT]))
+        assert len(rows) == len(sources) == 0
+
+
+def test_duplicate_of_names_the_first_firm_event_of_each_ticker_and_day() -> None:
+    ids = pd.Series(["e1", "e1", "e2", "e3", "e3", "e4"])
+    tickers = pd.Series(["A", "B", "A", "A", "B", "A"])
+    days = np.array(
+        ["2021-03-01", "2021-03-01", "2021-03-01", "2021-03-01", "2021-03-02", "NaT"], dtype="datetime64[D]"
+    )
+    assert duplicate_of(ids, tickers, days).tolist() == ["", "", "e1", "e1", "", ""]
+
+
+class TestPooledMask:
+    TICKERS = pd.Series(["A", "B", "A", "A", "C"])
+    DAYS = np.array(["2021-03-01", "2021-03-01", "2021-03-01", "2021-03-03", "2021-03-01"], dtype="datetime64[D]")
+    OVERLAPS = np.array(["e9 (day +2)", "", "e9 (day +2)", "", ""], dtype=object)
+
+    @pytest.mark.parametrize(
+        ("rule", "expected"),
+        [
+            ("all", [True, True, True, True, True]),
+            ("distinct", [True, True, False, True, True]),
+            ("drop_overlapped", [False, True, False, True, True]),
+        ],
+    )
+    def test_rules(self, rule: str, expected: list[bool]) -> None:
+        assert pooled_mask(self.TICKERS, self.DAYS, self.OVERLAPS, rule).tolist() == expected
+
+    def test_unknown_rule(self) -> None:
+        with pytest.raises(ValueError, match="pooling"):
+            pooled_mask(self.TICKERS, self.DAYS, self.OVERLAPS, "some")
+
+
+def test_event_window_mask_equals_the_double_loop() -> None:
+    rng = np.random.default_rng(8)
+    n, length, width = 12, 30, 5
+    tickers = pd.Series(rng.choice(["A", "B", "C"], n))
+    start = np.datetime64("2021-01-04", "D") + rng.integers(0, 80, n)
+    est = start[:, None] + np.arange(length)
+    evt = (start + length + 10)[:, None] + np.arange(width)
+    est = np.where(rng.random(est.shape) < 0.1, NAT, est)
+    evt = np.where(rng.random(evt.shape) < 0.1, NAT, evt)
+    got = event_window_mask(tickers, est, evt)
+    expected = np.zeros(est.shape, dtype=bool)
+    for i in range(n):
+        for j in range(n):
+            if i == j or tickers[i] != tickers[j] or np.isnat(evt[j]).all():
+                continue
+            first, last = evt[j][~np.isnat(evt[j])].min(), evt[j][~np.isnat(evt[j])].max()
+            for k in range(length):
+                if not np.isnat(est[i, k]) and first <= est[i, k] <= last:
+                    expected[i, k] = True
+    assert expected.any()
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_firm_event_flags_text() -> None:
+    # A in e1 (day 0 2021-03-10) and e2 (day 0 2021-03-09, day -1 of e1's window) and e3 (same day 0 as e1)
+    window = np.datetime64("2021-03-08", "D") + np.arange(5)  # 03-08 .. 03-12, day -2 .. +2
+    estimated = pd.DataFrame(
+        {"event_id": ["e1", "e2"], "ticker": ["A", "A"], "day_zero": pd.to_datetime(["2021-03-10", "2021-03-09"])}
+    )
+    others = pd.DataFrame(
+        {
+            "event_id": ["e1", "e2", "e3", "e0"],
+            "ticker": ["A", "A", "A", "A"],
+            "day_zero": np.array(["2021-03-10", "2021-03-09", "2021-03-10", "2021-01-15"], dtype="datetime64[D]"),
+        }
+    )
+    windows = np.stack([window, window - 1])
+    fit_dates = np.stack([np.datetime64("2021-01-04", "D") + np.arange(40)] * 2)
+    flags = firm_event_flags(estimated, windows, np.arange(-2, 3), fit_dates, others)
+    assert flags["overlaps"].tolist() == ["e2 (day -1)", "e1 (day +1); e3 (day +1)"]
+    assert flags["estimation_confounders"].tolist() == ["e0 (day 0 2021-01-15)"] * 2
+    masked = firm_event_flags(estimated, windows, np.arange(-2, 3), fit_dates, others, masked=True)
+    assert masked["estimation_confounders"].iloc[0] == "e0 (day 0 2021-01-15, window masked)"

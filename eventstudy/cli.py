@@ -18,7 +18,7 @@ import re
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -45,6 +45,7 @@ OPTION_OF_SETTING = {
     "conventions": "--conventions",
     "knobs": "--knob",
     "tests": "--tests",
+    "groups": "--groups",
 }
 """Command-line option of each :class:`~eventstudy.spec.StudySpec` setting, for error messages."""
 
@@ -188,6 +189,25 @@ def build_parser() -> argparse.ArgumentParser:
         "kp_min_overlap=20, car_coverage=0.8); booleans take on/off/true/false",
     )
     run.add_argument("--formats", default="md,html,pdf", help="report formats, comma-separated (md,html,pdf)")
+    run.add_argument("--title", metavar="TEXT", help="title of the reports (default: Event study: <events file>)")
+    select = run.add_argument_group("event selection (all filters must pass)")
+    select.add_argument(
+        "--events", dest="event_ids", metavar="ID,...", action="append", help="event ids to study, repeatable"
+    )
+    select.add_argument(
+        "--from", dest="start", metavar="DATE", help="first event date to study, YYYY-MM-DD (the event's own date)"
+    )
+    select.add_argument("--to", dest="end", metavar="DATE", help="last event date to study, YYYY-MM-DD")
+    select.add_argument("--category", metavar="NAME", action="append", help="category to study, repeatable or A,B")
+    grouping = run.add_mutually_exclusive_group()
+    grouping.add_argument(
+        "--group-by",
+        metavar="COLUMN",
+        help="groups of firm-events by a column: an events-file column (e.g. category) or ticker, benchmark, exchange",
+    )
+    grouping.add_argument(
+        "--groups", metavar="FILE", help="CSV mapping event_id or ticker to a group (header: ticker,<name>)"
+    )
     data_options(run)
 
     fetch = sub.add_parser("fetch", help="download the prices an events file needs into the store")
@@ -314,7 +334,23 @@ def check_out_dir(out: Path, parameter: str = "--out", *, inputs: Sequence[Path]
         )
 
 
+def stage_printer(quiet: bool) -> Callable[[str], None] | None:
+    """The stage-message callback of ``run``: ``eventstudy: <message>`` on stderr, or None when nobody watches.
+
+    Messages are shown only when stderr is a terminal, ``--quiet`` is not given and the ``CI`` environment
+    variable is not set to a true value (``true``, ``1``, ``yes``), so pipes, logs and CI stay clean.
+    """
+    if quiet or not sys.stderr.isatty() or os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+        return None
+
+    def show(message: str) -> None:
+        print(f"eventstudy: {message}", file=sys.stderr, flush=True)
+
+    return show
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    from eventstudy.grouping import group_by, read_groups
     from eventstudy.report import write_report
     from eventstudy.spec import DEFAULT_CAR_WINDOWS, resolve_conventions
     from eventstudy.study import EventStudy
@@ -331,9 +367,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     events_path = Path(args.events)
     out = Path(args.out) if args.out else Path("reports") / events_path.stem
     check_out_dir(out, inputs=(events_path,))
+    groups = read_groups(args.groups) if args.groups else group_by(args.group_by) if args.group_by else None
+    say = stage_printer(args.quiet)
+    extra: dict[str, object] = {"title": args.title} if args.title else {}
     study = EventStudy.from_csv(
         events_path,
         prices=_price_source(args),
+        ids=args.event_ids,
+        start=args.start,
+        end=args.end,
+        categories=args.category,
+        groups=groups,
+        **extra,
         model=args.model,
         estimation_window=parse_window(args.estimation, "--estimation"),
         event_window=parse_window(args.window, "--window"),
@@ -343,13 +388,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         conventions=conventions,
         progress=None if not args.quiet else False,
     )
-    result = study.run()
+    result = study.run(progress=say)
     paths = result.to_csv(out)
     report_paths = write_report(result, out, formats=formats)
     paths += report_paths
     if not args.quiet:
         n_events = result.panel.pairs["event_id"].nunique()
-        documents = ", ".join(str(p) for p in report_paths if p.suffix in (".md", ".html", ".pdf"))
+        documents = ", ".join(str(p) for p in report_paths if p.parent == out and p.stem == "report")
         print(
             f"{result.n_firm_events} firm-events of {n_events} events estimated; "
             f"{len(result.exclusions)} exclusions (see exclusions.csv and the report)."

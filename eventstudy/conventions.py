@@ -36,9 +36,22 @@ ADJUST_FAMILY_TEXT: dict[str, str] = {
     "days": "Adjusted p-values (p_holm: Holm 1979; p_bh: Benjamini-Hochberg 1995) within each test and group: "
     "across the event-window days for day statistics and across the CAR windows for window statistics.",
     "events": "Adjusted p-values (p_holm: Holm 1979; p_bh: Benjamini-Hochberg 1995) within each test and day "
-    "(or CAR window): across the events; the pooled group 'all' is not part of the family.",
+    "(or CAR window): across the events; the pooled group 'all' is not part of the family, and the user's groups "
+    "(--group-by, --groups) form a family of their own.",
 }
 """The multiple-testing family of the adjusted p-values in words, per ``adjust_family`` value (§6.5)."""
+
+POOLING_TEXT: dict[str, str] = {
+    "distinct": "Pooled groups (all events and the user's groups) count each distinct (ticker, day 0) once: of "
+    "firm-events of different events sharing a ticker and day 0, the first estimated one in events-file order is "
+    "kept; per-event groups keep all their firm-events.",
+    "all": "Pooled groups count every firm-event, also when several events share a ticker and day 0 (the same "
+    "returns then enter more than once).",
+    "drop_overlapped": "Pooled groups count each distinct (ticker, day 0) once (the first estimated firm-event in "
+    "events-file order) and leave out firm-events whose event window holds another event's day 0 of the same "
+    "ticker; per-event groups keep all their firm-events.",
+}
+"""The pooling rule of the pooled groups in words, per ``pooling`` value (§3.5)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,17 @@ class Conventions:
         Multiple-testing family for Holm and Benjamini-Hochberg adjusted p-values (§6.5): ``"days"`` —
         for one test, group and scope, across its event-window days (day scope) or its CAR windows
         (window scope); ``"events"`` — for one test and day (or CAR window), across the events.
+    pooling
+        Which firm-events enter the pooled groups (``all`` and the user's groups; §3.5): ``"distinct"``
+        (default) one observation per distinct (ticker, day 0), the first estimated firm-event in
+        events-file order; ``"all"`` every firm-event, so a firm-day shared by several events counts once
+        per event (estudy2 and most other tools); ``"drop_overlapped"`` as ``"distinct"``, then also
+        leaves out every firm-event whose event window holds another event's day 0 of the same ticker.
+        Per-event groups always use all their firm-events (a ticker appears once per event).
+    mask_event_windows
+        Off (default): the estimation window is used as it is, other events of the same ticker inside it
+        are reported (``event_days.csv``, ``estimation_confounders``); on: estimation rows inside the event
+        window of another firm-event of the same ticker are left out of the fit (§3.5).
     """
 
     name: str = "textbook"
@@ -125,6 +149,8 @@ class Conventions:
     bootstrap_samples: int = 1000
     seed: int = 20240601
     adjust_family: Literal["days", "events"] = "days"
+    pooling: Literal["distinct", "all", "drop_overlapped"] = "distinct"
+    mask_event_windows: bool = False
 
     def __post_init__(self) -> None:
         allowed: dict[str, tuple[object, ...]] = {
@@ -145,6 +171,8 @@ class Conventions:
             "car_tests": ("on_cars", "sum_daily"),
             "lamb_market": ("own", "first"),
             "adjust_family": ("days", "events"),
+            "pooling": ("distinct", "all", "drop_overlapped"),
+            "mask_event_windows": (True, False),
         }
         for knob, values in allowed.items():
             if getattr(self, knob) not in values:
@@ -276,6 +304,10 @@ class Conventions:
             "(Newey-West standard errors are large-sample); a fully clustered window uses the single-portfolio "
             "variant instead.",
             ADJUST_FAMILY_TEXT[self.adjust_family],
+            POOLING_TEXT[self.pooling],
+            "Estimation rows inside the event window of another event of the same ticker are left out of the fit."
+            if self.mask_event_windows
+            else "Other events of the same ticker inside the estimation window are reported, not masked.",
             "p-values are two-sided. ARs are never zero-filled: a missing day drops the event from that day's "
             "statistics, and a missing day inside a CAR window drops the event from that window.",
         ]
@@ -301,6 +333,7 @@ ESTUDY2 = Conventions(
     car_tests="sum_daily",
     car_coverage=0.9,
     lamb_market="first",
+    pooling="all",
 )
 """The estudy2 0.10.0 conventions (``docs/methods.md`` §8.2); reproduces ``fixtures/estudy2_covid7``."""
 
@@ -318,6 +351,7 @@ def get_profile(name: str) -> Conventions:
 __all__ = [
     "ADJUST_FAMILY_TEXT",
     "CALENDAR_TIME_MIN_DATES",
+    "POOLING_TEXT",
     "PROFILES",
     "SKEWNESS_T_MIN_EVENTS",
     "CarVariance",

@@ -21,7 +21,7 @@ from scipy import stats
 
 from eventstudy import _kernels as kn
 from eventstudy._frozen import cached_frame, frame_fields, freeze_arrays
-from eventstudy._typing import FloatArray, Window
+from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.conventions import ADJUST_FAMILY_TEXT
 from eventstudy.inference import TestTable
 from eventstudy.inference.adjust import add_adjusted_pvalues
@@ -83,6 +83,17 @@ PARAMETER_COLUMNS = (
     "event_window",
 )
 EXCLUSION_COLUMNS = ("event_id", "ticker", "stage", "reason")
+FIRM_EVENT_COLUMNS = (
+    "event_id",
+    "ticker",
+    "exchange",
+    "day_zero",
+    "group",
+    "duplicate_of",
+    "overlaps",
+    "estimation_confounders",
+    "pooled",
+)
 EVENT_DAY_COLUMNS = (
     "event_id",
     "ticker",
@@ -97,10 +108,13 @@ EVENT_DAY_COLUMNS = (
     "rule",
     "status",
     "reason",
+    "duplicate_of",
+    "overlaps",
+    "estimation_confounders",
 )
 
 
-@frame_fields("event_days", "exclusions", "provenance", "events")
+@frame_fields("event_days", "exclusions", "provenance", "events", "firm_events", "group_differences")
 @dataclass(frozen=True, eq=False)
 class StudyResult:
     """Outcome of :meth:`eventstudy.EventStudy.run`.
@@ -134,6 +148,16 @@ class StudyResult:
         symbol, source, vintage, price_field, first_date, last_date, rows, notes.
     events
         The events as a table (event_id, date, time, timezone, time_approximate, headline, category).
+    firm_events
+        One row per estimated firm-event (rows as ``panel.pairs``): event_id, ticker, exchange, day_zero,
+        group (the user's group, ``""`` for none), duplicate_of (event id of the first firm-event with the
+        same ticker and day 0, ``""`` for none), overlaps (other events of the ticker whose day 0 lies in
+        the event window, ``"<event_id> (day <k>)"``), estimation_confounders (those whose day 0 lies in
+        the estimation rows used), pooled (whether it enters ``"all"`` and the user's groups under the
+        ``pooling`` knob); ``docs/methods.md`` §3.5.
+    group_differences
+        Between-group difference tests of the CARs (:func:`eventstudy.inference.groups.group_differences`);
+        no rows without the user's groups.
     """
 
     spec: StudySpec
@@ -146,6 +170,8 @@ class StudyResult:
     exclusions: pd.DataFrame
     provenance: pd.DataFrame
     events: pd.DataFrame
+    firm_events: pd.DataFrame
+    group_differences: pd.DataFrame
     title: str = "Event study"
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
@@ -172,6 +198,11 @@ class StudyResult:
     def n_firm_events(self) -> int:
         """Number of (event, ticker) pairs with estimates."""
         return len(self.panel)
+
+    @property
+    def pooled_groups(self) -> tuple[str, ...]:
+        """Labels of the groups computed on the pooled firm-events: ``"all"``, then the user's groups."""
+        return self.test_table.pooled_groups
 
     # ------------------------------------------------------------------ frames
     @cached_frame
@@ -259,12 +290,23 @@ class StudyResult:
     def aar(self) -> pd.DataFrame:
         """Average abnormal return per group and day, and its cumulation from the event-window start.
 
-        ``caar`` is the running sum of ``aar``; groups are each event id and ``"all"``.
+        ``caar`` is the running sum of ``aar``. Groups as in ``tests``: ``"all"`` and the user's groups over
+        the pooled firm-events (``firm_events.pooled``), then each event id over all its firm-events.
         """
         labels, codes = self._event_codes
-        ar = self.fit.abnormal
+        firm = self.firm_events
+        pooled = firm["pooled"].to_numpy(dtype=bool)
+        user = self.pooled_groups[1:]
+        user_codes = firm["group"].map({g: i for i, g in enumerate(user)}).fillna(-1).to_numpy(dtype=np.int64)
+        in_user = pooled & (user_codes >= 0)
+        groupings: list[tuple[tuple[str, ...], IntArray, BoolArray]] = [
+            (("all",), np.zeros(int(pooled.sum()), dtype=np.int64), pooled),
+            (user, np.asarray(user_codes[in_user], dtype=np.int64), in_user),
+            (labels, np.asarray(codes, dtype=np.int64), np.ones(len(codes), dtype=bool)),
+        ]
         frames = []
-        for group_labels, group_codes in ((("all",), np.zeros(len(codes), dtype=np.int64)), (labels, codes)):
+        for group_labels, group_codes, rows in groupings:
+            ar = self.fit.abnormal[rows]
             count, total, _ = kn.group_moments(ar, group_codes, len(group_labels))
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = np.where(count > 0, total / count, np.nan)
@@ -321,7 +363,9 @@ class StudyResult:
                     }
                 )
             )
-        return add_adjusted_pvalues(pd.concat(frames, ignore_index=True), self.spec.conventions.adjust_family)
+        return add_adjusted_pvalues(
+            pd.concat(frames, ignore_index=True), self.spec.conventions.adjust_family, groups=table.pooled_groups[1:]
+        )
 
     @cached_frame
     def cross_correlation(self) -> pd.DataFrame:
@@ -418,21 +462,57 @@ class StudyResult:
             "car": self.car,
             "tests": self.tests,
             "cross_correlation": self.cross_correlation,
+            "firm_events": self.firm_events,
+            "group_differences": self.group_differences,
             "exclusions": self.exclusions,
             "provenance": self.provenance,
             "knobs": self.spec.knob_table(),
         }
 
     def to_csv(self, directory: str | Path) -> list[Path]:
-        """Write every tidy frame as ``<name>.csv`` into ``directory`` and return the paths."""
+        """Write every tidy frame as ``<name>.csv`` into ``directory`` and return the paths.
+
+        Dates are written ``YYYY-MM-DD``; instants (time-zone aware columns such as ``event_time_utc``) in
+        ISO 8601 with their offset, ``Z`` for UTC (``2021-03-15T11:00:00Z``).
+        """
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         paths = []
         for name, frame in self.frames().items():
             path = out / f"{name}.csv"
-            frame.to_csv(path, index=False, float_format="%.10g", date_format="%Y-%m-%d")
+            _with_iso_instants(frame).to_csv(path, index=False, float_format="%.10g", date_format="%Y-%m-%d")
             paths.append(path)
         return paths
+
+
+def _with_iso_instants(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every time-zone aware column as ISO 8601 text (``Z`` for UTC; ``""`` for NaT)."""
+    aware = [c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
+    if not aware:
+        return frame
+    out = frame.copy()
+    for column in aware:
+        values = out[column]
+        text = values.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"\+0000$", "Z", regex=True)
+        text = text.str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
+        out[column] = text.where(values.notna(), "")
+    return out
+
+
+_SYMBOL_PREFIX = r"^(?:benchmark )?\S+: "
+
+
+def exclusion_kinds(reasons: pd.Series) -> pd.Series:
+    """The kind of each exclusion reason, for counting exclusions by reason.
+
+    The kind is the reason without its leading ``"<symbol>: "`` (``"benchmark <symbol>: "`` becomes
+    ``"benchmark "``) and without the details after the first ``":"`` or ``" ("``: ``"MPNGY: no data
+    (...)"`` and ``"0700.HK: no data (...)"`` are both ``"no data"``, ``"no prices around day 0: calendar
+    day 0 ... is after the last price row ..."`` is ``"no prices around day 0"``.
+    """
+    text = reasons.astype(str)
+    body = text.str.replace(_SYMBOL_PREFIX, "", regex=True).str.split(r":| \(", n=1, regex=True).str[0].str.strip()
+    return body.where(~text.str.match(r"benchmark \S+: "), "benchmark " + body)
 
 
 def nanmin_dates(dates: np.ndarray) -> np.ndarray:
@@ -454,7 +534,11 @@ __all__ = [
     "CAR_COLUMNS",
     "EVENT_DAY_COLUMNS",
     "EXCLUSION_COLUMNS",
+    "FIRM_EVENT_COLUMNS",
     "PARAMETER_COLUMNS",
     "TEST_COLUMNS",
     "StudyResult",
+    "exclusion_kinds",
+    "nanmax_dates",
+    "nanmin_dates",
 ]

@@ -17,6 +17,7 @@ import pandas as pd
 from eventstudy._typing import Window
 from eventstudy.conventions import Conventions, get_profile
 from eventstudy.errors import InputError, UnknownNameError
+from eventstudy.grouping import Grouping
 from eventstudy.inference import get_tests
 from eventstudy.models import get_model
 from eventstudy.returns import ReturnType
@@ -172,6 +173,9 @@ class StudySpec:
     ``return_type=None`` takes the conventions' default (``textbook``: simple, ``estudy2``: log); after
     construction ``return_type`` always holds the value used and ``return_type_from_profile`` says
     where it came from. The return alignment is the conventions' ``alignment`` knob.
+
+    ``grouping`` defines the user's groups (None: only ``all`` and the events); ``selection`` states in
+    words which events of the file were selected (``""``: all).
     """
 
     model: str = "market"
@@ -183,6 +187,8 @@ class StudySpec:
     conventions: Conventions = field(default_factory=Conventions)
     tests: tuple[str, ...] | None = None
     data_source: str = ""
+    grouping: Grouping | None = None
+    selection: str = ""
     return_type_from_profile: bool = field(default=False, init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -287,7 +293,10 @@ class StudySpec:
             "day 0": "first session of the ticker's exchange closing after the event time; date-only events: "
             "first session on or after the date; moved to the next price row when the calendar day has none",
             "prices": self.data_source,
+            "groups": "none" if self.grouping is None else self.grouping.describe(),
         }
+        if self.selection:
+            out["events"] = self.selection
         for name, value in conv.knobs().items():
             if name != "name":
                 out[f"knob: {name}"] = _knob_text(value)

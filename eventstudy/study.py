@@ -16,22 +16,31 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from eventstudy import _kernels as kn
-from eventstudy._typing import Window
+from eventstudy._typing import DateLike, Window
 from eventstudy.calendars import calendar_day_zero, resolve_day_zero
 from eventstudy.conventions import Conventions
 from eventstudy.data.series import PriceSeries, PriceSource
 from eventstudy.errors import DataError, InputError, PriceSourceError
-from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_events
+from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_events, select_events, selection_text
+from eventstudy.grouping import Grouping, group_by
 from eventstudy.inference import InferenceData, run_tests
 from eventstudy.inference.base import firm_event_keys
+from eventstudy.inference.groups import group_differences
 from eventstudy.models import ModelFit, get_model
-from eventstudy.results import EVENT_DAY_COLUMNS, EXCLUSION_COLUMNS, StudyResult, nanmax_dates, nanmin_dates
+from eventstudy.pooling import duplicate_of, event_window_mask, firm_event_flags, pooled_mask
+from eventstudy.results import (
+    EVENT_DAY_COLUMNS,
+    EXCLUSION_COLUMNS,
+    FIRM_EVENT_COLUMNS,
+    StudyResult,
+    exclusion_kinds,
+)
 from eventstudy.returns import ReturnPanel, ReturnType, build_panel
 from eventstudy.spec import DEFAULT_CAR_WINDOWS, StudySpec, as_window, resolve_conventions, window_text
 from eventstudy.symbols import exchange_for
@@ -78,11 +87,19 @@ class EventStudy:
         Show a progress bar while loading prices; default: only on a terminal.
     title
         Title for reports.
+    groups
+        The user's groups of firm-events (``docs/methods.md`` §1, §6.7): a column name such as
+        ``"category"`` (:func:`eventstudy.grouping.group_by`) or a :class:`~eventstudy.grouping.Grouping`
+        (e.g. from :func:`eventstudy.grouping.read_groups`). Each group gets pooled tests and a CAAR next
+        to ``"all"``, and every pair of groups the difference tests of ``group_differences``.
+    selection
+        The event selection in words, recorded in the settings (:meth:`from_csv` sets it).
 
     Raises
     ------
     InputError
-        No events, or a setting :class:`~eventstudy.spec.StudySpec` rejects (the error names the setting).
+        No events, a setting :class:`~eventstudy.spec.StudySpec` rejects (the error names the setting), an
+        unknown grouping column, or a groups-file key that no event has.
 
     Examples
     --------
@@ -108,11 +125,16 @@ class EventStudy:
         tests: Sequence[str] | None = None,
         progress: bool | None = None,
         title: str | None = None,
+        groups: str | Grouping | None = None,
+        selection: str = "",
     ) -> None:
         self.events = tuple(events)
         if not self.events:
             raise InputError("no events to study")
         self.prices = prices
+        grouping = group_by(groups) if isinstance(groups, str) else groups
+        if grouping is not None:
+            grouping.check_keys(self.events)
         conv = resolve_conventions(conventions, knobs)
         self.spec = StudySpec(
             model=model,
@@ -124,15 +146,54 @@ class EventStudy:
             conventions=conv,
             tests=None if tests is None else tuple(tests),
             data_source=getattr(prices, "description", type(prices).__name__),
+            grouping=grouping,
+            selection=selection,
         )
         self.progress = progress
         self.title = title or "Event study"
 
     @classmethod
-    def from_csv(cls, path: str | Path, prices: PriceSource, **settings: object) -> EventStudy:
-        """Read and validate an events file, then build the study (settings as in the constructor)."""
+    def from_csv(
+        cls,
+        path: str | Path,
+        prices: PriceSource,
+        *,
+        ids: str | Iterable[str] | None = None,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+        categories: str | Iterable[str] | None = None,
+        **settings: object,
+    ) -> EventStudy:
+        """Read and validate an events file, select events, then build the study.
+
+        Parameters
+        ----------
+        path
+            The events CSV file (:func:`eventstudy.read_events`).
+        prices
+            The price source.
+        ids, start, end, categories
+            Event selection (:func:`eventstudy.events.select_events`): event ids, first and last event
+            date (inclusive), categories; None keeps all. The selection is recorded in the settings.
+        **settings
+            As in the constructor. A groups mapping (``groups``) is checked against the whole file and
+            then restricted to the selected events.
+
+        Raises
+        ------
+        InputError
+            As :func:`read_events` and :func:`~eventstudy.events.select_events` (an unknown id or category,
+            or a selection that leaves no event), and as the constructor.
+        """
         settings.setdefault("title", f"Event study: {Path(path).name}")
-        return cls(read_events(path), prices, **settings)  # type: ignore[arg-type]
+        everything = read_events(path)
+        chosen = select_events(everything, ids=ids, start=start, end=end, categories=categories)
+        groups = settings.get("groups")
+        if isinstance(groups, Grouping):
+            groups.check_keys(everything)
+            settings["groups"] = groups.restricted_to(chosen)
+        settings.setdefault("selection", selection_text(len(everything), len(chosen), ids, start, end, categories))
+        return cls(chosen, prices, **settings)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ steps
     def pairs(self) -> pd.DataFrame:
@@ -189,46 +250,38 @@ class EventStudy:
         return loaded, failed
 
     # ------------------------------------------------------------------ run
-    def run(self) -> StudyResult:
+    def run(self, progress: Callable[[str], None] | None = None) -> StudyResult:
         """Run the study and return its frozen result.
+
+        Parameters
+        ----------
+        progress
+            Called with a short message as each stage starts or ends (``"prices: ..."``,
+            ``"estimation: ..."``, ``"tests: ..."``); the CLI prints them on a terminal. None: silent.
 
         Raises
         ------
         DataError
             When no price series at all could be loaded, or when no firm-event at all could be
             estimated (CLI exit 3; the message counts the exclusions by stage and reason, with one
-            example each). Anything narrower (a ticker without data, too few estimation returns, a CAR
-            window with a missing day) becomes an exclusion with a reason.
+            example each). Anything narrower (a ticker without data, a day 0 outside its prices, too few
+            estimation returns, a CAR window with a missing day) becomes an exclusion with a reason.
         """
+        say = progress or _silent
         spec = self.spec
+        conv = spec.conventions
         days = self.calendar_day_zero()
+        symbols = self.symbols()
+        say(f"prices: loading {len(symbols)} symbols")
         series, failed = self.load_prices()
+        say(f"prices: {len(series)} of {len(symbols)} symbols loaded" + (f", {len(failed)} failed" if failed else ""))
         if not series:
             raise DataError(_no_prices_message(failed))
         observed = {symbol: s.dates for symbol, s in series.items()}
         days = resolve_day_zero(days, observed)
 
-        exclusions: list[pd.DataFrame] = []
-        # pairs whose benchmark has no data
-        bench_missing = days["benchmark"].map(lambda b: b not in series).to_numpy(dtype=bool)
-        ticker_missing = (days["status"] == "no data").to_numpy()
-        bench_reason = days["benchmark"].map(lambda b: f"benchmark {b}: {failed[b].reason}" if b in failed else "")
-        days.loc[bench_missing & ~ticker_missing, "status"] = "excluded"
-        days.loc[bench_missing & ~ticker_missing, "reason"] = bench_reason[bench_missing & ~ticker_missing]
-        failure = days["ticker"].map(lambda t: f"{t}: {failed[t].reason} ({failed[t].detail})" if t in failed else "")
-        from_source = ticker_missing & (failure != "").to_numpy()
-        days.loc[from_source, "reason"] = failure[from_source]
-        dropped = ticker_missing | bench_missing
-        exclusions.append(
-            pd.DataFrame(
-                {
-                    "event_id": days.loc[dropped, "event_id"],
-                    "ticker": days.loc[dropped, "ticker"],
-                    "stage": "prices",
-                    "reason": days.loc[dropped, "reason"].where(days.loc[dropped, "reason"] != "", "no data"),
-                }
-            )
-        )
+        exclusions = [_price_exclusions(days, series, failed)]
+        dropped = days["event_id"].index.isin(exclusions[0].index)
         usable = days.loc[~dropped, ["event_id", "ticker", "benchmark", "day_zero"]].reset_index(drop=True)
         panel, returns_excluded = build_panel(
             usable,
@@ -236,13 +289,17 @@ class EventStudy:
             spec.estimation_window,
             spec.event_window,
             spec.resolved_return_type,
-            spec.conventions.alignment,
-            bench_own=spec.conventions.fec_moments == "index_window",
+            conv.alignment,
+            bench_own=conv.fec_moments == "index_window",
         )
         exclusions.append(returns_excluded)
         _require_firm_events(len(panel.pairs), exclusions)
+        if conv.mask_event_windows:
+            masked = event_window_mask(panel.pairs["ticker"], panel.est_dates, panel.evt_dates)
+            panel = replace(panel, est_returns=np.where(masked, np.nan, panel.est_returns))
 
-        fit = get_model(spec.model).fit(panel, spec.conventions)
+        say(f"estimation: {get_model(spec.model).label} for {len(panel.pairs)} firm-events")
+        fit = get_model(spec.model).fit(panel, conv)
         usable_fit = estimable(fit, spec.min_estimation_obs)
         if not usable_fit.all():
             bad = np.flatnonzero(~usable_fit)
@@ -283,22 +340,36 @@ class EventStudy:
                 )
             )
 
+        firm_events = self._firm_events(days, panel, fit)
+        group_codes, group_labels = self._groups(firm_events)
+        firm_events["group"] = np.asarray(group_labels + ("",), dtype=object)[group_codes]
+        pooled = firm_events["pooled"].to_numpy(dtype=bool)
         codes, labels = pd.factorize(panel.pairs["event_id"], sort=False)
-        data = inference_data(
-            panel, fit, car_values, car_var, spec.car_windows, spec.conventions, _markets(panel.pairs["ticker"])
+        data = inference_data(panel, fit, car_values, car_var, spec.car_windows, conv, _markets(panel.pairs["ticker"]))
+        n_groups = 1 + len(group_labels) + len(labels)
+        say(
+            f"tests: {len(spec.tests or ()) or 'all'} tests for {n_groups} groups of {int(pooled.sum())} pooled and "
+            f"{len(pooled)} estimated firm-events"
         )
-        table = run_tests(data, codes.astype(np.int64), tuple(labels), spec.tests)
+        table = run_tests(
+            data,
+            codes.astype(np.int64),
+            tuple(labels),
+            spec.tests,
+            pooled=pooled,
+            group_codes=group_codes,
+            group_labels=group_labels,
+        )
+        differences = group_differences(
+            car_values, np.where(pooled, group_codes, -1), group_labels, spec.car_windows, data.keys, conv
+        )
 
         excluded = (
             pd.concat([e for e in exclusions if len(e)], ignore_index=True)
             if any(len(e) for e in exclusions)
             else pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
         )
-        notes = panel.pairs[["event_id", "ticker"]].assign(
-            note=_join_notes(panel.pairs["note"], estimation_confounders(panel, fit))
-        )
-        days = self._final_status(days, excluded, notes)
-        days = days[list(EVENT_DAY_COLUMNS)]
+        days = self._final_status(days, excluded, panel.pairs[["event_id", "ticker", "note"]], firm_events)
         return StudyResult(
             spec=spec,
             panel=panel,
@@ -306,10 +377,12 @@ class EventStudy:
             car_values=car_values,
             car_var=car_var,
             test_table=table,
-            event_days=days,
+            event_days=days[list(EVENT_DAY_COLUMNS)],
             exclusions=excluded[list(EXCLUSION_COLUMNS)].reset_index(drop=True),
             provenance=_provenance(series, failed),
             events=events_to_frame(self.events),
+            firm_events=firm_events[list(FIRM_EVENT_COLUMNS)],
+            group_differences=differences,
             title=self.title,
         )
 
@@ -317,25 +390,152 @@ class EventStudy:
         """CARs and their variances for the study's CAR windows (see :meth:`ModelFit.cars`)."""
         return fit.cars(event_days, self.spec.car_windows, self.spec.conventions)
 
+    def _firm_events(self, days: pd.DataFrame, panel: ReturnPanel, fit: ModelFit) -> pd.DataFrame:
+        """The estimated firm-events with their shared-firm-day flags and the pooling decision (§3.5).
+
+        ``duplicate_of`` comes from every firm-event of the file with a day 0 (the one used, else the
+        calendar's); ``overlaps`` and ``estimation_confounders`` compare each estimated firm-event's
+        windows with the day 0 of every other firm-event of the same ticker; ``pooled`` applies the
+        ``pooling`` knob to the estimated firm-events in events-file order.
+        """
+        day0 = _audit_day_zero(days)
+        with_day0 = ~np.isnat(day0)
+        others = pd.DataFrame(
+            {
+                "event_id": days["event_id"].to_numpy()[with_day0],
+                "ticker": days["ticker"].to_numpy()[with_day0],
+                "day_zero": day0[with_day0],
+            }
+        )
+        duplicates = pd.Series(
+            duplicate_of(days["event_id"], days["ticker"], day0), index=_pair_key(days["event_id"], days["ticker"])
+        )
+        pairs = panel.pairs
+        key = _pair_key(pairs["event_id"], pairs["ticker"])
+        exchange = pd.Series(days["exchange"].to_numpy(dtype=object), index=_pair_key(days["event_id"], days["ticker"]))
+        fit_dates = np.where(np.isfinite(fit.residuals), panel.est_dates, np.datetime64("NaT"))
+        flags = firm_event_flags(
+            pairs[["event_id", "ticker", "day_zero"]],
+            panel.evt_dates,
+            panel.event_days,
+            fit_dates,
+            others,
+            masked=self.spec.conventions.mask_event_windows,
+        )
+        day_zero = pd.to_datetime(pairs["day_zero"]).to_numpy()
+        frame = pd.DataFrame(
+            {
+                "event_id": pairs["event_id"].to_numpy(dtype=object),
+                "ticker": pairs["ticker"].to_numpy(dtype=object),
+                "exchange": exchange.reindex(key).fillna("").to_numpy(dtype=object),
+                "day_zero": day_zero,
+                "group": "",
+                "duplicate_of": duplicates.reindex(key).fillna("").to_numpy(dtype=object),
+                "overlaps": flags["overlaps"].to_numpy(),
+                "estimation_confounders": flags["estimation_confounders"].to_numpy(),
+            }
+        )
+        rule = self.spec.conventions.pooling
+        frame["pooled"] = pooled_mask(frame["ticker"], day_zero, frame["overlaps"].to_numpy(), rule)
+        return frame
+
+    def _groups(self, firm_events: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Group code of each estimated firm-event (-1: none) and the group labels (none without a grouping)."""
+        grouping = self.spec.grouping
+        if grouping is None:
+            return np.full(len(firm_events), -1, dtype=np.int64), ()
+        events = events_to_frame(self.events).drop(columns=["tickers", "benchmark"])
+        pairs = self.pairs()[["event_id", "ticker", "benchmark"]]
+        table = firm_events[["event_id", "ticker", "exchange"]].merge(pairs, on=["event_id", "ticker"], how="left")
+        table = table.merge(events, on="event_id", how="left")
+        codes, labels = grouping.assign(table)
+        clash = sorted(set(labels) & ({"all"} | set(firm_events["event_id"])))
+        if clash:
+            raise InputError(
+                f"the group label {clash[0]!r} is also an event id or 'all'; rename the group",
+                parameter="groups",
+                value=clash[0],
+            )
+        return codes, labels
+
     @staticmethod
-    def _final_status(days: pd.DataFrame, excluded: pd.DataFrame, estimated: pd.DataFrame) -> pd.DataFrame:
-        """Mark pairs dropped after day 0 (returns or estimation stage) in the audit table."""
+    def _final_status(
+        days: pd.DataFrame, excluded: pd.DataFrame, notes: pd.DataFrame, firm_events: pd.DataFrame
+    ) -> pd.DataFrame:
+        """The day-0 audit: pairs dropped after day 0 marked, notes added, the shared-firm-day flags joined."""
         days = days.copy()
+        key = _pair_key(days["event_id"], days["ticker"])
         late = excluded[excluded["stage"].isin(["returns", "estimation"])]
         if len(late):
-            key = days["event_id"] + "\x00" + days["ticker"]
-            late_key = late["event_id"] + "\x00" + late["ticker"]
-            reason = pd.Series(late["reason"].to_numpy(), index=late_key.to_numpy())
-            hit = key.isin(late_key)
+            reason = pd.Series(late["reason"].to_numpy(), index=_pair_key(late["event_id"], late["ticker"]))
+            hit = key.isin(reason.index)
             days.loc[hit, "status"] = "excluded"
             days.loc[hit, "reason"] = key[hit].map(reason)
-        moved = estimated[estimated["note"] != ""]
+        moved = notes[notes["note"] != ""]
         if len(moved):
-            key = days["event_id"] + "\x00" + days["ticker"]
-            note = pd.Series(moved["note"].to_numpy(), index=(moved["event_id"] + "\x00" + moved["ticker"]).to_numpy())
+            note = pd.Series(moved["note"].to_numpy(), index=_pair_key(moved["event_id"], moved["ticker"]))
             hit = key.isin(note.index)
             days.loc[hit, "reason"] = (days.loc[hit, "reason"].astype(str) + "; " + key[hit].map(note)).str.strip("; ")
+        days["duplicate_of"] = duplicate_of(days["event_id"], days["ticker"], _audit_day_zero(days))
+        flags = firm_events.set_index(_pair_key(firm_events["event_id"], firm_events["ticker"]))
+        for column in ("overlaps", "estimation_confounders"):
+            days[column] = key.map(flags[column]).fillna("").to_numpy(dtype=object)
         return days
+
+
+def _silent(message: str) -> None:
+    """The progress callback of a run nobody watches."""
+
+
+def _pair_key(event_ids: pd.Series, tickers: pd.Series) -> pd.Series:
+    """One text key per (event, ticker) pair (ids and tickers never hold the separator)."""
+    return pd.Series(event_ids.astype(str).to_numpy() + "\x00" + tickers.astype(str).to_numpy(), dtype=object)
+
+
+def _audit_day_zero(days: pd.DataFrame) -> np.ndarray:
+    """Day 0 of every pair of the audit as datetime64[D]: the one used, else the calendar's (NaT: neither)."""
+    used = pd.to_datetime(days["day_zero"]).to_numpy().astype("datetime64[D]")
+    calendar = pd.to_datetime(days["calendar_day_zero"]).to_numpy().astype("datetime64[D]")
+    return np.where(np.isnat(used), calendar, used)
+
+
+OUTSIDE_PRICES = "price range"
+"""Exclusion stage of a firm-event whose day 0 lies before the first or after the last price row of its ticker."""
+
+
+def _price_exclusions(
+    days: pd.DataFrame, series: Mapping[str, PriceSeries], failed: Mapping[str, PriceSourceError]
+) -> pd.DataFrame:
+    """Exclusions of the pairs without prices; ``days`` gets their status and reason (changed in place).
+
+    A pair is dropped when its ticker could not be loaded (stage ``prices``, the source's reason), when its
+    benchmark could not be loaded (stage ``prices``, ``"benchmark <symbol>: ..."``), or when the ticker
+    has prices but none around day 0 (stage :data:`OUTSIDE_PRICES`, reason ``"no prices around day 0:
+    ..."``), so that a whole period outside the price data reads as one kind of exclusion. The frame's
+    index is that of the dropped rows of ``days``.
+    """
+    bench_missing = ~days["benchmark"].isin(list(series)).to_numpy()
+    ticker_missing = (days["status"] == "no data").to_numpy()
+    has_prices = days["ticker"].isin(list(series)).to_numpy()
+    bench_reason = days["benchmark"].map(lambda b: f"benchmark {b}: {failed[b].reason}" if b in failed else "")
+    only_bench = bench_missing & ~ticker_missing
+    days.loc[only_bench, "status"] = "excluded"
+    days.loc[only_bench, "reason"] = bench_reason[only_bench]
+    failure = days["ticker"].map(lambda t: f"{t}: {failed[t].reason} ({failed[t].detail})" if t in failed else "")
+    from_source = ticker_missing & (failure != "").to_numpy()
+    days.loc[from_source, "reason"] = failure[from_source]
+    dropped = ticker_missing | bench_missing
+    outside = ticker_missing & has_prices
+    reason = days["reason"].where(days["reason"] != "", "no data")
+    reason = reason.where(~outside, "no prices around day 0: " + days["reason"].astype(str))
+    return pd.DataFrame(
+        {
+            "event_id": days.loc[dropped, "event_id"],
+            "ticker": days.loc[dropped, "ticker"],
+            "stage": np.where(outside[dropped], OUTSIDE_PRICES, "prices"),
+            "reason": reason[dropped],
+        }
+    )
 
 
 def day_zero_table(events: Iterable[Event]) -> pd.DataFrame:
@@ -365,9 +565,6 @@ def _require_firm_events(n_left: int, exclusions: list[pd.DataFrame]) -> None:
     raise DataError(_nothing_estimated_message(excluded))
 
 
-_SYMBOL_PREFIX = r"^(?:benchmark )?\S+: "
-
-
 def _nothing_estimated_message(excluded: pd.DataFrame) -> str:
     """The message of a study in which every firm-event was excluded: counts by stage and reason.
 
@@ -379,16 +576,12 @@ def _nothing_estimated_message(excluded: pd.DataFrame) -> str:
     Returns
     -------
     str
-        One line per (stage, kind of reason) with the number of firm-events and one example. The kind
-        is the reason without its leading ``"<symbol>: "`` (``"benchmark <symbol>: "`` becomes
-        ``"benchmark "``) and without the details after the first ``":"`` or ``" ("``, so that
-        ``"MPNGY: no data (...)"`` and ``"0700.HK: no data (...)"`` count together as ``no data``.
+        One line per (stage, kind of reason) with the number of firm-events and one example; the kind is
+        :func:`eventstudy.results.exclusion_kinds` (``"MPNGY: no data (...)"`` and ``"0700.HK: no data
+        (...)"`` count together as ``no data``).
     """
-    reasons = excluded["reason"].astype(str)
-    body = reasons.str.replace(_SYMBOL_PREFIX, "", regex=True).str.split(r":| \(", n=1, regex=True).str[0]
-    kind = body.str.strip().where(~reasons.str.match(r"benchmark \S+: "), "benchmark " + body.str.strip())
     summary = (
-        excluded.assign(kind=kind)
+        excluded.assign(kind=exclusion_kinds(excluded["reason"]))
         .groupby(["stage", "kind"], sort=False)
         .agg(
             n=("reason", "size"), event_id=("event_id", "first"), ticker=("ticker", "first"), reason=("reason", "first")
@@ -406,37 +599,6 @@ def _nothing_estimated_message(excluded: pd.DataFrame) -> str:
         "(--min-obs)"
     )
     return "\n".join(lines)
-
-
-def estimation_confounders(panel: ReturnPanel, fit: ModelFit) -> pd.Series:
-    """Note, per firm-event, the other events of the same ticker whose day 0 falls in its estimation window.
-
-    ``docs/methods.md`` §3: another event of the same ticker inside the estimation window is reported as
-    a confounder; the default keeps the estimation window as it is and says so.
-    """
-    pairs = panel.pairs
-    dates = np.where(np.isfinite(fit.residuals), panel.est_dates, np.datetime64("NaT"))
-    first, last = nanmin_dates(dates), nanmax_dates(dates)
-    day0 = pd.to_datetime(pairs["day_zero"]).to_numpy().astype("datetime64[D]")
-    notes = np.full(len(pairs), "", dtype=object)
-    ticker_codes, tickers = pd.factorize(pairs["ticker"])
-    order, bounds = kn.group_rows(ticker_codes, len(tickers))
-    for g in range(len(tickers)):
-        rows = order[bounds[g] : bounds[g + 1]]
-        if len(rows) < 2:
-            continue
-        inside = (day0[rows][None, :] >= first[rows][:, None]) & (day0[rows][None, :] <= last[rows][:, None])
-        for a, b in zip(*np.nonzero(inside), strict=True):
-            i, j = rows[a], rows[b]
-            if i != j:
-                text = f"estimation window contains event {pairs['event_id'].iat[j]} (day 0 {day0[j]}); kept"
-                notes[i] = f"{notes[i]}; {text}" if notes[i] else text
-    return pd.Series(notes, index=pairs.index)
-
-
-def _join_notes(first: pd.Series, second: pd.Series) -> pd.Series:
-    both = first.astype(str) + "; " + second.astype(str)
-    return both.str.strip("; ")
 
 
 def inference_data(
@@ -545,9 +707,10 @@ def _provenance(series: dict[str, PriceSeries], failed: dict[str, PriceSourceErr
 
 
 __all__ = [
+    "OUTSIDE_PRICES",
     "EventStudy",
     "day_zero_table",
     "estimable",
-    "estimation_confounders",
+    "failure_summary",
     "inference_data",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -390,7 +391,7 @@ def test_unexpected_error_exits_70_and_debug_shows_traceback(
 ) -> None:
     import eventstudy.study
 
-    def boom(self):  # type: ignore[no-untyped-def]
+    def boom(self, progress=None):  # type: ignore[no-untyped-def]
         raise RuntimeError("kaboom")
 
     monkeypatch.setattr(eventstudy.study.EventStudy, "run", boom)
@@ -447,11 +448,13 @@ def test_seed_run_window_2019_2021(shared_dir: Path, seed_reports: dict[str, Any
     expected = _hand_market_model_ar(folder, "0700.HK", "^HSI", "2021-03-16")
     assert row["abnormal_return"] == pytest.approx(expected, rel=1e-8)  # csv keeps 10 significant digits
     excl = pd.read_csv(out / "exclusions.csv")
-    # MPNGY has no data; 9618.HK has only 86 estimation returns for E2; the 2025 events have no rows here
+    # MPNGY has no data; 9618.HK has only 86 estimation returns for E2; the 2025 events are not selected
     assert ((excl.ticker == "MPNGY") & (excl.stage == "prices")).any()
     e2 = excl[(excl.event_id == "samr_platform_antitrust_draft") & (excl.ticker == "9618.HK")]
     assert e2["reason"].str.contains("insufficient estimation data: 86").all()
-    assert (excl.event_id == "us_tariffs_can_mex_chn_signed").any()
+    assert not excl.event_id.str.startswith(("us_", "trump_", "taiwan_", "kato_")).any()
+    assert set(excl.stage) == {"prices", "estimation"}  # no event outside the price range
+    assert "China platform regulation, 2020-21" in (out / "report.md").read_text(encoding="utf-8")
     tests = pd.read_csv(out / "tests.csv")
     from eventstudy.inference import REGISTRY
 
@@ -480,3 +483,146 @@ def test_seed_run_window_2023_2025(shared_dir: Path, seed_reports: dict[str, Any
     days = pd.read_csv(out / "event_days.csv")
     jpy = days[(days.event_id == "kato_fujitv_fx_watch") & (days.ticker == "JPY=X")].iloc[0]
     assert jpy["day_zero"] == "2025-02-03"
+
+
+# ------------------------------------------------------------------------- selection, titles, groups
+def write_three_events(folder: Path) -> Path:
+    """Prices of A, B, M (``write_prices``) and three events: r1 (A;B), p1 (A), r2 (B), two categories."""
+    write_prices(folder)
+    events = folder / "three.csv"
+    events.write_text(
+        "event_id,date,timezone,category,tickers,benchmark\n"
+        "r1,2021-03-01,America/New_York,regulatory,A;B,M\n"
+        "p1,2021-06-01,America/New_York,policy,A,M\n"
+        "r2,2021-09-15,America/New_York,regulatory,B;A,M\n",
+        encoding="utf-8",
+    )
+    return events
+
+
+def test_selection_title_and_groups_through_the_console_script(tmp_path: Path, eventstudy_cli: RunCli) -> None:
+    events = write_three_events(tmp_path / "in")
+    run = eventstudy_cli(
+        "run", str(events), "--prices", str(tmp_path / "in"), "--formats", "md", "--out", "out",
+        "--from", "2021-02-01", "--to", "2021-12-31", "--category", "regulatory,policy", "--events", "r1,p1",
+        "--events", "r2", "--title", "Three synthetic events", "--group-by", "category",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    out = tmp_path / "out"
+    assert "Three synthetic events" in (out / "report.md").read_text(encoding="utf-8")
+    groups = list(dict.fromkeys(pd.read_csv(out / "tests.csv")["group"]))
+    assert groups == ["all", "category=regulatory", "category=policy", "r1", "p1", "r2"]
+    differences = pd.read_csv(out / "group_differences.csv")
+    assert set(differences["test"]) == {"welch_t", "mann_whitney_u", "permutation"}
+    assert set(zip(differences.group_a, differences.group_b, strict=True)) == {
+        ("category=regulatory", "category=policy")
+    }
+    assert "eventstudy: prices" not in run.stderr  # a pipe: no stage messages
+    narrow = eventstudy_cli(
+        "run", str(events), "--prices", str(tmp_path / "in"), "--formats", "md", "--out", "narrow", "--quiet",
+        "--category", "regulatory", "--to", "2021-06-30",
+    )  # fmt: skip
+    assert narrow.returncode == 0, narrow.stderr
+    assert set(pd.read_csv(tmp_path / "narrow" / "car.csv")["event_id"]) == {"r1"}
+    knobs = pd.read_csv(tmp_path / "narrow" / "knobs.csv").set_index("knob")["value"]
+    assert knobs["pooling"] == "distinct"
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (("--events", "r1,zz"), "--events: unknown event id 'zz'; choose one of: p1, r1, r2"),
+        (("--category", "trade"), "--category: unknown category 'trade'; choose one of: policy, regulatory"),
+        (("--from", "2022-01-01"), "the selection leaves no event"),
+        (("--to", "2021-02-30"), "--to: expected a date YYYY-MM-DD"),
+        (("--group-by", "sector"), "--group-by: unknown grouping column 'sector'"),
+    ],
+)
+def test_bad_selection_or_grouping_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], fragment: str
+) -> None:
+    events = write_three_events(tmp_path / "in")
+    code = main(["run", str(events), "--prices", str(tmp_path / "in"), "--out", str(tmp_path / "out"), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and fragment in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_groups_file_errors_name_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = write_three_events(tmp_path / "in")
+    groups = tmp_path / "groups.csv"
+    groups.write_text("ticker,listing\nA,one\nQQQ,two\n", encoding="utf-8")
+    code = main(["run", str(events), "--prices", str(tmp_path / "in"), "--groups", str(groups), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "groups.csv:3" in err and "QQQ" in err
+    assert main(["run", str(events), "--groups", str(groups), "--group-by", "category"]) == 2  # one or the other
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("tty", "env", "flag", "shown"), [
+    (True, {}, (), True),
+    (False, {}, (), False),
+    (True, {"CI": "true"}, (), False),
+    (True, {}, ("--quiet",), False),
+])  # fmt: skip
+def test_stage_messages_only_on_a_terminal(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tty: bool,
+    env: dict[str, str],
+    flag: tuple[str, ...],
+    shown: bool,
+) -> None:
+    events = write_prices(tmp_path / "in")
+    monkeypatch.delenv("CI", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: tty)
+    args = ["run", str(events), "--prices", str(tmp_path / "in"), "--formats", "md", "--out", str(tmp_path / "o")]
+    assert main([*args, *flag]) == 0
+    err = capsys.readouterr().err
+    stages = [line.split(":")[1].strip() for line in err.splitlines() if line.startswith("eventstudy: ")]
+    if shown:
+        assert stages[:4] == ["prices", "prices", "estimation", "tests"], err
+    else:
+        assert stages == [], err
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_seed_2020_2021_flags_shared_firm_days(seed_reports: dict[str, Any]) -> None:
+    """The Xi and WSJ events share 9988.HK's and BABA's day 0; TCEHY's Tencent report is day -1 of the Xi event."""
+    out = seed_reports["seed_2020_2021"].out
+    firm = pd.read_csv(out / "firm_events.csv", keep_default_na=False).set_index(["event_id", "ticker"])
+    for ticker in ("9988.HK", "BABA"):
+        assert firm.loc[("wsj_alibaba_media_divest", ticker), "duplicate_of"] == "xi_cfeac_platform_economy"
+        assert not firm.loc[("wsj_alibaba_media_divest", ticker), "pooled"]
+        assert firm.loc[("xi_cfeac_platform_economy", ticker), "pooled"]
+    assert "tencent_next_target_bbg (day -1)" in firm.loc[("xi_cfeac_platform_economy", "TCEHY"), "overlaps"]
+    assert "xi_cfeac_platform_economy (day +1)" in firm.loc[("tencent_next_target_bbg", "TCEHY"), "overlaps"]
+    days = pd.read_csv(out / "event_days.csv", keep_default_na=False).set_index(["event_id", "ticker"])
+    assert days.loc[("wsj_alibaba_media_divest", "BABA"), "duplicate_of"] == "xi_cfeac_platform_economy"
+    assert "tencent_next_target_bbg (day -1)" in days.loc[("xi_cfeac_platform_economy", "TCEHY"), "overlaps"]
+    assert days.loc[("xi_cfeac_platform_economy", "TCEHY"), "event_time_utc"] == "2021-03-15T11:00:00Z"
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_seed_2025_counts_each_firm_day_once(seed_reports: dict[str, Any]) -> None:
+    """2317.TW is in five 2025 events on two day 0s (02-03, 02-04): it enters "all" twice, not five times."""
+    out = seed_reports["seed_2025"].out
+    firm = pd.read_csv(out / "firm_events.csv", keep_default_na=False)
+    foxconn = firm[firm.ticker == "2317.TW"]
+    assert len(foxconn) == 5 and sorted(foxconn.day_zero.unique()) == ["2025-02-03", "2025-02-04"]
+    pooled = firm[firm.pooled]
+    assert sorted(pooled[pooled.ticker == "2317.TW"].day_zero) == ["2025-02-03", "2025-02-04"]
+    distinct = firm.drop_duplicates(["ticker", "day_zero"])
+    assert len(pooled) == len(distinct) < len(firm)
+    # the pooled statistics count the distinct firm-days with an AR on day 0
+    ar = pd.read_csv(out / "abnormal_returns.csv")
+    day0 = ar[(ar.rel_day == 0) & ar.abnormal_return.notna()].merge(pooled[["event_id", "ticker"]])
+    tests = pd.read_csv(out / "tests.csv")
+    cell = tests[(tests.group == "all") & (tests.scope == "day") & (tests.window_start == 0)]
+    assert cell.loc[cell.test == "cross_sectional_t", "n"].item() == len(day0)
+    assert set(pd.read_csv(out / "exclusions.csv").stage) <= {"prices", "estimation"}

@@ -174,6 +174,8 @@ def test_to_csv_writes_every_frame(result: es.StudyResult, tmp_path: Path) -> No
         "car",
         "tests",
         "cross_correlation",
+        "firm_events",
+        "group_differences",
         "exclusions",
         "provenance",
         "knobs",

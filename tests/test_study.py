@@ -1,9 +1,12 @@
 """EventStudy end to end on synthetic prices built in code (an in-memory price source).
 
 Covers the settings validation, the exclusions (insufficient estimation data, a CAR window with a
-missing day), the convention profile and knobs recorded in the settings, the profile's return type,
-and the invariance of every firm-event's AR and CAR to the order of the events and to a ticker
-appearing in several events (``docs/methods.md`` §9.1: everything is keyed by the event, not the ticker).
+missing day, a day 0 outside the prices), the convention profile and knobs recorded in the settings, the
+profile's return type, the invariance of every firm-event's AR and CAR to the order of the events and to a
+ticker appearing in several events (``docs/methods.md`` §9.1: everything is keyed by the event, not the
+ticker), shared firm-days and pooling (§3.5: each pooled statistic equals the one of a study built from the
+kept firm-events alone), masked estimation rows (counted by hand from the dates), the user's groups and
+their difference tests (against scipy on the result's own CARs), event selection and stage messages.
 """
 
 from __future__ import annotations
@@ -69,14 +72,14 @@ class MemoryPrices:
         return PriceSeries(symbol, s.dates[keep], s.values[keep], source=s.source)
 
 
-def _event(event_id: str, date: str, tickers: tuple[str, ...]) -> Event:
+def _event(event_id: str, date: str, tickers: tuple[str, ...], category: str = "") -> Event:
     return Event(
         event_id,
         dt.date.fromisoformat(date),
         None,
         "America/New_York",
         "",
-        "",
+        category,
         tickers,
         ("M",) * len(tickers),
         "",
@@ -333,7 +336,12 @@ class TestKeyedByEvent:
         np.testing.assert_array_equal(ar.loc[("e1", "A")]["abnormal_return"], ar.loc[("e3", "A")]["abnormal_return"])
         aar = forward.aar.set_index(["group", "rel_day"])
         assert (aar.loc["e1", "n"] == 2).all() and (aar.loc["e3", "n"] == 1).all()
-        assert (aar.loc["all", "n"] == 8).all()
+        # e3/A repeats e1/A's (ticker, day 0): counted once in "all" by default, twice under pooling = all
+        assert (aar.loc["all", "n"] == 7).all()
+
+    def test_pooling_all_counts_every_firm_event(self, prices: MemoryPrices) -> None:
+        every = _run(self.EVENTS, prices, knobs={"pooling": "all"})
+        assert (every.aar.set_index(["group", "rel_day"]).loc["all", "n"] == 8).all()
 
 
 # ---------------------------------------------------------------------------------------- command line
@@ -405,13 +413,260 @@ class TestCommandLineKnobs:
 
 
 class TestConfounders:
-    """Another event of the same ticker inside the estimation window is reported, and kept (METHODS.md §3)."""
+    """Another event of the same ticker inside the estimation window is reported, and kept (METHODS.md §3.5)."""
 
     def test_event_in_estimation_window_is_noted(self, prices: MemoryPrices) -> None:
         # 2021-03-01 lies inside [-120, -11] trading days of 2021-06-01, not the other way round
         result = _run([_event("early", "2021-03-01", ("A",)), _event("late", "2021-06-01", ("A", "B"))], prices)
         days = result.event_days.set_index(["event_id", "ticker"])
-        assert "estimation window contains event early (day 0 2021-03-01); kept" in days.loc[("late", "A"), "reason"]
-        assert "estimation window contains" not in str(days.loc[("early", "A"), "reason"])
-        assert "estimation window contains" not in str(days.loc[("late", "B"), "reason"])  # another ticker
-        assert days.loc[("late", "A"), "status"] == "ok"  # kept, not excluded
+        assert days.loc[("late", "A"), "estimation_confounders"] == "early (day 0 2021-03-01)"
+        assert days.loc[("early", "A"), "estimation_confounders"] == ""
+        assert days.loc[("late", "B"), "estimation_confounders"] == ""  # another ticker
+        assert days.loc[("late", "A"), "status"] == "ok" and days.loc[("late", "A"), "reason"] == ""  # kept
+        firm = result.firm_events.set_index(["event_id", "ticker"])
+        assert firm.loc[("late", "A"), "estimation_confounders"] == "early (day 0 2021-03-01)"
+        assert firm["pooled"].all() and (firm["overlaps"] == "").all()
+
+
+# ---------------------------------------------------------------------------------------- shared firm-days
+def _pooled_rows(result: StudyResult) -> pd.DataFrame:
+    """The ``all`` rows of the tests frame, indexed by cell, without the multiple-testing columns."""
+    tests = result.tests
+    rows = tests[tests.group == "all"].drop(columns=["group", "p_holm", "p_bh"])
+    return rows.set_index(["scope", "window_start", "window_end", "test"]).sort_index()
+
+
+class TestPooling:
+    """Pooled groups count each (ticker, day 0) once by default (``docs/methods.md`` §3.5)."""
+
+    def test_flags_of_a_duplicate(self, forward: StudyResult) -> None:
+        firm = forward.firm_events.set_index(["event_id", "ticker"])
+        assert firm.loc[("e3", "A"), "duplicate_of"] == "e1" and not firm.loc[("e3", "A"), "pooled"]
+        assert firm.loc[("e1", "A"), "duplicate_of"] == "" and firm.loc[("e1", "A"), "pooled"]
+        assert firm["pooled"].sum() == 7
+        days = forward.event_days.set_index(["event_id", "ticker"])
+        assert days.loc[("e3", "A"), "duplicate_of"] == "e1"
+        assert forward.spec.knob_table().set_index("knob").loc["pooling", "value"] == "distinct"
+
+    def test_every_pooled_statistic_equals_a_study_of_the_kept_firm_events(
+        self, forward: StudyResult, prices: MemoryPrices
+    ) -> None:
+        # e3 holds only the duplicate e3/A: a study without e3 has exactly the firm-events "all" keeps
+        kept = _run([e for e in KEYED_EVENTS if e.event_id != "e3"], prices, knobs={"pooling": "all"})
+        mine, theirs = _pooled_rows(forward), _pooled_rows(kept)
+        from eventstudy.inference import REGISTRY
+
+        assert set(mine.index.get_level_values("test")) == set(REGISTRY)
+        # the same arithmetic on the same rows in the same order: equal to rounding
+        pd.testing.assert_frame_equal(mine, theirs, rtol=1e-12, atol=0)
+        aar = forward.aar[forward.aar.group == "all"].reset_index(drop=True)
+        pd.testing.assert_frame_equal(aar, kept.aar[kept.aar.group == "all"].reset_index(drop=True), rtol=1e-12)
+        cc_mine = forward.cross_correlation.query("group == 'all'").reset_index(drop=True)
+        pd.testing.assert_frame_equal(cc_mine, kept.cross_correlation.query("group == 'all'").reset_index(drop=True))
+        # each event's own group keeps all its firm-events
+        e3 = forward.tests[(forward.tests.group == "e3") & (forward.tests.test == "cross_sectional_t")]
+        assert (e3["n"] == 1).all()
+
+    def test_overlapping_windows_are_flagged_and_dropped_on_request(self, prices: MemoryPrices) -> None:
+        # A on Monday 2021-03-01 and on Wednesday 2021-03-03 (day +2 of the first, day -2 of the second)
+        events = [_event("first", "2021-03-01", ("A", "B")), _event("second", "2021-03-03", ("A",))]
+        result = _run(events, prices)
+        firm = result.firm_events.set_index(["event_id", "ticker"])
+        assert firm.loc[("first", "A"), "overlaps"] == "second (day +2)"
+        assert firm.loc[("second", "A"), "overlaps"] == "first (day -2)"
+        assert firm.loc[("first", "B"), "overlaps"] == ""
+        assert firm["pooled"].all()  # distinct firm-days: both kept by default
+        dropped = _run(events, prices, knobs={"pooling": "drop_overlapped"})
+        assert dropped.firm_events["pooled"].tolist() == [False, True, False]
+        only_b = _run([_event("first", "2021-03-01", ("B",))], prices)
+        pd.testing.assert_frame_equal(_pooled_rows(dropped), _pooled_rows(only_b), rtol=1e-12, atol=0)
+
+    def test_no_pooled_firm_event_left(self, prices: MemoryPrices) -> None:
+        events = [_event("first", "2021-03-01", ("A", "B")), _event("second", "2021-03-03", ("A", "B"))]
+        result = _run(events, prices, knobs={"pooling": "drop_overlapped"}, tests=["cross_sectional_t"])
+        pooled = result.tests[result.tests.group == "all"]
+        assert pooled["statistic"].isna().all() and (pooled["reason"] == "no firm-event of the group is pooled").all()
+        assert result.tests[result.tests.group == "first"]["statistic"].notna().any()
+
+    def test_estudy2_counts_every_firm_event(self, forward: StudyResult, prices: MemoryPrices) -> None:
+        result = _run(KEYED_EVENTS, prices, conventions="estudy2")
+        assert result.spec.conventions.pooling == "all" and result.firm_events["pooled"].all()
+
+
+class TestMaskEventWindows:
+    def test_rows_inside_another_window_leave_the_fit(self, prices: MemoryPrices) -> None:
+        events = [_event("early", "2021-03-01", ("A",)), _event("late", "2021-06-01", ("A", "B"))]
+        kept = _run(events, prices)
+        masked = _run(events, prices, knobs={"mask_event_windows": "on"})
+        # by hand: the estimation dates of late/A that fall between the first and last date of early/A's window
+        ar = kept.abnormal_returns
+        window = ar[(ar.event_id == "early") & (ar.ticker == "A")]["date"]
+        params = kept.parameters.set_index(["event_id", "ticker"])
+        start, end = params.loc[("late", "A"), ["estimation_start", "estimation_end"]]
+        dates = prices.series["A"].dates
+        estimation = dates[(dates >= start) & (dates <= end)]
+        inside = int(((estimation >= window.min()) & (estimation <= window.max())).sum())
+        assert inside == 11  # [-5, +5]
+        n_obs = masked.parameters.set_index(["event_id", "ticker"])["n_obs"]
+        assert n_obs[("late", "A")] == params.loc[("late", "A"), "n_obs"] - inside
+        assert n_obs[("late", "B")] == params.loc[("late", "B"), "n_obs"]  # another ticker
+        assert n_obs[("early", "A")] == params.loc[("early", "A"), "n_obs"]  # late's window is after early's fit
+        firm = masked.firm_events.set_index(["event_id", "ticker"])
+        assert firm.loc[("late", "A"), "estimation_confounders"] == "early (day 0 2021-03-01, window masked)"
+
+
+# ---------------------------------------------------------------------------------------- groups
+GROUP_EVENTS = [
+    _event("r1", "2021-03-01", ("A", "B", "C"), "regulatory"),
+    _event("p1", "2021-06-01", ("A", "B"), "policy"),
+    _event("r2", "2021-09-15", ("C", "B"), "regulatory"),
+    _event("x1", "2021-10-15", ("A",), ""),
+]
+
+
+@pytest.fixture(scope="module")
+def grouped(prices: MemoryPrices) -> StudyResult:
+    return _run(GROUP_EVENTS, prices, groups="category")
+
+
+class TestGroups:
+    def test_labels_in_every_frame(self, grouped: StudyResult) -> None:
+        labels = ("category=regulatory", "category=policy", "category=(none)")
+        assert grouped.pooled_groups == ("all", *labels)
+        groups = list(dict.fromkeys(grouped.tests["group"]))
+        assert groups == ["all", *labels, "r1", "p1", "r2", "x1"]
+        assert list(dict.fromkeys(grouped.aar["group"])) == groups
+        assert set(grouped.cross_correlation["group"]) == set(groups)
+        firm = grouped.firm_events
+        assert firm.loc[firm.event_id == "r2", "group"].unique().tolist() == ["category=regulatory"]
+        assert grouped.settings["groups"] == "by category (events-file column)"
+
+    def test_group_statistics_equal_a_study_of_the_group(self, grouped: StudyResult, prices: MemoryPrices) -> None:
+        alone = _run([e for e in GROUP_EVENTS if e.category == "regulatory"], prices)
+        mine = grouped.tests[grouped.tests.group == "category=regulatory"].assign(group="all")
+        pd.testing.assert_frame_equal(
+            mine.drop(columns=["p_holm", "p_bh"]).set_index(["scope", "window_start", "window_end", "test"]),
+            alone.tests[alone.tests.group == "all"]
+            .drop(columns=["p_holm", "p_bh"])
+            .set_index(["scope", "window_start", "window_end", "test"]),
+            rtol=1e-12,
+            atol=0,
+        )
+        aar = grouped.aar[grouped.aar.group == "category=regulatory"].drop(columns="group").reset_index(drop=True)
+        expected = alone.aar[alone.aar.group == "all"].drop(columns="group").reset_index(drop=True)
+        pd.testing.assert_frame_equal(aar, expected, rtol=1e-12)
+
+    def test_differences_against_scipy(self, grouped: StudyResult) -> None:
+        from scipy import stats
+
+        diff = grouped.group_differences
+        car = grouped.car.merge(grouped.firm_events[["event_id", "ticker", "group"]], on=["event_id", "ticker"])
+        row = diff[
+            (diff.group_a == "category=regulatory")
+            & (diff.group_b == "category=policy")
+            & (diff.window_start == -1)
+            & (diff.test == "welch_t")
+        ].iloc[0]
+        a = car[(car.group == "category=regulatory") & (car.window_start == -1)]["car"].to_numpy()
+        b = car[(car.group == "category=policy") & (car.window_start == -1)]["car"].to_numpy()
+        expected = stats.ttest_ind(a, b, equal_var=False)
+        assert (row.n_a, row.n_b) == (5, 2)
+        assert row.statistic == pytest.approx(expected.statistic, rel=1e-10)
+        assert row.p_value == pytest.approx(expected.pvalue, rel=1e-9)
+        u = diff[(diff.group_a == "category=regulatory") & (diff.group_b == "category=policy")]
+        u = u[(u.window_start == -1) & (u.test == "mann_whitney_u")].iloc[0]
+        assert u.p_value == pytest.approx(stats.mannwhitneyu(a, b, method="exact").pvalue, rel=1e-10)
+
+    def test_groups_honour_pooling(self, prices: MemoryPrices) -> None:
+        # d1/A repeats r1/A's firm-day: under distinct it leaves category=dup's pooled rows (E stays)
+        events = [*GROUP_EVENTS[:2], _event("d1", "2021-03-01", ("A", "E"), "dup")]
+        result = _run(events, prices, groups="category")
+        tests = result.tests
+        cell = (tests.test == "cross_sectional_t") & (tests.scope == "window") & (tests.window_end == 0)
+        n = tests[cell & (tests.window_start == 0)].set_index("group")["n"]
+        assert (n["category=dup"], n["d1"], n["all"], n["category=regulatory"]) == (1, 2, 6, 3)
+
+    def test_mapping_by_ticker(self, prices: MemoryPrices, tmp_path: Path) -> None:
+        from eventstudy.grouping import read_groups
+
+        path = tmp_path / "groups.csv"
+        path.write_text("ticker,listing\nA,one\nB,two\n", encoding="utf-8")
+        result = _run(GROUP_EVENTS, prices, groups=read_groups(path))
+        assert result.pooled_groups == ("all", "listing=one", "listing=two")
+        firm = result.firm_events.set_index(["event_id", "ticker"])
+        assert firm.loc[("r1", "C"), "group"] == "" and firm.loc[("p1", "B"), "group"] == "listing=two"
+        assert result.settings["groups"] == "listing from groups.csv (2 tickers -> 2 groups)"
+
+    def test_unknown_mapping_key_and_label_clash(self, prices: MemoryPrices, tmp_path: Path) -> None:
+        from eventstudy.grouping import read_groups
+
+        path = tmp_path / "groups.csv"
+        path.write_text("ticker,listing\nA,one\nQQQ,two\n", encoding="utf-8")
+        with pytest.raises(InputError) as info:
+            EventStudy(GROUP_EVENTS, prices, groups=read_groups(path), **SETTINGS)  # type: ignore[arg-type]
+        assert (info.value.line, info.value.column, info.value.value) == (3, "ticker", "QQQ")
+        clash = [_event("category=x", "2021-03-01", ("A",), "x")]
+        with pytest.raises(InputError, match="also an event id"):
+            _run(clash, prices, groups="category")
+
+
+# ---------------------------------------------------------------------------------------- selection and misc
+class TestFromCsvSelection:
+    def test_filters_and_settings(self, tmp_path: Path, prices: MemoryPrices) -> None:
+        path = tmp_path / "events.csv"
+        path.write_text(
+            "event_id,date,timezone,category,tickers,benchmark\n"
+            "r1,2021-03-01,America/New_York,regulatory,A;B,M\n"
+            "p1,2021-06-01,America/New_York,policy,A,M\n"
+            "r2,2021-09-15,America/New_York,regulatory,B,M\n",
+            encoding="utf-8",
+        )
+        study = EventStudy.from_csv(path, prices, start="2021-05-01", categories="regulatory", **SETTINGS)  # type: ignore[arg-type]
+        assert [e.event_id for e in study.events] == ["r2"]
+        assert study.spec.describe()["events"] == "1 of 3 events: category regulatory; dated from 2021-05-01"
+        with pytest.raises(UnknownNameError) as info:
+            EventStudy.from_csv(path, prices, ids=["r1", "nope"])
+        assert info.value.parameter == "--events" and "p1, r1, r2" in str(info.value)
+
+    def test_groups_file_checked_on_the_whole_file(self, tmp_path: Path, prices: MemoryPrices) -> None:
+        from eventstudy.grouping import read_groups
+
+        path = tmp_path / "events.csv"
+        path.write_text(
+            "event_id,date,timezone,tickers,benchmark\n"
+            "r1,2021-03-01,America/New_York,A;B,M\n"
+            "p1,2021-06-01,America/New_York,C,M\n",
+            encoding="utf-8",
+        )
+        groups = tmp_path / "groups.csv"
+        groups.write_text("event_id,kind\nr1,first\np1,second\n", encoding="utf-8")
+        study = EventStudy.from_csv(path, prices, ids="r1", groups=read_groups(groups), **SETTINGS)  # type: ignore[arg-type]
+        assert study.spec.grouping is not None and study.spec.grouping.mapping == (("r1", "first"),)
+
+
+class TestPriceRangeAndTimes:
+    def test_day_zero_outside_the_prices_is_its_own_stage(self, prices: MemoryPrices) -> None:
+        result = _run([_event("now", "2021-03-01", ("A",)), _event("later", "2023-03-01", ("A", "ZZZ"))], prices)
+        excl = result.exclusions.set_index(["event_id", "ticker"])
+        assert excl.loc[("later", "A"), "stage"] == "price range"
+        assert excl.loc[("later", "A"), "reason"].startswith(
+            "no prices around day 0: calendar day 0 2023-03-01 is after"
+        )
+        assert excl.loc[("later", "ZZZ"), "stage"] == "prices"
+        from eventstudy.results import exclusion_kinds
+
+        assert exclusion_kinds(excl["reason"]).tolist() == ["no prices around day 0", "no data"]
+
+    def test_event_time_keeps_its_time_in_the_csv(self, prices: MemoryPrices, tmp_path: Path) -> None:
+        timed = Event("t1", dt.date(2021, 3, 1), dt.time(8, 30), "Asia/Hong_Kong", "", "", ("A",), ("M",), "", False)
+        result = _run([timed, _event("d1", "2021-06-01", ("A",))], prices)
+        result.to_csv(tmp_path)
+        days = pd.read_csv(tmp_path / "event_days.csv", keep_default_na=False)
+        assert days["event_time_utc"].tolist() == ["2021-03-01T00:30:00Z", ""]
+        assert days["calendar_day_zero"].iloc[0] == "2021-03-01"
+
+    def test_progress_messages(self, prices: MemoryPrices) -> None:
+        messages: list[str] = []
+        EventStudy([_event("e1", "2021-03-01", ("A", "B"))], prices, **SETTINGS).run(progress=messages.append)  # type: ignore[arg-type]
+        assert [m.split(":")[0] for m in messages] == ["prices", "prices", "estimation", "tests"]
+        assert messages[1] == "prices: 3 of 3 symbols loaded"

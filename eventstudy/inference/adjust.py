@@ -5,12 +5,13 @@ axis; :func:`add_adjusted_pvalues` adds the columns ``p_holm`` and ``p_bh`` to t
 laying each family out as one row of that array. With ``adjust_family = "days"`` a family is one (test,
 group, scope): all event-window days of that test and group (day scope), or all its CAR windows (window
 scope). With ``"events"`` a family is one (test, scope, day or window) across the event groups; the pooled
-group ``all`` stays outside. The family in words is
+group ``all`` stays outside, and the user's groups form a family of their own. The family in words is
 :data:`eventstudy.conventions.ADJUST_FAMILY_TEXT`, for results and reports.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal
 
 import numpy as np
@@ -87,7 +88,7 @@ def adjust_pvalues(p: FloatArray, method: AdjustMethod) -> FloatArray:
     return out
 
 
-def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days") -> pd.DataFrame:
+def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days", groups: Collection[str] = ()) -> pd.DataFrame:
     """Copy of the tidy ``tests`` frame with columns ``p_holm`` and ``p_bh`` appended.
 
     Parameters
@@ -98,6 +99,9 @@ def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days") -> pd.DataFr
         ``conventions.adjust_family``; ``"days"``: one family per (test, group, scope), i.e. a test's
         event-window days (day scope) or its CAR windows (window scope). Rows with a NaN p-value are
         outside every family and get NaN.
+    groups
+        Labels of the user's groups (e.g. ``"category=regulation"``). With ``"events"`` they form a family
+        of their own for each test and day (or CAR window), apart from the events.
 
     Returns
     -------
@@ -108,7 +112,8 @@ def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days") -> pd.DataFr
         raise ValueError(f"unknown adjust_family {family!r}; valid: {', '.join(FAMILY_KEYS)}")
     out = tests.copy()
     # the pooled group never joins an across-events family: each of its rows is a family of its own
-    pooled = np.where(out["group"].to_numpy() == "all", np.arange(len(out)), -1)
+    group = out["group"].to_numpy()
+    pooled = np.where(group == "all", np.arange(len(out)), np.where(np.isin(group, list(groups)), -2, -1))
     out["_pooled"] = pooled
     p = out["p_value"].to_numpy(dtype=np.float64)
     adjusted: dict[AdjustMethod, FloatArray] = {"holm": np.full(len(out), np.nan), "bh": np.full(len(out), np.nan)}

@@ -6,7 +6,7 @@ import hashlib
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import ClassVar, Literal, TypeVar
 
@@ -110,6 +110,28 @@ class InferenceData:
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]  # type: ignore[return-value]
+
+    def take(self, rows: IntArray) -> InferenceData:
+        """The data of some firm-events only (rows in the given order), with an empty cache.
+
+        Every per-firm-event array is indexed by ``rows``; the windows, days, conventions and ``k`` are
+        shared. A test computed on ``take(rows)`` equals the test on a study of those firm-events alone.
+        """
+        per_row: tuple[str, ...] = ("ar", "ar_var", "car", "car_var", "df", "est_resid", "est_dates", "est_market")
+        per_row += (
+            "evt_market",
+            "evt_returns",
+            "evt_dates",
+            "s2",
+            "n_obs",
+            "xtx_inv",
+            "event_design",
+            "markets",
+            "keys",
+        )
+        taken: dict[str, object] = {name: getattr(self, name)[rows] for name in per_row}
+        taken["est_bench_own"] = None if self.est_bench_own is None else self.est_bench_own[rows]
+        return replace(self, **taken)  # type: ignore[arg-type]
 
     @cached_property
     def key_order(self) -> IntArray:

@@ -383,7 +383,9 @@ KP_CORRELATION_COLUMNS = ("group", "market_scope", "r_bar", "n_pairs", "n_firm_e
 """Columns of :func:`kp_correlation_table` (and of ``cross_correlation.csv``)."""
 
 
-def kp_correlation_table(data: InferenceData, event_codes: IntArray, event_labels: tuple[str, ...]) -> pd.DataFrame:
+def kp_correlation_table(
+    data: InferenceData, event_codes: IntArray, event_labels: tuple[str, ...], *, include_all: bool = True
+) -> pd.DataFrame:
     """Kolari-Pynnönen r̄ and its number of pairs per group, and per market where a group mixes markets.
 
     Parameters
@@ -394,6 +396,9 @@ def kp_correlation_table(data: InferenceData, event_codes: IntArray, event_label
         Code of each firm-event's event id, indexing ``event_labels``.
     event_labels
         Event ids.
+    include_all
+        Whether to begin with the group ``"all"`` of every row (False: only the groups of ``event_codes``,
+        for a caller that pools another set of rows).
 
     Returns
     -------
@@ -417,7 +422,8 @@ def kp_correlation_table(data: InferenceData, event_codes: IntArray, event_label
     names, market = np.unique(markets, return_inverse=True)
     n_markets = len(names)
     frames = []
-    for labels, codes in ((("all",), np.zeros(len(markets), dtype=np.int64)), (event_labels, event_codes)):
+    groupings = ((("all",), np.zeros(len(markets), dtype=np.int64)), (event_labels, event_codes))
+    for labels, codes in groupings[0 if include_all else 1 :]:
         codes = np.asarray(codes, dtype=np.int64)
         n_groups = len(labels)
         r_all, pairs_all = kp_mean_correlation(data, codes, n_groups)

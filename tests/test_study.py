@@ -577,6 +577,25 @@ class TestGroups:
         u = u[(u.window_start == -1) & (u.test == "mann_whitney_u")].iloc[0]
         assert u.p_value == pytest.approx(stats.mannwhitneyu(a, b, method="exact").pvalue, rel=1e-10)
 
+    def test_user_groups_are_their_own_family_across_groups(self, prices: MemoryPrices) -> None:
+        result = _run(GROUP_EVENTS, prices, groups="category", knobs={"adjust_family": "events"})
+        tests = result.tests
+        cell = tests[(tests.test == "cross_sectional_t") & (tests.scope == "window") & (tests.window_end == 1)]
+        cell = cell[cell.window_start == -1].set_index("group")
+        groups = ["category=regulatory", "category=policy", "category=(none)"]
+        events = ["r1", "p1", "r2", "x1"]
+        for members in (groups, events):
+            p = cell.loc[members, "p_value"].to_numpy()
+            # Holm by hand over the family's defined p-values: sorted, scaled by m - j + 1, running max
+            defined = np.isfinite(p)
+            order = np.argsort(p[defined])
+            m = int(defined.sum())
+            holm = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[defined][order]))
+            expected = np.full(len(p), np.nan)
+            expected[np.flatnonzero(defined)[order]] = holm
+            np.testing.assert_allclose(cell.loc[members, "p_holm"].to_numpy(), expected, rtol=1e-12)
+        assert cell.loc["all", "p_holm"] == cell.loc["all", "p_value"]
+
     def test_groups_honour_pooling(self, prices: MemoryPrices) -> None:
         # d1/A repeats r1/A's firm-day: under distinct it leaves category=dup's pooled rows (E stays)
         events = [*GROUP_EVENTS[:2], _event("d1", "2021-03-01", ("A", "E"), "dup")]

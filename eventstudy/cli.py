@@ -44,6 +44,7 @@ OPTION_OF_SETTING = {
     "return_type": "--return-type",
     "conventions": "--conventions",
     "knobs": "--knob",
+    "primary": "--primary",
     "tests": "--tests",
     "groups": "--groups",
 }
@@ -188,7 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="set one convention knob on top of the profile, repeatable (e.g. fec=off, resid_ddof=1, "
         "kp_min_overlap=20, car_coverage=0.8); booleans take on/off/true/false",
     )
-    run.add_argument("--formats", default="md,html,pdf", help="report formats, comma-separated (md,html,pdf)")
+    run.add_argument(
+        "--formats", default="md,html,pdf", help="report formats, comma-separated (md,html,pdf; also xlsx,tex)"
+    )
+    run.add_argument(
+        "--primary",
+        metavar="TEST,...",
+        help="primary tests of the at-a-glance table, 1 to 3 test names (the first sets the stars); default auto: "
+        "BMP t (KP-adjusted when firm-events share dates) and GRANK t (exact Wilcoxon below 10 firm-events); "
+        "the knob primary (docs/methods.md 6.6)",
+    )
     run.add_argument("--title", metavar="TEXT", help="title of the reports (default: Event study: <events file>)")
     select = run.add_argument_group("event selection (all filters must pass)")
     select.add_argument(
@@ -351,18 +361,20 @@ def stage_printer(quiet: bool) -> Callable[[str], None] | None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from eventstudy.grouping import group_by, read_groups
-    from eventstudy.report import write_report
+    from eventstudy.report import FORMATS, write_report
     from eventstudy.spec import DEFAULT_CAR_WINDOWS, resolve_conventions
     from eventstudy.study import EventStudy
 
     cars = tuple(parse_window(c, "--car") for c in args.car) if args.car else DEFAULT_CAR_WINDOWS
     knobs = parse_knobs(args.knob)
+    if args.primary:
+        knobs["primary"] = args.primary
     conventions = resolve_conventions(args.conventions, knobs, parameter="--knob")
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-    bad = [f for f in formats if f not in ("md", "html", "pdf")]
+    bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise InputError(
-            f"unknown report format {bad[0]!r}; choose from md, html, pdf", parameter="--formats", value=bad[0]
+            f"unknown report format {bad[0]!r}; choose from {', '.join(FORMATS)}", parameter="--formats", value=bad[0]
         )
     events_path = Path(args.events)
     out = Path(args.out) if args.out else Path("reports") / events_path.stem

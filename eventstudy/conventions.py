@@ -8,6 +8,7 @@ the reports print them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
@@ -30,6 +31,20 @@ Newey-West standard errors are consistent only as the number of dates T grows (N
 1994); with few dates the HAC variance is biased downward and t(T - q) over-rejects. 30 is the usual
 large-sample rule; the project's placebo simulation (``docs/simulation.md``) still finds 6.9 % at a nominal
 5 % with about 50 dates.
+"""
+
+PRIMARY_AUTO = "auto"
+"""Value of the ``primary`` knob that chooses the primary tests per group (``docs/methods.md`` §6.6)."""
+
+PRIMARY_MAX_TESTS = 3
+"""Most primary tests the ``primary`` knob may name (each takes a column of the at-a-glance table)."""
+
+PRIMARY_RANK_MIN_N = 10
+"""Fewest firm-events for which ``primary = "auto"`` takes GRANK t as the rank test (``docs/methods.md`` §6.6).
+
+GRANK re-standardizes each SCAR by the cross-sectional standard deviation of the group's SCARs; below 10
+values that scale is itself very noisy, so smaller groups get the exact Wilcoxon signed-rank test, whose
+null distribution needs no large-sample argument.
 """
 
 ADJUST_FAMILY_TEXT: dict[str, str] = {
@@ -125,6 +140,13 @@ class Conventions:
         Off (default): the estimation window is used as it is, other events of the same ticker inside it
         are reported (``event_days.csv``, ``estimation_confounders``); on: estimation rows inside the event
         window of another firm-event of the same ticker are left out of the fit (§3.5).
+    primary
+        The primary tests of the headline (the at-a-glance table and its stars; ``docs/methods.md`` §6.6):
+        ``"auto"`` (default: BMP t, Kolari-Pynnönen adjusted when the group's firm-events share calendar
+        dates, and GRANK t, or the exact Wilcoxon signed-rank test below :data:`PRIMARY_RANK_MIN_N`
+        firm-events) or 1 to :data:`PRIMARY_MAX_TESTS` registered test names separated by commas
+        (``"bmp_t,wilcoxon"``); the first drives the stars. It changes what the reports show first, never a
+        number of ``tests.csv``.
     """
 
     name: str = "textbook"
@@ -151,6 +173,7 @@ class Conventions:
     adjust_family: Literal["days", "events"] = "days"
     pooling: Literal["distinct", "all", "drop_overlapped"] = "distinct"
     mask_event_windows: bool = False
+    primary: str = PRIMARY_AUTO
 
     def __post_init__(self) -> None:
         allowed: dict[str, tuple[object, ...]] = {
@@ -186,6 +209,25 @@ class Conventions:
                 raise InputError(f"{knob} must be a positive integer", parameter=knob, value=getattr(self, knob))
         if not 0.0 <= self.car_coverage <= 1.0:
             raise InputError("car_coverage must lie in [0, 1]", parameter="car_coverage", value=self.car_coverage)
+        names = self.primary_tests
+        if self.primary != PRIMARY_AUTO and (
+            not 1 <= len(names) <= PRIMARY_MAX_TESTS
+            or len(set(names)) != len(names)
+            or not all(re.fullmatch(r"[a-z][a-z0-9_]*", n) for n in names)
+        ):
+            raise InputError(
+                f"primary must be 'auto' or 1 to {PRIMARY_MAX_TESTS} different test names separated by commas "
+                f"(e.g. bmp_t,grank_t), got {self.primary!r}",
+                parameter="primary",
+                value=self.primary,
+            )
+
+    @property
+    def primary_tests(self) -> tuple[str, ...]:
+        """The test names of the ``primary`` knob, in order; empty for ``"auto"`` (chosen per group)."""
+        if self.primary == PRIMARY_AUTO:
+            return ()
+        return tuple(n.strip() for n in str(self.primary).split(","))
 
     def knobs(self) -> dict[str, object]:
         """Every knob and its value (the profile name first)."""
@@ -308,6 +350,13 @@ class Conventions:
             "Estimation rows inside the event window of another event of the same ticker are left out of the fit."
             if self.mask_event_windows
             else "Other events of the same ticker inside the estimation window are reported, not masked.",
+            "Primary tests (the at-a-glance table; the first drives the stars): "
+            + (
+                "BMP t, Kolari-Pynnonen adjusted when the group's firm-events share calendar dates, and GRANK t "
+                f"(the exact Wilcoxon signed-rank test below {PRIMARY_RANK_MIN_N} firm-events)."
+                if self.primary == PRIMARY_AUTO
+                else ", ".join(self.primary_tests) + " (chosen with the primary knob)."
+            ),
             "p-values are two-sided. ARs are never zero-filled: a missing day drops the event from that day's "
             "statistics, and a missing day inside a CAR window drops the event from that window.",
         ]
@@ -352,6 +401,9 @@ __all__ = [
     "ADJUST_FAMILY_TEXT",
     "CALENDAR_TIME_MIN_DATES",
     "POOLING_TEXT",
+    "PRIMARY_AUTO",
+    "PRIMARY_MAX_TESTS",
+    "PRIMARY_RANK_MIN_N",
     "PROFILES",
     "SKEWNESS_T_MIN_EVENTS",
     "CarVariance",

@@ -255,7 +255,10 @@ class StudySpec:
                 parameter="min_estimation_obs",
                 value=self.min_estimation_obs,
             )
-        get_tests(self.tests)
+        chosen = [t.name for t in get_tests(self.tests)]
+        for name in self.conventions.primary_tests:
+            if name not in chosen:
+                raise UnknownNameError("primary test (not among the tests run)", name, chosen, parameter="primary")
 
     @property
     def resolved_return_type(self) -> ReturnType:

@@ -508,6 +508,7 @@ def test_selection_title_and_groups_through_the_console_script(tmp_path: Path, e
         "--events", "r2", "--title", "Three synthetic events", "--group-by", "category",
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
+    assert "5 firm-events of 3 events estimated, 5 pooled; 0 exclusions." in run.stdout
     out = tmp_path / "out"
     assert "Three synthetic events" in (out / "report.md").read_text(encoding="utf-8")
     groups = list(dict.fromkeys(pd.read_csv(out / "tests.csv")["group"]))

@@ -26,6 +26,8 @@ from eventstudy._typing import Window
 from eventstudy.errors import EventStudyError, EventStudyWarning, InputError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from eventstudy.data.series import PriceSource
 
 EXIT_BUG = 70
@@ -359,6 +361,25 @@ def stage_printer(quiet: bool) -> Callable[[str], None] | None:
     return show
 
 
+def run_summary(n_firm_events: int, n_events: int, firm_events: pd.DataFrame, exclusions: pd.DataFrame) -> str:
+    """The line ``run`` prints at the end: firm-events, pooled firm-days, exclusions by stage.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> firm = pd.DataFrame({"pooled": [True, True, False]})
+    >>> excl = pd.DataFrame({"stage": ["prices", "prices", "estimation"]})
+    >>> run_summary(3, 2, firm, excl)
+    '3 firm-events of 2 events estimated, 2 pooled; 3 exclusions (2 prices, 1 estimation; see exclusions.csv).'
+    """
+    stages = exclusions["stage"].value_counts(sort=False)
+    by_stage = ", ".join(f"{n} {stage}" for stage, n in stages.items())
+    return (
+        f"{n_firm_events} firm-events of {n_events} events estimated, {int(firm_events['pooled'].sum())} pooled; "
+        f"{len(exclusions)} exclusions" + (f" ({by_stage}; see exclusions.csv)." if len(exclusions) else ".")
+    )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from eventstudy.grouping import group_by, read_groups
     from eventstudy.report import FORMATS, write_report
@@ -407,10 +428,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         n_events = result.panel.pairs["event_id"].nunique()
         documents = ", ".join(str(p) for p in report_paths if p.parent == out and p.stem == "report")
-        print(
-            f"{result.n_firm_events} firm-events of {n_events} events estimated; "
-            f"{len(result.exclusions)} exclusions (see exclusions.csv and the report)."
-        )
+        print(run_summary(result.n_firm_events, n_events, result.firm_events, result.exclusions))
         print(f"Wrote {len(paths)} files to {out}/ (report: {documents or 'none'})")
     return 0
 

@@ -1,8 +1,8 @@
-"""Reports of a study result: Markdown, self-contained HTML and PDF, plus the PNG figures.
+"""Reports of a study result: Markdown, self-contained HTML and a typeset PDF, plus the figures.
 
-All formats are views of the same blocks (:func:`eventstudy.report._tables.build_document`), in this
-order: title; data source and vintage; settings and statistical conventions; events and the day-0
-audit; exclusions; CAR tables per event; tests per group; model parameters; figures.
+All formats are views of the same blocks (:func:`eventstudy.report._tables.build_document`). Every figure is
+drawn once and saved twice, as a PNG (for Markdown and HTML) and as a one-page vector PDF (a file of its own, and
+the source the typeset PDF embeds).
 
 Examples
 --------
@@ -12,25 +12,39 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from eventstudy.errors import UnknownNameError
-from eventstudy.plots import figure_png
-from eventstudy.report._tables import ReportableResult, build_document, figure_specs, render_figure
+from eventstudy.plots import DPI
+from eventstudy.report._tables import ReportableResult, build_document, figure_specs
+from eventstudy.report.drawing import draw_figures
 from eventstudy.report.html import notebook_fragment, render_html
-from eventstudy.report.markdown import render_markdown, summary_text
+from eventstudy.report.manifest import MANIFEST_NAME, replace_outputs
+from eventstudy.report.markdown import render_markdown
 from eventstudy.report.pdf import render_pdf
+from eventstudy.report.tex import render_tex
+from eventstudy.report.xlsx import render_xlsx
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+__all__ = [
+    "DEFAULT_FORMATS",
+    "FORMATS",
+    "MANIFEST_NAME",
+    "Progress",
+    "ReportFormat",
+    "notebook_fragment",
+    "write_report",
+]
 
-__all__ = ["FORMATS", "ReportFormat", "notebook_fragment", "summary_text", "write_report"]
-
-ReportFormat = Literal["md", "html", "pdf"]
-FORMATS: tuple[ReportFormat, ...] = ("md", "html", "pdf")
+ReportFormat = Literal["md", "html", "pdf", "xlsx", "tex"]
+FORMATS: tuple[ReportFormat, ...] = ("md", "html", "pdf", "xlsx", "tex")
+"""Every report format, in the order they are written."""
+DEFAULT_FORMATS: tuple[ReportFormat, ...] = ("md", "html", "pdf")
+"""The formats :func:`write_report` writes when none are given (the documents; the exports on request)."""
 FIGURE_DIR = "figures"
+Progress = Callable[[str], None]
+"""A callback that receives one short stage message at a time (``"figures 3/16"``, ``"report.pdf"``)."""
 
 
 def _check_formats(formats: str | Iterable[str]) -> list[str]:
@@ -44,10 +58,11 @@ def _check_formats(formats: str | Iterable[str]) -> list[str]:
 def write_report(
     result: ReportableResult,
     out_dir: str | Path,
-    formats: str | Iterable[ReportFormat] = FORMATS,
+    formats: str | Iterable[ReportFormat] = DEFAULT_FORMATS,
     *,
-    dpi: int = 110,
+    dpi: int = DPI,
     per_event_figures: bool | None = None,
+    progress: Progress | None = None,
 ) -> list[Path]:
     """Write the figures and the reports of a study into a folder.
 
@@ -57,26 +72,33 @@ def write_report(
         A study result (duck-typed: the tidy frames, ``settings``, ``conventions`` and ``title`` of
         ``eventstudy.results.StudyResult``).
     out_dir
-        Output folder, created if missing. Existing files of the same names are overwritten; other
-        files are left alone.
+        Output folder, created if missing. Files of the same names are overwritten; the previous report's
+        files that this one does not write again are deleted (see below); other files are left alone.
     formats
-        Any of ``"md"``, ``"html"``, ``"pdf"``.
+        Any of ``"md"``, ``"html"``, ``"pdf"`` (default: these three), ``"xlsx"`` (the at-a-glance, CAR and
+        tests tables as sheets, :func:`eventstudy.report.xlsx.render_xlsx`) and ``"tex"`` (booktabs tables,
+        :func:`eventstudy.report.tex.render_tex`).
     dpi
-        Resolution of the PNG figures.
+        Resolution of the PNG figures (150 by default).
     per_event_figures
-        Draw one AAR/CAAR figure per event and one CAR figure per firm-event. ``None`` (default) draws them
-        for studies of at most 12 events and 40 firm-events (``report._tables.MAX_FIGURE_EVENTS``,
-        ``MAX_FIGURE_FIRM_EVENTS``), since each figure takes about a second; above that only the summary
+        Draw per-event figures: for each event its AAR/CAAR figure and one CAR figure with a panel per
+        ticker. ``None`` (default) draws them for studies of at most 12 events and 40 firm-events
+        (``report._tables.MAX_FIGURE_EVENTS``, ``MAX_FIGURE_FIRM_EVENTS``); above that only the summary
         figures are drawn and the report says which were left out and how to draw them.
+    progress
+        Called with a short message at each stage: ``"figures k/N"`` after each figure, then
+        ``"report.md"``, ``"report.html"``, ``"report.pdf"`` (``"report.xlsx"``, ``"report.tex"``) before each
+        document is written. ``None``
+        (default) is silent; this function never prints.
 
     Returns
     -------
     list of pathlib.Path
-        The files written: ``figures/*.png`` first (the AAR/CAAR figure of all events, the CAR heat map
-        over [-1, +1] or the first CAR window with a value, then the per-event figures when drawn: one
-        AAR/CAAR figure per event and one CAR figure per (event, ticker) of ``result.car_path``; file names
-        of at most 84 characters, see :func:`eventstudy.formatting.figure_stem`), then ``report.md``,
-        ``report.html``, ``report.pdf`` as requested. No figure is drawn without a value to show.
+        The files written: the figures first, each as ``figures/<key>.png`` and ``figures/<key>.pdf``
+        (vector): the AAR/CAAR figure of all events, the CAR heat map over [-1, +1] or the first CAR window
+        with a value, then the per-event figures when drawn (file names of at most 84 characters, see
+        :func:`eventstudy.formatting.figure_stem`); then ``report.md``, ``report.html``, ``report.pdf``,
+        ``report.xlsx``, ``report.tex`` as requested. No figure is drawn without a value to show.
 
     Raises
     ------
@@ -85,39 +107,57 @@ def write_report(
 
     Notes
     -----
-    Every file is byte-reproducible: PNGs are written without the ``Software`` chunk, the PDF without
-    ``CreationDate``, and nothing depends on the clock. ``report.md`` references the PNGs by relative
-    path; ``report.html`` embeds them as base64 and needs no other file.
+    Every file is byte-reproducible: PNGs are written without the ``Software`` chunk, vector figures without
+    ``CreationDate``, the typeset PDF in ReportLab's invariant mode, and nothing depends on the clock.
+    ``report.md`` references the PNGs by relative path; ``report.html`` embeds them as base64 and needs no
+    other file; ``report.pdf`` embeds the vector figures.
+
+    Stale files: the folder's manifest (:data:`MANIFEST_NAME`, see :mod:`eventstudy.report.manifest`) lists
+    the files the last report wrote; after writing, the files of the previous manifest that this report did
+    not write again are deleted if they are unchanged since, so a rerun with fewer figures leaves no old
+    figure behind. Files the tool never wrote are never deleted.
     """
     chosen = _check_formats(formats)
     out = Path(out_dir)
     fig_dir = out / FIGURE_DIR
     fig_dir.mkdir(parents=True, exist_ok=True)
 
+    def say(message: str) -> None:
+        if progress is not None:
+            progress(message)
+
     specs = figure_specs(result, per_event_figures)
     written: list[Path] = []
     images: dict[str, bytes] = {}
-    figures: dict[str, Figure] = {}
-    for spec in specs:
-        fig = render_figure(result, spec)
-        data = figure_png(fig, dpi=dpi)
-        path = fig_dir / spec.filename
-        path.write_bytes(data)
-        written.append(path)
-        images[spec.key] = data
-        if "pdf" in chosen:
-            figures[spec.key] = fig
+    vectors: dict[str, bytes] = {}
+    drawn = draw_figures(result, specs, dpi, done=lambda k: say(f"figures {k}/{len(specs)}"))
+    for spec, (png, vector) in zip(specs, drawn, strict=True):
+        images[spec.key], vectors[spec.key] = png, vector
+        for data, suffix in ((png, ".png"), (vector, ".pdf")):
+            path = fig_dir / f"{spec.key}{suffix}"
+            path.write_bytes(data)
+            written.append(path)
 
     doc = build_document(result, specs)
     title = str(result.title)
     if "md" in chosen:
+        say("report.md")
         path = out / "report.md"
         path.write_bytes(render_markdown(doc, FIGURE_DIR).encode("utf-8"))
         written.append(path)
     if "html" in chosen:
+        say("report.html")
         path = out / "report.html"
         path.write_bytes(render_html(doc, images, title).encode("utf-8"))
         written.append(path)
     if "pdf" in chosen:
-        written.append(render_pdf(doc, figures, out / "report.pdf", title))
+        say("report.pdf")
+        written.append(render_pdf(doc, vectors, out / "report.pdf", title))
+    if "xlsx" in chosen:
+        say("report.xlsx")
+        written.append(render_xlsx(result, out / "report.xlsx"))
+    if "tex" in chosen:
+        say("report.tex")
+        written.append(render_tex(result, out / "report.tex"))
+    replace_outputs(out, written)
     return written

@@ -29,7 +29,7 @@ from eventstudy.data.series import PriceSeries, PriceSource
 from eventstudy.errors import DataError, InputError, PriceSourceError
 from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_events, select_events, selection_text
 from eventstudy.grouping import Grouping, group_by
-from eventstudy.inference import InferenceData, run_tests
+from eventstudy.inference import InferenceData, get_tests, run_tests
 from eventstudy.inference.base import firm_event_keys
 from eventstudy.inference.groups import group_differences
 from eventstudy.models import ModelFit, get_model
@@ -280,9 +280,10 @@ class EventStudy:
         observed = {symbol: s.dates for symbol, s in series.items()}
         days = resolve_day_zero(days, observed)
 
-        exclusions = [_price_exclusions(days, series, failed)]
-        dropped = days["event_id"].index.isin(exclusions[0].index)
-        usable = days.loc[~dropped, ["event_id", "ticker", "benchmark", "day_zero"]].reset_index(drop=True)
+        without_prices = _price_exclusions(days, series, failed)
+        exclusions = [without_prices]
+        kept = ~days.index.isin(without_prices.index)
+        usable = days.loc[kept, ["event_id", "ticker", "benchmark", "day_zero"]].reset_index(drop=True)
         panel, returns_excluded = build_panel(
             usable,
             series,
@@ -340,6 +341,7 @@ class EventStudy:
                 )
             )
 
+        days["duplicate_of"] = duplicate_of(days["event_id"], days["ticker"], _audit_day_zero(days))
         firm_events = self._firm_events(days, panel, fit)
         group_codes, group_labels = self._groups(firm_events)
         firm_events["group"] = np.asarray(group_labels + ("",), dtype=object)[group_codes]
@@ -348,8 +350,8 @@ class EventStudy:
         data = inference_data(panel, fit, car_values, car_var, spec.car_windows, conv, _markets(panel.pairs["ticker"]))
         n_groups = 1 + len(group_labels) + len(labels)
         say(
-            f"tests: {len(spec.tests or ()) or 'all'} tests for {n_groups} groups of {int(pooled.sum())} pooled and "
-            f"{len(pooled)} estimated firm-events"
+            f"tests: {len(get_tests(spec.tests))} tests for {n_groups} groups ({len(pooled)} firm-events, "
+            f"{int(pooled.sum())} pooled)"
         )
         table = run_tests(
             data,
@@ -393,8 +395,8 @@ class EventStudy:
     def _firm_events(self, days: pd.DataFrame, panel: ReturnPanel, fit: ModelFit) -> pd.DataFrame:
         """The estimated firm-events with their shared-firm-day flags and the pooling decision (§3.5).
 
-        ``duplicate_of`` comes from every firm-event of the file with a day 0 (the one used, else the
-        calendar's); ``overlaps`` and ``estimation_confounders`` compare each estimated firm-event's
+        ``duplicate_of`` is the audit's (``days``), from every firm-event of the file with a day 0 (the one
+        used, else the calendar's); ``overlaps`` and ``estimation_confounders`` compare each estimated firm-event's
         windows with the day 0 of every other firm-event of the same ticker; ``pooled`` applies the
         ``pooling`` knob to the estimated firm-events in events-file order.
         """
@@ -407,12 +409,9 @@ class EventStudy:
                 "day_zero": day0[with_day0],
             }
         )
-        duplicates = pd.Series(
-            duplicate_of(days["event_id"], days["ticker"], day0), index=_pair_key(days["event_id"], days["ticker"])
-        )
+        audit = days.set_index(_pair_key(days["event_id"], days["ticker"]))
         pairs = panel.pairs
         key = _pair_key(pairs["event_id"], pairs["ticker"])
-        exchange = pd.Series(days["exchange"].to_numpy(dtype=object), index=_pair_key(days["event_id"], days["ticker"]))
         fit_dates = np.where(np.isfinite(fit.residuals), panel.est_dates, np.datetime64("NaT"))
         flags = firm_event_flags(
             pairs[["event_id", "ticker", "day_zero"]],
@@ -427,10 +426,10 @@ class EventStudy:
             {
                 "event_id": pairs["event_id"].to_numpy(dtype=object),
                 "ticker": pairs["ticker"].to_numpy(dtype=object),
-                "exchange": exchange.reindex(key).fillna("").to_numpy(dtype=object),
+                "exchange": audit["exchange"].reindex(key).fillna("").to_numpy(dtype=object),
                 "day_zero": day_zero,
                 "group": "",
-                "duplicate_of": duplicates.reindex(key).fillna("").to_numpy(dtype=object),
+                "duplicate_of": audit["duplicate_of"].reindex(key).fillna("").to_numpy(dtype=object),
                 "overlaps": flags["overlaps"].to_numpy(),
                 "estimation_confounders": flags["estimation_confounders"].to_numpy(),
             }
@@ -462,7 +461,7 @@ class EventStudy:
     def _final_status(
         days: pd.DataFrame, excluded: pd.DataFrame, notes: pd.DataFrame, firm_events: pd.DataFrame
     ) -> pd.DataFrame:
-        """The day-0 audit: pairs dropped after day 0 marked, notes added, the shared-firm-day flags joined."""
+        """The day-0 audit: pairs dropped after day 0 marked, notes added, the firm-events' flags joined."""
         days = days.copy()
         key = _pair_key(days["event_id"], days["ticker"])
         late = excluded[excluded["stage"].isin(["returns", "estimation"])]
@@ -476,7 +475,6 @@ class EventStudy:
             note = pd.Series(moved["note"].to_numpy(), index=_pair_key(moved["event_id"], moved["ticker"]))
             hit = key.isin(note.index)
             days.loc[hit, "reason"] = (days.loc[hit, "reason"].astype(str) + "; " + key[hit].map(note)).str.strip("; ")
-        days["duplicate_of"] = duplicate_of(days["event_id"], days["ticker"], _audit_day_zero(days))
         flags = firm_events.set_index(_pair_key(firm_events["event_id"], firm_events["ticker"]))
         for column in ("overlaps", "estimation_confounders"):
             days[column] = key.map(flags[column]).fillna("").to_numpy(dtype=object)

@@ -67,6 +67,8 @@ GROUP_DIFFERENCE_COLUMNS = (
 DIFFERENCE_TESTS = ("welch_t", "mann_whitney_u", "permutation")
 """Names of the difference tests, in the order of their rows."""
 
+_CHUNK_ELEMENTS = 2_000_000  # bound on the relabellings x values held at once
+
 EXACT_RANK_SUM_MAX_N = 50
 """Largest n_a + n_b for which the Mann-Whitney p-value comes from the exact null distribution (no ties)."""
 
@@ -202,11 +204,17 @@ def _permutation(a: FloatArray, b: FloatArray, keys: np.ndarray, conventions: Co
         member = np.zeros((splits, n))
         chosen = np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(n), n_a)), dtype=np.int64)
         member[np.repeat(np.arange(splits), n_a), chosen] = 1.0
-    else:
+        sum_a = member @ values
+    else:  # B relabellings, drawn in chunks of bounded size
         rng = group_generator(conventions, "group_difference_permutation", keys)
         base = np.r_[np.ones(n_a), np.zeros(n - n_a)]
-        member = rng.permuted(np.broadcast_to(base, (samples, n)), axis=1)
-    sum_a = member @ values
+        step = max(1, _CHUNK_ELEMENTS // n)
+        sum_a = np.concatenate(
+            [
+                rng.permuted(np.broadcast_to(base, (min(step, samples - start), n)), axis=1) @ values
+                for start in range(0, samples, step)
+            ]
+        )
     star = (sum_a / n_a - (total - sum_a) / (n - n_a))[:, None]
     hit, _ = exceedances(star, observed)
     if exact:
@@ -247,6 +255,13 @@ def group_differences(
         ``labels``, one row per test of :data:`DIFFERENCE_TESTS`. ``difference`` is mean_a - mean_b;
         ``statistic`` is Welch's t, U_a, or D; ``distribution`` names the reference. Empty with fewer
         than two groups.
+
+    Notes
+    -----
+    Group moments (Welch) come from one grouped pass over all windows; U of every pair from one sort per
+    CAR window (cumulative group counts below each value). The permutation test runs once per (pair,
+    window) cell, because each cell relabels its own n_a + n_b CARs with its own seeded draws; inside a cell
+    all relabellings are one matrix product (in chunks of bounded size).
     """
     n_groups, n_windows = len(labels), len(windows)
     codes = np.asarray(codes, dtype=np.int64)
@@ -271,7 +286,7 @@ def group_differences(
     perm_d = np.full(n_a.shape, np.nan)
     perm_p = np.full(n_a.shape, np.nan)
     perm_ref = np.full(n_a.shape, "", dtype=object)
-    for c in range(n_windows):  # one pass per CAR window; pairs are handled together except the permutations
+    for c in range(n_windows):  # one pass per CAR window (Notes)
         present = np.isfinite(values[:, c])
         if not present.any():
             continue

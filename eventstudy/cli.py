@@ -423,7 +423,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     result = study.run(progress=say)
     paths = result.to_csv(out)
-    report_paths = write_report(result, out, formats=formats)
+    report_paths = write_report(result, out, formats=formats, progress=say)
     paths += report_paths
     if not args.quiet:
         n_events = result.panel.pairs["event_id"].nunique()

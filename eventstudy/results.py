@@ -9,7 +9,7 @@ returns a copy and every array is read-only, so nothing a caller does to what it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -33,7 +33,9 @@ from eventstudy.spec import window_text
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from eventstudy.report import ReportFormat
     from eventstudy.spec import StudySpec
+    from eventstudy.summary import Summary
 
 ABNORMAL_RETURN_COLUMNS = (
     "event_id",
@@ -412,14 +414,23 @@ class StudyResult:
         )
 
     # ------------------------------------------------------------------ views
-    def summary(self) -> str:
-        """Plain-text summary: settings, exclusions, CAR table and the pooled tests."""
-        from eventstudy.report.markdown import summary_text
+    @cached_property
+    def _summary(self) -> Summary:
+        from eventstudy.summary import Summary
 
-        return summary_text(self)
+        return Summary.from_result(self)
+
+    def summary(self) -> Summary:
+        """The summary behind every view (:class:`eventstudy.summary.Summary`).
+
+        ``print(result.summary())`` shows one screen: the study in one sentence, the results at a glance (one
+        row per event and per pooled group: CAAR per CAR window in percent with stars, the primary tests) and
+        the CARs by firm; ``summary.glance`` holds the at-a-glance numbers. Built once, from the tidy frames.
+        """
+        return self._summary
 
     def __str__(self) -> str:
-        return self.summary()
+        return str(self.summary())
 
     def __repr__(self) -> str:
         n_events = self.panel.pairs["event_id"].nunique()
@@ -432,6 +443,23 @@ class StudyResult:
         from eventstudy.report.html import notebook_fragment
 
         return notebook_fragment(self)
+
+    def report(
+        self, out_dir: str | Path, formats: str | Iterable[ReportFormat] | None = None, **options: Any
+    ) -> list[Path]:
+        """Write the report (figures, then MD/HTML/PDF/XLSX/TeX as asked) into a folder.
+
+        Delegates to :func:`eventstudy.report.write_report`; ``options`` are its keyword arguments (``dpi``,
+        ``per_event_figures``, ``progress``). ``formats=None`` writes its default formats (md, html, pdf).
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
+        """
+        from eventstudy.report import DEFAULT_FORMATS, write_report
+
+        return write_report(self, out_dir, formats=DEFAULT_FORMATS if formats is None else formats, **options)
 
     def plot_car(self, event_id: str, ticker: str | None = None, ax: Any = None) -> Figure:
         """CAR path with its 95 % band for one event (one ticker, or all when ``ticker`` is None)."""

@@ -121,7 +121,7 @@ def test_changing_what_a_user_gets_changes_no_later_view(result: es.StudyResult,
     from eventstudy.report.markdown import render_markdown
 
     before = {p.name: p.read_bytes() for p in result.to_csv(tmp_path / "before")}
-    summary, report = result.summary(), render_markdown(build_document(result, []))
+    summary, report = str(result.summary()), render_markdown(build_document(result, []))
     car_before = result.car.loc[0, "car"]
     pairs_before = result.panel.pairs.copy()
 
@@ -152,12 +152,12 @@ def test_changing_what_a_user_gets_changes_no_later_view(result: es.StudyResult,
     assert result.car.loc[0, "car"] == car_before != 99.0
     assert result.panel.pairs.equals(pairs_before)
     assert {p.name: p.read_bytes() for p in result.to_csv(tmp_path / "after")} == before
-    assert result.summary() == summary
+    assert str(result.summary()) == summary
     assert render_markdown(build_document(result, [])) == report
 
 
 def test_summary_repr_and_html(result: es.StudyResult) -> None:
-    text = result.summary()
+    text = str(result.summary())
     assert "synthetic" in text and "CAR" in text
     assert "2 events" in repr(result) and "conventions=textbook" in repr(result)
     html = result._repr_html_()

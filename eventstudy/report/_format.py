@@ -9,12 +9,15 @@ references) and the layout of a table in fixed-width lines (plain text and PDF).
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
+
+from eventstudy.formatting import ascii_text
 
 __all__ = [
     "Block",
@@ -25,8 +28,10 @@ __all__ = [
     "Paragraph",
     "Table",
     "TextLayout",
+    "anchor_slug",
     "text_table_layout",
     "text_table_lines",
+    "with_anchors",
 ]
 
 
@@ -37,10 +42,23 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Heading:
-    """A section heading; level 1 is the title."""
+    """A section heading.
+
+    Attributes
+    ----------
+    text
+        The heading.
+    level
+        1 is the title, 2 a section, 3 a part of a section, 4 a part of an appendix section.
+    anchor
+        Unique id of the heading within its document (``[a-z0-9-]``, starting with a letter), set by
+        :func:`with_anchors` from the text or from an anchor given as a hint: the HTML ``id`` and
+        table-of-contents link, the PDF bookmark key. Empty on headings made by hand.
+    """
 
     text: str
     level: int = 2
+    anchor: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,6 +148,32 @@ class FigureRef:
 
 
 Block = Heading | Paragraph | Bullets | Table | FigureRef
+
+
+def anchor_slug(text: str) -> str:
+    """A readable id for a heading: lower-case ASCII letters, digits and ``-`` (``"h"`` if nothing is left)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text(text, placeholder="-").lower()).strip("-")[:60].rstrip("-")
+    return slug if slug[:1].isalpha() else f"h-{slug}".rstrip("-")
+
+
+def with_anchors(doc: Sequence[Block]) -> list[Block]:
+    """Give every heading of a document a unique anchor (:attr:`Heading.anchor`).
+
+    A heading's own anchor, if any, is the base (made safe by :func:`anchor_slug`), else its text; a base
+    already used gets ``-2``, ``-3``, ... Applying it twice changes nothing.
+    """
+    used: set[str] = set()
+    out: list[Block] = []
+    for block in doc:
+        if isinstance(block, Heading):
+            base = anchor_slug(block.anchor or block.text)
+            anchor, n = base, 2
+            while anchor in used:
+                anchor, n = f"{base}-{n}", n + 1
+            used.add(anchor)
+            block = replace(block, anchor=anchor)
+        out.append(block)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -32,11 +32,13 @@ from eventstudy.formatting import (
     fmt_pct,
     fmt_stat,
     group_label,
+    hide_paths,
     signed_day,
     stars,
 )
-from eventstudy.report._format import Block, Bullets, FigureRef, FigureSpec, Heading, Paragraph, Table
+from eventstudy.report._format import Block, Bullets, FigureRef, FigureSpec, Heading, Paragraph, Table, with_anchors
 from eventstudy.spec import window_text
+from eventstudy.summary import SummarizableResult, Summary, statistic_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -52,10 +54,12 @@ __all__ = [
     "day_table",
     "day_tests_table",
     "event_days_table",
+    "event_heading",
     "events_table",
     "exclusions_table",
     "figure_notes",
     "figure_specs",
+    "group_differences_table",
     "ordered_groups",
     "parameters_table",
     "per_event_figures",
@@ -66,35 +70,27 @@ __all__ = [
 ]
 
 
-class ReportableResult(Protocol):
-    """The attributes of a study result that the reports read (see ``eventstudy.results.StudyResult``)."""
+class ReportableResult(SummarizableResult, Protocol):
+    """The attributes of a study result that the reports read (see ``eventstudy.results.StudyResult``).
 
-    @property
-    def car(self) -> pd.DataFrame: ...
+    Those of :class:`eventstudy.summary.SummarizableResult` (car, tests, abnormal_returns, event_days,
+    exclusions, events, settings, title) and these.
+    """
+
     @property
     def car_path(self) -> pd.DataFrame: ...
     @property
     def aar(self) -> pd.DataFrame: ...
     @property
-    def tests(self) -> pd.DataFrame: ...
-    @property
-    def event_days(self) -> pd.DataFrame: ...
-    @property
     def parameters(self) -> pd.DataFrame: ...
-    @property
-    def exclusions(self) -> pd.DataFrame: ...
     @property
     def provenance(self) -> pd.DataFrame: ...
     @property
-    def events(self) -> pd.DataFrame: ...
-    @property
-    def settings(self) -> Mapping[str, Any]: ...
+    def group_differences(self) -> pd.DataFrame: ...
     @property
     def conventions(self) -> Sequence[str]: ...
     @property
     def adjustment_note(self) -> str: ...
-    @property
-    def title(self) -> str: ...
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -115,12 +111,13 @@ def _frame_table(
     """Build a :class:`Table` from the columns of a frame.
 
     ``spec`` lists ``(column, header, formatter, align)``; columns absent from the frame are skipped,
-    and a ``None`` formatter means :func:`fmt_cell`.
+    and a ``None`` formatter means :func:`fmt_cell`. Every cell passes through :func:`hide_paths`: a report
+    names files, never where they lie on the machine.
     """
     wrap = dict(wrap or {})
     used = [(col, head, fmt or fmt_cell, al) for col, head, fmt, al in spec if col in frame.columns]
     rows = tuple(
-        tuple(fmt(value) for (_, _, fmt, _), value in zip(used, values, strict=True))
+        tuple(hide_paths(fmt(value)) for (_, _, fmt, _), value in zip(used, values, strict=True))
         for values in frame[[c for c, *_ in used]].itertuples(index=False, name=None)
     )
     return Table(
@@ -149,8 +146,8 @@ def provenance_table(result: ReportableResult) -> Table:
 
 
 def settings_table(result: ReportableResult) -> Table:
-    """Every setting of the study, in the order of ``result.settings``."""
-    rows = tuple((fmt_cell(k), fmt_cell(v)) for k, v in result.settings.items())
+    """Every setting of the study, in the order of ``result.settings`` (paths reduced to their last part)."""
+    rows = tuple((fmt_cell(k), hide_paths(fmt_cell(v))) for k, v in result.settings.items())
     return Table(("setting", "value"), rows, ("l", "l"), wrap=(30, 90))
 
 
@@ -235,6 +232,37 @@ def car_table(result: ReportableResult, event_id: object | None = None) -> Table
     return _frame_table(frame, spec, notes=CAR_NOTES, wrap={"event_id": 30})
 
 
+def group_differences_table(result: ReportableResult, window: tuple[int, int] | None = None) -> Table:
+    """Between-group difference tests of the CARs (``group_differences.csv``), for one CAR window or all.
+
+    Means, the difference and a statistic that is a return (the permutation test's D) in percent.
+    """
+    frame = result.group_differences
+    if window is not None and len(frame):
+        frame = frame[(frame["window_start"] == window[0]) & (frame["window_end"] == window[1])]
+    shown = [statistic_text(t, v) for t, v in zip(frame["test"], frame["statistic"], strict=True)]
+    spec: list[tuple[str, str, Formatter | None, str]] = [
+        ("_window", "window", None, "l"),
+        ("group_a", "group a", None, "l"),
+        ("group_b", "group b", None, "l"),
+        ("n_a", "n a", fmt_int, "r"),
+        ("n_b", "n b", fmt_int, "r"),
+        ("mean_a", "mean CAR a", fmt_pct, "r"),
+        ("mean_b", "mean CAR b", fmt_pct, "r"),
+        ("difference", "a - b", fmt_pct, "r"),
+        ("test", "test", None, "l"),
+        ("_statistic", "statistic", None, "r"),
+        ("p_value", "p-value", fmt_p, "r"),
+        ("distribution", "distribution", None, "l"),
+        ("reason", "note", None, "l"),
+    ]
+    notes = (
+        "Mean CARs and their difference in percent; welch_t: Welch's t; mann_whitney_u: U of group a; "
+        "permutation: the difference D of the means (in percent), p-value from the permutations. Two-sided.",
+    )
+    return _frame_table(frame.assign(_window=_windows(frame), _statistic=shown), spec, notes=notes, wrap={"reason": 40})
+
+
 def _windows(frame: pd.DataFrame) -> list[str]:
     """The ``window_start``/``window_end`` columns of a frame as window text."""
     return [window_text((int(a), int(b))) for a, b in zip(frame["window_start"], frame["window_end"], strict=True)]
@@ -262,10 +290,11 @@ def _long_tests_table(
         where = [signed_day(int(d)) for d in frame["window_start"]]
     else:
         where = _windows(frame)
+    shown = [statistic_text(t, v) for t, v in zip(frame["test"], frame["statistic"], strict=True)]
     spec = [
         ("test", "test", None, "l"),
         ("_where", scope, None, "r" if scope == "day" else "l"),
-        ("statistic", "statistic", fmt_stat, "r"),
+        ("_statistic", "statistic", None, "r"),
         ("p_value", "p-value", fmt_p, "r"),
         ("p_holm", "p_holm", fmt_p, "r"),
         ("distribution", "distribution", None, "l"),
@@ -273,7 +302,9 @@ def _long_tests_table(
         ("reason", "note", None, "l"),
     ]
     notes = (note, result.adjustment_note)
-    return _frame_table(frame.assign(_where=where), spec, caption=caption, notes=notes, wrap={"reason": 50})
+    return _frame_table(
+        frame.assign(_where=where, _statistic=shown), spec, caption=caption, notes=notes, wrap={"reason": 50}
+    )
 
 
 def window_tests_table(result: ReportableResult, group: object) -> Table:
@@ -283,7 +314,8 @@ def window_tests_table(result: ReportableResult, group: object) -> Table:
         group,
         "window",
         "Window tests (cumulative abnormal returns)",
-        "p-values two-sided, from the distribution shown; n = number of events used.",
+        "p-values two-sided, from the distribution shown; n = number of events used. Statistics that are "
+        "returns (bootstrap_caar: the CAAR) in percent; wilcoxon: W+, the sum of the ranks of the positive CARs.",
     )
 
 
@@ -447,7 +479,7 @@ def figure_specs(result: ReportableResult, per_event: bool | None = None) -> lis
         specs.append(FigureSpec(key, kind, caption, args))
 
     if groups.get("all", False):
-        add("aar_all", "aar", "Average abnormal return (bars) and CAAR (line), all events.", group="all")
+        add("aar_all", "aar", "AAR (bars) and CAAR (line) with its 95% cross-sectional band, all events.", group="all")
     window = _heatmap_window(result)
     if window is not None:
         add(
@@ -466,14 +498,15 @@ def figure_specs(result: ReportableResult, per_event: bool | None = None) -> lis
     event_groups = [g for g, ok in groups.items() if ok and g != "all"]
     for ev in dict.fromkeys([*tickers, *event_groups]):
         if ev in event_groups:
-            add(figure_stem("aar", ev), "aar", f"AAR and CAAR, event {ev}.", group=ev)
-        for tk in tickers.get(ev, []):
+            add(figure_stem("aar", ev), "aar", f"AAR and CAAR with its 95% band, event {ev}.", group=ev)
+        if ev in tickers:  # one figure per event: a panel per ticker (plots.plot_car without a ticker)
+            first, n = tickers[ev][0], len(tickers[ev])
+            what = f"each of the {n} tickers (one panel each)" if n > 1 else str(first)
             add(
-                figure_stem("car", ev, tk),
+                figure_stem("car", ev),
                 "car",
-                f"CAR of {tk} around event {ev}, with its 95% confidence band.",
+                f"CAR of {what} around event {ev}, with 95% confidence bands.",
                 event_id=ev,
-                ticker=tk,
             )
     return specs
 
@@ -486,7 +519,7 @@ def figure_notes(result: ReportableResult, specs: Sequence[FigureSpec]) -> list[
     """
     groups, paths = _drawable(result)
     n_aar = int(groups.drop("all", errors="ignore").sum())
-    n_car = int(paths.sum())
+    n_car = paths[paths].index.get_level_values("event_id").nunique() if paths.any() else 0  # one per event
     drawn_aar = sum(1 for s in specs if s.kind == "aar" and str(s.args.get("group")) != "all")
     drawn_car = sum(1 for s in specs if s.kind == "car")
     notes = []
@@ -494,14 +527,15 @@ def figure_notes(result: ReportableResult, specs: Sequence[FigureSpec]) -> list[
         n_events = paths.index.get_level_values("event_id").nunique() if len(paths) else 0
         why = (
             f"this study has {n_events} events and {len(paths)} firm-events, more than the {MAX_FIGURE_EVENTS} "
-            f"events or {MAX_FIGURE_FIRM_EVENTS} firm-events up to which a report draws one figure per event "
-            "and per firm-event"
+            f"events or {MAX_FIGURE_FIRM_EVENTS} firm-events up to which a report draws the figures of each "
+            "event"
             if not per_event_figures(result)
             else "they were turned off"
         )
         notes.append(
             f"Per-event figures are left out: {why}. Not drawn: {n_aar - drawn_aar} AAR/CAAR figures (one per "
-            f"event) and {n_car - drawn_car} CAR figures (one per firm-event). Draw any of them from the result: "
+            f"event) and {n_car - drawn_car} CAR figures (one per event, a panel per ticker). Draw any of them "
+            "from the result: "
             "result.plot_aar(event_id), result.plot_car(event_id) or result.plot_car(event_id, ticker); "
             "eventstudy.report.write_report(result, folder, per_event_figures=True) writes them all."
         )
@@ -522,7 +556,7 @@ def figure_notes(result: ReportableResult, specs: Sequence[FigureSpec]) -> list[
     empty_car = int((~paths).sum())
     if empty_aar or empty_car:
         notes.append(
-            f"Left out for want of data: {empty_aar} AAR/CAAR and {empty_car} CAR figures whose every value is "
+            f"Left out for want of data: {empty_aar} AAR/CAAR figures and {empty_car} CAR panels whose every value is "
             "missing (a missing abnormal return on the first event-window day leaves the whole CAR path missing)."
         )
     return notes
@@ -546,36 +580,82 @@ def _text_or_none(table: Table, none_text: str) -> Block:
     return table if table.rows else Paragraph(none_text)
 
 
-def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | None = None) -> list[Block]:
-    """Turn a result into the ordered blocks of a report.
+def event_heading(result: ReportableResult, event_id: object) -> str:
+    """The heading of an event: ``"<date> – <headline> (<event id>)"`` (the id alone when not in ``events``)."""
+    events = result.events
+    row = events[events["event_id"] == event_id] if "event_id" in events.columns else events.iloc[0:0]
+    if not len(row):
+        return str(event_id)
+    date = fmt_date(row["date"].iloc[0]) if "date" in row.columns else ""
+    headline = fmt_cell(row["headline"].iloc[0]) if "headline" in row.columns else ""
+    text = " – ".join(part for part in (date, headline) if part)
+    return f"{text} ({event_id})" if text else str(event_id)
 
-    Order: title; data source and vintage; settings and conventions; events and the day-0 audit;
-    exclusions; CAR tables per event; tests per group; model parameters; figures.
+
+def _group_heading(result: ReportableResult, group: object) -> str:
+    if str(group) == "all":
+        return "All events (pooled)"
+    events = result.events
+    if "event_id" in events.columns and (events["event_id"] == group).any():
+        return event_heading(result, group)
+    return f"Group: {group_label(group)}"
+
+
+def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | None = None) -> list[Block]:
+    """Turn a result into the ordered blocks of a report, every heading with a unique anchor.
+
+    Order: title; the summary (results at a glance, CARs by firm: :meth:`eventstudy.summary.Summary.blocks`);
+    figures; exclusions by reason; settings; statistical conventions; data source and vintage; events and the
+    day-0 audit; then the appendix: every exclusion, the CAR tables with standard errors per event, the full
+    test battery per group and the model parameters.
 
     Parameters
     ----------
     result
         A study result (duck-typed, :class:`ReportableResult`).
     figures
-        The figures to place at the end; ``None`` means :func:`figure_specs` of the result.
+        The figures of the report; ``None`` means :func:`figure_specs` of the result.
 
     Returns
     -------
     list of Block
     """
     figures = figure_specs(result) if figures is None else figures
-    doc: list[Block] = [Heading(str(result.title), 1)]
+    summary = Summary.from_result(result)
+    doc: list[Block] = [Heading(str(result.title), 1), *summary.blocks()]
+    differences = result.group_differences
+    if len(differences):
+        doc.append(Heading("Differences between groups"))
+        doc.append(group_differences_table(result, summary.headline_window))
+        doc.append(Paragraph("Every CAR window: appendix, Differences between groups; group_differences.csv."))
+
+    doc.append(Heading("Figures"))
+    notes = figure_notes(result, figures)
+    if not figures:
+        doc.append(Paragraph("No figures." if notes else "No figures: no abnormal return or CAR has a value to draw."))
+    doc.extend(Paragraph(note) for note in notes)
+    doc.extend(FigureRef(spec) for spec in figures)
+
+    doc.append(Heading("Exclusions"))
+    lines = summary.exclusion_lines()
+    if lines:
+        doc.append(Bullets(lines))
+        doc.append(
+            Paragraph("Each excluded firm-event with its full reason: appendix, Exclusions in detail; exclusions.csv.")
+        )
+    else:
+        doc.append(Paragraph("None: no event, ticker or window was excluded."))
+
+    doc.append(Heading("Settings"))
+    doc.append(_text_or_none(settings_table(result), "No settings were recorded."))
+    doc.append(Heading("Statistical conventions"))
+    conventions = tuple(fmt_cell(c) for c in result.conventions)
+    doc.append(Bullets(conventions) if conventions else Paragraph("No conventions were recorded."))
 
     doc.append(Heading("Data source and vintage"))
     doc.append(_text_or_none(provenance_table(result), "No price provenance was recorded."))
 
-    doc.append(Heading("Settings"))
-    doc.append(_text_or_none(settings_table(result), "No settings were recorded."))
-    doc.append(Heading("Statistical conventions", 3))
-    conventions = tuple(fmt_cell(c) for c in result.conventions)
-    doc.append(Bullets(conventions) if conventions else Paragraph("No conventions were recorded."))
-
-    doc.append(Heading("Events"))
+    doc.append(Heading("Events and day 0"))
     doc.append(_text_or_none(events_table(result), "No events."))
     doc.append(Heading("Day-0 audit", 3))
     doc.append(
@@ -587,24 +667,25 @@ def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | Non
     )
     doc.append(_text_or_none(event_days_table(result), "No day-0 rows."))
 
-    doc.append(Heading("Exclusions"))
+    doc.append(Heading("Appendix"))
+    doc.append(Heading("Exclusions in detail", 3))
     doc.append(_text_or_none(exclusions_table(result), "None: no event, ticker or window was excluded."))
 
-    doc.append(Heading("Cumulative abnormal returns"))
+    doc.append(Heading("Cumulative abnormal returns with standard errors", 3))
     car = result.car
     car_events = list(pd.unique(car["event_id"])) if "event_id" in car.columns else []
     if not car_events:
         doc.append(Paragraph("No cumulative abnormal returns were computed."))
     for ev in car_events:
-        doc.append(Heading(f"Event {ev}", 3))
+        doc.append(Heading(event_heading(result, ev), 4, anchor=f"car-{ev}"))
         doc.append(car_table(result, ev))
 
-    doc.append(Heading("Test statistics"))
+    doc.append(Heading("Test statistics", 3))
     groups = ordered_groups(result.tests)
     if not groups:
         doc.append(Paragraph("No tests were computed."))
     for g in groups:
-        doc.append(Heading(f"Group: {group_label(g)}", 3))
+        doc.append(Heading(_group_heading(result, g), 4, anchor=f"tests-{g}"))
         wt = window_tests_table(result, g)
         if wt.rows:
             doc.append(wt)
@@ -616,13 +697,10 @@ def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | Non
             if long.rows:
                 doc.append(long)
 
-    doc.append(Heading("Model parameters"))
-    doc.append(_text_or_none(parameters_table(result), "No model parameters (no event was estimated)."))
+    if len(differences):
+        doc.append(Heading("Differences between groups, every CAR window", 3))
+        doc.append(group_differences_table(result))
 
-    doc.append(Heading("Figures"))
-    notes = figure_notes(result, figures)
-    if not figures:
-        doc.append(Paragraph("No figures." if notes else "No figures: no abnormal return or CAR has a value to draw."))
-    doc.extend(Paragraph(note) for note in notes)
-    doc.extend(FigureRef(spec) for spec in figures)
-    return doc
+    doc.append(Heading("Model parameters", 3))
+    doc.append(_text_or_none(parameters_table(result), "No model parameters (no event was estimated)."))
+    return with_anchors(doc)

@@ -1,8 +1,8 @@
-"""Markdown report and the plain-text summary.
+"""Markdown report: a view of the blocks built by :func:`eventstudy.report._tables.build_document`.
 
-Both are views of the blocks built by :func:`eventstudy.report._tables.build_document` (and the same
-table builders), so every number is formatted by one rule. No third-party dependency: tables are
-written by hand (``DataFrame.to_markdown`` would need ``tabulate``).
+Every number arrives formatted (one rule per purpose, :mod:`eventstudy.formatting`). No third-party
+dependency: tables are written by hand (``DataFrame.to_markdown`` would need ``tabulate``). The plain-text
+summary is :meth:`eventstudy.summary.Summary.as_text`.
 """
 
 from __future__ import annotations
@@ -10,18 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from eventstudy.formatting import group_label
-from eventstudy.report._format import Block, Bullets, FigureRef, Heading, Paragraph, Table, text_table_lines
-from eventstudy.report._tables import (
-    ReportableResult,
-    car_table,
-    exclusions_table,
-    ordered_groups,
-    settings_table,
-    window_tests_table,
-)
+from eventstudy.report._format import Block, Bullets, FigureRef, Heading, Paragraph, Table
 
-__all__ = ["md_escape", "render_markdown", "summary_text"]
+__all__ = ["md_escape", "render_markdown"]
 
 _MD_SPECIAL = re.compile(r"([\\`*|<])")
 _MD_LINKISH = re.compile(r"\]\s*[(\[:]")
@@ -102,52 +93,3 @@ def render_markdown(doc: Sequence[Block], figure_dir: str = "figures") -> str:
             alt = md_escape(spec.caption.replace("[", "(").replace("]", ")"))
             out.append(f"![{alt}]({figure_dir.rstrip('/')}/{spec.filename})\n\n*{md_escape(spec.caption)}*")
     return "\n\n".join(out) + "\n"
-
-
-def _text_block(title: str, lines: Sequence[str]) -> list[str]:
-    return [title, "-" * len(title), *lines, ""]
-
-
-def summary_text(result: ReportableResult, *, max_rows: int | None = None, width: int = 110) -> str:
-    """Summarize a study as plain text: settings, conventions, exclusions, CARs and window tests.
-
-    It is readable as is and as Markdown (a title line and dashed section rules); it backs
-    ``StudyResult.summary()`` and ``__str__``.
-
-    Parameters
-    ----------
-    result
-        A study result (duck-typed).
-    max_rows
-        Maximum rows per table (``None`` = all); the rest are counted in a note.
-    width
-        Target line width; wide text columns wrap.
-
-    Returns
-    -------
-    str
-    """
-    title = str(result.title)
-    out = [title, "=" * len(title), ""]
-
-    settings = settings_table(result)
-    out += _text_block("Settings", [f"  {k}: {v}" for k, v in settings.rows] or ["  (none recorded)"])
-    out += _text_block("Conventions", [f"  - {c}" for c in result.conventions] or ["  (none recorded)"])
-
-    def table_lines(table: Table) -> list[str]:
-        table = table.head(max_rows)
-        lines = ["  " + line for line in text_table_lines(table, width - 2)]
-        return lines + [f"  {n}" for n in table.notes]
-
-    excl = exclusions_table(result)
-    out += _text_block(
-        f"Exclusions ({len(excl.rows)})",
-        table_lines(excl) if excl.rows else ["  none: no event, ticker or window was excluded"],
-    )
-    car = car_table(result)
-    out += _text_block("Cumulative abnormal returns", table_lines(car) if car.rows else ["  (none)"])
-    for g in ordered_groups(result.tests):
-        wt = window_tests_table(result, g)
-        if wt.rows:
-            out += _text_block(f"Window tests: {group_label(g)}", table_lines(wt))
-    return "\n".join(out).rstrip() + "\n"

@@ -255,13 +255,36 @@ def make_fake_result(
             "notes": ["", "FX quote, 24h market", "", ""],
         }
     )
+    days = pd.DataFrame(day_rows)
+    firm_events = days[["event_id", "ticker", "exchange", "day_zero"]].assign(
+        group="", duplicate_of="", overlaps="", estimation_confounders="", pooled=True
+    )
     return SimpleNamespace(
         abnormal_returns=abnormal,
+        firm_events=firm_events,
+        group_differences=pd.DataFrame(
+            columns=[
+                "window_start",
+                "window_end",
+                "group_a",
+                "group_b",
+                "n_a",
+                "n_b",
+                "mean_a",
+                "mean_b",
+                "difference",
+                "test",
+                "statistic",
+                "p_value",
+                "distribution",
+                "reason",
+            ]
+        ),
         car=car,
         car_path=car_path,
         aar=aar,
         tests=tests,
-        event_days=pd.DataFrame(day_rows),
+        event_days=days,
         parameters=pd.DataFrame(param_rows),
         exclusions=excl,
         provenance=provenance,

@@ -8,6 +8,7 @@ Wilcoxon), never against the summary's own code.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -262,3 +263,22 @@ class TestViews:
         rows = {(r[0], r[1]): r[-1] for r in table.rows}
         assert rows[("dup", "S1")].startswith("same firm-day as small")
         assert rows[("big", "B00")] == ""
+
+
+@pytest.mark.realdata
+def test_seed_summary_is_one_screen(shared_dir) -> None:
+    """The 2020-21 seed study (34 firm-events; 1,356 lines before issue 7) prints on one screen."""
+    repo = Path(__file__).resolve().parents[1]
+    study = es.EventStudy.from_csv(
+        repo / "events.csv",
+        prices=es.CsvPrices(shared_dir / "data" / "curated" / "window_2019_2021"),
+        start="2020-01-01",
+        end="2021-12-31",
+    )
+    result = study.run()
+    text = str(result.summary())
+    assert len(text.splitlines()) <= SCREEN_LINES
+    glance = text[text.index("Results at a glance") : text.index("Cumulative abnormal returns by firm")]
+    for event in result.car["event_id"].unique():
+        assert event[:21] in glance
+    assert "all events" in glance and str(shared_dir) not in text

@@ -8,7 +8,7 @@ Notation follows ``docs/methods.md`` §1: for event i, ``X_i`` is the (M_i x k) 
 leading column of ones when the model has an intercept), ``y_i`` the estimation returns, ``b_i`` the OLS
 coefficients, ``s_i^2`` the residual variance and ``C_it = 1 + x_it'(X_i'X_i)^-1 x_it`` the forecast-error
 (Theil) factor. The group helpers (:func:`group_sum` and the counts, totals and moments built on it,
-:func:`group_rows`) are the one place where rows are summed or listed by group code.
+:func:`group_max`, :func:`group_rows`) are the one place where rows are summed or listed by group code.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from eventstudy._typing import FloatArray, IntArray
 
@@ -311,20 +312,32 @@ def group_rows(groups: IntArray, n_groups: int, within: IntArray | None = None) 
 def group_sum(values: np.ndarray, groups: IntArray, n_groups: int) -> np.ndarray:
     """Sum of the rows of ``values`` (N, ...) by group code, shape (n_groups, ...); NaN propagates.
 
-    Every code must lie in 0..n_groups-1. One stable sort and ``np.add.reduceat``; the dtype of
-    ``values`` is kept (integer counts stay exact).
+    Rows with a code outside 0..n_groups-1 (e.g. -1) belong to no group. The dtype of ``values`` is kept
+    (integer counts stay exact).
+
+    Notes
+    -----
+    One group: ``values.sum(axis=0)`` over its rows (numpy's pairwise summation). Several groups: one
+    product of the sparse (n_groups x N) 0/1 membership matrix with the values, i.e. each group's rows
+    added one after the other in ascending row order, in a single pass over the values whatever the
+    number of groups or their sizes (no sort of the values, no per-group work).
     """
     values = np.asarray(values)
+    codes = np.asarray(groups, dtype=np.int64)
     out = np.zeros((n_groups,) + values.shape[1:], dtype=values.dtype)
-    if len(groups) == 0:
+    member = (codes >= 0) & (codes < n_groups)
+    if not member.any():
         return out
     if n_groups == 1:
-        out[0] = values.sum(axis=0)  # the pooled group: no sort needed
+        out[0] = (values if member.all() else values[member]).sum(axis=0)  # the pooled group: no matrix needed
         return out
-    order = np.argsort(groups, kind="stable")
-    sorted_groups = np.asarray(groups)[order]
-    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
-    out[sorted_groups[starts]] = np.add.reduceat(values[order], starts, axis=0)
+    rows = np.flatnonzero(member)
+    order = rows[np.argsort(codes[rows], kind="stable")]
+    indptr = np.zeros(n_groups + 1, dtype=np.int64)
+    np.cumsum(np.bincount(codes[rows], minlength=n_groups), out=indptr[1:])
+    membership = csr_matrix((np.ones(len(order), dtype=values.dtype), order, indptr), shape=(n_groups, len(codes)))
+    flat = np.ascontiguousarray(values.reshape(len(codes), -1))
+    out[...] = (membership @ flat).reshape(out.shape)
     return out
 
 
@@ -339,6 +352,22 @@ def group_total(values: FloatArray, groups: IntArray, n_groups: int) -> FloatArr
     return group_sum(np.where(np.isfinite(values), values, 0.0), groups, n_groups)
 
 
+def group_max(values: np.ndarray, groups: IntArray, n_groups: int, empty: float) -> np.ndarray:
+    """Largest value of the rows of ``values`` (N, ...) per group, shape (n_groups, ...); ``empty`` for no rows.
+
+    Rows with a code outside 0..n_groups-1 belong to no group; NaN propagates as in ``np.maximum``. One
+    stable sort of the codes and ``np.maximum.reduceat``.
+    """
+    values = np.asarray(values)
+    out = np.full((n_groups,) + values.shape[1:], empty, dtype=np.result_type(values.dtype, np.asarray(empty)))
+    order, bounds = group_rows(groups, n_groups)
+    filled = np.flatnonzero(np.diff(bounds) > 0)
+    if len(filled):  # consecutive non-empty groups: each reduceat segment holds one group's rows
+        members = order[bounds[0] : bounds[-1]]
+        out[filled] = np.maximum.reduceat(values[members], bounds[filled] - bounds[0], axis=0)
+    return out
+
+
 def group_moments(values: FloatArray, groups: IntArray, n_groups: int) -> tuple[IntArray, FloatArray, FloatArray]:
     """Count, sum and sum of squared deviations of ``values`` (N, D) within groups, ignoring NaN.
 
@@ -347,7 +376,7 @@ def group_moments(values: FloatArray, groups: IntArray, n_groups: int) -> tuple[
     values : (N, D)
         One row per event, NaN where missing.
     groups : (N,)
-        Group code in 0..n_groups-1 per row.
+        Group code per row; rows with a code outside 0..n_groups-1 belong to no group.
     n_groups
         Number of groups.
 
@@ -362,7 +391,9 @@ def group_moments(values: FloatArray, groups: IntArray, n_groups: int) -> tuple[
     total = group_total(values, groups, n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
-    dev = np.where(present, values - mean[groups], 0.0)
+    codes = np.asarray(groups, dtype=np.int64)
+    member = (codes >= 0) & (codes < n_groups)
+    dev = np.where(present & member[:, None], values - mean[np.where(member, codes, 0)], 0.0)
     ssd = group_sum(dev * dev, groups, n_groups)
     return count, total, ssd
 
@@ -372,6 +403,7 @@ __all__ = [
     "car_variance",
     "design",
     "group_count",
+    "group_max",
     "group_moments",
     "group_rows",
     "group_sum",

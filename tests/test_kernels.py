@@ -160,6 +160,35 @@ def test_group_sum_count_and_total_match_pandas() -> None:
     assert kn.group_sum(np.zeros((0, 3)), np.zeros(0, dtype=np.int64), 2).shape == (2, 3)
 
 
+def test_group_helpers_skip_rows_outside_every_group() -> None:
+    """Codes < 0 or >= n_groups (rows of no group) add nothing, on the pooled and the many-group paths."""
+    rng = np.random.default_rng(9)
+    values = rng.normal(size=(30, 4))
+    values[rng.random(values.shape) < 0.2] = np.nan
+    groups = rng.integers(-1, 4, size=30)  # -1 and 3 are outside 3 groups
+    inside = (groups >= 0) & (groups < 3)
+    frame = pd.DataFrame(values[inside]).assign(g=groups[inside]).groupby("g")
+    np.testing.assert_allclose(kn.group_total(values, groups, 3), frame.sum().to_numpy())
+    count, _, ssd = kn.group_moments(values, groups, 3)
+    np.testing.assert_array_equal(count, frame.count().to_numpy())
+    np.testing.assert_allclose(ssd, (frame.var(ddof=0) * frame.count()).to_numpy())
+    pooled = np.where(inside, 0, -1)
+    np.testing.assert_allclose(kn.group_total(values, pooled, 1)[0], np.nansum(values[inside], axis=0))
+    assert (kn.group_sum(values, np.full(30, -1), 3) == 0).all()
+
+
+def test_group_max_matches_pandas() -> None:
+    rng = np.random.default_rng(10)
+    values = rng.normal(size=(40, 3))
+    groups = rng.integers(-1, 5, size=40)  # group 5 of 6 is empty; -1 in no group
+    got = kn.group_max(values, groups, 6, np.nan)
+    frame = pd.DataFrame(values).assign(g=groups)
+    expected = frame[frame.g >= 0].groupby("g").max().reindex(range(6)).to_numpy()
+    np.testing.assert_array_equal(got, expected)
+    assert np.isnan(got[5]).all()
+    assert (kn.group_max(values, np.full(40, -1), 2, -1.0) == -1.0).all()
+
+
 def test_group_rows_lists_each_groups_rows_and_skips_negative_codes() -> None:
     groups = np.array([2, 0, -1, 2, 1, 0, 2, -1, 5])
     order, bounds = kn.group_rows(groups, 4)

@@ -4,19 +4,17 @@ Brown and Warner's crude dependence adjustment (P6), Lamb's (1995) test (P11) an
 (2010) adjustment of Patell Z and BMP t (P10), ``docs/methods.md`` §6.2. All three use the estimation
 residuals of the events of a group jointly: the CDA and Lamb through the time series of the mean residual,
 Kolari-Pynnönen through the average pairwise correlation of the residuals on common calendar dates. As in
-:mod:`eventstudy.inference.parametric`, every quantity is computed for all groups at once with group sums;
-only the Kolari-Pynnönen correlations loop over groups (and over blocks of events within a large group, to
-keep memory bounded). :func:`kp_correlation_table` reports r̄ and its number of pairs per group, and per
-market when a group mixes markets (P10), as a tidy frame.
+:mod:`eventstudy.inference.parametric`, every quantity is computed for all groups at once with group sums,
+and the Kolari-Pynnönen r̄ with the pairwise-correlation kernel of :mod:`eventstudy.inference.correlation`
+(linear in the number of firm-events except for firm-events with gaps in their dates).
+:func:`kp_correlation_table` reports r̄ and its number of pairs per group, and per market when a group
+mixes markets (P10), as a tidy frame.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
-from scipy.sparse import csr_matrix
 
 from eventstudy import _kernels as kn
 from eventstudy._typing import FloatArray, IntArray
@@ -30,6 +28,7 @@ from eventstudy.inference.base import (
     two_sided_normal,
     two_sided_t,
 )
+from eventstudy.inference.correlation import pairwise_correlation_sums
 from eventstudy.inference.parametric import BmpT, PatellZ, sum_daily, window_lengths
 
 # --------------------------------------------------------------------------------------------------
@@ -233,9 +232,6 @@ class Lamb(StatTest):
 # Kolari-Pynnönen
 # --------------------------------------------------------------------------------------------------
 
-_BLOCK_CELLS = 1 << 20  # cells of one block of values or of pair results (8 MB of float64)
-_DENSE_FILL = 0.2  # below this share of filled cells a block is handled as a sparse matrix
-
 
 def kp_mean_correlation(data: InferenceData, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray]:
     """Average pairwise correlation r̄ of standardized estimation residuals within each group.
@@ -262,13 +258,18 @@ def kp_mean_correlation(data: InferenceData, groups: IntArray, n_groups: int) ->
     -----
     u_i(d) = e_i(d) / s_i, indexed by the exchange-local calendar date d of each estimation row
     (``est_dates``). ρ_ij is the Pearson correlation of u_i and u_j over the dates on which both have a
-    residual (pairwise complete: each pair uses its own common dates, with its own means). Computed with
-    matrix products on the (events x dates) matrix of the group, with 0/1 masks: for masks M and values
-    X (0 where missing), n = M M', Σx = X M', Σy = M X', Σxy = X X', Σx^2 = X^2 M', Σy^2 = M (X^2)'.
-    Groups are processed one at a time, and within a group in blocks of events sorted by first date,
-    each against the events whose date ranges can overlap it, so memory stays bounded whatever the
-    number of events (``docs/methods.md`` §6.2, P10). Blocks whose date span is sparsely filled (events
-    spread over many dates) use sparse matrix products.
+    residual (pairwise complete: each pair uses its own common dates, with its own means), and r̄ is the
+    plain mean of the qualifying ρ_ij (``docs/methods.md`` §6.2, P10). The sum of the ρ_ij is computed
+    exactly by :func:`eventstudy.inference.correlation.pairwise_correlation_sums`: within groups of
+    firm-events with identical estimation dates (a balanced common window, e.g. the firms of one
+    exchange around one event day) by the identity Σ_{i<j} ρ_ij = (||Σ_i z_i||^2 - N) / 2 for z_i
+    standardized to unit length on the common dates, i.e. r̄ = (||Σ_i z_i||^2 / T - N) / (N (N - 1)) with
+    divisor-T standardization; between firm-events whose estimation dates are complete runs of the
+    group's dates, from prefix and suffix sums per offset between the runs; and pair by pair, on each
+    pair's own common dates, for the pairs with a firm-event whose residuals have gaps, fewer rows or
+    dates that skip a date of the group's axis (e.g. groups mixing exchanges with different holidays).
+    The first two are linear in the number of firm-events, the third quadratic in the number of such
+    firm-events. Rows without a finite, positive s_i are left out.
 
     The cache key holds everything the value depends on besides the instance's arrays: the grouping
     (its codes in full, not a hash) and ``kp_min_overlap``.
@@ -279,104 +280,14 @@ def kp_mean_correlation(data: InferenceData, groups: IntArray, n_groups: int) ->
 
 
 def _kp_mean_correlation(data: InferenceData, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray]:
-    min_overlap = data.conventions.kp_min_overlap
-    sums = np.zeros(n_groups)
-    pairs = np.zeros(n_groups, dtype=np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = np.sqrt(data.s2.astype(np.float64))
+        u = data.est_resid / scale[:, None]
     good = np.isfinite(scale) & (scale > 0)
-    dates = np.asarray(data.est_dates).astype("datetime64[D]")
-    order, bounds = kn.group_rows(groups, n_groups)
-    for g in range(n_groups):
-        rows = order[bounds[g] : bounds[g + 1]]
-        rows = rows[good[rows]]
-        if len(rows) < 2:
-            continue
-        resid, day = data.est_resid[rows], dates[rows]
-        ev, col = np.nonzero(np.isfinite(resid) & ~np.isnat(day))
-        if len(ev):
-            u = resid[ev, col] / scale[rows][ev]
-            sums[g], pairs[g] = _pairwise_corr_sum(ev, day[ev, col].view(np.int64), u, min_overlap)
-    r_bar = np.where(pairs > 0, sums / np.maximum(pairs, 1), 0.0)
-    return r_bar, pairs
-
-
-def _pairwise_corr_sum(ev: IntArray, day: IntArray, u: FloatArray, min_overlap: int) -> tuple[float, int]:
-    """Σ ρ_ij and the number of unordered pairs with >= min_overlap common dates, for one group.
-
-    Events are sorted by their first date and taken in blocks; each block is paired with the events whose
-    date range can overlap it, on the block's date span only. Blocks are dense arrays (BLAS products) when
-    their date span is well filled and sparse matrices when it is not (events spread over many dates).
-    """
-    _, local = np.unique(ev, return_inverse=True)
-    _, dcol = np.unique(day, return_inverse=True)
-    n = int(local.max()) + 1
-    if n < 2:
-        return 0.0, 0
-    first = np.full(n, dcol.max() + 1)
-    np.minimum.at(first, local, dcol)
-    last = np.zeros(n, dtype=first.dtype)
-    np.maximum.at(last, local, dcol)
-    by_first = np.argsort(first, kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    rank[by_first] = np.arange(n)
-    entry_rank = rank[local]
-    eorder = np.argsort(entry_rank, kind="stable")
-    e_rank, e_col, e_val = entry_rank[eorder], dcol[eorder], u[eorder]
-    offsets = np.searchsorted(e_rank, np.arange(n + 1))
-    first_s, last_s = first[by_first], last[by_first]
-    max_len = int((last_s - first_s).max())
-
-    def block(a: int, b: int, lo: int, hi: int, sparse: bool) -> tuple[Any, Any, Any]:
-        sl = slice(offsets[a], offsets[b])
-        return _event_block(e_rank[sl] - a, e_col[sl] - lo, e_val[sl], (b - a, hi - lo + 1), sparse)
-
-    def product(left: Any, right: Any) -> FloatArray:
-        result = left @ right.T
-        return np.asarray(result.toarray() if hasattr(result, "toarray") else result)
-
-    total, count = 0.0, 0
-    rows_per_block = max(1, min(256, _BLOCK_CELLS // 4096))  # with partner blocks of <= 4096 events per product
-    for a in range(0, n, rows_per_block):
-        b = min(n, a + rows_per_block)
-        lo, hi = int(first_s[a:b].min()), int(last_s[a:b].max())
-        span = hi - lo + 1
-        j_lo = int(np.searchsorted(first_s, lo - max_len, side="left"))
-        j_hi = int(np.searchsorted(first_s, hi, side="right"))
-        sparse = (offsets[j_hi] - offsets[j_lo]) < _DENSE_FILL * (j_hi - j_lo) * span
-        xi, xi2, mi = block(a, b, lo, hi, sparse)
-        step = max(1, min(_BLOCK_CELLS // span, _BLOCK_CELLS // (b - a)))
-        for ja in range(j_lo, j_hi, step):
-            jb = min(j_hi, ja + step)
-            xj, xj2, mj = block(ja, jb, lo, hi, sparse)
-            n_ij = product(mi, mj)
-            sx, sy = product(xi, mj), product(mi, xj)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cov = product(xi, xj) - sx * sy / n_ij
-                vx = product(xi2, mj) - sx * sx / n_ij
-                vy = product(mi, xj2) - sy * sy / n_ij
-                rho = cov / np.sqrt(vx * vy)
-            ok = (n_ij >= min_overlap) & (vx > 0) & (vy > 0) & np.isfinite(rho)
-            ok &= np.arange(a, b)[:, None] != np.arange(ja, jb)[None, :]
-            total += float(np.clip(rho[ok], -1.0, 1.0).sum())
-            count += int(ok.sum())
-    # every unordered pair was visited once from each side
-    return total / 2.0, count // 2
-
-
-def _event_block(row: IntArray, col: IntArray, value: FloatArray, shape: tuple[int, int], sparse: bool) -> Any:
-    """Values, squared values and 0/1 mask of one block of events, dense arrays or sparse matrices.
-
-    ``row`` and ``col`` are the entries' positions relative to the block; entries outside ``shape`` (dates
-    beyond the block's span) are dropped.
-    """
-    keep = (col >= 0) & (col < shape[1])
-    r, c, v = row[keep], col[keep], value[keep]
-    if sparse:
-        return tuple(csr_matrix((w, (r, c)), shape=shape) for w in (v, v * v, np.ones_like(v)))
-    out = np.zeros((3,) + shape)
-    out[0, r, c], out[1, r, c], out[2, r, c] = v, v * v, 1.0
-    return out[0], out[1], out[2]
+    sums, pairs = pairwise_correlation_sums(
+        u, data.est_dates, np.where(good, groups, -1), n_groups, data.conventions.kp_min_overlap
+    )
+    return np.where(pairs > 0, sums / np.maximum(pairs, 1), 0.0), pairs
 
 
 KP_CORRELATION_COLUMNS = ("group", "market_scope", "r_bar", "n_pairs", "n_firm_events")

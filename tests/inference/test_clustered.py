@@ -1,4 +1,6 @@
-"""Kolari-Pynnönen r̄ (P10): the correlation kernel on every path, its cache, the adjusted tests, the r̄ table.
+"""Kolari-Pynnönen r̄ (P10): r̄ on clustered and calendar-spread events, its cache, the adjusted tests, the r̄ table.
+
+The routes of the correlation kernel itself are tested in ``test_correlation.py``.
 
 Expected values come from ``hand_rbar`` (pandas inner joins on calendar dates and ``np.corrcoef`` per pair)
 and the hand formulas of ``test_parametric_battery.py``, never from the engine. Tolerance rtol=1e-10: same
@@ -9,16 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 from scipy import stats
 from test_parametric_battery import RTOL, compute, hand_bmp, hand_patell, hand_rbar, simulate  # type: ignore[import-not-found]
 
-from eventstudy.inference import clustered as clustered_module
 from eventstudy.inference import run_tests
 from eventstudy.inference.clustered import KP_CORRELATION_COLUMNS, kp_correlation_table, kp_mean_correlation
 
@@ -70,79 +69,6 @@ class TestKolariPynnonen:
         kp = compute(d, "kp_bmp_t", "day")
         np.testing.assert_allclose(kp.statistic, compute(d, "bmp_t", "day").statistic, rtol=RTOL)
         assert "r̄ = 0" in kp.reason[0, 0]
-
-
-class TestKernelPaths:
-    """Every path of the pairwise kernel (one dense block, blocks of events, blocks of partners, dense or
-    sparse matrices) is run, seen to run, and equals the one-block result and the pandas computation."""
-
-    N = 24
-
-    @pytest.fixture
-    def data(self) -> Any:
-        offsets = np.random.default_rng(5).integers(0, 150, size=self.N)
-        return simulate(n=self.N, offsets=offsets).data
-
-    @pytest.fixture
-    def calls(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, bool]]]:
-        """Record (events in the block, sparse?) of every block the kernel builds."""
-        seen: list[tuple[int, bool]] = []
-        original = clustered_module._event_block
-
-        def spy(row: Any, col: Any, value: Any, shape: tuple[int, int], sparse: bool) -> Any:
-            seen.append((shape[0], sparse))
-            return original(row, col, value, shape, sparse)
-
-        monkeypatch.setattr(clustered_module, "_event_block", spy)
-        yield seen
-
-    def run(self, data: Any) -> tuple[float, int]:
-        fresh = dataclasses.replace(data)  # a new instance has an empty cache: the kernel really runs
-        r_bar, pairs = kp_mean_correlation(fresh, np.zeros(self.N, dtype=np.int64), 1)
-        return float(r_bar[0]), int(pairs[0])
-
-    def check(self, got: tuple[float, int], data: Any) -> None:
-        rbar, n_pairs = hand_rbar(data, np.arange(self.N), 30)
-        assert 0 < n_pairs < self.N * (self.N - 1) // 2  # some pairs overlap too little
-        np.testing.assert_allclose(got[0], rbar, rtol=RTOL)
-        assert got[1] == n_pairs
-
-    def test_default_is_one_dense_block(self, data: Any, calls: list[tuple[int, bool]]) -> None:
-        got = self.run(data)
-        self.check(got, data)
-        assert calls == [(self.N, False), (self.N, False)]  # the block and its one partner block: all events
-
-    @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
-    def test_blocks_of_events(
-        self, data: Any, calls: list[tuple[int, bool]], monkeypatch: pytest.MonkeyPatch, sparse: bool
-    ) -> None:
-        one_block = self.run(data)
-        calls.clear()
-        monkeypatch.setattr(clustered_module, "_BLOCK_CELLS", 3 * 4096)  # 3 events per block
-        monkeypatch.setattr(clustered_module, "_DENSE_FILL", 2.0 if sparse else 0.0)  # force the matrix kind
-        got = self.run(data)
-        self.check(got, data)
-        np.testing.assert_allclose(got[0], one_block[0], rtol=RTOL)
-        assert got[1] == one_block[1]
-        sizes = [size for size, _ in calls]
-        assert sizes.count(3) >= self.N // 3 and len(calls) > 2
-        assert {kind for _, kind in calls} == {sparse}
-
-    @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
-    def test_blocks_of_partners(
-        self, data: Any, calls: list[tuple[int, bool]], monkeypatch: pytest.MonkeyPatch, sparse: bool
-    ) -> None:
-        one_block = self.run(data)
-        calls.clear()
-        monkeypatch.setattr(clustered_module, "_BLOCK_CELLS", 500)  # 1 event per block, partners a few at a time
-        monkeypatch.setattr(clustered_module, "_DENSE_FILL", 2.0 if sparse else 0.0)
-        got = self.run(data)
-        self.check(got, data)
-        np.testing.assert_allclose(got[0], one_block[0], rtol=RTOL)
-        assert got[1] == one_block[1]
-        assert max(size for size, _ in calls) < self.N  # no block holds every event
-        assert len(calls) > 2 * self.N  # some event's partners came in more than one block
-        assert {kind for _, kind in calls} == {sparse}
 
 
 class TestCache:

@@ -17,7 +17,7 @@ from scipy import stats
 from test_parametric_battery import REL_DAYS, WINDOWS, cols_of, simulate  # type: ignore[import-not-found]
 
 from eventstudy.inference.base import REGISTRY
-from eventstudy.inference.calendar_time import newey_west_lags
+from eventstudy.inference.calendar_time import intercept_tests, newey_west_lags
 
 RTOL = 1e-10
 SPREAD = np.array([0, 2, 3, 7, 11, 12, 17, 20, 26, 29, 33, 40])
@@ -152,3 +152,41 @@ def test_no_returns_is_nan_with_reason() -> None:
     assert np.isnan(block.statistic).all() and (block.n == 0).all()
     assert "no firm-event has a return" in block.reason[0, 0]
     assert REL_DAYS[cols_of((0, 0))][0] == 0
+
+
+def test_intercept_tests_of_many_groups_match_statsmodels_one_by_one() -> None:
+    """The vectorised regressions against statsmodels' OLS HAC fit of each group's series (its own oracle)."""
+    from statsmodels.regression.linear_model import OLS
+
+    rng = np.random.default_rng(11)
+    lengths = np.array([30, 31, 45, 80, 120, 250, 33, 500])  # Newey-West lags from 3 to 6
+    group = np.repeat(np.arange(len(lengths)), lengths)
+    x = rng.normal(0.0, 0.01, size=len(group))
+    y = 0.0004 + 0.9 * x + rng.normal(0.0, 0.01, size=len(group)) + 0.3 * np.r_[0.0, x[:-1]]
+    statistic, count, spread, se = intercept_tests(y, x, group, len(lengths) + 1)  # the last group is empty
+    for g, t_len in enumerate(lengths):
+        rows = group == g
+        design = np.column_stack([np.ones(t_len), x[rows]])
+        fit = OLS(y[rows], design).fit(cov_type="HAC", cov_kwds={"maxlags": newey_west_lags(t_len)}, use_t=True)
+        np.testing.assert_allclose(se[g], fit.bse[0], rtol=1e-10)
+        np.testing.assert_allclose(statistic[g], fit.params[0] / fit.bse[0], rtol=1e-10)
+        assert count[g] == t_len and spread[g] == np.ptp(x[rows])
+    assert count[-1] == 0 and np.isnan(statistic[-1])
+
+
+def test_reasons_of_many_groups_at_once() -> None:
+    """Mixed markets, too few dates and fully clustered cells side by side, each with its own text."""
+    n = 36
+    markets = np.where(np.arange(n) % 4 == 0, "XHKG", "XNYS").astype(object)
+    d = simulate(n=n, offsets=WIDE, markets=markets).data
+    groups = np.array([0] * 24 + [1] * 8 + [2] * 4)
+    block = ctp(d, groups)
+    assert "only" in block.reason[1, 2] and "calendar dates" in block.reason[1, 2]
+    assert "mixes markets: portfolio formed on XNYS only (18 of 24 firm-events)" in block.reason[0, 2]
+    assert block.n[0, 2] == 18 and block.n[2, 2] == 3  # group 2: rows 32..35, one on XHKG
+    t, _ = hand_nw_t(d, np.flatnonzero((groups == 0) & (markets == "XNYS")), (-2, 2))
+    np.testing.assert_allclose(block.statistic[0, 2], t, rtol=RTOL)
+    same_day = simulate(n=8, offsets=np.zeros(8, dtype=int), missing=False).data
+    clustered = ctp(same_day, np.array([0, 0, 0, 1, 1, 1, 2, 2]))
+    assert all("single-portfolio" in r for r in clustered.reason.ravel())
+    assert np.isfinite(clustered.statistic).all()

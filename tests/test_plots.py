@@ -125,6 +125,28 @@ class TestPlotCar:
         assert len(rows) == -(-n // 4) and all(len(_bands(ax)) == 1 for ax in fig.axes)
         plots.figure_png(fig)  # lays out without a warning (warnings are errors)
 
+    @pytest.mark.parametrize("n", [2, 7])
+    def test_small_multiples_text_does_not_overlap(self, n: int) -> None:
+        """The fixed layout leaves room for the longest title, ids and tick labels (boxes from the renderer)."""
+        tickers = [f"{k}" + "T" * 60 for k in range(n)]  # ids cut to TEXT_MAX on the panels
+        result = make_fake_result(event_ids=["e" * 60], tickers=tickers)
+        result.events["headline"] = "A headline " * 30  # wrapped and cut to TITLE_LINES lines
+        result.car_path["car"] *= 50  # wide percent tick labels
+        result.car_path[["ci_low", "ci_high"]] *= 50
+        fig = plots.plot_car(result, "e" * 60)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
+        (title_text,) = [t for t in fig.texts if t.get_text() == fig.get_suptitle()] or [fig._suptitle]
+        title = title_text.get_window_extent(renderer)
+        page = fig.bbox
+        for k, box in enumerate(boxes):
+            assert not box.overlaps(title)
+            assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0
+            assert not any(box.overlaps(other) for other in boxes[k + 1 :])
+        assert page.x0 <= title.x0 and title.x1 <= page.x1 and title.y1 <= page.y1
+
     def test_splits_given_subplot(self, result: SimpleNamespace) -> None:
         fig = Figure()
         ax = fig.add_subplot()
@@ -185,9 +207,7 @@ class TestPlotAar:
             assert np.isclose(ys, lo, rtol=1e-10).any() and np.isclose(ys, hi, rtol=1e-10).any()
         assert "95% band (cross-sectional)" in [t.get_text() for t in ax.get_legend().get_texts()]
         assert ax.get_title() == f"AAR and CAAR: all events, {len(members)} firm-events"
-        top = ax.child_axes[0]
-        assert top.get_xlabel().startswith("n ")
-        assert [t.get_text() for t in top.get_xticklabels()] == [str(n) for n in sel["n"]]
+        assert set(sel["n"]) == {len(members)} and not ax.child_axes  # n is the same every day: the title says it
 
     def test_pooled_group_uses_pooled_firm_events_only(self, result: SimpleNamespace) -> None:
         dropped = (EVENTS[1], TICKERS[0])  # say a duplicate firm-day, not pooled
@@ -218,7 +238,10 @@ class TestPlotAar:
 
     def test_event_group_with_varying_n(self, result: SimpleNamespace) -> None:
         fig = plots.plot_aar(result, EVENTS[1])
-        top = fig.axes[0].child_axes[0]
+        (top,) = fig.axes[0].child_axes  # n varies across days: a secondary axis gives it day by day
+        assert top.get_xlabel().startswith("n ")
+        sel = result.aar[result.aar["group"] == EVENTS[1]].sort_values("rel_day")
+        assert [t.get_text() for t in top.get_xticklabels()] == [str(n) for n in sel["n"]]
         assert [t.get_text() for t in top.get_xticklabels()][:2] == ["1", "2"]
         title = fig.axes[0].get_title()
         assert title.startswith("2021-03-12 - ") and EVENTS[1] in title

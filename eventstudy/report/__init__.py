@@ -86,9 +86,9 @@ def write_report(
         (``report._tables.MAX_FIGURE_EVENTS``, ``MAX_FIGURE_FIRM_EVENTS``); above that only the summary
         figures are drawn and the report says which were left out and how to draw them.
     progress
-        Called with a short message at each stage: ``"figures k/N"`` after each figure, then
-        ``"report.md"``, ``"report.html"``, ``"report.pdf"`` (``"report.xlsx"``, ``"report.tex"``) before each
-        document is written. ``None``
+        Called with a short message at each stage: ``"report.md"``, ``"report.xlsx"``, ``"report.tex"``
+        before each of these is written (they need no figure, so they are written while the figures are
+        drawn), ``"figures k/N"`` after each figure, then ``"report.html"`` and ``"report.pdf"``. ``None``
         (default) is silent; this function never prints.
 
     Returns
@@ -127,37 +127,38 @@ def write_report(
             progress(message)
 
     specs = figure_specs(result, per_event_figures)
-    written: list[Path] = []
+    title = str(result.title)
+    figures: list[Path] = []
+    documents: dict[str, Path] = {}
     images: dict[str, bytes] = {}
     vectors: dict[str, bytes] = {}
-    drawn = draw_figures(result, specs, dpi, done=lambda k: say(f"figures {k}/{len(specs)}"))
-    for spec, (png, vector) in zip(specs, drawn, strict=True):
-        images[spec.key], vectors[spec.key] = png, vector
-        for data, suffix in ((png, ".png"), (vector, ".pdf")):
-            path = fig_dir / f"{spec.key}{suffix}"
-            path.write_bytes(data)
-            written.append(path)
-
-    doc = build_document(result, specs)
-    title = str(result.title)
-    if "md" in chosen:
-        say("report.md")
-        path = out / "report.md"
-        path.write_bytes(render_markdown(doc, FIGURE_DIR).encode("utf-8"))
-        written.append(path)
+    with draw_figures(result, specs, dpi) as drawing:  # in worker processes when it pays, meanwhile:
+        doc = build_document(result, specs)
+        if "md" in chosen:
+            say("report.md")
+            documents["md"] = out / "report.md"
+            documents["md"].write_bytes(render_markdown(doc, FIGURE_DIR).encode("utf-8"))
+        if "xlsx" in chosen:
+            say("report.xlsx")
+            documents["xlsx"] = render_xlsx(result, out / "report.xlsx")
+        if "tex" in chosen:
+            say("report.tex")
+            documents["tex"] = render_tex(result, out / "report.tex")
+        for spec, (png, vector) in zip(
+            specs, drawing.files(done=lambda k: say(f"figures {k}/{len(specs)}")), strict=True
+        ):
+            images[spec.key], vectors[spec.key] = png, vector
+            for data, suffix in ((png, ".png"), (vector, ".pdf")):
+                path = fig_dir / f"{spec.key}{suffix}"
+                path.write_bytes(data)
+                figures.append(path)
     if "html" in chosen:
         say("report.html")
-        path = out / "report.html"
-        path.write_bytes(render_html(doc, images, title).encode("utf-8"))
-        written.append(path)
+        documents["html"] = out / "report.html"
+        documents["html"].write_bytes(render_html(doc, images, title).encode("utf-8"))
     if "pdf" in chosen:
         say("report.pdf")
-        written.append(render_pdf(doc, vectors, out / "report.pdf", title))
-    if "xlsx" in chosen:
-        say("report.xlsx")
-        written.append(render_xlsx(result, out / "report.xlsx"))
-    if "tex" in chosen:
-        say("report.tex")
-        written.append(render_tex(result, out / "report.tex"))
+        documents["pdf"] = render_pdf(doc, vectors, out / "report.pdf", title)
+    written = [*figures, *(documents[f] for f in FORMATS if f in documents)]
     replace_outputs(out, written)
     return written

@@ -21,7 +21,7 @@ from eventstudy.plots import figure_pdf, figure_png
 from eventstudy.report._format import FigureSpec
 from eventstudy.report._tables import render_figure
 
-__all__ = ["MAX_WORKERS", "MIN_PARALLEL", "draw_figure", "draw_figures"]
+__all__ = ["MAX_WORKERS", "MIN_PARALLEL", "FigureDrawing", "draw_figure", "draw_figures", "workers_for"]
 
 MAX_WORKERS = 4
 """Most worker processes used to draw figures."""
@@ -66,13 +66,61 @@ def workers_for(n_figures: int) -> int:
     return workers if workers >= 2 else 0
 
 
-def draw_figures(
-    result: Any,
-    specs: Sequence[FigureSpec],
-    dpi: int,
-    done: Callable[[int], None] | None = None,
-) -> Iterator[tuple[bytes, bytes]]:
-    """Draw every figure of ``specs``, yielding (PNG, PDF) bytes in the order of ``specs``.
+class FigureDrawing:
+    """The figures of a report being drawn: in worker processes from the start, or here when asked for.
+
+    Created by :func:`draw_figures`; use as a context manager (leaving it stops the workers) and read the
+    files with :meth:`files`. Meanwhile this process is free for other work (the documents that need no
+    figure), which then runs alongside the workers.
+    """
+
+    def __init__(self, result: Any, specs: Sequence[FigureSpec], dpi: int) -> None:
+        self._result, self._specs, self._dpi = result, list(specs), dpi
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Future[tuple[bytes, bytes]]] = []
+        workers = workers_for(len(self._specs))
+        if workers:
+            self._pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_start_worker,
+                initargs=(result, self._specs, dpi),
+            )
+            self._futures = [self._pool.submit(_draw_in_worker, k) for k in range(len(self._specs))]
+
+    def __enter__(self) -> FigureDrawing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers (figures not yet drawn are dropped)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def files(self, done: Callable[[int], None] | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """Yield (PNG, PDF) bytes of each figure in the order of the specs, waiting for each as needed.
+
+        ``done`` is called with the number of figures finished so far as each one is yielded. A figure whose
+        worker failed is drawn again here, so an error surfaces with its own type and message.
+        """
+        for k, spec in enumerate(self._specs, start=1):
+            if self._futures:
+                try:
+                    files = self._futures[k - 1].result()
+                except Exception:  # the worker's error, or a broken pool: draw here to raise the real error
+                    files = draw_figure(self._result, spec, self._dpi)
+            else:
+                files = draw_figure(self._result, spec, self._dpi)
+            yield files
+            if done is not None:
+                done(k)
+
+
+def draw_figures(result: Any, specs: Sequence[FigureSpec], dpi: int) -> FigureDrawing:
+    """Start drawing every figure of ``specs`` (PNG at ``dpi`` and vector PDF each).
 
     Parameters
     ----------
@@ -82,36 +130,12 @@ def draw_figures(
         The figures (:func:`eventstudy.report._tables.figure_specs`).
     dpi
         Resolution of the PNGs.
-    done
-        Called with the number of figures finished so far, in order, as each one is yielded.
 
-    Yields
-    ------
-    tuple of bytes
-        PNG and PDF bytes of each figure, in order.
-
-    Notes
-    -----
-    With :func:`workers_for` > 0 the figures are drawn in forked worker processes. A figure whose worker
-    failed is drawn again in this process, so an error surfaces here with its own type and message.
+    Returns
+    -------
+    FigureDrawing
+        With :func:`workers_for` > 0 the figures are already being drawn in forked worker processes;
+        otherwise they are drawn in this process as :meth:`FigureDrawing.files` reaches them. The bytes are
+        the same either way.
     """
-    workers = workers_for(len(specs))
-    if not workers:
-        for k, spec in enumerate(specs, start=1):
-            yield draw_figure(result, spec, dpi)
-            if done is not None:
-                done(k)
-        return
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(result, specs, dpi)
-    ) as pool:
-        futures: list[Future[tuple[bytes, bytes]]] = [pool.submit(_draw_in_worker, k) for k in range(len(specs))]
-        for k, (spec, future) in enumerate(zip(specs, futures, strict=True), start=1):
-            try:
-                files = future.result()
-            except Exception:  # the worker's error, or a broken pool: draw here to raise the real error
-                files = draw_figure(result, spec, dpi)
-            yield files
-            if done is not None:
-                done(k)
+    return FigureDrawing(result, specs, dpi)

@@ -37,7 +37,8 @@ def test_workers_give_the_same_bytes(serial: list[tuple[bytes, bytes]], monkeypa
     monkeypatch.setattr(drawing, "workers_for", lambda n: 2)
     result = make_fake_result()
     done: list[int] = []
-    assert list(drawing.draw_figures(result, figure_specs(result), 150, done=done.append)) == serial
+    with drawing.draw_figures(result, figure_specs(result), 150) as started:
+        assert list(started.files(done=done.append)) == serial
     assert done == list(range(1, len(serial) + 1))
 
 
@@ -49,7 +50,15 @@ def test_a_failed_worker_is_redrawn_here(serial: list[tuple[bytes, bytes]], monk
     monkeypatch.setattr(drawing, "workers_for", lambda n: 2)
     monkeypatch.setattr(drawing, "_draw_in_worker", broken)  # inherited by the forked workers
     result = make_fake_result()
-    assert list(drawing.draw_figures(result, figure_specs(result), 150)) == serial
+    with drawing.draw_figures(result, figure_specs(result), 150) as started:
+        assert list(started.files()) == serial
+
+
+def test_in_process_when_no_workers(serial: list[tuple[bytes, bytes]], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(drawing, "workers_for", lambda n: 0)
+    result = make_fake_result()
+    with drawing.draw_figures(result, figure_specs(result), 150) as started:
+        assert list(started.files()) == serial
 
 
 def test_workers_only_when_safe_and_worth_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -157,9 +157,13 @@ class TestProgress:
     def test_stage_messages(self, tmp_path: Path) -> None:
         messages: list[str] = []
         result = make_fake_result()
-        write_report(result, tmp_path, progress=messages.append)
+        paths = write_report(result, tmp_path, formats=("tex", "pdf", "html", "xlsx", "md"), progress=messages.append)
+        names = ["report.md", "report.html", "report.pdf", "report.xlsx", "report.tex"]
+        assert [p.name for p in paths if p.parent == tmp_path] == names  # figures first, then in FORMATS order
         n = len(figure_specs(result))
-        assert messages == [f"figures {k}/{n}" for k in range(1, n + 1)] + ["report.md", "report.html", "report.pdf"]
+        figures = [f"figures {k}/{n}" for k in range(1, n + 1)]
+        # the documents that need no figure are written while the figures are drawn
+        assert messages == ["report.md", "report.xlsx", "report.tex", *figures, "report.html", "report.pdf"]
 
     def test_silent_without_a_callback(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         write_report(make_fake_result(), tmp_path, formats=("md",))

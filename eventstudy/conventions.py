@@ -58,13 +58,13 @@ ADJUST_FAMILY_TEXT: dict[str, str] = {
 
 POOLING_TEXT: dict[str, str] = {
     "distinct": "Pooled groups (all events and the user's groups) count each distinct (ticker, day 0) once: of "
-    "firm-events of different events sharing a ticker and day 0, the first estimated one in events-file order is "
-    "kept; per-event groups keep all their firm-events.",
+    "firm-events of different events sharing a ticker and day 0, the estimated one of the event released first "
+    "(earliest date, then time; ties by event id) is kept; per-event groups keep all their firm-events.",
     "all": "Pooled groups count every firm-event, also when several events share a ticker and day 0 (the same "
     "returns then enter more than once).",
-    "drop_overlapped": "Pooled groups count each distinct (ticker, day 0) once (the first estimated firm-event in "
-    "events-file order) and leave out firm-events whose event window holds another event's day 0 of the same "
-    "ticker; per-event groups keep all their firm-events.",
+    "drop_overlapped": "Pooled groups count each distinct (ticker, day 0) once (the estimated firm-event of the event "
+    "released first) and leave out firm-events whose event window holds another event's day 0 of the same ticker; "
+    "per-event groups keep all their firm-events.",
 }
 """The pooling rule of the pooled groups in words, per ``pooling`` value (§3.5)."""
 
@@ -131,8 +131,9 @@ class Conventions:
         (window scope); ``"events"`` — for one test and day (or CAR window), across the events.
     pooling
         Which firm-events enter the pooled groups (``all`` and the user's groups; §3.5): ``"distinct"``
-        (default) one observation per distinct (ticker, day 0), the first estimated firm-event in
-        events-file order; ``"all"`` every firm-event, so a firm-day shared by several events counts once
+        (default) one observation per distinct (ticker, day 0), the estimated firm-event of the event
+        released first (:func:`eventstudy.pooling.precedence`: date, then time, then event id; not the
+        order of the file); ``"all"`` every firm-event, so a firm-day shared by several events counts once
         per event (estudy2 and most other tools); ``"drop_overlapped"`` as ``"distinct"``, then also
         leaves out every firm-event whose event window holds another event's day 0 of the same ticker.
         Per-event groups always use all their firm-events (a ticker appears once per event).

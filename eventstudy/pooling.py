@@ -15,6 +15,11 @@ This module finds them with one sort and ``numpy.searchsorted`` over (ticker, da
 (:func:`firm_event_flags`), and decides which firm-events enter the pooled groups under the ``pooling``
 knob (:func:`pooled_mask`). :func:`event_window_mask` gives the estimation rows that the
 ``mask_event_windows`` knob leaves out of the fit.
+
+Of several firm-events on one (ticker, day 0) the one kept is the first in :func:`precedence`: the event
+released first (earliest date; on one date a timed event by its instant, before the date-only ones), ties
+broken by the event id. The rule does not depend on the order of the events file, so neither does any
+pooled statistic.
 """
 
 from __future__ import annotations
@@ -99,27 +104,67 @@ def _day_text(dates: np.ndarray) -> np.ndarray:
     return np.datetime_as_string(np.asarray(dates, dtype="datetime64[D]"), unit="D").astype(object)
 
 
-def duplicate_of(event_ids: pd.Series, tickers: pd.Series, day_zero: np.ndarray) -> np.ndarray:
-    """Event id of the first row (in the given order) with the same (ticker, day 0), for every later row.
+def precedence(event_ids: pd.Series, event_dates: pd.Series, event_times_utc: pd.Series) -> IntArray:
+    """Rank of each firm-event's event in release order: which of several on one firm-day is kept.
+
+    Parameters
+    ----------
+    event_ids : (N,)
+        Event id of each firm-event.
+    event_dates : (N,) datetime64
+        The event's date (local release date, as in the events file).
+    event_times_utc : (N,) datetime64 (UTC)
+        The release instant; NaT for a date-only event.
+
+    Returns
+    -------
+    (N,) int64
+        0 for the first firm-event in the order (event date, then release instant with date-only events
+        after the timed ones of their date, then event id), 1 for the next, and so on; the firm-events of
+        one event are consecutive (they never share a ticker, so never compete for a firm-day).
+    """
+    dates = pd.to_datetime(event_dates).to_numpy().astype("datetime64[D]").astype(np.int64)
+    instants = pd.to_datetime(pd.Series(event_times_utc), utc=True).dt.tz_localize(None).to_numpy("datetime64[ns]")
+    ns = np.where(np.isnat(instants), np.iinfo(np.int64).max, instants.astype(np.int64))
+    ids = np.asarray(event_ids, dtype=object).astype(str)
+    order = np.lexsort((ids, ns, dates))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def _first_per_firm_day(tickers: pd.Series, day_zero: np.ndarray, rank: IntArray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: whether it has the lowest ``rank`` of its (ticker, day 0), and the row holding that rank."""
+    day = pd.Series(np.asarray(day_zero).astype("datetime64[D]"))
+    frame = pd.DataFrame({"ticker": np.asarray(tickers, dtype=object), "day": day, "rank": np.asarray(rank)})
+    best = frame.groupby(["ticker", "day"], sort=False, dropna=False)["rank"].transform("min").to_numpy()
+    first = frame["rank"].to_numpy() == best
+    where = pd.Series(np.arange(len(frame)), index=frame["rank"].to_numpy())
+    return first, where.reindex(best).to_numpy()
+
+
+def duplicate_of(event_ids: pd.Series, tickers: pd.Series, day_zero: np.ndarray, rank: IntArray) -> np.ndarray:
+    """Event id of the kept firm-event of the same (ticker, day 0), for every other one.
 
     Parameters
     ----------
     event_ids, tickers : (N,)
-        Firm-events in events-file order.
+        The firm-events.
     day_zero : (N,) datetime64[D]
         Day 0 of each; NaT rows are never duplicates.
+    rank : (N,)
+        :func:`precedence` of each row; the lowest of a (ticker, day 0) is kept.
 
     Returns
     -------
     (N,) object
-        ``""`` for the first firm-event of each (ticker, day 0) and for NaT rows; the first one's event
-        id for the others.
+        ``""`` for the kept firm-event of each (ticker, day 0) and for NaT rows; the kept one's event id
+        for the others.
     """
-    day = pd.Series(np.asarray(day_zero, dtype="datetime64[D]"))
-    frame = pd.DataFrame({"event_id": event_ids.to_numpy(), "ticker": tickers.to_numpy(), "day": day})
-    first = frame.groupby(["ticker", "day"], sort=False, dropna=True)["event_id"].transform("first")
-    later = frame.groupby(["ticker", "day"], sort=False, dropna=True).cumcount() > 0
-    return np.where(later.to_numpy() & day.notna().to_numpy(), first.to_numpy(dtype=object), "").astype(object)
+    first, kept = _first_per_firm_day(tickers, day_zero, rank)
+    ids = np.asarray(event_ids, dtype=object)
+    dated = ~np.isnat(np.asarray(day_zero).astype("datetime64[D]"))
+    return np.where(~first & dated, ids[kept], "").astype(object)
 
 
 def firm_event_flags(
@@ -192,31 +237,30 @@ def firm_event_flags(
     return pd.DataFrame({"overlaps": overlaps, "estimation_confounders": confounders})
 
 
-def pooled_mask(tickers: pd.Series, day_zero: np.ndarray, overlaps: np.ndarray, rule: str) -> BoolArray:
+def pooled_mask(tickers: pd.Series, day_zero: np.ndarray, overlaps: np.ndarray, rule: str, rank: IntArray) -> BoolArray:
     """Which firm-events enter the pooled groups under the ``pooling`` knob (``docs/methods.md`` §3.5).
 
     Parameters
     ----------
     tickers : (N,)
-        Ticker of each estimated firm-event, rows in events-file order.
+        Ticker of each estimated firm-event.
     day_zero : (N,) datetime64
         Its day 0.
     overlaps : (N,)
         Text of :func:`firm_event_flags` (``""`` when no other event's day 0 is in the window).
     rule
-        ``"all"``: every row; ``"distinct"``: the first row of each (ticker, day 0); ``"drop_overlapped"``:
-        those of ``"distinct"`` whose ``overlaps`` is empty.
+        ``"all"``: every row; ``"distinct"``: the row of lowest ``rank`` of each (ticker, day 0);
+        ``"drop_overlapped"``: those of ``"distinct"`` whose ``overlaps`` is empty.
+    rank : (N,)
+        :func:`precedence` of each row.
 
     Returns
     -------
     (N,) bool
     """
-    n = len(tickers)
     if rule == "all":
-        return np.ones(n, dtype=bool)
-    day = pd.Series(np.asarray(day_zero).astype("datetime64[D]"))
-    frame = pd.DataFrame({"ticker": tickers.to_numpy(), "day": day})
-    first = ~frame.duplicated(["ticker", "day"], keep="first").to_numpy()
+        return np.ones(len(tickers), dtype=bool)
+    first, _ = _first_per_firm_day(tickers, day_zero, rank)
     if rule == "distinct":
         return first
     if rule == "drop_overlapped":
@@ -275,5 +319,6 @@ __all__ = [
     "event_window_mask",
     "firm_event_flags",
     "pooled_mask",
+    "precedence",
     "range_matches",
 ]

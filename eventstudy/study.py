@@ -33,7 +33,7 @@ from eventstudy.inference import InferenceData, get_tests, run_tests
 from eventstudy.inference.base import firm_event_keys
 from eventstudy.inference.groups import group_differences
 from eventstudy.models import ModelFit, get_model
-from eventstudy.pooling import duplicate_of, event_window_mask, firm_event_flags, pooled_mask
+from eventstudy.pooling import duplicate_of, event_window_mask, firm_event_flags, pooled_mask, precedence
 from eventstudy.results import (
     EVENT_DAY_COLUMNS,
     EXCLUSION_COLUMNS,
@@ -341,7 +341,9 @@ class EventStudy:
                 )
             )
 
-        days["duplicate_of"] = duplicate_of(days["event_id"], days["ticker"], _audit_day_zero(days))
+        rank = precedence(days["event_id"], days["event_date"], days["event_time_utc"])
+        days["precedence"] = rank
+        days["duplicate_of"] = duplicate_of(days["event_id"], days["ticker"], _audit_day_zero(days), rank)
         firm_events = self._firm_events(days, panel, fit)
         group_codes, group_labels = self._groups(firm_events)
         firm_events["group"] = np.asarray(group_labels + ("",), dtype=object)[group_codes]
@@ -398,7 +400,7 @@ class EventStudy:
         ``duplicate_of`` is the audit's (``days``), from every firm-event of the file with a day 0 (the one
         used, else the calendar's); ``overlaps`` and ``estimation_confounders`` compare each estimated firm-event's
         windows with the day 0 of every other firm-event of the same ticker; ``pooled`` applies the
-        ``pooling`` knob to the estimated firm-events in events-file order.
+        ``pooling`` knob to the estimated firm-events, keeping the first in :func:`~eventstudy.pooling.precedence`.
         """
         day0 = _audit_day_zero(days)
         with_day0 = ~np.isnat(day0)
@@ -435,7 +437,8 @@ class EventStudy:
             }
         )
         rule = self.spec.conventions.pooling
-        frame["pooled"] = pooled_mask(frame["ticker"], day_zero, frame["overlaps"].to_numpy(), rule)
+        rank = audit["precedence"].reindex(key).to_numpy(dtype=np.int64)
+        frame["pooled"] = pooled_mask(frame["ticker"], day_zero, frame["overlaps"].to_numpy(), rule, rank)
         return frame
 
     def _groups(self, firm_events: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eventstudy.pooling import duplicate_of, event_window_mask, firm_event_flags, pooled_mask, range_matches
+from eventstudy.pooling import (
+    duplicate_of,
+    event_window_mask,
+    firm_event_flags,
+    pooled_mask,
+    precedence,
+    range_matches,
+)
 
 NAT = np.datetime64("NaT", "D")
 
@@ -56,17 +63,34 @@ class TestRangeMatches:
         assert len(rows) == len(sources) == 0
 
 
-def test_duplicate_of_names_the_first_firm_event_of_each_ticker_and_day() -> None:
+def test_precedence_is_release_order_not_file_order() -> None:
+    # by hand: date first; on 03-15 the timed events by instant (e_b 11:00Z before e_c 12:00Z), then the
+    # date-only ones by id (e_a before e_z); e_0 on an earlier date comes first whatever its time
+    ids = pd.Series(["e_z", "e_c", "e_a", "e_b", "e_0"])
+    dates = pd.Series(pd.to_datetime(["2021-03-15", "2021-03-15", "2021-03-15", "2021-03-15", "2021-03-12"]))
+    times = pd.Series(
+        pd.to_datetime([None, "2021-03-15 12:00", None, "2021-03-15 11:00", "2021-03-12 23:00"]).tz_localize("UTC")
+    )
+    assert precedence(ids, dates, times).tolist() == [4, 2, 3, 1, 0]
+    order = [3, 0, 4, 2, 1]
+    shuffled = precedence(ids[order].reset_index(drop=True), dates[order], times[order].reset_index(drop=True))
+    assert shuffled.tolist() == [1, 4, 0, 3, 2]
+
+
+def test_duplicate_of_names_the_kept_firm_event_of_each_ticker_and_day() -> None:
     ids = pd.Series(["e1", "e1", "e2", "e3", "e3", "e4"])
     tickers = pd.Series(["A", "B", "A", "A", "B", "A"])
     days = np.array(
         ["2021-03-01", "2021-03-01", "2021-03-01", "2021-03-01", "2021-03-02", "NaT"], dtype="datetime64[D]"
     )
-    assert duplicate_of(ids, tickers, days).tolist() == ["", "", "e1", "e1", "", ""]
+    assert duplicate_of(ids, tickers, days, np.arange(6)).tolist() == ["", "", "e1", "e1", "", ""]
+    # e2 released first: it is kept and names nobody, the others name it
+    assert duplicate_of(ids, tickers, days, np.array([1, 2, 0, 3, 4, 5])).tolist() == ["e2", "", "", "e2", "", ""]
 
 
 class TestPooledMask:
     TICKERS = pd.Series(["A", "B", "A", "A", "C"])
+    RANK = np.arange(5)
     DAYS = np.array(["2021-03-01", "2021-03-01", "2021-03-01", "2021-03-03", "2021-03-01"], dtype="datetime64[D]")
     OVERLAPS = np.array(["e9 (day +2)", "", "e9 (day +2)", "", ""], dtype=object)
 
@@ -79,11 +103,16 @@ class TestPooledMask:
         ],
     )
     def test_rules(self, rule: str, expected: list[bool]) -> None:
-        assert pooled_mask(self.TICKERS, self.DAYS, self.OVERLAPS, rule).tolist() == expected
+        assert pooled_mask(self.TICKERS, self.DAYS, self.OVERLAPS, rule, self.RANK).tolist() == expected
+
+    def test_the_lowest_rank_is_kept(self) -> None:
+        rank = np.array([4, 0, 1, 2, 3])  # row 2 comes before row 0 on A's 03-01
+        kept = pooled_mask(self.TICKERS, self.DAYS, self.OVERLAPS, "distinct", rank)
+        assert kept.tolist() == [False, True, True, True, True]
 
     def test_unknown_rule(self) -> None:
         with pytest.raises(ValueError, match="pooling"):
-            pooled_mask(self.TICKERS, self.DAYS, self.OVERLAPS, "some")
+            pooled_mask(self.TICKERS, self.DAYS, self.OVERLAPS, "some", self.RANK)
 
 
 def test_event_window_mask_equals_the_double_loop() -> None:

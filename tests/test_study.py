@@ -597,13 +597,15 @@ class TestGroups:
         assert cell.loc["all", "p_holm"] == cell.loc["all", "p_value"]
 
     def test_groups_honour_pooling(self, prices: MemoryPrices) -> None:
-        # d1/A repeats r1/A's firm-day: under distinct it leaves category=dup's pooled rows (E stays)
+        # d1/A and r1/A share a firm-day; both date-only on 2021-03-01, so the smaller id, d1, keeps it and
+        # category=regulatory loses r1/A (precedence: date, time, event id)
         events = [*GROUP_EVENTS[:2], _event("d1", "2021-03-01", ("A", "E"), "dup")]
         result = _run(events, prices, groups="category")
         tests = result.tests
         cell = (tests.test == "cross_sectional_t") & (tests.scope == "window") & (tests.window_end == 0)
         n = tests[cell & (tests.window_start == 0)].set_index("group")["n"]
-        assert (n["category=dup"], n["d1"], n["all"], n["category=regulatory"]) == (1, 2, 6, 3)
+        assert (n["category=dup"], n["d1"], n["all"], n["category=regulatory"], n["r1"]) == (2, 2, 6, 2, 3)
+        assert result.firm_events.set_index(["event_id", "ticker"]).loc[("r1", "A"), "duplicate_of"] == "d1"
 
     def test_mapping_by_ticker(self, prices: MemoryPrices, tmp_path: Path) -> None:
         from eventstudy.grouping import read_groups

@@ -86,11 +86,14 @@ def apart() -> es.StudyResult:
 
 
 def _distinct_pooled(result: es.StudyResult) -> pd.DataFrame:
-    """The firm-events of 'all' by hand: the first of each (ticker, day 0), in events-file order."""
+    """The firm-events of 'all' by hand: the first of each (ticker, day 0) in release order.
+
+    Release order (``docs/methods.md`` §3.5): event date, then time, then event id; these events have no time.
+    """
     days = result.event_days[["event_id", "ticker", "day_zero"]]
-    order = {e: i for i, e in enumerate(result.events["event_id"])}
+    dates = result.events.set_index("event_id")["date"]
     estimated = result.car[["event_id", "ticker"]].drop_duplicates().merge(days, on=["event_id", "ticker"])
-    estimated = estimated.assign(_o=estimated["event_id"].map(order)).sort_values("_o", kind="stable")
+    estimated = estimated.assign(_d=estimated["event_id"].map(dates)).sort_values(["_d", "event_id"], kind="stable")
     return estimated.drop_duplicates(["ticker", "day_zero"])[["event_id", "ticker"]]
 
 
@@ -261,7 +264,8 @@ class TestViews:
     def test_duplicates_are_flagged_in_the_car_table(self, shared: es.StudyResult) -> None:
         table = shared.summary().car_table()
         rows = {(r[0], r[1]): r[-1] for r in table.rows}
-        assert rows[("dup", "S1")].startswith("same firm-day as small")
+        # 'dup' and 'small' share S1's day 0 and have no time: the smaller id, 'dup', keeps it
+        assert rows[("small", "S1")].startswith("same firm-day as dup")
         assert rows[("big", "B00")] == ""
 
 

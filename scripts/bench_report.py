@@ -11,8 +11,9 @@ before it (other processes share the cores: wall times move with it), and the fi
 ``--stages`` then times the same study in one process, stage by stage: imports, ``run()``, the CSV files,
 and ``write_report``'s stages through its ``progress`` callback (figures, each document).
 
-``--repo`` measures another checkout (e.g. an older commit in a ``git worktree``) with its own README and
-code: its folder goes first on ``PYTHONPATH``, so the installed virtual environment's packages serve both.
+``--repo`` measures another checkout (e.g. an older commit unpacked with ``git archive``) with its own README
+and code: every process runs as ``python -c`` in the checkout's folder, so ``import eventstudy`` finds that
+checkout's package first and the virtual environment's other packages serve both.
 
 Usage::
 
@@ -82,16 +83,14 @@ def with_out(args: list[str], out: Path, formats: str) -> list[str]:
     return [*result, "--out", str(out), "--formats", formats]
 
 
-def environment(repo: Path) -> dict[str, str]:
-    env = dict(os.environ, MPLBACKEND="Agg")
-    if repo != REPO:
-        env["PYTHONPATH"] = os.pathsep.join([str(repo), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return env
+def environment() -> dict[str, str]:
+    return dict(os.environ, MPLBACKEND="Agg")
 
 
-def all_formats(python: str, env: dict[str, str]) -> str:
+def all_formats(python: str, repo: Path, env: dict[str, str]) -> str:
     code = "from eventstudy.report import FORMATS; print(','.join(FORMATS))"
-    return subprocess.run([python, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    done = subprocess.run([python, "-c", code], cwd=repo, env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
 
 
 def pdf_pages(path: Path) -> int | None:
@@ -160,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", action="store_true", help="also time the stages in one process")
     opts = parser.parse_args(argv)
     repo = opts.repo.resolve()
-    env = environment(repo)
-    formats = all_formats(opts.python, env) if opts.formats == "all" else opts.formats
+    env = environment()
+    formats = all_formats(opts.python, repo, env) if opts.formats == "all" else opts.formats
     command = readme_command(repo)
     shown = shlex.join(with_out(command, Path("<tmp>"), formats))
     print(f"Command (the README's first, run in {repo}): eventstudy {shown}\n")

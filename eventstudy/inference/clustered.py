@@ -47,7 +47,18 @@ def cda_scale(data: InferenceData, groups: IntArray, n_groups: int) -> tuple[Flo
     -------
     s_a, m_a : (n_groups,)
         NaN S_A where M_A < 2.
+
+    Notes
+    -----
+    It depends only on the estimation residuals and the grouping, so it is computed once per grouping and
+    shared by both scopes, every CAR window and both tests (:meth:`InferenceData.memoized`, keyed by the
+    codes in full).
     """
+    codes = np.ascontiguousarray(groups, dtype=np.int64)
+    return data.memoized(("cda_scale", n_groups, codes.tobytes()), lambda: _cda_scale(data, codes, n_groups))
+
+
+def _cda_scale(data: InferenceData, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray]:
     count, total, _ = kn.group_moments(data.est_resid, groups, n_groups)
     has = count > 0
     m_a = has.sum(axis=1).astype(np.int64)
@@ -93,8 +104,13 @@ def _market_leverage(data: InferenceData) -> FloatArray:
 
     Market moments over the event's own regression rows (``fec_moments = "own_rows"``) or over the
     benchmark's own estimation-window returns (``"index_window"``; ``data.est_bench_own`` when present,
-    else every estimation row with a benchmark return).
+    else every estimation row with a benchmark return). Computed once per instance and knob value.
     """
+    key = ("market_leverage", data.conventions.fec_moments)
+    return data.memoized(key, lambda: _own_market_leverage(data))
+
+
+def _own_market_leverage(data: InferenceData) -> FloatArray:
     est_market = data.est_market
     if data.conventions.fec_moments == "index_window" and data.est_bench_own is not None:
         est_market = data.est_bench_own

@@ -50,7 +50,7 @@ from eventstudy.inference.base import (
 )
 from eventstudy.inference.ranks import (
     EXACT_SIGNED_RANK_MAX_N,
-    average_ranks,
+    combined_ranks,
     combined_sample,
     daily_rank_statistic,
     daily_sums,
@@ -208,12 +208,12 @@ class _CombinedSampleDayTest(StatTest):
     normalize: Literal["mean", "sqrt"]
 
     @abstractmethod
-    def scores(self, combined: FloatArray) -> FloatArray:
-        """Per-event scores (N, L + W) from the combined sample, NaN where the AR is missing."""
+    def scores(self, data: InferenceData) -> FloatArray:
+        """Per-event scores (N, L + W) over the combined sample, NaN where the AR is missing."""
 
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
         n_events = group_event_counts(data, groups, n_groups)
-        scores = self.scores(combined_sample(data))
+        scores = self.scores(data)
         d, count, scale = daily_rank_statistic(scores, groups, n_groups, n_events, data.conventions, self.normalize)
         event = slice(data.est_resid.shape[1], None)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -256,8 +256,8 @@ class CorradoRank(_CombinedSampleDayTest):
     reference = "Corrado (1989), JFE 23"
     normalize = "mean"
 
-    def scores(self, combined: FloatArray) -> FloatArray:
-        ranks = average_ranks(combined)
+    def scores(self, data: InferenceData) -> FloatArray:
+        ranks = combined_ranks(data)
         t_i = np.isfinite(ranks).sum(axis=1)
         return ranks - (t_i[:, None] + 1) / 2.0
 
@@ -287,8 +287,8 @@ class ModifiedRank(_CombinedSampleDayTest):
     reference = "Corrado and Zivney (1992), JFQA 27(3)"
     normalize = "sqrt"
 
-    def scores(self, combined: FloatArray) -> FloatArray:
-        ranks = average_ranks(combined)
+    def scores(self, data: InferenceData) -> FloatArray:
+        ranks = combined_ranks(data)
         t_i = np.isfinite(ranks).sum(axis=1)
         return ranks / (t_i[:, None] + 1.0) - 0.5
 
@@ -313,7 +313,8 @@ class CorradoZivneySign(_CombinedSampleDayTest):
     reference = "Corrado and Zivney (1992), JFQA 27(3)"
     normalize = "sqrt"
 
-    def scores(self, combined: FloatArray) -> FloatArray:
+    def scores(self, data: InferenceData) -> FloatArray:
+        combined = combined_sample(data)
         return np.sign(combined - row_medians(combined)[:, None])
 
 
@@ -352,7 +353,7 @@ class CowanRank(StatTest):
     scopes = ("window",)
 
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
-        ranks = average_ranks(combined_sample(data))
+        ranks = combined_ranks(data)
         offset = data.est_resid.shape[1]
         columns = [offset + data.car_columns(w) for w in data.car_windows]
         n_events = group_event_counts(data, groups, n_groups)

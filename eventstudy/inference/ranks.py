@@ -48,6 +48,11 @@ def average_ranks(values: FloatArray) -> FloatArray:
     return np.asarray(stats.rankdata(values, axis=-1, nan_policy="omit"), dtype=np.float64)
 
 
+def combined_ranks(data: InferenceData) -> FloatArray:
+    """Average ranks within each event's combined sample (:func:`combined_sample`), computed once per instance."""
+    return data.memoized(("combined_ranks",), lambda: average_ranks(combined_sample(data)))
+
+
 def row_medians(values: FloatArray) -> FloatArray:
     """Median of the non-missing values of each row (mean of the two middle values for an even count)."""
     n_rows, n_cols = values.shape
@@ -222,62 +227,92 @@ def grank(
     Steps of ``docs/methods.md`` §6.3, N8: SCAR_i (exact variance; SAR_it for a day), re-standardized by
     the group's cross-sectional sd (ddof 1); estimation GSAR_it = e_it / s_i; uniform ranks
     U_it = K_it/(T_i + 1) - 1/2 over the estimation days plus one cumulated day; Ū_t the mean over the
-    events present; S_Ū = sqrt((1/T) Σ_t (N_t/N) Ū_t^2); Z = Ū_0 / S_Ū. The estimation ranks are
-    taken once and updated for each column's cumulated value, on (N, columns, L + 1) blocks of bounded
-    size.
+    events present; S_Ū = sqrt((1/T) Σ_t (N_t/N) Ū_t^2); Z = Ū_0 / S_Ū.
 
     Returns
     -------
     z, t_points, n, why
         Z, T (time points with at least one event), N (events with a re-standardized value) and the
         reason text of undefined cells, each (n_groups, D).
+
+    Notes
+    -----
+    The estimation GSARs are ranked once (:func:`estimation_ranks`). Adding the cumulated value x of a
+    column to an event's sample raises the rank of every larger estimation value by 1 and of every tied
+    one by 1/2, and x itself gets the rank #{v < x} + 1 + #{v == x}/2 = T_i - Σ_t h_t + 1 with
+    h_t = [v_t > x] + [v_t == x]/2; this equals ranking each (event, column) sample afresh. So the group
+    sums of U over the estimation days are Σ_i (K_it/(T_i + 1) - 1/2) (rows with x) plus
+    Σ_i h_it/(T_i + 1), taken on (events x columns x days) blocks of bounded size over the firm-events
+    that have a re-standardized value only (groups of one firm-event, for instance, cost nothing). The
+    result is computed once per scope and grouping (:meth:`InferenceData.memoized`) and shared by
+    :class:`~eventstudy.inference.nonparametric.GrankT` and ``GrankZ``.
     """
+    codes = np.ascontiguousarray(groups, dtype=np.int64)
+    key = ("grank", scope, n_groups, codes.tobytes())
+    return data.memoized(key, lambda: _grank(data, scope, codes, n_groups))
+
+
+def estimation_ranks(data: InferenceData) -> tuple[FloatArray, FloatArray]:
+    """GSAR_it = e_it / s_i (NaN where undefined) and its average ranks within each event, computed once."""
+
+    def compute() -> tuple[FloatArray, FloatArray]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gsar = data.est_resid / np.sqrt(data.s2)[:, None]
+        gsar = np.where(np.isfinite(gsar), gsar, np.nan)
+        return gsar, average_ranks(gsar)
+
+    return data.memoized(("estimation_ranks",), compute)
+
+
+def _grank(
+    data: InferenceData, scope: Scope, groups: IntArray, n_groups: int
+) -> tuple[FloatArray, IntArray, IntArray, np.ndarray]:
     values = data.sar if scope == "day" else data.scar
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gsar = data.est_resid / np.sqrt(data.s2)[:, None]
-    gsar = np.where(np.isfinite(gsar), gsar, np.nan)
+    gsar, est_ranks = estimation_ranks(data)
     has_est = np.asarray(np.isfinite(gsar).any(axis=1))
     values = np.where(has_est[:, None], values, np.nan)
     count, _, ssd = kn.group_moments(values, groups, n_groups)
+    member = (groups >= 0) & (groups < n_groups)
+    own = np.where(member, groups, 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         sd = np.sqrt(ssd / (count - 1))
         ok = np.asarray((count >= 2) & (sd > 0), dtype=bool)
-        star = np.where(ok[groups], values / sd[groups], np.nan)
-    n_rows, n_cols = values.shape
-    n_est = gsar.shape[1]
+        star = np.where(ok[own] & member[:, None], values / sd[own], np.nan)
+    n_cols = values.shape[1]
     z = np.full((n_groups, n_cols), np.nan)
     t_points = np.zeros((n_groups, n_cols), dtype=np.int64)
     s_zero = np.zeros((n_groups, n_cols), dtype=bool)
-    # Ranks of the estimation GSARs are taken once; adding the cumulated value x to a row shifts the
-    # rank of every larger value by 1 and of every tied value by 1/2, and x itself gets the average
-    # rank (#{v < x} + 1 + #{v == x}/2). This equals ranking each (event, column) row afresh.
-    est_ranks = average_ranks(gsar)
-    t_est = np.isfinite(gsar).sum(axis=1)
-    step = max(1, _CHUNK_ELEMENTS // max(1, n_rows * (n_est + 1)))
-    for start in range(0, n_cols, step):
-        part = slice(start, min(n_cols, start + step))
-        extra = star[:, part, None]  # (N, c, 1)
-        usable = np.isfinite(extra)
-        est = gsar[:, None, :]
-        above = (est > extra).astype(np.float64)
-        tied = (est == extra).astype(np.float64)
-        below = (est < extra).sum(axis=2, keepdims=True)
-        ranks = np.concatenate(
-            [est_ranks[:, None, :] + above + 0.5 * tied, below + 1.0 + 0.5 * tied.sum(axis=2, keepdims=True)], axis=2
-        )
-        ranks = np.where(usable, ranks, np.nan)
-        uniform = ranks / (t_est[:, None, None] + 2.0) - 0.5  # T_i = estimation count + 1
-        present = np.isfinite(uniform)
-        n_t = kn.group_sum(present.astype(np.int64), groups, n_groups)  # (G, c, L + 1)
-        u_sum = kn.group_sum(np.where(present, uniform, 0.0), groups, n_groups)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            u_bar = np.where(n_t > 0, u_sum / n_t, 0.0)
-            n_cum = n_t[:, :, -1]
-            t_pts = (n_t > 0).sum(axis=2)
-            s_u = np.sqrt((n_t / n_cum[:, :, None] * u_bar**2).sum(axis=2) / t_pts)
-            z[:, part] = u_bar[:, :, -1] / s_u
-        t_points[:, part] = t_pts
-        s_zero[:, part] = (n_cum > 0) & ~(s_u > 0)
+    rows = np.flatnonzero(np.isfinite(star).any(axis=1))
+    if len(rows):
+        g, x_all, v = groups[rows], star[rows], gsar[rows]
+        present = np.isfinite(v)
+        t_est = present.sum(axis=1)
+        w = 1.0 / (t_est + 2.0)  # uniform rank K / (T_i + 1) with T_i = estimation count + 1
+        base = np.where(present, est_ranks[rows] * w[:, None] - 0.5, 0.0)
+        step = max(1, _CHUNK_ELEMENTS // (len(rows) * (v.shape[1] + 1)))
+        for start in range(0, n_cols, step):
+            part = slice(start, min(n_cols, start + step))
+            x = x_all[:, part]
+            usable = np.isfinite(x)
+            # 2 h = 2 [v > x] + [v == x] (0 where v or x is missing): the rank shift of each estimation value
+            twice_h = np.add(v[:, None, :] > x[:, :, None], v[:, None, :] >= x[:, :, None], dtype=np.float64)
+            cumulated = np.where(usable, (t_est[:, None] - 0.5 * twice_h.sum(axis=2) + 1.0) * w[:, None] - 0.5, 0.0)
+            twice_h *= 0.5 * w[:, None, None]
+            u_est = kn.group_sum(twice_h, g, n_groups)
+            n_est = np.empty(u_est.shape, dtype=np.int64)
+            for j in range(usable.shape[1]):  # columns of the chunk
+                u_est[:, j] += kn.group_sum(np.where(usable[:, j, None], base, 0.0), g, n_groups)
+                n_est[:, j] = kn.group_count(usable[:, j, None] & present, g, n_groups)
+            n_cum = kn.group_count(usable, g, n_groups)
+            n_t = np.concatenate([n_est, n_cum[:, :, None]], axis=2)  # (G, c, L + 1)
+            u_sum = np.concatenate([u_est, kn.group_sum(cumulated, g, n_groups)[:, :, None]], axis=2)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                u_bar = np.where(n_t > 0, u_sum / n_t, 0.0)
+                t_pts = (n_t > 0).sum(axis=2)
+                s_u = np.sqrt((n_t / n_cum[:, :, None] * u_bar**2).sum(axis=2) / t_pts)
+                z[:, part] = u_bar[:, :, -1] / s_u
+            t_points[:, part] = t_pts
+            s_zero[:, part] = (n_cum > 0) & ~(s_u > 0)
     what = "a standardized AR" if scope == "day" else "a standardized CAR"
     why = reasons(
         (count == 0, f"no event has {what} and estimation residuals"),
@@ -291,9 +326,11 @@ def grank(
 __all__ = [
     "EXACT_SIGNED_RANK_MAX_N",
     "average_ranks",
+    "combined_ranks",
     "combined_sample",
     "daily_rank_statistic",
     "daily_sums",
+    "estimation_ranks",
     "exact_signed_rank_pvalue",
     "grank",
     "group_event_counts",

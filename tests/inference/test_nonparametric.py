@@ -14,6 +14,7 @@ from scipy import stats
 
 from eventstudy.conventions import ESTUDY2, Conventions
 from eventstudy.inference import InferenceData, StatTest, run_tests
+from eventstudy.inference import ranks as ranks_module
 from eventstudy.inference.base import Scope, firm_event_keys
 from eventstudy.inference.nonparametric import (
     CorradoRank,
@@ -415,6 +416,26 @@ class TestGrank:
         block = GrankT().compute(data, "window", np.arange(11), 11)
         assert np.isnan(block.statistic).all()
         assert "at least 2 events" in block.reason[0, 0]
+
+    def test_groups_of_one_and_rows_of_no_group_beside_others_and_one_computation(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Firm-events that enter no cell leave the others' values alone; GRANK t and Z share one computation."""
+        data = synthetic(ties=False)
+        groups = GROUPS.copy()
+        groups[3], groups[7] = 3, -1  # a group of one firm-event, a firm-event of no group
+        calls: list[object] = []
+        original = ranks_module._grank
+        monkeypatch.setattr(ranks_module, "_grank", lambda *a: calls.append(a) or original(*a))
+        t_block = GrankT().compute(data, "window", groups, 4)
+        z_block = GrankZ().compute(data, "window", groups, 4)
+        assert len(calls) == 1
+        for g in range(3):
+            for c in range(data.scar.shape[1]):
+                z, t, _ = hand_grank(data, data.scar[:, c], np.flatnonzero(groups == g))
+                np.testing.assert_allclose(z_block.statistic[g, c], z, rtol=1e-10)
+                np.testing.assert_allclose(t_block.statistic[g, c], t, rtol=1e-10)
+        assert np.isnan(t_block.statistic[3]).all() and "at least 2 events" in t_block.reason[3, 0]
 
 
 # ---------------------------------------------------------------------------------------------------

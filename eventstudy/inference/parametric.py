@@ -542,21 +542,19 @@ class SkewnessAdjustedBootstrap(StatTest):
         p_value = np.full(statistic.shape, np.nan)
         draws = np.full(statistic.shape, np.nan)
         order, bounds = kn.group_rows(groups, n_groups, within=data.key_order)  # each group's rows in key order
-        for c in range(data.car.shape[1]):
-            for g in range(n_groups):
-                if not np.isfinite(statistic[g, c]) or count[g, c] < 5:
-                    continue
-                rows = order[bounds[g] : bounds[g + 1]]
-                rows = rows[np.isfinite(data.car[rows, c])]
-                x = data.car[rows, c]
-                rng = group_generator(conv, self.name, data.keys[rows])
-                t_star = _bootstrap_tsa(x - x.mean(), conv.bootstrap_samples, rng)
-                if len(t_star) == 0:
-                    continue
-                draws[g, c] = len(t_star)
-                below = (1 + np.count_nonzero(t_star <= statistic[g, c])) / (len(t_star) + 1)
-                above = (1 + np.count_nonzero(t_star >= statistic[g, c])) / (len(t_star) + 1)
-                p_value[g, c] = min(1.0, 2.0 * min(below, above))
+        # each cell with a statistic and 5 CARs draws from its own generator; the other cells draw nothing
+        for g, c in zip(*np.nonzero(np.isfinite(statistic) & (count >= 5)), strict=True):
+            rows = order[bounds[g] : bounds[g + 1]]
+            rows = rows[np.isfinite(data.car[rows, c])]
+            x = data.car[rows, c]
+            rng = group_generator(conv, self.name, data.keys[rows])
+            t_star = _bootstrap_tsa(x - x.mean(), conv.bootstrap_samples, rng)
+            if len(t_star) == 0:
+                continue
+            draws[g, c] = len(t_star)
+            below = (1 + np.count_nonzero(t_star <= statistic[g, c])) / (len(t_star) + 1)
+            above = (1 + np.count_nonzero(t_star >= statistic[g, c])) / (len(t_star) + 1)
+            p_value[g, c] = min(1.0, 2.0 * min(below, above))
         small = np.isfinite(statistic) & (count < 5)
         no_draw = np.isfinite(statistic) & ~small & ~np.isfinite(p_value)
         why = np.where(small, "bootstrap needs at least 5 events (resample size ceil(N/4) >= 2)", why)

@@ -133,7 +133,12 @@ def wild_bootstrap_t(
 
 
 class _ResamplingTest(StatTest):
-    """Shared loop over groups: statistic, empirical p-value, B' and reasons per cell."""
+    """Shared loop over the groups that can have a defined cell: statistic, empirical p-value, B', reasons.
+
+    Each such group draws from its own generator (module notes), so the loop visits only the groups with
+    at least two values in some column (a group of one firm-event costs nothing); the counts, spreads and
+    reasons of every group are array operations.
+    """
 
     what_day: str
     what_window: str
@@ -152,18 +157,13 @@ class _ResamplingTest(StatTest):
         count, _, ssd = kn.group_moments(values, groups, n_groups)
         shape = count.shape
         statistic, exceed, valid = np.full(shape, np.nan), np.zeros(shape), np.zeros(shape)
-        largest = np.zeros(shape)
+        largest = kn.group_max(np.abs(np.where(np.isfinite(values), values, 0.0)), groups, n_groups, 0.0)
         order, bounds = kn.group_rows(groups, n_groups, within=data.key_order)  # each group's rows in key order
-        for g in range(n_groups):
+        # only groups with 2 values in some column can have a defined cell: the others draw nothing
+        for g in np.flatnonzero(count.max(axis=1, initial=0) >= 2):
             rows = order[bounds[g] : bounds[g + 1]]
-            if len(rows) == 0:
-                continue
-            own = values[rows]
-            largest[g] = np.abs(np.where(np.isfinite(own), own, 0.0)).max(axis=0)
-            if len(rows) < 2:
-                continue
             rng = group_generator(data.conventions, self.name, data.keys[rows])
-            statistic[g], exceed[g], valid[g] = self.resample(own, rng, samples)
+            statistic[g], exceed[g], valid[g] = self.resample(values[rows], rng, samples)
         # a spread below rounding noise of the values is no spread (two-pass ssd of equal values may be ~1e-36)
         flat = ~(ssd > count * (_RELATIVE_TIE * largest) ** 2)
         what = self.what_day if scope == "day" else self.what_window

@@ -26,6 +26,7 @@ from scipy import stats
 
 from eventstudy.conventions import ESTUDY2, Conventions
 from eventstudy.inference import InferenceData, run_tests
+from eventstudy.inference import parametric as parametric_module
 from eventstudy.inference.base import REGISTRY, firm_event_keys, group_generator
 
 RTOL = 1e-10
@@ -414,6 +415,20 @@ class TestSkewnessAdjusted:
         again = compute(d, "skewness_adjusted_bootstrap", "window")
         np.testing.assert_array_equal(again.p_value, block.p_value)
         assert block.distribution()[0, 0] == "empirical (B=400)"
+
+    def test_bootstrap_draws_only_for_cells_with_five_cars(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Cells with fewer than 5 CARs never seed a generator; the others keep the draws they get alone."""
+        conv = Conventions().with_knobs(bootstrap_samples=300, seed=5)
+        d = simulate(n=26, conventions=conv).data
+        groups = np.r_[np.zeros(12, dtype=int), np.arange(1, 15)]  # a group of 12, then 14 of one firm-event
+        seeded: list[int] = []
+        original = parametric_module.group_generator
+        monkeypatch.setattr(parametric_module, "group_generator", lambda *a: seeded.append(len(a[2])) or original(*a))
+        block = compute(d, "skewness_adjusted_bootstrap", "window", groups)
+        assert seeded == [12, 11, 11]  # one generator per window of the group of 12 (event 1 misses day -1)
+        alone = REGISTRY["skewness_adjusted_bootstrap"].compute(d.take(np.arange(12)), "window", np.zeros(12, int), 1)
+        np.testing.assert_array_equal(block.p_value[0], alone.p_value[0])
+        assert np.isnan(block.p_value[1:]).all()
 
 
 class TestPatellBmpKnobs:

@@ -20,6 +20,7 @@ from scipy import stats
 
 from eventstudy.conventions import Conventions
 from eventstudy.inference import InferenceData, StatTest, run_tests
+from eventstudy.inference import resampling as resampling_module
 from eventstudy.inference.base import REGISTRY, firm_event_keys, group_generator
 from eventstudy.inference.resampling import BootstrapCaar, WildBootstrapBmp
 
@@ -105,6 +106,29 @@ class TestReproducibility:
         alone = cls().compute(panel(first, conventions=conv, keys=first_keys), "day", pooled(15), 1)
         np.testing.assert_array_equal(both.p_value[1], alone.p_value[0])
         np.testing.assert_allclose(both.statistic[1], alone.statistic[0], rtol=1e-12)
+
+    def test_only_groups_with_two_values_draw(self, cls: type[StatTest], monkeypatch: pytest.MonkeyPatch) -> None:
+        """Groups that cannot have a defined cell (one firm-event, or one value per column) never seed a generator.
+
+        A group's draws stay those it gets alone, whatever the number of small groups beside it.
+        """
+        rng = np.random.default_rng(12)
+        big = rng.normal(0.003, 0.02, size=(9, 3))
+        lone = rng.normal(0.0, 0.02, size=(40, 3))
+        sparse = np.full((2, 3), np.nan)
+        sparse[0, 0], sparse[1, 1] = 0.01, -0.02  # two firm-events, never two values in one column
+        values = np.vstack([lone[:20], big, sparse, lone[20:]])
+        groups = np.r_[np.arange(1, 21), np.zeros(9, dtype=int), [21, 21], np.arange(22, 42)]
+        seeded: list[int] = []
+        original = resampling_module.group_generator
+        monkeypatch.setattr(resampling_module, "group_generator", lambda *a: seeded.append(len(a[2])) or original(*a))
+        conv = Conventions().with_knobs(bootstrap_samples=200)
+        keys = firm_event_keys(np.full(len(values), "ev"), [f"K{i:03d}" for i in range(len(values))])
+        block = cls().compute(panel(values, conventions=conv, keys=keys), "day", groups, 42)
+        assert seeded == [9]  # the group of 9 only
+        alone = cls().compute(panel(big, conventions=conv, keys=keys[20:29]), "day", pooled(9), 1)
+        np.testing.assert_array_equal(block.p_value[0], alone.p_value[0])
+        assert np.isnan(block.p_value[1:]).all() and (block.reason[1:] != "").all()
 
     def test_draws_follow_the_keys_not_the_values(self, cls: type[StatTest]) -> None:
         """Same firm-events with other values draw the same resamples; other firm-events draw others."""

@@ -12,8 +12,10 @@ registered market model fitted on it (:func:`eventstudy.models.get_model`), CARs
 For each N the script times, per registered test, ``compute`` for all its scopes on the pooled group
 (``"all"``, one group of N rows) and on the per-event groups (N groups of one row), i.e. the work
 ``run_tests`` does for that test, each test on a fresh copy of the data (no cache shared between tests);
-then the Kolari-Pynnönen r̄ table (:func:`~eventstudy.inference.clustered.kp_correlation_table`) and
-Holm/BH (:func:`~eventstudy.inference.adjust.add_adjusted_pvalues`) on the resulting tests frame. Each
+then the Kolari-Pynnönen r̄ table (:func:`~eventstudy.inference.clustered.kp_correlation_table`); then all
+the tests and the r̄ table on one data instance, so that the quantities several tests share (ranks, r̄,
+GRANK, the CDA scale) are computed once, as in ``run_tests``; and Holm/BH
+(:func:`~eventstudy.inference.adjust.add_adjusted_pvalues`) on the resulting tests frame. Each
 test runs in a forked child process with a time limit (``--timeout``), so a slow statistic is reported
 as ``>limit`` instead of stopping the run.
 
@@ -52,6 +54,7 @@ EVENT_WINDOW = (-5, 5)
 N_DATES = 3000
 MAX_TICKERS = 10_000
 MARKET = "^GSPC"
+SHARED = "all tests + r̄ table, one instance"
 
 
 def make_data(
@@ -188,6 +191,22 @@ def _run_kp_table(data: Any, codes: np.ndarray, labels: tuple[str, ...], out: Co
     out.close()
 
 
+def _run_all(data: Any, codes: np.ndarray, labels: tuple[str, ...], names: Any, out: Connection) -> None:
+    """Child process: every chosen test on one data instance (quantities shared as in ``run_tests``) and the r̄ table."""
+    from eventstudy.inference import get_tests
+    from eventstudy.inference.clustered import kp_correlation_table
+
+    pooled = np.zeros(len(codes), dtype=np.int64)
+    start = time.perf_counter()
+    for test in get_tests(names):
+        for scope in test.scopes:
+            test.compute(data, scope, pooled, 1)
+            test.compute(data, scope, codes, len(labels))
+    kp_correlation_table(data, codes, labels)
+    out.send((time.perf_counter() - start, "", []))
+    out.close()
+
+
 def tests_frame(p_values: dict[str, list[tuple[str, np.ndarray]]], data: Any, labels: tuple[str, ...]) -> pd.DataFrame:
     """The tidy tests frame's key columns and p-values, laid out as ``StudyResult.tests`` does."""
     groups = np.array(("all",) + labels, dtype=object)
@@ -240,6 +259,8 @@ def bench_size(n: int, args: argparse.Namespace) -> dict[str, tuple[float | None
         print(f"#   {test.name}: {shown}", file=sys.stderr, flush=True)
     result = _timed_child(_run_kp_table, (data, codes, labels), args.timeout)
     rows["kp_correlation_table"] = (None, "") if result is None else (result[0], result[1])
+    result = _timed_child(_run_all, (data, codes, labels, names), args.timeout)
+    rows[SHARED] = (None, "") if result is None else (result[0], "")
     frame = tests_frame(p_values, data, labels)
     start = time.perf_counter()
     adjusted = add_adjusted_pvalues(frame, "days")
@@ -273,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s] + ([100_000] if args.large else [])
 
     results = {n: bench_size(n, args) for n in sizes}
-    names = list(next(iter(results.values())))
+    names = [name for name in next(iter(results.values())) if name != SHARED] + [SHARED]
     header = ["test"] + [f"N={n:,}" for n in sizes] + (["digest"] if args.digest else [])
     table = []
     for name in names:
@@ -284,12 +305,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.digest:
             cells.append(" ".join(results[n][name][1] or "-" for n in sizes))
         table.append(cells)
-    totals = ["total (s)"] + [
-        f"{sum(v[0] for v in results[n].values() if v[0] is not None):.2f}"
-        + ("+" if any(v[0] is None for v in results[n].values()) else "")
-        for n in sizes
+    separate = [{k: v for k, v in results[n].items() if k != SHARED} for n in sizes]
+    totals = ["sum of the rows above"] + [
+        f"{sum(v[0] for v in rows.values() if v[0] is not None):.2f}"
+        + ("+" if any(v[0] is None for v in rows.values()) else "")
+        for rows in separate
     ]
-    table.append(totals + ([""] if args.digest else []))
+    table.insert(len(table) - 1, totals + ([""] if args.digest else []))
     load = os.getloadavg()
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "

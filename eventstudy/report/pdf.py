@@ -53,6 +53,8 @@ NOTE_SIZE = 7.5
 TABLE_SIZES = (8.0, 7.5, 7.0, 6.5, 6.0)
 """Table type sizes, tried in turn until the table's longest words fit the page width."""
 CELL_PAD = 3.0
+SHORTEST_SLACK = 0.15
+"""A table is set in the largest type whose estimated height is within this share of its shortest setting."""
 FIGURE_MAX_SCALE = 1.25
 """A figure is drawn at most this much larger than its own size (it shrinks as needed to fit the page)."""
 ZEBRA = "#f2f4f7"
@@ -125,6 +127,7 @@ def _plain(text: str) -> str:
     return text if text.isascii() else "".join(s if not cjk else ascii_text(s) for s, cjk in _segments(text))
 
 
+@functools.lru_cache(maxsize=65536)
 def _width(text: str, font: str) -> float:
     """Width of text at 1 pt (a CJK character is one em wide)."""
     from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -293,39 +296,70 @@ def _break_at_underscores(word: str, width: float, font: str, size: float) -> st
 def _column_widths(cells: list[list[str]], fonts: list[str], avail: float) -> tuple[float, np.ndarray, bool]:
     """Type size, column widths (points) and whether words may break at ``_``, for a table to fit ``avail``.
 
-    The largest size of :data:`TABLE_SIZES` at which every column can hold its longest word; columns get their
-    natural width when the table fits, else their longest word plus a share of the room left in proportion to
-    how much wider their text would like to be. If no size fits the longest words, the smallest size is used
-    and words break after ``_`` (the longest ``_``-piece must fit; failing that, the columns shrink in
-    proportion and ReportLab splits the word).
+    At each size of :data:`TABLE_SIZES` at which every column can hold its longest word, the columns get
+    their natural width when the table fits, else their longest word plus a share of the room left
+    (:func:`_water_fill`: short columns in full, long text shares the rest). Of these sizes the largest is
+    taken whose table is at most :data:`SHORTEST_SLACK` taller than the shortest one (estimated from the
+    lines each cell wraps to), so a wide table gets a smaller type rather than a column of one word per line.
+    If no size fits the longest words, the smallest size is used and words break after ``_`` (the longest
+    ``_``-piece must fit; failing that, the columns shrink in proportion and ReportLab splits the word).
     """
     ncol = len(cells[0])
-    natural = np.zeros(ncol)
+    full = np.zeros((len(cells), ncol))
     longest = np.zeros(ncol)
     piece = np.zeros(ncol)
-    for row, font in zip(cells, fonts, strict=True):
+    for i, (row, font) in enumerate(zip(cells, fonts, strict=True)):
         for j, text in enumerate(row):
+            full[i, j] = _width(text, font)
             words = text.split()
-            natural[j] = max(natural[j], _width(text, font))
             if words:
                 widths = [_width(w, font) for w in words]
                 longest[j] = max(longest[j], max(widths))
                 if max(widths) > piece[j]:
                     piece[j] = max(max(_width(p, font) for p in re.split(r"(?<=_)", w)) for w in words)
-    pads = 2 * CELL_PAD * ncol
-    size = next((s for s in TABLE_SIZES if longest.sum() * s + pads <= avail), None)
-    breaking = size is None
-    if size is None:
-        size = TABLE_SIZES[-1]
-        longest = piece
+    natural = full.max(axis=0)
+    fitting = [s for s in TABLE_SIZES if longest.sum() * s + 2 * CELL_PAD * ncol <= avail]
+    if not fitting:
+        return TABLE_SIZES[-1], _layout(TABLE_SIZES[-1], natural, piece, avail), True
+    layouts = {size: _layout(size, natural, longest, avail) for size in fitting}
+    heights = {size: _table_height(full, widths, size) for size, widths in layouts.items()}
+    shortest = min(heights.values())
+    size = next(s for s in fitting if heights[s] <= (1 + SHORTEST_SLACK) * shortest)
+    return size, layouts[size], False
+
+
+def _layout(size: float, natural: np.ndarray, longest: np.ndarray, avail: float) -> np.ndarray:
+    """Column widths at one type size (see :func:`_column_widths`)."""
     nat = natural * size + 2 * CELL_PAD
     low = longest * size + 2 * CELL_PAD
     if nat.sum() <= avail:
-        return size, nat, breaking
+        return nat
     if low.sum() > avail:
-        return size, low * (avail / low.sum()), breaking
-    slack = nat - low
-    return size, low + (avail - low.sum()) * slack / slack.sum(), breaking
+        return low * (avail / low.sum())
+    return low + _water_fill(nat - low, avail - low.sum())
+
+
+def _table_height(full: np.ndarray, widths: np.ndarray, size: float) -> float:
+    """Estimated height of a table: each row as tall as its cell that wraps to the most lines."""
+    inner = np.maximum(widths - 2 * CELL_PAD, 1e-6)
+    lines = np.maximum(1.0, np.ceil(full * size / inner - 1e-9))
+    return float((lines.max(axis=1) * size * 1.25).sum())
+
+
+def _water_fill(need: np.ndarray, room: float) -> np.ndarray:
+    """Share ``room`` among columns wanting ``need`` more: the most modest needs are met in full, the rest split evenly.
+
+    So a short column (a number, a date, a distribution name) keeps its line and only the columns of long
+    text wrap, sharing what is left equally (max-min fair allocation).
+    """
+    give = np.zeros_like(need)
+    left = room
+    order = np.argsort(need, kind="stable")
+    for k, j in enumerate(order):
+        share = left / (len(order) - k)
+        give[j] = min(need[j], share)
+        left -= give[j]
+    return give
 
 
 def _table(table: Table) -> list[Any]:

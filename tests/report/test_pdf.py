@@ -129,6 +129,15 @@ class TestText:
         assert all(any(line.startswith(i) for line in lines) for i in ids)
         assert len(lines) > 6  # the headlines wrapped inside their column
 
+    def test_short_columns_keep_their_line_long_text_wraps(self, tmp_path: Path) -> None:
+        note = "a long note that has to wrap inside its column " * 8
+        rows = tuple((f"test_{k}", "exact signed-rank", "empirical (B=1000)", note) for k in range(3))
+        table = Table(("test", "distribution", "reference", "note"), rows, ("l", "l", "l", "l"))
+        lines = PdfReader(render_pdf([table], {}, tmp_path / "t.pdf", "t")).pages[0].extract_text().splitlines()
+        # pypdf gives each cell line its own line: a short cell that wrapped would come out in pieces
+        assert lines.count("exact signed-rank") == 3 and lines.count("empirical (B=1000)") == 3
+        assert sum(line.startswith("has to wrap") for line in lines) == 3  # each note wrapped once
+
     def test_an_id_wider_than_the_page_breaks_after_underscores(self, tmp_path: Path) -> None:
         word = "_".join(f"part{k:02d}" for k in range(60))
         table = Table(("id",) * 8, ((word,) * 8,), ("l",) * 8)

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
 from eventstudy.report import MANIFEST_NAME, notebook_fragment, write_report
@@ -63,6 +64,19 @@ class TestFigureCount:
         )
         assert md_escape(note) in text
         assert len(figure_specs(result, per_event=True)) == 2 + 2 * n_events  # the way out draws them all
+
+    @pytest.mark.parametrize("per_event", [True, False])
+    def test_user_groups_follow_all_events(self, per_event: bool) -> None:
+        result = make_fake_result()
+        firm = result.firm_events
+        firm["group"] = firm["ticker"].map({"9988.HK": "market=HK", "MXN=X": "market=FX"})
+        aar = result.aar
+        extra = [aar[aar["group"] == "all"].assign(group=g) for g in ("market=HK", "market=FX")]
+        result.aar = pd.concat([aar, *extra], ignore_index=True)
+        specs = figure_specs(result, per_event=per_event)
+        assert [s.args.get("group") for s in specs[:3]] == ["all", "market=HK", "market=FX"]
+        assert "group market=HK" in specs[1].caption and "event " not in specs[1].caption
+        assert [s.kind for s in specs].count("aar") == 3 + (len(EVENTS) if per_event else 0)  # never as events
 
     def test_heatmap_is_capped_in_the_report(self) -> None:
         result = _fake(31, 1)

@@ -1,17 +1,19 @@
-"""Drawing a report's figures: each figure drawn once and saved as PNG and vector PDF, in worker processes when it pays.
+"""Drawing a report's figures: each drawn once, saved as PNG and vector PDF, in worker processes when it pays.
 
-A figure costs about half a second (matplotlib's layout and text), so a report with a dozen figures spends
-most of its time here. :func:`draw_figures` spreads the figures over forked worker processes (one per
-available core, at most :data:`MAX_WORKERS`) when forking is safe: a POSIX ``fork`` start method and no other
-thread in this process (a notebook kernel or a progress-bar thread would make a fork unsafe, so those draw
-in-process). Forked workers inherit the result, so nothing is pickled but the bytes coming back. The bytes do
-not depend on where a figure was drawn.
+A figure costs a few tenths of a second (matplotlib's layout and text), so a report with a dozen figures
+spends much of its time here. :func:`draw_figures` spreads the figures over forked worker processes (one per
+available core, at most :data:`MAX_WORKERS`) when forking is safe: on Linux (macOS forbids forking once some
+system libraries have started; Windows cannot fork) and with no other thread in this process (a notebook
+kernel or a progress-bar thread makes a fork unsafe, so those draw in-process). Forked workers inherit the
+result, so nothing is pickled but the bytes coming back, and the bytes do not depend on where a figure was
+drawn.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -57,8 +59,8 @@ def _draw_in_worker(index: int) -> tuple[bytes, bytes]:
 
 def workers_for(n_figures: int) -> int:
     """Worker processes :func:`draw_figures` uses for ``n_figures`` figures (0: draw in this process)."""
-    if n_figures < MIN_PARALLEL or "fork" not in multiprocessing.get_all_start_methods():
-        return 0
+    if n_figures < MIN_PARALLEL or not sys.platform.startswith("linux"):
+        return 0  # fork is the start method that shares the result for free; on macOS it is unsafe
     if threading.active_count() > 1:
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

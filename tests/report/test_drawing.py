@@ -32,7 +32,7 @@ def test_files_are_png_and_pdf(serial: list[tuple[bytes, bytes]]) -> None:
     assert all(png.startswith(PNG_MAGIC) and pdf.startswith(b"%PDF-") for png, pdf in serial)
 
 
-@pytest.mark.skipif("fork" not in drawing.multiprocessing.get_all_start_methods(), reason="needs fork")
+@pytest.mark.skipif(not drawing.sys.platform.startswith("linux"), reason="forked workers on Linux only")
 def test_workers_give_the_same_bytes(serial: list[tuple[bytes, bytes]], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(drawing, "workers_for", lambda n: 2)
     result = make_fake_result()
@@ -42,7 +42,7 @@ def test_workers_give_the_same_bytes(serial: list[tuple[bytes, bytes]], monkeypa
     assert done == list(range(1, len(serial) + 1))
 
 
-@pytest.mark.skipif("fork" not in drawing.multiprocessing.get_all_start_methods(), reason="needs fork")
+@pytest.mark.skipif(not drawing.sys.platform.startswith("linux"), reason="forked workers on Linux only")
 def test_a_failed_worker_is_redrawn_here(serial: list[tuple[bytes, bytes]], monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(index: int) -> tuple[bytes, bytes]:
         raise RuntimeError("worker lost")
@@ -65,7 +65,7 @@ def test_workers_only_when_safe_and_worth_it(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(drawing.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(threading, "active_count", lambda: 1)
     assert drawing.workers_for(drawing.MIN_PARALLEL - 1) == 0  # too few figures to pay for a process
-    assert drawing.workers_for(16) == (2 if "fork" in drawing.multiprocessing.get_all_start_methods() else 0)
+    assert drawing.workers_for(16) == (2 if drawing.sys.platform.startswith("linux") else 0)
     monkeypatch.setattr(threading, "active_count", lambda: 3)  # a notebook kernel, a progress-bar thread
     assert drawing.workers_for(16) == 0
     monkeypatch.setattr(threading, "active_count", lambda: 1)

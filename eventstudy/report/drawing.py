@@ -3,8 +3,9 @@
 A figure costs a few tenths of a second (matplotlib's layout and text), so a report with a dozen figures
 spends much of its time here. :func:`draw_figures` spreads the figures over forked worker processes (one per
 available core, at most :data:`MAX_WORKERS`) when forking is safe: on Linux (macOS forbids forking once some
-system libraries have started; Windows cannot fork) and with no other thread in this process (a notebook
-kernel or a progress-bar thread makes a fork unsafe, so those draw in-process). Forked workers inherit the
+system libraries have started; Windows cannot fork), from the main thread, and with no other thread in this
+process but :data:`IDLE_THREADS` (a notebook kernel's threads make a fork unsafe, so a notebook draws
+in-process). Forked workers inherit the
 result, so nothing is pickled but the bytes coming back, and the bytes do not depend on where a figure was
 drawn.
 """
@@ -23,12 +24,16 @@ from eventstudy.plots import figure_pdf, figure_png
 from eventstudy.report._format import FigureSpec
 from eventstudy.report._tables import render_figure
 
-__all__ = ["MAX_WORKERS", "MIN_PARALLEL", "FigureDrawing", "draw_figure", "draw_figures", "workers_for"]
+__all__ = ["IDLE_THREADS", "MAX_WORKERS", "MIN_PARALLEL", "FigureDrawing", "draw_figure", "draw_figures", "workers_for"]
 
 MAX_WORKERS = 4
 """Most worker processes used to draw figures."""
 MIN_PARALLEL = 4
 """Fewest figures for which worker processes are started (below, starting them costs more than it saves)."""
+
+IDLE_THREADS = frozenset({"tqdm_monitor"})
+"""Threads that may be alive at a fork without making it unsafe: they sleep, and the workers never touch what
+they lock (tqdm's monitor, left running by a progress bar of the price download)."""
 
 _job: tuple[Any, Sequence[FigureSpec], int] | None = None
 """The work of a forked worker process (set by its initializer; unused in the parent process)."""
@@ -61,7 +66,8 @@ def workers_for(n_figures: int) -> int:
     """Worker processes :func:`draw_figures` uses for ``n_figures`` figures (0: draw in this process)."""
     if n_figures < MIN_PARALLEL or not sys.platform.startswith("linux"):
         return 0  # fork is the start method that shares the result for free; on macOS it is unsafe
-    if threading.active_count() > 1:
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and t.name not in IDLE_THREADS]
+    if others or threading.current_thread() is not threading.main_thread():
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = min(MAX_WORKERS, cores, n_figures // 2)

@@ -460,9 +460,10 @@ def _heatmap_window(result: ReportableResult) -> tuple[int, int] | None:
 def figure_specs(result: ReportableResult, per_event: bool | None = None) -> list[FigureSpec]:
     """List the figures of a report, in display order, with unique file names.
 
-    The AAR/CAAR of all events and the CAR heat map (at most :data:`HEATMAP_MAX_EVENTS` x
+    The AAR/CAAR of all events and of each of the user's groups (``result.firm_events.group``; at most
+    :data:`MAX_FIGURE_EVENTS` of them) and the CAR heat map (at most :data:`HEATMAP_MAX_EVENTS` x
     :data:`HEATMAP_MAX_TICKERS` cells) first; then, when ``per_event`` (default: :func:`per_event_figures`),
-    per event its AAR/CAAR figure and one CAR figure per ticker in ``result.car_path``. A figure with no
+    per event its AAR/CAAR figure and one CAR figure with a panel per ticker in ``result.car_path``. A figure with no
     finite value to draw is left out (:func:`figure_notes` says so). File stems of per-event figures come
     from :func:`eventstudy.formatting.figure_stem`: bounded and collision-free whatever the ids.
     """
@@ -480,6 +481,11 @@ def figure_specs(result: ReportableResult, per_event: bool | None = None) -> lis
 
     if groups.get("all", False):
         add("aar_all", "aar", "AAR (bars) and CAAR (line) with its 95% cross-sectional band, all events.", group="all")
+    firm = getattr(result, "firm_events", None)  # the user's groups (A's firm_events.group), pooled like "all"
+    user = set(firm["group"]) - {""} if isinstance(firm, pd.DataFrame) and "group" in firm.columns else set()
+    for g in [g for g, ok in groups.items() if ok and g in user][:MAX_FIGURE_EVENTS]:
+        caption = f"AAR and CAAR with its 95% cross-sectional band, group {g} (its pooled firm-events)."
+        add(figure_stem("aar", g), "aar", caption, group=g)
     window = _heatmap_window(result)
     if window is not None:
         add(
@@ -495,7 +501,7 @@ def figure_specs(result: ReportableResult, per_event: bool | None = None) -> lis
     tickers: dict[Any, list[Any]] = {}
     for ev, tk in paths.index[paths.to_numpy(dtype=bool)]:
         tickers.setdefault(ev, []).append(tk)
-    event_groups = [g for g, ok in groups.items() if ok and g != "all"]
+    event_groups = [g for g, ok in groups.items() if ok and g != "all" and g not in user]
     for ev in dict.fromkeys([*tickers, *event_groups]):
         if ev in event_groups:
             add(figure_stem("aar", ev), "aar", f"AAR and CAAR with its 95% band, event {ev}.", group=ev)

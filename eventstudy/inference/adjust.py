@@ -1,11 +1,13 @@
 """Multiple-testing adjustment of p-values: Holm and Benjamini-Hochberg (``docs/methods.md`` §6.5).
 
-:func:`adjust_pvalues` is the one implementation of both procedures, a pure array function over the last
-axis; :func:`add_adjusted_pvalues` adds the columns ``p_holm`` and ``p_bh`` to the tidy ``tests`` frame by
-laying each family out as one row of that array. With ``adjust_family = "days"`` a family is one (test,
-group, scope): all event-window days of that test and group (day scope), or all its CAR windows (window
-scope). With ``"events"`` a family is one (test, scope, day or window) across the event groups; the pooled
-group ``all`` stays outside, and the user's groups form a family of their own. The family in words is
+:func:`adjust_families` is the one implementation of both procedures: every family at once, grouped by
+one sort of the family codes, each family's p-values sorted and the running maximum (Holm) or minimum
+(Benjamini-Hochberg) taken within it, with no loop over families. :func:`adjust_pvalues` applies it to
+the rows of an array and :func:`add_adjusted_pvalues` adds the columns ``p_holm`` and ``p_bh`` to the
+tidy ``tests`` frame. With ``adjust_family = "days"`` a family is one (test, group, scope): all
+event-window days of that test and group (day scope), or all its CAR windows (window scope). With
+``"events"`` a family is one (test, scope, day or window) across the event groups; the pooled group
+``all`` stays outside, and the user's groups form a family of their own. The family in words is
 :data:`eventstudy.conventions.ADJUST_FAMILY_TEXT`, for results and reports.
 """
 
@@ -17,8 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from eventstudy import _kernels as kn
-from eventstudy._typing import FloatArray
+from eventstudy._typing import FloatArray, IntArray
 
 AdjustMethod = Literal["holm", "bh"]
 
@@ -29,8 +30,81 @@ FAMILY_KEYS: dict[str, tuple[str, ...]] = {
 """Columns of the tests frame that define one family, per ``adjust_family`` value."""
 
 
+def adjust_families(p: FloatArray, family: IntArray) -> tuple[FloatArray, FloatArray]:
+    r"""Holm and Benjamini-Hochberg adjusted p-values of p-values grouped in families.
+
+    Parameters
+    ----------
+    p : (n,)
+        Finite p-values.
+    family : (n,)
+        Family of each p-value (any integers, in any order).
+
+    Returns
+    -------
+    holm, bh : (n,)
+        Step-down Holm (1979) adjusted p-values, which control the family-wise error rate, and step-up
+        Benjamini and Hochberg (1995) adjusted p-values, which control the false discovery rate, in the
+        order of ``p``.
+
+    Notes
+    -----
+    Within a family of m p-values sorted, p_(1) <= ... <= p_(m):
+
+    .. math::
+
+        \tilde p^{Holm}_{(j)} = \min(1, \max_{k \le j} (m - k + 1) p_{(k)}), \qquad
+        \tilde p^{BH}_{(j)} = \min(1, \min_{k \ge j} p_{(k)} / (k / m)),
+
+    with the products and quotients written as statsmodels' ``multipletests`` (``"holm"``, ``"fdr_bh"``)
+    writes them, so each family's values are bit-identical to it (tied p-values get equal values in any
+    order). The p-values are grouped by family with one stable sort of the family codes; the families of
+    one size class (sizes up to the same power of two) are the rows of one padded array, each row is
+    sorted, and the running maximum and minimum are taken along the rows: a few array passes per size
+    class, O(n log m) in all, with no loop over families.
+
+    References
+    ----------
+    Holm, S. (1979), "A simple sequentially rejective multiple test procedure", Scandinavian Journal of
+    Statistics 6(2), 65-70.
+    Benjamini, Y. and Y. Hochberg (1995), "Controlling the false discovery rate", JRSS B 57(1), 289-300.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    holm, bh = np.full(len(p), np.nan), np.full(len(p), np.nan)
+    if not len(p):
+        return holm, bh
+    grouped = np.argsort(np.asarray(family), kind="stable")
+    member = np.asarray(family)[grouped]
+    starts = np.flatnonzero(np.r_[True, member[1:] != member[:-1]])
+    size = np.diff(np.r_[starts, len(p)])
+    segment = np.repeat(np.arange(len(starts)), size)
+    place = np.arange(len(p)) - starts[segment]
+    width = 2 ** np.ceil(np.log2(size)).astype(np.int64)
+    for w in np.unique(width):  # one padded (families x w) array per size class
+        families = np.flatnonzero(width == w)
+        slot = np.full(len(starts), -1)
+        slot[families] = np.arange(len(families))
+        mine = np.flatnonzero(slot[segment] >= 0)
+        rows, cols = slot[segment[mine]], place[mine]
+        padded = np.full((len(families), int(w)), np.inf)  # padding sorts last
+        padded[rows, cols] = p[grouped[mine]]
+        order = np.argsort(padded, axis=1)
+        ordered = np.take_along_axis(padded, order, axis=1)
+        k = np.arange(1, int(w) + 1)[None, :]
+        m = size[families][:, None]
+        inside = k <= m
+        ordered = np.where(inside, ordered, 0.0)  # the padding takes no part below
+        step_down = np.maximum.accumulate(np.where(inside, ordered * (m - k + 1), -np.inf), axis=1)
+        step_up = np.minimum.accumulate(np.where(inside, ordered / (k / m), np.inf)[:, ::-1], axis=1)[:, ::-1]
+        for out, values in ((holm, step_down), (bh, step_up)):
+            back = np.empty(padded.shape)
+            np.put_along_axis(back, order, np.minimum(values, 1.0), axis=1)
+            out[grouped[mine]] = back[rows, cols]
+    return holm, bh
+
+
 def adjust_pvalues(p: FloatArray, method: AdjustMethod) -> FloatArray:
-    r"""Holm or Benjamini-Hochberg adjusted p-values along the last axis, ignoring NaN.
+    """Holm or Benjamini-Hochberg adjusted p-values along the last axis, ignoring NaN.
 
     Parameters
     ----------
@@ -38,27 +112,11 @@ def adjust_pvalues(p: FloatArray, method: AdjustMethod) -> FloatArray:
         p-values; NaN entries are not part of the family and stay NaN. Each row along the last axis is
         one family with m_row = its number of non-NaN entries.
     method
-        ``"holm"``: step-down Holm (1979), controls the family-wise error rate;
-        ``"bh"``: step-up Benjamini and Hochberg (1995), controls the false discovery rate.
+        ``"holm"`` or ``"bh"`` (:func:`adjust_families`).
 
     Returns
     -------
     Array of the shape of ``p``.
-
-    Notes
-    -----
-    With the non-NaN p-values of a family sorted, p_(1) <= ... <= p_(m):
-
-    .. math::
-
-        \tilde p^{Holm}_{(j)} = \max_{k \le j} \min(1, (m - k + 1) p_{(k)}), \qquad
-        \tilde p^{BH}_{(j)} = \min_{k \ge j} \min(1, m p_{(k)} / k).
-
-    References
-    ----------
-    Holm, S. (1979), "A simple sequentially rejective multiple test procedure", Scandinavian Journal of
-    Statistics 6(2), 65-70.
-    Benjamini, Y. and Y. Hochberg (1995), "Controlling the false discovery rate", JRSS B 57(1), 289-300.
 
     Examples
     --------
@@ -68,23 +126,13 @@ def adjust_pvalues(p: FloatArray, method: AdjustMethod) -> FloatArray:
     if method not in ("holm", "bh"):
         raise ValueError(f"unknown adjustment method {method!r}; use 'holm' or 'bh'")
     values = np.asarray(p, dtype=np.float64)
-    if values.ndim == 0 or values.shape[-1] == 0:
+    out = np.full(values.shape, np.nan)
+    if values.ndim == 0 or values.size == 0:
         return values.copy()
-    order = np.argsort(values, axis=-1, kind="stable")  # NaN last
-    ordered = np.take_along_axis(values, order, axis=-1)
-    m = np.isfinite(values).sum(axis=-1, keepdims=True).astype(np.float64)
-    k = np.arange(1, values.shape[-1] + 1, dtype=np.float64)
-    finite = np.isfinite(ordered)
-    if method == "holm":
-        raw = np.minimum(1.0, (m - k + 1.0) * ordered)
-        adjusted = np.maximum.accumulate(np.where(finite, raw, -np.inf), axis=-1)
-    else:
-        raw = np.minimum(1.0, m * ordered / k)
-        reverse = np.flip(np.where(finite, raw, np.inf), axis=-1)
-        adjusted = np.flip(np.minimum.accumulate(reverse, axis=-1), axis=-1)
-    adjusted = np.where(finite, adjusted, np.nan)
-    out = np.empty_like(adjusted)
-    np.put_along_axis(out, order, adjusted, axis=-1)
+    flat = values.reshape(-1, values.shape[-1])
+    row, col = np.nonzero(np.isfinite(flat))
+    holm, bh = adjust_families(flat[row, col], row)
+    out.reshape(flat.shape)[row, col] = holm if method == "holm" else bh
     return out
 
 
@@ -110,37 +158,28 @@ def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days", groups: Coll
     """
     if family not in FAMILY_KEYS:
         raise ValueError(f"unknown adjust_family {family!r}; valid: {', '.join(FAMILY_KEYS)}")
-    out = tests.copy()
-    # the pooled group never joins an across-events family: each of its rows is a family of its own
-    group = out["group"].to_numpy()
-    pooled = np.where(group == "all", np.arange(len(out)), np.where(np.isin(group, list(groups)), -2, -1))
-    out["_pooled"] = pooled
-    p = out["p_value"].to_numpy(dtype=np.float64)
-    adjusted: dict[AdjustMethod, FloatArray] = {"holm": np.full(len(out), np.nan), "bh": np.full(len(out), np.nan)}
+    p = tests["p_value"].to_numpy(dtype=np.float64)
     rows = np.flatnonzero(np.isfinite(p))
+    holm, bh = np.full(len(p), np.nan), np.full(len(p), np.nan)
     if len(rows):
-        keys = out.iloc[rows][list(FAMILY_KEYS[family])]
-        family_id = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy().astype(np.int64)
-        n_families = int(family_id.max()) + 1
-        order, bounds = kn.group_rows(family_id, n_families)
-        size = np.diff(bounds)
-        position = np.arange(len(order)) - np.repeat(bounds[:-1], size)  # place of each row in its family
-        member = family_id[order]
-        # families of similar size share one padded (families x width) array, width a power of two >= size
-        width = 2 ** np.ceil(np.log2(size)).astype(np.int64)
-        for w in np.unique(width):
-            fams = np.flatnonzero(width == w)
-            slot = np.full(n_families, -1, dtype=np.int64)
-            slot[fams] = np.arange(len(fams))
-            mine = slot[member] >= 0
-            padded = np.full((len(fams), int(w)), np.nan)
-            padded[slot[member[mine]], position[mine]] = p[rows[order[mine]]]
-            for method, target in adjusted.items():
-                values = adjust_pvalues(padded, method)
-                target[rows[order[mine]]] = values[slot[member[mine]], position[mine]]
-    out["p_holm"] = adjusted["holm"]
-    out["p_bh"] = adjusted["bh"]
-    return out.drop(columns="_pooled")
+        group, names = pd.factorize(tests["group"].to_numpy()[rows], use_na_sentinel=False)
+        named = np.asarray(names, dtype=object)
+        # the pooled group never joins an across-events family: each of its rows is a family of its own
+        pooled = np.where((named == "all")[group], rows, np.where(np.isin(named, list(groups))[group], -2, -1))
+        family_id, span = np.zeros(len(rows), dtype=np.int64), 1
+        for key in FAMILY_KEYS[family]:
+            if key == "group":
+                codes, n_codes = group, len(names)
+            else:
+                values = pooled if key == "_pooled" else tests[key].to_numpy()[rows]
+                codes, labels = pd.factorize(values, use_na_sentinel=False)  # a missing key is a key of its own
+                n_codes = len(labels)
+            if span * n_codes >= 2**62:  # renumber densely before the mixed-radix code could overflow
+                family_id = pd.factorize(family_id)[0]
+                span = int(family_id.max()) + 1
+            family_id, span = family_id * n_codes + codes, span * n_codes
+        holm[rows], bh[rows] = adjust_families(p[rows], family_id)
+    return tests.assign(p_holm=holm, p_bh=bh)
 
 
-__all__ = ["FAMILY_KEYS", "AdjustMethod", "add_adjusted_pvalues", "adjust_pvalues"]
+__all__ = ["FAMILY_KEYS", "AdjustMethod", "add_adjusted_pvalues", "adjust_families", "adjust_pvalues"]

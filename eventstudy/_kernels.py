@@ -332,7 +332,8 @@ def group_sum(values: np.ndarray, groups: IntArray, n_groups: int) -> np.ndarray
         out[0] = (values if member.all() else values[member]).sum(axis=0)  # the pooled group: no matrix needed
         return out
     rows = np.flatnonzero(member)
-    order = rows[np.argsort(codes[rows], kind="stable")]
+    ordered = bool((codes[rows][1:] >= codes[rows][:-1]).all())  # e.g. event codes of rows in event order
+    order = rows if ordered else rows[np.argsort(codes[rows], kind="stable")]
     indptr = np.zeros(n_groups + 1, dtype=np.int64)
     np.cumsum(np.bincount(codes[rows], minlength=n_groups), out=indptr[1:])
     membership = csr_matrix((np.ones(len(order), dtype=values.dtype), order, indptr), shape=(n_groups, len(codes)))

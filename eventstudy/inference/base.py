@@ -207,12 +207,17 @@ def two_sided_normal(statistic: FloatArray) -> FloatArray:
 
 
 def reasons(*conditions: tuple[np.ndarray, str]) -> np.ndarray:
-    """First applicable reason per cell from (mask, text) pairs; empty string where none applies."""
-    shape = conditions[0][0].shape
-    out = np.full(shape, "", dtype=object)
-    for mask, text in reversed(conditions):
-        out = np.where(mask, text, out)
-    return out
+    """First applicable reason per cell from (mask, text) pairs; empty string where none applies.
+
+    The masks are combined into the index of the first one that holds (small integers), and the texts are
+    looked up once: one pass over an object array whatever the number of conditions.
+    """
+    shape = np.broadcast_shapes(*(np.shape(mask) for mask, _ in conditions))
+    first = np.zeros(shape, dtype=np.int8)
+    for number, (mask, _) in reversed(list(enumerate(conditions, start=1))):
+        first = np.where(mask, np.int8(number), first)
+    texts = np.array([""] + [text for _, text in conditions], dtype=object)
+    return texts[first]
 
 
 class StatTest(ABC):

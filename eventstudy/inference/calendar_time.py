@@ -206,20 +206,22 @@ def _single_portfolio(
     size = np.diff(bounds)
     lead = order[np.minimum(bounds[:-1], len(order) - 1)]  # each group's first firm-event (any row if none)
     first = lead[held_by[rows]]
-    used = np.isfinite(data.est_resid)
-    used_first = used[first]
-    same = (used[rows] == used_first).all(axis=1)
-    same &= ((data.est_dates[rows] == data.est_dates[first]) | ~used_first).all(axis=1)
-    same &= ((data.est_market[rows] == data.est_market[first]) | ~used_first).all(axis=1)
+    other = first != rows  # only firm-events besides their group's first are compared with it
+    mine, theirs = rows[other], first[other]
+    used_mine, used_theirs = np.isfinite(data.est_resid[mine]), np.isfinite(data.est_resid[theirs])
+    same = (used_mine == used_theirs).all(axis=1)
+    same &= ((data.est_dates[mine] == data.est_dates[theirs]) | ~used_theirs).all(axis=1)
+    same &= ((data.est_market[mine] == data.est_market[theirs]) | ~used_theirs).all(axis=1)
     design = data.event_design[:, cols]
-    same &= (design[rows] == design[first]).all(axis=(1, 2))
+    same &= (design[mine] == design[theirs]).all(axis=(1, 2))
     car = data.car[:, c]
-    differs = kn.group_count(~same, held_by[rows], n_groups) > 0
+    differs = kn.group_count(~same, held_by[mine], n_groups) > 0
     no_car = kn.group_count(~np.isfinite(car[rows]), held_by[rows], n_groups) > 0
-    m = used[lead].sum(axis=1)
+    m = np.isfinite(data.est_resid[lead]).sum(axis=1)
     ddof = conv.ddof(data.k)
     short = (m - data.k < 1) | (m - ddof < 1)
-    resid_total = kn.group_sum(np.where(used[rows], data.est_resid[rows], 0.0), held_by[rows], n_groups)
+    resid = data.est_resid[rows]
+    resid_total = kn.group_sum(np.where(np.isfinite(resid), resid, 0.0), held_by[rows], n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_resid = resid_total / size[:, None]
         s2 = np.einsum("gl,gl->g", mean_resid, mean_resid) / (m - ddof)

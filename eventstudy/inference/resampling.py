@@ -17,6 +17,8 @@ resamples on which T* is defined (B unless a resample has no event with a value 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from eventstudy import _kernels as kn
@@ -60,76 +62,81 @@ def exceedances(star: FloatArray, observed: FloatArray) -> tuple[FloatArray, Flo
 
 
 def bootstrap_mean(
-    values: FloatArray, rng: np.random.Generator, samples: int
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Event bootstrap of the cross-sectional mean of ``values`` (N_g, D), centred on the sample mean.
+    parts: Sequence[FloatArray], rng: np.random.Generator, samples: int
+) -> list[tuple[FloatArray, FloatArray, FloatArray]]:
+    """Event bootstrap of the cross-sectional mean of each array of ``parts`` (N_g, D), centred on the sample mean.
 
-    Each resample draws N_g events with replacement (multinomial resampling counts, the same events
-    for every column); the mean of each column runs over the drawn events that have a value.
+    Each resample draws N_g events with replacement (multinomial resampling counts, the same events for
+    every column and every part: the parts are the day and window values of one group); the mean of each
+    column runs over the drawn events that have a value.
 
     Returns
     -------
-    observed : (D,)
-        Sample mean over the events present.
-    exceed, valid : (D,)
-        #{b : |mean*_b - mean| >= |mean|} and the number of resamples with a defined mean.
+    list of (observed, exceed, valid), one per part, each (D,)
+        The sample mean over the events present, #{b : |mean*_b - mean| >= |mean|} and the number of
+        resamples with a defined mean.
     """
-    present = np.isfinite(values)
-    filled = np.where(present, values, 0.0)
-    weights = present.astype(np.float64)
-    n_events = values.shape[0]
+    n_events = parts[0].shape[0]
+    present = [np.isfinite(values) for values in parts]
+    filled = [np.where(ok, values, 0.0) for ok, values in zip(present, parts, strict=True)]
+    weights = [ok.astype(np.float64) for ok in present]
     with np.errstate(invalid="ignore", divide="ignore"):
-        observed = filled.sum(axis=0) / weights.sum(axis=0)
-    exceed = np.zeros(values.shape[1])
-    valid = np.zeros(values.shape[1])
+        observed = [f.sum(axis=0) / w.sum(axis=0) for f, w in zip(filled, weights, strict=True)]
+    exceed = [np.zeros(values.shape[1]) for values in parts]
+    valid = [np.zeros(values.shape[1]) for values in parts]
     probabilities = np.full(n_events, 1.0 / n_events)
     for size in _chunks(samples, n_events):
         counts = rng.multinomial(n_events, probabilities, size=size).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            star = (counts @ filled) / (counts @ weights) - observed
-        hit, ok = exceedances(star, observed)
-        exceed += hit
-        valid += ok
-    return observed, exceed, valid
+        for i in range(len(parts)):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                star = (counts @ filled[i]) / (counts @ weights[i]) - observed[i]
+            hit, ok = exceedances(star, observed[i])
+            exceed[i] += hit
+            valid[i] += ok
+    return list(zip(observed, exceed, valid, strict=True))
 
 
 def wild_bootstrap_t(
-    values: FloatArray, rng: np.random.Generator, samples: int
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Wild (Rademacher) bootstrap of the one-sample t statistic mean / (sd / sqrt(n)) of each column.
+    parts: Sequence[FloatArray], rng: np.random.Generator, samples: int
+) -> list[tuple[FloatArray, FloatArray, FloatArray]]:
+    """Wild (Rademacher) bootstrap of the one-sample t statistic mean / (sd / sqrt(n)) of each column of each part.
 
-    One weight v_i = ±1 per event multiplies the event's whole row. Since v_i^2 = 1 the sum of squares
-    is unchanged, so t* needs only Σ v_i x_i: t* = (S*/n) / sqrt((Q - S*^2/n) / ((n - 1) n)), Q = Σ x_i^2.
+    One weight v_i = ±1 per event multiplies the event's whole row, in every part (the day and window
+    values of one group). Since v_i^2 = 1 the sum of squares is unchanged, so t* needs only Σ v_i x_i:
+    t* = (S*/n) / sqrt((Q - S*^2/n) / ((n - 1) n)), Q = Σ x_i^2.
 
     Returns
     -------
-    observed : (D,)
-        The t statistic on the original values (sd with divisor n - 1).
-    exceed, valid : (D,)
-        #{b : |t*_b| >= |t|} and the number of resamples with a defined t*.
+    list of (observed, exceed, valid), one per part, each (D,)
+        The t statistic on the original values (sd with divisor n - 1), #{b : |t*_b| >= |t|} and the
+        number of resamples with a defined t*.
     """
-    present = np.isfinite(values)
-    filled = np.where(present, values, 0.0)
-    n = present.sum(axis=0).astype(np.float64)
-    total = filled.sum(axis=0)
-    square = (filled * filled).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / n
-        dev = np.where(present, values - mean, 0.0)
-        observed = mean / np.sqrt((dev * dev).sum(axis=0) / (n - 1) / n)
-    exceed = np.zeros(values.shape[1])
-    valid = np.zeros(values.shape[1])
-    n_events = values.shape[0]
+    n_events = parts[0].shape[0]
+    moments = []
+    for values in parts:
+        present = np.isfinite(values)
+        filled = np.where(present, values, 0.0)
+        n = present.sum(axis=0).astype(np.float64)
+        total = filled.sum(axis=0)
+        square = (filled * filled).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / n
+            dev = np.where(present, values - mean, 0.0)
+            observed = mean / np.sqrt((dev * dev).sum(axis=0) / (n - 1) / n)
+        moments.append((filled, n, square, observed))
+    exceed = [np.zeros(values.shape[1]) for values in parts]
+    valid = [np.zeros(values.shape[1]) for values in parts]
     for size in _chunks(samples, n_events):
         signs = rng.integers(0, 2, size=(size, n_events)).astype(np.float64) * 2.0 - 1.0
-        s_star = signs @ filled
-        with np.errstate(invalid="ignore", divide="ignore"):
-            variance = np.maximum(square - s_star * s_star / n, 0.0) / (n - 1) / n
-            star = (s_star / n) / np.sqrt(variance)
-        hit, ok = exceedances(star, observed)
-        exceed += hit
-        valid += ok
-    return observed, exceed, valid
+        for i, (filled, n, square, observed) in enumerate(moments):
+            s_star = signs @ filled
+            with np.errstate(invalid="ignore", divide="ignore"):
+                variance = np.maximum(square - s_star * s_star / n, 0.0) / (n - 1) / n
+                star = (s_star / n) / np.sqrt(variance)
+            hit, ok = exceedances(star, observed)
+            exceed[i] += hit
+            valid[i] += ok
+    return [(m[3], e, v) for m, e, v in zip(moments, exceed, valid, strict=True)]
 
 
 class _ResamplingTest(StatTest):
@@ -137,7 +144,9 @@ class _ResamplingTest(StatTest):
 
     Each such group draws from its own generator (module notes), so the loop visits only the groups with
     at least two values in some column (a group of one firm-event costs nothing); the counts, spreads and
-    reasons of every group are array operations.
+    reasons of every group are array operations. Both scopes of a group use the same resamples, so they
+    are computed together, from one set of draws, and kept for the second scope
+    (:meth:`InferenceData.memoized`).
     """
 
     what_day: str
@@ -147,36 +156,54 @@ class _ResamplingTest(StatTest):
         raise NotImplementedError
 
     def resample(
-        self, values: FloatArray, rng: np.random.Generator, samples: int
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        self, parts: Sequence[FloatArray], rng: np.random.Generator, samples: int
+    ) -> list[tuple[FloatArray, FloatArray, FloatArray]]:
         raise NotImplementedError
 
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
-        values = self.values(data, scope)
+        codes = np.ascontiguousarray(groups, dtype=np.int64)
+        conv = data.conventions
+        key = (self.name, int(conv.seed), int(conv.bootstrap_samples), n_groups, codes.tobytes())
+        return data.memoized(key, lambda: self._blocks(data, codes, n_groups))[scope]
+
+    def _blocks(self, data: InferenceData, groups: IntArray, n_groups: int) -> dict[Scope, StatBlock]:
+        scopes: tuple[Scope, ...] = ("day", "window")
+        parts = [self.values(data, scope) for scope in scopes]
         samples = int(data.conventions.bootstrap_samples)
-        count, _, ssd = kn.group_moments(values, groups, n_groups)
-        shape = count.shape
-        statistic, exceed, valid = np.full(shape, np.nan), np.zeros(shape), np.zeros(shape)
-        largest = kn.group_max(np.abs(np.where(np.isfinite(values), values, 0.0)), groups, n_groups, 0.0)
+        moments = [kn.group_moments(values, groups, n_groups) for values in parts]
+        found = [(np.full(m[0].shape, np.nan), np.zeros(m[0].shape), np.zeros(m[0].shape)) for m in moments]
         order, bounds = kn.group_rows(groups, n_groups, within=data.key_order)  # each group's rows in key order
         # only groups with 2 values in some column can have a defined cell: the others draw nothing
-        for g in np.flatnonzero(count.max(axis=1, initial=0) >= 2):
+        drawing = np.zeros(n_groups, dtype=bool)
+        for count, _, _ in moments:
+            drawing |= count.max(axis=1, initial=0) >= 2
+        for g in np.flatnonzero(drawing):
             rows = order[bounds[g] : bounds[g + 1]]
             rng = group_generator(data.conventions, self.name, data.keys[rows])
-            statistic[g], exceed[g], valid[g] = self.resample(values[rows], rng, samples)
-        # a spread below rounding noise of the values is no spread (two-pass ssd of equal values may be ~1e-36)
-        flat = ~(ssd > count * (_RELATIVE_TIE * largest) ** 2)
-        what = self.what_day if scope == "day" else self.what_window
-        why = reasons(
-            (count == 0, f"no event has {what}"),
-            (count < 2, f"needs at least 2 events with {what} to resample"),
-            (flat, f"zero cross-sectional variance of {what}"),
-            (valid == 0, "no resample has an event with a value"),
-        )
-        ok = why == ""
-        statistic = np.where(ok, statistic, np.nan)
-        p_value = np.where(ok, empirical_pvalue(exceed, valid), np.nan)
-        return StatBlock(statistic, p_value, count, np.where(ok, valid, np.nan), why, "empirical")
+            for (statistic, exceed, valid), result in zip(
+                found, self.resample([values[rows] for values in parts], rng, samples), strict=True
+            ):
+                statistic[g], exceed[g], valid[g] = result
+        blocks = {}
+        for scope, values, (count, _, ssd), (statistic, exceed, valid) in zip(
+            scopes, parts, moments, found, strict=True
+        ):
+            largest = kn.group_max(np.abs(np.where(np.isfinite(values), values, 0.0)), groups, n_groups, 0.0)
+            # a spread below rounding noise of the values is no spread (two-pass ssd of equal values may be ~1e-36)
+            flat = ~(ssd > count * (_RELATIVE_TIE * largest) ** 2)
+            what = self.what_day if scope == "day" else self.what_window
+            why = reasons(
+                (count == 0, f"no event has {what}"),
+                (count < 2, f"needs at least 2 events with {what} to resample"),
+                (flat, f"zero cross-sectional variance of {what}"),
+                (valid == 0, "no resample has an event with a value"),
+            )
+            ok = why == ""
+            p_value = np.where(ok, empirical_pvalue(exceed, valid), np.nan)
+            blocks[scope] = StatBlock(
+                np.where(ok, statistic, np.nan), p_value, count, np.where(ok, valid, np.nan), why, "empirical"
+            )
+        return blocks
 
 
 @register
@@ -210,9 +237,9 @@ class BootstrapCaar(_ResamplingTest):
         return data.ar if scope == "day" else data.car
 
     def resample(
-        self, values: FloatArray, rng: np.random.Generator, samples: int
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        return bootstrap_mean(values, rng, samples)
+        self, parts: Sequence[FloatArray], rng: np.random.Generator, samples: int
+    ) -> list[tuple[FloatArray, FloatArray, FloatArray]]:
+        return bootstrap_mean(parts, rng, samples)
 
 
 @register
@@ -246,9 +273,9 @@ class WildBootstrapBmp(_ResamplingTest):
         return data.sar if scope == "day" else data.scar
 
     def resample(
-        self, values: FloatArray, rng: np.random.Generator, samples: int
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        return wild_bootstrap_t(values, rng, samples)
+        self, parts: Sequence[FloatArray], rng: np.random.Generator, samples: int
+    ) -> list[tuple[FloatArray, FloatArray, FloatArray]]:
+        return wild_bootstrap_t(parts, rng, samples)
 
 
 __all__ = [

@@ -130,6 +130,25 @@ class TestReproducibility:
         np.testing.assert_array_equal(block.p_value[0], alone.p_value[0])
         assert np.isnan(block.p_value[1:]).all() and (block.reason[1:] != "").all()
 
+    def test_both_scopes_from_one_set_of_draws(self, cls: type[StatTest], monkeypatch: pytest.MonkeyPatch) -> None:
+        """The day and window scopes of a group are computed together from one generator, with the values each
+        gets alone (the same draws a fresh computation of that scope makes)."""
+        rng = np.random.default_rng(13)
+        ar = rng.normal(0.002, 0.02, size=(14, 4))
+        conv = Conventions().with_knobs(bootstrap_samples=250)
+        windows = ((0, 1), (1, 3))
+        seeded: list[int] = []
+        original = resampling_module.group_generator
+        monkeypatch.setattr(resampling_module, "group_generator", lambda *a: seeded.append(len(a[2])) or original(*a))
+        data = panel(ar, windows, conv)
+        day = cls().compute(data, "day", pooled(14), 1)
+        window = cls().compute(data, "window", pooled(14), 1)
+        assert seeded == [14]
+        fresh = cls().compute(panel(ar, windows, conv), "window", pooled(14), 1)
+        np.testing.assert_array_equal(window.p_value, fresh.p_value)
+        np.testing.assert_array_equal(window.statistic, fresh.statistic)
+        assert day.p_value.shape == (1, 4) and window.p_value.shape == (1, 2)
+
     def test_draws_follow_the_keys_not_the_values(self, cls: type[StatTest]) -> None:
         """Same firm-events with other values draw the same resamples; other firm-events draw others."""
         x = np.array([[0.031], [-0.004], [0.012], [0.020], [-0.011], [0.007]])

@@ -309,36 +309,44 @@ def group_rows(groups: IntArray, n_groups: int, within: IntArray | None = None) 
     return order.astype(np.int64), bounds.astype(np.int64)
 
 
-def group_sum(values: np.ndarray, groups: IntArray, n_groups: int) -> np.ndarray:
+def group_sum(values: np.ndarray, groups: IntArray, n_groups: int, weights: FloatArray | None = None) -> np.ndarray:
     """Sum of the rows of ``values`` (N, ...) by group code, shape (n_groups, ...); NaN propagates.
 
     Rows with a code outside 0..n_groups-1 (e.g. -1) belong to no group. The dtype of ``values`` is kept
-    (integer counts stay exact).
+    (integer counts stay exact). With ``weights`` (N,), the sums are Σ_i w_i values_i (float): a 0/1
+    weight selects rows without building a masked copy of the values.
 
     Notes
     -----
-    One group: ``values.sum(axis=0)`` over its rows (numpy's pairwise summation). Several groups: one
-    product of the sparse (n_groups x N) 0/1 membership matrix with the values, i.e. each group's rows
-    added one after the other in ascending row order, in a single pass over the values whatever the
-    number of groups or their sizes (no sort of the values, no per-group work).
+    One group: ``values.sum(axis=0)`` over its rows (numpy's pairwise summation), or ``w @ values``.
+    Several groups: one product of the sparse (n_groups x N) membership matrix (0/1, or the weights) with
+    the values, i.e. each group's rows added one after the other in ascending row order, in a single pass
+    over the values whatever the number of groups or their sizes (no sort of the values, no per-group
+    work).
     """
     values = np.asarray(values)
     codes = np.asarray(groups, dtype=np.int64)
-    out = np.zeros((n_groups,) + values.shape[1:], dtype=values.dtype)
+    dtype = values.dtype if weights is None else np.result_type(values.dtype, np.float64)
+    out = np.zeros((n_groups,) + values.shape[1:], dtype=dtype)
     member = (codes >= 0) & (codes < n_groups)
     if not member.any():
         return out
-    if n_groups == 1:
-        out[0] = (values if member.all() else values[member]).sum(axis=0)  # the pooled group: no matrix needed
+    flat = values.reshape(len(codes), -1)
+    if n_groups == 1:  # the pooled group: no matrix needed
+        pooled = slice(None) if member.all() else member
+        if weights is None:
+            out[0] = values[pooled].sum(axis=0)
+        else:
+            out[0] = (np.asarray(weights, dtype=np.float64)[pooled] @ flat[pooled]).reshape(out.shape[1:])
         return out
     rows = np.flatnonzero(member)
     ordered = bool((codes[rows][1:] >= codes[rows][:-1]).all())  # e.g. event codes of rows in event order
     order = rows if ordered else rows[np.argsort(codes[rows], kind="stable")]
     indptr = np.zeros(n_groups + 1, dtype=np.int64)
     np.cumsum(np.bincount(codes[rows], minlength=n_groups), out=indptr[1:])
-    membership = csr_matrix((np.ones(len(order), dtype=values.dtype), order, indptr), shape=(n_groups, len(codes)))
-    flat = np.ascontiguousarray(values.reshape(len(codes), -1))
-    out[...] = (membership @ flat).reshape(out.shape)
+    data = np.ones(len(order), dtype=dtype) if weights is None else np.asarray(weights, dtype=np.float64)[order]
+    membership = csr_matrix((data, order, indptr), shape=(n_groups, len(codes)))
+    out[...] = (membership @ np.ascontiguousarray(flat)).reshape(out.shape)
     return out
 
 

@@ -177,6 +177,21 @@ def test_group_helpers_skip_rows_outside_every_group() -> None:
     assert (kn.group_sum(values, np.full(30, -1), 3) == 0).all()
 
 
+def test_weighted_group_sums_match_pandas() -> None:
+    """Σ_i w_i x_i per group (0/1 weights select rows), on the pooled and the many-group paths."""
+    rng = np.random.default_rng(11)
+    values = rng.normal(size=(40, 2, 3))
+    weights = rng.choice([0.0, 1.0, 2.5], size=40)
+    groups = rng.integers(-1, 4, size=40)
+    frame = pd.DataFrame(values.reshape(40, 6) * weights[:, None]).assign(g=groups)
+    expected = frame[frame.g >= 0].groupby("g").sum().reindex(range(5), fill_value=0.0).to_numpy()
+    got = kn.group_sum(values, groups, 5, weights=weights)
+    np.testing.assert_allclose(got.reshape(5, 6), expected, rtol=1e-13, atol=1e-15)
+    pooled = kn.group_sum(values, np.where(groups >= 0, 0, -1), 1, weights=weights)
+    np.testing.assert_allclose(pooled.reshape(6), expected.sum(axis=0), rtol=1e-13)
+    assert kn.group_sum(np.ones((40, 1), dtype=np.int64), groups, 5, weights=weights).dtype == np.float64
+
+
 def test_group_max_matches_pandas() -> None:
     rng = np.random.default_rng(10)
     values = rng.normal(size=(40, 3))

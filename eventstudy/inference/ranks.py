@@ -289,6 +289,7 @@ def _grank(
         t_est = present.sum(axis=1)
         w = 1.0 / (t_est + 2.0)  # uniform rank K / (T_i + 1) with T_i = estimation count + 1
         base = np.where(present, est_ranks[rows] * w[:, None] - 0.5, 0.0)
+        present_f = present.astype(np.float64)
         step = max(1, _CHUNK_ELEMENTS // (len(rows) * (v.shape[1] + 1)))
         for start in range(0, n_cols, step):
             part = slice(start, min(n_cols, start + step))
@@ -300,9 +301,10 @@ def _grank(
             twice_h *= 0.5 * w[:, None, None]
             u_est = kn.group_sum(twice_h, g, n_groups)
             n_est = np.empty(u_est.shape, dtype=np.int64)
-            for j in range(usable.shape[1]):  # columns of the chunk
-                u_est[:, j] += kn.group_sum(np.where(usable[:, j, None], base, 0.0), g, n_groups)
-                n_est[:, j] = kn.group_count(usable[:, j, None] & present, g, n_groups)
+            for j in range(usable.shape[1]):  # columns of the chunk: the rows with x, selected by 0/1 weights
+                weight = usable[:, j].astype(np.float64)
+                u_est[:, j] += kn.group_sum(base, g, n_groups, weights=weight)
+                n_est[:, j] = np.rint(kn.group_sum(present_f, g, n_groups, weights=weight)).astype(np.int64)
             n_cum = kn.group_count(usable, g, n_groups)
             n_t = np.concatenate([n_est, n_cum[:, :, None]], axis=2)  # (G, c, L + 1)
             u_sum = np.concatenate([u_est, kn.group_sum(cumulated, g, n_groups)[:, :, None]], axis=2)

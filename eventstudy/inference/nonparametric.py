@@ -57,6 +57,7 @@ from eventstudy.inference.ranks import (
     exact_signed_rank_pvalue,
     grank,
     group_event_counts,
+    rank_statistic,
     row_medians,
     signed_rank_cells,
 )
@@ -359,16 +360,20 @@ class CowanRank(StatTest):
         n_events = group_event_counts(data, groups, n_groups)
         if data.conventions.car_tests == "sum_daily":
             return self._sum_daily(ranks, columns, groups, n_groups, n_events, data.conventions)
-        t_i = np.isfinite(ranks).sum(axis=1)
-        deviation = ranks - (t_i[:, None] + 1) / 2.0
+        present = np.isfinite(ranks)
+        t_i = present.sum(axis=1)
+        deviation = np.where(present, ranks - (t_i[:, None] + 1) / 2.0, 0.0)  # prepared once for every window
+        present_count = present.astype(np.int64)
+        member = (groups >= 0) & (groups < n_groups)
         shape = (n_groups, len(columns))
         statistic, count = np.full(shape, np.nan), np.zeros(shape, dtype=np.int64)
         flat = np.zeros(shape, dtype=bool)
         for c, cols in enumerate(columns):
-            complete = np.logical_and(np.isfinite(ranks[:, cols]).all(axis=1), len(cols) > 0)
-            scores = np.where(complete[:, None], deviation, np.nan)
-            in_window = kn.group_sum(complete.astype(np.int64), groups, n_groups)
-            d, _, scale = daily_rank_statistic(scores, groups, n_groups, in_window, data.conventions, "mean")
+            complete = np.logical_and(present[:, cols].all(axis=1), len(cols) > 0) & member
+            in_window = kn.group_count(complete, groups, n_groups)
+            d, _, scale = rank_statistic(
+                deviation, present_count, np.where(complete, groups, -1), n_groups, in_window, data.conventions, "mean"
+            )
             with np.errstate(invalid="ignore", divide="ignore"):
                 statistic[:, c] = d[:, cols].sum(axis=1) / (np.sqrt(len(cols)) * scale)
             count[:, c] = in_window

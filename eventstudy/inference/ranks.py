@@ -81,10 +81,23 @@ def daily_sums(
 
     With ``daily_sums = "mean_x_n"`` the sum is (mean over the events present) x N, N = ``n_events`` of
     the group; otherwise it is the plain sum over the events present. Days without an event give NaN.
+    Rows with a group code outside 0..n_groups-1 take no part.
     """
     present = np.isfinite(values)
-    count = kn.group_sum(present.astype(np.int64), groups, n_groups)
-    total = kn.group_sum(np.where(present, values, 0.0), groups, n_groups)
+    return _day_sums(np.where(present, values, 0.0), present.astype(np.int64), groups, n_groups, n_events, conventions)
+
+
+def _day_sums(
+    filled: FloatArray,
+    present: IntArray,
+    groups: IntArray,
+    n_groups: int,
+    n_events: IntArray,
+    conventions: Conventions,
+) -> tuple[FloatArray, IntArray]:
+    """:func:`daily_sums` from the values with 0 where missing and the 0/1 presence of each value."""
+    count = kn.group_sum(present, groups, n_groups)
+    total = kn.group_sum(filled, groups, n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         if conventions.daily_sums == "mean_x_n":
             out = total / count * n_events[:, None]
@@ -109,7 +122,7 @@ def daily_rank_statistic(
         Per-event scores over the combined sample (rank deviations, uniform ranks or median signs),
         NaN where the event has no AR.
     groups, n_groups
-        Group codes and their number.
+        Group codes and their number; rows with a code outside 0..n_groups-1 take no part.
     n_events : (n_groups,)
         N of each group (for ``daily_sums = "mean_x_n"`` and ``rank_scale = "mean_T"``).
     conventions
@@ -128,11 +141,32 @@ def daily_rank_statistic(
         sqrt( Σ_t D_t^2 / T ), the sum over days with N_t >= 1 and T the number of such days
         (``rank_scale = "days"``) or the mean of T_i over the group's events (``"mean_T"``).
     """
-    day_sum, count = daily_sums(scores, groups, n_groups, n_events, conventions)
+    present = np.isfinite(scores)
+    return rank_statistic(
+        np.where(present, scores, 0.0), present.astype(np.int64), groups, n_groups, n_events, conventions, normalize
+    )
+
+
+def rank_statistic(
+    filled: FloatArray,
+    present: IntArray,
+    groups: IntArray,
+    n_groups: int,
+    n_events: IntArray,
+    conventions: Conventions,
+    normalize: Literal["mean", "sqrt"],
+) -> tuple[FloatArray, IntArray, FloatArray]:
+    """:func:`daily_rank_statistic` from the scores with 0 where missing and their 0/1 presence (N, C).
+
+    For a caller that evaluates the statistic on several subsets of the same scores (the Cowan test, one
+    per CAR window): the subset is given by the group codes (-1 for rows left out), so the scores are
+    prepared once and each subset costs two group sums.
+    """
+    day_sum, count = _day_sums(filled, present, groups, n_groups, n_events, conventions)
     with np.errstate(invalid="ignore", divide="ignore"):
         d = day_sum / (count if normalize == "mean" else np.sqrt(count))
         if conventions.rank_scale == "mean_T":
-            t_i = np.isfinite(scores).sum(axis=1)
+            t_i = present.sum(axis=1)
             divisor = kn.group_sum(t_i.astype(np.float64), groups, n_groups) / n_events
         else:
             divisor = (count > 0).sum(axis=1).astype(np.float64)
@@ -336,6 +370,7 @@ __all__ = [
     "exact_signed_rank_pvalue",
     "grank",
     "group_event_counts",
+    "rank_statistic",
     "row_medians",
     "signed_rank_cdf",
     "signed_rank_cells",

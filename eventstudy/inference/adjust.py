@@ -13,6 +13,7 @@ event-window days of that test and group (day scope), or all its CAR windows (wi
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection
 from typing import Literal
 
@@ -73,25 +74,30 @@ def adjust_families(p: FloatArray, family: IntArray) -> tuple[FloatArray, FloatA
     holm, bh = np.full(len(p), np.nan), np.full(len(p), np.nan)
     if not len(p):
         return holm, bh
-    grouped = np.argsort(np.asarray(family), kind="stable")
-    member = np.asarray(family)[grouped]
+    codes = np.asarray(family)
+    grouped = np.argsort(codes, kind="stable")
+    member = codes[grouped]
     starts = np.flatnonzero(np.r_[True, member[1:] != member[:-1]])
     size = np.diff(np.r_[starts, len(p)])
     segment = np.repeat(np.arange(len(starts)), size)
     place = np.arange(len(p)) - starts[segment]
-    width = 2 ** np.ceil(np.log2(size)).astype(np.int64)
-    for w in np.unique(width):  # one padded (families x w) array per size class
-        families = np.flatnonzero(width == w)
-        slot = np.full(len(starts), -1)
-        slot[families] = np.arange(len(families))
-        mine = np.flatnonzero(slot[segment] >= 0)
-        rows, cols = slot[segment[mine]], place[mine]
-        padded = np.full((len(families), int(w)), np.inf)  # padding sorts last
-        padded[rows, cols] = p[grouped[mine]]
+    # rows by size class (families of up to the same power of two), then by family: one run per class
+    size_class = np.ceil(np.log2(size)).astype(np.int8)[segment]
+    by_class = np.argsort(size_class, kind="stable")
+    grouped, segment, place, size_class = grouped[by_class], segment[by_class], place[by_class], size_class[by_class]
+    bounds = np.searchsorted(size_class, np.arange(int(size_class[-1]) + 2))
+    for a, b in itertools.pairwise(bounds):
+        if a == b:
+            continue
+        w = 1 << int(size_class[a])
+        first = np.r_[True, segment[a + 1 : b] != segment[a : b - 1]]
+        rows, cols = np.cumsum(first) - 1, place[a:b]
+        padded = np.full((int(rows[-1]) + 1, w), np.inf)  # padding sorts last
+        padded[rows, cols] = p[grouped[a:b]]
         order = np.argsort(padded, axis=1)
         ordered = np.take_along_axis(padded, order, axis=1)
-        k = np.arange(1, int(w) + 1)[None, :]
-        m = size[families][:, None]
+        k = np.arange(1, w + 1)[None, :]
+        m = size[segment[a:b][first]][:, None]
         inside = k <= m
         ordered = np.where(inside, ordered, 0.0)  # the padding takes no part below
         step_down = np.maximum.accumulate(np.where(inside, ordered * (m - k + 1), -np.inf), axis=1)
@@ -99,7 +105,7 @@ def adjust_families(p: FloatArray, family: IntArray) -> tuple[FloatArray, FloatA
         for out, values in ((holm, step_down), (bh, step_up)):
             back = np.empty(padded.shape)
             np.put_along_axis(back, order, np.minimum(values, 1.0), axis=1)
-            out[grouped[mine]] = back[rows, cols]
+            out[grouped[a:b]] = back[rows, cols]
     return holm, bh
 
 
@@ -136,6 +142,19 @@ def adjust_pvalues(p: FloatArray, method: AdjustMethod) -> FloatArray:
     return out
 
 
+def _codes(values: np.ndarray) -> tuple[IntArray, int]:
+    """Codes of equal values (a missing value is a value of its own) and their number.
+
+    Only the first value of each run of equal neighbours is hashed: the key columns of the tests frame
+    repeat in long runs (a test's rows, a group's days).
+    """
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    heads = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    codes, labels = pd.factorize(values[heads], use_na_sentinel=False)
+    return np.repeat(codes, np.diff(np.r_[heads, len(values)])).astype(np.int64), len(labels)
+
+
 def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days", groups: Collection[str] = ()) -> pd.DataFrame:
     """Copy of the tidy ``tests`` frame with columns ``p_holm`` and ``p_bh`` appended.
 
@@ -162,18 +181,18 @@ def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days", groups: Coll
     rows = np.flatnonzero(np.isfinite(p))
     holm, bh = np.full(len(p), np.nan), np.full(len(p), np.nan)
     if len(rows):
-        group, names = pd.factorize(tests["group"].to_numpy()[rows], use_na_sentinel=False)
-        named = np.asarray(names, dtype=object)
+        group_values = tests["group"].to_numpy()[rows]
+        group, n_names = _codes(group_values)
+        named = np.empty(n_names, dtype=object)
+        named[group] = group_values
         # the pooled group never joins an across-events family: each of its rows is a family of its own
         pooled = np.where((named == "all")[group], rows, np.where(np.isin(named, list(groups))[group], -2, -1))
         family_id, span = np.zeros(len(rows), dtype=np.int64), 1
         for key in FAMILY_KEYS[family]:
             if key == "group":
-                codes, n_codes = group, len(names)
+                codes, n_codes = group, n_names
             else:
-                values = pooled if key == "_pooled" else tests[key].to_numpy()[rows]
-                codes, labels = pd.factorize(values, use_na_sentinel=False)  # a missing key is a key of its own
-                n_codes = len(labels)
+                codes, n_codes = _codes(pooled if key == "_pooled" else tests[key].to_numpy()[rows])
             if span * n_codes >= 2**62:  # renumber densely before the mixed-radix code could overflow
                 family_id = pd.factorize(family_id)[0]
                 span = int(family_id.max()) + 1

@@ -109,9 +109,7 @@ def sum_daily(daily: StatBlock, present: BoolArray, data: InferenceData, groups:
         n[:, c] = kn.group_count(held, groups, n_groups)
         first_bad = np.argmax(undefined, axis=1)
         daily_reason = daily.reason[np.arange(n_groups), cols[first_bad]]
-        bad_text = np.array(
-            [f"daily statistic undefined on a day of the window: {r}" for r in daily_reason], dtype=object
-        )
+        bad_text = "daily statistic undefined on a day of the window: " + daily_reason.astype(object)
         why[:, c] = np.where(
             n_days == 0,
             f"no day of the window has more than {pct(conv.car_coverage)} of the events present",

@@ -131,6 +131,14 @@ class TestAgainstCorrcoef:
         check(values, dates, np.zeros(16, dtype=int), 1, 20)
         assert routes["_pairwise"] > 0 and routes["_runs"] > 0
 
+    def test_identical_gapped_date_sets_are_one_bucket(self, routes: dict[str, int]) -> None:
+        """Series with the same gap on the same dates pair by the identity; with others pair by pair."""
+        starts = np.array([0, 0, 0, 5, 9])
+        values, dates = world(starts, 40, seed=7)
+        values[:3, 12] = np.nan  # the first three share their dates, gap included
+        check(values, dates, np.zeros(5, dtype=int), 1, 20)
+        assert routes["_same_dates"] == 3 and routes["_pairwise"] == 6 and routes["_runs"] == 1
+
     def test_mixed_calendars(self, routes: dict[str, int]) -> None:
         starts = np.array([0, 2, 5, 5, 9, 14, 14, 20, 3, 8])
         calendars = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 0])

@@ -312,6 +312,18 @@ class TestBrownWarner1985:
         np.testing.assert_allclose(block.statistic[0, 2], daily[days].sum() / 2.0, rtol=RTOL)
         assert block.n[0, 2] == 8
 
+    def test_sum_daily_names_the_daily_reason_per_group(self) -> None:
+        """A group whose daily statistic is undefined gets the daily reason, prefixed, in its own row."""
+        d = simulate(conventions=ESTUDY2).data
+        resid = d.est_resid.copy()
+        resid[:4, 1:] = np.nan  # group 0: one estimation row with a residual, no S_A
+        d = dataclasses.replace(d, est_resid=resid)
+        block = compute(d, "brown_warner_1985", "window", np.array([0, 0, 0, 0, 1, 1, 1, 1]))
+        assert block.reason[0, 0] == (
+            "daily statistic undefined on a day of the window: fewer than 2 estimation days with a residual"
+        )
+        assert np.isnan(block.statistic[0]).all() and (block.reason[1] == "").all()
+
 
 class TestLamb:
     @staticmethod

@@ -1,0 +1,297 @@
+"""Observed daily rows of many symbols as one long columnar table (``PriceTable``).
+
+The study's data path works on this table, not on per-symbol objects: one sorted array of day numbers, one
+of values and one of flags for all symbols together, with the rows of symbol ``s`` at
+``offsets[s]:offsets[s + 1]``. Calendars, day 0, the pairing of a ticker with its benchmark and the window
+gathers are then vectorised operations over all symbols (``numpy.searchsorted`` on the composite key
+:meth:`PriceTable.keys`, segment reductions over ``offsets``).
+
+Per-symbol objects (:class:`~eventstudy.data.series.PriceSeries`) remain only at the edges where a source
+really is per symbol (a Yahoo download, one CSV file per ticker): :meth:`PriceTable.from_series` stacks them
+once. Long sources (a returns file, a Parquet file, a DataFrame) build the table directly with
+:meth:`PriceTable.from_long`, with one sort and no per-symbol Python work.
+
+Day numbers are exchange-local calendar dates counted in days since 1970-01-01 (``datetime64[D]`` as int64).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from eventstudy._frozen import freeze_arrays
+from eventstudy._typing import BoolArray, FloatArray, IntArray
+from eventstudy.data.series import PriceSeries
+from eventstudy.symbols import is_fx
+
+PROVENANCE_COLUMNS = ("symbol", "source", "vintage", "price_field", "first_date", "last_date", "rows", "notes")
+"""Columns of :attr:`PriceTable.provenance` and of ``provenance.csv``."""
+
+DAY_OFFSET = 1 << 20
+"""Added to a day number in :meth:`PriceTable.keys` so that keys of dates before 1970 stay non-negative."""
+
+KEY_STRIDE = 1 << 22
+"""Distance between the key ranges of two symbols: ``key = code * KEY_STRIDE + day + DAY_OFFSET``.
+
+Day numbers of the supported dates (1700-01-01 to 2199-12-31, :mod:`eventstudy.data.cleaning`) lie within
+(-DAY_OFFSET, KEY_STRIDE - DAY_OFFSET), so keys of different symbols never overlap, and up to 2**41 symbols fit
+in an int64.
+"""
+
+
+@dataclass(frozen=True, eq=False)
+class PriceTable:
+    """Observed daily rows of many symbols, sorted by (symbol code, day).
+
+    Attributes
+    ----------
+    symbols : tuple of str
+        Symbol of each code, e.g. ``("0700.HK", "^HSI")``; code ``s`` is ``symbols[s]``.
+    offsets : (S + 1,) int64
+        The rows of symbol ``s`` are ``offsets[s]:offsets[s + 1]`` (empty for a symbol without rows).
+    day : (n,) int64
+        Exchange-local date of each row as days since 1970-01-01, strictly increasing within a symbol.
+    value : (n,) float64
+        Adjusted close (a price symbol) or the supplied return (a return symbol); finite.
+    zero_volume : (n,) bool
+        True where the row traded a volume of 0 (never for FX symbols, whose volume is always 0, nor for
+        sources without volume).
+    is_return : (S,) bool
+        True for a symbol whose values are supplied returns rather than prices.
+    provenance : DataFrame
+        One row per symbol with a row in the table, columns :data:`PROVENANCE_COLUMNS` (source, vintage,
+        price field, first and last date, number of rows, cleaning notes).
+
+    Notes
+    -----
+    The arrays are read-only. A table is built once per study; every later step indexes into it.
+    """
+
+    symbols: tuple[str, ...]
+    offsets: IntArray
+    day: IntArray
+    value: FloatArray
+    zero_volume: BoolArray
+    is_return: BoolArray
+    provenance: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        n_symbols = len(self.symbols)
+        if self.offsets.shape != (n_symbols + 1,) or self.is_return.shape != (n_symbols,):
+            raise ValueError(
+                f"PriceTable: {n_symbols} symbols need offsets of length {n_symbols + 1} and is_return of length "
+                f"{n_symbols}, got {self.offsets.shape} and {self.is_return.shape}"
+            )
+        n = int(self.offsets[-1]) if n_symbols else 0
+        if not (self.day.shape == self.value.shape == self.zero_volume.shape == (n,)):
+            raise ValueError(f"PriceTable: offsets end at row {n} but the row arrays differ in length")
+        freeze_arrays(self)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_series(cls, series: Iterable[PriceSeries]) -> PriceTable:
+        """Stack per-symbol series (from a per-symbol source) into one table, in the order given."""
+        items = list(series)
+        lengths = np.array([len(s) for s in items], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        day = _concat([s.dates.values.astype("datetime64[D]").astype(np.int64) for s in items], np.int64)
+        value = _concat([s.values for s in items], np.float64)
+        zero = _concat([_zero_volume(s) for s in items], np.bool_)
+        return cls(
+            symbols=tuple(s.symbol for s in items),
+            offsets=offsets,
+            day=day,
+            value=value,
+            zero_volume=zero,
+            is_return=np.array([s.kind == "return" for s in items], dtype=bool),
+            provenance=provenance_of_series(items),
+        )
+
+    @classmethod
+    def from_long(
+        cls,
+        symbols: Sequence[str],
+        codes: IntArray,
+        day: IntArray,
+        value: FloatArray,
+        *,
+        zero_volume: BoolArray | None = None,
+        is_return: BoolArray | None = None,
+        provenance: pd.DataFrame | None = None,
+    ) -> PriceTable:
+        """Build a table from long rows in any order: one stable sort on (code, day), no per-symbol loop.
+
+        Parameters
+        ----------
+        symbols
+            Symbol of each code.
+        codes, day, value : (n,)
+            Symbol code, day number (days since 1970-01-01) and value of each row.
+        zero_volume : (n,), optional
+            Volume-0 flags (all False when None).
+        is_return : (S,), optional
+            Per symbol, whether the values are returns (all False: prices, when None).
+        provenance : DataFrame, optional
+            Columns :data:`PROVENANCE_COLUMNS`; when None, built with an empty source and notes.
+
+        Raises
+        ------
+        ValueError
+            When a symbol has two rows on one day (sources remove duplicates before building the table,
+            with a note or an error naming the file and line).
+        """
+        codes = np.asarray(codes, dtype=np.int64)
+        day = np.asarray(day, dtype=np.int64)
+        keys = codes * KEY_STRIDE + day + DAY_OFFSET
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
+            dup = int(np.flatnonzero(keys[1:] == keys[:-1])[0])
+            code, d = divmod(int(keys[dup]) - DAY_OFFSET, KEY_STRIDE)
+            raise ValueError(f"PriceTable: {symbols[code]} has two rows on {np.datetime64(d, 'D')}")
+        counts = np.bincount(codes, minlength=len(symbols)).astype(np.int64)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        zero = np.zeros(len(day), dtype=bool) if zero_volume is None else np.asarray(zero_volume, dtype=bool)[order]
+        flags = np.zeros(len(symbols), dtype=bool) if is_return is None else np.asarray(is_return, dtype=bool)
+        sorted_day = day[order]
+        if provenance is None:
+            provenance = provenance_frame(symbols, offsets, sorted_day, is_return=flags)
+        return cls(
+            symbols=tuple(symbols),
+            offsets=offsets,
+            day=sorted_day,
+            value=np.asarray(value, dtype=np.float64)[order],
+            zero_volume=zero,
+            is_return=flags,
+            provenance=provenance,
+        )
+
+    # ------------------------------------------------------------------ access
+    def __len__(self) -> int:
+        return len(self.day)
+
+    @cached_property
+    def code_of(self) -> dict[str, int]:
+        """Code of each symbol."""
+        return {symbol: code for code, symbol in enumerate(self.symbols)}
+
+    @cached_property
+    def codes(self) -> IntArray:
+        """Symbol code of each row, (n,)."""
+        out = np.repeat(np.arange(len(self.symbols), dtype=np.int64), np.diff(self.offsets))
+        out.flags.writeable = False
+        return out
+
+    @cached_property
+    def keys(self) -> IntArray:
+        """Sorted composite key of each row, ``code * KEY_STRIDE + day + DAY_OFFSET`` (:func:`row_keys`)."""
+        out = row_keys(self.codes, self.day)
+        out.flags.writeable = False
+        return out
+
+    @property
+    def row_counts(self) -> IntArray:
+        """Number of rows of each symbol, (S,)."""
+        return np.diff(self.offsets)
+
+    def lookup(
+        self, codes: IntArray, days: IntArray, side: Literal["left", "right"] = "left"
+    ) -> tuple[IntArray, BoolArray]:
+        """Position of the first row of symbol ``codes[i]`` on or after ``days[i]`` (``side="left"``).
+
+        Returns
+        -------
+        rows, found
+            ``rows[i]`` is a row index into the table; ``found[i]`` is False when the symbol has no row on or
+            after that day (``rows[i]`` is then the symbol's end offset). With ``side="right"`` the first row
+            strictly after the day.
+        """
+        codes = np.asarray(codes, dtype=np.int64)
+        rows = np.searchsorted(self.keys, row_keys(codes, np.asarray(days, dtype=np.int64)), side=side)
+        return rows, rows < self.offsets[codes + 1]
+
+    def series(self, symbol: str) -> PriceSeries:
+        """One symbol's rows as a :class:`PriceSeries` (for per-symbol callers at the edges and in tests)."""
+        code = self.code_of[symbol]
+        rows = slice(int(self.offsets[code]), int(self.offsets[code + 1]))
+        meta = self.provenance.set_index("symbol").loc[symbol] if len(self.provenance) else None
+        return PriceSeries(
+            symbol=symbol,
+            dates=pd.DatetimeIndex(self.day[rows].astype("datetime64[D]")).as_unit("ns"),
+            values=self.value[rows],
+            kind="return" if self.is_return[code] else "price",
+            volume=np.where(self.zero_volume[rows], 0.0, np.nan),
+            source="" if meta is None else str(meta["source"]),
+            vintage=None if meta is None else (str(meta["vintage"]) or None),
+            price_field="return" if self.is_return[code] else ("" if meta is None else str(meta["price_field"])),
+        )
+
+
+def row_keys(codes: IntArray, days: IntArray) -> IntArray:
+    """Composite (symbol, day) keys, ``code * KEY_STRIDE + day + DAY_OFFSET``: sorted by symbol, then day."""
+    return np.asarray(codes, dtype=np.int64) * KEY_STRIDE + np.asarray(days, dtype=np.int64) + DAY_OFFSET
+
+
+def provenance_of_series(series: Sequence[PriceSeries]) -> pd.DataFrame:
+    """Provenance rows (:data:`PROVENANCE_COLUMNS`) of per-symbol series, one row each."""
+    return pd.DataFrame(
+        {
+            "symbol": [s.symbol for s in series],
+            "source": [s.source for s in series],
+            "vintage": [s.vintage or "" for s in series],
+            "price_field": [s.price_field for s in series],
+            "first_date": pd.DatetimeIndex([s.first_date for s in series], dtype="datetime64[ns]"),
+            "last_date": pd.DatetimeIndex([s.last_date for s in series], dtype="datetime64[ns]"),
+            "rows": np.array([len(s) for s in series], dtype=np.int64),
+            "notes": ["; ".join(s.notes) for s in series],
+        },
+        columns=list(PROVENANCE_COLUMNS),
+    )
+
+
+def provenance_frame(
+    symbols: Sequence[str],
+    offsets: IntArray,
+    day: IntArray,
+    *,
+    is_return: BoolArray,
+    source: str = "",
+    vintage: str = "",
+) -> pd.DataFrame:
+    """Provenance rows of a long table built in one piece (one source and vintage for every symbol)."""
+    counts = np.diff(offsets)
+    has = counts > 0
+    first = np.where(has, day[np.minimum(offsets[:-1], max(len(day) - 1, 0))] if len(day) else 0, 0)
+    last = np.where(has, day[np.maximum(offsets[1:] - 1, 0)] if len(day) else 0, 0)
+    nat = np.datetime64("NaT", "ns")
+    return pd.DataFrame(
+        {
+            "symbol": list(symbols),
+            "source": source,
+            "vintage": vintage,
+            "price_field": np.where(is_return, "return", "adj_close"),
+            "first_date": np.where(has, first.astype("datetime64[D]").astype("datetime64[ns]"), nat),
+            "last_date": np.where(has, last.astype("datetime64[D]").astype("datetime64[ns]"), nat),
+            "rows": counts.astype(np.int64),
+            "notes": "",
+        },
+        columns=list(PROVENANCE_COLUMNS),
+    )
+
+
+def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
+
+
+def _zero_volume(series: PriceSeries) -> BoolArray:
+    if series.volume is None or is_fx(series.symbol):
+        return np.zeros(len(series), dtype=bool)
+    return np.asarray(series.volume == 0, dtype=bool)
+
+
+__all__ = ["DAY_OFFSET", "KEY_STRIDE", "PROVENANCE_COLUMNS", "PriceTable", "provenance_frame", "row_keys"]

@@ -3,15 +3,17 @@
 Both hold simple returns in the long layout ``date, ticker, return`` (CRSP style) and implement
 :class:`~eventstudy.data.series.PriceSource` with ``kind="return"``: ``load(symbol, start, end)`` returns
 every return row of the ticker and raises :class:`~eventstudy.errors.PriceSourceError` for an unknown
-ticker. Bad input raises :class:`~eventstudy.errors.InputError` naming the row (or the file, line and
-column). Missing days are not filled.
+ticker; ``load_table(symbols, start, end)`` returns the rows of many tickers at once as one
+:class:`~eventstudy.data.table.PriceTable` (no per-ticker object) and the failures. Bad input raises
+:class:`~eventstudy.errors.InputError` naming the row (or the file, line and column). Missing days are not
+filled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ import pandas as pd
 from eventstudy.data.cleaning import RowProblem, order_rows, parse_dates, parse_values, units_problem
 from eventstudy.data.csv_files import file_vintage, read_cells, read_header
 from eventstudy.data.series import PriceSeries
+from eventstudy.data.table import PriceTable, provenance_frame
 from eventstudy.errors import InputError, PriceSourceError, ReturnUnitsWarning
 
 _NS_PER_DAY = 86_400_000_000_000
@@ -55,8 +58,9 @@ class ReturnsFrame:
     -----
     Cells follow the rules of :mod:`eventstudy.data.cleaning`. Construction is vectorised (one
     factorisation of the tickers, one stable sort by (ticker, date)); each ticker's rows are a contiguous
-    slice, so :meth:`load` costs O(rows of that ticker). Rows with an empty return are dropped and counted
-    in that ticker's ``notes``. Missing days are not filled.
+    slice, so :meth:`load` costs O(rows of that ticker) and :meth:`load_table` one gather of the rows of the
+    tickers asked for. Rows with an empty return are dropped and counted in that ticker's ``notes``.
+    Missing days are not filled.
     """
 
     def __init__(self, frame: pd.DataFrame, description: str = "in-memory returns") -> None:
@@ -95,11 +99,11 @@ class ReturnsFrame:
         return self._description
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._description!r}, {len(self._slices)} tickers, {len(self._values)} rows)"
+        return f"{type(self).__name__}({self._description!r}, {len(self._tickers)} tickers, {len(self._values)} rows)"
 
     def available_symbols(self) -> list[str]:
         """Return the tickers present, sorted."""
-        return sorted(self._slices)
+        return sorted(self._tickers)
 
     def __len__(self) -> int:
         return len(self._values)
@@ -117,17 +121,11 @@ class ReturnsFrame:
         PriceSourceError
             ``"no data"`` for an unknown ticker or one whose returns are all empty.
         """
-        span = self._slices.get(symbol)
-        if span is None:
-            raise PriceSourceError(
-                symbol,
-                "no data",
-                f"ticker not in {self._description} ({len(self._slices)} tickers); check the spelling "
-                "or add its returns",
-            )
-        lo, hi = span
+        code = int(self._tickers.get_indexer(pd.Index([symbol], dtype=object))[0])
+        lo, hi = (int(self._bounds[code]), int(self._bounds[code + 1])) if code >= 0 else (0, 0)
         if hi == lo:
-            raise PriceSourceError(symbol, "no data", f"every return of this ticker is empty in {self._description}")
+            raise self._failure(symbol, known=code >= 0)
+        dropped = int(self._dropped[code])
         return PriceSeries(
             symbol=symbol,
             dates=pd.DatetimeIndex(self._dates[lo:hi]),
@@ -137,7 +135,77 @@ class ReturnsFrame:
             source=self._source,
             vintage=self._vintage,
             price_field="return",
-            notes=self._notes.get(symbol, ()),
+            notes=(_dropped_note(dropped),) if dropped else (),
+        )
+
+    def load_table(
+        self, symbols: Sequence[str], start: dt.date | None = None, end: dt.date | None = None
+    ) -> tuple[PriceTable, dict[str, PriceSourceError]]:
+        """Return every return row of the tickers ``symbols`` as one table, and the tickers that failed.
+
+        Parameters
+        ----------
+        symbols
+            The tickers wanted (duplicates are read once); the table's symbols are those with at least one
+            return, in this order.
+        start, end
+            Ignored, as in :meth:`load`: every row of a ticker is returned and the caller cuts.
+
+        Returns
+        -------
+        table : PriceTable
+            ``is_return`` True for every symbol, no volume flags, provenance as :meth:`load` gives it
+            (source, vintage, ``price_field="return"``, the empty returns dropped in ``notes``).
+        failed : dict of str to PriceSourceError
+            ``"no data"`` for each unknown ticker or one whose returns are all empty (the error
+            :meth:`load` raises).
+
+        Notes
+        -----
+        The rows of each ticker are one contiguous slice of the sorted rows, so the table is one gather
+        (``numpy.repeat`` of the slice starts) with no per-ticker Python object; only the failures are
+        built one by one.
+        """
+        wanted = list(dict.fromkeys(symbols))
+        codes = np.asarray(self._tickers.get_indexer(pd.Index(wanted, dtype=object)), dtype=np.int64)
+        known = codes >= 0
+        lo = np.where(known, self._bounds[np.maximum(codes, 0)], 0)
+        hi = np.where(known, self._bounds[np.maximum(codes, 0) + 1], 0)
+        ok = hi > lo
+        failed = {wanted[i]: self._failure(wanted[i], known=bool(known[i])) for i in np.flatnonzero(~ok)}
+        lengths = (hi - lo)[ok]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        rows = np.repeat(lo[ok] - offsets[:-1], lengths) + np.arange(offsets[-1], dtype=np.int64)
+        day = self._dates[rows].view(np.int64) // _NS_PER_DAY
+        found = [wanted[i] for i in np.flatnonzero(ok)]
+        is_return = np.ones(len(found), dtype=bool)
+        provenance = provenance_frame(
+            found, offsets, day, is_return=is_return, source=self._source, vintage=self._vintage or ""
+        )
+        dropped = self._dropped[codes[ok]]
+        notes = np.full(len(found), "", dtype=object)
+        with_drops = np.flatnonzero(dropped)
+        notes[with_drops] = [_dropped_note(int(k)) for k in dropped[with_drops]]
+        provenance["notes"] = notes
+        table = PriceTable(
+            symbols=tuple(found),
+            offsets=offsets,
+            day=day,
+            value=self._values[rows],
+            zero_volume=np.zeros(len(rows), dtype=bool),
+            is_return=is_return,
+            provenance=provenance,
+        )
+        return table, failed
+
+    def _failure(self, symbol: str, *, known: bool) -> PriceSourceError:
+        """The error of a ticker without returns: unknown, or every return of it empty."""
+        if known:
+            return PriceSourceError(symbol, "no data", f"every return of this ticker is empty in {self._description}")
+        return PriceSourceError(
+            symbol,
+            "no data",
+            f"ticker not in {self._description} ({len(self._tickers)} tickers); check the spelling or add its returns",
         )
 
     # -- construction ----------------------------------------------------------------------------------
@@ -215,14 +283,14 @@ class ReturnsFrame:
         self._dates.flags.writeable = False
         self._values.flags.writeable = False
         counts = np.bincount(codes[positions], minlength=len(tickers))
-        bounds = np.concatenate(([0], np.cumsum(counts)))
-        self._slices: dict[str, tuple[int, int]] = {
-            t: (int(bounds[i]), int(bounds[i + 1])) for i, t in enumerate(tickers)
-        }
-        dropped = np.bincount(codes[missing], minlength=len(tickers))
-        self._notes: dict[str, tuple[str, ...]] = {
-            tickers[i]: (f"{int(dropped[i])} row(s) with an empty return dropped",) for i in np.flatnonzero(dropped)
-        }
+        self._tickers = pd.Index(tickers, dtype=object)
+        self._bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        self._dropped = np.bincount(codes[missing], minlength=len(tickers)).astype(np.int64)
+
+
+def _dropped_note(count: int) -> str:
+    """The provenance note of a ticker whose empty returns were dropped."""
+    return f"{count} row(s) with an empty return dropped"
 
 
 class ReturnsFile(ReturnsFrame):

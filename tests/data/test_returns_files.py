@@ -167,6 +167,69 @@ class TestReturnsFrame:
             np.testing.assert_array_equal(series.values, expected["return"].values)
 
 
+def _day(text: str) -> int:
+    return int(np.datetime64(text, "D").astype(np.int64))
+
+
+class TestLoadTable:
+    """``load_table``: the rows of many tickers as one PriceTable, checked against the hand-written frame."""
+
+    def test_rows_offsets_and_failures(self) -> None:
+        frame = _long_frame()
+        frame.loc[4, "return"] = np.nan  # BBB 2020-01-03 empty: dropped and noted
+        frame = pd.concat(
+            [frame, pd.DataFrame({"date": ["2020-01-02"], "ticker": ["CCC"], "return": [np.nan]})], ignore_index=True
+        )
+        table, failed = ReturnsFrame(frame).load_table(["BBB", "ZZZ", "AAA", "CCC", "BBB"], D0, D1)
+        assert table.symbols == ("BBB", "AAA")
+        np.testing.assert_array_equal(table.offsets, [0, 1, 4])
+        np.testing.assert_array_equal(
+            table.day, [_day("2020-01-02"), _day("2020-01-02"), _day("2020-01-03"), _day("2020-01-06")]
+        )
+        np.testing.assert_array_equal(table.value, [-0.01, 0.01, 0.02, -0.005])
+        np.testing.assert_array_equal(table.is_return, [True, True])
+        assert not table.zero_volume.any()
+        prov = table.provenance
+        assert list(prov["symbol"]) == ["BBB", "AAA"] and list(prov["rows"]) == [1, 3]
+        assert list(prov["price_field"]) == ["return", "return"]
+        assert list(prov["notes"]) == ["1 row(s) with an empty return dropped", ""]
+        assert list(prov["first_date"]) == _dates("2020-01-02", "2020-01-02")
+        assert list(prov["last_date"]) == _dates("2020-01-02", "2020-01-06")
+        assert sorted(failed) == ["CCC", "ZZZ"]
+        assert failed["ZZZ"].reason == "no data" and "not in" in failed["ZZZ"].detail
+        assert failed["CCC"].reason == "no data" and "empty" in failed["CCC"].detail
+
+    def test_nothing_found(self) -> None:
+        table, failed = ReturnsFrame(_long_frame()).load_table(["ZZZ"], D0, D1)
+        assert table.symbols == () and len(table) == 0 and list(failed) == ["ZZZ"]
+        np.testing.assert_array_equal(table.offsets, [0])
+
+    def test_matches_a_pandas_sort_on_many_rows(self) -> None:
+        rng = np.random.default_rng(20260101)
+        n_days, n_tickers = 300, 120
+        dates = pd.bdate_range("1965-06-01", periods=n_days)  # before and after 1970: negative day numbers too
+        frame = pd.DataFrame(
+            {
+                "date": np.tile(dates.values, n_tickers),
+                "ticker": np.repeat([f"T{i:03d}" for i in range(n_tickers)], n_days),
+                "return": rng.normal(0.0, 0.02, n_days * n_tickers),
+            }
+        ).sample(frac=0.8, random_state=3)
+        wanted = ["T077", "T003", "NOPE", "T119"]
+        table, failed = ReturnsFrame(frame).load_table(wanted, D0, D1)
+        assert table.symbols == ("T077", "T003", "T119") and list(failed) == ["NOPE"]
+        expected = frame[frame["ticker"].isin(wanted)].assign(
+            order=lambda f: f["ticker"].map({"T077": 0, "T003": 1, "T119": 2})
+        )
+        expected = expected.sort_values(["order", "date"])
+        days = (expected["date"].to_numpy().astype("datetime64[D]")).astype(np.int64)
+        np.testing.assert_array_equal(table.day, days)
+        np.testing.assert_array_equal(table.value, expected["return"].to_numpy())
+        np.testing.assert_array_equal(table.codes, expected["order"].to_numpy())
+        for symbol in table.symbols:  # the per-symbol view gives what load() gives
+            np.testing.assert_array_equal(table.series(symbol).dates, ReturnsFrame(frame).load(symbol).dates)
+
+
 class TestReturnsFile:
     def test_load(self, write_csv: WriteCsv) -> None:
         path = write_csv(

@@ -1,0 +1,418 @@
+"""Prices or returns of many tickers in Parquet: :class:`ParquetPrices`.
+
+A Parquet file, or a folder of Parquet files read as one dataset (hive partitions such as ``ticker=AAA/``
+included), in one of two layouts:
+
+long
+    columns ``date``, ``ticker`` and the value: ``adj_close`` for prices, ``return`` for simple returns
+    (names matched case-insensitively; other columns are never read);
+wide
+    a ``date`` column and one value column per ticker, named by the ticker (no ``ticker`` column).
+
+Only what a study needs is read: the ``date``, ``ticker`` and value columns (long) or the ``date`` column and
+the columns of the tickers asked for (wide), and a row filter on the tickers and on the date range is pushed
+into the reader (:mod:`pyarrow.dataset`), so row groups that hold none of them are skipped. The rows read are
+then checked by the rules of :mod:`eventstudy.data.cleaning`, as the CSV sources check theirs.
+
+Types: ``date`` a date, a timestamp (a time-zone aware one keeps its local date), ``YYYY-MM-DD`` text or
+``YYYYMMDD`` integers (the date range is pushed into the reader for dates and timestamps; text and integer
+dates are filtered after reading); ``ticker`` text or integers; values numbers (a null is an empty value).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from eventstudy._typing import FloatArray, IntArray
+from eventstudy.data.cleaning import RowProblem, order_rows, parse_dates, parse_values, units_problem
+from eventstudy.data.csv_files import file_vintage
+from eventstudy.data.series import PriceSeries
+from eventstudy.data.table import PriceTable, provenance_frame, row_keys
+from eventstudy.errors import InputError, PriceSourceError, ReturnUnitsWarning
+
+ValueKind = Literal["price", "return"]
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+"""File (or dataset folder) name endings read as Parquet by the command line."""
+
+VALUE_COLUMN: dict[str, str] = {"price": "adj_close", "return": "return"}
+"""The value column of the long layout, per kind."""
+
+_NS_PER_DAY = 86_400_000_000_000
+_DATE_TYPES = "a date, a timestamp, YYYY-MM-DD text or YYYYMMDD integers"
+
+
+def is_parquet(path: str | Path) -> bool:
+    """Whether the command line reads ``path`` as Parquet.
+
+    True for a file or folder whose name ends in :data:`PARQUET_SUFFIXES`, and for a folder that holds
+    ``*.parquet`` files (at any depth, as a partitioned dataset) and no ``*.csv`` file.
+    """
+    path = Path(path).expanduser()
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return True
+    if not path.is_dir():
+        return False
+    return next(path.glob("*.csv"), None) is None and next(path.rglob("*.parquet"), None) is not None
+
+
+class ParquetPrices:
+    """Daily prices (``kind="price"``) or simple returns (``kind="return"``) of many tickers in Parquet.
+
+    Parameters
+    ----------
+    path
+        A Parquet file, or a folder of Parquet files read as one dataset (hive partition folders such as
+        ``ticker=AAA/`` give a partition column).
+    kind
+        ``"price"`` (adjusted closes: long column ``adj_close``) or ``"return"`` (simple returns as decimals,
+        0.01 = 1 %: long column ``return``).
+
+    Raises
+    ------
+    InputError
+        Naming the file (``path``) and the ``column``: a missing file, not Parquet, a missing ``date`` or
+        value column, or a column of the wrong type.
+
+    Notes
+    -----
+    The layout (long or wide, module docstring) is read from the schema on construction; rows are read by
+    :meth:`load_table` (or :meth:`load` for one ticker), which checks what it reads: missing, unparsable or
+    out-of-range dates, a duplicate (date, ticker), non-finite values, prices outside ``MIN_PRICE`` ..
+    ``MAX_PRICE``, returns <= -1 or above ``MAX_RETURN`` raise :class:`~eventstudy.errors.InputError` naming
+    the file, the column and the row by its date and ticker (row numbers of a filtered read mean nothing);
+    returns that look like percent warn (:class:`~eventstudy.errors.ReturnUnitsWarning`). A null value is
+    an empty value: in the long layout the row is dropped and counted in the ticker's ``notes``; in the wide
+    layout it is a day without a row. Rows outside the date range asked for are not read (a source may
+    return less than its whole history; the study asks for the range its windows need).
+
+    Examples
+    --------
+    >>> source = ParquetPrices("crsp.parquet", kind="return")  # doctest: +SKIP
+    >>> start, end = dt.date(2019, 1, 1), dt.date(2020, 12, 31)  # doctest: +SKIP
+    >>> table, failed = source.load_table(["AAPL", "MSFT"], start, end)  # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | Path, kind: ValueKind = "price") -> None:
+        if kind not in VALUE_COLUMN:
+            raise InputError(f"kind must be 'price' or 'return', got {kind!r}", parameter="kind", value=kind)
+        self.path = Path(path).expanduser()
+        self.kind: ValueKind = kind
+        if not self.path.exists():
+            raise InputError(f"{kind} file not found", path=self.path)
+        try:
+            self._dataset = ds.dataset(self.path, format="parquet", partitioning="hive")
+            schema = self._dataset.schema
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"not a readable Parquet file or folder ({exc})", path=self.path) from exc
+        names = [n for n in schema.names if not n.startswith("__")]  # pandas' index columns
+        lowered: dict[str, str] = {}
+        for name in names:
+            lowered.setdefault(name.strip().lower(), name)
+        if "date" not in lowered:
+            raise InputError(
+                f"missing column 'date'; expected date,ticker,{VALUE_COLUMN[kind]} (long) or date plus one "
+                "column per ticker (wide)",
+                path=self.path,
+                column="date",
+            )
+        self._date = lowered["date"]
+        self._check_date_type(schema.field(self._date).type)
+        self._wide = "ticker" not in lowered
+        if self._wide:
+            if VALUE_COLUMN[kind] in lowered:
+                raise InputError(
+                    f"missing column 'ticker': a file with a {VALUE_COLUMN[kind]!r} column is read in the long "
+                    f"layout date,ticker,{VALUE_COLUMN[kind]}",
+                    path=self.path,
+                    column="ticker",
+                )
+            self._columns = [n for n in names if n != self._date]
+            self._ticker = self._value = ""
+        else:
+            if VALUE_COLUMN[kind] not in lowered:
+                raise InputError(
+                    f"missing column {VALUE_COLUMN[kind]!r}; expected the columns date,ticker,{VALUE_COLUMN[kind]}",
+                    path=self.path,
+                    column=VALUE_COLUMN[kind],
+                )
+            self._ticker, self._value = lowered["ticker"], lowered[VALUE_COLUMN[kind]]
+            ticker_type = schema.field(self._ticker).type
+            if not (_is_text(ticker_type) or pa.types.is_integer(ticker_type)):
+                raise self._type_error(self._ticker, ticker_type, "text or integers")
+            self._check_value_type(self._value, schema.field(self._value).type)
+            self._columns = []
+        self._source = f"parquet:{self.path.resolve()}"
+        self._vintage = _vintage(self.path)
+
+    # ------------------------------------------------------------------ source protocol
+    @property
+    def description(self) -> str:
+        """One line naming the source for reports."""
+        layout = "wide" if self._wide else "long"
+        return f"Parquet {'returns' if self.kind == 'return' else 'prices'} {self.path} ({layout})"
+
+    def __repr__(self) -> str:
+        return f"ParquetPrices({str(self.path)!r}, kind={self.kind!r})"
+
+    def available_symbols(self) -> list[str]:
+        """Return the tickers present, sorted (the long layout reads the whole ticker column)."""
+        if self._wide:
+            return sorted(self._columns)
+        tickers = self._dataset.to_table(columns=[self._ticker]).column(self._ticker)
+        return sorted(str(t) for t in pc.unique(tickers).drop_null().to_pylist())
+
+    def load(self, symbol: str, start: dt.date, end: dt.date) -> PriceSeries:
+        """Return the rows of ``symbol`` dated ``start``..``end`` (inclusive), as :meth:`load_table` reads them.
+
+        Raises
+        ------
+        PriceSourceError
+            ``"no data"`` when the ticker has no row in the range.
+        InputError
+            As :meth:`load_table`.
+        """
+        table, failed = self.load_table([symbol], start, end)
+        if symbol in failed:
+            raise failed[symbol]
+        return table.series(symbol)
+
+    def load_table(
+        self, symbols: Sequence[str], start: dt.date, end: dt.date
+    ) -> tuple[PriceTable, dict[str, PriceSourceError]]:
+        """Read the rows of ``symbols`` dated ``start``..``end`` (inclusive) as one table.
+
+        Parameters
+        ----------
+        symbols
+            The tickers wanted (duplicates read once); the table's symbols are those with at least one row
+            in the range, in this order.
+        start, end
+            The calendar dates needed, inclusive.
+
+        Returns
+        -------
+        table : PriceTable
+            One row per (ticker, date) with a value; ``is_return`` from ``kind``; no volume flags; provenance
+            with source ``parquet:<path>``, the file's modification time as vintage, and the rows dropped
+            for an empty value in ``notes``.
+        failed : dict of str to PriceSourceError
+            ``"no data"`` for each ticker without a row in the range.
+
+        Raises
+        ------
+        InputError
+            For a bad row among those read (class notes), naming the file, the column and the row.
+
+        Warns
+        -----
+        ReturnUnitsWarning
+            When the returns read look like percent or hold a gain above 100 % in a day.
+        """
+        wanted = list(dict.fromkeys(symbols))
+        first, last = _day_number(start), _day_number(end)
+        rows = self._read_wide(wanted, first, last) if self._wide else self._read_long(wanted, first, last)
+        values, missing, problem = parse_values(pd.Series(rows.value), self.kind)
+        self._check(problem, rows)
+        order = order_rows(row_keys(rows.codes, rows.day))
+        if len(order.duplicates):
+            k = int(order.duplicates[0])
+            raise InputError(
+                f"{rows.label(k)}: duplicate (date, ticker); keep one row per ticker and date",
+                path=self.path,
+                column=self._date,
+                value=str(np.datetime64(int(rows.day[k]), "D")),
+            )
+        units = units_problem(values) if self.kind == "return" else None
+        if units is not None:
+            warnings.warn(
+                ReturnUnitsWarning(
+                    f"{rows.label(units.row)}: {units.message}",
+                    path=self.path,
+                    column=rows.column(units.row),
+                    value=units.value,
+                ),
+                stacklevel=2,
+            )
+        kept = order.order[~missing[order.order]]
+        codes = rows.codes[kept]
+        counts = np.bincount(codes, minlength=len(wanted))
+        ok = counts > 0
+        failed = {
+            wanted[i]: PriceSourceError(
+                wanted[i], "no data", f"no row of this ticker dated {start}..{end} in {self.description}"
+            )
+            for i in np.flatnonzero(~ok)
+        }
+        found = [wanted[i] for i in np.flatnonzero(ok)]
+        is_return = np.full(len(found), self.kind == "return", dtype=bool)
+        offsets = np.concatenate([[0], np.cumsum(counts[ok])]).astype(np.int64)
+        day = rows.day[kept]
+        provenance = provenance_frame(
+            found, offsets, day, is_return=is_return, source=self._source, vintage=self._vintage
+        )
+        dropped = np.bincount(rows.codes[missing], minlength=len(wanted))[ok]
+        notes = np.full(len(found), "", dtype=object)
+        with_drops = np.flatnonzero(dropped)
+        notes[with_drops] = [f"{int(k)} row(s) with an empty {self._value} dropped" for k in dropped[with_drops]]
+        provenance["notes"] = notes
+        # rows already in (code, day) order: from_long's stable sort leaves them as they are
+        table = PriceTable.from_long(
+            found, (np.cumsum(ok) - 1)[codes], day, values[kept], is_return=is_return, provenance=provenance
+        )
+        return table, failed
+
+    # ------------------------------------------------------------------ reading
+    def _date_filter(self, first: int, last: int) -> Any:
+        """The date range as a filter the reader can push down, or None for text and integer dates.
+
+        A timestamp's date is its local date, so the filter on the stored instant keeps one day more on
+        each side; the caller cuts exactly.
+        """
+        kind = self._dataset.schema.field(self._date).type
+        field = ds.field(self._date)
+        if pa.types.is_date(kind):
+            lo = pa.scalar(first, pa.int32()).cast(pa.date32())
+            hi = pa.scalar(last, pa.int32()).cast(pa.date32())
+            return (field >= lo) & (field <= hi)
+        if pa.types.is_timestamp(kind):
+            lo = pa.scalar((first - 1) * _NS_PER_DAY, pa.timestamp("ns", tz=kind.tz)).cast(kind)
+            hi = pa.scalar((last + 2) * _NS_PER_DAY, pa.timestamp("ns", tz=kind.tz)).cast(kind)
+            return (field >= lo) & (field < hi)
+        return None
+
+    def _days(self, column: pa.ChunkedArray, where: Callable[[int], str]) -> IntArray:
+        """Day numbers of the date column read; bad dates raise, ``where(k)`` naming row ``k``."""
+        if pa.types.is_date(column.type):  # pushed-down filter: every date is in the range asked for
+            return np.asarray(column.cast(pa.date32()).cast(pa.int32()).to_numpy(), dtype=np.int64)
+        dates, problem = parse_dates(column.to_pandas())
+        if problem is not None:
+            raise InputError(
+                f"{where(problem.row)}: {problem.message}", path=self.path, column=self._date, value=problem.value
+            )
+        return dates.view(np.int64) // _NS_PER_DAY
+
+    def _read_long(self, wanted: list[str], first: int, last: int) -> _Rows:
+        """The long rows of the tickers ``wanted`` in the range (codes index ``wanted``)."""
+        ticker_type = self._dataset.schema.field(self._ticker).type
+        if pa.types.is_integer(ticker_type):
+            numbers = [int(s) for s in wanted if s.strip().lstrip("-").isdigit()]
+            condition = ds.field(self._ticker).isin(pa.array(numbers, type=pa.int64()))
+        else:
+            condition = ds.field(self._ticker).isin(pa.array(wanted, type=pa.string()))
+        dates = self._date_filter(first, last)
+        read = self._scan([self._date, self._ticker, self._value], condition if dates is None else condition & dates)
+        tickers = read.column(self._ticker)
+        if pa.types.is_dictionary(tickers.type):
+            tickers = tickers.cast(tickers.type.value_type)
+        text = np.asarray(tickers.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+        codes = np.asarray(pd.Index(wanted, dtype=object).get_indexer(pd.Index(text, dtype=object)), dtype=np.int64)
+        day = self._days(read.column(self._date), lambda k: f"a row of ticker {text[k]}")
+        keep = np.flatnonzero((day >= first) & (day <= last) & (codes >= 0))
+        value = read.column(self._value).to_numpy(zero_copy_only=False)
+        return _Rows(codes[keep], day[keep], np.asarray(value[keep], dtype=np.float64), wanted, self._value)
+
+    def _read_wide(self, wanted: list[str], first: int, last: int) -> _Rows:
+        """The non-null cells of the columns of the tickers ``wanted`` in the range (codes index ``wanted``)."""
+        available = set(self._columns)
+        columns = [s for s in wanted if s in available]
+        schema = self._dataset.schema
+        for name in columns:
+            self._check_value_type(name, schema.field(name).type)
+        read = self._scan([self._date, *columns], self._date_filter(first, last))
+        day = self._days(read.column(self._date), lambda k: f"row {k} of {self.path.name}")
+        in_range = np.flatnonzero((day >= first) & (day <= last))
+        day = day[in_range]
+        repeated = order_rows(day)
+        if len(repeated.duplicates):
+            k = int(repeated.duplicates[0])
+            raise InputError(
+                f"duplicate date {np.datetime64(int(day[k]), 'D')} in the wide layout; keep one row per date",
+                path=self.path,
+                column=self._date,
+                value=str(np.datetime64(int(day[k]), "D")),
+            )
+        matrix = np.empty((len(day), len(columns)), dtype=np.float64)
+        for j, name in enumerate(columns):  # one numeric column per ticker asked for
+            matrix[:, j] = np.asarray(read.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)[in_range]
+        rows, cols = np.nonzero(~np.isnan(matrix))  # row-major: date, then ticker
+        code_of = np.asarray(pd.Index(wanted, dtype=object).get_indexer(pd.Index(columns, dtype=object)), np.int64)
+        return _Rows(code_of[cols], day[rows], matrix[rows, cols], wanted, None)
+
+    def _scan(self, columns: list[str], condition: Any) -> pa.Table:
+        try:
+            return self._dataset.to_table(columns=columns, filter=condition)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+            raise InputError(f"cannot read the Parquet data ({exc})", path=self.path) from exc
+
+    # ------------------------------------------------------------------ checks
+    def _check(self, problem: RowProblem | None, rows: _Rows) -> None:
+        if problem is not None:
+            raise InputError(
+                f"{rows.label(problem.row)}: {problem.message}",
+                path=self.path,
+                column=rows.column(problem.row),
+                value=problem.value,
+            )
+
+    def _check_date_type(self, kind: pa.DataType) -> None:
+        if not (pa.types.is_date(kind) or pa.types.is_timestamp(kind) or _is_text(kind) or pa.types.is_integer(kind)):
+            raise self._type_error(self._date, kind, _DATE_TYPES)
+
+    def _check_value_type(self, column: str, kind: pa.DataType) -> None:
+        if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_decimal(kind)):
+            raise self._type_error(column, kind, "numbers")
+
+    def _type_error(self, column: str, kind: pa.DataType, expected: str) -> InputError:
+        return InputError(
+            f"column {column!r} holds {kind}; expected {expected}", path=self.path, column=column, value=str(kind)
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class _Rows:
+    """Rows read: ticker code (into ``wanted``), day number and value (NaN: empty), and how to name one."""
+
+    codes: IntArray
+    day: IntArray
+    value: FloatArray
+    wanted: Sequence[str]
+    value_column: str | None  # the long layout's value column; None: wide, the ticker's own column
+
+    def label(self, k: int) -> str:
+        """``"row dated <date>, ticker <ticker>"``."""
+        return f"row dated {np.datetime64(int(self.day[k]), 'D')}, ticker {self.wanted[int(self.codes[k])]}"
+
+    def column(self, k: int) -> str:
+        """The column holding the value of row ``k``."""
+        return self.value_column or self.wanted[int(self.codes[k])]
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        return _is_text(kind.value_type)
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind))
+
+
+def _day_number(day: dt.date) -> int:
+    return int(np.datetime64(day, "D").astype(np.int64))
+
+
+def _vintage(path: Path) -> str:
+    """Modification time of the file, or the latest of the Parquet files of a folder (UTC ISO 8601)."""
+    files = [path] if path.is_file() else list(path.rglob("*.parquet")) or [path]
+    return file_vintage(max(files, key=lambda f: f.stat().st_mtime))
+
+
+__all__ = ["PARQUET_SUFFIXES", "VALUE_COLUMN", "ParquetPrices", "ValueKind", "is_parquet"]

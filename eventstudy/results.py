@@ -27,6 +27,7 @@ from eventstudy.inference import TestTable
 from eventstudy.inference.adjust import add_adjusted_pvalues
 from eventstudy.inference.base import two_sided_t
 from eventstudy.models import ModelFit
+from eventstudy.outputs import OutputFormat, write_tables
 from eventstudy.returns import ReturnPanel
 from eventstudy.spec import window_text
 
@@ -501,30 +502,30 @@ class StudyResult:
         """Write every tidy frame as ``<name>.csv`` into ``directory`` and return the paths.
 
         Dates are written ``YYYY-MM-DD``; instants (time-zone aware columns such as ``event_time_utc``) in
-        ISO 8601 with their offset, ``Z`` for UTC (``2021-03-15T11:00:00Z``).
+        ISO 8601 with their offset, ``Z`` for UTC (``2021-03-15T11:00:00Z``). Same as
+        ``write_tables(directory, "csv")``.
         """
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for name, frame in self.frames().items():
-            path = out / f"{name}.csv"
-            _with_iso_instants(frame).to_csv(path, index=False, float_format="%.10g", date_format="%Y-%m-%d")
-            paths.append(path)
-        return paths
+        return self.write_tables(directory, "csv")
 
+    def write_tables(self, directory: str | Path, output_format: OutputFormat = "auto") -> list[Path]:
+        """Write every tidy frame into ``directory``: CSV, or partitioned Parquet for large per-firm-event tables.
 
-def _with_iso_instants(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with every time-zone aware column as ISO 8601 text (``Z`` for UTC; ``""`` for NaT)."""
-    aware = [c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
-    if not aware:
-        return frame
-    out = frame.copy()
-    for column in aware:
-        values = out[column]
-        text = values.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"\+0000$", "Z", regex=True)
-        text = text.str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
-        out[column] = text.where(values.notna(), "")
-    return out
+        Parameters
+        ----------
+        directory
+            The output folder, created if missing.
+        output_format
+            ``"auto"`` (default): the per-firm-event tables (``event_days``, ``parameters``,
+            ``abnormal_returns``, ``car``, ``tests``, ``firm_events``) with more than
+            :data:`eventstudy.outputs.LARGE_TABLE_ROWS` rows as Parquet folders ``<name>.parquet/``, every
+            other table as ``<name>.csv``; ``"parquet"``: those six always as Parquet; ``"csv"``: all as CSV.
+
+        Returns
+        -------
+        list of pathlib.Path
+            One per table, in the order of :meth:`frames` (:func:`eventstudy.outputs.write_tables`).
+        """
+        return write_tables(self.frames(), directory, output_format)
 
 
 _SYMBOL_PREFIX = r"^(?:benchmark )?\S+: "

@@ -1,0 +1,131 @@
+"""Writing the tables: CSV or partitioned Parquet, checked by reading the files back with pandas and pyarrow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from eventstudy import outputs
+from eventstudy.outputs import PARQUET_BUCKETS, bucket_of, table_format, write_tables
+
+
+def _car(n_events: int = 40) -> pd.DataFrame:
+    ids = np.repeat([f"ev{i:03d}" for i in range(n_events)], 2)
+    return pd.DataFrame(
+        {
+            "event_id": ids,
+            "ticker": np.tile(["AAA", "BBB"], n_events),
+            "car": np.linspace(-0.1, 0.1, 2 * n_events),
+            "df": np.arange(2 * n_events, dtype=np.int64),
+            "day_zero": pd.to_datetime(["2020-01-02"] * (2 * n_events)).where(np.arange(2 * n_events) != 3),
+            "event_time_utc": pd.to_datetime(["2020-01-02 11:00"] * (2 * n_events)).tz_localize("Asia/Hong_Kong"),
+        }
+    )
+
+
+def _frames() -> dict[str, pd.DataFrame]:
+    return {"car": _car(), "knobs": pd.DataFrame({"knob": ["fec"], "value": ["on"]})}
+
+
+class TestTableFormat:
+    @pytest.mark.parametrize(
+        ("name", "rows", "choice", "expected"),
+        [
+            ("car", 100_000, "auto", "csv"),
+            ("car", 100_001, "auto", "parquet"),
+            ("abnormal_returns", 5, "parquet", "parquet"),
+            ("tests", 10**7, "csv", "csv"),
+            ("knobs", 10**7, "auto", "csv"),
+            ("exclusions", 1, "parquet", "csv"),
+        ],
+    )
+    def test_rule(self, name: str, rows: int, choice: Any, expected: str) -> None:
+        assert table_format(name, rows, choice) == expected
+
+
+class TestWriteTables:
+    def test_csv_by_default_for_small_tables(self, tmp_path: Path) -> None:
+        paths = write_tables(_frames(), tmp_path)
+        assert paths == [tmp_path / "car.csv", tmp_path / "knobs.csv"]
+        back = pd.read_csv(tmp_path / "car.csv", keep_default_na=False)
+        assert back["day_zero"].tolist()[:4] == ["2020-01-02", "2020-01-02", "2020-01-02", ""]
+        assert back["event_time_utc"].iloc[0] == "2020-01-02T11:00:00+08:00"  # ISO 8601 with its offset
+
+    def test_parquet_round_trip(self, tmp_path: Path) -> None:
+        frame = _car()
+        paths = write_tables(_frames(), tmp_path, "parquet")
+        assert paths == [tmp_path / "car.parquet", tmp_path / "knobs.csv"]
+        back = pd.read_parquet(tmp_path / "car.parquet")
+        back = back.sort_values("df").reset_index(drop=True)
+        pd.testing.assert_series_equal(back["event_id"], frame["event_id"], check_dtype=False)
+        np.testing.assert_array_equal(back["car"].to_numpy(), frame["car"].to_numpy())
+        np.testing.assert_array_equal(back["df"].to_numpy(), frame["df"].to_numpy())
+        # dates as Parquet dates (NaT a null), instants as UTC timestamps
+        schema = pq.read_schema(next((tmp_path / "car.parquet").glob("*.parquet")))
+        assert str(schema.field("day_zero").type) == "date32[day]"
+        assert str(schema.field("event_time_utc").type).startswith("timestamp") and "UTC" in str(
+            schema.field("event_time_utc").type
+        )
+        assert back["day_zero"].isna().tolist() == [i == 3 for i in range(len(frame))]
+        assert (back["event_time_utc"] == pd.Timestamp("2020-01-02 03:00", tz="UTC")).all()
+
+    def test_each_event_in_one_bucket_file_rows_in_table_order(self, tmp_path: Path) -> None:
+        write_tables({"car": _car(200)}, tmp_path, "parquet")
+        files = sorted((tmp_path / "car.parquet").glob("part-*.parquet"))
+        assert 1 < len(files) <= PARQUET_BUCKETS
+        seen: dict[str, str] = {}
+        for f in files:
+            part = pd.read_parquet(f)
+            assert (np.diff(part["df"].to_numpy()) > 0).all()  # the table's order within a file
+            for event in part["event_id"]:
+                assert seen.setdefault(event, f.name) == f.name
+        assert len(seen) == 200
+
+    def test_buckets_are_fixed_and_in_range(self) -> None:
+        keys = pd.Series(["ev1", "ev2", "ev1", "x"])
+        first, again = bucket_of(keys), bucket_of(keys.iloc[::-1].reset_index(drop=True))
+        assert first[0] == first[2] and list(again[::-1]) == list(first)
+        assert ((first >= 0) & (first < PARQUET_BUCKETS)).all()
+
+    def test_auto_switches_above_the_threshold(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(outputs, "LARGE_TABLE_ROWS", 79)
+        assert write_tables({"car": _car(40)}, tmp_path)[0].name == "car.parquet"  # 80 rows
+        assert write_tables({"car": _car(39)}, tmp_path)[0].name == "car.csv"  # 78 rows
+
+    def test_one_form_replaces_the_other(self, tmp_path: Path) -> None:
+        write_tables(_frames(), tmp_path, "csv")
+        write_tables(_frames(), tmp_path, "parquet")
+        assert not (tmp_path / "car.csv").exists() and (tmp_path / "car.parquet").is_dir()
+        write_tables(_frames(), tmp_path, "csv")
+        assert (tmp_path / "car.csv").is_file() and not (tmp_path / "car.parquet").exists()
+
+    def test_an_interrupted_write_leaves_the_old_table(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        write_tables({"car": _car(5)}, tmp_path, "parquet")
+        calls = {"n": 0}
+        real = pq.write_table
+
+        def failing(*args: Any, **kwargs: Any) -> None:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise OSError("disk full")
+            real(*args, **kwargs)
+
+        monkeypatch.setattr(pq, "write_table", failing)
+        with pytest.raises(OSError, match="disk full"):
+            write_tables({"car": _car(200)}, tmp_path, "parquet")
+        assert len(pd.read_parquet(tmp_path / "car.parquet")) == 10  # the previous, complete table
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".car.parquet.partial"]
+        monkeypatch.setattr(pq, "write_table", real)
+        write_tables({"car": _car(200)}, tmp_path, "parquet")
+        assert len(pd.read_parquet(tmp_path / "car.parquet")) == 400
+        assert not (tmp_path / ".car.parquet.partial").exists()
+
+    def test_empty_table_keeps_its_columns(self, tmp_path: Path) -> None:
+        write_tables({"car": _car(0)}, tmp_path, "parquet")
+        back = pd.read_parquet(tmp_path / "car.parquet")
+        assert len(back) == 0 and list(back.columns) == list(_car(0).columns)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -276,10 +277,22 @@ class _Lists(NamedTuple):
 
 
 def _split_lists(cells: np.ndarray) -> _Lists:
-    """Split the ``;``-lists of an object array of strings into stripped items."""
+    """Split the ``;``-lists of an object array of stripped strings into stripped items.
+
+    Only the cells holding a ``;`` are split in Python; a cell without one is its own single item, so a file
+    of one ticker per event costs a few whole-array operations.
+    """
     strip = str.strip
-    per_row = [tuple(map(strip, c.split(";"))) for c in cells]
-    counts = np.fromiter(map(len, per_row), dtype=np.int64, count=len(per_row))
+    per_row: list[tuple[str, ...]] = list(zip(cells))
+    if ";" not in "".join(cells):
+        return _Lists(per_row, cells, np.ones(len(cells), dtype=np.int64), np.arange(len(cells)))
+    multi = np.flatnonzero(np.fromiter(map(operator.contains, cells, repeat(";")), dtype=bool, count=len(cells)))
+    if not len(multi):
+        return _Lists(per_row, cells, np.ones(len(cells), dtype=np.int64), np.arange(len(cells)))
+    for i in multi.tolist():
+        per_row[i] = tuple(map(strip, cells[i].split(";")))
+    counts = np.ones(len(cells), dtype=np.int64)
+    counts[multi] = [len(per_row[i]) for i in multi.tolist()]
     items = np.array(list(chain.from_iterable(per_row)), dtype=object)
     return _Lists(per_row, items, counts, np.repeat(np.arange(len(cells)), counts))
 
@@ -361,7 +374,9 @@ def _date(table: _Table) -> np.ndarray:
 def _time(table: _Table) -> _Times:
     """``time``: empty, or ``HH:MM``/``HH:MM:SS`` on a 24-hour clock; a leading ``~`` marks it approximate."""
     raw = table.column("time")
-    tilde = np.fromiter((v.startswith("~") for v in raw), dtype=bool, count=len(raw))
+    tilde = np.zeros(len(raw), dtype=bool)
+    if "~" in "".join(raw):
+        tilde = np.fromiter(map(str.startswith, raw, repeat("~")), dtype=bool, count=len(raw))
     text = _strip(v.lstrip("~") for v in raw) if tilde.any() else raw
     has_time = ~_equals(text, "")
     pos = _first((has_time & ~_matches(_TIME_RE, text)) | (tilde & ~has_time))
@@ -485,8 +500,10 @@ def _tickers(table: _Table, event_id: np.ndarray) -> _Lists:
             f"ticker {lists.items[item]!r} contains a space or a comma; separate tickers with ';'",
             cells[pos],
         )
-    n_distinct = np.fromiter(map(len, map(set, lists.per_row)), dtype=np.int64, count=len(cells))
-    pos = _first(n_distinct != lists.counts)
+    multi = np.flatnonzero(lists.counts > 1)
+    n_distinct = np.fromiter((len(set(lists.per_row[i])) for i in multi.tolist()), dtype=np.int64, count=len(multi))
+    repeated = multi[n_distinct != lists.counts[multi]]
+    pos = int(repeated[0]) if len(repeated) else None
     if pos is not None:
         row_items = lists.per_row[pos]
         twice = next(t for i, t in enumerate(row_items) if t in row_items[:i])
@@ -535,6 +552,8 @@ def _benchmark(table: _Table, tickers: _Lists) -> list[tuple[str, ...]]:
     if listed.any():
         benchmarks[listed] = lists.items[n_bench[lists.row_of_item] > 1]
     _fill_default_benchmarks(table, tickers, benchmarks)
+    if len(benchmarks) == len(tickers.counts):  # one ticker per event
+        return list(zip(benchmarks.tolist()))
     ends = np.cumsum(tickers.counts).tolist()
     flat = benchmarks.tolist()
     return [tuple(flat[e - k : e]) for e, k in zip(ends, tickers.counts.tolist(), strict=True)]

@@ -560,3 +560,75 @@ class TestSelectEvents:
             "7 of 13 events: dated from 2020-01-01 to 2021-12-31"
         )
         assert selection_text(13, 2, ids=["a", "b"], categories="x,y") == "2 of 13 events: ids a, b; category x or y"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the two readers (byte-split plain files, csv-module files with quotes) and Parquet events
+
+
+def _many_rows(n: int) -> list[str]:
+    """Rows of one or two tickers, timed or not, some approximate, in several zones; one per event."""
+    rows = []
+    for i in range(n):
+        day = dt.date(2020, 1, 1) + dt.timedelta(days=i % 700)
+        if i % 3 == 0:
+            rows.append(f"e{i},{day},~{i % 24:02d}:15,Asia/Hong_Kong,h{i},c{i % 4},0700.HK;BABA,,s,")
+        elif i % 3 == 1:
+            rows.append(f"e{i},{day},{i % 24:02d}:45:10,America/New_York,h{i},,BABA, ^GSPC ,s,false")
+        else:
+            rows.append(f"e{i},{day},,,h{i},c1,JD,,s,")
+    return rows
+
+
+def test_plain_and_quoted_files_read_alike(tmp_path: Path) -> None:
+    rows = _many_rows(300)
+    plain = read_events(_write(tmp_path, "\r\n".join([HEADER, *rows[:150], "  , ,", *rows[150:]]) + "\r\n"))
+    # one quoted headline sends the same rows through the csv module, record by record
+    quoted = [rows[0].replace(",h0,", ',"h0",'), *rows[1:]]
+    other = tmp_path / "quoted"
+    other.mkdir()
+    slow = read_events(_write(other, "\n".join([HEADER, *quoted[:150], "  , ,", *quoted[150:]]) + "\n"))
+    assert plain == slow  # every field, the line numbers included (line 152 is blank)
+    assert [e.line for e in plain[148:152]] == [150, 151, 153, 154]
+    # hand-read fields of three rows
+    assert plain[0].tickers == ("0700.HK", "BABA") and plain[0].benchmarks == ("^HSI", "^GSPC")
+    assert plain[0].time == dt.time(0, 15) and plain[0].time_approximate
+    assert plain[1].benchmarks == ("^GSPC",) and plain[1].time == dt.time(1, 45, 10)
+    assert plain[2].timezone == "UTC" and plain[2].time is None and plain[2].benchmarks == ("^GSPC",)
+
+
+def test_plain_file_ragged_line_after_a_blank_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "\n".join([HEADER, GOOD, "", " ", "x,2021-03-15,,,h,c,BABA,,s"]) + "\n")
+    with pytest.raises(InputError) as info:
+        read_events(path)
+    err = info.value
+    assert (err.line, err.column) == (5, None)
+    assert "expected 10 fields" in err.message and "found 9" in err.message
+    assert err.value == ["x", "2021-03-15", "", "", "h", "c", "BABA", "", "s"]
+
+
+def test_plain_file_with_header_only_or_blank_rows(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        read_events(_write(tmp_path, HEADER + "\n,,,\n\n"))
+    assert "no events" in info.value.message and info.value.line == 1
+
+
+def test_parquet_events_equal_the_csv(tmp_path: Path) -> None:
+    rows = _many_rows(50)
+    from_csv = read_events(_write(tmp_path, "\n".join([HEADER, *rows]) + "\n"))
+    frame = pd.read_csv(tmp_path / "events.csv", dtype=str, keep_default_na=False)
+    frame.to_parquet(tmp_path / "events.parquet", index=False)
+    from_parquet = read_events(tmp_path / "events.parquet")
+    assert from_parquet == tuple(Event(**{**vars(e), "line": None}) for e in from_csv)
+
+
+def test_parquet_events_errors_name_the_file(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"event_id": ["a", "a"], "date": ["2021-03-15", "2021-03-16"], "tickers": ["BABA", "JD"]})
+    frame.to_parquet(tmp_path / "events.parquet", index=False)
+    with pytest.raises(InputError) as info:
+        read_events(tmp_path / "events.parquet")
+    assert info.value.path == str(tmp_path / "events.parquet") and info.value.column == "event_id"
+    (tmp_path / "bad.parquet").write_text("not parquet", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_events(tmp_path / "bad.parquet")
+    assert "Parquet" in info.value.message

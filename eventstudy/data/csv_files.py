@@ -134,7 +134,7 @@ def read_cells(path: Path, header: list[str], usecols: list[str] | None = None) 
         raise InputError(f"cannot read the file ({exc.strerror or exc})", path=path) from exc
     body = raw[len(_BOM) :] if raw.startswith(_BOM) else raw
     try:
-        fields, lines, blank = _split_quoted(body) if _QUOTE in body else _split_plain(body)
+        fields, lines, blank = _split_quoted(body) if _QUOTE in body else plain_records(body)
     except UnicodeDecodeError as exc:
         raise InputError(f"not a UTF-8 text file ({exc.reason})", path=path) from exc
     except csv.Error as exc:
@@ -178,8 +178,12 @@ def read_cells(path: Path, header: list[str], usecols: list[str] | None = None) 
     return CsvCells(table=table.reset_index(drop=True), lines=lines, blank=blank)
 
 
-def _split_plain(body: bytes) -> tuple[IntArray, IntArray, BoolArray]:
-    """Field count, first line and blankness of each record after the header, for a file without quotes."""
+def plain_records(body: bytes) -> tuple[IntArray, IntArray, BoolArray]:
+    """Field count, line and blankness of each record after the header line, for a file without quotes.
+
+    Vectorised byte searches (no Python loop over lines): a record is a line, its fields are separated by
+    commas, and it is blank when it holds nothing but blanks, tabs, carriage returns and commas.
+    """
     data = np.frombuffer(body, dtype=np.uint8)
     if len(data) and data[-1] != _NEWLINE:
         data = np.concatenate([data, np.array([_NEWLINE], dtype=np.uint8)])
@@ -208,4 +212,4 @@ def _split_quoted(body: bytes) -> tuple[IntArray, IntArray, BoolArray]:
     return np.asarray(counts, dtype=np.int64), lines, np.asarray(blanks, dtype=bool)
 
 
-__all__ = ["CsvCells", "check_header", "file_vintage", "read_cells", "read_header"]
+__all__ = ["CsvCells", "check_header", "file_vintage", "plain_records", "read_cells", "read_header"]

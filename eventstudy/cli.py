@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from eventstudy._typing import Window
 from eventstudy.errors import EventStudyError, EventStudyWarning, InputError
+from eventstudy.outputs import LARGE_TABLE_ROWS, OUTPUT_FORMATS
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from eventstudy.data.series import PriceSource
+    from eventstudy.report import ReportFormat
 
 EXIT_BUG = 70
 
@@ -155,8 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     def data_options(p: argparse.ArgumentParser) -> None:
         source = p.add_mutually_exclusive_group()
-        source.add_argument("--prices", metavar="DIR", help="folder of Yahoo-layout CSV files <SYMBOL>.csv")
-        source.add_argument("--returns", metavar="FILE", help="long CSV of returns: date,ticker,return")
+        source.add_argument(
+            "--prices",
+            metavar="DIR|FILE.parquet",
+            help="folder of Yahoo-layout CSV files <SYMBOL>.csv, or Parquet (a .parquet file or folder): long "
+            "date,ticker,adj_close or wide date,<TICKER>,...",
+        )
+        source.add_argument(
+            "--returns",
+            metavar="FILE",
+            help="long returns date,ticker,return: a CSV file, or Parquet (a .parquet file or folder; wide too)",
+        )
         p.add_argument(
             "--offline", action="store_true", help="never use the network; read Yahoo prices from the store only"
         )
@@ -192,7 +203,24 @@ def build_parser() -> argparse.ArgumentParser:
         "kp_min_overlap=20, car_coverage=0.8); booleans take on/off/true/false",
     )
     run.add_argument(
-        "--formats", default="md,html,pdf", help="report formats, comma-separated (md,html,pdf; also xlsx,tex)"
+        "--formats",
+        default="md,html,pdf",
+        help="report formats, comma-separated (md,html,pdf; also xlsx,tex); csv alone: the tables only, no report "
+        "and no figures",
+    )
+    run.add_argument(
+        "--output-format",
+        default="auto",
+        choices=OUTPUT_FORMATS,
+        help="tables as CSV, or the per-firm-event tables (abnormal_returns, car, parameters, firm_events, "
+        f"event_days, tests) as partitioned Parquet folders <name>.parquet/; auto (default): Parquet for those "
+        f"with more than {LARGE_TABLE_ROWS:,} rows",
+    )
+    run.add_argument(
+        "--tests",
+        metavar="TEST,...",
+        help="aggregate tests to compute, comma-separated (default: every registered test; a few names make a "
+        "large study faster)",
     )
     run.add_argument(
         "--primary",
@@ -290,13 +318,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _price_source(args: argparse.Namespace) -> PriceSource:
+    """The source of ``--prices``/``--returns`` (Parquet by :func:`eventstudy.data.parquet.is_parquet`), else Yahoo."""
     from eventstudy.data import CsvPrices, ReturnsFile, YahooPrices
+    from eventstudy.data.parquet import ParquetPrices, is_parquet
 
     if getattr(args, "prices", None):
-        return CsvPrices(args.prices)
+        return ParquetPrices(args.prices, kind="price") if is_parquet(args.prices) else CsvPrices(args.prices)
     if getattr(args, "returns", None):
-        return ReturnsFile(args.returns)
+        return ParquetPrices(args.returns, kind="return") if is_parquet(args.returns) else ReturnsFile(args.returns)
     return YahooPrices(store=args.store, offline=getattr(args, "offline", False))
+
+
+TABLES_ONLY = "csv"
+"""The ``--formats`` value that writes the tables only (no report, no figures)."""
+
+
+def parse_formats(text: str) -> tuple[ReportFormat, ...]:
+    """The report formats of ``--formats`` in writing order; ``csv`` (the tables, always written) left out.
+
+    Raises
+    ------
+    InputError
+        Naming ``--formats`` for an unknown format.
+
+    Examples
+    --------
+    >>> parse_formats("html, md"), parse_formats("csv")
+    (('md', 'html'), ())
+    """
+    from eventstudy.report import FORMATS
+
+    formats = tuple(f.strip() for f in text.split(",") if f.strip())
+    bad = [f for f in formats if f not in (*FORMATS, TABLES_ONLY)]
+    if bad:
+        raise InputError(
+            f"unknown report format {bad[0]!r}; choose from {', '.join((*FORMATS, TABLES_ONLY))} "
+            f"({TABLES_ONLY}: the tables only)",
+            parameter="--formats",
+            value=bad[0],
+        )
+    return tuple(f for f in FORMATS if f in formats)
+
+
+def parse_names(text: str | None) -> tuple[str, ...] | None:
+    """Comma-separated names (``--tests bmp_t,grank_t``) as a tuple; None when the option is not given."""
+    if text is None:
+        return None
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def check_out_dir(out: Path, parameter: str = "--out", *, inputs: Sequence[Path] = ()) -> None:
@@ -382,7 +450,7 @@ def run_summary(n_firm_events: int, n_events: int, firm_events: pd.DataFrame, ex
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from eventstudy.grouping import group_by, read_groups
-    from eventstudy.report import FORMATS, write_report
+    from eventstudy.report import write_report
     from eventstudy.spec import DEFAULT_CAR_WINDOWS, resolve_conventions
     from eventstudy.study import EventStudy
 
@@ -391,12 +459,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.primary:
         knobs["primary"] = args.primary
     conventions = resolve_conventions(args.conventions, knobs, parameter="--knob")
-    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-    bad = [f for f in formats if f not in FORMATS]
-    if bad:
-        raise InputError(
-            f"unknown report format {bad[0]!r}; choose from {', '.join(FORMATS)}", parameter="--formats", value=bad[0]
-        )
+    formats = parse_formats(args.formats)
+    tests = parse_names(args.tests)
+    if tests is not None and not tests:
+        raise InputError("give one or more test names, e.g. --tests bmp_t,grank_t", parameter="--tests", value="")
     events_path = Path(args.events)
     out = Path(args.out) if args.out else Path("reports") / events_path.stem
     check_out_dir(out, inputs=(events_path,))
@@ -419,11 +485,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return_type=args.return_type,
         min_estimation_obs=args.min_obs,
         conventions=conventions,
+        tests=tests,
         progress=None if not args.quiet else False,
     )
     result = study.run(progress=say)
-    paths = result.to_csv(out)
-    report_paths = write_report(result, out, formats=formats, progress=say)
+    paths = result.write_tables(out, args.output_format)
+    report_paths = write_report(result, out, formats=formats, progress=say) if formats else []
     paths += report_paths
     if not args.quiet:
         n_events = result.panel.pairs["event_id"].nunique()

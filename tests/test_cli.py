@@ -627,3 +627,101 @@ def test_seed_2025_counts_each_firm_day_once(seed_reports: dict[str, Any]) -> No
     cell = tests[(tests.group == "all") & (tests.scope == "day") & (tests.window_start == 0)]
     assert cell.loc[cell.test == "cross_sectional_t", "n"].item() == len(day0)
     assert set(pd.read_csv(out / "exclusions.csv").stage) <= {"prices", "estimation"}
+
+
+# ------------------------------------------------------------------------------------ large-study options
+def _wide_prices(folder: Path) -> pd.DataFrame:
+    """The A, B, M closes of :func:`write_prices` as one wide frame (date + one column per ticker)."""
+    closes = {s: pd.read_csv(folder / f"{s}.csv")["Adj Close"].to_numpy() for s in ("A", "B", "M")}
+    dates = pd.to_datetime(pd.read_csv(folder / "A.csv")["Date"]).dt.date
+    return pd.DataFrame({"date": dates, **closes})
+
+
+def test_tables_only_parquet_tables_and_chosen_tests(inputs: Path, eventstudy_cli: RunCli) -> None:
+    folder = inputs.parent
+    common = ("run", "events.csv", "--prices", ".", "--car", "-1:1", "--car", "0:0", "--quiet")
+    csv_run = eventstudy_cli(*common, "--formats", "csv", "--out", "csv", cwd=folder)
+    assert csv_run.returncode == 0, csv_run.stderr
+    # --formats csv: the tables, no report and no figures
+    written = sorted(p.name for p in (folder / "csv").iterdir())
+    assert "report.md" not in written and "figures" not in written and "car.csv" in written
+    assert all(name.endswith(".csv") for name in written)
+
+    pq_run = eventstudy_cli(
+        *common,
+        "--formats",
+        "csv",
+        "--output-format",
+        "parquet",
+        "--tests",
+        "bmp_t, grank_t",
+        "--out",
+        "pq",
+        cwd=folder,
+    )
+    assert pq_run.returncode == 0, pq_run.stderr
+    out = folder / "pq"
+    for name in ("abnormal_returns", "car", "parameters", "firm_events", "event_days", "tests"):
+        assert (out / f"{name}.parquet").is_dir() and not (out / f"{name}.csv").exists(), name
+    for name in ("exclusions", "provenance", "knobs", "cross_correlation"):
+        assert (out / f"{name}.csv").is_file(), name
+    # the same numbers as the CSV run (the CSV writes 10 significant digits)
+    car_csv = pd.read_csv(folder / "csv" / "car.csv")
+    car_pq = pd.read_parquet(out / "car.parquet").sort_values(["ticker", "window_start"]).reset_index(drop=True)
+    car_csv = car_csv.sort_values(["ticker", "window_start"]).reset_index(drop=True)
+    np.testing.assert_allclose(car_pq["car"], car_csv["car"], rtol=1e-9)  # 10 significant digits in the CSV
+    assert list(car_pq["ticker"]) == list(car_csv["ticker"])
+    # --tests: only the tests named
+    assert set(pd.read_parquet(out / "tests.parquet")["test"]) == {"bmp_t", "grank_t"}
+    assert len(set(pd.read_csv(folder / "csv" / "tests.csv")["test"])) > 2
+
+
+def test_unknown_test_or_format_exits_2(inputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = inputs.parent
+    args = ["run", str(inputs), "--prices", str(folder), "--out", str(folder / "out"), "--quiet"]
+    assert main([*args, "--tests", "bmp_t,no_such_test"]) == 2
+    err = capsys.readouterr().err
+    assert "--tests" in err and "no_such_test" in err and "bmp_t" in err
+    assert main([*args, "--formats", "md,docx"]) == 2
+    err = capsys.readouterr().err
+    assert "--formats" in err and "'docx'" in err and "csv" in err
+    assert main([*args, "--tests", " , "]) == 2
+    assert "--tests" in capsys.readouterr().err
+    assert not (folder / "out").exists()
+
+
+def test_parquet_prices_and_returns_give_the_csv_results(inputs: Path, eventstudy_cli: RunCli) -> None:
+    folder = inputs.parent
+    wide = _wide_prices(folder)
+    wide.to_parquet(folder / "wide.parquet", index=False)
+    returns = (
+        wide.set_index("date").pct_change().iloc[1:].reset_index().melt("date", var_name="ticker", value_name="return")
+    )
+    returns.to_csv(folder / "returns.csv", index=False)
+    returns.to_parquet(folder / "returns.parquet", index=False)
+    common = ("run", "events.csv", "--formats", "csv", "--quiet")
+    runs = {
+        "csv_prices": ("--prices", "."),
+        "pq_prices": ("--prices", "wide.parquet"),
+        "csv_returns": ("--returns", "returns.csv"),
+        "pq_returns": ("--returns", "returns.parquet"),
+    }
+    for out, source in runs.items():
+        run = eventstudy_cli(*common, *source, "--out", out, cwd=folder)
+        assert run.returncode == 0, (out, run.stderr)
+    for table in ("car", "abnormal_returns", "parameters", "tests"):
+        text = {out: (folder / out / f"{table}.csv").read_text(encoding="utf-8") for out in runs}
+        assert text["pq_prices"] == text["csv_prices"], table
+        assert text["pq_returns"] == text["csv_returns"], table
+    provenance = pd.read_csv(folder / "pq_prices" / "provenance.csv")
+    assert provenance["source"].str.startswith("parquet:").all()
+
+
+def test_bad_parquet_column_exits_2_naming_file_and_column(inputs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = inputs.parent
+    frame = _wide_prices(folder).melt("date", var_name="ticker", value_name="close")  # not adj_close
+    frame.to_parquet(folder / "long.parquet", index=False)
+    code = main(["run", str(inputs), "--prices", str(folder / "long.parquet"), "--out", str(folder / "out")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{folder / 'long.parquet'}" in err and "adj_close" in err and "Traceback" not in err

@@ -73,6 +73,18 @@ def table_format(name: str, n_rows: int, output_format: OutputFormat = "auto") -
     return "csv"
 
 
+def table_file(name: str, n_rows: int) -> str:
+    """The file name a table of ``n_rows`` rows gets by default (``"auto"``), for a report to name it.
+
+    Examples
+    --------
+    >>> table_file("car", 10), table_file("car", 200_000), table_file("knobs", 200_000)
+    ('car.csv', 'car.parquet/', 'knobs.csv')
+    """
+    form = table_format(name, n_rows)
+    return f"{name}.{form}" + ("/" if form == "parquet" else "")
+
+
 def table_path(directory: Path, name: str, form: Literal["csv", "parquet"]) -> Path:
     """``<directory>/<name>.csv`` or the folder ``<directory>/<name>.parquet``."""
     return directory / f"{name}.{form}"
@@ -210,6 +222,7 @@ __all__ = [
     "OutputFormat",
     "arrow_table",
     "bucket_of",
+    "table_file",
     "table_format",
     "table_path",
     "write_csv",

@@ -39,6 +39,7 @@ from eventstudy.formatting import (
     stars,
 )
 from eventstudy.inference.base import REGISTRY
+from eventstudy.outputs import table_file
 from eventstudy.spec import window_text
 
 if TYPE_CHECKING:  # the report package imports this module: its blocks are imported where they are built
@@ -62,6 +63,11 @@ RETURN_STATISTICS = frozenset({"bootstrap_caar", "permutation"})
 
 BATTERY_LEVEL = 0.05
 """Level at which the at-a-glance table counts the tests of the battery that reject."""
+
+GLANCE_MAX_EVENTS = 30
+"""A study with more events shows at a glance only this many: those with the largest |CAAR| at the headline window."""
+FIRM_CAR_MAX_ROWS = 100
+"""A study with more firm-events lists by firm only this many: those with the largest |CAR| at the headline window."""
 
 GROUP_COLUMNS = ("group", "kind", "date", "headline", "firm_events", "firm_days", "pooled")
 CAAR_COLUMNS = ("group", "window_start", "window_end", "n", "caar")
@@ -238,6 +244,20 @@ def _windows(frame: pd.DataFrame) -> list[Window]:
     return [(int(a), int(b)) for a, b in frame[["window_start", "window_end"]].drop_duplicates().to_numpy()]
 
 
+def _largest(frame: pd.DataFrame, window: Window, key: str, value: str, limit: int) -> set[Any]:
+    """The ``limit`` keys with the largest |value| at ``window`` (ties and NaN: first in ``frame`` order).
+
+    Every key when there are at most ``limit``; a key without a row at the window counts as NaN.
+    """
+    keys = pd.unique(frame[key])
+    if len(keys) <= limit:
+        return set(keys)
+    at = frame[(frame["window_start"] == window[0]) & (frame["window_end"] == window[1])]
+    size = at.drop_duplicates(key).set_index(key)[value].abs().reindex(keys).to_numpy(dtype=np.float64)
+    order = np.argsort(-np.nan_to_num(size, nan=-1.0), kind="stable")
+    return set(keys[order[:limit]])
+
+
 def _firm_events(result: SummarizableResult) -> pd.DataFrame:
     """``result.firm_events`` with day 0 as a date and the text columns without missing values."""
     firm = result.firm_events
@@ -356,6 +376,15 @@ class Summary:
         How many firm-events each pooled row pools when it pools fewer than it has, or ``""``.
     pooling_rule
         The ``pooling`` rule in words (``eventstudy.conventions.POOLING_TEXT``), or ``""``.
+    events_total, firm_events_total
+        The events and estimated firm-events of the study. Above :data:`GLANCE_MAX_EVENTS` events, ``groups``
+        (and ``caar``, ``primary``, ``battery``) hold only the events with the largest |CAAR| at the headline
+        window, in events-file order, and the pooled rows; above :data:`FIRM_CAR_MAX_ROWS` firm-events,
+        ``firm_car`` holds only those with the largest |CAR| there. The tables say how many are left out.
+    car_file, tests_file
+        Where every firm-event's CARs and every event's tests are: the tables written with the result
+        (``car.csv`` or, for a large study, the Parquet folder ``car.parquet/``;
+        :func:`eventstudy.outputs.table_file`).
     """
 
     title: str
@@ -371,6 +400,10 @@ class Summary:
     exclusions: pd.DataFrame
     pooling_note: str = ""
     pooling_rule: str = ""
+    events_total: int = 0
+    firm_events_total: int = 0
+    car_file: str = "car.csv"
+    tests_file: str = "tests.csv"
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -445,6 +478,16 @@ class Summary:
         caar = grid.merge(caar, on=["group", "window_start", "window_end"], how="left")
         caar["n"] = caar["n"].fillna(0).astype(np.int64)
 
+        # a large study: at a glance only the events with the largest |CAAR| (every number stays in the tables)
+        sentence = _sentence(result, settings, groups, firm)
+        shown = _largest(caar[caar["group"].isin(set(event_order))], headline, "group", "caar", GLANCE_MAX_EVENTS)
+        if len(shown) < len(event_order):
+            event_order = [e for e in event_order if e in shown]
+            order = [*event_order, "all", *user_groups]
+            groups = groups[groups["group"].isin(order)].reset_index(drop=True)
+            caar = caar[caar["group"].isin(order)].reset_index(drop=True)
+            grid = grid[grid["group"].isin(order)].reset_index(drop=True)
+
         # primary tests
         rule = str(settings.get("knob: primary", PRIMARY_AUTO))
         present = set(tests["test"]) if len(tests) else set()
@@ -483,6 +526,9 @@ class Summary:
         firm_car = firm[["event_id", "ticker", "day_zero", "duplicate_of", "overlaps"]].merge(
             car[["event_id", "ticker", "window_start", "window_end", "car", "p_value"]], on=["event_id", "ticker"]
         )
+        firm_key = firm_car["event_id"].astype(str) + "\x00" + firm_car["ticker"].astype(str)
+        largest = _largest(firm_car.assign(key=firm_key), headline, "key", "car", FIRM_CAR_MAX_ROWS)
+        firm_car = firm_car[firm_key.isin(largest).to_numpy()].reset_index(drop=True)
 
         pooling = str(settings.get("knob: pooling", ""))
         shrunk = groups[(groups["kind"] == "pooled") & (groups["pooled"] < groups["firm_events"])]
@@ -496,7 +542,7 @@ class Summary:
 
         return cls(
             title=str(result.title),
-            sentence=_sentence(result, settings, groups, firm),
+            sentence=sentence,
             windows=windows,
             headline_window=headline,
             primary_rule=rule,
@@ -508,6 +554,10 @@ class Summary:
             exclusions=_exclusion_summary(result.exclusions),
             pooling_note=pooling_note,
             pooling_rule=POOLING_TEXT.get(pooling, ""),
+            events_total=len(set(firm["event_id"])),
+            firm_events_total=len(firm),
+            car_file=table_file("car", len(car)),
+            tests_file=table_file("tests", len(tests)),
         )
 
     # ------------------------------------------------------------------ numbers
@@ -619,6 +669,14 @@ class Summary:
         ]
         if self.pooling_note:
             notes.append(self.pooling_note + ("" if compact else f" {self.pooling_rule}"))
+        n_events = int((self.groups["kind"] == "event").sum())
+        if n_events < self.events_total:
+            window = window_text(self.headline_window)
+            omitted = fmt_int(self.events_total - n_events)
+            notes.append(
+                f"{fmt_int(n_events)} of {fmt_int(self.events_total)} events shown ({omitted} omitted): those with "
+                f"the largest |CAAR| over {window}; every event: {self.car_file} and {self.tests_file}."
+            )
         used = {str(t) for names in self._slot_tests().values() for t in names}
         units = []
         if used & RETURN_STATISTICS:
@@ -740,8 +798,15 @@ class Summary:
                 "abnormal returns (pooled rows count it once, by the pooling rule); other events whose day 0 lies "
                 "in the event window, with their event day, are named (event_days.csv)."
             )
+        n_shown = len(keys)
+        if n_shown < self.firm_events_total:
+            notes.append(
+                f"{fmt_int(n_shown)} of {fmt_int(self.firm_events_total)} firm-events shown "
+                f"({fmt_int(self.firm_events_total - n_shown)} omitted): those with the largest |CAR| over "
+                f"{window_text(self.headline_window)}; every firm-event: {self.car_file}."
+            )
         if not compact:
-            notes.append("Standard errors, t and p-values: the appendix and car.csv.")
+            notes.append(f"Standard errors, t and p-values: the appendix and {self.car_file}.")
         align = ("l", "l", "l") + ("r",) * len(self.windows) + (("l",) if any(flags) else ())
         wrap = (0,) * (3 + len(self.windows)) + ((48,) if any(flags) else ())
         return Table(tuple(columns), tuple(rows), align, notes=tuple(notes), wrap=wrap)

@@ -36,6 +36,7 @@ from eventstudy.formatting import (
     signed_day,
     stars,
 )
+from eventstudy.outputs import table_file
 from eventstudy.report._format import Block, Bullets, FigureRef, FigureSpec, Heading, Paragraph, Table, with_anchors
 from eventstudy.spec import window_text
 from eventstudy.summary import SummarizableResult, Summary, statistic_text
@@ -48,6 +49,7 @@ __all__ = [
     "HEATMAP_MAX_TICKERS",
     "MAX_FIGURE_EVENTS",
     "MAX_FIGURE_FIRM_EVENTS",
+    "REPORT_MAX_ROWS",
     "ReportableResult",
     "build_document",
     "car_table",
@@ -99,6 +101,10 @@ class ReportableResult(SummarizableResult, Protocol):
 
 Formatter = Callable[[object], str]
 
+REPORT_MAX_ROWS = 200
+"""An appendix table of more rows shows its first ``REPORT_MAX_ROWS`` and says how many are omitted and where
+they all are; a large study's report is a summary, its tables hold every number."""
+
 
 def _frame_table(
     frame: pd.DataFrame,
@@ -107,13 +113,24 @@ def _frame_table(
     caption: str = "",
     notes: Iterable[str] = (),
     wrap: Mapping[str, int] | None = None,
+    full: str | None = None,
 ) -> Table:
     """Build a :class:`Table` from the columns of a frame.
 
     ``spec`` lists ``(column, header, formatter, align)``; columns absent from the frame are skipped,
     and a ``None`` formatter means :func:`fmt_cell`. Every cell passes through :func:`hide_paths`: a report
-    names files, never where they lie on the machine.
+    names files, never where they lie on the machine. With ``full`` (where the whole table is, e.g.
+    ``"parameters.csv"``), a frame of more than :data:`REPORT_MAX_ROWS` rows is cut to its first rows and a
+    note says how many are omitted and names ``full``.
     """
+    if full is not None and len(frame) > REPORT_MAX_ROWS:
+        omitted = len(frame) - REPORT_MAX_ROWS
+        notes = (
+            *notes,
+            f"The first {fmt_int(REPORT_MAX_ROWS)} of {fmt_int(len(frame))} rows ({fmt_int(omitted)} omitted); "
+            f"every row: {full}.",
+        )
+        frame = frame.iloc[:REPORT_MAX_ROWS]
     wrap = dict(wrap or {})
     used = [(col, head, fmt or fmt_cell, al) for col, head, fmt, al in spec if col in frame.columns]
     rows = tuple(
@@ -142,7 +159,8 @@ def provenance_table(result: ReportableResult) -> Table:
         ("rows", "rows", fmt_int, "r"),
         ("notes", "notes", None, "l"),
     ]
-    return _frame_table(result.provenance, spec, wrap={"source": 30, "notes": 40})
+    frame = result.provenance
+    return _frame_table(frame, spec, wrap={"source": 30, "notes": 40}, full=table_file("provenance", len(frame)))
 
 
 def settings_table(result: ReportableResult) -> Table:
@@ -162,7 +180,7 @@ def events_table(result: ReportableResult) -> Table:
         ("category", "category", None, "l"),
         ("headline", "headline", None, "l"),
     ]
-    return _frame_table(result.events, spec, wrap={"event_id": 30, "headline": 60})
+    return _frame_table(result.events, spec, wrap={"event_id": 30, "headline": 60}, full="the events file")
 
 
 def event_days_table(result: ReportableResult) -> Table:
@@ -180,10 +198,12 @@ def event_days_table(result: ReportableResult) -> Table:
         ("status", "status", None, "l"),
         ("reason", "reason", None, "l"),
     ]
+    frame = result.event_days
     return _frame_table(
-        result.event_days,
+        frame,
         spec,
         wrap={"event_id": 24, "event_time_utc": 16, "event_time_exchange": 16, "rule": 24, "reason": 30},
+        full=table_file("event_days", len(frame)),
     )
 
 
@@ -195,7 +215,8 @@ def exclusions_table(result: ReportableResult) -> Table:
         ("stage", "stage", None, "l"),
         ("reason", "reason", None, "l"),
     ]
-    return _frame_table(result.exclusions, spec, wrap={"event_id": 30, "reason": 80})
+    frame = result.exclusions
+    return _frame_table(frame, spec, wrap={"event_id": 30, "reason": 80}, full=table_file("exclusions", len(frame)))
 
 
 CAR_NOTES = (
@@ -405,11 +426,13 @@ def parameters_table(result: ReportableResult) -> Table:
         ("estimation_window", "estimation window", None, "l"),
         ("event_window", "event window", None, "l"),
     ]
+    frame = result.parameters
     return _frame_table(
-        result.parameters,
+        frame,
         spec,
         notes=("alpha (daily intercept) and sigma (residual standard deviation) in percent.",),
         wrap={"event_id": 24, "model": 20},
+        full=table_file("parameters", len(frame)),
     )
 
 
@@ -582,6 +605,14 @@ def render_figure(result: Any, spec: FigureSpec) -> Figure:
 # ----------------------------------------------------------------------------------------------------
 
 
+def _omitted_events_text(n_shown: int, n_events: int, full: str) -> str:
+    """The note of an appendix section cut to the events shown at a glance."""
+    return (
+        f"The {fmt_int(n_shown)} events shown at a glance ({fmt_int(n_events - n_shown)} of {fmt_int(n_events)} "
+        f"omitted); every event: {full}."
+    )
+
+
 def _text_or_none(table: Table, none_text: str) -> Block:
     return table if table.rows else Paragraph(none_text)
 
@@ -680,8 +711,13 @@ def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | Non
     doc.append(Heading("Cumulative abnormal returns with standard errors", 3))
     car = result.car
     car_events = list(pd.unique(car["event_id"])) if "event_id" in car.columns else []
+    shown = set(summary.groups["group"])  # a large study: the events at a glance
     if not car_events:
         doc.append(Paragraph("No cumulative abnormal returns were computed."))
+    elif not shown.issuperset(car_events):
+        n_all = len(car_events)
+        car_events = [e for e in car_events if e in shown]
+        doc.append(Paragraph(_omitted_events_text(len(car_events), n_all, summary.car_file)))
     for ev in car_events:
         doc.append(Heading(event_heading(result, ev), 4, anchor=f"car-{ev}"))
         doc.append(car_table(result, ev))
@@ -690,6 +726,12 @@ def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | Non
     groups = ordered_groups(result.tests)
     if not groups:
         doc.append(Paragraph("No tests were computed."))
+    elif not shown.issuperset(groups):
+        events = set(result.firm_events["event_id"])
+        n_events = sum(1 for g in groups if g in events)
+        groups = [g for g in groups if g in shown or g not in events]
+        n_shown = sum(1 for g in groups if g in events)
+        doc.append(Paragraph(_omitted_events_text(n_shown, n_events, summary.tests_file)))
     for g in groups:
         doc.append(Heading(_group_heading(result, g), 4, anchor=f"tests-{g}"))
         wt = window_tests_table(result, g)

@@ -427,8 +427,10 @@ class Summary:
         windows = tuple(_windows(car)) if len(car) else tuple(_windows(tests[tests["scope"] == "window"]))
         headline = HEADLINE_WINDOW if HEADLINE_WINDOW in windows or not windows else windows[0]
 
-        event_order = [e for e in events["event_id"].tolist() if e in set(firm["event_id"])]
-        event_order += [e for e in pd.unique(firm["event_id"]) if e not in event_order]
+        estimated = set(firm["event_id"])
+        event_order = [e for e in events["event_id"].tolist() if e in estimated]
+        listed = set(event_order)
+        event_order += [e for e in pd.unique(firm["event_id"]) if e not in listed]
         known = {*event_order, "all"}
         user_groups = [g for g in pd.unique(tests["group"]) if g not in known] if len(tests) else []
         order = [*event_order, "all", *user_groups]

@@ -1,20 +1,31 @@
-"""The value type every price source returns, and the source protocol.
+"""The value type per-symbol sources return, and the source protocols.
 
 A :class:`PriceSeries` is one symbol's observed daily rows on its own exchange-local dates: either
 prices (``kind="price"``; returns are computed later by :mod:`eventstudy.returns`) or returns supplied by
 the user (``kind="return"``, e.g. CRSP-style files). Sources never fill, align or resample.
+
+Every source implements :class:`PriceSource` (one symbol at a time). A source that holds many symbols in
+one long layout (a returns file, a Parquet file, a DataFrame) also implements :class:`TableSource`, whose
+``load_table`` gives all the symbols a study needs as one :class:`~eventstudy.data.table.PriceTable`
+without a per-symbol object; the study uses it when present and otherwise loads symbol by symbol
+(:func:`eventstudy.data.table.load_each`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from eventstudy._typing import FloatArray
+
+if TYPE_CHECKING:
+    from eventstudy.data.table import PriceTable
+    from eventstudy.errors import PriceSourceError
 
 SeriesKind = Literal["price", "return"]
 
@@ -112,4 +123,26 @@ class PriceSource(Protocol):
         ...
 
 
-__all__ = ["PriceSeries", "PriceSource", "SeriesKind"]
+@runtime_checkable
+class TableSource(Protocol):
+    """A source that delivers the rows of many symbols at once, as one columnar table.
+
+    Implementations: :class:`~eventstudy.data.returns_files.ReturnsFile`,
+    :class:`~eventstudy.data.returns_files.ReturnsFrame` (and the other long-layout sources).
+    """
+
+    def load_table(
+        self, symbols: Sequence[str], start: dt.date, end: dt.date
+    ) -> tuple[PriceTable, dict[str, PriceSourceError]]:
+        """Return the rows of ``symbols`` covering at least ``start``..``end`` where available.
+
+        Returns
+        -------
+        table, failed
+            The symbols with rows, in the order asked; for each symbol without usable rows its
+            :class:`~eventstudy.errors.PriceSourceError` (never raised).
+        """
+        ...
+
+
+__all__ = ["PriceSeries", "PriceSource", "SeriesKind", "TableSource"]

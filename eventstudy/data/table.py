@@ -16,6 +16,8 @@ Day numbers are exchange-local calendar dates counted in days since 1970-01-01 (
 
 from __future__ import annotations
 
+import datetime as dt
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,7 +28,8 @@ import pandas as pd
 
 from eventstudy._frozen import freeze_arrays
 from eventstudy._typing import BoolArray, FloatArray, IntArray
-from eventstudy.data.series import PriceSeries
+from eventstudy.data.series import PriceSeries, PriceSource
+from eventstudy.errors import PriceSourceError
 from eventstudy.symbols import is_fx
 
 PROVENANCE_COLUMNS = ("symbol", "source", "vintage", "price_field", "first_date", "last_date", "rows", "notes")
@@ -194,6 +197,33 @@ class PriceTable:
         out.flags.writeable = False
         return out
 
+    @cached_property
+    def symbol_index(self) -> pd.Index:
+        """The symbols as a pandas Index (hash lookups for :meth:`codes_for`)."""
+        return pd.Index(self.symbols, dtype=object)
+
+    def codes_for(self, symbols: Sequence[str] | pd.Series | np.ndarray) -> IntArray:
+        """Code of each given symbol, -1 for a symbol not in the table.
+
+        One factorisation of the input and one hash lookup per distinct symbol, so a column of 10^6 tickers
+        drawn from 10^4 symbols costs a single pass.
+        """
+        labels, distinct = pd.factorize(np.asarray(symbols, dtype=object))
+        found = np.asarray(self.symbol_index.get_indexer(pd.Index(distinct, dtype=object)), dtype=np.int64)
+        return np.where(labels >= 0, found[labels] if len(found) else -1, -1).astype(np.int64)
+
+    def rows_of(self, codes: IntArray) -> IntArray:
+        """The rows of the given symbols, concatenated in the order of ``codes`` (a repeated code repeats them).
+
+        Symbol ``codes[k]``'s rows come ``row_counts[codes[k]]`` long, one after the other.
+        """
+        codes = np.asarray(codes, dtype=np.int64)
+        starts = self.offsets[codes]
+        lengths = self.offsets[codes + 1] - starts
+        ends = np.cumsum(lengths)
+        total = int(ends[-1]) if len(ends) else 0
+        return np.arange(total, dtype=np.int64) + np.repeat(starts - ends + lengths, lengths)
+
     @property
     def row_counts(self) -> IntArray:
         """Number of rows of each symbol, (S,)."""
@@ -230,6 +260,53 @@ class PriceTable:
             vintage=None if meta is None else (str(meta["vintage"]) or None),
             price_field="return" if self.is_return[code] else ("" if meta is None else str(meta["price_field"])),
         )
+
+
+def load_each(
+    source: PriceSource, symbols: Sequence[str], start: dt.date, end: dt.date, *, progress: bool = False
+) -> tuple[PriceTable, dict[str, PriceSourceError]]:
+    """Load the symbols one by one from a per-symbol source and stack them into one table.
+
+    The edge of the data path for sources that really are per symbol (a Yahoo download, one CSV file per
+    ticker): each :meth:`~eventstudy.data.series.PriceSource.load` gives a
+    :class:`~eventstudy.data.series.PriceSeries`, and :meth:`PriceTable.from_series` stacks them once.
+
+    Parameters
+    ----------
+    source
+        A per-symbol price source.
+    symbols
+        The symbols to load, each once, in the order the table keeps.
+    start, end
+        The calendar dates needed (inclusive), passed to the source.
+    progress
+        Show a progress bar (on standard error) naming the symbol being loaded.
+
+    Returns
+    -------
+    table, failed
+        The symbols that loaded, in the order given; the :class:`~eventstudy.errors.PriceSourceError` of
+        each symbol that did not (never raised).
+    """
+    loaded: list[PriceSeries] = []
+    failed: dict[str, PriceSourceError] = {}
+    iterator: Iterable[str] = symbols
+    bar = None
+    if progress and len(symbols) > 1:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(symbols, desc="prices", unit="symbol", file=sys.stderr, leave=False)
+        iterator = bar
+    for symbol in iterator:
+        if bar is not None:
+            bar.set_postfix_str(symbol)
+        try:
+            loaded.append(source.load(symbol, start, end))
+        except PriceSourceError as exc:
+            failed[symbol] = exc
+    if bar is not None:
+        bar.close()
+    return PriceTable.from_series(loaded), failed
 
 
 def row_keys(codes: IntArray, days: IntArray) -> IntArray:
@@ -294,4 +371,12 @@ def _zero_volume(series: PriceSeries) -> BoolArray:
     return np.asarray(series.volume == 0, dtype=bool)
 
 
-__all__ = ["DAY_OFFSET", "KEY_STRIDE", "PROVENANCE_COLUMNS", "PriceTable", "provenance_frame", "row_keys"]
+__all__ = [
+    "DAY_OFFSET",
+    "KEY_STRIDE",
+    "PROVENANCE_COLUMNS",
+    "PriceTable",
+    "load_each",
+    "provenance_frame",
+    "row_keys",
+]

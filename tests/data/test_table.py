@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from eventstudy.data.series import PriceSeries
-from eventstudy.data.table import DAY_OFFSET, KEY_STRIDE, PriceTable, row_keys
+from eventstudy.data.table import DAY_OFFSET, KEY_STRIDE, PriceTable, load_each, row_keys
+from eventstudy.errors import PriceSourceError
 
 
 def _day(text: str) -> int:
@@ -95,3 +98,50 @@ class TestLookup:
         first_of_second = row_keys(np.array([1]), np.array([_day("1700-01-01")]))
         assert last_of_first[0] < first_of_second[0]
         assert _day("1700-01-01") > -DAY_OFFSET and _day("2199-12-31") < KEY_STRIDE - DAY_OFFSET
+
+
+class TestCodesAndRows:
+    def test_codes_for_names_absent_symbols_minus_one(self) -> None:
+        table = PriceTable.from_series([_series("AAA", ["2024-01-02"], [1.0]), _series("BBB", ["2024-01-02"], [2.0])])
+        codes = table.codes_for(pd.Series(["BBB", "ZZZ", "AAA", "BBB"]))
+        np.testing.assert_array_equal(codes, [1, -1, 0, 1])
+        assert table.codes_for([]).shape == (0,)
+
+    def test_rows_of_concatenates_in_the_order_given(self) -> None:
+        a = _series("AAA", ["2024-01-02", "2024-01-03", "2024-01-04"], [1.0, 2.0, 3.0])
+        e = _series("EMPTY", [], [])
+        b = _series("BBB", ["2024-01-02", "2024-01-05"], [4.0, 5.0])
+        table = PriceTable.from_series([a, e, b])  # rows: AAA 0..2, BBB 3..4
+        np.testing.assert_array_equal(table.rows_of(np.array([2, 0, 1, 2])), [3, 4, 0, 1, 2, 3, 4])
+        assert table.rows_of(np.array([], dtype=np.int64)).shape == (0,)
+
+
+class _PerSymbol:
+    """A per-symbol source: AAA and BBB load, anything else fails."""
+
+    description = "test source"
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def load(self, symbol: str, start: dt.date, end: dt.date) -> PriceSeries:
+        self.asked.append(symbol)
+        if symbol not in ("AAA", "BBB"):
+            raise PriceSourceError(symbol, "no data", "not in the test source")
+        return _series(symbol, ["2024-01-02", "2024-01-03"], [1.0, 2.0] if symbol == "AAA" else [3.0, 4.0])
+
+
+class TestLoadEach:
+    def test_stacks_loaded_symbols_and_collects_failures(self) -> None:
+        source = _PerSymbol()
+        table, failed = load_each(source, ["BBB", "NOPE", "AAA"], dt.date(2024, 1, 1), dt.date(2024, 1, 31))
+        assert source.asked == ["BBB", "NOPE", "AAA"]
+        assert table.symbols == ("BBB", "AAA")
+        np.testing.assert_array_equal(table.value, [3.0, 4.0, 1.0, 2.0])
+        assert list(failed) == ["NOPE"] and failed["NOPE"].reason == "no data"
+
+    def test_progress_bar_on_request(self, capsys: pytest.CaptureFixture[str]) -> None:
+        load_each(_PerSymbol(), ["AAA", "BBB"], dt.date(2024, 1, 1), dt.date(2024, 1, 31), progress=True)
+        assert "prices" in capsys.readouterr().err
+        load_each(_PerSymbol(), ["AAA", "BBB"], dt.date(2024, 1, 1), dt.date(2024, 1, 31))
+        assert capsys.readouterr().err == ""

@@ -156,9 +156,10 @@ def write_parquet(frame: pd.DataFrame, folder: Path, key: str) -> None:
     partial.mkdir(parents=True)
     order = np.argsort(bucket, kind="stable")
     starts = np.searchsorted(bucket[order], np.arange(PARQUET_BUCKETS + 1))
+    by_bucket = table.take(pa.array(order))  # one gather; each bucket is then a zero-copy slice
     for b in np.flatnonzero(np.diff(starts)):  # at most PARQUET_BUCKETS files
-        rows = order[starts[b] : starts[b + 1]]
-        pq.write_table(table.take(pa.array(rows)), partial / f"part-{b:02d}.parquet")
+        part = by_bucket.slice(int(starts[b]), int(starts[b + 1] - starts[b]))
+        pq.write_table(part, partial / f"part-{b:02d}.parquet")
     if not len(frame):
         pq.write_table(table, partial / "part-00.parquet")  # the columns of an empty table
     if folder.is_dir():

@@ -567,6 +567,13 @@ def plot_car_heatmap(
         )
     _require_values(sel, "car", f"CARs over {window_text((start, end))}")
     events = list(pd.unique(sel["event_id"]))
+    n_all_events, n_all_tickers = len(events), sel["ticker"].nunique()
+    if max_events is not None and len(events) > max_events:
+        # many events: keep the rows to draw before building the (events x tickers) grid, which would not fit
+        score = sel["car"].abs().groupby(sel["event_id"], sort=False).max().reindex(events)
+        largest = np.sort(np.argsort(-score.fillna(-np.inf).to_numpy(), kind="stable")[:max_events])
+        events = [events[i] for i in largest]
+        sel = sel[sel["event_id"].isin(set(events))]
     tickers = list(pd.unique(sel["ticker"]))
     grid = (
         sel.groupby(["event_id", "ticker"], sort=False)["car"]
@@ -574,7 +581,7 @@ def plot_car_heatmap(
         .unstack("ticker")
         .reindex(index=events, columns=tickers)
     )
-    n_events, n_tickers = len(events), len(tickers)
+    n_events, n_tickers = n_all_events, n_all_tickers
     rows = _largest(grid.to_numpy(dtype=float), 1, max_events)
     grid = grid.iloc[rows]
     cols = _largest(grid.to_numpy(dtype=float), 0, max_tickers)

@@ -443,3 +443,20 @@ def test_cjk_headline_is_transliterated(result: SimpleNamespace) -> None:
     fig = plots.plot_car(result, EVENTS[1])  # its headline has CJK characters
     assert fig.get_suptitle().isascii() and "(Tencent)" in fig.get_suptitle()
     plots.figure_png(fig)  # no missing-glyph warning
+
+
+def test_heatmap_of_many_events_keeps_the_largest_before_the_grid() -> None:
+    # 60 events of 3 tickers each among 20: the 10 events of largest max |CAR| (pandas below), in file order
+    rng = np.random.default_rng(0)
+    rows = [
+        (f"e{e}", f"T{t}", -1, 1, rng.normal() if rng.random() > 0.1 else np.nan)
+        for e in range(60)
+        for t in rng.choice(20, 3, replace=False)
+    ]
+    car = pd.DataFrame(rows, columns=["event_id", "ticker", "window_start", "window_end", "car"])
+    fig = plots.plot_car_heatmap(SimpleNamespace(car=car), max_events=10, max_tickers=8)
+    ax = fig.axes[0]
+    score = car.assign(size=car["car"].abs()).groupby("event_id", sort=False)["size"].max()
+    expected = [e for e in pd.unique(car["event_id"]) if e in set(score.nlargest(10).index)]
+    assert [t.get_text().split()[-1] for t in ax.get_yticklabels()] == expected
+    assert "10 of 60 events" in ax.get_title() and "8 of 20 tickers" in ax.get_title()

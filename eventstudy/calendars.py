@@ -33,7 +33,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import warnings
-from collections.abc import Mapping
 
 import exchange_calendars as xcals
 import numpy as np
@@ -41,6 +40,7 @@ import pandas as pd
 
 from eventstudy import _kernels as kn
 from eventstudy._typing import DateLike
+from eventstudy.data.table import PriceTable
 from eventstudy.errors import InputError, UnknownNameError
 from eventstudy.symbols import FX_CALENDAR, exchange_for
 
@@ -436,9 +436,6 @@ def calendar_day_zero(pairs: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------------
 # day 0 against the observed price rows
 
-_DAY_OFFSET = 1 << 21  # day numbers since 1970 shifted to be positive (covers years 1970 +- 5,700)
-_STRIDE = 1 << 23  # key = ticker_code * _STRIDE + day + _DAY_OFFSET
-
 
 def _observed_days(index: pd.DatetimeIndex | None) -> np.ndarray:
     """Sorted unique day numbers (days since 1970-01-01) of observed price dates (local dates kept)."""
@@ -455,26 +452,32 @@ def _observed_days(index: pd.DatetimeIndex | None) -> np.ndarray:
     return np.unique(days)
 
 
-def _is_missing(value: object) -> bool:
-    """True for None and NaN (a missing exchange)."""
-    return value is None or (isinstance(value, float) and np.isnan(value))
+def _day_text(days: np.ndarray) -> np.ndarray:
+    """``YYYY-MM-DD`` text (object array) of day numbers (days since 1970-01-01)."""
+    return np.datetime_as_string(np.asarray(days, dtype=np.int64).view("datetime64[D]")).astype(object)
 
 
-def _fmt_dates(ns: np.ndarray) -> np.ndarray:
-    """``YYYY-MM-DD`` text of naive nanosecond dates."""
-    return np.asarray(pd.DatetimeIndex(ns.view("datetime64[ns]")).strftime("%Y-%m-%d"), dtype=object)
+def _join_text(rows: np.ndarray, parts: tuple[str | np.ndarray, ...]) -> np.ndarray:
+    """Elementwise concatenation of text parts at ``rows``.
+
+    A ``str`` part is the same on every row; an (object) array part is taken at ``rows``.
+    """
+    out = np.full(len(rows), "", dtype=object)
+    for part in parts:
+        out = out + (part if isinstance(part, str) else part[rows])
+    return out
 
 
-def resolve_day_zero(table: pd.DataFrame, observed: Mapping[str, pd.DatetimeIndex]) -> pd.DataFrame:
+def resolve_day_zero(table: pd.DataFrame, prices: PriceTable) -> pd.DataFrame:
     """Place each calendar day 0 on the ticker's observed price rows.
 
     Parameters
     ----------
     table
         The output of :func:`calendar_day_zero`.
-    observed
-        Ticker -> dates of its price rows (naive, or tz-aware at the exchange: the local date is used).
-        A missing ticker or an empty index means no data.
+    prices
+        The observed rows of every loaded symbol (exchange-local dates). A ticker that is not in the table,
+        or has no rows in it, has no data.
 
     Returns
     -------
@@ -503,36 +506,35 @@ def resolve_day_zero(table: pd.DataFrame, observed: Mapping[str, pd.DatetimeInde
     - no calendar day 0 (:data:`RULE_NO_CALENDAR`) -> the first observed row on or after the event date
       (the event's local date) -> ``"ok"``, the reason noting that the data served as the calendar.
 
-    All pairs are placed with one ``numpy.searchsorted`` on (ticker, day) keys.
+    All pairs are placed with one :meth:`~eventstudy.data.table.PriceTable.lookup` (a ``numpy.searchsorted``
+    on (ticker, day) keys); the reasons are built, by array concatenation, only for the rows that need one.
     """
     n = len(table)
     tickers = table["ticker"].to_numpy(dtype=object)
-    codes, unique_tickers = pd.factorize(tickers)
-    per_ticker = [_observed_days(observed.get(t)) for t in unique_tickers]
-    n_obs = np.array([len(d) for d in per_ticker], dtype=np.int64)
-    if len(per_ticker):
-        keys = np.concatenate([code * _STRIDE + days + _DAY_OFFSET for code, days in enumerate(per_ticker)]).astype(
-            np.int64
-        )
-    else:
-        keys = np.empty(0, dtype=np.int64)
+    codes = prices.codes_for(tickers)
+    has_data = np.append(prices.row_counts, 0)[codes] > 0  # code -1 (not loaded) reads the appended 0
 
     cal_ns = pd.DatetimeIndex(table["calendar_day_zero"]).as_unit("ns").asi8
     date_ns = _as_naive_ns(table["event_date"])
     by_calendar = cal_ns != _NAT
     target_ns = np.where(by_calendar, cal_ns, date_ns)
     target_days = target_ns // _NS_PER_DAY
-    target_keys = codes.astype(np.int64) * _STRIDE + target_days + _DAY_OFFSET
-    k = np.searchsorted(keys, target_keys, side="left")
-    kk = np.minimum(k, max(len(keys) - 1, 0))
-    hit = (k < len(keys)) & (keys[kk] // _STRIDE == codes) if len(keys) else np.zeros(n, dtype=bool)
-    found_days = (keys[kk] % _STRIDE - _DAY_OFFSET) if len(keys) else np.zeros(n, dtype=np.int64)
-    has_data = n_obs[codes] > 0 if n else np.zeros(0, dtype=bool)
-    # A target before the ticker's first price row (a later listing, or a download that starts too late)
-    # is not moved forward to that row: the returns there say nothing about the event.
-    first_day = np.array([d[0] if len(d) else np.iinfo(np.int64).max for d in per_ticker], dtype=np.int64)
-    before_first = has_data & (target_days < first_day[codes]) if n else np.zeros(0, dtype=bool)
-    hit &= ~before_first
+
+    # On the ticker's rows: the first row on or after the target, unless the target is before the first row
+    # (a later listing, or a download that starts too late: the returns there say nothing about the event).
+    data = np.flatnonzero(has_data)
+    rows, found = prices.lookup(codes[data], target_days[data])
+    first_row = prices.offsets[codes[data]]
+    last_row = prices.offsets[codes[data] + 1] - 1
+    first_day = np.zeros(n, dtype=np.int64)
+    last_day = np.zeros(n, dtype=np.int64)
+    first_day[data] = prices.day[first_row]
+    last_day[data] = prices.day[last_row]
+    before_first = has_data & (target_days < first_day)
+    hit = np.zeros(n, dtype=bool)
+    hit[data] = found & ~before_first[data]
+    found_days = np.zeros(n, dtype=np.int64)
+    found_days[data] = prices.day[np.minimum(rows, last_row)]
     exact = hit & (found_days == target_days)
 
     day_zero = np.where(hit, found_days * _NS_PER_DAY, _NAT).astype(np.int64)
@@ -541,41 +543,36 @@ def resolve_day_zero(table: pd.DataFrame, observed: Mapping[str, pd.DatetimeInde
     status[by_calendar & hit & ~exact] = "moved"
     status[~by_calendar & hit] = "ok"
 
-    # Reasons, formatted only for the rows that need one.
+    # Reasons, only for the rows that need one: six kinds, each one concatenation of text arrays.
     reason = np.full(n, "", dtype=object)
     need = np.flatnonzero(~(by_calendar & exact))
-    if len(need):
-        when = _fmt_dates(target_ns[need])
-        known = n_obs > 0
-        first_text = np.full(len(per_ticker), "", dtype=object)
-        first_text[known] = _fmt_dates(first_day[known] * _NS_PER_DAY)
-        last_day = np.array([d[-1] if len(d) else _NAT for d in per_ticker], dtype=np.int64)
-        last_text = np.full(len(per_ticker), "", dtype=object)
-        last_text[known] = _fmt_dates(last_day[known] * _NS_PER_DAY)
-        today_ns = pd.Timestamp(dt.date.today()).as_unit("ns").value
-        future = np.where(target_ns[need] > today_ns, " (after today: no prices yet)", "")
-        exchange = table["exchange"].to_numpy(dtype=object)[need]
-        texts = []
-        for j, row in enumerate(need):
-            if not has_data[row]:
-                texts.append(f"no price rows for {tickers[row]}")
-            elif before_first[row]:
-                what = "calendar day 0" if by_calendar[row] else "event date"
-                texts.append(f"{what} {when[j]} is before the first price row {first_text[codes[row]]}")
-            elif by_calendar[row]:
-                if hit[row]:
-                    texts.append(f"calendar day 0 {when[j]} has no price row; moved to next observed row")
-                else:
-                    after = f"calendar day 0 {when[j]} is after the last price row {last_text[codes[row]]}"
-                    texts.append(after + future[j])
-            else:
-                why = "no exchange calendar" if _is_missing(exchange[j]) else "event date outside the exchange calendar"
-                if hit[row]:
-                    texts.append(f"{why}: first observed row on or after the event date {when[j]} (data calendar)")
-                else:
-                    after = f"the event date {when[j]} is after the last price row {last_text[codes[row]]}"
-                    texts.append(f"{why}: {after}{future[j]}")
-        reason[need] = np.array(texts, dtype=object)
+    when = _day_text(target_days[need])
+    first_text = _day_text(first_day[need])
+    last_text = _day_text(last_day[need])
+    today_ns = pd.Timestamp(dt.date.today()).as_unit("ns").value
+    future = np.where(target_ns[need] > today_ns, " (after today: no prices yet)", "").astype(object)
+    no_calendar = pd.isna(table["exchange"]).to_numpy()[need]
+    why = np.where(no_calendar, "no exchange calendar: ", "event date outside the exchange calendar: ").astype(object)
+    calendar = by_calendar[need]
+    what = np.where(calendar, "calendar day 0 ", "event date ").astype(object)
+    data_, before_, hit_ = has_data[need], before_first[need], hit[need]
+    placed = data_ & ~before_
+    kinds: tuple[tuple[np.ndarray, tuple[str | np.ndarray, ...]], ...] = (
+        (~data_, ("no price rows for ", tickers[need])),
+        (data_ & before_, (what, when, " is before the first price row ", first_text)),
+        (placed & calendar & hit_, ("calendar day 0 ", when, " has no price row; moved to next observed row")),
+        (placed & calendar & ~hit_, ("calendar day 0 ", when, " is after the last price row ", last_text, future)),
+        (placed & ~calendar & hit_, (why, "first observed row on or after the event date ", when, " (data calendar)")),
+        (
+            placed & ~calendar & ~hit_,
+            (why, "the event date ", when, " is after the last price row ", last_text, future),
+        ),
+    )
+    texts = np.full(len(need), "", dtype=object)
+    for mask, parts in kinds:
+        rows_of_kind = np.flatnonzero(mask)
+        texts[rows_of_kind] = _join_text(rows_of_kind, parts)
+    reason[need] = texts
 
     out = table.copy()
     out["day_zero"] = day_zero.view("datetime64[ns]")

@@ -513,15 +513,15 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         progress=None if not args.quiet else False,
     )
     loaded, failed = study.load_prices()
-    for symbol, series in loaded.items():
-        print(f"{symbol:12s} ok      {series.first_date:%Y-%m-%d}..{series.last_date:%Y-%m-%d} {len(series):6d} rows")
+    for row in loaded.provenance.itertuples(index=False):
+        print(f"{row.symbol:12s} ok      {row.first_date:%Y-%m-%d}..{row.last_date:%Y-%m-%d} {row.rows:6d} rows")
     summary = failure_summary(failed)
-    if not loaded:
+    if not loaded.symbols:
         from eventstudy.errors import DataError
 
         raise DataError("\n  ".join([f"no symbol could be downloaded, {len(failed)} failed:", *summary]))
     if summary:
-        print(f"FAILED: {len(failed)} of {len(loaded) + len(failed)} symbols")
+        print(f"FAILED: {len(failed)} of {len(loaded.symbols) + len(failed)} symbols")
         print("\n".join("  " + line for line in summary))
     return 0
 

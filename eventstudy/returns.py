@@ -5,117 +5,358 @@ close (``alignment="common"``, the default), so both returns always span the sam
 ``alignment="date"`` each series' returns are computed on its own dates and the two are inner-joined on
 the date (estudy2's ``multi_day = TRUE``). Event time counts rows of that aligned series: τ = 0 is the
 first aligned row on or after the ticker's day 0, and the estimation and event windows are gathered by
-position with one fancy-indexing step per (ticker, benchmark) pair of series, so the work grows with the
-number of series, not with the number of events.
+position.
+
+The work is columnar and done in two steps, with no Python loop over pairs, symbols or firm-events:
+
+1. :func:`align_pairs` aligns every distinct (ticker, benchmark) pair of series at once, from the rows of
+   a :class:`~eventstudy.data.table.PriceTable`, into one flat :class:`AlignedTable` sorted by (pair,
+   day); the benchmarks' own returns are computed once per benchmark;
+2. :func:`gather_windows` places τ = 0 for any set of firm-events with one ``searchsorted`` on (pair,
+   day) keys and gathers each window as one fancy index into the flat arrays, so a subset of firm-events
+   (a chunk) costs only its own rows.
+
+:func:`build_panel` chains the two.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, cast
+from functools import cached_property
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from eventstudy import _kernels as kn
 from eventstudy._frozen import frame_fields, freeze_arrays
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
-from eventstudy.data.series import PriceSeries
-from eventstudy.symbols import is_fx
+from eventstudy.data.table import PriceTable, row_keys
 
 ReturnType = Literal["simple", "log"]
 Alignment = Literal["common", "date"]
 ALIGNMENTS: tuple[str, ...] = ("common", "date")
 
+_NS_PER_DAY = 86_400_000_000_000
+_NAT = np.iinfo(np.int64).min
+
+
+def _ratio_returns(later: FloatArray, earlier: FloatArray, return_type: ReturnType) -> FloatArray:
+    """``later / earlier - 1`` (simple) or ``log(later / earlier)`` (log), elementwise."""
+    ratio = later / earlier
+    return np.log(ratio) if return_type == "log" else ratio - 1.0
+
+
+def _has_own_return(table: PriceTable, rows: IntArray) -> BoolArray:
+    """Whether each row ends a return of its symbol's own series.
+
+    Every row of a return symbol does; every row but the first of a price symbol does.
+    """
+    codes = table.codes[rows]
+    return table.is_return[codes] | (rows > table.offsets[codes])
+
+
+def own_returns(table: PriceTable, rows: IntArray, return_type: ReturnType) -> FloatArray:
+    """The return ending at each given row, on its symbol's own series.
+
+    Parameters
+    ----------
+    table
+        Observed rows.
+    rows
+        Rows of the table, none of them the first row of a price symbol (:func:`_has_own_return`).
+    return_type
+        ``"simple"``: P_t / P_prev - 1 on consecutive rows of the symbol; ``"log"``: ln(P_t / P_prev).
+        Supplied simple returns r are kept, or become ln(1 + r) under ``"log"``.
+    """
+    value = table.value
+    if table.is_return.all():  # one kind of symbol (the usual case): no per-row lookup of the kind
+        return np.log1p(value[rows]) if return_type == "log" else value[rows]
+    if not table.is_return.any():
+        return _ratio_returns(value[rows], value[rows - 1], return_type)
+    supplied = table.is_return[table.codes[rows]]
+    out = np.empty(len(rows), dtype=np.float64)
+    priced = rows[~supplied]
+    out[~supplied] = _ratio_returns(value[priced], value[priced - 1], return_type)
+    given = value[rows[supplied]]
+    out[supplied] = np.log1p(given) if return_type == "log" else given
+    return out
+
 
 @dataclass(frozen=True, eq=False)
-class AlignedReturns:
-    """A ticker's returns paired with its benchmark's over identical intervals.
+class AlignedTable:
+    """Aligned returns of G (ticker, benchmark) pairs of series, as one flat table sorted by (pair, day).
+
+    Built by :func:`align_pairs`; read by :func:`gather_windows`. Pair ``g`` owns the rows
+    ``offsets[g]:offsets[g + 1]``; its aligned returns, in date order, are the rows ``first[g]:offsets[g + 1]``.
+    Under ``"common"`` alignment the row before them (``offsets[g]``, the first common date) starts the
+    first return but ends none: it is kept in place (its values are not returns and are never gathered)
+    so that the table is built without a compacting copy. The arrays are read-only.
 
     Attributes
     ----------
-    dates : (T,) datetime64[ns]
-        End date of each return interval (exchange-local).
-    returns, market : (T,)
-        Ticker and benchmark returns over the same intervals.
-    span : (T,)
-        Number of the ticker's own observed rows each return covers (1 normally; > 1 under
-        ``alignment="common"`` when the benchmark has no row on a day the ticker traded, so the return runs
-        across it; always 1 under ``alignment="date"`` and for supplied returns).
-    zero_volume : (T,)
-        True where the ticker's row has Volume 0 (kept by default, flagged; ``../shared/docs/DATA.md`` §5).
+    table : PriceTable
+        The observed rows the pairs were aligned from (symbol codes refer to it).
+    ticker, benchmark : (G,) int64
+        Symbol codes of each pair, sorted by (ticker, benchmark).
+    offsets : (G + 1,) int64
+        Row bounds of each pair.
+    first : (G,) int64
+        First row of each pair that ends a return (``offsets[g]`` or ``offsets[g] + 1``).
+    day : (m,) int64
+        End date of each return interval (days since 1970-01-01, exchange-local).
+    returns, market : (m,) float64
+        Ticker and benchmark returns over the same interval (``"common"``), or each on its own dates
+        joined on the end date (``"date"``, and whenever one side holds supplied returns).
+    span : (m,) int64
+        Number of the ticker's own rows each return covers (1 normally; > 1 under ``"common"`` when the
+        benchmark has no row on a day the ticker traded, so the return runs across it).
+    zero_volume : (m,) bool
+        Volume-0 flag of the ticker's row that ends the interval.
+    own_offsets : (S + 1,) int64
+        The benchmarks' own returns: those of symbol ``s`` are rows ``own_offsets[s]:own_offsets[s + 1]``
+        of ``own_day`` and ``own_returns`` (none for a symbol that is no benchmark).
+    own_day : (k,) int64
+        End date of each of the benchmarks' own returns.
+    own_returns : (k,) float64
+        The benchmarks' own returns, on their own consecutive rows (``est_bench_own``).
     """
 
-    dates: np.ndarray
+    table: PriceTable
+    ticker: IntArray
+    benchmark: IntArray
+    offsets: IntArray
+    first: IntArray
+    day: IntArray
     returns: FloatArray
     market: FloatArray
     span: IntArray
     zero_volume: BoolArray
+    own_offsets: IntArray
+    own_day: IntArray
+    own_returns: FloatArray
+
+    def __post_init__(self) -> None:
+        freeze_arrays(self)
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+    @property
+    def n_returns(self) -> IntArray:
+        """Number of aligned returns of each pair, (G,)."""
+        return self.offsets[1:] - self.first
+
+    @cached_property
+    def keys(self) -> IntArray:
+        """Sorted (pair, day) key of each row (:func:`~eventstudy.data.table.row_keys` with the pair index)."""
+        pairs = np.repeat(np.arange(len(self.ticker), dtype=np.int64), np.diff(self.offsets))
+        out = row_keys(pairs, self.day)
+        out.flags.writeable = False
+        return out
+
+    @cached_property
+    def own_keys(self) -> IntArray:
+        """Sorted (symbol, day) key of each of the benchmarks' own returns."""
+        codes = np.repeat(np.arange(len(self.own_offsets) - 1, dtype=np.int64), np.diff(self.own_offsets))
+        out = row_keys(codes, self.own_day)
+        out.flags.writeable = False
+        return out
+
+    def pair_index(self, tickers: IntArray, benchmarks: IntArray) -> tuple[IntArray, BoolArray]:
+        """Index of the pair of each (ticker code, benchmark code), and whether the pair was aligned."""
+        n_symbols = len(self.table.symbols)
+        keys = self.ticker * n_symbols + self.benchmark
+        wanted = np.asarray(tickers, dtype=np.int64) * n_symbols + np.asarray(benchmarks, dtype=np.int64)
+        pos = np.searchsorted(keys, wanted)
+        found = (pos < len(keys)) & (np.asarray(tickers) >= 0) & (np.asarray(benchmarks) >= 0)
+        found[found] = keys[pos[found]] == wanted[found]
+        return pos, found
+
+    def pair_frame(self, ticker: str, benchmark: str) -> pd.DataFrame:
+        """One pair's aligned rows: date, returns, market, span, zero_volume (for inspection and tests)."""
+        code = self.table.codes_for([ticker, benchmark])
+        pos, found = self.pair_index(code[:1], code[1:])
+        if not found[0]:
+            raise KeyError(f"the pair {ticker}/{benchmark} was not aligned")
+        rows = slice(int(self.first[pos[0]]), int(self.offsets[pos[0] + 1]))
+        return pd.DataFrame(
+            {
+                "date": self.day[rows].astype("datetime64[D]").astype("datetime64[ns]"),
+                "returns": self.returns[rows],
+                "market": self.market[rows],
+                "span": self.span[rows],
+                "zero_volume": self.zero_volume[rows],
+            }
+        )
 
 
-def _to_returns(values: FloatArray, return_type: ReturnType) -> FloatArray:
-    ratio = values[1:] / values[:-1]
-    return np.log(ratio) if return_type == "log" else ratio - 1.0
-
-
-def align(
-    ticker: PriceSeries, benchmark: PriceSeries, return_type: ReturnType, alignment: Alignment = "common"
-) -> AlignedReturns:
-    """Pair a ticker with its benchmark (``docs/methods.md`` §2.2).
+def align_pairs(
+    table: PriceTable,
+    tickers: IntArray,
+    benchmarks: IntArray,
+    return_type: ReturnType = "simple",
+    alignment: Alignment = "common",
+) -> AlignedTable:
+    """Pair every ticker with its benchmark, all distinct pairs at once (``docs/methods.md`` §2.2).
 
     Parameters
     ----------
-    ticker, benchmark
-        Observed rows of the two symbols.
+    table
+        Observed rows of every symbol.
+    tickers, benchmarks : (N,) int64
+        Symbol codes (into ``table``) of the pairs to align; repeated pairs are aligned once.
     return_type
         ``"simple"``: P_t / P_prev - 1; ``"log"``: ln(P_t / P_prev). Supplied simple returns r become
         ln(1 + r) under ``"log"``.
     alignment
-        ``"common"`` (default): keep the dates on which both have a close and compute both returns
-        between consecutive kept dates, so the two returns cover the same interval. ``"date"``: each
-        series' returns on its own dates (a return runs across a missing price of that series), inner-
-        joined on the date; where one series skipped a day the two intervals differ. This is estudy2's
-        ``multi_day = TRUE`` and equals ``"common"`` when both series have the same dates.
+        ``"common"`` (default): keep the ticker's rows whose date the benchmark also has and compute both
+        returns between consecutive kept rows, so the two returns cover the same interval. ``"date"``:
+        each series' returns on its own dates (a return runs across a missing price of that series),
+        inner-joined on the date; where one series skipped a day the two intervals differ. This is
+        estudy2's ``multi_day = TRUE`` and equals ``"common"`` when both series have the same dates.
+
+    Returns
+    -------
+    AlignedTable
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``alignment`` or a code that is not in ``table``.
 
     Notes
     -----
-    User-supplied returns (``kind="return"``) cannot be re-based, so they are always joined on the date
-    (a price series on the other side is turned into returns on its own dates first).
+    User-supplied returns cannot be re-based, so a pair with a return series on either side is always
+    joined on the date (a price series on the other side is turned into returns on its own dates first).
+
+    The pairs' ticker rows are enumerated once (:meth:`~eventstudy.data.table.PriceTable.rows_of`) and
+    each is matched to the benchmark's row of the same date by one index into a (benchmark x day) map of
+    row numbers (a binary search on (symbol, day) keys when that map would exceed :data:`DENSE_CELLS`).
+    Under ``"common"`` the returns are ``v[i] / v[j] - 1`` (or ``log(v[i] / v[j])``) between consecutive
+    kept rows i > j of the same pair, the same floating-point operations as on each pair's own arrays, so
+    the results do not depend on how the pairs are batched; the span is the difference of the ticker's row
+    positions. Work and memory are linear in the ticker rows of the pairs.
     """
     if alignment not in ALIGNMENTS:
         raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
-    if alignment == "common" and ticker.kind == "price" and benchmark.kind == "price":
-        common, t_idx, b_idx = np.intersect1d(
-            ticker.dates.values, benchmark.dates.values, assume_unique=True, return_indices=True
-        )
-        returns = _to_returns(ticker.values[t_idx], return_type)
-        market = _to_returns(benchmark.values[b_idx], return_type)
-        return AlignedReturns(
-            common[1:], returns, market, np.diff(t_idx).astype(np.int64), _zero_volume(ticker, t_idx[1:])
-        )
-    t_dates, t_ret, t_rows = _own_returns(ticker, return_type)
-    b_dates, b_ret, _ = _own_returns(benchmark, return_type)
-    common, t_idx, b_idx = np.intersect1d(t_dates, b_dates, assume_unique=True, return_indices=True)
-    return AlignedReturns(
-        common, t_ret[t_idx], b_ret[b_idx], np.ones(len(common), dtype=np.int64), _zero_volume(ticker, t_rows[t_idx])
+    n_symbols = len(table.symbols)
+    tickers = np.asarray(tickers, dtype=np.int64)
+    benchmarks = np.asarray(benchmarks, dtype=np.int64)
+    if len(tickers) and (min(tickers.min(), benchmarks.min()) < 0 or max(tickers.max(), benchmarks.max()) >= n_symbols):
+        raise ValueError("align_pairs: every ticker and benchmark must be a symbol of the price table")
+    pair_keys = np.unique(tickers * n_symbols + benchmarks)
+    ticker, benchmark = pair_keys // n_symbols, pair_keys % n_symbols
+    common = (alignment == "common") & ~table.is_return[ticker] & ~table.is_return[benchmark]
+
+    # Every row of every pair's ticker (pair g's at bounds[g]:bounds[g + 1]), with the benchmark's row that day.
+    lengths = table.row_counts[ticker]
+    bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    t_row = table.rows_of(ticker)
+    day = table.day[t_row]
+    b_row = _benchmark_rows(table, benchmark, lengths, day)
+    keep = b_row >= 0
+    # Joined on the date, each side needs a return of its own: not the first row of a price series.
+    joined = ~common & (lengths > 0)
+    keep[bounds[:-1][joined & ~table.is_return[ticker]]] = False
+    last = max(len(table) - 1, 0)
+    bench_first_day = table.day[np.minimum(table.offsets[benchmark], last)]
+    at, found = table.lookup(ticker, bench_first_day)
+    on_first = joined & ~table.is_return[benchmark] & found & (table.day[np.minimum(at, last)] == bench_first_day)
+    keep[(bounds[:-1] + at - table.offsets[ticker])[on_first]] = False
+    if not keep.all():
+        kept = np.flatnonzero(keep)
+        lengths = np.diff(np.searchsorted(kept, bounds)).astype(np.int64)
+        bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        t_row, b_row, day = t_row[kept], b_row[kept], day[kept]
+        del kept
+    del keep
+
+    # "common": each kept row but the first of its pair ends a return that starts at the previous kept row
+    # (v[i] / v[j] - 1 or log(v[i] / v[j]), computed for every row from two shifted views; the value of the
+    # first row of a pair is left unused). "date" and supplied returns: each side's own return that day.
+    returns = np.empty(len(t_row), dtype=np.float64)
+    market = np.empty(len(t_row), dtype=np.float64)
+    span = np.empty(len(t_row), dtype=np.int64)
+    returns[:1], market[:1], span[:1] = np.nan, np.nan, 1  # every other row is written below
+    if common.any() and len(t_row) > 1:
+        for out, rows in ((returns, t_row), (market, b_row)):
+            values = table.value[rows]
+            with np.errstate(divide="ignore", invalid="ignore"):  # only across two pairs: left unused
+                np.divide(values[1:], values[:-1], out=out[1:])
+                if return_type == "log":
+                    np.log(out[1:], out=out[1:])
+                else:
+                    np.subtract(out[1:], 1.0, out=out[1:])
+        np.subtract(t_row[1:], t_row[:-1], out=span[1:])
+    if not common.all():
+        own = np.flatnonzero(~np.repeat(common, lengths)) if common.any() else slice(None)
+        returns[own] = own_returns(table, t_row[own], return_type)
+        market[own] = own_returns(table, b_row[own], return_type)
+        span[own] = 1
+
+    # The benchmarks' own returns, once per benchmark (est_bench_own).
+    bench_rows = table.rows_of(np.unique(benchmark))
+    own_rows = bench_rows[_has_own_return(table, bench_rows)]
+    own_counts = np.bincount(table.codes[own_rows], minlength=n_symbols).astype(np.int64)
+    return AlignedTable(
+        table=table,
+        ticker=ticker,
+        benchmark=benchmark,
+        offsets=bounds,
+        first=bounds[:-1] + (common & (lengths > 0)),
+        day=day,
+        returns=returns,
+        market=market,
+        span=span,
+        zero_volume=table.zero_volume[t_row],
+        own_offsets=np.concatenate([[0], np.cumsum(own_counts)]).astype(np.int64),
+        own_day=table.day[own_rows],
+        own_returns=own_returns(table, own_rows, return_type),
     )
 
 
-def _own_returns(series: PriceSeries, return_type: ReturnType) -> tuple[np.ndarray, FloatArray, IntArray]:
-    """Returns on the series' own dates, with the row index of each return's end date."""
-    rows = np.arange(len(series.dates))
-    if series.kind == "return":
-        values = np.log1p(series.values) if return_type == "log" else series.values
-        return series.dates.values, values, rows
-    return series.dates.values[1:], _to_returns(series.values, return_type), rows[1:]
+DENSE_CELLS = 1 << 25
+"""Largest (benchmarks x days) map :func:`align_pairs` builds to find a benchmark's row on a date (32 M cells,
+256 MB); above it, a binary search on (symbol, day) keys does the same."""
 
 
-def _zero_volume(series: PriceSeries, rows: IntArray) -> BoolArray:
-    """Volume-0 flag of the given rows; never for FX (``=X``), whose volume is always 0."""
-    if series.volume is None or is_fx(series.symbol):
-        return np.zeros(len(rows), dtype=bool)
-    return series.volume[rows] == 0
+def _benchmark_rows(table: PriceTable, benchmark: IntArray, lengths: IntArray, day: IntArray) -> IntArray:
+    """Row of the pair's benchmark on each enumerated ticker date, -1 where the benchmark has none.
+
+    Parameters
+    ----------
+    table
+        Observed rows.
+    benchmark, lengths : (G,)
+        Benchmark code of each pair, and the number of enumerated ticker rows of each pair.
+    day : (sum(lengths),)
+        The enumerated dates, pair after pair.
+
+    Notes
+    -----
+    With few benchmarks (the usual case) a dense (benchmark x day) map of row numbers answers every date
+    with one index; otherwise (:data:`DENSE_CELLS`) each date is searched among the benchmarks' keys.
+    """
+    codes, slot = np.unique(benchmark, return_inverse=True)
+    rows = table.rows_of(codes)
+    if not len(rows):
+        return np.full(len(day), -1, dtype=np.int64)
+    row_day = table.day[rows]
+    first = int(min(row_day.min(), day.min())) if len(day) else 0
+    width = int(max(row_day.max(), day.max())) - first + 1 if len(day) else 1
+    one = len(codes) == 1
+    if len(codes) * width <= DENSE_CELLS:  # the map spans the dates asked too: no range check per date
+        cells = np.full(len(codes) * width, -1, dtype=np.int64)
+        owner = np.repeat(np.arange(len(codes), dtype=np.int64), table.row_counts[codes])
+        cells[owner * width + row_day - first] = rows
+        offset = day - first
+        if not one:
+            offset += np.repeat(slot.ravel().astype(np.int64) * width, lengths)
+        return cells[offset]
+    keys = table.keys[rows]
+    wanted = row_keys(codes[0] if one else np.repeat(codes[slot.ravel()], lengths), day)
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[at] == wanted, rows[at], -1)
 
 
 @frame_fields("pairs")
@@ -185,43 +426,61 @@ class ReturnPanel:
         )
 
 
-def _gather(values: np.ndarray, positions: IntArray, fill: object) -> np.ndarray:
-    """``values[positions]`` with ``fill`` where a position falls outside the series."""
-    if len(values) and positions.size and positions.min() >= 0 and positions.max() < len(values):
-        return values[positions]  # the usual case: the whole window lies inside the series
-    inside = (positions >= 0) & (positions < len(values))
-    out = (
-        values[np.clip(positions, 0, max(len(values) - 1, 0))]
-        if len(values)
-        else np.empty(positions.shape, values.dtype)
-    )
-    return np.where(inside, out, np.asarray(fill, dtype=out.dtype))
+@dataclass(frozen=True)
+class _Window:
+    """A window of consecutive flat positions per firm-event, and where it leaves the firm-event's pair."""
+
+    start: IntArray  # (n,) first position of each firm-event's window
+    length: int
+    partial: IntArray  # firm-events whose window leaves the pair's rows [lo, hi) (usually few)
+    positions: IntArray  # (len(partial), length) their positions
+    outside: BoolArray  # (len(partial), length) where these leave the pair
+
+    @classmethod
+    def of(cls, pos0: IntArray, lo: IntArray, hi: IntArray, days: IntArray) -> _Window:
+        """The window ``pos0 + days`` of each firm-event (``days`` consecutive), ``[lo, hi)`` its pair's rows."""
+        start = pos0 + days[0]
+        length = len(days)
+        partial = np.flatnonzero((start < lo) | (start + length > hi))
+        positions = start[partial, None] + np.arange(length)[None, :]
+        outside = (positions < lo[partial, None]) | (positions >= hi[partial, None])
+        return cls(start, length, partial, positions, outside)
+
+    def take(self, values: np.ndarray, fill: object) -> np.ndarray:
+        """``values`` on each window, ``fill`` outside the pair.
+
+        One copy of ``length`` consecutive values per firm-event, from a strided view (no index array).
+        """
+        n = len(values)
+        if n >= self.length:
+            blocks = np.lib.stride_tricks.sliding_window_view(values, self.length)
+            out = blocks[np.clip(self.start, 0, n - self.length)]
+        else:  # shorter than one window: every window leaves its pair
+            out = np.full((len(self.start), self.length), fill, dtype=values.dtype)
+        if len(self.partial):
+            inside = np.take(values, self.positions, mode="clip") if n else out[self.partial]
+            out[self.partial] = np.where(self.outside, np.asarray(fill, dtype=values.dtype), inside)
+        return out
 
 
-def build_panel(
-    pairs: pd.DataFrame,
-    series: Mapping[str, PriceSeries],
+def gather_windows(
+    aligned: AlignedTable,
+    firm_events: pd.DataFrame,
     estimation_window: Window,
     event_window: Window,
-    return_type: ReturnType = "simple",
-    alignment: Alignment = "common",
     bench_own: bool = False,
 ) -> tuple[ReturnPanel, pd.DataFrame]:
-    """Gather estimation and event-window returns for every (event, ticker) pair.
+    """Gather estimation and event-window returns of firm-events from their aligned pairs.
 
     Parameters
     ----------
-    pairs
-        One row per firm-event with columns event_id, ticker, benchmark, day_zero (exchange-local date
-        on the ticker's own rows). Both symbols must be present in ``series``.
-    series
-        Loaded rows by symbol.
+    aligned
+        The aligned pairs (:func:`align_pairs`); every (ticker, benchmark) of ``firm_events`` among them.
+    firm_events
+        One row per firm-event with columns event_id, ticker, benchmark, day_zero (exchange-local date on
+        the ticker's own rows).
     estimation_window, event_window
         Inclusive relative-day windows, counted in rows of the aligned series (``docs/methods.md`` §3).
-    return_type
-        ``"simple"`` or ``"log"``.
-    alignment
-        ``"common"`` or ``"date"`` (:func:`align`; the conventions' ``alignment`` knob).
     bench_own
         Also gather the benchmark's own estimation-window returns (``est_bench_own``), needed for
         ``fec_moments = "index_window"``; off by default to save an (N x L) array.
@@ -229,66 +488,65 @@ def build_panel(
     Returns
     -------
     panel, exclusions
-        The panel holds the pairs that have an aligned row on or after day 0; ``exclusions`` lists the
-        others (columns event_id, ticker, stage, reason). ``pairs`` gains ``aligned_day_zero`` and a
-        ``note`` when τ = 0 had to move because the benchmark has no row on day 0.
+        The panel holds the firm-events that have an aligned row on or after day 0, in the order given;
+        ``exclusions`` lists the others (columns event_id, ticker, stage, reason). The panel's ``pairs``
+        gain ``aligned_day_zero`` and a ``note`` when τ = 0 had to move because the benchmark has no row on
+        day 0.
+
+    Raises
+    ------
+    ValueError
+        When a firm-event's (ticker, benchmark) is not among the aligned pairs.
+
+    Notes
+    -----
+    τ = 0 is the first aligned row of the pair on or after day 0, found for all firm-events with one
+    ``numpy.searchsorted`` on (pair, day) keys. Each window is one fancy index into the flat aligned
+    arrays, valid where the position stays inside the pair's rows (NaN, NaT, 0 or False elsewhere).
+    ``est_bench_own`` counts back from τ = 0 on the benchmark's own return series.
     """
     est_days = np.arange(estimation_window[0], estimation_window[1] + 1)
     evt_days = np.arange(event_window[0], event_window[1] + 1)
-    n = len(pairs)
-    est_returns = np.full((n, len(est_days)), np.nan)
-    est_market = np.full_like(est_returns, np.nan)
-    est_dates = np.full(est_returns.shape, np.datetime64("NaT"), dtype="datetime64[D]")
-    est_bench_own = np.full_like(est_returns, np.nan) if bench_own else None
-    evt_returns = np.full((n, len(evt_days)), np.nan)
-    evt_market = np.full_like(evt_returns, np.nan)
-    evt_dates = np.full(evt_returns.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
-    evt_span = np.zeros(evt_returns.shape, dtype=np.int64)
-    evt_zero = np.zeros(evt_returns.shape, dtype=bool)
-    aligned_day0 = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    notes = np.full(n, "", dtype=object)
-    keep = np.ones(n, dtype=bool)
-    reasons = np.full(n, "", dtype=object)
+    tickers = firm_events["ticker"].to_numpy(dtype=object)
+    benchmarks = firm_events["benchmark"].to_numpy(dtype=object)
+    t_code = aligned.table.codes_for(tickers)
+    b_code = aligned.table.codes_for(benchmarks)
+    pair, known = aligned.pair_index(t_code, b_code)
+    if not known.all():
+        i = int(np.flatnonzero(~known)[0])
+        raise ValueError(f"gather_windows: the pair {tickers[i]}/{benchmarks[i]} was not aligned")
 
-    day_zero = np.asarray(pd.to_datetime(pairs["day_zero"]).to_numpy(), dtype="datetime64[ns]")
-    pair_codes, pair_keys = pd.factorize(pd.MultiIndex.from_frame(pairs[["ticker", "benchmark"]]))
-    order, bounds = kn.group_rows(pair_codes, len(pair_keys))
-    own_cache: dict[str, tuple[np.ndarray, FloatArray]] = {}
-    for g, key in enumerate(pair_keys):
-        ticker, benchmark = cast(tuple[str, str], key)
-        rows = order[bounds[g] : bounds[g + 1]]
-        aligned = align(series[ticker], series[benchmark], return_type, alignment)
-        pos0 = np.searchsorted(aligned.dates, day_zero[rows], side="left")
-        missing = pos0 >= len(aligned.dates)
-        keep[rows[missing]] = False
-        reasons[rows[missing]] = f"no common {ticker}/{benchmark} return on or after day 0"
-        ok_rows = rows[~missing]
-        pos0 = pos0[~missing]
-        a0 = aligned.dates[pos0]
-        aligned_day0[ok_rows] = a0
-        moved = a0 != day_zero[ok_rows]
-        notes[ok_rows[moved]] = f"{benchmark} has no row on day 0; tau = 0 moved to the next common row"
-        est_pos = pos0[:, None] + est_days[None, :]
-        evt_pos = pos0[:, None] + evt_days[None, :]
-        est_returns[ok_rows] = _gather(aligned.returns, est_pos, np.nan)
-        est_market[ok_rows] = _gather(aligned.market, est_pos, np.nan)
-        est_dates[ok_rows] = _gather(aligned.dates.astype("datetime64[D]"), est_pos, np.datetime64("NaT"))
-        if est_bench_own is not None:
-            if benchmark not in own_cache:
-                b_dates, b_ret, _ = _own_returns(series[benchmark], return_type)
-                own_cache[benchmark] = (b_dates, b_ret)
-            b_dates, b_ret = own_cache[benchmark]
-            # τ = 0 is an aligned date, hence one of the benchmark's own return dates
-            b_pos0 = np.searchsorted(b_dates, a0, side="left")
-            est_bench_own[ok_rows] = _gather(b_ret, b_pos0[:, None] + est_days[None, :], np.nan)
-        evt_returns[ok_rows] = _gather(aligned.returns, evt_pos, np.nan)
-        evt_market[ok_rows] = _gather(aligned.market, evt_pos, np.nan)
-        evt_dates[ok_rows] = _gather(aligned.dates, evt_pos, np.datetime64("NaT"))
-        evt_span[ok_rows] = _gather(aligned.span, evt_pos, 0)
-        evt_zero[ok_rows] = _gather(aligned.zero_volume, evt_pos, False)
+    day_zero = np.asarray(pd.to_datetime(firm_events["day_zero"]).to_numpy(), dtype="datetime64[D]").view(np.int64)
+    dated = day_zero != _NAT
+    lo, hi = aligned.first[pair], aligned.offsets[pair + 1]
+    pos0 = np.searchsorted(aligned.keys, row_keys(pair, np.where(dated, day_zero, 0)), side="left")
+    np.maximum(pos0, lo, out=pos0)  # a day 0 on or before a pair's first common date: its first return
+    found = dated & (pos0 < hi)
+    ok = np.flatnonzero(found)
+    pair, pos0, lo, hi = pair[ok], pos0[ok], lo[ok], hi[ok]
+    a0 = aligned.day[pos0] if len(aligned) else np.zeros(0, dtype=np.int64)
 
-    out_pairs = pairs[["event_id", "ticker", "benchmark", "day_zero"]].copy()
-    out_pairs["aligned_day_zero"] = aligned_day0
+    est = _Window.of(pos0, lo, hi, est_days)
+    est_returns = est.take(aligned.returns, np.nan)
+    est_market = est.take(aligned.market, np.nan)
+    est_dates = est.take(aligned.day, _NAT).view("datetime64[D]")
+    del est
+    est_bench = None
+    if bench_own:
+        b = b_code[ok]
+        own_pos0 = np.searchsorted(aligned.own_keys, row_keys(b, a0), side="left")
+        own = _Window.of(own_pos0, aligned.own_offsets[b], aligned.own_offsets[b + 1], est_days)
+        est_bench = own.take(aligned.own_returns, np.nan)
+        del own
+    evt = _Window.of(pos0, lo, hi, evt_days)
+    evt_day = evt.take(aligned.day, _NAT)
+    evt_dates = np.where(evt_day == _NAT, _NAT, evt_day * _NS_PER_DAY).view("datetime64[ns]")
+
+    out_pairs = firm_events[["event_id", "ticker", "benchmark", "day_zero"]].iloc[ok].reset_index(drop=True)
+    out_pairs["aligned_day_zero"] = (a0 * _NS_PER_DAY).view("datetime64[ns]")
+    notes = np.full(len(ok), "", dtype=object)
+    moved = np.flatnonzero(a0 != day_zero[ok])
+    notes[moved] = benchmarks[ok[moved]] + " has no row on day 0; tau = 0 moved to the next common row"
     out_pairs["note"] = notes
     panel = ReturnPanel(
         pairs=out_pairs,
@@ -297,22 +555,82 @@ def build_panel(
         est_returns=est_returns,
         est_market=est_market,
         est_dates=est_dates,
-        evt_returns=evt_returns,
-        evt_market=evt_market,
+        evt_returns=evt.take(aligned.returns, np.nan),
+        evt_market=evt.take(aligned.market, np.nan),
         evt_dates=evt_dates,
-        evt_span=evt_span,
-        evt_zero_volume=evt_zero,
-        est_bench_own=est_bench_own,
+        evt_span=evt.take(aligned.span, 0),
+        evt_zero_volume=evt.take(aligned.zero_volume, False),
+        est_bench_own=est_bench,
     )
+    dropped = np.flatnonzero(~found)
     exclusions = pd.DataFrame(
         {
-            "event_id": pairs["event_id"].to_numpy()[~keep],
-            "ticker": pairs["ticker"].to_numpy()[~keep],
+            "event_id": firm_events["event_id"].to_numpy()[dropped],
+            "ticker": tickers[dropped],
             "stage": "returns",
-            "reason": reasons[~keep],
+            "reason": "no common " + tickers[dropped] + "/" + benchmarks[dropped] + " return on or after day 0",
         }
     )
-    return (panel if keep.all() else panel.take(np.flatnonzero(keep))), exclusions
+    return panel, exclusions
 
 
-__all__ = ["ALIGNMENTS", "AlignedReturns", "Alignment", "ReturnPanel", "ReturnType", "align", "build_panel"]
+def build_panel(
+    pairs: pd.DataFrame,
+    table: PriceTable,
+    estimation_window: Window,
+    event_window: Window,
+    return_type: ReturnType = "simple",
+    alignment: Alignment = "common",
+    bench_own: bool = False,
+) -> tuple[ReturnPanel, pd.DataFrame]:
+    """Gather estimation and event-window returns for every (event, ticker) pair.
+
+    :func:`align_pairs` on the distinct (ticker, benchmark) pairs, then :func:`gather_windows`.
+
+    Parameters
+    ----------
+    pairs
+        One row per firm-event with columns event_id, ticker, benchmark, day_zero (exchange-local date
+        on the ticker's own rows). Both symbols must be in ``table``.
+    table
+        Observed rows of every symbol.
+    estimation_window, event_window
+        Inclusive relative-day windows, counted in rows of the aligned series (``docs/methods.md`` §3).
+    return_type
+        ``"simple"`` or ``"log"``.
+    alignment
+        ``"common"`` or ``"date"`` (:func:`align_pairs`; the conventions' ``alignment`` knob).
+    bench_own
+        Also gather the benchmark's own estimation-window returns (``est_bench_own``).
+
+    Returns
+    -------
+    panel, exclusions
+        As :func:`gather_windows`.
+
+    Raises
+    ------
+    ValueError
+        When a ticker or benchmark is not in ``table``, or for an unknown ``alignment``.
+    """
+    tickers = table.codes_for(pairs["ticker"])
+    benchmarks = table.codes_for(pairs["benchmark"])
+    if (tickers < 0).any() or (benchmarks < 0).any():
+        i = int(np.flatnonzero((tickers < 0) | (benchmarks < 0))[0])
+        missing = pairs["ticker"].iloc[i] if tickers[i] < 0 else pairs["benchmark"].iloc[i]
+        raise ValueError(f"build_panel: {missing} has no rows in the price table")
+    aligned = align_pairs(table, tickers, benchmarks, return_type, alignment)
+    return gather_windows(aligned, pairs, estimation_window, event_window, bench_own)
+
+
+__all__ = [
+    "ALIGNMENTS",
+    "AlignedTable",
+    "Alignment",
+    "ReturnPanel",
+    "ReturnType",
+    "align_pairs",
+    "build_panel",
+    "gather_windows",
+    "own_returns",
+]

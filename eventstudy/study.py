@@ -4,10 +4,12 @@ Flow of :meth:`EventStudy.run`:
 
 1. one row per (event, ticker) pair with its benchmark;
 2. calendar day 0 per pair from the ticker's exchange calendar (:mod:`eventstudy.calendars`);
-3. prices of every ticker and benchmark from the price source (failures become exclusions);
+3. prices of every ticker and benchmark from the price source, as one columnar
+   :class:`~eventstudy.data.table.PriceTable` (failures become exclusions);
 4. day 0 checked against the observed rows (moved to the next row if the calendar day has none);
-5. aligned return arrays (:mod:`eventstudy.returns`), model fit (:mod:`eventstudy.models`), CARs and
-   their variances, and the test statistics (:mod:`eventstudy.inference`), all on (events x days) arrays;
+5. aligned return arrays (:mod:`eventstudy.returns`: every (ticker, benchmark) pair aligned at once, the
+   windows gathered for all firm-events at once), model fit (:mod:`eventstudy.models`), CARs and their
+   variances, and the test statistics (:mod:`eventstudy.inference`), all on (events x days) arrays;
 6. a frozen :class:`~eventstudy.results.StudyResult`.
 """
 
@@ -25,7 +27,8 @@ import pandas as pd
 from eventstudy._typing import DateLike, Window
 from eventstudy.calendars import calendar_day_zero, resolve_day_zero
 from eventstudy.conventions import Conventions
-from eventstudy.data.series import PriceSeries, PriceSource
+from eventstudy.data.series import PriceSource, TableSource
+from eventstudy.data.table import PROVENANCE_COLUMNS, PriceTable, load_each
 from eventstudy.errors import DataError, InputError, PriceSourceError
 from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_events, select_events, selection_text
 from eventstudy.grouping import Grouping, group_by
@@ -221,33 +224,23 @@ class EventStudy:
                 seen.setdefault(symbol, None)
         return list(seen)
 
-    def load_prices(
-        self, on_symbol: Callable[[str], None] | None = None
-    ) -> tuple[dict[str, PriceSeries], dict[str, PriceSourceError]]:
-        """Load every symbol once; failures are collected per symbol, never raised."""
+    def load_prices(self) -> tuple[PriceTable, dict[str, PriceSourceError]]:
+        """Load every symbol the study needs once, as one columnar table; failures are collected, never raised.
+
+        A source with ``load_table`` (:class:`~eventstudy.data.series.TableSource`: the long-layout sources)
+        gives all symbols at once; any other source is asked symbol by symbol
+        (:func:`~eventstudy.data.table.load_each`, with a progress bar on a terminal).
+
+        Returns
+        -------
+        table, failed
+            The observed rows of the symbols that loaded, and the error of each symbol that did not.
+        """
         start, end = self.date_range()
         symbols = self.symbols()
-        loaded: dict[str, PriceSeries] = {}
-        failed: dict[str, PriceSourceError] = {}
-        iterator: Iterable[str] = symbols
-        bar = None
-        if _show_progress(self.progress) and len(symbols) > 1:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(symbols, desc="prices", unit="symbol", file=sys.stderr, leave=False)
-            iterator = bar
-        for symbol in iterator:
-            if bar is not None:
-                bar.set_postfix_str(symbol)
-            try:
-                loaded[symbol] = self.prices.load(symbol, start, end)
-            except PriceSourceError as exc:
-                failed[symbol] = exc
-            if on_symbol is not None:
-                on_symbol(symbol)
-        if bar is not None:
-            bar.close()
-        return loaded, failed
+        if isinstance(self.prices, TableSource):
+            return self.prices.load_table(symbols, start, end)
+        return load_each(self.prices, symbols, start, end, progress=_show_progress(self.progress))
 
     # ------------------------------------------------------------------ run
     def run(self, progress: Callable[[str], None] | None = None) -> StudyResult:
@@ -273,20 +266,20 @@ class EventStudy:
         days = self.calendar_day_zero()
         symbols = self.symbols()
         say(f"prices: loading {len(symbols)} symbols")
-        series, failed = self.load_prices()
-        say(f"prices: {len(series)} of {len(symbols)} symbols loaded" + (f", {len(failed)} failed" if failed else ""))
-        if not series:
+        prices, failed = self.load_prices()
+        n_loaded = len(prices.symbols)
+        say(f"prices: {n_loaded} of {len(symbols)} symbols loaded" + (f", {len(failed)} failed" if failed else ""))
+        if not n_loaded:
             raise DataError(_no_prices_message(failed))
-        observed = {symbol: s.dates for symbol, s in series.items()}
-        days = resolve_day_zero(days, observed)
+        days = resolve_day_zero(days, prices)
 
-        without_prices = _price_exclusions(days, series, failed)
+        without_prices = _price_exclusions(days, prices, failed)
         exclusions = [without_prices]
         kept = ~days.index.isin(without_prices.index)
         usable = days.loc[kept, ["event_id", "ticker", "benchmark", "day_zero"]].reset_index(drop=True)
         panel, returns_excluded = build_panel(
             usable,
-            series,
+            prices,
             spec.estimation_window,
             spec.event_window,
             spec.resolved_return_type,
@@ -383,7 +376,7 @@ class EventStudy:
             test_table=table,
             event_days=days[list(EVENT_DAY_COLUMNS)],
             exclusions=excluded[list(EXCLUSION_COLUMNS)].reset_index(drop=True),
-            provenance=_provenance(series, failed),
+            provenance=_provenance(prices, failed),
             events=events_to_frame(self.events),
             firm_events=firm_events[list(FIRM_EVENT_COLUMNS)],
             group_differences=differences,
@@ -504,9 +497,7 @@ OUTSIDE_PRICES = "price range"
 """Exclusion stage of a firm-event whose day 0 lies before the first or after the last price row of its ticker."""
 
 
-def _price_exclusions(
-    days: pd.DataFrame, series: Mapping[str, PriceSeries], failed: Mapping[str, PriceSourceError]
-) -> pd.DataFrame:
+def _price_exclusions(days: pd.DataFrame, prices: PriceTable, failed: Mapping[str, PriceSourceError]) -> pd.DataFrame:
     """Exclusions of the pairs without prices; ``days`` gets their status and reason (changed in place).
 
     A pair is dropped when its ticker could not be loaded (stage ``prices``, the source's reason), when its
@@ -515,15 +506,23 @@ def _price_exclusions(
     ..."``), so that a whole period outside the price data reads as one kind of exclusion. The frame's
     index is that of the dropped rows of ``days``.
     """
-    bench_missing = ~days["benchmark"].isin(list(series)).to_numpy()
+    symbols = list(failed)
+    errors = list(failed.values())
+    bench_text = pd.Series(
+        [f"benchmark {s}: {e.reason}" for s, e in zip(symbols, errors, strict=True)], index=symbols, dtype=object
+    )
+    source_text = pd.Series(
+        [f"{s}: {e.reason} ({e.detail})" for s, e in zip(symbols, errors, strict=True)], index=symbols, dtype=object
+    )
+    bench_missing = prices.codes_for(days["benchmark"]) < 0
     ticker_missing = (days["status"] == "no data").to_numpy()
-    has_prices = days["ticker"].isin(list(series)).to_numpy()
-    bench_reason = days["benchmark"].map(lambda b: f"benchmark {b}: {failed[b].reason}" if b in failed else "")
+    has_prices = prices.codes_for(days["ticker"]) >= 0
+    bench_reason = bench_text.reindex(days["benchmark"].to_numpy()).fillna("").to_numpy(dtype=object)
     only_bench = bench_missing & ~ticker_missing
     days.loc[only_bench, "status"] = "excluded"
     days.loc[only_bench, "reason"] = bench_reason[only_bench]
-    failure = days["ticker"].map(lambda t: f"{t}: {failed[t].reason} ({failed[t].detail})" if t in failed else "")
-    from_source = ticker_missing & (failure != "").to_numpy()
+    failure = source_text.reindex(days["ticker"].to_numpy()).fillna("").to_numpy(dtype=object)
+    from_source = ticker_missing & (failure != "")
     days.loc[from_source, "reason"] = failure[from_source]
     dropped = ticker_missing | bench_missing
     outside = ticker_missing & has_prices
@@ -675,36 +674,30 @@ def _markets(tickers: pd.Series) -> np.ndarray:
     return names[codes]
 
 
-def _provenance(series: dict[str, PriceSeries], failed: dict[str, PriceSourceError]) -> pd.DataFrame:
-    rows: list[dict[str, object]] = [
+def _provenance(prices: PriceTable, failed: Mapping[str, PriceSourceError]) -> pd.DataFrame:
+    """Provenance of every symbol: the table's rows (one per loaded symbol), then one row per failed symbol.
+
+    Columns :data:`~eventstudy.data.table.PROVENANCE_COLUMNS`; a failed symbol has no source, dates or rows
+    and its notes give the reason and detail of the failure.
+    """
+    errors = list(failed.values())
+    failures = pd.DataFrame(
         {
-            "symbol": s.symbol,
-            "source": s.source,
-            "vintage": s.vintage or "",
-            "price_field": s.price_field,
-            "first_date": s.first_date,
-            "last_date": s.last_date,
-            "rows": len(s),
-            "notes": "; ".join(s.notes),
-        }
-        for s in series.values()
-    ]
-    rows += [
-        {
-            "symbol": symbol,
+            "symbol": list(failed),
             "source": "",
             "vintage": "",
             "price_field": "",
             "first_date": pd.NaT,
             "last_date": pd.NaT,
-            "rows": 0,
-            "notes": f"{exc.reason}: {exc.detail}".strip(": "),
-        }
-        for symbol, exc in failed.items()
-    ]
-    return pd.DataFrame(
-        rows, columns=["symbol", "source", "vintage", "price_field", "first_date", "last_date", "rows", "notes"]
+            "rows": np.zeros(len(errors), dtype=np.int64),
+            "notes": [f"{e.reason}: {e.detail}".strip(": ") for e in errors],
+        },
+        columns=list(PROVENANCE_COLUMNS),
     )
+    frames = [f for f in (prices.provenance, failures) if len(f)]
+    if not frames:
+        return failures
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
 
 __all__ = [

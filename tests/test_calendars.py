@@ -29,6 +29,8 @@ from eventstudy.calendars import (
     missing_sessions,
     resolve_day_zero,
 )
+from eventstudy.data.series import PriceSeries
+from eventstudy.data.table import PriceTable
 from eventstudy.errors import InputError, UnknownNameError
 from eventstudy.events import event_ticker_pairs, read_events
 from eventstudy.symbols import FX_CALENDAR
@@ -327,7 +329,7 @@ def test_future_event_is_no_data_with_a_reason() -> None:
     soon = (pd.Timestamp(dt.date.today()) + pd.Timedelta(days=40)).strftime("%Y-%m-%d")
     table = calendar_day_zero(_pairs([("0700.HK", soon, None), ("DX-Y.NYB", soon, None)]))
     assert table["calendar_day_zero"].iloc[0] >= pd.Timestamp(soon)
-    out = resolve_day_zero(table, {"0700.HK": HK_OBSERVED, "DX-Y.NYB": HK_OBSERVED})
+    out = resolve_day_zero(table, _observed({"0700.HK": HK_OBSERVED, "DX-Y.NYB": HK_OBSERVED}))
     assert list(out["status"]) == ["no data", "no data"]
     assert out["reason"].iloc[0].startswith("calendar day 0 ")
     assert out["reason"].iloc[0].endswith(" is after the last price row 2023-09-29 (after today: no prices yet)")
@@ -414,6 +416,11 @@ def test_get_calendar_names() -> None:
 HK_OBSERVED = pd.bdate_range("2023-08-21", "2023-09-29").drop(pd.DatetimeIndex(["2023-09-01", "2023-09-08"]))
 
 
+def _observed(dates: dict[str, pd.DatetimeIndex]) -> PriceTable:
+    """A price table with a row (price 1) on each given date of each symbol."""
+    return PriceTable.from_series(PriceSeries(s, d, np.ones(len(d))) for s, d in dates.items())
+
+
 def _pairs(rows: list[tuple[str, str, str | None]]) -> pd.DataFrame:
     """(ticker, local date, HKT time or None) -> pairs in Asia/Hong_Kong."""
     utc = [pd.Timestamp(f"{d} {t}", tz="Asia/Hong_Kong").tz_convert("UTC") if t else pd.NaT for _, d, t in rows]
@@ -452,7 +459,7 @@ def test_resolve_day_zero_statuses() -> None:
         "3690.HK": pd.DatetimeIndex([]),
         "DX-Y.NYB": HK_OBSERVED,
     }
-    out = resolve_day_zero(table, observed)
+    out = resolve_day_zero(table, _observed(observed))
     assert list(out.columns) == [*table.columns, "day_zero", "status", "reason"]
     assert out["day_zero"].dtype == np.dtype("datetime64[ns]")
     expected = [
@@ -484,17 +491,62 @@ def test_resolve_day_zero_statuses() -> None:
     assert "day_zero" not in table.columns
 
 
-def test_resolve_day_zero_accepts_tz_aware_observed_dates() -> None:
-    # yfinance's daily index: midnight in the exchange's time zone (../shared/docs/ECOSYSTEM.md §1.2).
-    aware = HK_OBSERVED.tz_localize("Asia/Hong_Kong")
-    table = calendar_day_zero(_pairs([("0700.HK", "2023-09-08", None)]))
-    out = resolve_day_zero(table, {"0700.HK": aware})
-    assert out["day_zero"].iloc[0] == pd.Timestamp("2023-09-11")
-    assert out["status"].iloc[0] == "moved"
-
-
 def test_missing_sessions_flags_hk_closures() -> None:
     got = missing_sessions("XHKG", HK_OBSERVED, "2023-08-21", "2023-09-29")
     pd.testing.assert_index_equal(got, pd.DatetimeIndex(["2023-09-01", "2023-09-08"]).as_unit("ns"))
     assert len(missing_sessions("XHKG", HK_OBSERVED, "2023-09-11", "2023-09-29")) == 0
     assert len(missing_sessions(None, HK_OBSERVED, "2023-08-21", "2023-09-29")) == 0
+
+
+def _reference_day_zero(
+    observed: list[pd.Timestamp], calendar: pd.Timestamp, event: pd.Timestamp, ticker: str, exchange: str | None
+) -> tuple[pd.Timestamp | None, str, str]:
+    """Day 0, status and reason of one pair by the rules of ``resolve_day_zero``'s docstring, one row at a time."""
+    target = event if pd.isna(calendar) else calendar
+    text = target.strftime("%Y-%m-%d")
+    if not observed:
+        return None, "no data", f"no price rows for {ticker}"
+    what = "event date" if pd.isna(calendar) else "calendar day 0"
+    if target < observed[0]:
+        return None, "no data", f"{what} {text} is before the first price row {observed[0]:%Y-%m-%d}"
+    after = next((d for d in observed if d >= target), None)
+    future = " (after today: no prices yet)" if target > pd.Timestamp(dt.date.today()) else ""
+    last = f"is after the last price row {observed[-1]:%Y-%m-%d}{future}"
+    if not pd.isna(calendar):
+        if after is None:
+            return None, "no data", f"calendar day 0 {text} {last}"
+        if after == target:
+            return after, "ok", ""
+        return after, "moved", f"calendar day 0 {text} has no price row; moved to next observed row"
+    why = "no exchange calendar" if exchange is None else "event date outside the exchange calendar"
+    if after is None:
+        return None, "no data", f"{why}: the event date {text} {last}"
+    return after, "ok", f"{why}: first observed row on or after the event date {text} (data calendar)"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_resolve_day_zero_equals_a_row_by_row_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range("2023-01-02", periods=80)
+    observed = {}
+    for k in range(6):
+        keep = rng.random(len(days)) > 0.2
+        keep[: rng.integers(0, 20)] = False
+        keep[len(days) - rng.integers(0, 20) :] = False
+        observed[f"T{k}"] = days[keep]
+    observed["EMPTY"] = days[:0]
+    n = 300
+    tickers = rng.choice([*observed, "ABSENT"], n)
+    calendar = pd.DatetimeIndex(rng.choice(days, n)).where(rng.random(n) > 0.3)  # NaT: no calendar day 0
+    event = pd.DatetimeIndex(rng.choice(pd.date_range("2022-12-20", "2023-05-10"), n))
+    exchange = np.where(rng.random(n) > 0.5, None, "XNYS")
+    table = pd.DataFrame({"ticker": tickers, "exchange": exchange, "event_date": event, "calendar_day_zero": calendar})
+    out = resolve_day_zero(table, _observed(observed))
+    for i in range(n):
+        dates = list(observed.get(tickers[i], days[:0]))
+        day, status, reason = _reference_day_zero(dates, calendar[i], event[i], tickers[i], exchange[i])
+        assert (out["status"].iloc[i], out["reason"].iloc[i]) == (status, reason), i
+        assert (pd.isna(out["day_zero"].iloc[i]) and day is None) or out["day_zero"].iloc[i] == day, i
+    kinds = ("no price rows", "before the first", "has no price row", "calendar day 0 .* after", "data calendar")
+    for kind in (*kinds, "no exchange calendar: the event date .* after", "outside the exchange calendar: the event"):
+        assert out["reason"].str.contains(kind).any(), kind  # the design reaches every kind of reason

@@ -18,6 +18,7 @@ from scipy import stats
 
 from eventstudy.cli import main
 from eventstudy.data.series import PriceSeries
+from eventstudy.data.table import PriceTable
 from eventstudy.errors import DataError, InputError
 from eventstudy.inference import REGISTRY
 from eventstudy.returns import build_panel
@@ -154,7 +155,7 @@ def test_gathered_windows_equal_the_study_panel_builder() -> None:
             "day_zero": draws["day_zero"],
         }
     )
-    theirs, excluded = build_panel(pairs, series, EST, EVT, "simple", bench_own=True)
+    theirs, excluded = build_panel(pairs, PriceTable.from_series(series.values()), EST, EVT, "simple", bench_own=True)
     assert excluded.empty
     for name in ("est_returns", "est_market", "evt_returns", "evt_market", "evt_span", "est_bench_own"):
         np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-12, atol=0, err_msg=name)

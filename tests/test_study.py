@@ -21,6 +21,7 @@ import pytest
 from eventstudy import EventStudy, get_profile
 from eventstudy.cli import main
 from eventstudy.conventions import Conventions
+from eventstudy.data import ReturnsFrame
 from eventstudy.data.series import PriceSeries
 from eventstudy.errors import DataError, InputError, PriceSourceError, UnknownNameError
 from eventstudy.events import Event
@@ -691,3 +692,74 @@ class TestPriceRangeAndTimes:
         EventStudy([_event("e1", "2021-03-01", ("A", "B"))], prices, **SETTINGS).run(progress=messages.append)  # type: ignore[arg-type]
         assert [m.split(":")[0] for m in messages] == ["prices", "prices", "estimation", "tests"]
         assert messages[1] == "prices: 3 of 3 symbols loaded"
+
+
+# ---------------------------------------------------------------------------------------- loading
+def _returns_frame(series: dict[str, PriceSeries]) -> pd.DataFrame:
+    """The prices as a long frame of simple returns, date, ticker, return (P_t / P_prev - 1 by hand)."""
+    parts = [
+        pd.DataFrame({"date": s.dates[1:], "ticker": symbol, "return": s.values[1:] / s.values[:-1] - 1})
+        for symbol, s in series.items()
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+class PerSymbolReturns:
+    """The same returns served one symbol at a time (no ``load_table``)."""
+
+    def __init__(self, frame: ReturnsFrame) -> None:
+        self.frame = frame
+        self.description = frame.description
+
+    def load(self, symbol: str, start: dt.date, end: dt.date) -> PriceSeries:
+        return self.frame.load(symbol, start, end)
+
+
+class TableOnlyReturns(ReturnsFrame):
+    """A long source that counts its ``load_table`` calls and refuses per-symbol loads."""
+
+    calls = 0
+
+    def load_table(self, symbols, start, end):  # type: ignore[no-untyped-def]
+        TableOnlyReturns.calls += 1
+        return super().load_table(symbols, start, end)
+
+    def load(self, symbol, start=None, end=None):  # type: ignore[no-untyped-def]
+        raise AssertionError(f"per-symbol load of {symbol} from a table source")
+
+
+class TestLoadPrices:
+    def test_a_per_symbol_source_gives_one_table_and_the_failures(self, prices: MemoryPrices) -> None:
+        study = EventStudy([_event("e1", "2021-03-01", ("B", "NOPE", "A"))], prices, **SETTINGS)  # type: ignore[arg-type]
+        table, failed = study.load_prices()
+        assert table.symbols == ("B", "A", "M")  # the study's first-use order, without the failure
+        assert list(failed) == ["NOPE"] and failed["NOPE"].detail == "not in the synthetic set"
+        start, end = study.date_range()
+        expected = prices.load("A", start, end)
+        a = table.series("A")
+        np.testing.assert_array_equal(a.values, expected.values)
+        assert list(a.dates) == list(expected.dates)
+
+    def test_a_table_source_is_asked_once_and_gives_the_same_study(self) -> None:
+        frame = _returns_frame(_prices())
+        events = [_event("e1", "2021-03-01", ("A", "B", "NOPE")), _event("e2", "2021-06-01", ("C", "A"))]
+        TableOnlyReturns.calls = 0
+        by_table = _run(events, TableOnlyReturns(frame, description="returns"))  # type: ignore[arg-type]
+        assert TableOnlyReturns.calls == 1
+        by_symbol = _run(events, PerSymbolReturns(ReturnsFrame(frame, description="returns")))  # type: ignore[arg-type]
+        pd.testing.assert_frame_equal(by_table.car, by_symbol.car)
+        pd.testing.assert_frame_equal(by_table.tests, by_symbol.tests)
+        pd.testing.assert_frame_equal(by_table.exclusions, by_symbol.exclusions)
+        pd.testing.assert_frame_equal(by_table.provenance, by_symbol.provenance)
+
+    def test_provenance_lists_the_loaded_symbols_then_the_failures(self, prices: MemoryPrices) -> None:
+        result = _run([_event("e1", "2021-03-01", ("A", "NOPE"))], prices)
+        prov = result.provenance
+        assert prov["symbol"].tolist() == ["A", "M", "NOPE"]
+        start, end = EventStudy([_event("e1", "2021-03-01", ("A",))], prices, **SETTINGS).date_range()  # type: ignore[arg-type]
+        in_range = DATES[DATES.slice_indexer(pd.Timestamp(start), pd.Timestamp(end))]
+        assert prov["rows"].tolist() == [len(in_range), len(in_range), 0]
+        assert prov["first_date"].iloc[0] == in_range[0] and prov["last_date"].iloc[1] == in_range[-1]
+        assert prov["source"].tolist() == ["memory", "memory", ""]
+        assert prov["notes"].iloc[2] == "no data: not in the synthetic set"
+        assert pd.isna(prov["first_date"].iloc[2])

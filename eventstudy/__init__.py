@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "ReturnsFile": "eventstudy.data",
     "ReturnsFrame": "eventstudy.data",
     "YahooPrices": "eventstudy.data",
+    "ParquetPrices": "eventstudy.data.parquet",
     "PriceSeries": "eventstudy.data.series",
     "PriceSource": "eventstudy.data.series",
     "DataError": "eventstudy.errors",
@@ -55,6 +56,7 @@ __all__ = [
     "InputError",
     "MarketAdjusted",
     "MarketModel",
+    "ParquetPrices",
     "PriceSeries",
     "PriceSource",
     "PriceSourceError",
@@ -72,6 +74,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from eventstudy.conventions import Conventions, get_profile
     from eventstudy.data import CsvPrices, PriceStore, ReturnsFile, ReturnsFrame, YahooPrices
+    from eventstudy.data.parquet import ParquetPrices
     from eventstudy.data.series import PriceSeries, PriceSource
     from eventstudy.errors import DataError, EventStudyError, EventStudyWarning, InputError, PriceSourceError
     from eventstudy.events import Event, events_from_frame, read_events

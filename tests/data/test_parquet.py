@@ -295,3 +295,9 @@ def test_is_parquet(tmp_path: Path) -> None:
     assert is_parquet(tmp_path / "x.parquet") and is_parquet(tmp_path / "x.PQ") and is_parquet(tmp_path / "pq")
     assert not is_parquet(tmp_path / "csvs") and not is_parquet(tmp_path / "mixed")
     assert not is_parquet(tmp_path / "r.csv")
+
+
+def test_public_name() -> None:
+    import eventstudy
+
+    assert eventstudy.ParquetPrices is ParquetPrices and "ParquetPrices" in eventstudy.__all__

@@ -320,8 +320,8 @@ class ParquetPrices:
         codes = np.asarray(pd.Index(wanted, dtype=object).get_indexer(pd.Index(text, dtype=object)), dtype=np.int64)
         day = self._days(read.column(self._date), lambda k: f"a row of ticker {text[k]}")
         keep = np.flatnonzero((day >= first) & (day <= last) & (codes >= 0))
-        value = read.column(self._value).to_numpy(zero_copy_only=False)
-        return _Rows(codes[keep], day[keep], np.asarray(value[keep], dtype=np.float64), wanted, self._value)
+        value = _floats(read.column(self._value))
+        return _Rows(codes[keep], day[keep], value[keep], wanted, self._value)
 
     def _read_wide(self, wanted: list[str], first: int, last: int) -> _Rows:
         """The non-null cells of the columns of the tickers ``wanted`` in the range (codes index ``wanted``)."""
@@ -345,7 +345,7 @@ class ParquetPrices:
             )
         matrix = np.empty((len(day), len(columns)), dtype=np.float64)
         for j, name in enumerate(columns):  # one numeric column per ticker asked for
-            matrix[:, j] = np.asarray(read.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)[in_range]
+            matrix[:, j] = _floats(read.column(name))[in_range]
         rows, cols = np.nonzero(~np.isnan(matrix))  # row-major: date, then ticker
         code_of = np.asarray(pd.Index(wanted, dtype=object).get_indexer(pd.Index(columns, dtype=object)), np.int64)
         return _Rows(code_of[cols], day[rows], matrix[rows, cols], wanted, None)
@@ -403,6 +403,11 @@ def _is_text(kind: pa.DataType) -> bool:
     if pa.types.is_dictionary(kind):
         return _is_text(kind.value_type)
     return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind))
+
+
+def _floats(column: pa.ChunkedArray) -> FloatArray:
+    """A numeric column (floats, integers or decimals) as float64, NaN for a null."""
+    return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _day_number(day: dt.date) -> int:

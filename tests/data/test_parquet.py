@@ -137,6 +137,20 @@ class TestLong:
         np.testing.assert_array_equal(table.is_return, [False])
         assert list(table.provenance["price_field"]) == ["adj_close"]
 
+    @pytest.mark.parametrize("kind", [pa.decimal128(12, 4), pa.int64(), pa.float32()])
+    def test_numeric_value_types_with_nulls(self, tmp_path: Path, kind: pa.DataType) -> None:
+        table = pa.table(
+            {
+                "date": pa.array([dt.date(2020, 1, 2), dt.date(2020, 1, 3), dt.date(2020, 1, 6)]),
+                "ticker": ["X", "X", "X"],
+                "adj_close": pa.array([12.0, None, 15.0]).cast(kind),
+            }
+        )
+        pq.write_table(table, tmp_path / "p.parquet")
+        out, _ = ParquetPrices(tmp_path / "p.parquet").load_table(["X"], START, END)
+        np.testing.assert_array_equal(out.value, [12.0, 15.0])
+        assert list(out.provenance["notes"]) == ["1 row(s) with an empty adj_close dropped"]
+
     def test_load_one_symbol(self, tmp_path: Path) -> None:
         path = _write(tmp_path / "r.parquet", _long())
         source = ParquetPrices(path, kind="return")

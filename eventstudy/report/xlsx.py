@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from eventstudy.formatting import fmt_int
+from eventstudy.outputs import LARGE_TABLE_ROWS, table_file
 from eventstudy.report._tables import ReportableResult
 from eventstudy.summary import RETURN_STATISTICS, Summary
 
-__all__ = ["FIXED_TIME", "PERCENT_FORMAT", "SHEETS", "render_xlsx", "sheet_frames"]
+__all__ = ["FIXED_TIME", "PERCENT_FORMAT", "SHEETS", "XLSX_MAX_ROWS", "render_xlsx", "sheet_frames"]
 
 PERCENT_FORMAT = "0.00%"
 """Number format of cells that hold a return (a fraction shown in percent)."""
@@ -31,6 +33,9 @@ FIXED_TIME = dt.datetime(2000, 1, 1)
 """Creation and modification time written into the workbook (the output must not depend on the clock)."""
 SHEETS = ("At a glance", "CAR", "Tests", "About")
 """Sheet names, in order."""
+XLSX_MAX_ROWS = LARGE_TABLE_ROWS
+"""The CAR and Tests sheets hold at most this many rows (their first); a larger table is written as Parquet with
+the result (:mod:`eventstudy.outputs`) and the About sheet says so (a sheet cannot exceed 1,048,576 rows)."""
 
 
 def sheet_frames(result: ReportableResult, summary: Summary | None = None) -> dict[str, pd.DataFrame]:
@@ -49,7 +54,7 @@ def sheet_frames(result: ReportableResult, summary: Summary | None = None) -> di
         Sheet name -> frame, for the first three of :data:`SHEETS`.
     """
     summary = Summary.from_result(result) if summary is None else summary
-    return {"At a glance": summary.glance, "CAR": result.car, "Tests": result.tests}
+    return {"At a glance": summary.glance, "CAR": result.car[:XLSX_MAX_ROWS], "Tests": result.tests[:XLSX_MAX_ROWS]}
 
 
 def _percent_cells(name: str, frame: pd.DataFrame) -> np.ndarray:
@@ -128,12 +133,21 @@ def _write_sheet(ws: Any, frame: pd.DataFrame, percent: np.ndarray) -> None:
         ws.append(row)
 
 
-def _about_rows(summary: Summary) -> Iterable[Sequence[str]]:
+def _about_rows(summary: Summary, cut: Mapping[str, int]) -> Iterable[Sequence[str]]:
+    """The About sheet; ``cut`` gives the full row count of each table whose sheet holds only its first rows."""
     table = summary.glance_table()
     yield (summary.title,)
     yield (summary.sentence,)
     yield ("",)
-    yield ("Sheets: At a glance (one row per event and pooled group), CAR (car.csv), Tests (tests.csv).",)
+    yield (
+        f"Sheets: At a glance (one row per event and pooled group), CAR ({summary.car_file}), "
+        f"Tests ({summary.tests_file}).",
+    )
+    for name, n_rows in cut.items():
+        yield (
+            f"{name.capitalize() if name == 'tests' else name.upper()}: the first {fmt_int(XLSX_MAX_ROWS)} of "
+            f"{fmt_int(n_rows)} rows; every row: {table_file(name, n_rows)}.",
+        )
     yield ("Returns (CAAR, CAR, its SE, a statistic that is a return) are fractions shown in percent.",)
     yield from ((note,) for note in table.notes)
     yield (summary.primary_text(),)
@@ -173,7 +187,8 @@ def render_xlsx(result: ReportableResult, path: str | Path, summary: Summary | N
     -----
     Sheets (:data:`SHEETS`): "At a glance" (:attr:`eventstudy.summary.Summary.glance`), "CAR"
     (``result.car``), "Tests" (``result.tests``), each with the frame's columns as a bold, frozen header
-    row and one row per frame row, and "About" (the study sentence and the table notes). Cells that hold a
+    row and one row per frame row (at most :data:`XLSX_MAX_ROWS`), and "About" (the study sentence, the table
+    notes, and the rows a sheet leaves out). Cells that hold a
     return carry the number format :data:`PERCENT_FORMAT`; missing values are empty cells.
     """
     from openpyxl import Workbook
@@ -185,7 +200,8 @@ def render_xlsx(result: ReportableResult, path: str | Path, summary: Summary | N
         _write_sheet(wb.create_sheet(name), frame, _percent_cells(name, frame))
     about = wb.create_sheet(SHEETS[-1])
     about.column_dimensions["A"].width = 120
-    for row in _about_rows(summary):
+    cut = {"car": len(result.car), "tests": len(result.tests)}
+    for row in _about_rows(summary, {name: n for name, n in cut.items() if n > XLSX_MAX_ROWS}):
         about.append(list(row))
     buffer = io.BytesIO()
     wb.save(buffer)  # stamps the current time as "modified"; the core properties are written again below

@@ -117,3 +117,21 @@ def test_large_tables_are_named_as_parquet_folders(large: SimpleNamespace, monke
     summary = Summary.from_result(large)
     note = next(n for n in summary.glance_table().notes if "events shown" in n)
     assert "car.parquet/ and tests.parquet/" in note
+
+
+def test_xlsx_sheets_hold_the_first_rows_and_say_where_the_rest_is(
+    large: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    from eventstudy.report import xlsx
+
+    monkeypatch.setattr(xlsx, "XLSX_MAX_ROWS", 10)
+    path = xlsx.render_xlsx(large, tmp_path / "report.xlsx")
+    book = load_workbook(path, read_only=True)
+    assert len(list(book["CAR"].iter_rows())) == 1 + 10  # the header and the first 10 of 36 rows
+    first = [row[0].value for row in book["CAR"].iter_rows(min_row=2, max_row=3)]
+    assert first == list(large.car["event_id"].iloc[:2])
+    about = [row[0].value for row in book["About"].iter_rows()]
+    assert f"CAR: the first 10 of {len(large.car)} rows; every row: car.csv." in about
+    assert f"Tests: the first 10 of {len(large.tests)} rows; every row: tests.csv." in about

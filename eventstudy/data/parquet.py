@@ -267,9 +267,14 @@ class ParquetPrices:
         with_drops = np.flatnonzero(dropped)
         notes[with_drops] = [f"{int(k)} row(s) with an empty {self._value} dropped" for k in dropped[with_drops]]
         provenance["notes"] = notes
-        # rows already in (code, day) order: from_long's stable sort leaves them as they are
-        table = PriceTable.from_long(
-            found, (np.cumsum(ok) - 1)[codes], day, values[kept], is_return=is_return, provenance=provenance
+        table = PriceTable(  # the rows are in (code, day) order already: no second sort
+            symbols=tuple(found),
+            offsets=offsets,
+            day=day,
+            value=values[kept],
+            zero_volume=np.zeros(len(kept), dtype=bool),
+            is_return=is_return,
+            provenance=provenance,
         )
         return table, failed
 
@@ -316,9 +321,13 @@ class ParquetPrices:
         tickers = read.column(self._ticker)
         if pa.types.is_dictionary(tickers.type):
             tickers = tickers.cast(tickers.type.value_type)
-        text = np.asarray(tickers.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
-        codes = np.asarray(pd.Index(wanted, dtype=object).get_indexer(pd.Index(text, dtype=object)), dtype=np.int64)
-        day = self._days(read.column(self._date), lambda k: f"a row of ticker {text[k]}")
+        # one dictionary encoding in Arrow; only the distinct tickers are looked up in Python's hash table
+        encoded = tickers.cast(pa.string()).combine_chunks().dictionary_encode()
+        distinct = pd.Index(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+        of_distinct = np.asarray(pd.Index(wanted, dtype=object).get_indexer(distinct), dtype=np.int64)
+        index = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        codes = of_distinct[index]
+        day = self._days(read.column(self._date), lambda k: f"a row of ticker {distinct[index[k]]}")
         keep = np.flatnonzero((day >= first) & (day <= last) & (codes >= 0))
         value = _floats(read.column(self._value))
         return _Rows(codes[keep], day[keep], value[keep], wanted, self._value)

@@ -264,7 +264,8 @@ def _read_events(where: str) -> tuple[Event, ...]:
         raise InputError(f"the events file is empty; it needs a header line such as: {HEADER_TEXT}", path=where, line=1)
     body = raw.removeprefix(_BOM)
     first_line = text.split("\n", 1)[0]
-    if b'"' not in body and first_line.replace(",", "").strip():
+    plain = b'"' not in body and body.count(b"\r") == body.count(b"\r\n")  # no quotes, no bare CR line ends
+    if plain and first_line.replace(",", "").strip():
         return _read_plain(body, check_header(first_line.split(","), where, 1), where)
 
     reader = csv.reader(io.StringIO(text, newline=""))

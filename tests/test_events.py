@@ -632,3 +632,9 @@ def test_parquet_events_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         read_events(tmp_path / "bad.parquet")
     assert "Parquet" in info.value.message
+
+
+def test_old_mac_line_ends_are_read_record_by_record(tmp_path: Path) -> None:
+    rows = _many_rows(5)
+    events = read_events(_write(tmp_path, "\r".join([HEADER, *rows]) + "\r"))
+    assert [e.event_id for e in events] == [f"e{i}" for i in range(5)] and events[4].line == 6

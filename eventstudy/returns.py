@@ -21,8 +21,8 @@ The work is columnar and done in two steps, with no Python loop over pairs, symb
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -30,7 +30,7 @@ import pandas as pd
 
 from eventstudy._frozen import frame_fields, freeze_arrays
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
-from eventstudy.data.table import PriceTable, row_keys
+from eventstudy.data.table import PriceTable, row_keys, search_segments
 
 ReturnType = Literal["simple", "log"]
 Alignment = Literal["common", "date"]
@@ -46,15 +46,6 @@ def _ratio_returns(later: FloatArray, earlier: FloatArray, return_type: ReturnTy
     return np.log(ratio) if return_type == "log" else ratio - 1.0
 
 
-def _has_own_return(table: PriceTable, rows: IntArray) -> BoolArray:
-    """Whether each row ends a return of its symbol's own series.
-
-    Every row of a return symbol does; every row but the first of a price symbol does.
-    """
-    codes = table.codes[rows]
-    return table.is_return[codes] | (rows > table.offsets[codes])
-
-
 def own_returns(table: PriceTable, rows: IntArray, return_type: ReturnType) -> FloatArray:
     """The return ending at each given row, on its symbol's own series.
 
@@ -63,7 +54,7 @@ def own_returns(table: PriceTable, rows: IntArray, return_type: ReturnType) -> F
     table
         Observed rows.
     rows
-        Rows of the table, none of them the first row of a price symbol (:func:`_has_own_return`).
+        Rows of the table, none of them the first row of a price symbol.
     return_type
         ``"simple"``: P_t / P_prev - 1 on consecutive rows of the symbol; ``"log"``: ln(P_t / P_prev).
         Supplied simple returns r are kept, or become ln(1 + r) under ``"log"``.
@@ -145,22 +136,6 @@ class AlignedTable:
     def n_returns(self) -> IntArray:
         """Number of aligned returns of each pair, (G,)."""
         return self.offsets[1:] - self.first
-
-    @cached_property
-    def keys(self) -> IntArray:
-        """Sorted (pair, day) key of each row (:func:`~eventstudy.data.table.row_keys` with the pair index)."""
-        pairs = np.repeat(np.arange(len(self.ticker), dtype=np.int64), np.diff(self.offsets))
-        out = row_keys(pairs, self.day)
-        out.flags.writeable = False
-        return out
-
-    @cached_property
-    def own_keys(self) -> IntArray:
-        """Sorted (symbol, day) key of each of the benchmarks' own returns."""
-        codes = np.repeat(np.arange(len(self.own_offsets) - 1, dtype=np.int64), np.diff(self.own_offsets))
-        out = row_keys(codes, self.own_day)
-        out.flags.writeable = False
-        return out
 
     def pair_index(self, tickers: IntArray, benchmarks: IntArray) -> tuple[IntArray, BoolArray]:
         """Index of the pair of each (ticker code, benchmark code), and whether the pair was aligned."""
@@ -247,72 +222,132 @@ def align_pairs(
     pair_keys = np.unique(tickers * n_symbols + benchmarks)
     ticker, benchmark = pair_keys // n_symbols, pair_keys % n_symbols
     common = (alignment == "common") & ~table.is_return[ticker] & ~table.is_return[benchmark]
+    index = _BenchmarkIndex.of(table, np.unique(benchmark))
 
+    # Blocks of whole pairs of about BLOCK_ROWS ticker rows each: the temporaries of a block stay small (and
+    # are reused), the results are written into arrays allocated once.
+    lengths = table.row_counts[ticker]
+    ends = np.cumsum(lengths)
+    cuts = np.flatnonzero(np.diff((ends - lengths) // BLOCK_ROWS)) + 1
+    blocks = np.concatenate([[0], cuts, [len(ticker)]]).astype(np.int64)
+    total = int(ends[-1]) if len(ends) else 0
+    out = _Aligned.empty(total)
+    kept = np.zeros(len(ticker), dtype=np.int64)
+    at = 0
+    for lo, hi in itertools.pairwise(blocks):  # a few blocks per 10^7 rows, not one per pair
+        part = slice(int(lo), int(hi))
+        kept[part] = _align_block(table, ticker[part], benchmark[part], common[part], index, return_type, out, at)
+        at += int(kept[part].sum())
+    offsets = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
+
+    # The benchmarks' own returns, once per benchmark (est_bench_own): every row but the first of a price.
+    counts = table.row_counts[index.codes]
+    priced = ~table.is_return[index.codes] & (counts > 0)
+    own_mask = np.ones(len(index.rows), dtype=bool)
+    own_mask[(np.cumsum(counts) - counts)[priced]] = False
+    own_rows = index.rows[own_mask]
+    own_counts = np.zeros(n_symbols, dtype=np.int64)
+    own_counts[index.codes] = counts - priced
+    return AlignedTable(
+        table=table,
+        ticker=ticker,
+        benchmark=benchmark,
+        offsets=offsets,
+        first=offsets[:-1] + (common & (kept > 0)),
+        day=out.day[:at],
+        returns=out.returns[:at],
+        market=out.market[:at],
+        span=out.span[:at],
+        zero_volume=out.zero_volume[:at],
+        own_offsets=np.concatenate([[0], np.cumsum(own_counts)]).astype(np.int64),
+        own_day=table.day[own_rows],
+        own_returns=own_returns(table, own_rows, return_type),
+    )
+
+
+BLOCK_ROWS = 1 << 21
+"""Ticker rows :func:`align_pairs` aligns at a time (about 2 M: int64 temporaries of 16 MB)."""
+
+
+@dataclass(frozen=True)
+class _Aligned:
+    """The output arrays of :func:`align_pairs`, filled block by block."""
+
+    day: IntArray
+    returns: FloatArray
+    market: FloatArray
+    span: IntArray
+    zero_volume: BoolArray
+
+    @classmethod
+    def empty(cls, n: int) -> _Aligned:
+        """Room for ``n`` rows (the ticker rows of all pairs; the rows kept are a prefix)."""
+        return cls(
+            np.empty(n, dtype=np.int64),
+            np.empty(n, dtype=np.float64),
+            np.empty(n, dtype=np.float64),
+            np.empty(n, dtype=np.int64),
+            np.empty(n, dtype=bool),
+        )
+
+
+def _align_block(
+    table: PriceTable,
+    ticker: IntArray,
+    benchmark: IntArray,
+    common: BoolArray,
+    index: _BenchmarkIndex,
+    return_type: ReturnType,
+    out: _Aligned,
+    at: int,
+) -> IntArray:
+    """Align a block of pairs into ``out`` from row ``at`` on; returns the number of rows kept per pair."""
     # Every row of every pair's ticker (pair g's at bounds[g]:bounds[g + 1]), with the benchmark's row that day.
     lengths = table.row_counts[ticker]
     bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     t_row = table.rows_of(ticker)
     day = table.day[t_row]
-    b_row = _benchmark_rows(table, benchmark, lengths, day)
+    b_row = index.find(benchmark, lengths, day)
     keep = b_row >= 0
     # Joined on the date, each side needs a return of its own: not the first row of a price series.
     joined = ~common & (lengths > 0)
     keep[bounds[:-1][joined & ~table.is_return[ticker]]] = False
     last = max(len(table) - 1, 0)
     bench_first_day = table.day[np.minimum(table.offsets[benchmark], last)]
-    at, found = table.lookup(ticker, bench_first_day)
-    on_first = joined & ~table.is_return[benchmark] & found & (table.day[np.minimum(at, last)] == bench_first_day)
-    keep[(bounds[:-1] + at - table.offsets[ticker])[on_first]] = False
+    found_at, found = table.lookup(ticker, bench_first_day)
+    on_first = joined & ~table.is_return[benchmark] & found
+    on_first &= table.day[np.minimum(found_at, last)] == bench_first_day
+    keep[(bounds[:-1] + found_at - table.offsets[ticker])[on_first]] = False
     if not keep.all():
-        kept = np.flatnonzero(keep)
-        lengths = np.diff(np.searchsorted(kept, bounds)).astype(np.int64)
-        bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        t_row, b_row, day = t_row[kept], b_row[kept], day[kept]
-        del kept
-    del keep
+        rows = np.flatnonzero(keep)
+        lengths = np.diff(np.searchsorted(rows, bounds)).astype(np.int64)
+        t_row, b_row, day = t_row[rows], b_row[rows], day[rows]
 
     # "common": each kept row but the first of its pair ends a return that starts at the previous kept row
     # (v[i] / v[j] - 1 or log(v[i] / v[j]), computed for every row from two shifted views; the value of the
     # first row of a pair is left unused). "date" and supplied returns: each side's own return that day.
-    returns = np.empty(len(t_row), dtype=np.float64)
-    market = np.empty(len(t_row), dtype=np.float64)
-    span = np.empty(len(t_row), dtype=np.int64)
+    m = len(t_row)
+    where = slice(at, at + m)
+    returns, market, span = out.returns[where], out.market[where], out.span[where]
     returns[:1], market[:1], span[:1] = np.nan, np.nan, 1  # every other row is written below
-    if common.any() and len(t_row) > 1:
-        for out, rows in ((returns, t_row), (market, b_row)):
+    if common.any() and m > 1:
+        for target, rows in ((returns, t_row), (market, b_row)):
             values = table.value[rows]
             with np.errstate(divide="ignore", invalid="ignore"):  # only across two pairs: left unused
-                np.divide(values[1:], values[:-1], out=out[1:])
+                np.divide(values[1:], values[:-1], out=target[1:])
                 if return_type == "log":
-                    np.log(out[1:], out=out[1:])
+                    np.log(target[1:], out=target[1:])
                 else:
-                    np.subtract(out[1:], 1.0, out=out[1:])
+                    np.subtract(target[1:], 1.0, out=target[1:])
         np.subtract(t_row[1:], t_row[:-1], out=span[1:])
     if not common.all():
         own = np.flatnonzero(~np.repeat(common, lengths)) if common.any() else slice(None)
         returns[own] = own_returns(table, t_row[own], return_type)
         market[own] = own_returns(table, b_row[own], return_type)
         span[own] = 1
-
-    # The benchmarks' own returns, once per benchmark (est_bench_own).
-    bench_rows = table.rows_of(np.unique(benchmark))
-    own_rows = bench_rows[_has_own_return(table, bench_rows)]
-    own_counts = np.bincount(table.codes[own_rows], minlength=n_symbols).astype(np.int64)
-    return AlignedTable(
-        table=table,
-        ticker=ticker,
-        benchmark=benchmark,
-        offsets=bounds,
-        first=bounds[:-1] + (common & (lengths > 0)),
-        day=day,
-        returns=returns,
-        market=market,
-        span=span,
-        zero_volume=table.zero_volume[t_row],
-        own_offsets=np.concatenate([[0], np.cumsum(own_counts)]).astype(np.int64),
-        own_day=table.day[own_rows],
-        own_returns=own_returns(table, own_rows, return_type),
-    )
+    out.day[where] = day
+    np.take(table.zero_volume, t_row, out=out.zero_volume[where])
+    return lengths
 
 
 DENSE_CELLS = 1 << 25
@@ -320,43 +355,54 @@ DENSE_CELLS = 1 << 25
 256 MB); above it, a binary search on (symbol, day) keys does the same."""
 
 
-def _benchmark_rows(table: PriceTable, benchmark: IntArray, lengths: IntArray, day: IntArray) -> IntArray:
-    """Row of the pair's benchmark on each enumerated ticker date, -1 where the benchmark has none.
+@dataclass(frozen=True)
+class _BenchmarkIndex:
+    """The rows of the benchmarks by date, built once per :func:`align_pairs`.
 
-    Parameters
-    ----------
-    table
-        Observed rows.
-    benchmark, lengths : (G,)
-        Benchmark code of each pair, and the number of enumerated ticker rows of each pair.
-    day : (sum(lengths),)
-        The enumerated dates, pair after pair.
-
-    Notes
-    -----
-    With few benchmarks (the usual case) a dense (benchmark x day) map of row numbers answers every date
-    with one index; otherwise (:data:`DENSE_CELLS`) each date is searched among the benchmarks' keys.
+    With few benchmarks (the usual case) a dense (benchmark x day) map of row numbers over the table's
+    dates answers every date with one index; otherwise (:data:`DENSE_CELLS`) each date is searched among
+    the benchmarks' sorted (symbol, day) keys.
     """
-    codes, slot = np.unique(benchmark, return_inverse=True)
-    rows = table.rows_of(codes)
-    if not len(rows):
-        return np.full(len(day), -1, dtype=np.int64)
-    row_day = table.day[rows]
-    first = int(min(row_day.min(), day.min())) if len(day) else 0
-    width = int(max(row_day.max(), day.max())) - first + 1 if len(day) else 1
-    one = len(codes) == 1
-    if len(codes) * width <= DENSE_CELLS:  # the map spans the dates asked too: no range check per date
+
+    codes: IntArray  # the benchmarks' symbol codes, sorted
+    rows: IntArray  # their rows, benchmark after benchmark
+    first: int  # the table's first day
+    width: int  # days from the table's first to its last day
+    cells: IntArray | None  # (len(codes) * width,) row of each (benchmark, day), -1 for none; or None
+    keys: IntArray | None  # the rows' sorted (symbol, day) keys, when there is no map
+
+    @classmethod
+    def of(cls, table: PriceTable, codes: IntArray) -> _BenchmarkIndex:
+        """The index of the benchmarks ``codes`` (sorted, distinct)."""
+        rows = table.rows_of(codes)
+        first = int(table.day.min()) if len(table) else 0
+        width = int(table.day.max()) - first + 1 if len(table) else 1
+        if len(codes) * width > DENSE_CELLS:
+            owner = np.repeat(codes, table.row_counts[codes])
+            return cls(codes, rows, first, width, None, row_keys(owner, table.day[rows]))
         cells = np.full(len(codes) * width, -1, dtype=np.int64)
         owner = np.repeat(np.arange(len(codes), dtype=np.int64), table.row_counts[codes])
-        cells[owner * width + row_day - first] = rows
-        offset = day - first
-        if not one:
-            offset += np.repeat(slot.ravel().astype(np.int64) * width, lengths)
-        return cells[offset]
-    keys = table.keys[rows]
-    wanted = row_keys(codes[0] if one else np.repeat(codes[slot.ravel()], lengths), day)
-    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-    return np.where(keys[at] == wanted, rows[at], -1)
+        cells[owner * width + table.day[rows] - first] = rows
+        return cls(codes, rows, first, width, cells, None)
+
+    def find(self, benchmark: IntArray, lengths: IntArray, day: IntArray) -> IntArray:
+        """Row of the pair's benchmark on each enumerated ticker date, -1 where the benchmark has none.
+
+        ``benchmark`` and ``lengths`` are per pair (its benchmark, its number of dates); ``day`` holds the
+        dates pair after pair, all of them dates of the table.
+        """
+        one = len(self.codes) == 1
+        if self.cells is not None:
+            offset = day - self.first
+            if not one:
+                offset += np.repeat(np.searchsorted(self.codes, benchmark) * self.width, lengths)
+            return self.cells[offset]
+        keys = self.keys
+        if keys is None or not len(keys):
+            return np.full(len(day), -1, dtype=np.int64)
+        wanted = row_keys(self.codes[0] if one else np.repeat(benchmark, lengths), day)
+        at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        return np.where(keys[at] == wanted, self.rows[at], -1)
 
 
 @frame_fields("pairs")
@@ -519,8 +565,7 @@ def gather_windows(
     day_zero = np.asarray(pd.to_datetime(firm_events["day_zero"]).to_numpy(), dtype="datetime64[D]").view(np.int64)
     dated = day_zero != _NAT
     lo, hi = aligned.first[pair], aligned.offsets[pair + 1]
-    pos0 = np.searchsorted(aligned.keys, row_keys(pair, np.where(dated, day_zero, 0)), side="left")
-    np.maximum(pos0, lo, out=pos0)  # a day 0 on or before a pair's first common date: its first return
+    pos0 = search_segments(aligned.day, lo, hi, np.where(dated, day_zero, 0))
     found = dated & (pos0 < hi)
     ok = np.flatnonzero(found)
     pair, pos0, lo, hi = pair[ok], pos0[ok], lo[ok], hi[ok]
@@ -534,8 +579,8 @@ def gather_windows(
     est_bench = None
     if bench_own:
         b = b_code[ok]
-        own_pos0 = np.searchsorted(aligned.own_keys, row_keys(b, a0), side="left")
-        own = _Window.of(own_pos0, aligned.own_offsets[b], aligned.own_offsets[b + 1], est_days)
+        own_lo, own_hi = aligned.own_offsets[b], aligned.own_offsets[b + 1]
+        own = _Window.of(search_segments(aligned.own_day, own_lo, own_hi, a0), own_lo, own_hi, est_days)
         est_bench = own.take(aligned.own_returns, np.nan)
         del own
     evt = _Window.of(pos0, lo, hi, evt_days)

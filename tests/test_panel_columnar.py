@@ -183,15 +183,19 @@ class Reference:
 
 
 # -------------------------------------------------------------------------------------------- the tests
-@pytest.mark.parametrize("dense", [True, False], ids=["dense-map", "key-search"])
+# the default; benchmarks' rows found by a search on keys instead of the dense map; pairs in blocks of ~50 rows
+SETTINGS = {"default": {}, "key-search": {"DENSE_CELLS": 0}, "small-blocks": {"BLOCK_ROWS": 50}}
+
+
+@pytest.mark.parametrize("setting", list(SETTINGS))
 @pytest.mark.parametrize("alignment", ["common", "date"])
 @pytest.mark.parametrize("return_type", ["simple", "log"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_panel_equals_the_per_pair_reference(
-    seed: int, return_type: str, alignment: str, dense: bool, monkeypatch: pytest.MonkeyPatch
+    seed: int, return_type: str, alignment: str, setting: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not dense:
-        monkeypatch.setattr(returns_module, "DENSE_CELLS", 0)
+    for name, value in SETTINGS[setting].items():
+        monkeypatch.setattr(returns_module, name, value)
     series, pairs = _design(seed)
     table = PriceTable.from_series(series.values())
     panel, excluded = build_panel(pairs, table, EST, EVT, return_type, alignment, bench_own=True)  # type: ignore[arg-type]

@@ -240,10 +240,15 @@ class PriceTable:
             ``rows[i]`` is a row index into the table; ``found[i]`` is False when the symbol has no row on or
             after that day (``rows[i]`` is then the symbol's end offset). With ``side="right"`` the first row
             strictly after the day.
+
+        Notes
+        -----
+        A bisection within each symbol's rows (:func:`search_segments`), so no (n,) key array is built.
         """
         codes = np.asarray(codes, dtype=np.int64)
-        rows = np.searchsorted(self.keys, row_keys(codes, np.asarray(days, dtype=np.int64)), side=side)
-        return rows, rows < self.offsets[codes + 1]
+        ends = self.offsets[codes + 1]
+        rows = search_segments(self.day, self.offsets[codes], ends, np.asarray(days, dtype=np.int64), side)
+        return rows, rows < ends
 
     def series(self, symbol: str) -> PriceSeries:
         """One symbol's rows as a :class:`PriceSeries` (for per-symbol callers at the edges and in tests)."""
@@ -307,6 +312,49 @@ def load_each(
     if bar is not None:
         bar.close()
     return PriceTable.from_series(loaded), failed
+
+
+def search_segments(
+    values: IntArray, lo: IntArray, hi: IntArray, targets: IntArray, side: Literal["left", "right"] = "left"
+) -> IntArray:
+    """For each query, the first position in its sorted segment whose value reaches the target.
+
+    Parameters
+    ----------
+    values : (n,)
+        Values sorted within each segment ``values[lo[i]:hi[i]]`` (e.g. the days of one symbol).
+    lo, hi : (m,)
+        Segment bounds of each query.
+    targets : (m,)
+        The values searched.
+    side
+        ``"left"``: the first position with ``values[p] >= targets[i]``; ``"right"``: ``values[p] > targets[i]``.
+
+    Returns
+    -------
+    (m,) int64
+        The position, ``hi[i]`` when no value of the segment reaches the target (as ``numpy.searchsorted``
+        within each segment).
+
+    Notes
+    -----
+    A vectorised bisection: each pass halves every open segment, so about log2(longest segment) passes over
+    the queries, and nothing of the size of ``values`` is allocated.
+    """
+    lo = np.array(lo, dtype=np.int64)
+    hi = np.array(hi, dtype=np.int64)
+    targets = np.asarray(targets)
+    open_ = np.flatnonzero(lo < hi)
+    while len(open_):
+        a, b = lo[open_], hi[open_]
+        mid = (a + b) // 2
+        value = values[mid]
+        right = value < targets[open_] if side == "left" else value <= targets[open_]
+        a = np.where(right, mid + 1, a)
+        b = np.where(right, b, mid)
+        lo[open_], hi[open_] = a, b
+        open_ = open_[a < b]
+    return lo
 
 
 def row_keys(codes: IntArray, days: IntArray) -> IntArray:
@@ -379,4 +427,5 @@ __all__ = [
     "load_each",
     "provenance_frame",
     "row_keys",
+    "search_segments",
 ]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from eventstudy.data.series import PriceSeries
-from eventstudy.data.table import DAY_OFFSET, KEY_STRIDE, PriceTable, load_each, row_keys
+from eventstudy.data.table import DAY_OFFSET, KEY_STRIDE, PriceTable, load_each, row_keys, search_segments
 from eventstudy.errors import PriceSourceError
 
 
@@ -145,3 +145,20 @@ class TestLoadEach:
         assert "prices" in capsys.readouterr().err
         load_each(_PerSymbol(), ["AAA", "BBB"], dt.date(2024, 1, 1), dt.date(2024, 1, 31))
         assert capsys.readouterr().err == ""
+
+
+class TestSearchSegments:
+    @pytest.mark.parametrize("side", ["left", "right"])
+    def test_equals_searchsorted_within_each_segment(self, side: str) -> None:
+        rng = np.random.default_rng(4)
+        lengths = rng.integers(0, 40, 30)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        values = np.concatenate([np.sort(rng.integers(0, 60, k)) for k in lengths]).astype(np.int64)
+        segment = rng.integers(0, 30, 500)
+        targets = rng.integers(-5, 65, 500)
+        got = search_segments(values, offsets[segment], offsets[segment + 1], targets, side)  # type: ignore[arg-type]
+        expected = [
+            offsets[g] + np.searchsorted(values[offsets[g] : offsets[g + 1]], t, side=side)  # type: ignore[call-overload]
+            for g, t in zip(segment, targets, strict=True)
+        ]
+        np.testing.assert_array_equal(got, expected)

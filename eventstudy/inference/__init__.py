@@ -21,7 +21,7 @@ from eventstudy.inference import clustered as _clustered  # noqa: F401  (registe
 from eventstudy.inference import nonparametric as _nonparametric  # noqa: F401  (registers the tests)
 from eventstudy.inference import parametric as _parametric  # noqa: F401  (registers the tests)
 from eventstudy.inference import resampling as _resampling  # noqa: F401  (registers the tests)
-from eventstudy.inference.base import REGISTRY, InferenceData, Scope, StatBlock, StatTest, get_tests
+from eventstudy.inference.base import REGISTRY, InferenceData, Scope, StatBlock, StatTest, get_tests, needs_estimation
 from eventstudy.inference.clustered import kp_correlation_table
 
 
@@ -143,4 +143,13 @@ def _stack(parts: list[StatBlock]) -> StatBlock:
     return StatBlock(**stacked, family=parts[0].family)
 
 
-__all__ = ["REGISTRY", "InferenceData", "StatBlock", "StatTest", "TestTable", "get_tests", "run_tests"]
+__all__ = [
+    "REGISTRY",
+    "InferenceData",
+    "StatBlock",
+    "StatTest",
+    "TestTable",
+    "get_tests",
+    "needs_estimation",
+    "run_tests",
+]

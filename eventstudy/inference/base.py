@@ -232,6 +232,11 @@ class StatTest(ABC):
     label: ClassVar[str]
     reference: ClassVar[str]
     scopes: ClassVar[tuple[Scope, ...]] = ("day", "window")
+    needs_estimation: ClassVar[bool]
+    """Whether :meth:`compute` reads an estimation-window field of :class:`InferenceData` (``est_resid``,
+    ``est_dates``, ``est_market``, ``est_bench_own``, or a quantity memoized from them) under some knob
+    value. Every registered test states it; a test with False gives the same block whatever those fields
+    hold, so a caller may drop them (:func:`needs_estimation`)."""
 
     @abstractmethod
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
@@ -284,6 +289,15 @@ def register(test: type[StatTest]) -> type[StatTest]:
     """Class decorator adding a test to :data:`REGISTRY` under its name."""
     REGISTRY[test.name] = test()
     return test
+
+
+def needs_estimation(names: tuple[str, ...] | None) -> bool:
+    """Whether any of the named tests (all registered tests when None) reads the estimation-window fields.
+
+    Only the tests are covered: :func:`eventstudy.inference.run_tests` also computes the
+    Kolari-Pynnönen r̄ table from ``est_resid`` and ``est_dates`` whatever tests are chosen.
+    """
+    return any(test.needs_estimation for test in get_tests(names))
 
 
 def get_tests(names: tuple[str, ...] | None) -> tuple[StatTest, ...]:

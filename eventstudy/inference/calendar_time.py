@@ -130,6 +130,7 @@ class CalendarTimePortfolio(StatTest):
     """
 
     name = "calendar_time_portfolio"
+    needs_estimation = True
     label = "Calendar-time portfolio t"
     reference = "Jaffe (1974); Mandelker (1974)"
     scopes = ("window",)

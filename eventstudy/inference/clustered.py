@@ -180,6 +180,7 @@ class BrownWarner1985(StatTest):
     """
 
     name = "brown_warner_1985"
+    needs_estimation = True
     label = "Brown-Warner CDA t"
     reference = "Brown and Warner (1980, 1985), JFE 8 and 14"
 
@@ -216,6 +217,7 @@ class Lamb(StatTest):
     """
 
     name = "lamb"
+    needs_estimation = True
     label = "Lamb t"
     reference = "Lamb (1995), JRI 62(1)"
 
@@ -427,6 +429,7 @@ class KpPatellZ(StatTest):
     """
 
     name = "kp_patell_z"
+    needs_estimation = True
     label = "KP-adjusted Patell Z"
     reference = "Kolari and Pynnönen (2010), RFS 23(11)"
 
@@ -450,6 +453,7 @@ class KpBmpT(StatTest):
     """
 
     name = "kp_bmp_t"
+    needs_estimation = True
     label = "KP-adjusted BMP t"
     reference = "Kolari and Pynnönen (2010), RFS 23(11)"
 

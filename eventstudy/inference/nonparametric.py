@@ -100,6 +100,7 @@ class SignTest(StatTest):
     """
 
     name = "sign"
+    needs_estimation = True  # N of the group counts events with estimation residuals (group_event_counts)
     label = "Sign test"
     reference = "Brown and Warner (1980), JFE 8"
 
@@ -147,6 +148,7 @@ class GeneralizedSign(StatTest):
     """
 
     name = "generalized_sign"
+    needs_estimation = True
     label = "Generalized sign Z"
     reference = "Cowan (1992), RQFA 2"
 
@@ -253,6 +255,7 @@ class CorradoRank(_CombinedSampleDayTest):
     """
 
     name = "corrado_rank"
+    needs_estimation = True
     label = "Corrado rank Z"
     reference = "Corrado (1989), JFE 23"
     normalize = "mean"
@@ -284,6 +287,7 @@ class ModifiedRank(_CombinedSampleDayTest):
     """
 
     name = "modified_rank"
+    needs_estimation = True
     label = "Modified rank Z"
     reference = "Corrado and Zivney (1992), JFQA 27(3)"
     normalize = "sqrt"
@@ -310,6 +314,7 @@ class CorradoZivneySign(_CombinedSampleDayTest):
     """
 
     name = "corrado_zivney_sign"
+    needs_estimation = True
     label = "Corrado-Zivney sign Z"
     reference = "Corrado and Zivney (1992), JFQA 27(3)"
     normalize = "sqrt"
@@ -349,6 +354,7 @@ class CowanRank(StatTest):
     """
 
     name = "cowan_rank"
+    needs_estimation = True
     label = "Cowan cumulative rank Z"
     reference = "Cowan (1992), RQFA 2"
     scopes = ("window",)
@@ -450,6 +456,7 @@ class Wilcoxon(StatTest):
     """
 
     name = "wilcoxon"
+    needs_estimation = False
     label = "Wilcoxon signed-rank W+"
     reference = "Wilcoxon (1945), Biometrics Bulletin 1(6)"
 
@@ -491,6 +498,7 @@ class GrankT(_GrankBase):
     """
 
     name = "grank_t"
+    needs_estimation = True
     label = "GRANK t"
 
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
@@ -527,6 +535,7 @@ class GrankZ(_GrankBase):
     """
 
     name = "grank_z"
+    needs_estimation = True
     label = "GRANK Z"
 
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:

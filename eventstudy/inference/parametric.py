@@ -295,6 +295,7 @@ class CrossSectionalT(StatTest):
     """
 
     name = "cross_sectional_t"
+    needs_estimation = False
     label = "Cross-sectional t"
     reference = "Brown and Warner (1985), JFE 14"
 
@@ -325,6 +326,7 @@ class PatellZ(StatTest):
     """
 
     name = "patell_z"
+    needs_estimation = False
     label = "Patell Z"
     reference = "Patell (1976), JAR 14(2)"
 
@@ -365,6 +367,7 @@ class BmpT(StatTest):
     """
 
     name = "bmp_t"
+    needs_estimation = False
     label = "BMP t"
     reference = "Boehmer, Musumeci and Poulsen (1991), JFE 30(2)"
 
@@ -393,6 +396,7 @@ class J1(StatTest):
     """
 
     name = "j1"
+    needs_estimation = False
     label = "J1 (CLM)"
     reference = "Campbell, Lo and MacKinlay (1997), ch. 4"
 
@@ -420,6 +424,7 @@ class J2(StatTest):
     """
 
     name = "j2"
+    needs_estimation = False
     label = "J2 (CLM)"
     reference = "Campbell, Lo and MacKinlay (1997), ch. 4"
     scopes = ("window",)
@@ -451,6 +456,7 @@ class BrownWarner1980(StatTest):
     """
 
     name = "brown_warner_1980"
+    needs_estimation = False
     label = "Brown-Warner (1980) t"
     reference = "Brown and Warner (1980), JFE 8"
 
@@ -489,6 +495,7 @@ class SkewnessAdjustedT(StatTest):
     """
 
     name = "skewness_adjusted_t"
+    needs_estimation = False
     label = "Skewness-adjusted t"
     reference = "Hall (1992); Lyon, Barber and Tsai (1999), JF 54(1)"
     scopes = ("window",)
@@ -530,6 +537,7 @@ class SkewnessAdjustedBootstrap(StatTest):
     """
 
     name = "skewness_adjusted_bootstrap"
+    needs_estimation = False
     label = "Skewness-adjusted t (bootstrap)"
     reference = "Lyon, Barber and Tsai (1999), JF 54(1)"
     scopes = ("window",)

@@ -228,6 +228,7 @@ class BootstrapCaar(_ResamplingTest):
     """
 
     name = "bootstrap_caar"
+    needs_estimation = False
     label = "Event bootstrap CAAR"
     reference = "Efron and Tibshirani (1993); Lyon, Barber and Tsai (1999), JF 54(1)"
     what_day = "an AR"
@@ -264,6 +265,7 @@ class WildBootstrapBmp(_ResamplingTest):
     """
 
     name = "wild_bootstrap_bmp"
+    needs_estimation = False
     label = "Wild bootstrap BMP t"
     reference = "Boehmer, Musumeci and Poulsen (1991), JFE 30(2); Mammen (1993), AoS 21(1)"
     what_day = "a standardized AR"

@@ -7,6 +7,7 @@ Hierarchy::
         UnknownNameError(InputError)            exit 2   unknown model, test or profile name
       DataError(EventStudyError)                exit 3   no usable prices at all, unreadable store
         PriceSourceError(DataError)             exit 3   one ticker failed; the study turns it into an exclusion
+      WorkerLostError(EventStudyError)          exit 1   worker processes kept dying (killed, out of memory)
     EventStudyWarning(UserWarning)                       base of every warning the package emits
       ReturnUnitsWarning                                 returns that look like percent, or a gain > 100 %
 
@@ -128,6 +129,30 @@ class PriceSourceError(DataError):
         super().__init__(text)
 
 
+class WorkerLostError(EventStudyError):
+    """Worker processes of an executor kept dying (killed, out of memory) until its retries ran out.
+
+    Parameters
+    ----------
+    executor
+        The executor's name (``"processes"``).
+    unfinished
+        How many work items had no result when the last retry failed.
+    attempts
+        How many pools were started.
+    """
+
+    def __init__(self, executor: str, unfinished: int, attempts: int) -> None:
+        self.executor = executor
+        self.unfinished = unfinished
+        self.attempts = attempts
+        super().__init__(
+            f"{executor} executor: a worker process died in each of {attempts} attempts, leaving {unfinished} "
+            "chunk(s) without a result (killed, or out of memory?); retry with fewer workers or a smaller "
+            "chunk size, or raise the retries"
+        )
+
+
 class EventStudyWarning(UserWarning):
     """Base class of every warning emitted by ``eventstudy``: one filter silences them all."""
 
@@ -149,4 +174,5 @@ __all__ = [
     "PriceSourceError",
     "ReturnUnitsWarning",
     "UnknownNameError",
+    "WorkerLostError",
 ]

@@ -17,7 +17,8 @@ Design:
 - sample s is drawn with its own generator, ``SeedSequence(seed).spawn(n_samples)[s]``, and chunks
   of ``chunk_size`` samples are fixed, so results for a given seed do not depend on the number of
   worker processes (and the first m samples of a longer run equal a run with ``n_samples = m``);
-- chunks run in spawned worker processes with one BLAS thread each (:data:`_WORKER_ENVIRONMENT`).
+- chunks run in spawned worker processes with one BLAS thread each
+  (:data:`eventstudy.executors.WORKER_ENVIRONMENT`).
 """
 
 from __future__ import annotations
@@ -25,12 +26,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import multiprocessing
-import os
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +39,7 @@ from eventstudy import _kernels as kn
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.conventions import Conventions
 from eventstudy.errors import InputError
+from eventstudy.executors import worker_environment
 from eventstudy.inference import get_tests
 from eventstudy.models import get_model
 from eventstudy.returns import ReturnPanel, ReturnType
@@ -371,7 +371,7 @@ def simulate(
                 if bar is not None:
                     bar.update(len(chunk))
         else:
-            with _worker_environment():  # inherited by the spawned workers at start-up
+            with worker_environment():  # inherited by the spawned workers at start-up
                 pool = ProcessPoolExecutor(
                     max_workers=n_workers,
                     mp_context=multiprocessing.get_context("spawn"),
@@ -404,39 +404,6 @@ def simulate(
         elapsed=time.perf_counter() - started,
         workers=n_workers,
     )
-
-
-_WORKER_ENVIRONMENT = {
-    # one BLAS thread per worker: with a multi-threaded BLAS inside each of two workers on two cores, the
-    # matrix products of some tests (Kolari-Pynnönen r̄) ran several times slower
-    "OPENBLAS_NUM_THREADS": "1",
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "BLIS_NUM_THREADS": "1",
-    # glibc malloc: keep freed blocks of up to 32 MB on the heap instead of returning them to the kernel
-    # after every test call; this removed ~90 % of the page faults (system time 12 % -> 1 % of CPU time)
-    "MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024),
-    "MALLOC_TRIM_THRESHOLD_": str(256 * 1024 * 1024),
-}
-
-
-@contextmanager
-def _worker_environment() -> Iterator[None]:
-    """Set :data:`_WORKER_ENVIRONMENT` while worker processes start, then restore the caller's values.
-
-    The workers are spawned (fresh interpreters), so BLAS and malloc read these variables when they load;
-    the calling process is not affected.
-    """
-    saved = {name: os.environ.get(name) for name in _WORKER_ENVIRONMENT}
-    os.environ.update(_WORKER_ENVIRONMENT)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _validate(spec: SimulationSpec, workers: int) -> None:

@@ -1,730 +1,623 @@
 #!/usr/bin/env python
-"""Benchmark the event-study engine on synthetic firm-events.
+"""Benchmark the event-study engine on the one-firm-per-event design, against a bare-numpy floor.
 
-For each size N (firm-events) the script builds, in a fresh subprocess, a synthetic market on real XNYS
-sessions: one market return series (``^GSPC``) and ``--tickers`` stocks that follow a market model with
-random alpha, beta and sigma, held in memory as a long ``date, ticker, return`` DataFrame. It draws N/10
-date-only events of 10 distinct tickers each (event dates are sessions, so day 0 is the event date) and
-runs the default study through the public API::
+The design of earnings-announcement, M&A and CRSP studies (issue 8): N events of one firm each, a market
+model on 240 estimation returns ([-250, -11]), an 11-day event window ([-5, +5]) and the default CAR windows
+([0,0], [0,+1], [-1,+1], [0,+5], [-5,+5]). Synthetic data on real XNYS sessions from 1998: N / 100 stocks
+(at least 1), each with about 100 events, one every 63 sessions (day 0 = 255 + 63 k + a uniform draw in
+[0, 52], so event windows of one stock never overlap), returns R = alpha + beta R_m + sigma e against one
+market ``^GSPC``. N = 10^6 is 10,000 stocks on about 6,570 sessions (66 M return rows). The data are
+written once per (N, seed) under ``--data`` (default ``/tmp/eventstudy-bench``): ``returns.parquet``
+(long ``date, ticker, return``: date32, dictionary-encoded ticker, float64; sorted by ticker and date, one
+row group per 200 stocks), ``returns.csv`` (the same values, shortest round-trip decimals), ``events.csv``
+(``event_id, date, tickers, benchmark`` in date order).
 
-    EventStudy(events_from_frame(frame), ReturnsFrame(returns), estimation_window=(-250, -11),
-               event_window=(-10, 10)).run()
+Runs per N, each in a fresh process (so its peak RSS is its own), ``--repeat`` times interleaved:
 
-i.e. a market model on 240 estimation returns, ARs over 21 event days, CARs over the five default windows
-with exact variances, and the cross-sectional t, Patell Z and BMP t per day and per CAR window, per event
-and pooled. It then reads the ``car`` and ``tests`` frames.
+``cli``
+    the whole process through the console script::
 
-Reported per N:
+        eventstudy run events.csv --returns returns.parquet --estimation -250:-11 --window -5:5
+            --tests cross_sectional_t,patell_z,bmp_t --formats csv --quiet --out DIR
 
-- ``run()`` wall time: the first run in the fresh process (cold memory) and the best of ``--repeat``,
-  and the time to build the ``car`` and ``tests`` frames;
-- a phase breakdown of ``run()`` itself: its steps (pairs, calendar day 0, price loading, day 0 on the
-  rows, return panel, model fit, CARs, tests) are wrapped with timers while it runs, so nothing is
-  re-implemented here; the rest is exclusion bookkeeping and building the result;
-- the engine's compute part (model fit + CARs + tests, from that breakdown) against a floor: the same
-  arithmetic written with bare numpy on pre-gathered complete (N x 240) and (N x 21) arrays;
-- peak memory: the process's peak resident set size (``getrusage``; the input data are part of it) with
-  the resident size just before ``run()``, and the ``tracemalloc`` peak of the Python/numpy allocations
-  made by ``run()``;
-- a per-event statsmodels OLS loop, timed on at most ``--sm-events`` firm-events and extrapolated
-  linearly to larger N (marked ``~``).
+    wall time from the parent (interpreter start, imports, reading, the study, writing the tables: per-firm-
+    event tables above 100,000 rows as partitioned Parquet, the others CSV), peak RSS and CPU time of the
+    child from ``wait4``;
+``floor``
+    ``scripts/bench_floor.py``: the same arithmetic in bare numpy reading ``returns.csv`` (see its
+    docstring); its CARs must equal the CLI's to 1e-10 and its pooled statistics the CLI's to 1e-8
+    (relative), which the script checks after each size (``CAR check``, ``stats check``);
+``stages`` (first repeat only)
+    ``scripts/bench_study.py``: the CLI's study through the API, with wall time and peak RSS per stage
+    (``run``'s progress messages) and the exclusive time of its phases; "engine compute" = fit + CARs +
+    inference inputs + tests, set against the floor's compute (fit, ARs, CARs, tests on gathered windows);
+``default`` (first repeat, N <= ``--default-max``)
+    the same with every registered test (the default study);
+``profile`` (``--profile N``)
+    a cProfile of the study at that N; the top entries are printed after the tables.
+
+A run that exceeds ``--max-rss-gb`` (resident set of the child, sampled every 0.1 s) or ``--timeout`` is
+killed and reported as such (the machine is shared).
 
 Usage::
 
-    python scripts/bench.py                      # N = 1,000 / 10,000 / 100,000
-    python scripts/bench.py --sizes 1000,20000
-    python scripts/bench.py --quick              # small sizes, a smoke test (well under 30 s)
-    python scripts/bench.py --profile            # also cProfile run() at the largest N (to stderr)
+    python scripts/bench.py --quick                  # N = 2,000 and 10,000: a smoke test, well under a minute
+    python scripts/bench.py --sizes 30000,100000,1000000 --repeat 2 --profile 100000
+    python scripts/bench.py --sizes 30000 --json /tmp/bench.json
 
-Progress goes to stderr when it is a terminal; the results table is printed to stdout, followed by the
-same table as markdown. Wall times depend on what else runs on the machine: the notes give the load
-average and the CPU time split of the first run.
+Tables go to stdout as markdown (paste into docs/benchmark.md); progress to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
-import gc
 import json
 import math
 import os
 import platform
-import resource
+import re
+import shutil
+import signal
 import subprocess
 import sys
 import time
-import tracemalloc
-from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 MARKET = "^GSPC"
-ESTIMATION = (-250, -11)
-EVENT_WINDOW = (-10, 10)
-TICKERS_PER_EVENT = 10
-N_DATES = 3000
-FIRST_SESSION = "2009-01-02"
-TESTS = ("cross_sectional_t", "patell_z", "bmp_t")
-TARGET_SECONDS = 5.0
-TARGET_RSS_MB = 2048.0
-TARGET_RATIO = 3.0
+EVENTS_PER_TICKER = 100
+SPACING = 63
+LEAD = 255
+TAIL = 70
+FIRST_SESSION = "1998-01-02"
+TICKERS_PER_ROW_GROUP = 200
+PEER_TESTS = "cross_sectional_t,patell_z,bmp_t"
+CAR_WINDOWS = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5))
+DATA_VERSION = 1
+HERE = Path(__file__).resolve().parent
 
-PHASES = (
-    ("pairs", "pairs(): one row per (event, ticker)"),
-    ("calendar", "calendar_day_zero() (without its own pairs() call)"),
-    ("load", "load_prices()"),
-    ("resolve", "resolve_day_zero() on the observed rows"),
-    ("panel", "build_panel(): aligned return arrays"),
-    ("fit", "market model fit (OLS, AR, leverage)"),
-    ("cars", "CARs and exact variances"),
-    ("tests", "run_tests(): 3 tests x (day, window) x groups"),
-)
+TARGET_PROCESS_RATIO = 0.35
+TARGET_COMPUTE_RATIO = 2.0
+TARGET_DEFAULT_S = 10.0
+TARGET_MILLION_S = 60.0
+TARGET_MILLION_GB = 8.0
 
 
-def _progress(message: str) -> None:
-    if sys.stderr.isatty():
-        print(message, file=sys.stderr, flush=True)
+def say(message: str) -> None:
+    """Progress on stderr."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------- data
 
 
-def make_data(n_firm_events: int, n_tickers: int, seed: int) -> tuple[Any, Any]:
-    """Synthetic long returns frame and events frame.
+def design(n: int) -> tuple[int, int]:
+    """(stocks, sessions) of the design at N firm-events: N / 100 stocks with up to 100 events each."""
+    tickers = max(1, math.ceil(n / EVENTS_PER_TICKER))
+    per_ticker = math.ceil(n / tickers)
+    return tickers, LEAD + SPACING * per_ticker + TAIL
 
-    Returns
-    -------
-    returns : DataFrame
-        ``date, ticker, return`` for ``n_tickers`` stocks and the market ``^GSPC`` on ``N_DATES`` XNYS
-        sessions; stock returns follow R = alpha + beta R_m + sigma e.
-    events : DataFrame
-        ``event_id, date, tickers, benchmark``: ceil(N / 10) date-only events on sessions, each with 10
-        distinct tickers (the last one may have fewer), benchmark ``^GSPC``.
-    """
+
+def make_data(folder: Path, n: int, seed: int) -> dict[str, Any]:
+    """Write the returns (Parquet and CSV) and events of size N into ``folder``, unless already there."""
+    meta_path = folder / "meta.json"
+    tickers, n_sessions = design(n)
+    meta: dict[str, Any] = {"version": DATA_VERSION, "n": n, "seed": seed, "tickers": tickers, "sessions": n_sessions}
+    if meta_path.exists() and {k: v for k, v in json.loads(meta_path.read_text()).items() if k in meta} == meta:
+        return json.loads(meta_path.read_text())
     import warnings
 
     import exchange_calendars as xcals
-    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
 
-    rng = np.random.default_rng(seed)
+    say(f"writing data for N = {n:,} ({tickers:,} stocks x {n_sessions:,} sessions) to {folder}")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        calendar = xcals.get_calendar("XNYS", start=FIRST_SESSION, end="2022-12-30")
-    sessions = pd.DatetimeIndex(calendar.sessions[:N_DATES]).as_unit("ns")
-    n_dates = len(sessions)
-    market = rng.normal(0.0004, 0.011, n_dates)
-    alpha = rng.normal(0.0, 0.0004, n_tickers)
-    beta = rng.uniform(0.4, 1.6, n_tickers)
-    sigma = rng.uniform(0.008, 0.03, n_tickers)
-    stock = (
-        alpha[:, None] + beta[:, None] * market[None, :] + sigma[:, None] * rng.standard_normal((n_tickers, n_dates))
-    )
-    names = np.array([f"S{i:05d}" for i in range(n_tickers)], dtype=object)
-    returns = pd.DataFrame(
-        {
-            "date": np.concatenate([np.tile(sessions.values, n_tickers), sessions.values]),
-            "ticker": np.concatenate([np.repeat(names, n_dates), np.full(n_dates, MARKET, dtype=object)]),
-            "return": np.concatenate([stock.ravel(), market]),
-        }
-    )
-    del stock
+        calendar = xcals.get_calendar("XNYS", start=FIRST_SESSION, end="2025-12-31")
+    sessions = calendar.sessions[:n_sessions].to_numpy().astype("datetime64[D]")
+    if len(sessions) < n_sessions:
+        raise SystemExit(f"bench: the XNYS calendar has {len(sessions)} sessions, {n_sessions} needed")
+    rng = np.random.default_rng(seed)
+    market = rng.normal(0.0004, 0.011, n_sessions)
+    names = np.array([f"S{i:05d}" for i in range(tickers)], dtype=object)
 
-    n_events = math.ceil(n_firm_events / TICKERS_PER_EVENT)
-    rounds = math.ceil(n_events * TICKERS_PER_EVENT / n_tickers)
-    # Consecutive blocks of 10 within a permutation are distinct tickers (n_tickers is a multiple of 10).
-    draws = np.concatenate([rng.permutation(n_tickers) for _ in range(rounds)])[: n_events * TICKERS_PER_EVENT]
-    draws = draws.reshape(n_events, TICKERS_PER_EVENT)
-    lead, lag = -ESTIMATION[0] + 5, EVENT_WINDOW[1] + 5
-    day = rng.integers(lead, n_dates - lag, n_events)
-    sizes = np.full(n_events, TICKERS_PER_EVENT)
-    sizes[-1] = n_firm_events - TICKERS_PER_EVENT * (n_events - 1)
+    # Events: slot k of stock t on session LEAD + 63 k + U[0, 52]; the first N slots in stock order.
+    per_ticker = math.ceil(n / tickers)
+    slots = LEAD + SPACING * np.arange(per_ticker)[None, :] + rng.integers(0, SPACING - 10, (tickers, per_ticker))
+    day0 = slots.ravel()[:n]
+    firm = np.repeat(np.arange(tickers), per_ticker)[:n]
+    order = np.lexsort((firm, day0))
     events = pd.DataFrame(
         {
-            "event_id": [f"E{i:06d}" for i in range(n_events)],
-            "date": sessions[day].strftime("%Y-%m-%d"),
-            "tickers": [";".join(names[row[:k]]) for row, k in zip(draws, sizes, strict=False)],
+            "event_id": [f"E{i:07d}" for i in range(n)],
+            "date": np.datetime_as_string(sessions[day0[order]], unit="D"),
+            "tickers": names[firm[order]],
             "benchmark": MARKET,
         }
     )
-    return returns, events
+    events.to_csv(folder / "events.csv", index=False)
 
-
-# -------------------------------------------------------------------------------------------- floor
-
-
-def floor_compute(
-    y_est: np.ndarray,
-    x_est: np.ndarray,
-    y_evt: np.ndarray,
-    x_evt: np.ndarray,
-    starts: np.ndarray,
-    car_cols: list[tuple[int, int]],
-) -> dict[str, np.ndarray]:
-    """Bare numpy market model, AR, CAR (exact variance) and the three tests, on complete data.
-
-    ``starts`` are the first rows of each event group (rows sorted by group). Returns the statistics and
-    p-values so nothing is optimised away.
-    """
-    from scipy import special
-
-    n, m = y_est.shape
-    x_mean = x_est.mean(axis=1)
-    y_mean = y_est.mean(axis=1)
-    xc = x_est - x_mean[:, None]
-    yc = y_est - y_mean[:, None]
-    sxx = np.einsum("ij,ij->i", xc, xc)
-    beta = np.einsum("ij,ij->i", xc, yc) / sxx
-    alpha = y_mean - beta * x_mean
-    resid = yc - beta[:, None] * xc
-    s2 = np.einsum("ij,ij->i", resid, resid) / (m - 2)
-    ar = y_evt - alpha[:, None] - beta[:, None] * x_evt
-    dx = x_evt - x_mean[:, None]
-    ar_var = s2[:, None] * (1.0 + 1.0 / m + dx * dx / sxx[:, None])
-    sar = ar / np.sqrt(ar_var)
-    zero = np.zeros((n, 1))
-    cum_ar = np.concatenate([zero, np.cumsum(ar, axis=1)], axis=1)
-    cum_dx = np.concatenate([zero, np.cumsum(dx, axis=1)], axis=1)
-    lo = np.array([c[0] for c in car_cols])
-    hi = np.array([c[1] + 1 for c in car_cols])
-    length = (hi - lo).astype(np.float64)
-    car = cum_ar[:, hi] - cum_ar[:, lo]
-    g = cum_dx[:, hi] - cum_dx[:, lo]
-    car_var = s2[:, None] * (length + length**2 / m + g * g / sxx[:, None])
-    scar = car / np.sqrt(car_var)
-    df = np.full(n, m - 2.0)
-    patell_var = df / (df - 2.0)
-
-    out: dict[str, np.ndarray] = {}
-    for scope, raw, std in (("day", ar, sar), ("window", car, scar)):
-        for label, reduce in (
-            ("all", lambda v: v.sum(axis=0, keepdims=True)),
-            ("group", lambda v: np.add.reduceat(v, starts, axis=0)),
-        ):
-            count = reduce(np.ones((n, 1)))
-            codes = (
-                np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n])) if label == "group" else np.zeros(n, int)
-            )
-            for name, values in (("cross_sectional_t", raw), ("bmp_t", std)):
-                mean = reduce(values) / count
-                dev = values - mean[codes]
-                sd = np.sqrt(reduce(dev * dev) / (count - 1))
-                t = mean / (sd / np.sqrt(count))
-                out[f"{name}/{scope}/{label}"] = t
-                out[f"{name}/{scope}/{label}/p"] = 2.0 * special.stdtr(count - 1, -np.abs(t))
-            z = reduce(std) / np.sqrt(reduce(patell_var[:, None]))
-            out[f"patell_z/{scope}/{label}"] = z
-            out[f"patell_z/{scope}/{label}/p"] = 2.0 * special.ndtr(-np.abs(z))
-    out["car_t"] = scar
-    out["car_p"] = 2.0 * special.stdtr(df[:, None], -np.abs(scar))
-    return out
-
-
-# -------------------------------------------------------------------------------------- statsmodels
-
-
-def statsmodels_loop(
-    y_est: np.ndarray, x_est: np.ndarray, y_evt: np.ndarray, x_evt: np.ndarray, car_cols: list[tuple[int, int]]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-event statsmodels OLS: fit, AR with forecast-error variance, CARs with exact variance.
-
-    The cross-event statistics are then a few vectorised lines; the loop is what costs.
-    """
-    import statsmodels.api as sm
-
-    n = len(y_est)
-    ar = np.empty(y_evt.shape)
-    sar = np.empty(y_evt.shape)
-    scar = np.empty((n, len(car_cols)))
-    for i in range(n):
-        res = sm.OLS(y_est[i], sm.add_constant(x_est[i])).fit()
-        design = sm.add_constant(x_evt[i], has_constant="add")
-        pred = res.get_prediction(design)
-        ar[i] = y_evt[i] - pred.predicted_mean
-        sar[i] = ar[i] / np.sqrt(pred.se_mean**2 + res.scale)
-        cov = res.cov_params()
-        for c, (a, b) in enumerate(car_cols):
-            g = design[a : b + 1].sum(axis=0)
-            scar[i, c] = ar[i, a : b + 1].sum() / np.sqrt(res.scale * (b + 1 - a) + g @ cov @ g)
-    return ar, sar, scar
-
-
-# ------------------------------------------------------------------------------------------- worker
-
-
-def _rss_now_mb() -> float:
-    try:
-        with open("/proc/self/statm") as handle:
-            pages = int(handle.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError):
-        return float("nan")
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS mark (Linux ``clear_refs`` 5), so later peaks belong to ``run()``."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
-
-
-def _best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    best, value = math.inf, None
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, value
-
-
-class PhaseClock:
-    """Exclusive wall time of named steps: time spent in a nested timed step is not counted twice."""
-
-    def __init__(self) -> None:
-        self.times: dict[str, float] = {}
-        self.calls: dict[str, int] = {}
-        self._stack: list[float] = []
-
-    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Wrap ``fn`` so that its wall time is added to phase ``name``."""
-        clock = self
-
-        @functools.wraps(fn)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            clock._stack.append(0.0)
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                elapsed = time.perf_counter() - start
-                child = clock._stack.pop()
-                clock.times[name] = clock.times.get(name, 0.0) + elapsed - child
-                clock.calls[name] = clock.calls.get(name, 0) + 1
-                if clock._stack:
-                    clock._stack[-1] += elapsed
-
-        return timed
-
-
-@contextlib.contextmanager
-def phase_clock() -> Iterator[PhaseClock]:
-    """Time the steps ``EventStudy.run()`` chains by wrapping them for the duration of the block.
-
-    Nothing is re-implemented here: ``run()`` itself is timed, with its step functions (the public
-    steps of ``EventStudy``, and the functions ``eventstudy.study`` calls) temporarily wrapped. A step
-    that the package no longer has is skipped.
-    """
-    import eventstudy.study as study_module
-    from eventstudy.models import get_model
-
-    clock = PhaseClock()
-    targets: list[tuple[str, Any, str]] = [
-        ("pairs", study_module.EventStudy, "pairs"),
-        ("calendar", study_module.EventStudy, "calendar_day_zero"),
-        ("load", study_module.EventStudy, "load_prices"),
-        ("resolve", study_module, "resolve_day_zero"),
-        ("panel", study_module, "build_panel"),
-        ("fit", type(get_model("market")), "fit"),
-        ("cars", study_module.EventStudy, "_cars"),
-        ("tests", study_module, "run_tests"),
-    ]
-    undo: list[tuple[Any, str, Any]] = []
-    try:
-        for name, owner, attr in targets:
-            if not hasattr(owner, attr):
-                continue
-            own = vars(owner).get(attr, _MISSING)
-            setattr(owner, attr, clock.wrap(name, getattr(owner, attr)))
-            undo.append((owner, attr, own))
-        yield clock
-    finally:
-        for owner, attr, own in reversed(undo):
-            if own is _MISSING:
-                delattr(owner, attr)
+    schema = pa.schema([("date", pa.date32()), ("ticker", pa.string()), ("return", pa.float64())])
+    csv_options = pacsv.WriteOptions(quoting_style="none")
+    with (
+        pq.ParquetWriter(folder / "returns.parquet", schema) as parquet,
+        pacsv.CSVWriter(folder / "returns.csv", schema, write_options=csv_options) as csv,
+    ):
+        batches: list[tuple[np.ndarray, int | None]] = [(np.array([MARKET], dtype=object), None)]
+        batches += [(names[i : i + TICKERS_PER_ROW_GROUP], i) for i in range(0, tickers, TICKERS_PER_ROW_GROUP)]
+        for batch_names, first in batches:
+            k = len(batch_names)
+            if first is None:
+                values = market
             else:
-                setattr(owner, attr, own)
+                alpha = rng.normal(0.0, 0.0004, k)
+                beta = rng.uniform(0.4, 1.6, k)
+                sigma = rng.uniform(0.008, 0.03, k)
+                noise = rng.standard_normal((k, n_sessions))
+                values = (alpha[:, None] + beta[:, None] * market + sigma[:, None] * noise).ravel()
+            table = pa.table(
+                {
+                    "date": pa.array(np.tile(sessions, k)),
+                    "ticker": pa.array(np.repeat(batch_names, n_sessions)),
+                    "return": pa.array(values),
+                },
+                schema=schema,
+            )
+            parquet.write_table(table)
+            csv.write_table(table)
+    meta["rows"] = (tickers + 1) * n_sessions
+    meta["first"], meta["last"] = str(sessions[0]), str(sessions[-1])
+    meta["mb"] = {name: (folder / name).stat().st_size / 2**20 for name in ("returns.parquet", "returns.csv")}
+    meta_path.write_text(json.dumps(meta))
+    return meta
 
 
-_MISSING = object()
-COMPUTE_PHASES = ("fit", "cars", "tests")
+# ------------------------------------------------------------------------------------------- runner
 
 
-def worker(n: int, n_tickers: int, seed: int, repeat: int, sm_events: int, profile: bool) -> dict[str, Any]:
-    """Measure one size in this process; returns the numbers as a dict (printed as JSON)."""
-    out: dict[str, Any] = {"n": n, "tickers": n_tickers}
+def rss_mb(pid: int) -> float:
+    """Resident set size of process ``pid`` in MiB (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_child(command: list[str], max_rss_mb: float, timeout: float, repo: Path | None = None) -> dict[str, Any]:
+    """Run ``command`` in a fresh process; wall time, peak RSS and CPU time (``wait4``), killed past the limits.
+
+    With ``repo``, the package is imported from that checkout (``PYTHONPATH``), e.g. a ``git archive`` of a
+    commit, so the measurement is not disturbed by work in progress in this one.
+    """
+    env = dict(os.environ, PYTHONPATH=str(repo)) if repo is not None else None
+    load = os.getloadavg()[0]
     start = time.perf_counter()
-    import eventstudy as es
-    from eventstudy.spec import DEFAULT_CAR_WINDOWS
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    killed = ""
+    sampled = 0.0
+    while True:
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            break
+        sampled = max(sampled, rss_mb(child.pid))
+        if not killed and sampled > max_rss_mb:
+            killed = f"killed: RSS above {max_rss_mb / 1024:.1f} GB"
+        elif not killed and time.perf_counter() - start > timeout:
+            killed = f"killed: over {timeout:.0f} s"
+        if killed:
+            os.kill(child.pid, signal.SIGKILL)
+        time.sleep(0.1)
+    wall = time.perf_counter() - start
+    out, err = child.communicate()
+    child.returncode = os.waitstatus_to_exitcode(status)
+    record: dict[str, Any] = {
+        "wall_s": wall,
+        "peak_mb": usage.ru_maxrss / 1024.0,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "load_before": load,
+        "load_after": os.getloadavg()[0],
+        "exit": child.returncode,
+        "killed": killed,
+    }
+    if child.returncode:
+        record["stderr"] = err[-2000:]
+        say(f"{command[1] if len(command) > 1 else command[0]} failed (exit {child.returncode}) {killed}")
+        say(err[-2000:])
+    else:
+        lines = out.strip().splitlines()
+        if lines and lines[-1].startswith("{"):
+            record["report"] = json.loads(lines[-1])
+    return record
 
-    returns, events_frame = make_data(n, n_tickers, seed)
-    out["setup_s"] = time.perf_counter() - start
-    out["source_s"], source = _best(lambda: es.ReturnsFrame(returns, description="synthetic returns"), 1)
-    out["events_s"], events = _best(lambda: es.events_from_frame(events_frame), 1)
 
-    def study(subset: Any = None) -> Any:
-        return es.EventStudy(
-            events if subset is None else subset,
-            source,
-            estimation_window=ESTIMATION,
-            event_window=EVENT_WINDOW,
-            car_windows=DEFAULT_CAR_WINDOWS,
-            tests=TESTS,
-            progress=False,
-        )
+def console_script(repo: Path | None) -> list[str]:
+    """The ``eventstudy`` console script of this environment, or its equivalent run on ``repo``'s package."""
+    if repo is not None:
+        return [sys.executable, "-c", "import sys; from eventstudy.cli import main; sys.exit(main())"]
+    beside = Path(sys.executable).parent / "eventstudy"
+    return [str(beside) if beside.exists() else shutil.which("eventstudy") or "eventstudy"]
 
-    # Warm-up on one event: imports and the XNYS calendar are built once per process.
-    start = time.perf_counter()
-    study(events[:1]).run()
-    out["warmup_s"] = time.perf_counter() - start
 
-    runs: list[tuple[float, dict[str, float]]] = []
-    result = None
-    for i in range(repeat):
-        gc.collect()
-        if i == 0:
-            out["rss_before_mb"] = _rss_now_mb()
-            out["rss_peak_reset"] = _reset_peak_rss()
-            out["loadavg_before"] = os.getloadavg()[0]
-            usage = resource.getrusage(resource.RUSAGE_SELF)
-        with phase_clock() as clock:
-            start = time.perf_counter()
-            done = study().run()
-            elapsed = time.perf_counter() - start
-        runs.append((elapsed, dict(clock.times)))
-        out["phase_calls"] = dict(clock.calls)
-        if i == 0:
-            after = resource.getrusage(resource.RUSAGE_SELF)
-            out["run_first_s"] = elapsed
-            out["run_first_user_s"] = after.ru_utime - usage.ru_utime
-            out["run_first_sys_s"] = after.ru_stime - usage.ru_stime
-            out["rss_peak_run_mb"] = _peak_rss_mb()
-            result = done
-            out["frames_car_s"], car = _best(lambda r=done: r.car, 1)
-            out["frames_tests_s"], tests = _best(lambda r=done: r.tests, 1)
-            out["car_rows"], out["tests_rows"] = len(car), len(tests)
-            del car, tests
-            out["rss_peak_mb"] = _peak_rss_mb()
-        del done
-    assert result is not None
-    out["run_s"] = min(r[0] for r in runs)
-    out["phases"] = {name: min(r[1].get(name, math.nan) for r in runs) for name, _ in PHASES}
-    out["compute_s"] = min(sum(r[1].get(name, math.nan) for name in COMPUTE_PHASES) for r in runs)
-    out["rest_s"] = min(r[0] - sum(r[1].values()) for r in runs)
-    out["n_estimated"] = int(result.n_firm_events)
-    out["n_exclusions"] = len(result.exclusions)
-
-    panel = result.panel
-    arrays = [
-        np.ascontiguousarray(a) for a in (panel.est_returns, panel.est_market, panel.evt_returns, panel.evt_market)
+def cli_command(data: Path, out: Path, repo: Path | None) -> list[str]:
+    """The whole-process command of the project (the issue's "peer statistics")."""
+    return [
+        *console_script(repo),
+        "run",
+        str(data / "events.csv"),
+        "--returns",
+        str(data / "returns.parquet"),
+        "--estimation=-250:-11",
+        "--window=-5:5",
+        "--tests",
+        PEER_TESTS,
+        "--formats",
+        "csv",
+        "--quiet",
+        "--out",
+        str(out),
     ]
-    assert all(np.isfinite(a).all() for a in arrays), "the floor assumes complete synthetic data"
-    codes = panel.pairs["event_id"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    rel = panel.event_days
-    car_cols = [(int(np.searchsorted(rel, a)), int(np.searchsorted(rel, b))) for a, b in DEFAULT_CAR_WINDOWS]
-    out["floor_s"], floor = _best(lambda a=arrays: floor_compute(*a, starts, car_cols), max(repeat, 3))
-    # Cross-check: the floor's pooled day-0 BMP t equals the engine's.
-    engine_bmp = result.tests.query("group == 'all' and scope == 'day' and test == 'bmp_t' and window_start == 0")
-    out["floor_check"] = float(
-        abs(floor["bmp_t/day/all"][0, int(np.searchsorted(rel, 0))] - engine_bmp["statistic"].iloc[0])
+
+
+def read_table(out: Path, name: str) -> pd.DataFrame:
+    """A table the CLI wrote: ``<name>.csv`` or the Parquet folder ``<name>.parquet/``."""
+    if (out / f"{name}.csv").exists():
+        return pd.read_csv(out / f"{name}.csv")
+    return pd.read_parquet(out / f"{name}.parquet")
+
+
+def check(data: Path, cli_out: Path, floor_out: Path) -> dict[str, float]:
+    """Max |CAR difference| and max relative difference of the pooled statistics, CLI against floor."""
+    floor_cars = np.load(floor_out / "cars.npy")
+    pooled = json.loads((floor_out / "pooled.json").read_text())
+    ids = pd.read_csv(data / "events.csv", usecols=["event_id"])["event_id"]
+    car = read_table(cli_out, "car")
+    row = pd.Index(ids).get_indexer(car["event_id"])
+    column = pd.MultiIndex.from_tuples(CAR_WINDOWS).get_indexer(
+        pd.MultiIndex.from_arrays([car["window_start"], car["window_end"]])
     )
-    del floor
-
-    if sm_events:
-        k = min(sm_events, n)
-        sm_arrays = [a[:k] for a in arrays]
-        statsmodels_loop(*[a[:2] for a in sm_arrays], car_cols)  # import and warm-up
-        out["sm_events"] = k
-        out["sm_s"], _ = _best(lambda: statsmodels_loop(*sm_arrays, car_cols), 1)
-    del arrays, panel, result
-
-    gc.collect()
-    tracemalloc.start()
-    study().run()
-    out["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-
-    if profile:
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-        done = study().run()
-        _ = done.car, done.tests
-        profiler.disable()
-        print(f"\n== cProfile of run() + car + tests frames, N = {n:,} ==", file=sys.stderr)
-        stats = pstats.Stats(profiler, stream=sys.stderr)
-        stats.sort_stats("tottime").print_stats(25)
-        stats.sort_stats("cumulative").print_stats(40)
-    return out
+    found = np.zeros(floor_cars.shape, dtype=bool)
+    found[row, column] = True
+    car_diff = float(np.max(np.abs(car["car"].to_numpy() - floor_cars[row, column])))
+    tests = read_table(cli_out, "tests")
+    tests = tests[tests["group"] == "all"]
+    worst = 0.0
+    for scope, labels in (("day", [(d, d) for d in pooled["days"]]), ("window", pooled["windows"])):
+        for test in PEER_TESTS.split(","):
+            ours = tests[(tests["scope"] == scope) & (tests["test"] == test)].set_index(["window_start", "window_end"])
+            theirs = np.asarray(pooled[f"{scope}/{test}/all"], dtype=float)
+            mine = ours["statistic"].reindex(pd.MultiIndex.from_tuples([tuple(w) for w in labels])).to_numpy()
+            worst = max(worst, float(np.max(np.abs(mine - theirs) / np.maximum(np.abs(theirs), 1e-300))))
+    return {"car_diff": car_diff, "car_missing": int((~found).sum()), "stats_rel_diff": worst}
 
 
-# ------------------------------------------------------------------------------------------- driver
+# ------------------------------------------------------------------------------------------ render
 
 
-def _fmt_s(value: float) -> str:
-    if not math.isfinite(value):
+def fmt_s(value: float | None) -> str:
+    """Seconds as text; '-' for a missing value."""
+    if value is None or not math.isfinite(value):
         return "-"
-    if value < 0.1:
-        return f"{value * 1000:.1f} ms"
-    return f"{value:.2f} s"
+    return f"{value * 1000:.0f} ms" if value < 0.1 else f"{value:.2f} s"
 
 
-def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    if markdown:
-        lines = [
-            "| " + " | ".join(header) + " |",
-            "|" + "|".join("---:" if i else "---" for i in range(len(header))) + "|",
-        ]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-        return "\n".join(lines)
-    lines = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths, strict=False)))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += [
-        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=False)))
-        for r in rows
+def fmt_mb(value: float | None) -> str:
+    """MiB as text, GB above 1,024."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value / 1024:.2f} GB" if value >= 1024 else f"{value:.0f} MB"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A markdown table."""
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
-def render(results: list[dict[str, Any]], markdown: bool) -> str:
-    """Main table, phase table, targets and notes, as plain text or markdown."""
-    sm_rate = next((r["sm_s"] / r["sm_events"] for r in results if r.get("sm_events")), None)
-    sm_n = next((r["sm_events"] for r in results if r.get("sm_events")), 0)
-    header = [
-        "N firm-events",
-        "run() best",
-        "run() first",
-        "car+tests frames",
-        "total",
-        "µs / firm-event",
-        "engine compute",
-        "numpy floor",
-        "compute / floor",
-        "statsmodels loop*",
-        "peak RSS",
-        "RSS before run",
-        "tracemalloc peak",
-    ]
+def best(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The fastest successful run."""
+    ok = [r for r in runs if not r["exit"]]
+    return min(ok, key=lambda r: r["wall_s"]) if ok else None
+
+
+def cell(run: dict[str, Any] | None, runs: list[dict[str, Any]]) -> str:
+    """Wall time of the best run (all runs in brackets when repeated), or why there is none."""
+    if run is None:
+        return runs[0]["killed"] or f"failed (exit {runs[0]['exit']})" if runs else "-"
+    text = fmt_s(run["wall_s"])
+    return text + (" (" + ", ".join(fmt_s(r["wall_s"]) for r in runs) + ")" if len(runs) > 1 else "")
+
+
+def render(results: list[dict[str, Any]]) -> str:
+    """The markdown tables: headline per N, stages, floor stages, targets, machine notes."""
+    parts = []
     rows = []
     for r in results:
-        total = r["run_s"] + r["frames_car_s"] + r["frames_tests_s"]
-        if sm_rate is None:
-            sm = "-"
-        elif r["n"] == sm_n:
-            sm = _fmt_s(r["sm_s"])
-        else:
-            sm = "~" + _fmt_s(sm_rate * r["n"])
+        cli, floor = best(r["cli"]), best(r["floor"])
+        stages = r.get("stages", {}).get("report")
+        floor_compute = floor["report"]["times"]["compute"] if floor else math.nan
+        engine_compute = stages["compute_s"] if stages else math.nan
+        default = r.get("default")
         rows.append(
             [
                 f"{r['n']:,}",
-                _fmt_s(r["run_s"]),
-                _fmt_s(r["run_first_s"]),
-                _fmt_s(r["frames_car_s"] + r["frames_tests_s"]),
-                _fmt_s(total),
-                f"{total / r['n'] * 1e6:.0f}",
-                _fmt_s(r["compute_s"]),
-                _fmt_s(r["floor_s"]),
-                f"{r['compute_s'] / r['floor_s']:.1f}x",
-                sm,
-                f"{r['rss_peak_mb']:.0f} MB",
-                f"{r['rss_before_mb']:.0f} MB",
-                f"{r['tracemalloc_peak_mb']:.0f} MB",
+                f"{r['meta']['tickers']:,} x {r['meta']['sessions']:,}",
+                cell(cli, r["cli"]),
+                fmt_mb(cli["peak_mb"]) if cli else "-",
+                cell(floor, r["floor"]),
+                fmt_mb(floor["peak_mb"]) if floor else "-",
+                f"{cli['wall_s'] / floor['wall_s']:.2f}" if cli and floor else "-",
+                fmt_s(engine_compute),
+                fmt_s(floor_compute),
+                f"{engine_compute / floor_compute:.1f}" if stages and floor else "-",
+                (cell(best([default]), [default]) + f", {fmt_mb(default['peak_mb'])}") if default else "-",
+                f"{r['check']['car_diff']:.1e} / {r['check']['stats_rel_diff']:.1e}" if r.get("check") else "-",
             ]
         )
-    parts = [_table(header, rows, markdown)]
-
-    phase_header = ["phase of run()"] + [f"N={r['n']:,}" for r in results]
-    phase_rows = []
-    for key, label in PHASES:
-        calls = max(r.get("phase_calls", {}).get(key, 0) for r in results)
-        label = f"{label} x{calls}" if calls > 1 else label
-        cells = []
-        for r in results:
-            value = r["phases"].get(key, math.nan)
-            cells.append(f"{_fmt_s(value)} ({value / r['run_s']:.0%})" if math.isfinite(value) else "-")
-        phase_rows.append([label] + cells)
-    phase_rows.append(
-        ["rest of run() (exclusions, audit table, result)"]
-        + [f"{_fmt_s(max(r['rest_s'], 0.0))} ({max(r['rest_s'], 0.0) / r['run_s']:.0%})" for r in results]
-    )
-    phase_rows.append(["car frame"] + [_fmt_s(r["frames_car_s"]) for r in results])
-    phase_rows.append(["tests frame"] + [_fmt_s(r["frames_tests_s"]) for r in results])
-    parts.append(_table(phase_header, phase_rows, markdown))
-
-    big = results[-1]
-    big_frames = big["frames_car_s"] + big["frames_tests_s"]
-    big_total = big["run_s"] + big_frames
-    big_cold = big["run_first_s"] + big_frames
-    target_rows = [
-        [
-            f"N={big['n']:,} in < {TARGET_SECONDS:.0f} s (run + frames), best run",
-            _fmt_s(big_total),
-            "met" if big_total < TARGET_SECONDS else "MISSED",
-        ],
-        [
-            f"N={big['n']:,} in < {TARGET_SECONDS:.0f} s (run + frames), first run in a fresh process",
-            _fmt_s(big_cold),
-            "met" if big_cold < TARGET_SECONDS else "MISSED",
-        ],
-        [
-            f"N={big['n']:,} in < 2 GB (peak RSS, input data included)",
-            f"{big['rss_peak_mb']:.0f} MB",
-            "met" if big["rss_peak_mb"] < TARGET_RSS_MB else "MISSED",
-        ],
-        [
-            f"engine compute within {TARGET_RATIO:.0f}x of the numpy floor (worst N)",
-            f"{max(r['compute_s'] / r['floor_s'] for r in results):.1f}x",
-            "met" if all(r["compute_s"] / r["floor_s"] <= TARGET_RATIO for r in results) else "MISSED",
-        ],
-    ]
-    if len(results) > 1:
-        # Marginal cost per added firm-event between consecutive sizes: constant when the time is linear
-        # (the fixed per-ticker cost cancels out).
-        totals = [r["run_s"] + r["frames_car_s"] + r["frames_tests_s"] for r in results]
-        marginal = [
-            (totals[i + 1] - totals[i]) / (results[i + 1]["n"] - results[i]["n"]) * 1e6 for i in range(len(results) - 1)
-        ]
-        if min(marginal) <= 0:
-            verdict = "n/a (sizes too close: timing noise dominates)"
-        else:
-            spread = max(marginal) / min(marginal)
-            verdict = "met" if spread <= 1.5 else f"MISSED ({spread:.1f}x rise)"
-        target_rows.append(
+    parts.append(
+        table(
             [
-                "linear in N (marginal µs per added firm-event between sizes)",
-                " / ".join(f"{m:.0f}" for m in marginal),
-                verdict,
-            ]
+                "N firm-events",
+                "stocks x sessions",
+                "project: whole process (CLI, Parquet)",
+                "its peak RSS",
+                "numpy floor: whole process (CSV)",
+                "its peak RSS",
+                "project / floor wall",
+                "engine compute",
+                "floor compute",
+                "compute / floor",
+                "default study (all tests): process, peak RSS",
+                "CAR / stats check",
+            ],
+            rows,
         )
-    parts.append(_table(["target", "measured", "status"], target_rows, markdown))
+    )
 
-    notes = [
-        f"Synthetic data: {results[0]['tickers']:,} tickers + {MARKET} on {N_DATES:,} XNYS sessions from "
-        f"{FIRST_SESSION}; N/10 date-only events of {TICKERS_PER_EVENT} tickers; estimation {list(ESTIMATION)} "
-        f"(240 returns), event window {list(EVENT_WINDOW)} (21 days), 5 CAR windows, 3 tests per day and window, "
-        "per event and pooled.",
-        "run() best = best of the repeats, first = the first full run in the process (cold memory), both after a "
-        "one-event warm-up (imports, XNYS calendar); peak RSS is the "
-        "process peak up to the end of the frames (the input DataFrame and ReturnsFrame are part of it; "
-        "'RSS before run' is their share); tracemalloc peak covers the allocations of one run().",
-        "engine compute = model fit + CARs + tests on the return panel; numpy floor = the same arithmetic on "
-        "complete pre-gathered arrays (no missing-data handling).",
-    ]
-    if sm_rate is not None:
-        notes.append(
-            f"(*) statsmodels loop: per-event OLS fit, get_prediction and CAR variances on the same pre-gathered "
-            f"arrays (no per-event pandas work), timed on {sm_n:,} firm-events; '~' values are extrapolated linearly."
+    with_stages = [r for r in results if r.get("stages", {}).get("report")]
+    if with_stages:
+        names: list[str] = []
+        for r in with_stages:
+            for s in r["stages"]["report"]["stages"]:
+                key = _stage_key(s["stage"])
+                if key not in names:
+                    names.append(key)
+        stage_rows = []
+        for name in names:
+            cells = []
+            for r in with_stages:
+                hits = [s for s in r["stages"]["report"]["stages"] if _stage_key(s["stage"]) == name]
+                cells.append(
+                    f"{fmt_s(sum(s['seconds'] for s in hits))}, {fmt_mb(max(s['peak_mb'] for s in hits))}"
+                    if hits
+                    else "-"
+                )
+            stage_rows.append([name] + cells)
+        stage_rows.append(
+            ["whole process (wall, peak RSS)"]
+            + [f"{fmt_s(r['stages']['wall_s'])}, {fmt_mb(r['stages']['peak_mb'])}" for r in with_stages]
         )
-    notes.append(
-        "first run() CPU (user / sys): "
-        + "; ".join(f"N={r['n']:,}: {r['run_first_user_s']:.2f} / {r['run_first_sys_s']:.2f} s" for r in results)
-        + " (sys is mostly first-touch page faults of fresh arrays); 1-min load average before the runs: "
-        + ", ".join(f"{r['loadavg_before']:.1f}" for r in results)
-        + " (other processes share the 2 cores)."
-    )
-    checks = [r["floor_check"] for r in results]
-    notes.append(f"floor vs engine, pooled day-0 BMP t: max |difference| {max(checks):.1e}.")
-    notes.append(
-        f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, numpy {np.__version__}, "
-        f"pandas {results[0].get('pandas', '?')}."
-    )
-    if markdown:
-        parts.append("\n".join(f"- {n}" for n in notes))
-    else:
-        parts.append("\n".join(f"* {n}" for n in notes))
+        parts.append(table(["stage (peer statistics, API)"] + [f"N={r['n']:,}" for r in with_stages], stage_rows))
+        phase_names = sorted({p for r in with_stages for p in r["stages"]["report"]["phases"]}, key=_phase_order)
+        phase_rows = [
+            [f"{p} (x{max(r['stages']['report']['phase_calls'].get(p, 0) for r in with_stages)})"]
+            + [fmt_s(r["stages"]["report"]["phases"].get(p)) for r in with_stages]
+            for p in phase_names
+        ]
+        parts.append(table(["phase (exclusive wall time)"] + [f"N={r['n']:,}" for r in with_stages], phase_rows))
+
+    floors = [(r["n"], run) for r in results if (run := best(r["floor"])) is not None]
+    if floors:
+        keys = ["read", "align", "gather", "compute", "write"]
+        floor_rows = [[k] + [fmt_s(run["report"]["times"].get(k)) for _, run in floors] for k in keys]
+        floor_rows.append(
+            ["whole process (wall, peak RSS)"]
+            + [f"{fmt_s(run['wall_s'])}, {fmt_mb(run['peak_mb'])}" for _, run in floors]
+        )
+        parts.append(table(["numpy floor stage"] + [f"N={n:,}" for n, _ in floors], floor_rows))
+
+    parts.append(targets(results))
+    parts.append(notes(results))
     return "\n\n".join(parts)
 
 
+def _stage_key(stage: str) -> str:
+    """A stage message with its counts as N (``prices: 3 of 3 symbols loaded`` -> ``prices: N of N symbols loaded``)."""
+    return re.sub(r"\d[\d,]*", "N", stage)
+
+
+def _phase_order(name: str) -> int:
+    order = ["day 0", "prices", "panel", "fit", "cars", "inference inputs", "tests", "write tables"]
+    return order.index(name) if name in order else len(order)
+
+
+def targets(results: list[dict[str, Any]]) -> str:
+    """The issue's targets against the measurements."""
+    rows = []
+    by_n = {r["n"]: r for r in results}
+    for r in results:
+        cli, floor = best(r["cli"]), best(r["floor"])
+        if cli and floor:
+            ratio = cli["wall_s"] / floor["wall_s"]
+            rows.append(
+                [
+                    f"N={r['n']:,}: whole process <= {TARGET_PROCESS_RATIO} x the floor's",
+                    f"{ratio:.2f}",
+                    "met" if ratio <= TARGET_PROCESS_RATIO else "MISSED",
+                ]
+            )
+        stages = r.get("stages", {}).get("report")
+        if stages and floor:
+            ratio = stages["compute_s"] / floor["report"]["times"]["compute"]
+            rows.append(
+                [
+                    f"N={r['n']:,}: engine compute <= {TARGET_COMPUTE_RATIO:.0f} x the floor's",
+                    f"{ratio:.1f}",
+                    "met" if ratio <= TARGET_COMPUTE_RATIO else "MISSED",
+                ]
+            )
+        default = r.get("default")
+        if default:
+            run_s = default.get("report", {}).get("run_s")
+            rows.append(
+                [
+                    f"N={r['n']:,}: default study (all tests) < {TARGET_DEFAULT_S:.0f} s (run(); whole process)",
+                    f"{fmt_s(run_s)}; {cell(best([default]), [default])}",
+                    "met" if run_s is not None and run_s < TARGET_DEFAULT_S else "MISSED",
+                ]
+            )
+    if 1_000_000 in by_n:
+        cli = best(by_n[1_000_000]["cli"])
+        rows.append(
+            [
+                f"N=1,000,000: < {TARGET_MILLION_S:.0f} s wall and < {TARGET_MILLION_GB:.0f} GB peak RSS",
+                f"{fmt_s(cli['wall_s'])}, {fmt_mb(cli['peak_mb'])}" if cli else cell(None, by_n[1_000_000]["cli"]),
+                "met"
+                if cli and cli["wall_s"] < TARGET_MILLION_S and cli["peak_mb"] < TARGET_MILLION_GB * 1024
+                else "MISSED",
+            ]
+        )
+    timed = [(r["n"], cli) for r in results if (cli := best(r["cli"])) is not None]
+    if len(timed) > 1:
+        rates = [f"{c['wall_s'] / n * 1e6:.0f}" for n, c in timed]
+        rows.append(["cost linear in N: whole-process µs per firm-event, by N", " / ".join(rates), "see the rates"])
+    return table(["target (issue 8)", "measured", "status"], rows)
+
+
+def machine() -> str:
+    """Cores, memory and CPU model of this machine."""
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "?")
+        with open("/proc/meminfo") as handle:
+            total = int(next(line for line in handle if line.startswith("MemTotal")).split()[1]) / 2**20
+    except (OSError, StopIteration):
+        total = math.nan
+    return f"{os.cpu_count()} CPUs ({model}), {total:.0f} GB RAM, Linux {platform.release()}"
+
+
+def notes(results: list[dict[str, Any]]) -> str:
+    """Machine, load and the definitions of the columns."""
+    import pyarrow
+
+    loads = [f"{run['load_before']:.1f}" for r in results for kind in ("cli", "floor") for run in r[kind]]
+    cpu = [
+        f"N={r['n']:,}: project {cli['cpu_s']:.1f} s, floor {floor['cpu_s']:.1f} s"
+        for r in results
+        if (cli := best(r["cli"])) is not None and (floor := best(r["floor"])) is not None
+    ]
+    lines = [
+        f"Machine: {machine()}; Python {platform.python_version()}, numpy {np.__version__}, "
+        f"pandas {pd.__version__}, pyarrow {pyarrow.__version__}.",
+        "1-min load average before each timed run (CLI and floor, in run order): " + ", ".join(loads) + ".",
+        "CPU time (user + sys) of the best runs: " + "; ".join(cpu) + ".",
+        "Design: one firm per event, estimation [-250, -11] (240 returns), event window [-5, +5], the 5 default CAR "
+        "windows; project with the peers' statistics (cross-sectional t, Patell Z, BMP t) per day and per CAR "
+        "window, pooled and per event; the default study adds every other registered test.",
+        "Whole process = wall time of a fresh process from the parent (interpreter start to exit); peak RSS = the "
+        "child's ru_maxrss (wait4). Engine compute = model fit + CARs + inference inputs + tests (exclusive "
+        "wall time of those functions in the API run); floor compute = fit, ARs, CARs and tests on gathered "
+        "windows.",
+        "CAR check = max |CAR(project) - CAR(floor)| over all firm-events and windows (CSV tables carry 10 "
+        "significant digits, Parquet tables full precision); stats check = max relative difference of the "
+        "pooled statistics.",
+    ]
+    return "\n".join(f"- {line}" for line in lines)
+
+
+# -------------------------------------------------------------------------------------------- main
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Write the data, run the processes, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated N (firm-events)")
-    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke test")
-    parser.add_argument("--tickers", type=int, default=None, help="stocks in the synthetic universe (default 1000)")
-    parser.add_argument("--repeat", type=int, default=None, help="repeats of run() per N, best reported (default 3)")
-    parser.add_argument(
-        "--sm-events", type=int, default=None, help="firm-events for the statsmodels loop (default 1000)"
-    )
+    parser.add_argument("--sizes", default="30000,100000", help="comma-separated N (firm-events)")
+    parser.add_argument("--quick", action="store_true", help="N = 2,000 and 10,000: a smoke test")
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs of the CLI and the floor per N")
+    parser.add_argument("--data", type=Path, default=Path("/tmp/eventstudy-bench"), help="data cache folder")
     parser.add_argument("--seed", type=int, default=20260101)
-    parser.add_argument("--profile", action="store_true", help="cProfile run() at the largest N, to stderr")
-    parser.add_argument("--json", metavar="PATH", help="also write the raw numbers as JSON")
-    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--default-max", type=int, default=30_000, help="largest N of the default study run")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile the study at this N")
+    parser.add_argument("--max-rss-gb", type=float, default=12.0, help="kill a run whose RSS exceeds this")
+    parser.add_argument("--timeout", type=float, default=900.0, help="kill a run that takes longer (seconds)")
+    parser.add_argument("--no-floor", action="store_true", help="skip the numpy floor")
+    parser.add_argument("--json", type=Path, help="also write the raw numbers here")
+    parser.add_argument("--prepare", action="store_true", help="only write the data of every size")
+    parser.add_argument(
+        "--repo", type=Path, help="measure the package of this checkout (e.g. a git archive of a commit)"
+    )
     args = parser.parse_args(argv)
-
-    if args.quick:
-        sizes = [1000, 5000]
-        tickers = args.tickers or 200
-        sm_events = 100 if args.sm_events is None else args.sm_events
-    else:
-        sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
-        tickers = args.tickers or 1000
-        sm_events = 1000 if args.sm_events is None else args.sm_events
-    if tickers % TICKERS_PER_EVENT or tickers < TICKERS_PER_EVENT:
-        parser.error(f"--tickers must be a positive multiple of {TICKERS_PER_EVENT}")
-    if any(n < TICKERS_PER_EVENT for n in sizes):
-        parser.error(f"sizes must be at least {TICKERS_PER_EVENT}")
-
-    if args.worker is not None:
-        repeat = args.repeat or 3
-        import pandas as pd
-
-        result = worker(args.worker, tickers, args.seed, repeat, args.sm_events or 0, args.profile)
-        result["pandas"] = pd.__version__
-        print(json.dumps(result))
-        return 0
+    sizes = [2000, 10_000] if args.quick else [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    if any(n < 1 for n in sizes):
+        parser.error("sizes must be positive")
+    limit = args.max_rss_gb * 1024
 
     results = []
-    sm_done = False
-    for i, n in enumerate(sorted(sizes)):
-        _progress(f"bench: N = {n:,} ...")
-        command = [
-            sys.executable,
-            os.path.abspath(__file__),
-            "--worker",
-            str(n),
-            "--tickers",
-            str(tickers),
-            "--seed",
-            str(args.seed),
-        ]
-        if args.repeat:
-            command += ["--repeat", str(args.repeat)]
-        if not sm_done and sm_events:
-            command += ["--sm-events", str(sm_events)]
-            sm_done = True
-        if args.profile and i == len(sizes) - 1:
-            command.append("--profile")
-        done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
-        if done.returncode:
-            print(f"bench: worker for N = {n:,} failed (exit {done.returncode})", file=sys.stderr)
-            return 1
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        r = results[-1]
-        _progress(
-            f"bench: N = {n:,}: run() {_fmt_s(r['run_s'])}, compute {_fmt_s(r['compute_s'])}, "
-            f"floor {_fmt_s(r['floor_s'])}"
-        )
+    for n in sorted(sizes):
+        data = args.data / f"n{n}-seed{args.seed}"
+        meta = make_data(data, n, args.seed)
+        if args.prepare:
+            continue
+        runs = data / "runs"
+        record: dict[str, Any] = {"n": n, "meta": meta, "cli": [], "floor": []}
+        for i in range(args.repeat):
+            for kind in ("cli", "floor"):
+                if kind == "floor" and args.no_floor:
+                    continue
+                out = runs / kind
+                shutil.rmtree(out, ignore_errors=True)
+                if kind == "cli":
+                    command = cli_command(data, out, args.repo)
+                else:
+                    command = [sys.executable, str(HERE / "bench_floor.py"), str(data), "--out", str(out)]
+                say(f"N = {n:,}: {kind} run {i + 1} of {args.repeat}")
+                record[kind].append(run_child(command, limit, args.timeout, args.repo))
+                say(f"N = {n:,}: {kind}: {fmt_s(record[kind][-1]['wall_s'])}, {fmt_mb(record[kind][-1]['peak_mb'])}")
+        if best(record["cli"]) and best(record["floor"]):
+            record["check"] = check(data, runs / "cli", runs / "floor")
+            say(f"N = {n:,}: check {record['check']}")
+        study = [sys.executable, str(HERE / "bench_study.py"), str(data), "--out"]
+        say(f"N = {n:,}: stages")
+        shutil.rmtree(runs / "stages", ignore_errors=True)
+        record["stages"] = run_child(study + [str(runs / "stages")], limit, args.timeout, args.repo)
+        if n <= args.default_max:
+            say(f"N = {n:,}: default study")
+            shutil.rmtree(runs / "default", ignore_errors=True)
+            record["default"] = run_child(
+                study + [str(runs / "default"), "--all-tests"], limit, args.timeout, args.repo
+            )
+        if n == args.profile:
+            say(f"N = {n:,}: profile")
+            shutil.rmtree(runs / "profile", ignore_errors=True)
+            listing = data / "profile.txt"
+            run_child(study + [str(runs / "profile"), "--profile", str(listing)], limit, args.timeout, args.repo)
+            record["profile"] = listing.read_text() if listing.exists() else ""
+        results.append(record)
 
-    print("Event-study benchmark (market model, AR, CAR, cross-sectional t, Patell Z, BMP t)\n")
-    print(render(results, markdown=False))
-    print("\n--- markdown ---\n")
-    print(render(results, markdown=True))
+    print(render(results))
+    if args.prepare:
+        return 0
+    for r in results:
+        if r.get("profile"):
+            print(f"\ncProfile of the study at N = {r['n']:,} (peer statistics):\n\n```\n{r['profile']}\n```")
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
-    return 0
+        args.json.write_text(json.dumps(results, indent=1, default=str))
+    failed = [r["n"] for r in results if not best(r["cli"])]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -12,15 +12,23 @@ and a writer can produce the buckets independently. Within a file the rows keep 
 whole table back with ``pandas.read_parquet("<name>.parquet")``. Date columns are Parquet dates, instants
 (time-zone aware columns) timestamps in UTC; the CSV writes them as ``YYYY-MM-DD`` and ISO 8601 text.
 
-A folder is written under a hidden temporary name and renamed into place only when complete, so an
-interrupted run never leaves a partial table that looks complete; writing one form of a table removes the
-other form left by an earlier run (``car.csv`` when ``car.parquet/`` is written, and the reverse).
+Every table appears atomically: a CSV file or a Parquet folder is written under a hidden temporary name in
+the same folder (``.<name>.<pid>-<random>.partial``) and renamed into place (:func:`os.replace`) only when
+complete, so an interrupted or failed write never leaves anything under a table's name that is not a
+complete table; a failed write removes its temporary file or folder (a killed process can leave one behind,
+hidden and named ``.partial``) and keeps the table of an earlier run. A folder being replaced is first
+renamed to a hidden name, then removed, so the name never holds a half-deleted folder. Writing one form of
+a table removes the other form left by an earlier run (``car.csv`` when ``car.parquet/`` is written, and
+the reverse).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,20 +125,20 @@ def write_tables(
         path = table_path(out, name, form)
         if form == "parquet":
             write_parquet(frame, path, PER_FIRM_EVENT_TABLES[name])
-            stale = table_path(out, name, "csv")
-            stale.unlink(missing_ok=True)
         else:
             write_csv(frame, path)
-            stale = table_path(out, name, "parquet")
-            if stale.is_dir():
-                shutil.rmtree(stale)
+        _discard(table_path(out, name, "csv" if form == "parquet" else "parquet"))
         paths.append(path)
     return paths
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """One table as CSV: floats with 10 significant digits, dates ``YYYY-MM-DD``, instants ISO 8601 (``Z``)."""
-    with_iso_instants(frame).to_csv(path, index=False, float_format="%.10g", date_format="%Y-%m-%d")
+    """One table as CSV: floats with 10 significant digits, dates ``YYYY-MM-DD``, instants ISO 8601 (``Z``).
+
+    The file appears under ``path`` only when complete (module docstring).
+    """
+    with in_place(path) as partial:
+        with_iso_instants(frame).to_csv(partial, index=False, float_format="%.10g", date_format="%Y-%m-%d")
 
 
 def write_parquet(frame: pd.DataFrame, folder: Path, key: str) -> None:
@@ -150,23 +158,57 @@ def write_parquet(frame: pd.DataFrame, folder: Path, key: str) -> None:
 
     table = arrow_table(frame)
     bucket = bucket_of(frame[key])
-    partial = folder.with_name(f".{folder.name}.partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True)
     order = np.argsort(bucket, kind="stable")
     starts = np.searchsorted(bucket[order], np.arange(PARQUET_BUCKETS + 1))
     by_bucket = table.take(pa.array(order))  # one gather; each bucket is then a zero-copy slice
-    for b in np.flatnonzero(np.diff(starts)):  # at most PARQUET_BUCKETS files
-        part = by_bucket.slice(int(starts[b]), int(starts[b + 1] - starts[b]))
-        pq.write_table(part, partial / f"part-{b:02d}.parquet")
-    if not len(frame):
-        pq.write_table(table, partial / "part-00.parquet")  # the columns of an empty table
-    if folder.is_dir():
-        shutil.rmtree(folder)
-    elif folder.exists():
-        folder.unlink()
-    partial.rename(folder)
+    with in_place(folder) as partial:
+        partial.mkdir()
+        for b in np.flatnonzero(np.diff(starts)):  # at most PARQUET_BUCKETS files
+            part = by_bucket.slice(int(starts[b]), int(starts[b + 1] - starts[b]))
+            pq.write_table(part, partial / f"part-{b:02d}.parquet")
+        if not len(frame):
+            pq.write_table(table, partial / "part-00.parquet")  # the columns of an empty table
+
+
+def temporary_name(path: Path) -> Path:
+    """A hidden name next to ``path``, unique to this call: ``.<name>.<pid>-<random>.partial``."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.partial")
+
+
+@contextmanager
+def in_place(path: Path) -> Iterator[Path]:
+    """Yield a temporary path to write a file or folder at; on success move it to ``path`` in one rename.
+
+    Whatever is at ``path`` before (a file or a folder) stays there until the new one is complete and is
+    then replaced; if the block raises, the temporary file or folder is removed and ``path`` is untouched.
+    """
+    partial = temporary_name(path)
+    try:
+        yield partial
+        if partial.is_dir() or (path.is_dir() and not path.is_symlink()):
+            _discard(path)  # os.replace puts a file over a file, but a folder only over nothing
+        os.replace(partial, path)
+    except BaseException:
+        _remove(partial)
+        raise
+
+
+def _discard(path: Path) -> None:
+    """Remove a file or folder, a folder by first renaming it to a hidden name (never half-deleted under ``path``)."""
+    if path.is_dir() and not path.is_symlink():
+        doomed = temporary_name(path)
+        os.replace(path, doomed)
+        _remove(doomed)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _remove(path: Path) -> None:
+    """Remove a file or folder if it exists."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def bucket_of(keys: pd.Series) -> np.ndarray:
@@ -223,9 +265,11 @@ __all__ = [
     "OutputFormat",
     "arrow_table",
     "bucket_of",
+    "in_place",
     "table_file",
     "table_format",
     "table_path",
+    "temporary_name",
     "write_csv",
     "write_parquet",
     "write_tables",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,19 @@ def _car(n_events: int = 40) -> pd.DataFrame:
             "event_time_utc": pd.to_datetime(["2020-01-02 11:00"] * (2 * n_events)).tz_localize("Asia/Hong_Kong"),
         }
     )
+
+
+def _fails_on_second_call(real: Any) -> Any:
+    """``real`` that raises ``OSError("disk full")`` on its second call (a table half written)."""
+    calls = {"n": 0}
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return real(*args, **kwargs)
+
+    return failing
 
 
 def _frames() -> dict[str, pd.DataFrame]:
@@ -106,24 +121,61 @@ class TestWriteTables:
 
     def test_an_interrupted_write_leaves_the_old_table(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         write_tables({"car": _car(5)}, tmp_path, "parquet")
-        calls = {"n": 0}
-        real = pq.write_table
-
-        def failing(*args: Any, **kwargs: Any) -> None:
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise OSError("disk full")
-            real(*args, **kwargs)
-
-        monkeypatch.setattr(pq, "write_table", failing)
+        monkeypatch.setattr(pq, "write_table", _fails_on_second_call(pq.write_table))
         with pytest.raises(OSError, match="disk full"):
             write_tables({"car": _car(200)}, tmp_path, "parquet")
         assert len(pd.read_parquet(tmp_path / "car.parquet")) == 10  # the previous, complete table
-        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".car.parquet.partial"]
-        monkeypatch.setattr(pq, "write_table", real)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["car.parquet"]  # the partial folder removed
+        monkeypatch.undo()
         write_tables({"car": _car(200)}, tmp_path, "parquet")
         assert len(pd.read_parquet(tmp_path / "car.parquet")) == 400
-        assert not (tmp_path / ".car.parquet.partial").exists()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["car.parquet"]
+
+    def test_a_failed_first_parquet_write_leaves_nothing(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(pq, "write_table", _fails_on_second_call(pq.write_table))
+        with pytest.raises(OSError, match="disk full"):
+            write_tables({"car": _car(200)}, tmp_path, "parquet")
+        assert list(tmp_path.iterdir()) == []
+
+    def test_a_failed_csv_write_leaves_no_file_and_keeps_the_old_one(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        real = pd.DataFrame.to_csv
+
+        def half_then_fail(frame: pd.DataFrame, path: Any, **kwargs: Any) -> None:
+            real(frame.iloc[: len(frame) // 2], path, **kwargs)  # half the rows are on disk ...
+            raise OSError("disk full")  # ... when the disk fills up
+
+        write_tables({"knobs": _frames()["knobs"]}, tmp_path)
+        monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_fail)
+        with pytest.raises(OSError, match="disk full"):
+            write_tables(_frames(), tmp_path, "csv")  # car.csv is new, knobs.csv exists
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["knobs.csv"]
+        assert pd.read_csv(tmp_path / "knobs.csv").to_dict("list") == {"knob": ["fec"], "value": ["on"]}
+
+    def test_a_killed_writer_leaves_only_a_hidden_partial(self, tmp_path: Path) -> None:
+        # the process dies (no exception handler runs) after the first bucket file of car.parquet is written
+        code = (
+            "import os, sys, pandas as pd, pyarrow.parquet as pq\n"
+            "from eventstudy.outputs import write_tables\n"
+            "real = pq.write_table\n"
+            "def die(*args, **kwargs):\n"
+            "    real(*args, **kwargs)\n"
+            "    os._exit(9)\n"
+            "pq.write_table = die\n"
+            "frame = pd.DataFrame({'event_id': [f'e{i}' for i in range(50)], 'car': range(50)})\n"
+            "write_tables({'car': frame}, sys.argv[1], 'parquet')\n"
+        )
+        done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=False)
+        assert done.returncode == 9
+        names = [p.name for p in tmp_path.iterdir()]
+        assert len(names) == 1 and names[0].startswith(".car.parquet.") and names[0].endswith(".partial")
+        assert len(list((tmp_path / names[0]).iterdir())) == 1  # it died with one bucket written
+
+    def test_a_successful_write_leaves_no_temporary_files(self, tmp_path: Path) -> None:
+        write_tables(_frames(), tmp_path, "parquet")
+        write_tables(_frames(), tmp_path, "parquet")  # replaces car.parquet/ and knobs.csv
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["car.parquet", "knobs.csv"]
 
     def test_empty_table_keeps_its_columns(self, tmp_path: Path) -> None:
         write_tables({"car": _car(0)}, tmp_path, "parquet")

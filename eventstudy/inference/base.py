@@ -23,6 +23,24 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
+class Layout:
+    """The shape of a study that is not per firm-event: event-window days, CAR windows, knobs and k.
+
+    What a test needs besides its per-group sums to finish a statistic
+    (:meth:`eventstudy.inference.partials.DecomposableTest.finish`).
+    """
+
+    rel_days: IntArray
+    car_windows: tuple[Window, ...]
+    conventions: Conventions
+    k: int
+
+    def car_columns(self, window: Window) -> IntArray:
+        """Event-window column indices of the days of ``window``."""
+        return np.flatnonzero((self.rel_days >= window[0]) & (self.rel_days <= window[1]))
+
+
+@dataclass(frozen=True, eq=False)
 class InferenceData:
     """Everything a test statistic may use, as (events x days) and (events x windows) arrays.
 
@@ -138,9 +156,14 @@ class InferenceData:
         """Row numbers sorted by :attr:`keys` (ties, which valid data do not have, in row order)."""
         return np.argsort(np.asarray(self.keys).astype(str), kind="stable").astype(np.int64)
 
+    @cached_property
+    def layout(self) -> Layout:
+        """The study's days, CAR windows, knobs and k (everything here that is not per firm-event)."""
+        return Layout(self.rel_days, self.car_windows, self.conventions, self.k)
+
     def car_columns(self, window: Window) -> IntArray:
-        """Event-window column indices of the days of ``window``."""
-        return np.flatnonzero((self.rel_days >= window[0]) & (self.rel_days <= window[1]))
+        """Event-window column indices of the days of ``window`` (:meth:`Layout.car_columns`)."""
+        return self.layout.car_columns(window)
 
     @cached_property
     def sar(self) -> FloatArray:
@@ -237,6 +260,11 @@ class StatTest(ABC):
     ``est_dates``, ``est_market``, ``est_bench_own``, or a quantity memoized from them) under some knob
     value. Every registered test states it; a test with False gives the same block whatever those fields
     hold, so a caller may drop them (:func:`needs_estimation`)."""
+    decomposable: ClassVar[bool] = False
+    """Whether the statistic is a function of per-group sums that chunks of firm-events can compute apart and
+    merge (:class:`eventstudy.inference.partials.DecomposableTest`). False for the tests that need the whole
+    cross-section of a group at once: ranks across firm-events, resampling, calendar-time portfolios, the
+    Kolari-Pynnönen r̄."""
 
     @abstractmethod
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:

@@ -13,6 +13,8 @@ mixes markets (P10), as a tidy frame.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -29,15 +31,35 @@ from eventstudy.inference.base import (
     two_sided_t,
 )
 from eventstudy.inference.correlation import pairwise_correlation_sums
-from eventstudy.inference.parametric import BmpT, PatellZ, sum_daily, window_lengths
+from eventstudy.inference.parametric import BmpT, PatellZ, sum_daily, sum_daily_sums
+from eventstudy.inference.partials import DecomposableTest, Partial, window_lengths
 
 # --------------------------------------------------------------------------------------------------
 # Crude dependence adjustment and Lamb
 # --------------------------------------------------------------------------------------------------
 
 
-def cda_scale(data: InferenceData, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray]:
-    """S_A and M_A of the crude dependence adjustment, per group.
+def cda_sums(data: InferenceData, groups: IntArray, n_groups: int) -> dict[str, np.ndarray]:
+    """Per group and estimation row τ, the residuals present and their sum (``est_count``, ``est_total``, (G, L)).
+
+    They depend only on the estimation residuals and the grouping, so they are computed once per grouping
+    and shared by both scopes, every CAR window and both tests (:meth:`InferenceData.memoized`, keyed by
+    the codes in full).
+    """
+    codes = np.ascontiguousarray(groups, dtype=np.int64)
+
+    def compute() -> dict[str, np.ndarray]:
+        present = np.isfinite(data.est_resid)
+        return {
+            "est_count": kn.group_count(present, codes, n_groups),
+            "est_total": kn.group_total(data.est_resid, codes, n_groups),
+        }
+
+    return data.memoized(("cda_sums", n_groups, codes.tobytes()), compute)
+
+
+def cda_scale(sums: Mapping[str, np.ndarray]) -> tuple[FloatArray, IntArray]:
+    """S_A and M_A of the crude dependence adjustment, per group, from :func:`cda_sums`.
 
     A_τ = mean_i e_iτ over the events of the group with a residual on estimation row τ (event time,
     i.e. rows of the estimation window; calendar time when the events are clustered);
@@ -47,19 +69,8 @@ def cda_scale(data: InferenceData, groups: IntArray, n_groups: int) -> tuple[Flo
     -------
     s_a, m_a : (n_groups,)
         NaN S_A where M_A < 2.
-
-    Notes
-    -----
-    It depends only on the estimation residuals and the grouping, so it is computed once per grouping and
-    shared by both scopes, every CAR window and both tests (:meth:`InferenceData.memoized`, keyed by the
-    codes in full).
     """
-    codes = np.ascontiguousarray(groups, dtype=np.int64)
-    return data.memoized(("cda_scale", n_groups, codes.tobytes()), lambda: _cda_scale(data, codes, n_groups))
-
-
-def _cda_scale(data: InferenceData, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray]:
-    count, total, _ = kn.group_moments(data.est_resid, groups, n_groups)
+    count, total = sums["est_count"], sums["est_total"]
     has = count > 0
     m_a = has.sum(axis=1).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -83,14 +94,16 @@ def _scale_reasons(count: IntArray, s_a: FloatArray, m_a: IntArray, what: str) -
     return (count == 0) | short | flat, why
 
 
-def cda_kernel(
-    values: FloatArray, lengths: FloatArray, data: InferenceData, groups: IntArray, n_groups: int, what: str
-) -> StatBlock:
-    """T = mean_i X_i / (sqrt(L) S_A), X = AR (L = 1) or CAR (L days), reference t(M_A - 1)."""
-    s_a, m_a = cda_scale(data, groups, n_groups)
-    present = np.isfinite(values)
-    count = kn.group_count(present, groups, n_groups)
-    total = kn.group_total(values, groups, n_groups)
+def cda_values(values: FloatArray, data: InferenceData, groups: IntArray, n_groups: int) -> dict[str, np.ndarray]:
+    """The sums :func:`cda_kernel` needs: :func:`cda_sums`, and the count and total of ``values`` (N, D)."""
+    count = kn.group_count(np.isfinite(values), groups, n_groups)
+    return {**cda_sums(data, groups, n_groups), "count": count, "total": kn.group_total(values, groups, n_groups)}
+
+
+def cda_kernel(sums: Mapping[str, np.ndarray], lengths: FloatArray, what: str) -> StatBlock:
+    """T = mean_i X_i / (sqrt(L) S_A), X = AR (L = 1) or CAR (L days), reference t(M_A - 1) (:func:`cda_values`)."""
+    s_a, m_a = cda_scale(sums)
+    count, total = sums["count"], sums["total"]
     with np.errstate(invalid="ignore", divide="ignore"):
         statistic = (total / count) / (np.sqrt(lengths)[None, :] * s_a[:, None])
     undefined, why = _scale_reasons(count, s_a, m_a, what)
@@ -133,7 +146,7 @@ def lamb_kernel(ar: FloatArray, data: InferenceData, groups: IntArray, n_groups:
     each present event's own (R_miτ - R̄_mi)^2 / Σ_s (R_mis - R̄_mi)^2 over the events present that day.
     M̄ is the mean M_i over the group's events.
     """
-    s_a, m_a = cda_scale(data, groups, n_groups)
+    s_a, m_a = cda_scale(cda_sums(data, groups, n_groups))
     present = np.isfinite(ar)
     count = kn.group_count(present, groups, n_groups)
     total = kn.group_total(ar, groups, n_groups)
@@ -160,7 +173,7 @@ def lamb_kernel(ar: FloatArray, data: InferenceData, groups: IntArray, n_groups:
 
 
 @register
-class BrownWarner1985(StatTest):
+class BrownWarner1985(DecomposableTest):
     """Brown and Warner's crude dependence adjustment (CDA): AAR over the time-series sd of the mean residual.
 
     Notes
@@ -184,13 +197,23 @@ class BrownWarner1985(StatTest):
     label = "Brown-Warner CDA t"
     reference = "Brown and Warner (1980, 1985), JFE 8 and 14"
 
-    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+    def partial(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> Partial:
         if scope == "day":
-            return cda_kernel(data.ar, np.ones(data.ar.shape[1]), data, groups, n_groups, "an abnormal return")
-        if data.conventions.car_tests == "sum_daily":
-            daily = self.compute(data, "day", groups, n_groups)
-            return sum_daily(daily, np.isfinite(data.ar), data, groups, n_groups)
-        return cda_kernel(data.car, window_lengths(data), data, groups, n_groups, "a CAR")
+            return Partial.of(data.layout, n_groups, cda_values(data.ar, data, groups, n_groups))
+        if data.conventions.car_tests == "sum_daily":  # the day sums, and what sum_daily needs
+            size, patterns = sum_daily_sums(np.isfinite(data.ar), groups, n_groups)
+            sums = {**cda_values(data.ar, data, groups, n_groups), "size": size}
+            return Partial.of(data.layout, n_groups, sums, patterns={"present": patterns})
+        return Partial.of(data.layout, n_groups, cda_values(data.car, data, groups, n_groups))
+
+    def finish(self, partial: Partial, scope: Scope) -> StatBlock:
+        layout = partial.layout
+        if scope == "window" and "size" not in partial.sums:
+            return cda_kernel(partial.sums, window_lengths(layout), "a CAR")
+        daily = cda_kernel(partial.sums, np.ones(len(layout.rel_days)), "an abnormal return")
+        if scope == "day":
+            return daily
+        return sum_daily(daily, partial.sums["size"], partial.patterns["present"], layout)
 
 
 @register
@@ -225,7 +248,8 @@ class Lamb(StatTest):
         if scope == "day":
             return lamb_kernel(data.ar, data, groups, n_groups)
         if data.conventions.car_tests == "sum_daily":
-            return sum_daily(lamb_kernel(data.ar, data, groups, n_groups), np.isfinite(data.ar), data, groups, n_groups)
+            size, patterns = sum_daily_sums(np.isfinite(data.ar), groups, n_groups)
+            return sum_daily(lamb_kernel(data.ar, data, groups, n_groups), size, patterns, data.layout)
         n_win = len(data.car_windows)
         stat = np.full((n_groups, n_win), np.nan)
         n = np.zeros((n_groups, n_win), dtype=np.int64)
@@ -467,7 +491,10 @@ __all__ = [
     "KpBmpT",
     "KpPatellZ",
     "Lamb",
+    "cda_kernel",
     "cda_scale",
+    "cda_sums",
+    "cda_values",
     "kp_correlation_table",
     "kp_mean_correlation",
     "lamb_kernel",

@@ -16,6 +16,8 @@ is zero-filled. Undefined cells are NaN with a reason, never an exception or a w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from eventstudy import _kernels as kn
@@ -23,6 +25,7 @@ from eventstudy._typing import BoolArray, FloatArray, IntArray
 from eventstudy.conventions import SKEWNESS_T_MIN_EVENTS
 from eventstudy.inference.base import (
     InferenceData,
+    Layout,
     Scope,
     StatBlock,
     StatTest,
@@ -32,15 +35,19 @@ from eventstudy.inference.base import (
     two_sided_normal,
     two_sided_t,
 )
+from eventstudy.inference.partials import (
+    DecomposableTest,
+    Moments,
+    Partial,
+    Patterns,
+    moments,
+    presence_patterns,
+    window_lengths,
+)
 
 # --------------------------------------------------------------------------------------------------
 # Window helpers shared by the parametric modules
 # --------------------------------------------------------------------------------------------------
-
-
-def window_lengths(data: InferenceData) -> FloatArray:
-    """Number of event-window days L of each CAR window, shape (C,)."""
-    return np.array([len(data.car_columns(w)) for w in data.car_windows], dtype=np.float64)
 
 
 def window_sums(values: FloatArray, data: InferenceData) -> FloatArray:
@@ -58,17 +65,27 @@ def pct(share: float) -> str:
     return f"{100 * share:g}%"
 
 
-def sum_daily(daily: StatBlock, present: BoolArray, data: InferenceData, groups: IntArray, n_groups: int) -> StatBlock:
+def sum_daily_sums(present: BoolArray, groups: IntArray, n_groups: int) -> tuple[IntArray, Patterns]:
+    """What :func:`sum_daily` needs of the firm-events: the group sizes and their presence patterns.
+
+    ``present`` (N, W) says which firm-events enter the daily statistic on each day.
+    """
+    return kn.group_count(np.ones(len(groups), dtype=bool), groups, n_groups), presence_patterns(
+        present, groups, n_groups
+    )
+
+
+def sum_daily(daily: StatBlock, size: IntArray, patterns: Patterns, layout: Layout) -> StatBlock:
     """Window statistics as Σ (daily statistic) / sqrt(number of days), over well-covered days.
 
     Parameters
     ----------
     daily
         Day-scope block of the test, (n_groups, W); ``daily.n`` counts the events present each day.
-    present : (N, W)
-        Which firm-events enter the daily statistic on each day.
-    data, groups, n_groups
-        As for :meth:`StatTest.compute`.
+    size, patterns
+        Firm-events per group and their presence patterns (:func:`sum_daily_sums`).
+    layout
+        The study's windows and knobs.
 
     Returns
     -------
@@ -80,17 +97,17 @@ def sum_daily(daily: StatBlock, present: BoolArray, data: InferenceData, groups:
         df over the used days is taken (all equal when coverage is complete). ``n`` counts the events
         present on at least one used day.
     """
-    conv = data.conventions
-    size = kn.group_count(np.ones(len(groups), dtype=bool), groups, n_groups).astype(np.float64)
+    conv = layout.conventions
+    n_groups = len(size)
     with np.errstate(invalid="ignore", divide="ignore"):
-        covered = (daily.n / size[:, None]) > conv.car_coverage
-    n_win = len(data.car_windows)
+        covered = (daily.n / size.astype(np.float64)[:, None]) > conv.car_coverage
+    n_win = len(layout.car_windows)
     stat = np.full((n_groups, n_win), np.nan)
     df = np.full((n_groups, n_win), np.nan)
     n = np.zeros((n_groups, n_win), dtype=np.int64)
     why = np.full((n_groups, n_win), "", dtype=object)
-    for c, window in enumerate(data.car_windows):
-        cols = data.car_columns(window)
+    for c, window in enumerate(layout.car_windows):
+        cols = layout.car_columns(window)
         if not len(cols):
             why[:, c] = "the window has no event-window day"
             continue
@@ -105,8 +122,7 @@ def sum_daily(daily: StatBlock, present: BoolArray, data: InferenceData, groups:
         if daily.family == "t":
             day_df = np.where(used, daily.df[:, cols], np.inf).min(axis=1)
             df[:, c] = np.where(np.isfinite(day_df) & ~bad, day_df, np.nan)
-        held = np.asarray((present[:, cols] & used[groups]).any(axis=1))
-        n[:, c] = kn.group_count(held, groups, n_groups)
+        n[:, c] = patterns.held(used, cols, n_groups)
         first_bad = np.argmax(undefined, axis=1)
         daily_reason = daily.reason[np.arange(n_groups), cols[first_bad]]
         bad_text = "daily statistic undefined on a day of the window: " + daily_reason.astype(object)
@@ -124,13 +140,13 @@ def _normal_block(statistic: FloatArray, n: IntArray, why: np.ndarray) -> StatBl
 
 
 # --------------------------------------------------------------------------------------------------
-# Kernels (one per statistic, serving day and window scope)
+# Kernels (one per statistic, serving day and window scope): per-group sums, then the statistic
 # --------------------------------------------------------------------------------------------------
 
 
-def mean_over_sd(values: FloatArray, groups: IntArray, n_groups: int, what: str, reference: str = "t") -> StatBlock:
+def mean_over_sd(m: Moments, what: str, reference: str = "t") -> StatBlock:
     """T = mean / (sd / sqrt(N)) within groups, sd with divisor N - 1, reference t(N - 1) or N(0,1)."""
-    count, total, ssd = kn.group_moments(values, groups, n_groups)
+    count, total, ssd = m.count, m.total, m.ssd
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
         sd = np.sqrt(ssd / (count - 1))
@@ -149,12 +165,19 @@ def mean_over_sd(values: FloatArray, groups: IntArray, n_groups: int, what: str,
     return StatBlock(statistic, two_sided_t(statistic, df), count, df, why, "t")
 
 
-def ratio_of_sums(values: FloatArray, variances: FloatArray, groups: IntArray, n_groups: int, what: str) -> StatBlock:
-    """Z = Σ_i X_i / sqrt(Σ_i Var X_i) over the events with both, reference N(0,1) (CLM's J1)."""
+def ratio_sums(values: FloatArray, variances: FloatArray, groups: IntArray, n_groups: int) -> dict[str, np.ndarray]:
+    """Per-group sums behind :func:`ratio_of_sums`: count, Σ X_i and Σ Var X_i over the events with both."""
     present = np.isfinite(values) & np.isfinite(variances) & (variances >= 0)
-    count = kn.group_count(present, groups, n_groups)
-    total = kn.group_total(np.where(present, values, np.nan), groups, n_groups)
-    var_total = kn.group_total(np.where(present, variances, np.nan), groups, n_groups)
+    return {
+        "count": kn.group_count(present, groups, n_groups),
+        "total": kn.group_total(np.where(present, values, np.nan), groups, n_groups),
+        "var_total": kn.group_total(np.where(present, variances, np.nan), groups, n_groups),
+    }
+
+
+def ratio_of_sums(sums: Mapping[str, np.ndarray], what: str) -> StatBlock:
+    """Z = Σ_i X_i / sqrt(Σ_i Var X_i) over the events with both, reference N(0,1) (CLM's J1)."""
+    count, total, var_total = sums["count"], sums["total"], sums["var_total"]
     with np.errstate(invalid="ignore", divide="ignore"):
         statistic = total / np.sqrt(var_total)
     flat = (count > 0) & ~(var_total > 0)
@@ -163,7 +186,7 @@ def ratio_of_sums(values: FloatArray, variances: FloatArray, groups: IntArray, n
     return _normal_block(statistic, count, why)
 
 
-def patell_kernel(
+def patell_sums(
     values: FloatArray,
     data: InferenceData,
     groups: IntArray,
@@ -171,37 +194,54 @@ def patell_kernel(
     *,
     denominator: str = "present",
     mean_x_n: bool = False,
-) -> StatBlock:
-    """Σ_i standardized value / sqrt(Σ_i Var), the Patell (1976) form, reference N(0,1).
+) -> dict[str, np.ndarray]:
+    """Per-group sums behind :func:`patell_kernel`, the Patell (1976) form.
 
     Parameters
     ----------
     values : (N, D)
         SAR (day), SCAR or CSAR (window); events with M_i - k <= 2 are left out.
     denominator
-        ``"present"``: Σ (M_i - k)/(M_i - k - 2) over the events present in the cell; ``"all"``: the
-        estudy2 form Σ (M_i - 2)/(M_i - 4) over every event of the group with M_i > 4.
+        ``"present"``: Σ (M_i - k)/(M_i - k - 2) over the events present in the cell (``var_total``
+        (G, D)); ``"all"``: the estudy2 form Σ (M_i - 2)/(M_i - 4) over every event of the group with
+        M_i > 4 (``var_total`` (G,)).
     mean_x_n
-        Replace the sum by (mean over the events present) x (number of usable events of the group),
-        estudy2's "mean x N" day sums.
+        Also count the usable events of each group (``n_all``), for estudy2's "mean x N" day sums.
     """
     m_k = data.df.astype(np.float64)
     usable = m_k > 2
     present = np.isfinite(values) & usable[:, None]
-    count = kn.group_count(present, groups, n_groups)
-    total = kn.group_total(np.where(present, values, np.nan), groups, n_groups)
+    sums = {
+        "count": kn.group_count(present, groups, n_groups),
+        "total": kn.group_total(np.where(present, values, np.nan), groups, n_groups),
+    }
     if mean_x_n:
-        n_all = kn.group_count(usable, groups, n_groups).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            total = total / count * n_all[:, None]
+        sums["n_all"] = kn.group_count(usable, groups, n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         if denominator == "all":
             m = data.n_obs.astype(np.float64)
             var_i = np.where(m > 4, (m - 2.0) / np.where(m > 4, m - 4.0, 1.0), np.nan)
-            var_total = np.broadcast_to(kn.group_total(var_i, groups, n_groups)[:, None], count.shape)
         else:
             var_i = np.where(present, m_k[:, None] / np.where(usable, m_k - 2.0, 1.0)[:, None], np.nan)
-            var_total = kn.group_total(var_i, groups, n_groups)
+    sums["var_total"] = kn.group_total(var_i, groups, n_groups)
+    return sums
+
+
+def patell_kernel(sums: Mapping[str, np.ndarray]) -> StatBlock:
+    """Σ_i standardized value / sqrt(Σ_i Var), the Patell (1976) form, reference N(0,1).
+
+    From :func:`patell_sums`: with ``n_all`` the sum is replaced by (mean over the events present) x
+    (number of usable events of the group), estudy2's "mean x N" day sums; a ``var_total`` per group
+    (denominator ``"all"``) serves every column.
+    """
+    count, total = sums["count"], sums["total"]
+    if "n_all" in sums:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = total / count * sums["n_all"].astype(np.float64)[:, None]
+    var_total = sums["var_total"]
+    if var_total.ndim == 1:
+        var_total = np.broadcast_to(var_total[:, None], count.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
         statistic = np.where(count > 0, total / np.sqrt(var_total), np.nan)
     flat = (count > 0) & ~(var_total > 0)
     statistic = np.where(flat, np.nan, statistic)
@@ -212,29 +252,41 @@ def patell_kernel(
     return _normal_block(statistic, count, why)
 
 
-def bw1980_kernel(
+def bw1980_sums(
     values: FloatArray, lengths: FloatArray, data: InferenceData, groups: IntArray, n_groups: int
-) -> StatBlock:
-    """Brown-Warner (1980) t = mean_i X_i / (sqrt(Σ_i L s_i^2) / N), X = AR (L = 1) or CAR (L days).
+) -> dict[str, np.ndarray]:
+    """Per-group sums behind :func:`bw1980_kernel`, X = AR (L = 1) or CAR (L days).
+
+    ``count`` and ``total`` over the events with a value and a residual variance; ``n_denom``,
+    ``var_total`` (Σ_i L s_i^2) and ``m_total`` (Σ_i M_i) over the denominator's events: the same
+    (``bw1980_n = "present"``) or every event of the group with a residual variance (``"all"``).
+    """
+    s2 = data.s2.astype(np.float64)
+    has_s2 = np.isfinite(s2) & (s2 >= 0)
+    present = np.isfinite(values) & has_s2[:, None]
+    in_denom = np.broadcast_to(has_s2[:, None], values.shape) if data.conventions.bw1980_n == "all" else present
+    return {
+        "count": kn.group_count(present, groups, n_groups),
+        "total": kn.group_total(np.where(present, values, np.nan), groups, n_groups),
+        "n_denom": kn.group_count(in_denom, groups, n_groups),
+        "var_total": kn.group_total(np.where(in_denom, s2[:, None] * lengths[None, :], np.nan), groups, n_groups),
+        "m_total": kn.group_total(np.where(in_denom, data.n_obs.astype(np.float64)[:, None], np.nan), groups, n_groups),
+    }
+
+
+def bw1980_kernel(sums: Mapping[str, np.ndarray], layout: Layout) -> StatBlock:
+    """Brown-Warner (1980) t = mean_i X_i / (sqrt(Σ_i L s_i^2) / N), from :func:`bw1980_sums`.
 
     ``bw1980_n = "present"`` sums the variances over the events with a value in the cell, ``"all"`` over
     every event of the group (estudy2); the numerator is always the mean over the events present. The
     reference is t(M̄ - k) (``bw1980_df = "M-k"``) or t(M̄ - 1), M̄ the mean M_i of the denominator's events.
     """
-    conv = data.conventions
-    s2 = data.s2.astype(np.float64)
-    has_s2 = np.isfinite(s2) & (s2 >= 0)
-    present = np.isfinite(values) & has_s2[:, None]
-    count = kn.group_count(present, groups, n_groups)
-    total = kn.group_total(np.where(present, values, np.nan), groups, n_groups)
-    in_denom = np.broadcast_to(has_s2[:, None], values.shape) if conv.bw1980_n == "all" else present
-    n_denom = kn.group_count(in_denom, groups, n_groups).astype(np.float64)
-    var_total = kn.group_total(np.where(in_denom, s2[:, None] * lengths[None, :], np.nan), groups, n_groups)
-    m_total = kn.group_total(np.where(in_denom, data.n_obs.astype(np.float64)[:, None], np.nan), groups, n_groups)
+    count, total, var_total = sums["count"], sums["total"], sums["var_total"]
+    n_denom = sums["n_denom"].astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         statistic = (total / count) / (np.sqrt(var_total) / n_denom)
-        m_bar = m_total / n_denom
-    df = m_bar - (data.k if conv.bw1980_df == "M-k" else 1)
+        m_bar = sums["m_total"] / n_denom
+    df = m_bar - (layout.k if layout.conventions.bw1980_df == "M-k" else 1)
     flat = (count > 0) & ~(var_total > 0)
     no_df = (count > 0) & ~flat & ~(df > 0)
     statistic = np.where((count == 0) | flat | no_df, np.nan, statistic)
@@ -247,18 +299,16 @@ def bw1980_kernel(
     return StatBlock(statistic, two_sided_t(statistic, df), count, df, why, "t")
 
 
-def skewness_adjusted(values: FloatArray, groups: IntArray, n_groups: int) -> tuple[FloatArray, IntArray, np.ndarray]:
+def skewness_adjusted(m: Moments) -> tuple[FloatArray, IntArray, np.ndarray]:
     """Hall-Johnson skewness-adjusted t per group and column, with counts and reasons.
 
-    t_sa = sqrt(N) (S + γ S^2 / 3 + γ / (6N)), S = mean / sd (ddof 1), γ = Σ (x - mean)^3 / (N sd^3).
+    t_sa = sqrt(N) (S + γ S^2 / 3 + γ / (6N)), S = mean / sd (ddof 1), γ = Σ (x - mean)^3 / (N sd^3),
+    from the group moments with the third (:func:`~eventstudy.inference.partials.moments`).
     Defined for N >= 2 and sd > 0; the tests apply their own minimum N for the reference they use.
     """
-    count, total, ssd = kn.group_moments(values, groups, n_groups)
-    present = np.isfinite(values)
+    count, total, ssd, m3 = m.count, m.total, m.ssd, m.m3
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
-        dev = np.where(present, values - mean[groups], 0.0)
-        m3 = kn.group_sum(dev**3, groups, n_groups)
         sd = np.sqrt(ssd / (count - 1))
         s = mean / sd
         gamma = m3 / (count * sd**3)
@@ -280,7 +330,7 @@ def skewness_adjusted(values: FloatArray, groups: IntArray, n_groups: int) -> tu
 
 
 @register
-class CrossSectionalT(StatTest):
+class CrossSectionalT(DecomposableTest):
     """Cross-sectional t (Brown and Warner 1985): AAR / (S / sqrt(N)), S the cross-sectional sd of AR.
 
     Notes
@@ -299,13 +349,16 @@ class CrossSectionalT(StatTest):
     label = "Cross-sectional t"
     reference = "Brown and Warner (1985), JFE 14"
 
-    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+    def partial(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> Partial:
         values = data.ar if scope == "day" else data.car
-        return mean_over_sd(values, groups, n_groups, "an AR" if scope == "day" else "a CAR")
+        return Partial.of(data.layout, n_groups, moments={"x": moments(values, groups, n_groups)})
+
+    def finish(self, partial: Partial, scope: Scope) -> StatBlock:
+        return mean_over_sd(partial.moments["x"], "an AR" if scope == "day" else "a CAR")
 
 
 @register
-class PatellZ(StatTest):
+class PatellZ(DecomposableTest):
     """Patell (1976) Z: sum of standardized ARs over the sqrt of the sum of their variances.
 
     Notes
@@ -330,16 +383,16 @@ class PatellZ(StatTest):
     label = "Patell Z"
     reference = "Patell (1976), JAR 14(2)"
 
-    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+    def partial(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> Partial:
         conv = data.conventions
         if scope == "day":
             values = data.sar
         elif conv.patell_car == "csar":
             with np.errstate(invalid="ignore", divide="ignore"):
-                values = window_sums(data.sar, data) / np.sqrt(window_lengths(data))[None, :]
+                values = window_sums(data.sar, data) / np.sqrt(window_lengths(data.layout))[None, :]
         else:
             values = data.scar
-        return patell_kernel(
+        sums = patell_sums(
             values,
             data,
             groups,
@@ -347,10 +400,14 @@ class PatellZ(StatTest):
             denominator=conv.patell_denominator,
             mean_x_n=scope == "day" and conv.daily_sums == "mean_x_n",
         )
+        return Partial.of(data.layout, n_groups, sums)
+
+    def finish(self, partial: Partial, scope: Scope) -> StatBlock:
+        return patell_kernel(partial.sums)
 
 
 @register
-class BmpT(StatTest):
+class BmpT(DecomposableTest):
     """Boehmer, Musumeci and Poulsen (1991) standardized cross-sectional t.
 
     Notes
@@ -371,14 +428,17 @@ class BmpT(StatTest):
     label = "BMP t"
     reference = "Boehmer, Musumeci and Poulsen (1991), JFE 30(2)"
 
-    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+    def partial(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> Partial:
         values = data.sar if scope == "day" else data.scar
+        return Partial.of(data.layout, n_groups, moments={"x": moments(values, groups, n_groups)})
+
+    def finish(self, partial: Partial, scope: Scope) -> StatBlock:
         what = "a standardized AR" if scope == "day" else "a standardized CAR"
-        return mean_over_sd(values, groups, n_groups, what, data.conventions.bmp_reference)
+        return mean_over_sd(partial.moments["x"], what, partial.layout.conventions.bmp_reference)
 
 
 @register
-class J1(StatTest):
+class J1(DecomposableTest):
     """CLM's J1: the average abnormal return over its standard error, reference N(0,1).
 
     Notes
@@ -400,14 +460,17 @@ class J1(StatTest):
     label = "J1 (CLM)"
     reference = "Campbell, Lo and MacKinlay (1997), ch. 4"
 
-    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+    def partial(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> Partial:
         if scope == "day":
-            return ratio_of_sums(data.ar, data.ar_var, groups, n_groups, "an AR")
-        return ratio_of_sums(data.car, data.car_var, groups, n_groups, "a CAR")
+            return Partial.of(data.layout, n_groups, ratio_sums(data.ar, data.ar_var, groups, n_groups))
+        return Partial.of(data.layout, n_groups, ratio_sums(data.car, data.car_var, groups, n_groups))
+
+    def finish(self, partial: Partial, scope: Scope) -> StatBlock:
+        return ratio_of_sums(partial.sums, "an AR" if scope == "day" else "a CAR")
 
 
 @register
-class J2(StatTest):
+class J2(DecomposableTest):
     """CLM's J2: the sum of standardized CARs over the sqrt of the sum of their variances.
 
     Notes
@@ -429,12 +492,15 @@ class J2(StatTest):
     reference = "Campbell, Lo and MacKinlay (1997), ch. 4"
     scopes = ("window",)
 
-    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
-        return patell_kernel(data.scar, data, groups, n_groups)
+    def partial(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> Partial:
+        return Partial.of(data.layout, n_groups, patell_sums(data.scar, data, groups, n_groups))
+
+    def finish(self, partial: Partial, scope: Scope) -> StatBlock:
+        return patell_kernel(partial.sums)
 
 
 @register
-class BrownWarner1980(StatTest):
+class BrownWarner1980(DecomposableTest):
     """Brown and Warner (1980) t under cross-sectional independence, without forecast-error factor.
 
     Notes
@@ -460,18 +526,28 @@ class BrownWarner1980(StatTest):
     label = "Brown-Warner (1980) t"
     reference = "Brown and Warner (1980), JFE 8"
 
-    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+    def partial(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> Partial:
         if scope == "day":
-            return bw1980_kernel(data.ar, np.ones(data.ar.shape[1]), data, groups, n_groups)
-        if data.conventions.car_tests == "sum_daily":
-            daily = self.compute(data, "day", groups, n_groups)
-            present = np.isfinite(data.ar) & np.isfinite(data.s2)[:, None]
-            return sum_daily(daily, present, data, groups, n_groups)
-        return bw1980_kernel(data.car, window_lengths(data), data, groups, n_groups)
+            return Partial.of(
+                data.layout, n_groups, bw1980_sums(data.ar, np.ones(data.ar.shape[1]), data, groups, n_groups)
+            )
+        if data.conventions.car_tests == "sum_daily":  # the day sums, and what sum_daily needs
+            sums = bw1980_sums(data.ar, np.ones(data.ar.shape[1]), data, groups, n_groups)
+            size, patterns = sum_daily_sums(np.isfinite(data.ar) & np.isfinite(data.s2)[:, None], groups, n_groups)
+            return Partial.of(data.layout, n_groups, {**sums, "size": size}, patterns={"present": patterns})
+        return Partial.of(
+            data.layout, n_groups, bw1980_sums(data.car, window_lengths(data.layout), data, groups, n_groups)
+        )
+
+    def finish(self, partial: Partial, scope: Scope) -> StatBlock:
+        daily = bw1980_kernel(partial.sums, partial.layout)
+        if scope == "day" or "size" not in partial.sums:
+            return daily
+        return sum_daily(daily, partial.sums["size"], partial.patterns["present"], partial.layout)
 
 
 @register
-class SkewnessAdjustedT(StatTest):
+class SkewnessAdjustedT(DecomposableTest):
     """Skewness-adjusted t of Hall (1992) as used by Lyon, Barber and Tsai (1999), on CARs.
 
     Notes
@@ -500,8 +576,11 @@ class SkewnessAdjustedT(StatTest):
     reference = "Hall (1992); Lyon, Barber and Tsai (1999), JF 54(1)"
     scopes = ("window",)
 
-    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
-        statistic, count, why = skewness_adjusted(data.car, groups, n_groups)
+    def partial(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> Partial:
+        return Partial.of(data.layout, n_groups, moments={"car": moments(data.car, groups, n_groups, third=True)})
+
+    def finish(self, partial: Partial, scope: Scope) -> StatBlock:
+        statistic, count, why = skewness_adjusted(partial.moments["car"])
         small = np.isfinite(statistic) & (count < SKEWNESS_T_MIN_EVENTS)
         why = np.where(
             small,
@@ -544,7 +623,7 @@ class SkewnessAdjustedBootstrap(StatTest):
 
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
         conv = data.conventions
-        statistic, count, why = skewness_adjusted(data.car, groups, n_groups)
+        statistic, count, why = skewness_adjusted(moments(data.car, groups, n_groups, third=True))
         p_value = np.full(statistic.shape, np.nan)
         draws = np.full(statistic.shape, np.nan)
         order, bounds = kn.group_rows(groups, n_groups, within=data.key_order)  # each group's rows in key order
@@ -599,11 +678,14 @@ __all__ = [
     "SkewnessAdjustedBootstrap",
     "SkewnessAdjustedT",
     "bw1980_kernel",
+    "bw1980_sums",
     "mean_over_sd",
     "patell_kernel",
+    "patell_sums",
     "ratio_of_sums",
+    "ratio_sums",
     "skewness_adjusted",
     "sum_daily",
-    "window_lengths",
+    "sum_daily_sums",
     "window_sums",
 ]

@@ -48,16 +48,18 @@ from eventstudy.inference.base import (
     two_sided_normal,
     two_sided_t,
 )
+from eventstudy.inference.partials import DecomposableTest, Partial, presence_patterns
 from eventstudy.inference.ranks import (
     EXACT_SIGNED_RANK_MAX_N,
+    combine_day_sums,
     combined_ranks,
     combined_sample,
-    daily_rank_statistic,
-    daily_sums,
+    day_sums,
     exact_signed_rank_pvalue,
     grank,
     group_event_counts,
     rank_statistic,
+    rank_sums,
     row_medians,
     signed_rank_cells,
 )
@@ -84,7 +86,7 @@ def _nothing(scope: Scope) -> str:
 
 
 @register
-class SignTest(StatTest):
+class SignTest(DecomposableTest):
     """Sign test: the share of positive ARs (day) or CARs (window) against 1/2.
 
     Notes
@@ -104,12 +106,16 @@ class SignTest(StatTest):
     label = "Sign test"
     reference = "Brown and Warner (1980), JFE 8"
 
-    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+    def partial(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> Partial:
         values = data.ar if scope == "day" else data.car
-        n_events = group_event_counts(data, groups, n_groups)
         positive = np.where(np.isfinite(values), (values > 0).astype(np.float64), np.nan)
-        w, count = daily_sums(positive, groups, n_groups, n_events, data.conventions)
-        size = _sample_size(count, n_events, data.conventions)
+        sums = {**day_sums(positive, groups, n_groups), "n_events": group_event_counts(data, groups, n_groups)}
+        return Partial.of(data.layout, n_groups, sums)
+
+    def finish(self, partial: Partial, scope: Scope) -> StatBlock:
+        conv, n_events = partial.layout.conventions, partial.sums["n_events"]
+        w, count = combine_day_sums(partial.sums["total"], partial.sums["count"], n_events, conv)
+        size = _sample_size(count, n_events, conv)
         with np.errstate(invalid="ignore", divide="ignore"):
             statistic = (w - size / 2.0) / np.sqrt(size / 4.0)
         return _normal_block(statistic, count, reasons((count == 0, _nothing(scope))))
@@ -130,7 +136,7 @@ def positive_share(data: InferenceData) -> tuple[FloatArray, FloatArray]:
 
 
 @register
-class GeneralizedSign(StatTest):
+class GeneralizedSign(DecomposableTest):
     """Generalized sign test (Cowan 1992): positive ARs (CARs) against the estimation-window share p̂.
 
     Notes
@@ -152,18 +158,28 @@ class GeneralizedSign(StatTest):
     label = "Generalized sign Z"
     reference = "Cowan (1992), RQFA 2"
 
-    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+    def partial(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> Partial:
         values = data.ar if scope == "day" else data.car
         positive, m_i = positive_share(data)
         has_est = m_i > 0
         with_value = kn.group_sum(np.isfinite(values).astype(np.int64), groups, n_groups)
         values = np.where(has_est[:, None], values, np.nan)
-        n_events = group_event_counts(data, groups, n_groups)
         indicator = np.where(np.isfinite(values), (values > 0).astype(np.float64), np.nan)
-        w, count = daily_sums(indicator, groups, n_groups, n_events, data.conventions)
-        size = _sample_size(count, n_events, data.conventions)
-        phat = self._phat(data.conventions, np.isfinite(values), positive, m_i, has_est, groups, n_groups)
-        phat = np.broadcast_to(phat, count.shape)
+        sums = {
+            **day_sums(indicator, groups, n_groups),
+            **self._phat_sums(data.conventions, np.isfinite(values), positive, m_i, has_est, groups, n_groups),
+            "n_events": group_event_counts(data, groups, n_groups),
+            "with_value": with_value,
+        }
+        return Partial.of(data.layout, n_groups, sums)
+
+    def finish(self, partial: Partial, scope: Scope) -> StatBlock:
+        conv, sums = partial.layout.conventions, partial.sums
+        n_events, with_value = sums["n_events"], sums["with_value"]
+        w, count = combine_day_sums(sums["total"], sums["count"], n_events, conv)
+        size = _sample_size(count, n_events, conv)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            phat = np.broadcast_to(sums["phat_numerator"] / sums["phat_denominator"], count.shape)
         with np.errstate(invalid="ignore", divide="ignore"):
             statistic = (w - size * phat) / np.sqrt(size * phat * (1.0 - phat))
         degenerate = (count > 0) & ~((phat > 0) & (phat < 1))
@@ -175,7 +191,7 @@ class GeneralizedSign(StatTest):
         return _normal_block(statistic, count, why)
 
     @staticmethod
-    def _phat(
+    def _phat_sums(
         conventions: Conventions,
         present: BoolArray,
         positive: FloatArray,
@@ -183,20 +199,21 @@ class GeneralizedSign(StatTest):
         has_est: BoolArray,
         groups: IntArray,
         n_groups: int,
-    ) -> FloatArray:
-        """p̂ per group and column (or per group, as a column vector, under "mean x N")."""
+    ) -> dict[str, np.ndarray]:
+        """Numerator and denominator of p̂ per group and column (or per group, a column, under "mean x N")."""
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(has_est, positive / m_i, 0.0)
-            weight = (
-                present.astype(np.float64)
-                if conventions.daily_sums == "present"
-                else has_est.astype(np.float64)[:, None]
-            )
-            if conventions.gsign_phat == "pooled":
-                return kn.group_sum(weight * positive[:, None], groups, n_groups) / kn.group_sum(
-                    weight * m_i[:, None], groups, n_groups
-                )
-            return kn.group_sum(weight * share[:, None], groups, n_groups) / kn.group_sum(weight, groups, n_groups)
+        weight = (
+            present.astype(np.float64) if conventions.daily_sums == "present" else has_est.astype(np.float64)[:, None]
+        )
+        if conventions.gsign_phat == "pooled":
+            numerator, denominator = weight * positive[:, None], weight * m_i[:, None]
+        else:
+            numerator, denominator = weight * share[:, None], weight
+        return {
+            "phat_numerator": kn.group_sum(numerator, groups, n_groups),
+            "phat_denominator": kn.group_sum(denominator, groups, n_groups),
+        }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -204,7 +221,7 @@ class GeneralizedSign(StatTest):
 # --------------------------------------------------------------------------------------------------
 
 
-class _CombinedSampleDayTest(StatTest):
+class _CombinedSampleDayTest(DecomposableTest):
     """Day tests on per-event scores over the combined sample, scaled by their own time series."""
 
     scopes = ("day",)
@@ -214,11 +231,13 @@ class _CombinedSampleDayTest(StatTest):
     def scores(self, data: InferenceData) -> FloatArray:
         """Per-event scores (N, L + W) over the combined sample, NaN where the AR is missing."""
 
-    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
-        n_events = group_event_counts(data, groups, n_groups)
-        scores = self.scores(data)
-        d, count, scale = daily_rank_statistic(scores, groups, n_groups, n_events, data.conventions, self.normalize)
-        event = slice(data.est_resid.shape[1], None)
+    def partial(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> Partial:
+        sums = {**day_sums(self.scores(data), groups, n_groups), "n_events": group_event_counts(data, groups, n_groups)}
+        return Partial.of(data.layout, n_groups, sums)
+
+    def finish(self, partial: Partial, scope: Scope) -> StatBlock:
+        d, count, scale = rank_statistic(partial.sums, partial.layout.conventions, self.normalize)
+        event = slice(d.shape[1] - len(partial.layout.rel_days), None)  # the combined sample ends with the event window
         with np.errstate(invalid="ignore", divide="ignore"):
             statistic = d[:, event] / scale[:, None]
         count_evt = count[:, event]
@@ -330,7 +349,7 @@ class CorradoZivneySign(_CombinedSampleDayTest):
 
 
 @register
-class CowanRank(StatTest):
+class CowanRank(DecomposableTest):
     """Cowan (1992) cumulative rank test for a CAR window, from Corrado's daily rank deviations.
 
     Notes
@@ -359,30 +378,51 @@ class CowanRank(StatTest):
     reference = "Cowan (1992), RQFA 2"
     scopes = ("window",)
 
-    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+    def partial(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> Partial:
         ranks = combined_ranks(data)
-        offset = data.est_resid.shape[1]
-        columns = [offset + data.car_columns(w) for w in data.car_windows]
-        n_events = group_event_counts(data, groups, n_groups)
-        if data.conventions.car_tests == "sum_daily":
-            return self._sum_daily(ranks, columns, groups, n_groups, n_events, data.conventions)
         present = np.isfinite(ranks)
         t_i = present.sum(axis=1)
-        deviation = np.where(present, ranks - (t_i[:, None] + 1) / 2.0, 0.0)  # prepared once for every window
         present_count = present.astype(np.int64)
+        n_event_days = len(data.rel_days)
+        if data.conventions.car_tests == "sum_daily":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                k_bar = np.where(t_i > 0, (t_i + 1) / 2.0, 0.0)
+            sums = {
+                **rank_sums(np.where(present, ranks, 0.0), present_count, groups, n_groups),
+                "k_bar_total": kn.group_sum(k_bar, groups, n_groups),
+                "n_events": group_event_counts(data, groups, n_groups),
+            }
+            patterns = presence_patterns(present[:, ranks.shape[1] - n_event_days :], groups, n_groups)
+            return Partial.of(data.layout, n_groups, sums, patterns={"present": patterns})
+        deviation = np.where(present, ranks - (t_i[:, None] + 1) / 2.0, 0.0)  # prepared once for every window
         member = (groups >= 0) & (groups < n_groups)
+        offset = ranks.shape[1] - n_event_days
+        per_window: dict[str, list[np.ndarray]] = {"total": [], "count": [], "t_total": [], "in_window": []}
+        for window in data.car_windows:
+            cols = offset + data.car_columns(window)
+            complete = np.logical_and(present[:, cols].all(axis=1), len(cols) > 0) & member
+            per_window["in_window"].append(kn.group_count(complete, groups, n_groups))
+            for name, value in rank_sums(deviation, present_count, np.where(complete, groups, -1), n_groups).items():
+                per_window[name].append(value)
+        return Partial.of(data.layout, n_groups, {name: np.stack(v, axis=1) for name, v in per_window.items()})
+
+    def finish(self, partial: Partial, scope: Scope) -> StatBlock:
+        layout, sums = partial.layout, partial.sums
+        if "k_bar_total" in sums:
+            return self._sum_daily(partial)
+        columns = [layout.car_columns(w) for w in layout.car_windows]
+        n_groups = len(partial.groups)
         shape = (n_groups, len(columns))
         statistic, count = np.full(shape, np.nan), np.zeros(shape, dtype=np.int64)
         flat = np.zeros(shape, dtype=bool)
+        offset = sums["total"].shape[2] - len(layout.rel_days)
         for c, cols in enumerate(columns):
-            complete = np.logical_and(present[:, cols].all(axis=1), len(cols) > 0) & member
-            in_window = kn.group_count(complete, groups, n_groups)
-            d, _, scale = rank_statistic(
-                deviation, present_count, np.where(complete, groups, -1), n_groups, in_window, data.conventions, "mean"
-            )
+            window = {name: value[:, c] for name, value in sums.items()}
+            window["n_events"] = window["in_window"]
+            d, _, scale = rank_statistic(window, layout.conventions, "mean")
             with np.errstate(invalid="ignore", divide="ignore"):
-                statistic[:, c] = d[:, cols].sum(axis=1) / (np.sqrt(len(cols)) * scale)
-            count[:, c] = in_window
+                statistic[:, c] = d[:, offset + cols].sum(axis=1) / (np.sqrt(len(cols)) * scale)
+            count[:, c] = window["in_window"]
             flat[:, c] = ~(scale > 0)
         why = reasons(
             (np.broadcast_to(np.array([len(c) == 0 for c in columns]), shape), "the window has no event-window day"),
@@ -392,38 +432,32 @@ class CowanRank(StatTest):
         return _normal_block(statistic, count, why)
 
     @staticmethod
-    def _sum_daily(
-        ranks: FloatArray,
-        columns: list[IntArray],
-        groups: IntArray,
-        n_groups: int,
-        n_events: IntArray,
-        conventions: Conventions,
-    ) -> StatBlock:
-        present = np.isfinite(ranks)
-        t_i = present.sum(axis=1)
-        count = kn.group_sum(present.astype(np.int64), groups, n_groups)
-        total = kn.group_sum(np.where(present, ranks, 0.0), groups, n_groups)
+    def _sum_daily(partial: Partial) -> StatBlock:
+        layout, sums = partial.layout, partial.sums
+        conventions = layout.conventions
+        count, total, n_events = sums["count"], sums["total"], sums["n_events"]
+        n_groups = len(partial.groups)
+        offset = total.shape[1] - len(layout.rel_days)
         with np.errstate(invalid="ignore", divide="ignore"):
-            k_bar = kn.group_sum(np.where(t_i > 0, (t_i + 1) / 2.0, 0.0), groups, n_groups) / n_events
+            k_bar = sums["k_bar_total"] / n_events
             dev = np.where(count > 0, total / count - k_bar[:, None], np.nan)
             if conventions.rank_scale == "mean_T":
-                divisor = kn.group_sum(t_i.astype(np.float64), groups, n_groups) / n_events
+                divisor = sums["t_total"] / n_events
             else:
                 divisor = (count > 0).sum(axis=1).astype(np.float64)
             scale = np.sqrt(np.nansum(dev * dev, axis=1) / divisor)
             coverage = count / n_events[:, None]
-        shape = (n_groups, len(columns))
+        shape = (n_groups, len(layout.car_windows))
         statistic, n = np.full(shape, np.nan), np.zeros(shape, dtype=np.int64)
         n_days = np.zeros(shape, dtype=np.int64)
-        for c, cols in enumerate(columns):
-            kept = coverage[:, cols] > conventions.car_coverage  # (G, L)
+        for c, window in enumerate(layout.car_windows):
+            cols = layout.car_columns(window)
+            kept = coverage[:, offset + cols] > conventions.car_coverage  # (G, L)
             n_days[:, c] = kept.sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
-                mean_rank = (total[:, cols] * kept).sum(axis=1) / (count[:, cols] * kept).sum(axis=1)
+                mean_rank = (total[:, offset + cols] * kept).sum(axis=1) / (count[:, offset + cols] * kept).sum(axis=1)
                 statistic[:, c] = np.sqrt(n_days[:, c]) * (mean_rank - k_bar) / scale
-            on_kept = np.asarray((present[:, cols] & kept[groups]).any(axis=1))
-            n[:, c] = kn.group_sum(on_kept.astype(np.int64), groups, n_groups)
+            n[:, c] = partial.patterns["present"].held(kept, cols, n_groups)
         flat = np.broadcast_to(~(scale > 0)[:, None], shape)
         why = reasons(
             (n_days == 0, f"no window day has more than {conventions.car_coverage:.0%} of the events"),

@@ -11,6 +11,7 @@ conventions (``daily_sums``, ``rank_scale``) these functions apply, are in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Literal
 
@@ -69,35 +70,43 @@ def row_medians(values: FloatArray) -> FloatArray:
 
 
 def group_event_counts(data: InferenceData, groups: IntArray, n_groups: int) -> IntArray:
-    """N per group: events with at least one value in their combined sample."""
+    """N per group: events with at least one value in their combined sample (reads ``est_resid``)."""
     has_any = np.asarray(np.isfinite(data.est_resid).any(axis=1) | np.isfinite(data.ar).any(axis=1))
     return kn.group_sum(has_any.astype(np.int64), groups, n_groups)
 
 
-def daily_sums(
-    values: FloatArray, groups: IntArray, n_groups: int, n_events: IntArray, conventions: Conventions
-) -> tuple[FloatArray, IntArray]:
-    """Per-group day sums of ``values`` (N, D) and the count of events present, ``(sum, N_t)``.
+def day_sums(values: FloatArray, groups: IntArray, n_groups: int) -> dict[str, np.ndarray]:
+    """Per-group day sums of ``values`` (N, D) over the events present, with their counts (:func:`rank_sums`).
 
-    With ``daily_sums = "mean_x_n"`` the sum is (mean over the events present) x N, N = ``n_events`` of
-    the group; otherwise it is the plain sum over the events present. Days without an event give NaN.
     Rows with a group code outside 0..n_groups-1 take no part.
     """
     present = np.isfinite(values)
-    return _day_sums(np.where(present, values, 0.0), present.astype(np.int64), groups, n_groups, n_events, conventions)
+    return rank_sums(np.where(present, values, 0.0), present.astype(np.int64), groups, n_groups)
 
 
-def _day_sums(
-    filled: FloatArray,
-    present: IntArray,
-    groups: IntArray,
-    n_groups: int,
-    n_events: IntArray,
-    conventions: Conventions,
+def rank_sums(filled: FloatArray, present: IntArray, groups: IntArray, n_groups: int) -> dict[str, np.ndarray]:
+    """Per-group sums of values given with 0 where missing and their 0/1 presence (N, D).
+
+    ``total`` and ``count`` (n_groups, D): the day sums and the events present (N_t); ``t_total``
+    (n_groups,): Σ_i T_i, T_i the number of values of event i. For a caller that evaluates a statistic on
+    several subsets of the same values (the Cowan test, one per CAR window), the subset is given by the
+    group codes (-1 for rows left out), so the values are prepared once and each subset costs group sums.
+    """
+    return {
+        "total": kn.group_sum(filled, groups, n_groups),
+        "count": kn.group_sum(present, groups, n_groups),
+        "t_total": kn.group_sum(present.sum(axis=1).astype(np.float64), groups, n_groups),
+    }
+
+
+def combine_day_sums(
+    total: FloatArray, count: IntArray, n_events: IntArray, conventions: Conventions
 ) -> tuple[FloatArray, IntArray]:
-    """:func:`daily_sums` from the values with 0 where missing and the 0/1 presence of each value."""
-    count = kn.group_sum(present, groups, n_groups)
-    total = kn.group_sum(filled, groups, n_groups)
+    """The day sum of each group and day and the count of events present, ``(sum, N_t)``, from :func:`day_sums`.
+
+    With ``daily_sums = "mean_x_n"`` the sum is (mean over the events present) x N, N = ``n_events`` of
+    the group; otherwise it is the plain sum over the events present. Days without an event give NaN.
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         if conventions.daily_sums == "mean_x_n":
             out = total / count * n_events[:, None]
@@ -106,30 +115,22 @@ def _day_sums(
     return np.where(count > 0, out, np.nan), count
 
 
-def daily_rank_statistic(
-    scores: FloatArray,
-    groups: IntArray,
-    n_groups: int,
-    n_events: IntArray,
-    conventions: Conventions,
-    normalize: Literal["mean", "sqrt"],
+def rank_statistic(
+    sums: Mapping[str, np.ndarray], conventions: Conventions, normalize: Literal["mean", "sqrt"]
 ) -> tuple[FloatArray, IntArray, FloatArray]:
-    """Daily statistic and its time-series scale for the rank-type tests, on combined-sample scores.
+    """Daily statistic and its time-series scale for the rank-type tests, from per-group score sums.
 
     Parameters
     ----------
-    scores : (N, C)
-        Per-event scores over the combined sample (rank deviations, uniform ranks or median signs),
-        NaN where the event has no AR.
-    groups, n_groups
-        Group codes and their number; rows with a code outside 0..n_groups-1 take no part.
-    n_events : (n_groups,)
-        N of each group (for ``daily_sums = "mean_x_n"`` and ``rank_scale = "mean_T"``).
+    sums
+        :func:`day_sums` (or :func:`rank_sums`) of the per-event scores over the combined sample (rank
+        deviations, uniform ranks or median signs; NaN where the event has no AR), and ``n_events``
+        (n_groups,), N of each group (for ``daily_sums = "mean_x_n"`` and ``rank_scale = "mean_T"``).
     conventions
         Knob values.
     normalize
         ``"mean"``: D_t = S_t / N_t (Corrado's mean rank deviation); ``"sqrt"``: D_t = S_t / sqrt(N_t)
-        (modified rank, Corrado-Zivney sign). S_t is the day sum of :func:`daily_sums`.
+        (modified rank, Corrado-Zivney sign). S_t is the day sum of :func:`combine_day_sums`.
 
     Returns
     -------
@@ -141,33 +142,12 @@ def daily_rank_statistic(
         sqrt( Σ_t D_t^2 / T ), the sum over days with N_t >= 1 and T the number of such days
         (``rank_scale = "days"``) or the mean of T_i over the group's events (``"mean_T"``).
     """
-    present = np.isfinite(scores)
-    return rank_statistic(
-        np.where(present, scores, 0.0), present.astype(np.int64), groups, n_groups, n_events, conventions, normalize
-    )
-
-
-def rank_statistic(
-    filled: FloatArray,
-    present: IntArray,
-    groups: IntArray,
-    n_groups: int,
-    n_events: IntArray,
-    conventions: Conventions,
-    normalize: Literal["mean", "sqrt"],
-) -> tuple[FloatArray, IntArray, FloatArray]:
-    """:func:`daily_rank_statistic` from the scores with 0 where missing and their 0/1 presence (N, C).
-
-    For a caller that evaluates the statistic on several subsets of the same scores (the Cowan test, one
-    per CAR window): the subset is given by the group codes (-1 for rows left out), so the scores are
-    prepared once and each subset costs two group sums.
-    """
-    day_sum, count = _day_sums(filled, present, groups, n_groups, n_events, conventions)
+    n_events = sums["n_events"]
+    day_sum, count = combine_day_sums(sums["total"], sums["count"], n_events, conventions)
     with np.errstate(invalid="ignore", divide="ignore"):
         d = day_sum / (count if normalize == "mean" else np.sqrt(count))
         if conventions.rank_scale == "mean_T":
-            t_i = present.sum(axis=1)
-            divisor = kn.group_sum(t_i.astype(np.float64), groups, n_groups) / n_events
+            divisor = sums["t_total"] / n_events
         else:
             divisor = (count > 0).sum(axis=1).astype(np.float64)
         scale = np.sqrt(np.nansum(d * d, axis=1) / divisor)
@@ -362,15 +342,16 @@ def _grank(
 __all__ = [
     "EXACT_SIGNED_RANK_MAX_N",
     "average_ranks",
+    "combine_day_sums",
     "combined_ranks",
     "combined_sample",
-    "daily_rank_statistic",
-    "daily_sums",
+    "day_sums",
     "estimation_ranks",
     "exact_signed_rank_pvalue",
     "grank",
     "group_event_counts",
     "rank_statistic",
+    "rank_sums",
     "row_medians",
     "signed_rank_cdf",
     "signed_rank_cells",

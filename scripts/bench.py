@@ -41,7 +41,7 @@ killed and reported as such (the machine is shared).
 
 Usage::
 
-    python scripts/bench.py --quick                  # N = 2,000 and 10,000: a smoke test, well under a minute
+    python scripts/bench.py --quick                  # N = 1,000 and 4,000: a smoke test, well under a minute
     python scripts/bench.py --sizes 30000,100000,1000000 --repeat 2 --profile 100000
     python scripts/bench.py --sizes 30000 --json /tmp/bench.json
 
@@ -194,16 +194,22 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run_child(command: list[str], max_rss_mb: float, timeout: float, repo: Path | None = None) -> dict[str, Any]:
+def run_child(
+    command: list[str], max_rss_mb: float, timeout: float, logs: Path, repo: Path | None = None
+) -> dict[str, Any]:
     """Run ``command`` in a fresh process; wall time, peak RSS and CPU time (``wait4``), killed past the limits.
 
-    With ``repo``, the package is imported from that checkout (``PYTHONPATH``), e.g. a ``git archive`` of a
-    commit, so the measurement is not disturbed by work in progress in this one.
+    The child's stdout and stderr go to ``logs.out`` and ``logs.err``. With ``repo``, the package is imported
+    from that checkout (``PYTHONPATH``), e.g. a ``git archive`` of a commit, so the measurement is not
+    disturbed by work in progress in this one.
     """
     env = dict(os.environ, PYTHONPATH=str(repo)) if repo is not None else None
+    logs.parent.mkdir(parents=True, exist_ok=True)
+    out_path, err_path = logs.with_suffix(".out"), logs.with_suffix(".err")
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    with open(out_path, "w") as stdout, open(err_path, "w") as stderr:
+        child = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True, env=env)
     killed = ""
     sampled = 0.0
     while True:
@@ -219,7 +225,7 @@ def run_child(command: list[str], max_rss_mb: float, timeout: float, repo: Path 
             os.kill(child.pid, signal.SIGKILL)
         time.sleep(0.1)
     wall = time.perf_counter() - start
-    out, err = child.communicate()
+    out, err = out_path.read_text(), err_path.read_text()
     child.returncode = os.waitstatus_to_exitcode(status)
     record: dict[str, Any] = {
         "wall_s": wall,
@@ -230,6 +236,7 @@ def run_child(command: list[str], max_rss_mb: float, timeout: float, repo: Path 
         "exit": child.returncode,
         "killed": killed,
     }
+    record["stages_seen"] = [json.loads(line) for line in err.splitlines() if line.startswith('{"stage"')]
     if child.returncode:
         record["stderr"] = err[-2000:]
         say(f"{command[1] if len(command) > 1 else command[0]} failed (exit {child.returncode}) {killed}")
@@ -387,11 +394,11 @@ def render(results: list[dict[str, Any]]) -> str:
         )
     )
 
-    with_stages = [r for r in results if r.get("stages", {}).get("report")]
+    with_stages = [r for r in results if r.get("stages", {}).get("stages_seen")]
     if with_stages:
         names: list[str] = []
         for r in with_stages:
-            for s in r["stages"]["report"]["stages"]:
+            for s in r["stages"]["stages_seen"]:
                 key = _stage_key(s["stage"])
                 if key not in names:
                     names.append(key)
@@ -399,7 +406,7 @@ def render(results: list[dict[str, Any]]) -> str:
         for name in names:
             cells = []
             for r in with_stages:
-                hits = [s for s in r["stages"]["report"]["stages"] if _stage_key(s["stage"]) == name]
+                hits = [s for s in r["stages"]["stages_seen"] if _stage_key(s["stage"]) == name]
                 cells.append(
                     f"{fmt_s(sum(s['seconds'] for s in hits))}, {fmt_mb(max(s['peak_mb'] for s in hits))}"
                     if hits
@@ -408,11 +415,21 @@ def render(results: list[dict[str, Any]]) -> str:
             stage_rows.append([name] + cells)
         stage_rows.append(
             ["whole process (wall, peak RSS)"]
-            + [f"{fmt_s(r['stages']['wall_s'])}, {fmt_mb(r['stages']['peak_mb'])}" for r in with_stages]
+            + [
+                f"{fmt_s(r['stages']['wall_s'])}, {fmt_mb(r['stages']['peak_mb'])}"
+                + (
+                    f" ({r['stages']['killed']} in: {r['stages']['stages_seen'][-1]['next']})"
+                    if r["stages"]["killed"]
+                    else ""
+                )
+                for r in with_stages
+            ]
         )
         parts.append(table(["stage (peer statistics, API)"] + [f"N={r['n']:,}" for r in with_stages], stage_rows))
+        with_stages = [r for r in with_stages if r["stages"].get("report")]
+    if with_stages:
         phase_names = sorted({p for r in with_stages for p in r["stages"]["report"]["phases"]}, key=_phase_order)
-        phase_rows = [
+        phase_rows: list[list[str]] = [
             [f"{p} (x{max(r['stages']['report']['phase_calls'].get(p, 0) for r in with_stages)})"]
             + [fmt_s(r["stages"]["report"]["phases"].get(p)) for r in with_stages]
             for p in phase_names
@@ -546,7 +563,9 @@ def main(argv: list[str] | None = None) -> int:
     """Write the data, run the processes, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="30000,100000", help="comma-separated N (firm-events)")
-    parser.add_argument("--quick", action="store_true", help="N = 2,000 and 10,000: a smoke test")
+    parser.add_argument(
+        "--quick", action="store_true", help="N = 1,000 and 4,000 (default study at 1,000 only): a smoke test"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of the CLI and the floor per N")
     parser.add_argument("--data", type=Path, default=Path("/tmp/eventstudy-bench"), help="data cache folder")
     parser.add_argument("--seed", type=int, default=20260101)
@@ -561,10 +580,11 @@ def main(argv: list[str] | None = None) -> int:
         "--repo", type=Path, help="measure the package of this checkout (e.g. a git archive of a commit)"
     )
     args = parser.parse_args(argv)
-    sizes = [2000, 10_000] if args.quick else [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    sizes = [1000, 4000] if args.quick else [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     if any(n < 1 for n in sizes):
         parser.error("sizes must be positive")
     limit = args.max_rss_gb * 1024
+    default_max = min(sizes) if args.quick else args.default_max
 
     results = []
     for n in sorted(sizes):
@@ -585,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     command = [sys.executable, str(HERE / "bench_floor.py"), str(data), "--out", str(out)]
                 say(f"N = {n:,}: {kind} run {i + 1} of {args.repeat}")
-                record[kind].append(run_child(command, limit, args.timeout, args.repo))
+                record[kind].append(run_child(command, limit, args.timeout, runs / "logs" / f"{kind}{i}", args.repo))
                 say(f"N = {n:,}: {kind}: {fmt_s(record[kind][-1]['wall_s'])}, {fmt_mb(record[kind][-1]['peak_mb'])}")
         if best(record["cli"]) and best(record["floor"]):
             record["check"] = check(data, runs / "cli", runs / "floor")
@@ -593,18 +613,30 @@ def main(argv: list[str] | None = None) -> int:
         study = [sys.executable, str(HERE / "bench_study.py"), str(data), "--out"]
         say(f"N = {n:,}: stages")
         shutil.rmtree(runs / "stages", ignore_errors=True)
-        record["stages"] = run_child(study + [str(runs / "stages")], limit, args.timeout, args.repo)
-        if n <= args.default_max:
+        record["stages"] = run_child(
+            study + [str(runs / "stages")], limit, args.timeout, runs / "logs" / "stages", args.repo
+        )
+        if n <= default_max:
             say(f"N = {n:,}: default study")
             shutil.rmtree(runs / "default", ignore_errors=True)
             record["default"] = run_child(
-                study + [str(runs / "default"), "--all-tests"], limit, args.timeout, args.repo
+                study + [str(runs / "default"), "--all-tests"],
+                limit,
+                args.timeout,
+                runs / "logs" / "default",
+                args.repo,
             )
         if n == args.profile:
             say(f"N = {n:,}: profile")
             shutil.rmtree(runs / "profile", ignore_errors=True)
             listing = data / "profile.txt"
-            run_child(study + [str(runs / "profile"), "--profile", str(listing)], limit, args.timeout, args.repo)
+            run_child(
+                study + [str(runs / "profile"), "--profile", str(listing)],
+                limit,
+                args.timeout,
+                runs / "logs" / "profile",
+                args.repo,
+            )
             record["profile"] = listing.read_text() if listing.exists() else ""
         results.append(record)
 

@@ -14,6 +14,8 @@ Runs the study the benchmark's command line runs (``eventstudy run EVENTS --retu
   panel, the model fit, CARs, the inference inputs, the tests), found by name in every loaded
   ``eventstudy`` module and wrapped for the duration of the run (nothing re-implemented; a name the
   package no longer has is skipped); ``compute`` = fit + CARs + inference inputs + tests;
+- each stage is also printed on stderr as one JSON line when it ends (with the name of the next), so a
+  run killed for its memory or time still shows the stages it finished and the one it was in;
 - with ``--profile PATH``, the ``pstats`` listing of a cProfile of ``run`` + ``write_tables`` (timings of
   a profiled run are inflated: use them for where the time goes, not how much).
 
@@ -81,6 +83,7 @@ class Stages:
         now = time.perf_counter()
         peak, rss = memory_mb()
         self.rows.append({"stage": self._name, "seconds": now - self._start, "peak_mb": peak, "rss_mb": rss})
+        print(json.dumps({**self.rows[-1], "next": name}), file=sys.stderr, flush=True)
         self._name, self._start = name, now
         reset_peak()
 

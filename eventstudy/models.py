@@ -91,6 +91,21 @@ class ModelFit:
         }
         return ModelFit(**values)
 
+    @classmethod
+    def stack(cls, parts: Sequence[ModelFit], order: IntArray) -> ModelFit:
+        """The fits' firm-events one after the other, taken in ``order`` (the fits of one model and conventions).
+
+        Rows are independent, so stacking the fits of chunks of firm-events gives the fit of all of them.
+        """
+        first = parts[0]
+        values: dict[str, Any] = {}
+        for name, value in first.__dict__.items():
+            if isinstance(value, np.ndarray):
+                values[name] = np.concatenate([getattr(p, name) for p in parts])[order]
+            else:
+                values[name] = value
+        return cls(**values)
+
     @property
     def sigma(self) -> FloatArray:
         """Residual standard deviation s_i."""
@@ -271,6 +286,11 @@ class MarketAdjusted(NormalReturnModel):
     subtract_market: ClassVar[bool] = True
 
 
+def estimable(fit: ModelFit, min_estimation_obs: int) -> np.ndarray:
+    """Firm-events with enough estimation returns and a positive, finite residual variance."""
+    return (fit.n_obs >= min_estimation_obs) & np.isfinite(fit.s2) & (fit.s2 > 0)
+
+
 MODELS: dict[str, type[NormalReturnModel]] = {cls.name: cls for cls in (MarketModel, ConstantMean, MarketAdjusted)}
 
 
@@ -282,4 +302,13 @@ def get_model(name: str) -> NormalReturnModel:
         raise UnknownNameError("model", name, MODELS, parameter="--model") from None
 
 
-__all__ = ["MODELS", "ConstantMean", "MarketAdjusted", "MarketModel", "ModelFit", "NormalReturnModel", "get_model"]
+__all__ = [
+    "MODELS",
+    "ConstantMean",
+    "MarketAdjusted",
+    "MarketModel",
+    "ModelFit",
+    "NormalReturnModel",
+    "estimable",
+    "get_model",
+]

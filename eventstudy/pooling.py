@@ -293,23 +293,63 @@ def event_window_mask(tickers: pd.Series, est_dates: np.ndarray, evt_dates: np.n
     events or tickers.
     """
     codes, _ = pd.factorize(tickers)
-    est = np.asarray(est_dates).astype("datetime64[D]")
     evt = np.asarray(evt_dates).astype("datetime64[D]")
+    ids = np.arange(len(codes), dtype=np.int64)
+    return window_overlap_mask(codes, ids, est_dates, codes, ids, nanmin_dates(evt), nanmax_dates(evt))
+
+
+def window_overlap_mask(
+    codes: IntArray,
+    ids: IntArray,
+    est_dates: np.ndarray,
+    window_codes: IntArray,
+    window_ids: IntArray,
+    window_first: np.ndarray,
+    window_last: np.ndarray,
+) -> BoolArray:
+    """Estimation rows inside another firm-event's event window of the same code (:func:`event_window_mask`).
+
+    The firm-events queried and the firm-events whose windows mask them may be different sets (a chunk of
+    the study and all of its firm-events), matched by their codes and told apart by their ids.
+
+    Parameters
+    ----------
+    codes, ids : (N,)
+        Ticker code and identity of each queried firm-event.
+    est_dates : (N, L) datetime64
+        Dates of its estimation rows (NaT where missing).
+    window_codes, window_ids : (S,)
+        Ticker code (same coding as ``codes``) and identity (same as ``ids``) of each masking firm-event.
+    window_first, window_last : (S,) datetime64[D]
+        First and last date of its event-window rows (NaT: none).
+
+    Returns
+    -------
+    (N, L) bool
+        True where row i's estimation date d satisfies first_j <= d <= last_j for a masking firm-event j
+        with the same code and another id.
+    """
+    ids = np.asarray(ids)
+    window_ids = np.asarray(window_ids)
+    est = np.asarray(est_dates).astype("datetime64[D]")
+    window_first = np.asarray(window_first, dtype="datetime64[D]")
+    window_last = np.asarray(window_last, dtype="datetime64[D]")
     out = np.zeros(est.shape, dtype=bool)
-    evt_first, evt_last = nanmin_dates(evt), nanmax_dates(evt)
-    anchor = evt_first  # any date inside the window works as the sort key
+    anchor = window_first  # any date inside the window works as the sort key
     ok = ~np.isnat(anchor)
     if not ok.any() or not est.size:
         return out
-    reach = int((evt_last[ok] - evt_first[ok]).astype(np.int64).max())
+    reach = int((window_last[ok] - window_first[ok]).astype(np.int64).max())
     est_first, est_last = nanmin_dates(est), nanmax_dates(est)
     margin = np.timedelta64(reach, "D")
-    rows, src = range_matches(codes, est_first - margin, est_last, codes, anchor)
-    keep = (rows != src) & (evt_first[src] <= est_last[rows]) & (evt_last[src] >= est_first[rows])
+    rows, src = range_matches(codes, est_first - margin, est_last, window_codes, anchor)
+    keep = (
+        (ids[rows] != window_ids[src]) & (window_first[src] <= est_last[rows]) & (window_last[src] >= est_first[rows])
+    )
     rows, src = rows[keep], src[keep]
     if not len(rows):
         return out
-    inside = (est[rows] >= evt_first[src][:, None]) & (est[rows] <= evt_last[src][:, None])
+    inside = (est[rows] >= window_first[src][:, None]) & (est[rows] <= window_last[src][:, None])
     np.logical_or.at(out, rows, inside)
     return out
 
@@ -321,4 +361,5 @@ __all__ = [
     "pooled_mask",
     "precedence",
     "range_matches",
+    "window_overlap_mask",
 ]

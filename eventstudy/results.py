@@ -139,6 +139,13 @@ class StudyResult:
         Aligned returns of the estimated firm-events (rows in the order of ``panel.pairs``).
     fit
         Model estimates and event-window abnormal returns.
+
+        The (firm-events x estimation days) arrays (``panel.est_returns``, ``est_market``, ``est_dates``,
+        ``est_bench_own`` and ``fit.residuals``) are kept only when a requested test reads them or the study
+        asked for them (``EventStudy(keep_estimation=True)``); otherwise they have zero columns and
+        :attr:`estimation_kept` is False. No frame, report or plot reads them.
+    estimation_dates : (N, 2) datetime64[D]
+        First and last date of the estimation rows each fit used (NaT: none).
     car_values, car_var : (N, C)
         CARs over ``spec.car_windows`` and their variances.
     test_table
@@ -166,6 +173,7 @@ class StudyResult:
     spec: StudySpec
     panel: ReturnPanel
     fit: ModelFit
+    estimation_dates: np.ndarray
     car_values: FloatArray
     car_var: FloatArray
     test_table: TestTable
@@ -196,6 +204,11 @@ class StudyResult:
     def adjustment_note(self) -> str:
         """The multiple-testing family of ``p_holm`` and ``p_bh`` in force, in words (``conventions.adjust_family``)."""
         return ADJUST_FAMILY_TEXT[self.spec.conventions.adjust_family]
+
+    @property
+    def estimation_kept(self) -> bool:
+        """Whether ``panel`` and ``fit`` hold the (firm-events x estimation days) arrays (else zero columns)."""
+        return len(self.panel.estimation_days) > 0
 
     @property
     def n_firm_events(self) -> int:
@@ -385,8 +398,6 @@ class StudyResult:
     def parameters(self) -> pd.DataFrame:
         """Model estimates per firm-event: alpha, beta, sigma, M, df, R², estimation dates and windows."""
         fit, pairs = self.fit, self.panel.pairs
-        used = np.isfinite(fit.residuals)
-        dates = np.where(used, self.panel.est_dates, np.datetime64("NaT"))
         names = [c for c in ("alpha", "beta")]
         coef = {name: np.full(len(pairs), np.nan) for name in names}
         if fit.model == "market":
@@ -407,8 +418,8 @@ class StudyResult:
                 "n_obs": fit.n_obs,
                 "df": fit.df,
                 "r_squared": fit.r_squared,
-                "estimation_start": pd.to_datetime(nanmin_dates(dates)),
-                "estimation_end": pd.to_datetime(nanmax_dates(dates)),
+                "estimation_start": pd.to_datetime(self.estimation_dates[:, 0]),
+                "estimation_end": pd.to_datetime(self.estimation_dates[:, 1]),
                 "estimation_window": window_text(self.spec.estimation_window),
                 "event_window": window_text(self.spec.event_window),
             }

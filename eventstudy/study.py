@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,23 +28,30 @@ from eventstudy.calendars import calendar_day_zero, resolve_day_zero
 from eventstudy.conventions import Conventions
 from eventstudy.data.series import PriceSource, TableSource
 from eventstudy.data.table import PROVENANCE_COLUMNS, PriceTable, load_each
+from eventstudy.engine import (
+    DEFAULT_CHUNK_SIZE,
+    as_chunk_size,
+    chunk_bounds,
+    estimate,
+    without_estimation,
+)
 from eventstudy.errors import DataError, InputError, PriceSourceError
 from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_events, select_events, selection_text
+from eventstudy.executors import Executor, get_executor
 from eventstudy.grouping import Grouping, group_by
 from eventstudy.inference import InferenceData, get_tests, run_tests
-from eventstudy.inference.base import firm_event_keys
+from eventstudy.inference.base import firm_event_keys, needs_estimation
 from eventstudy.inference.groups import group_differences
 from eventstudy.models import ModelFit, get_model
-from eventstudy.pooling import duplicate_of, event_window_mask, firm_event_flags, pooled_mask, precedence
+from eventstudy.pooling import duplicate_of, firm_event_flags, pooled_mask, precedence
 from eventstudy.results import (
     EVENT_DAY_COLUMNS,
     EXCLUSION_COLUMNS,
     FIRM_EVENT_COLUMNS,
     StudyResult,
-    exclusion_kinds,
 )
-from eventstudy.returns import ReturnPanel, ReturnType, build_panel
-from eventstudy.spec import DEFAULT_CAR_WINDOWS, StudySpec, as_window, resolve_conventions, window_text
+from eventstudy.returns import ReturnPanel, ReturnType
+from eventstudy.spec import DEFAULT_CAR_WINDOWS, StudySpec, as_window, resolve_conventions
 from eventstudy.symbols import exchange_for
 
 
@@ -97,6 +103,18 @@ class EventStudy:
         to ``"all"``, and every pair of groups the difference tests of ``group_differences``.
     selection
         The event selection in words, recorded in the settings (:meth:`from_csv` sets it).
+    chunk_size
+        Firm-events per chunk of the engine (:mod:`eventstudy.engine`); 0 or None: all in one chunk. Bounds
+        the memory of the per-firm-event arrays. Not a convention: it never changes a result.
+    executor, workers
+        Where the chunks run (:func:`eventstudy.executors.get_executor`): ``"serial"`` (default, this
+        process), ``"processes"`` (``workers`` processes, default one per core), ``"dask"``, or an
+        :class:`~eventstudy.executors.Executor`. Not a convention: it never changes a result.
+    keep_estimation
+        Keep the (firm-events x estimation days) returns and benchmark returns in ``result.panel`` and the
+        residuals in ``result.fit`` even when no requested test reads them. Off by default: a study whose
+        tests do not read them (``eventstudy.inference.base.needs_estimation``) returns a panel and fit
+        with zero-column estimation arrays (``result.estimation_kept`` is False). Never changes a result.
 
     Raises
     ------
@@ -130,6 +148,10 @@ class EventStudy:
         title: str | None = None,
         groups: str | Grouping | None = None,
         selection: str = "",
+        chunk_size: int | None = DEFAULT_CHUNK_SIZE,
+        executor: str | Executor = "serial",
+        workers: int | None = None,
+        keep_estimation: bool = False,
     ) -> None:
         self.events = tuple(events)
         if not self.events:
@@ -154,6 +176,9 @@ class EventStudy:
         )
         self.progress = progress
         self.title = title or "Event study"
+        self.chunk_size = as_chunk_size(chunk_size)
+        self.executor = get_executor(executor, workers=workers)
+        self.keep_estimation = keep_estimation
 
     @classmethod
     def from_csv(
@@ -274,70 +299,30 @@ class EventStudy:
         days = resolve_day_zero(days, prices)
 
         without_prices = _price_exclusions(days, prices, failed)
-        exclusions = [without_prices]
         kept = ~days.index.isin(without_prices.index)
         usable = days.loc[kept, ["event_id", "ticker", "benchmark", "day_zero"]].reset_index(drop=True)
-        panel, returns_excluded = build_panel(
+        bounds = chunk_bounds(len(usable), self.chunk_size)
+        say(
+            f"estimation: {get_model(spec.model).label} for {len(usable)} firm-events"
+            + (f" in {len(bounds)} chunks" if len(bounds) > 1 else "")
+        )
+        estimates = estimate(
             usable,
             prices,
-            spec.estimation_window,
-            spec.event_window,
-            spec.resolved_return_type,
-            conv.alignment,
-            bench_own=conv.fec_moments == "index_window",
+            spec,
+            excluded_before=without_prices,
+            executor=self.executor,
+            chunk_size=self.chunk_size,
+            keep_estimation=self.keep_estimation,
         )
-        exclusions.append(returns_excluded)
-        _require_firm_events(len(panel.pairs), exclusions)
-        if conv.mask_event_windows:
-            masked = event_window_mask(panel.pairs["ticker"], panel.est_dates, panel.evt_dates)
-            panel = replace(panel, est_returns=np.where(masked, np.nan, panel.est_returns))
-
-        say(f"estimation: {get_model(spec.model).label} for {len(panel.pairs)} firm-events")
-        fit = get_model(spec.model).fit(panel, conv)
-        usable_fit = estimable(fit, spec.min_estimation_obs)
-        if not usable_fit.all():
-            bad = np.flatnonzero(~usable_fit)
-            reasons = [
-                f"insufficient estimation data: {fit.n_obs[i]} returns in {window_text(spec.estimation_window)}, "
-                f"minimum {spec.min_estimation_obs}"
-                if fit.n_obs[i] < spec.min_estimation_obs
-                else "model not estimable (constant or zero-variance returns in the estimation window)"
-                for i in bad
-            ]
-            exclusions.append(
-                pd.DataFrame(
-                    {
-                        "event_id": panel.pairs["event_id"].to_numpy()[bad],
-                        "ticker": panel.pairs["ticker"].to_numpy()[bad],
-                        "stage": "estimation",
-                        "reason": reasons,
-                    }
-                )
-            )
-            keep = np.flatnonzero(usable_fit)
-            _require_firm_events(len(keep), exclusions)
-            panel = panel.take(keep)
-            fit = fit.take(keep)
-
-        car_values, car_var = self._cars(fit, panel.event_days)
-        missing_car = ~np.isfinite(car_values)
-        if missing_car.any():
-            rows, cols = np.nonzero(missing_car)
-            exclusions.append(
-                pd.DataFrame(
-                    {
-                        "event_id": panel.pairs["event_id"].to_numpy()[rows],
-                        "ticker": panel.pairs["ticker"].to_numpy()[rows],
-                        "stage": [f"CAR window {window_text(spec.car_windows[c])}" for c in cols],
-                        "reason": "abnormal return missing on at least one day of the window (no price row)",
-                    }
-                )
-            )
+        panel, fit = estimates.panel, estimates.fit
+        car_values, car_var = estimates.car_values, estimates.car_var
+        exclusions = [without_prices, *estimates.exclusions]
 
         rank = precedence(days["event_id"], days["event_date"], days["event_time_utc"])
         days["precedence"] = rank
         days["duplicate_of"] = duplicate_of(days["event_id"], days["ticker"], _audit_day_zero(days), rank)
-        firm_events = self._firm_events(days, panel, fit)
+        firm_events = self._firm_events(days, panel, estimates.estimation_dates)
         group_codes, group_labels = self._groups(firm_events)
         firm_events["group"] = np.asarray(group_labels + ("",), dtype=object)[group_codes]
         pooled = firm_events["pooled"].to_numpy(dtype=bool)
@@ -367,10 +352,13 @@ class EventStudy:
             else pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
         )
         days = self._final_status(days, excluded, panel.pairs[["event_id", "ticker", "note"]], firm_events)
+        if not (self.keep_estimation or needs_estimation(spec.tests)):
+            panel, fit = without_estimation(panel, fit)
         return StudyResult(
             spec=spec,
             panel=panel,
             fit=fit,
+            estimation_dates=estimates.estimation_dates,
             car_values=car_values,
             car_var=car_var,
             test_table=table,
@@ -383,11 +371,7 @@ class EventStudy:
             title=self.title,
         )
 
-    def _cars(self, fit: ModelFit, event_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """CARs and their variances for the study's CAR windows (see :meth:`ModelFit.cars`)."""
-        return fit.cars(event_days, self.spec.car_windows, self.spec.conventions)
-
-    def _firm_events(self, days: pd.DataFrame, panel: ReturnPanel, fit: ModelFit) -> pd.DataFrame:
+    def _firm_events(self, days: pd.DataFrame, panel: ReturnPanel, estimation_dates: np.ndarray) -> pd.DataFrame:
         """The estimated firm-events with their shared-firm-day flags and the pooling decision (§3.5).
 
         ``duplicate_of`` is the audit's (``days``), from every firm-event of the file with a day 0 (the one
@@ -407,12 +391,11 @@ class EventStudy:
         audit = days.set_index(_pair_key(days["event_id"], days["ticker"]))
         pairs = panel.pairs
         key = _pair_key(pairs["event_id"], pairs["ticker"])
-        fit_dates = np.where(np.isfinite(fit.residuals), panel.est_dates, np.datetime64("NaT"))
         flags = firm_event_flags(
             pairs[["event_id", "ticker", "day_zero"]],
             panel.evt_dates,
             panel.event_days,
-            fit_dates,
+            estimation_dates,
             others,
             masked=self.spec.conventions.mask_event_windows,
         )
@@ -557,50 +540,6 @@ def day_zero_table(events: Iterable[Event]) -> pd.DataFrame:
     return table.assign(benchmark=pairs["benchmark"].to_numpy())
 
 
-def _require_firm_events(n_left: int, exclusions: list[pd.DataFrame]) -> None:
-    """Raise :class:`DataError` summarising ``exclusions`` when no firm-event is left to estimate."""
-    if n_left:
-        return
-    excluded = pd.concat([e for e in exclusions if len(e)], ignore_index=True)
-    raise DataError(_nothing_estimated_message(excluded))
-
-
-def _nothing_estimated_message(excluded: pd.DataFrame) -> str:
-    """The message of a study in which every firm-event was excluded: counts by stage and reason.
-
-    Parameters
-    ----------
-    excluded
-        Exclusion rows (columns ``event_id``, ``ticker``, ``stage``, ``reason``).
-
-    Returns
-    -------
-    str
-        One line per (stage, kind of reason) with the number of firm-events and one example; the kind is
-        :func:`eventstudy.results.exclusion_kinds` (``"MPNGY: no data (...)"`` and ``"0700.HK: no data
-        (...)"`` count together as ``no data``).
-    """
-    summary = (
-        excluded.assign(kind=exclusion_kinds(excluded["reason"]))
-        .groupby(["stage", "kind"], sort=False)
-        .agg(
-            n=("reason", "size"), event_id=("event_id", "first"), ticker=("ticker", "first"), reason=("reason", "first")
-        )
-        .reset_index()
-    )
-    lines = [f"nothing could be estimated: all {len(excluded)} firm-events were excluded"]
-    lines += [
-        f"  {row.stage}, {row.kind}: {row.n} firm-event{'s' if row.n != 1 else ''} "
-        f"(e.g. {row.event_id} / {row.ticker}: {row.reason})"
-        for row in summary.itertuples(index=False)
-    ]
-    lines.append(
-        "check the price data, widen the estimation window or lower the minimum number of estimation returns "
-        "(--min-obs)"
-    )
-    return "\n".join(lines)
-
-
 def inference_data(
     panel: ReturnPanel,
     fit: ModelFit,
@@ -635,11 +574,6 @@ def inference_data(
         keys=firm_event_keys(panel.pairs["event_id"], panel.pairs["ticker"]),
         est_bench_own=panel.est_bench_own,
     )
-
-
-def estimable(fit: ModelFit, min_estimation_obs: int) -> np.ndarray:
-    """Firm-events with enough estimation returns and a positive, finite residual variance."""
-    return (fit.n_obs >= min_estimation_obs) & np.isfinite(fit.s2) & (fit.s2 > 0)
 
 
 def failure_summary(failed: Mapping[str, PriceSourceError]) -> list[str]:
@@ -704,7 +638,6 @@ __all__ = [
     "OUTSIDE_PRICES",
     "EventStudy",
     "day_zero_table",
-    "estimable",
     "failure_summary",
     "inference_data",
 ]

@@ -62,10 +62,10 @@ def make_data(
 ) -> tuple[Any, np.ndarray, tuple[str, ...]]:
     """Synthetic test inputs: the InferenceData, the event code of each row and the event ids."""
     from eventstudy.conventions import get_profile
-    from eventstudy.models import get_model
+    from eventstudy.models import estimable, get_model
     from eventstudy.returns import ReturnPanel
     from eventstudy.spec import DEFAULT_CAR_WINDOWS
-    from eventstudy.study import estimable, inference_data
+    from eventstudy.study import inference_data
 
     rng = np.random.default_rng(seed)
     n_tickers = max(firms, min(n, MAX_TICKERS))

@@ -41,12 +41,12 @@ from eventstudy.conventions import Conventions
 from eventstudy.errors import InputError
 from eventstudy.executors import worker_environment
 from eventstudy.inference import get_tests
-from eventstudy.models import get_model
+from eventstudy.models import estimable, get_model
 from eventstudy.returns import ReturnPanel, ReturnType
 from eventstudy.simulate.panel import WidePanel
 from eventstudy.simulate.results import SimulationResult, SimulationSpec
 from eventstudy.spec import StudySpec, resolve_conventions
-from eventstudy.study import estimable, inference_data
+from eventstudy.study import inference_data
 from eventstudy.symbols import exchange_for
 
 

@@ -1,0 +1,487 @@
+"""The firm-event engine: windows, model fit, estimability and CARs, chunk by chunk with bounded memory.
+
+After day 0 is placed, every firm-event is independent of the others except for one thing (the
+``mask_event_windows`` knob, which needs the event windows of the ticker's other firm-events). The engine
+therefore runs the firm-event pipeline
+
+    gather windows -> (mask other events' windows) -> model fit -> estimable? -> CARs
+
+as a pure function of one **chunk** of firm-events, :func:`estimate_chunk`, mapped over the chunks by an
+:class:`~eventstudy.executors.Executor`, and puts the chunks' results back in the order of the firm-events
+table it was given. The result is the same whatever the chunk size and executor (every kernel works row
+by row), so ``chunk_size`` and ``executor`` are not convention knobs: they never change a number.
+
+Chunks are firm-events sorted by (ticker, benchmark, day 0), so a chunk reads one slice of the aligned
+returns. The (ticker, benchmark) pairs are aligned once for the whole study (:func:`eventstudy.returns.align_pairs`)
+and shared read-only by every chunk.
+
+Memory
+------
+The peak of the per-firm-event work is bounded by the chunk: the estimation-window arrays of a chunk
+(returns, benchmark returns, dates, the benchmark's own returns, residuals: ``chunk_size`` x L each, plus
+the OLS work arrays) exist only while the chunk is fitted. What a chunk hands back:
+
+- always: the event-window arrays (N x W), the fit's per-firm-event estimates and the CARs, which the
+  outputs report;
+- the residuals and estimation dates (N x L), which the Kolari-Pynnönen r̄ table
+  (:func:`eventstudy.inference.run_tests`) reads whatever tests are chosen;
+- the estimation returns and benchmark returns (N x L) only when a requested test reads them
+  (:func:`eventstudy.inference.base.needs_estimation`) or ``keep_estimation`` is set; otherwise they are
+  dropped as soon as the chunk is fitted, and the combined panel holds zero-column arrays in their place
+  (``panel.estimation_days`` empty; see :attr:`Estimates.estimation_kept`).
+
+No array is stored as float32: every quantity the outputs report, and every input of a reported statistic,
+must match the unchunked run to 1e-12, which float32 (about 1e-7) cannot. Dates stay ``datetime64[D]``
+(8 bytes; int32 day numbers would be lossless but every consumer reads datetime64).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from eventstudy._typing import FloatArray, IntArray
+from eventstudy.data.table import PriceTable
+from eventstudy.errors import DataError, InputError
+from eventstudy.executors import Executor, SerialExecutor
+from eventstudy.inference.base import needs_estimation
+from eventstudy.models import ModelFit, estimable, get_model
+from eventstudy.pooling import window_overlap_mask
+from eventstudy.results import exclusion_kinds, nanmax_dates, nanmin_dates
+from eventstudy.returns import AlignedTable, ReturnPanel, align_pairs, gather_windows
+from eventstudy.spec import StudySpec, window_text
+
+DEFAULT_CHUNK_SIZE = 20_000
+"""Firm-events per chunk by default: an (N x 240) float64 estimation array of a chunk is 38 MB."""
+
+
+@dataclass(frozen=True, eq=False)
+class EventWindows:
+    """Event-window date range of every firm-event with windows (read by the ``mask_event_windows`` knob).
+
+    Attributes
+    ----------
+    rows : (S,) int64
+        Row of each firm-event in the engine's firm-events table.
+    codes : (S,) int64
+        Its ticker's code in the price table.
+    first, last : (S,) datetime64[D]
+        First and last date of its event-window rows (NaT when it has none).
+    """
+
+    rows: IntArray
+    codes: IntArray
+    first: np.ndarray
+    last: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class EngineInput:
+    """The read-only input every chunk shares (handed to the executor once).
+
+    Attributes
+    ----------
+    aligned
+        The aligned (ticker, benchmark) pairs of the whole study.
+    spec
+        The study's settings.
+    keep_estimation
+        Whether each chunk hands back its estimation returns and benchmark returns.
+    windows
+        Event windows of every firm-event, when ``mask_event_windows`` is on (else None).
+    """
+
+    aligned: AlignedTable
+    spec: StudySpec
+    keep_estimation: bool
+    windows: EventWindows | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Chunk:
+    """Some firm-events: their rows in the engine's firm-events table and those rows.
+
+    ``firm_events`` has the columns event_id, ticker, benchmark, day_zero, with ``event_id`` replaced by the
+    row number (int64), so that every row the window gather keeps or excludes carries its row.
+    """
+
+    firm_events: pd.DataFrame
+
+
+@dataclass(frozen=True, eq=False)
+class ChunkEstimates:
+    """What :func:`estimate_chunk` hands back for one chunk.
+
+    Attributes
+    ----------
+    rows : (n,) int64
+        Row (in the engine's firm-events table) of each estimated firm-event, in chunk order.
+    n_windowed
+        Firm-events of the chunk with windows (before the estimability check).
+    panel, fit
+        The estimated firm-events' panel (``pairs.event_id`` holds rows, not ids) and fit.
+    estimation_dates : (n, 2) datetime64[D]
+        First and last date of the estimation rows used by the fit.
+    car_values, car_var : (n, C)
+        CARs and their variances.
+    excluded
+        Exclusions of the returns, estimation and CAR stages, each with columns row, ticker, stage, reason.
+    """
+
+    rows: IntArray
+    n_windowed: int
+    panel: ReturnPanel
+    fit: ModelFit
+    estimation_dates: np.ndarray
+    car_values: FloatArray
+    car_var: FloatArray
+    excluded: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
+
+
+@dataclass(frozen=True, eq=False)
+class Estimates:
+    """The estimated firm-events of a study, rows in the order of the firm-events table given to :func:`estimate`.
+
+    Attributes
+    ----------
+    panel, fit
+        The panel and fit of the estimated firm-events.
+    estimation_dates : (N, 2) datetime64[D]
+        First and last date of the estimation rows used by each fit.
+    car_values, car_var : (N, C)
+        CARs over the study's CAR windows and their variances.
+    exclusions
+        Exclusions of the returns, the estimation and the CAR stages (columns event_id, ticker, stage,
+        reason), each in firm-event order.
+    """
+
+    panel: ReturnPanel
+    fit: ModelFit
+    estimation_dates: np.ndarray
+    car_values: FloatArray
+    car_var: FloatArray
+    exclusions: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
+
+    @property
+    def estimation_kept(self) -> bool:
+        """Whether the panel holds the estimation returns and benchmark returns (else zero-column arrays)."""
+        return len(self.panel.estimation_days) > 0
+
+
+def as_chunk_size(value: object) -> int:
+    """A valid ``chunk_size``: a whole number >= 0 (0 and None: one chunk, given as 0).
+
+    Raises
+    ------
+    InputError
+        For anything else (a negative number, a fraction, text), naming the parameter.
+    """
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise InputError(
+            f"chunk_size must be a whole number of firm-events >= 0 (0 or None: one chunk), got {value!r}",
+            parameter="chunk_size",
+            value=value,
+        )
+    return int(value)
+
+
+def chunk_bounds(n: int, chunk_size: int) -> list[tuple[int, int]]:
+    """Half-open bounds of consecutive chunks of at most ``chunk_size`` of ``n`` items (0: one chunk)."""
+    size = chunk_size or max(n, 1)
+    return [(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def estimate(
+    firm_events: pd.DataFrame,
+    prices: PriceTable,
+    spec: StudySpec,
+    *,
+    excluded_before: pd.DataFrame,
+    executor: Executor | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    keep_estimation: bool = False,
+) -> Estimates:
+    """Windows, fit, estimability and CARs of every firm-event, chunk by chunk.
+
+    Parameters
+    ----------
+    firm_events
+        One row per firm-event: event_id, ticker, benchmark, day_zero (both symbols in ``prices``).
+    prices
+        Observed rows of every symbol.
+    spec
+        The study's settings (windows, model, conventions, tests).
+    excluded_before
+        Exclusions made before this stage (columns event_id, ticker, stage, reason), for the message of
+        :class:`~eventstudy.errors.DataError`.
+    executor
+        Where the chunks run; :class:`~eventstudy.executors.SerialExecutor` when None.
+    chunk_size
+        Firm-events per chunk (0: one chunk). Never changes a result.
+    keep_estimation
+        Keep the estimation returns and benchmark returns even when no requested test reads them.
+
+    Returns
+    -------
+    Estimates
+        Rows in the order of ``firm_events``; the exclusions of each stage in that order too.
+
+    Raises
+    ------
+    DataError
+        When no firm-event has windows, or none can be estimated (the message counts every exclusion).
+    """
+    _require_firm_events(len(firm_events), [excluded_before])
+    conv = spec.conventions
+    ticker = prices.codes_for(firm_events["ticker"])
+    benchmark = prices.codes_for(firm_events["benchmark"])
+    day_zero = np.asarray(pd.to_datetime(firm_events["day_zero"]).to_numpy(), dtype="datetime64[D]").view(np.int64)
+    order = np.lexsort((day_zero, benchmark, ticker))
+    numbered = firm_events[["event_id", "ticker", "benchmark", "day_zero"]].assign(
+        event_id=np.arange(len(firm_events), dtype=np.int64)
+    )
+    chunks = [Chunk(numbered.iloc[order[a:b]]) for a, b in chunk_bounds(len(order), chunk_size)]
+    run = executor or SerialExecutor()
+    shared = EngineInput(
+        align_pairs(prices, ticker, benchmark, spec.resolved_return_type, conv.alignment),
+        spec,
+        keep_estimation or needs_estimation(spec.tests),
+    )
+    if conv.mask_event_windows:
+        shared = replace(shared, windows=_event_windows(run.map(event_window_range, chunks, shared)))
+    parts = run.map(estimate_chunk, chunks, shared)
+
+    ids = firm_events["event_id"].to_numpy(dtype=object)
+    returns_stage, estimation_stage, car_stage = (_exclusions([p.excluded[s] for p in parts], ids) for s in range(3))
+    exclusions = [excluded_before, returns_stage]
+    _require_firm_events(sum(p.n_windowed for p in parts), exclusions)
+    exclusions.append(estimation_stage)
+    _require_firm_events(sum(len(p.rows) for p in parts), exclusions)
+    rows = np.concatenate([p.rows for p in parts])
+    back = np.argsort(rows, kind="stable")
+    panel = _stack_panels([p.panel for p in parts], back)
+    return Estimates(
+        panel=replace(panel, pairs=panel.pairs.assign(event_id=ids[rows[back]])),
+        fit=ModelFit.stack([p.fit for p in parts], back),
+        estimation_dates=_stack([p.estimation_dates for p in parts], back),
+        car_values=_stack([p.car_values for p in parts], back),
+        car_var=_stack([p.car_var for p in parts], back),
+        exclusions=(returns_stage, estimation_stage, car_stage),
+    )
+
+
+def event_window_range(chunk: Chunk, shared: EngineInput) -> EventWindows:
+    """First and last event-window date of a chunk's firm-events with windows (the mask's first pass)."""
+    spec = shared.spec
+    panel, _ = gather_windows(shared.aligned, chunk.firm_events, (0, 0), spec.event_window)
+    dates = panel.evt_dates.astype("datetime64[D]")
+    return EventWindows(
+        rows=panel.pairs["event_id"].to_numpy(dtype=np.int64),
+        codes=shared.aligned.table.codes_for(panel.pairs["ticker"]),
+        first=nanmin_dates(dates),
+        last=nanmax_dates(dates),
+    )
+
+
+def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
+    """Windows, fit, estimability and CARs of one chunk of firm-events (a pure function of its inputs).
+
+    The steps are those of the whole study on the chunk's rows: :func:`~eventstudy.returns.gather_windows`;
+    with ``mask_event_windows`` the estimation rows inside another firm-event's event window (of any chunk)
+    set to NaN (:func:`~eventstudy.pooling.window_overlap_mask`); the model fit; firm-events that are not
+    :func:`~eventstudy.models.estimable` excluded ("insufficient estimation data" or "model not
+    estimable"); the CARs, with one exclusion per firm-event and CAR window that misses a day. The
+    estimation returns and benchmark returns are dropped unless ``shared.keep_estimation``.
+    """
+    spec = shared.spec
+    conv = spec.conventions
+    panel, returns_excluded = gather_windows(
+        shared.aligned,
+        chunk.firm_events,
+        spec.estimation_window,
+        spec.event_window,
+        bench_own=conv.fec_moments == "index_window",
+    )
+    rows = panel.pairs["event_id"].to_numpy(dtype=np.int64)
+    n_windowed = len(rows)
+    if shared.windows is not None:
+        others = shared.windows
+        codes = shared.aligned.table.codes_for(panel.pairs["ticker"])
+        masked = window_overlap_mask(codes, rows, panel.est_dates, others.codes, others.rows, others.first, others.last)
+        panel = replace(panel, est_returns=np.where(masked, np.nan, panel.est_returns))
+    fit = get_model(spec.model).fit(panel, conv)
+    usable = estimable(fit, spec.min_estimation_obs)
+    bad = np.flatnonzero(~usable)
+    short = fit.n_obs[bad] < spec.min_estimation_obs
+    reasons = np.where(
+        short,
+        "insufficient estimation data: "
+        + fit.n_obs[bad].astype(str).astype(object)
+        + f" returns in {window_text(spec.estimation_window)}, minimum {spec.min_estimation_obs}",
+        "model not estimable (constant or zero-variance returns in the estimation window)",
+    )
+    estimation_excluded = _excluded(rows[bad], panel.pairs["ticker"].to_numpy()[bad], "estimation", reasons)
+    keep = np.flatnonzero(usable)
+    if len(bad):
+        panel, fit, rows = panel.take(keep), fit.take(keep), rows[keep]
+    used_dates = np.where(np.isfinite(fit.residuals), panel.est_dates, np.datetime64("NaT"))
+    estimation_dates = np.stack([nanmin_dates(used_dates), nanmax_dates(used_dates)], axis=1)
+    car_values, car_var = fit.cars(panel.event_days, spec.car_windows, conv)
+    missing, window = np.nonzero(~np.isfinite(car_values))
+    labels = np.array([f"CAR window {window_text(w)}" for w in spec.car_windows], dtype=object)
+    car_excluded = _excluded(
+        rows[missing],
+        panel.pairs["ticker"].to_numpy()[missing],
+        labels[window],
+        "abnormal return missing on at least one day of the window (no price row)",
+    )
+    if not shared.keep_estimation:
+        panel = without_estimation_returns(panel)
+    returns_excluded = returns_excluded.rename(columns={"event_id": "row"})
+    return ChunkEstimates(
+        rows=rows,
+        n_windowed=n_windowed,
+        panel=panel,
+        fit=fit,
+        estimation_dates=estimation_dates,
+        car_values=car_values,
+        car_var=car_var,
+        excluded=(returns_excluded, estimation_excluded, car_excluded),
+    )
+
+
+def without_estimation_returns(panel: ReturnPanel) -> ReturnPanel:
+    """The panel with zero-column estimation returns and benchmark returns (``estimation_days`` empty).
+
+    The estimation dates stay (the Kolari-Pynnönen r̄ table reads them with the residuals).
+    """
+    empty = np.empty((len(panel), 0))
+    return replace(
+        panel, estimation_days=panel.estimation_days[:0], est_returns=empty, est_market=empty, est_bench_own=None
+    )
+
+
+def without_estimation(panel: ReturnPanel, fit: ModelFit) -> tuple[ReturnPanel, ModelFit]:
+    """Panel and fit without any (N x L) estimation array: zero columns in place of each."""
+    panel = without_estimation_returns(panel)
+    empty = np.empty((len(panel), 0))
+    return replace(panel, est_dates=empty.astype("datetime64[D]")), replace(fit, residuals=empty)
+
+
+def _excluded(rows: IntArray, tickers: np.ndarray, stage: object, reason: object) -> pd.DataFrame:
+    return pd.DataFrame({"row": rows, "ticker": tickers, "stage": stage, "reason": reason})
+
+
+def _exclusions(parts: Sequence[pd.DataFrame], ids: np.ndarray) -> pd.DataFrame:
+    """One stage's exclusions of every chunk in firm-event order, the row numbers turned back into event ids."""
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame.iloc[np.argsort(frame["row"].to_numpy(dtype=np.int64), kind="stable")]
+    return pd.DataFrame(
+        {
+            "event_id": ids[frame["row"].to_numpy(dtype=np.int64)],
+            "ticker": frame["ticker"].to_numpy(dtype=object),
+            "stage": frame["stage"].to_numpy(dtype=object),
+            "reason": frame["reason"].to_numpy(dtype=object),
+        }
+    )
+
+
+def _event_windows(parts: Sequence[EventWindows]) -> EventWindows:
+    return EventWindows(
+        rows=np.concatenate([p.rows for p in parts]),
+        codes=np.concatenate([p.codes for p in parts]),
+        first=np.concatenate([p.first for p in parts]),
+        last=np.concatenate([p.last for p in parts]),
+    )
+
+
+def _stack(parts: Sequence[np.ndarray], order: IntArray) -> np.ndarray:
+    """The rows of ``parts`` one after the other, taken in ``order``."""
+    return np.concatenate(parts)[order]
+
+
+def _stack_panels(parts: Sequence[ReturnPanel], order: IntArray) -> ReturnPanel:
+    """The panels' rows one after the other, taken in ``order`` (windows as the first panel's)."""
+    first = parts[0]
+    own = [p.est_bench_own for p in parts if p.est_bench_own is not None]
+    return ReturnPanel(
+        pairs=pd.concat([p.pairs for p in parts], ignore_index=True).iloc[order].reset_index(drop=True),
+        estimation_days=first.estimation_days,
+        event_days=first.event_days,
+        est_returns=_stack([p.est_returns for p in parts], order),
+        est_market=_stack([p.est_market for p in parts], order),
+        est_dates=_stack([p.est_dates for p in parts], order),
+        evt_returns=_stack([p.evt_returns for p in parts], order),
+        evt_market=_stack([p.evt_market for p in parts], order),
+        evt_dates=_stack([p.evt_dates for p in parts], order),
+        evt_span=_stack([p.evt_span for p in parts], order),
+        evt_zero_volume=_stack([p.evt_zero_volume for p in parts], order),
+        est_bench_own=_stack(own, order) if first.est_bench_own is not None else None,
+    )
+
+
+def _require_firm_events(n_left: int, exclusions: list[pd.DataFrame]) -> None:
+    """Raise :class:`DataError` summarising ``exclusions`` when no firm-event is left to estimate."""
+    if n_left:
+        return
+    excluded = pd.concat([e for e in exclusions if len(e)], ignore_index=True)
+    raise DataError(nothing_estimated_message(excluded))
+
+
+def nothing_estimated_message(excluded: pd.DataFrame) -> str:
+    """The message of a study in which every firm-event was excluded: counts by stage and reason.
+
+    Parameters
+    ----------
+    excluded
+        Exclusion rows (columns ``event_id``, ``ticker``, ``stage``, ``reason``).
+
+    Returns
+    -------
+    str
+        One line per (stage, kind of reason) with the number of firm-events and one example; the kind is
+        :func:`eventstudy.results.exclusion_kinds` (``"MPNGY: no data (...)"`` and ``"0700.HK: no data
+        (...)"`` count together as ``no data``).
+    """
+    summary = (
+        excluded.assign(kind=exclusion_kinds(excluded["reason"]))
+        .groupby(["stage", "kind"], sort=False)
+        .agg(
+            n=("reason", "size"), event_id=("event_id", "first"), ticker=("ticker", "first"), reason=("reason", "first")
+        )
+        .reset_index()
+    )
+    lines = [f"nothing could be estimated: all {len(excluded)} firm-events were excluded"]
+    lines += [
+        f"  {row.stage}, {row.kind}: {row.n} firm-event{'s' if row.n != 1 else ''} "
+        f"(e.g. {row.event_id} / {row.ticker}: {row.reason})"
+        for row in summary.itertuples(index=False)
+    ]
+    lines.append(
+        "check the price data, widen the estimation window or lower the minimum number of estimation returns "
+        "(--min-obs)"
+    )
+    return "\n".join(lines)
+
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "Chunk",
+    "ChunkEstimates",
+    "EngineInput",
+    "Estimates",
+    "EventWindows",
+    "as_chunk_size",
+    "chunk_bounds",
+    "estimate",
+    "estimate_chunk",
+    "event_window_range",
+    "nothing_estimated_message",
+    "without_estimation",
+    "without_estimation_returns",
+]

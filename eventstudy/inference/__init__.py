@@ -6,23 +6,31 @@ every CAR window, returning arrays that :class:`eventstudy.results.StudyResult` 
 ``tests`` frame, together with the Kolari-Pynnönen cross-correlation table (``cross_correlation``).
 The pooled groups (``"all"`` and the user's groups) use the firm-events the ``pooling`` knob keeps
 (``docs/methods.md`` §3.5); each event's group uses all of its firm-events.
+
+The tests whose statistics are functions of per-group sums (``StatTest.decomposable``) can also be
+computed from chunks of firm-events: :func:`partial_tests` per chunk, :func:`merge_tests` of the chunks'
+partials (in any tree), :func:`finish_tests` of the result gives the table :func:`run_tests` gives on all
+firm-events (:mod:`eventstudy.inference.partials`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from eventstudy._typing import BoolArray, IntArray
+from eventstudy.errors import InputError
 from eventstudy.inference import calendar_time as _calendar_time  # noqa: F401  (registers the tests)
 from eventstudy.inference import clustered as _clustered  # noqa: F401  (registers the tests)
 from eventstudy.inference import nonparametric as _nonparametric  # noqa: F401  (registers the tests)
 from eventstudy.inference import parametric as _parametric  # noqa: F401  (registers the tests)
 from eventstudy.inference import resampling as _resampling  # noqa: F401  (registers the tests)
 from eventstudy.inference.base import REGISTRY, InferenceData, Scope, StatBlock, StatTest, get_tests, needs_estimation
-from eventstudy.inference.clustered import kp_correlation_table
+from eventstudy.inference.clustered import KP_CORRELATION_COLUMNS, kp_correlation_table
+from eventstudy.inference.partials import DecomposableTest, Partial, merge
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,19 +93,8 @@ def run_tests(
     NaN statistics with the reason "no firm-event of the group is pooled".
     """
     tests = get_tests(names)
-    codes = np.asarray(event_codes, dtype=np.int64)
-    keep = np.ones(len(codes), dtype=bool) if pooled is None else np.asarray(pooled, dtype=bool)
-    pooled_rows = np.flatnonzero(keep)
-    pooled_data = data if len(pooled_rows) == len(codes) else data.take(pooled_rows)
-    groupings: list[tuple[InferenceData, IntArray, tuple[str, ...]]] = [
-        (pooled_data, np.zeros(len(pooled_rows), dtype=np.int64), ("all",))
-    ]
-    if group_labels:
-        mine = np.asarray(group_codes, dtype=np.int64)[pooled_rows]
-        in_group = np.flatnonzero(mine >= 0)
-        group_data = pooled_data if len(in_group) == len(mine) else pooled_data.take(in_group)
-        groupings.append((group_data, mine[in_group], tuple(group_labels)))
-    groupings.append((data, codes, tuple(event_labels)))
+    groupings = _groupings(data, event_codes, event_labels, pooled, group_codes, group_labels)
+    _, codes, _ = groupings[-1]
     blocks: list[tuple[str, Scope, StatBlock]] = []
     for test in tests:
         for scope in test.scopes:
@@ -107,6 +104,168 @@ def run_tests(
     kp = [kp_correlation_table(d, c, labels, include_all=False) for d, c, labels in groupings if len(c)]
     labels = tuple(label for _, _, grouping in groupings for label in grouping)
     return TestTable(labels, tuple(blocks), pd.concat(kp, ignore_index=True), ("all",) + tuple(group_labels))
+
+
+@dataclass(frozen=True, eq=False)
+class TestPartials:
+    """Sufficient statistics of decomposable tests over some firm-events, for every grouping of :func:`run_tests`.
+
+    ``blocks`` hold, per (test, scope), one :class:`~eventstudy.inference.partials.Partial` per grouping
+    (``"all"``, the user's groups when there are any, the events), None where the firm-events hold no row of
+    that grouping. ``n_groups`` is the number of groups of each grouping. Made by :func:`partial_tests`,
+    combined by :func:`merge_tests`, turned into a :class:`TestTable` by :func:`finish_tests`.
+    """
+
+    __test__ = False  # not a pytest class
+
+    group_labels: tuple[str, ...]
+    pooled_groups: tuple[str, ...]
+    n_groups: tuple[int, ...]
+    blocks: tuple[tuple[str, Scope, tuple[Partial | None, ...]], ...]
+
+
+def partial_tests(
+    data: InferenceData,
+    event_codes: IntArray,
+    event_labels: tuple[str, ...],
+    names: tuple[str, ...] | None = None,
+    *,
+    pooled: BoolArray | None = None,
+    group_codes: IntArray | None = None,
+    group_labels: tuple[str, ...] = (),
+) -> TestPartials:
+    """Per-group sufficient statistics of the tests over one chunk of firm-events (arguments of :func:`run_tests`).
+
+    ``data`` holds the chunk's firm-events only; ``event_codes`` and ``group_codes`` index the study's
+    ``event_labels`` and ``group_labels`` (all of them, not only those of the chunk), and ``pooled`` marks
+    the chunk's pooled firm-events. Partials of chunks that split the study's firm-events in any way
+    combine with :func:`merge_tests`, and :func:`finish_tests` of the result equals :func:`run_tests` on all
+    firm-events (to rounding: a group split across chunks adds its sums in another order).
+
+    Each chunk's Partials hold rows for the groups it has firm-events of only, so the memory of a chunk
+    does not grow with the number of events of the study.
+
+    Raises
+    ------
+    InputError
+        A test that is not decomposable (``StatTest.decomposable`` False: ranks across firm-events,
+        resampling, calendar-time portfolios, the Kolari-Pynnönen r̄) needs all firm-events of a group at
+        once.
+    """
+    tests = get_tests(names)
+    for test in tests:
+        if not isinstance(test, DecomposableTest):
+            raise InputError(
+                f"the test {test.name!r} needs all firm-events of a group at once and cannot be computed from "
+                "per-chunk sums; gather the rows and use run_tests (the serial or processes executor), or leave "
+                "the test out",
+                parameter="tests",
+                value=test.name,
+            )
+    groupings = _groupings(data, event_codes, event_labels, pooled, group_codes, group_labels)
+    n_groups = tuple(len(labels) for _, _, labels in groupings)
+    blocks: list[tuple[str, Scope, tuple[Partial | None, ...]]] = []
+    for test in tests:
+        assert isinstance(test, DecomposableTest)  # checked above
+        for scope in test.scopes:
+            parts = tuple(_partial(test, scope, d, c, n) for (d, c, _), n in zip(groupings, n_groups, strict=True))
+            blocks.append((test.name, scope, parts))
+    labels = tuple(label for _, _, grouping in groupings for label in grouping)
+    return TestPartials(labels, ("all",) + tuple(group_labels), n_groups, tuple(blocks))
+
+
+def _partial(
+    test: DecomposableTest, scope: Scope, data: InferenceData, codes: IntArray, n_groups: int
+) -> Partial | None:
+    """``test.partial`` over the groups that have rows here, relabelled to the grouping's codes; None if none."""
+    if not len(codes):
+        return None
+    present, local = np.unique(codes, return_inverse=True)
+    return test.partial(data, scope, local.ravel(), len(present)).relabel(present, n_groups)
+
+
+def merge_tests(partials: Sequence[TestPartials]) -> TestPartials:
+    """The :class:`TestPartials` of the union of the disjoint chunks of ``partials`` (same tests and groupings).
+
+    Linear in the size of the partials (:func:`eventstudy.inference.partials.merge`); merging is
+    associative, so partials can be merged in a tree, in any grouping of consecutive chunks.
+    """
+    first = partials[0]
+    blocks = []
+    for b, (name, scope, _) in enumerate(first.blocks):
+        merged = []
+        for g in range(len(first.n_groups)):
+            parts = [p.blocks[b][2][g] for p in partials]
+            present = [part for part in parts if part is not None]
+            merged.append(merge(present) if present else None)
+        blocks.append((name, scope, tuple(merged)))
+    return TestPartials(first.group_labels, first.pooled_groups, first.n_groups, tuple(blocks))
+
+
+def finish_tests(merged: TestPartials, cross_correlation: pd.DataFrame | None = None) -> TestTable:
+    """The :class:`TestTable` of :func:`run_tests` from the merged partials of all firm-events.
+
+    Groups of the pooled groupings without a firm-event get NaN with the reason "no firm-event of the group is
+    pooled", as in :func:`run_tests`. The Kolari-Pynnönen r̄ table is not made of per-group sums: pass the
+    one computed on the gathered estimation residuals (:func:`~eventstudy.inference.clustered.kp_correlation_table`)
+    as ``cross_correlation``; without it the table's ``cross_correlation`` is an empty frame with its columns.
+
+    Raises
+    ------
+    InputError
+        No firm-event at all in the partials.
+    """
+    blocks: list[tuple[str, Scope, StatBlock]] = []
+    for name, scope, parts in merged.blocks:
+        test = REGISTRY[name]
+        assert isinstance(test, DecomposableTest)  # partial_tests made these
+        events = parts[-1]
+        if events is None:
+            raise InputError("the partials hold no firm-event: nothing to finish", parameter="partials", value=0)
+        by_event = test.finish(events.full(), scope)
+        stacked = []
+        for part, n_groups in zip(parts[:-1], merged.n_groups[:-1], strict=True):
+            present = np.zeros(n_groups, dtype=bool)
+            if part is None:
+                stacked.append(_place(None, present, by_event))
+                continue
+            present[part.groups] = True
+            block = test.finish(part, scope)
+            stacked.append(block if present.all() else _place(block, present, by_event))
+        blocks.append((name, scope, _stack([*stacked, by_event])))
+    if cross_correlation is None:
+        cross_correlation = pd.DataFrame({column: [] for column in KP_CORRELATION_COLUMNS})
+    return TestTable(merged.group_labels, tuple(blocks), cross_correlation, merged.pooled_groups)
+
+
+Grouping = tuple[InferenceData, IntArray, tuple[str, ...]]
+
+
+def _groupings(
+    data: InferenceData,
+    event_codes: IntArray,
+    event_labels: tuple[str, ...],
+    pooled: BoolArray | None,
+    group_codes: IntArray | None,
+    group_labels: tuple[str, ...],
+) -> list[Grouping]:
+    """The data, group codes and labels of each grouping of :func:`run_tests`: "all", the user's groups, events.
+
+    The pooled groupings hold the pooled rows only (``data.take``), the user's groups the pooled rows with a
+    group; the events' grouping holds every row.
+    """
+    codes = np.asarray(event_codes, dtype=np.int64)
+    keep = np.ones(len(codes), dtype=bool) if pooled is None else np.asarray(pooled, dtype=bool)
+    pooled_rows = np.flatnonzero(keep)
+    pooled_data = data if len(pooled_rows) == len(codes) else data.take(pooled_rows)
+    groupings: list[Grouping] = [(pooled_data, np.zeros(len(pooled_rows), dtype=np.int64), ("all",))]
+    if group_labels:
+        mine = np.asarray(group_codes, dtype=np.int64)[pooled_rows]
+        in_group = np.flatnonzero(mine >= 0)
+        group_data = pooled_data if len(in_group) == len(mine) else pooled_data.take(in_group)
+        groupings.append((group_data, mine[in_group], tuple(group_labels)))
+    groupings.append((data, codes, tuple(event_labels)))
+    return groupings
 
 
 def _compute(
@@ -121,6 +280,18 @@ def _compute(
     present[codes] = True
     if present.all():
         return test.compute(data, scope, codes, n_groups)
+    position = np.cumsum(present) - 1
+    block = test.compute(data, scope, position[codes], int(present.sum())) if present.any() else None
+    return _place(block, present, like)
+
+
+def _place(block: StatBlock | None, present: BoolArray, like: StatBlock) -> StatBlock:
+    """A block of every group from the ``block`` of the groups that are ``present`` (in group order).
+
+    The other groups get NaN with the reason "no firm-event of the group is pooled"; ``like`` (the block of
+    the same test and scope for the events) gives the width and the family.
+    """
+    n_groups = len(present)
     width = like.statistic.shape[1]
     fields: dict[str, np.ndarray] = {
         "statistic": np.full((n_groups, width), np.nan),
@@ -129,9 +300,7 @@ def _compute(
         "df": np.full((n_groups, width), np.nan),
         "reason": np.full((n_groups, width), "no firm-event of the group is pooled", dtype=object),
     }
-    if present.any():
-        position = np.cumsum(present) - 1
-        block = test.compute(data, scope, position[codes], int(present.sum()))
+    if block is not None:
         for name, values in fields.items():
             values[present] = getattr(block, name)
     return StatBlock(**fields, family=like.family)
@@ -148,8 +317,12 @@ __all__ = [
     "InferenceData",
     "StatBlock",
     "StatTest",
+    "TestPartials",
     "TestTable",
+    "finish_tests",
     "get_tests",
+    "merge_tests",
     "needs_estimation",
+    "partial_tests",
     "run_tests",
 ]

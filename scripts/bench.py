@@ -37,13 +37,17 @@ Runs per N, each in a fresh process (so its peak RSS is its own), ``--repeat`` t
     a cProfile of the study at that N; the top entries are printed after the tables.
 
 A run that exceeds ``--max-rss-gb`` (resident set of the child, sampled every 0.1 s) or ``--timeout`` is
-killed and reported as such (the machine is shared).
+killed and reported as such (the machine is shared); the stages it finished are still shown. Sizes above
+``--repeat-max`` run once. ``--repo DIR`` measures the package of another checkout (e.g. ``git archive`` of
+a commit, so work in progress in this one does not disturb the numbers); ``--cli-extra`` and
+``--study-kw NAME=VALUE`` pass engine options (a chunk size, an executor) to the CLI and API runs.
 
 Usage::
 
     python scripts/bench.py --quick                  # N = 1,000 and 4,000: a smoke test, well under a minute
     python scripts/bench.py --sizes 30000,100000,1000000 --repeat 2 --profile 100000
     python scripts/bench.py --sizes 30000 --json /tmp/bench.json
+    git archive HEAD eventstudy | tar -x -C /tmp/snap && python scripts/bench.py --repo /tmp/snap
 
 Tables go to stdout as markdown (paste into docs/benchmark.md); progress to stderr.
 """
@@ -56,6 +60,7 @@ import math
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -239,7 +244,7 @@ def run_child(
     record["stages_seen"] = [json.loads(line) for line in err.splitlines() if line.startswith('{"stage"')]
     if child.returncode:
         record["stderr"] = err[-2000:]
-        say(f"{command[1] if len(command) > 1 else command[0]} failed (exit {child.returncode}) {killed}")
+        say(f"{logs.name} failed (exit {child.returncode}) {killed}")
         say(err[-2000:])
     else:
         lines = out.strip().splitlines()
@@ -256,8 +261,8 @@ def console_script(repo: Path | None) -> list[str]:
     return [str(beside) if beside.exists() else shutil.which("eventstudy") or "eventstudy"]
 
 
-def cli_command(data: Path, out: Path, repo: Path | None) -> list[str]:
-    """The whole-process command of the project (the issue's "peer statistics")."""
+def cli_command(data: Path, out: Path, repo: Path | None, extra: list[str]) -> list[str]:
+    """The whole-process command of the project (the issue's "peer statistics"), with ``extra`` options."""
     return [
         *console_script(repo),
         "run",
@@ -273,6 +278,7 @@ def cli_command(data: Path, out: Path, repo: Path | None) -> list[str]:
         "--quiet",
         "--out",
         str(out),
+        *extra,
     ]
 
 
@@ -343,7 +349,9 @@ def best(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
 def cell(run: dict[str, Any] | None, runs: list[dict[str, Any]]) -> str:
     """Wall time of the best run (all runs in brackets when repeated), or why there is none."""
     if run is None:
-        return runs[0]["killed"] or f"failed (exit {runs[0]['exit']})" if runs else "-"
+        if not runs:
+            return "-"
+        return f"{runs[0]['killed']} after {fmt_s(runs[0]['wall_s'])}" if runs[0]["killed"] else "failed"
     text = fmt_s(run["wall_s"])
     return text + (" (" + ", ".join(fmt_s(r["wall_s"]) for r in runs) + ")" if len(runs) > 1 else "")
 
@@ -451,9 +459,20 @@ def render(results: list[dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
+STAGE_LABELS = (
+    ("run: calendar day", "run: pairs and calendar day 0"),
+    ("run: prices: loading", "run: load prices"),
+    ("run: prices: N of N symbols loaded", "run: day 0 on the rows, return panel"),
+    ("run: estimation:", "run: model fit, CARs, flags, inference inputs"),
+    ("run: tests:", "run: tests, the result"),
+)
+"""Stages named by the message of ``run``'s progress callback that starts them, as what they do."""
+
+
 def _stage_key(stage: str) -> str:
-    """A stage message with its counts as N (``prices: 3 of 3 symbols loaded`` -> ``prices: N of N symbols loaded``)."""
-    return re.sub(r"\d[\d,]*", "N", stage)
+    """A stage's label: what a known progress message starts, else the message with its counts as N."""
+    text = re.sub(r"\d[\d,]*", "N", stage)
+    return next((label for prefix, label in STAGE_LABELS if text.startswith(prefix)), text)
 
 
 def _phase_order(name: str) -> int:
@@ -541,7 +560,7 @@ def notes(results: list[dict[str, Any]]) -> str:
         f"Machine: {machine()}; Python {platform.python_version()}, numpy {np.__version__}, "
         f"pandas {pd.__version__}, pyarrow {pyarrow.__version__}.",
         "1-min load average before each timed run (CLI and floor, in run order): " + ", ".join(loads) + ".",
-        "CPU time (user + sys) of the best runs: " + "; ".join(cpu) + ".",
+        "CPU time (user + sys) of the best runs: " + ("; ".join(cpu) or "-") + ".",
         "Design: one firm per event, estimation [-250, -11] (240 returns), event window [-5, +5], the 5 default CAR "
         "windows; project with the peers' statistics (cross-sectional t, Patell Z, BMP t) per day and per CAR "
         "window, pooled and per event; the default study adds every other registered test.",
@@ -567,6 +586,9 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="N = 1,000 and 4,000 (default study at 1,000 only): a smoke test"
     )
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of the CLI and the floor per N")
+    parser.add_argument(
+        "--repeat-max", type=int, default=100_000, metavar="N", help="sizes above N are run once (default 100,000)"
+    )
     parser.add_argument("--data", type=Path, default=Path("/tmp/eventstudy-bench"), help="data cache folder")
     parser.add_argument("--seed", type=int, default=20260101)
     parser.add_argument("--default-max", type=int, default=30_000, help="largest N of the default study run")
@@ -575,6 +597,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900.0, help="kill a run that takes longer (seconds)")
     parser.add_argument("--no-floor", action="store_true", help="skip the numpy floor")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
+    parser.add_argument(
+        "--cli-extra", default="", help="more options for the CLI run, e.g. '--chunk-size 50000' (one string)"
+    )
+    parser.add_argument(
+        "--study-kw",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="keyword of EventStudy for the API runs, repeatable (e.g. chunk_size=50000)",
+    )
     parser.add_argument("--prepare", action="store_true", help="only write the data of every size")
     parser.add_argument(
         "--repo", type=Path, help="measure the package of this checkout (e.g. a git archive of a commit)"
@@ -585,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("sizes must be positive")
     limit = args.max_rss_gb * 1024
     default_max = min(sizes) if args.quick else args.default_max
+    study_kw = [part for kw in args.study_kw for part in ("--study-kw", kw)]
 
     results = []
     for n in sorted(sizes):
@@ -594,23 +627,23 @@ def main(argv: list[str] | None = None) -> int:
             continue
         runs = data / "runs"
         record: dict[str, Any] = {"n": n, "meta": meta, "cli": [], "floor": []}
-        for i in range(args.repeat):
+        for i in range(args.repeat if n <= args.repeat_max else 1):
             for kind in ("cli", "floor"):
                 if kind == "floor" and args.no_floor:
                     continue
                 out = runs / kind
                 shutil.rmtree(out, ignore_errors=True)
                 if kind == "cli":
-                    command = cli_command(data, out, args.repo)
+                    command = cli_command(data, out, args.repo, shlex.split(args.cli_extra))
                 else:
                     command = [sys.executable, str(HERE / "bench_floor.py"), str(data), "--out", str(out)]
-                say(f"N = {n:,}: {kind} run {i + 1} of {args.repeat}")
+                say(f"N = {n:,}: {kind} run {i + 1}")
                 record[kind].append(run_child(command, limit, args.timeout, runs / "logs" / f"{kind}{i}", args.repo))
                 say(f"N = {n:,}: {kind}: {fmt_s(record[kind][-1]['wall_s'])}, {fmt_mb(record[kind][-1]['peak_mb'])}")
         if best(record["cli"]) and best(record["floor"]):
             record["check"] = check(data, runs / "cli", runs / "floor")
             say(f"N = {n:,}: check {record['check']}")
-        study = [sys.executable, str(HERE / "bench_study.py"), str(data), "--out"]
+        study = [sys.executable, str(HERE / "bench_study.py"), str(data), *study_kw, "--out"]
         say(f"N = {n:,}: stages")
         shutil.rmtree(runs / "stages", ignore_errors=True)
         record["stages"] = run_child(
@@ -640,14 +673,14 @@ def main(argv: list[str] | None = None) -> int:
             record["profile"] = listing.read_text() if listing.exists() else ""
         results.append(record)
 
-    print(render(results))
     if args.prepare:
         return 0
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str))
+    print(render(results))
     for r in results:
         if r.get("profile"):
             print(f"\ncProfile of the study at N = {r['n']:,} (peer statistics):\n\n```\n{r['profile']}\n```")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1, default=str))
     failed = [r["n"] for r in results if not best(r["cli"])]
     return 1 if failed else 0
 

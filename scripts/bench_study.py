@@ -174,6 +174,12 @@ def phase_clock() -> Iterator[PhaseClock]:
                 setattr(owner, attr, own)
 
 
+def keyword(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` as a keyword argument: integers as int, anything else as text."""
+    name, _, value = text.partition("=")
+    return name.strip(), int(value) if value.strip().lstrip("-").isdigit() else value.strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the study on DATA_DIR and print its stages as one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -181,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output folder of the tables")
     parser.add_argument("--tests", default=PEER_TESTS, help="comma-separated test names (default: the peers')")
     parser.add_argument("--all-tests", action="store_true", help="every registered test (the default study)")
+    parser.add_argument(
+        "--study-kw", action="append", default=[], metavar="NAME=VALUE", help="keyword of EventStudy, repeatable"
+    )
     parser.add_argument("--profile", type=Path, help="cProfile run + write_tables; pstats listing to this file")
     args = parser.parse_args(argv)
 
@@ -197,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         event_window=EVENT_WINDOW,
         tests=None if args.all_tests else tuple(args.tests.split(",")),
         progress=False,
+        **dict(keyword(text) for text in args.study_kw),
     )
     stages.next("run: calendar day 0")
     profiler = None

@@ -33,8 +33,9 @@ Runs per N, each in a fresh process (so its peak RSS is its own), ``--repeat`` t
     inference inputs + tests, set against the floor's compute (fit, ARs, CARs, tests on gathered windows);
 ``default`` (first repeat, N <= ``--default-max``)
     the same with every registered test (the default study);
-``profile`` (``--profile N``)
-    a cProfile of the study at that N; the top entries are printed after the tables.
+``profile`` (``--profile N``, ``--profile-default N``)
+    a cProfile of the study (peer statistics; the default study) at that N; the top entries are printed
+    after the tables.
 
 A run that exceeds ``--max-rss-gb`` (resident set of the child, sampled every 0.1 s) or ``--timeout`` is
 killed and reported as such (the machine is shared); the stages it finished are still shown. Sizes above
@@ -593,6 +594,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20260101)
     parser.add_argument("--default-max", type=int, default=30_000, help="largest N of the default study run")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile the study at this N")
+    parser.add_argument(
+        "--profile-default", type=int, default=0, metavar="N", help="cProfile the default study at this N"
+    )
     parser.add_argument("--max-rss-gb", type=float, default=12.0, help="kill a run whose RSS exceeds this")
     parser.add_argument("--timeout", type=float, default=900.0, help="kill a run that takes longer (seconds)")
     parser.add_argument("--no-floor", action="store_true", help="skip the numpy floor")
@@ -659,18 +663,19 @@ def main(argv: list[str] | None = None) -> int:
                 runs / "logs" / "default",
                 args.repo,
             )
-        if n == args.profile:
-            say(f"N = {n:,}: profile")
-            shutil.rmtree(runs / "profile", ignore_errors=True)
-            listing = data / "profile.txt"
-            run_child(
-                study + [str(runs / "profile"), "--profile", str(listing)],
-                limit,
-                args.timeout,
-                runs / "logs" / "profile",
-                args.repo,
-            )
-            record["profile"] = listing.read_text() if listing.exists() else ""
+        for key, asked, more in (
+            ("profile", args.profile, []),
+            ("profile_default", args.profile_default, ["--all-tests"]),
+        ):
+            if n != asked:
+                continue
+            say(f"N = {n:,}: {key}")
+            shutil.rmtree(runs / key, ignore_errors=True)
+            listing = data / f"{key}.txt"
+            listing.unlink(missing_ok=True)
+            command = study + [str(runs / key), "--profile", str(listing), *more]
+            run_child(command, limit, args.timeout, runs / "logs" / key, args.repo)
+            record[key] = listing.read_text() if listing.exists() else ""
         results.append(record)
 
     if args.prepare:
@@ -679,8 +684,9 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(results, indent=1, default=str))
     print(render(results))
     for r in results:
-        if r.get("profile"):
-            print(f"\ncProfile of the study at N = {r['n']:,} (peer statistics):\n\n```\n{r['profile']}\n```")
+        for key, what in (("profile", "peer statistics"), ("profile_default", "default study, all tests")):
+            if r.get(key):
+                print(f"\ncProfile of the study at N = {r['n']:,} ({what}):\n\n```\n{r[key]}\n```")
     failed = [r["n"] for r in results if not best(r["cli"])]
     return 1 if failed else 0
 

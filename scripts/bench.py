@@ -26,7 +26,8 @@ Runs per N, each in a fresh process (so its peak RSS is its own), ``--repeat`` t
 ``floor``
     ``scripts/bench_floor.py``: the same arithmetic in bare numpy reading ``returns.csv`` (see its
     docstring); its CARs must equal the CLI's to 1e-10 and its pooled statistics the CLI's to 1e-8
-    (relative), which the script checks after each size (``CAR check``, ``stats check``);
+    (relative), which the script checks after each size (``CAR check``, ``stats check``; a failed check
+    marks the row FAILED and makes the exit status 1);
 ``stages`` (first repeat only)
     ``scripts/bench_study.py``: the CLI's study through the API, with wall time and peak RSS per stage
     (``run``'s progress messages) and the exclusive time of its phases; "engine compute" = fit + CARs +
@@ -83,6 +84,10 @@ TICKERS_PER_ROW_GROUP = 200
 PEER_TESTS = "cross_sectional_t,patell_z,bmp_t"
 CAR_WINDOWS = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5))
 DATA_VERSION = 1
+CAR_TOLERANCE = 1e-10
+"""Largest |CAR(project) - CAR(floor)| accepted (the CSV tables carry 10 significant digits)."""
+STATS_TOLERANCE = 1e-8
+"""Largest relative difference of the pooled statistics accepted."""
 HERE = Path(__file__).resolve().parent
 
 TARGET_PROCESS_RATIO = 0.35
@@ -311,8 +316,11 @@ def check(data: Path, cli_out: Path, floor_out: Path) -> dict[str, float]:
             ours = tests[(tests["scope"] == scope) & (tests["test"] == test)].set_index(["window_start", "window_end"])
             theirs = np.asarray(pooled[f"{scope}/{test}/all"], dtype=float)
             mine = ours["statistic"].reindex(pd.MultiIndex.from_tuples([tuple(w) for w in labels])).to_numpy()
-            worst = max(worst, float(np.max(np.abs(mine - theirs) / np.maximum(np.abs(theirs), 1e-300))))
-    return {"car_diff": car_diff, "car_missing": int((~found).sum()), "stats_rel_diff": worst}
+            relative = np.abs(mine - theirs) / np.maximum(np.abs(theirs), 1e-300)
+            worst = max(worst, float(np.max(relative)) if np.isfinite(relative).all() else math.inf)
+    missing = int((~found).sum())
+    ok = car_diff <= CAR_TOLERANCE and worst <= STATS_TOLERANCE and not missing
+    return {"car_diff": car_diff, "car_missing": missing, "stats_rel_diff": worst, "ok": ok}
 
 
 # ------------------------------------------------------------------------------------------ render
@@ -380,7 +388,12 @@ def render(results: list[dict[str, Any]]) -> str:
                 fmt_s(floor_compute),
                 f"{engine_compute / floor_compute:.1f}" if stages and floor else "-",
                 (cell(best([default]), [default]) + f", {fmt_mb(default['peak_mb'])}") if default else "-",
-                f"{r['check']['car_diff']:.1e} / {r['check']['stats_rel_diff']:.1e}" if r.get("check") else "-",
+                (
+                    f"{r['check']['car_diff']:.1e} / {r['check']['stats_rel_diff']:.1e}"
+                    + ("" if r["check"]["ok"] else " FAILED")
+                )
+                if r.get("check")
+                else "-",
             ]
         )
     parts.append(
@@ -687,7 +700,7 @@ def main(argv: list[str] | None = None) -> int:
         for key, what in (("profile", "peer statistics"), ("profile_default", "default study, all tests")):
             if r.get(key):
                 print(f"\ncProfile of the study at N = {r['n']:,} ({what}):\n\n```\n{r[key]}\n```")
-    failed = [r["n"] for r in results if not best(r["cli"])]
+    failed = [r["n"] for r in results if not best(r["cli"]) or not r.get("check", {"ok": True})["ok"]]
     return 1 if failed else 0
 
 

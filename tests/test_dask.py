@@ -13,12 +13,20 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from eventstudy import EventStudy
+from eventstudy.data import ReturnsFrame
 from eventstudy.errors import InputError
+from eventstudy.events import Event
 from eventstudy.executors import DaskExecutor, ProcessExecutor, SerialExecutor, get_executor
 
-distributed = pytest.importorskip("distributed")
+if os.environ.get("CI") == "true":  # CI installs the test extra, which holds the dask extra: never skip there
+    import distributed
+else:
+    distributed = pytest.importorskip("distributed", reason='the dask extra is not installed: pip install -e ".[dask]"')
 
 
 @pytest.fixture(scope="session")
@@ -132,3 +140,104 @@ class TestDaskExecutor:
         assert out == [i * i for i in items]
         dask_client.wait_for_workers(2, timeout=30)  # the nanny restarts the killed worker
         assert victim not in set(dask_client.run(os.getpid).values())
+
+
+# ------------------------------------------------------------------------------ a whole study on each executor
+DATES = pd.bdate_range("2019-01-01", "2021-12-31")
+TICKERS = tuple(f"T{i:02d}" for i in range(14))
+STUDY = dict(
+    estimation_window=(-120, -11),
+    event_window=(-5, 5),
+    car_windows=[(0, 0), (-1, 1), (0, 5)],
+    min_estimation_obs=60,
+    progress=False,
+)
+
+
+def _returns() -> ReturnsFrame:
+    """Market M and 14 tickers on a market model (betas 0.5..1.8), a few days missing at random."""
+    rng = np.random.default_rng(88)
+    market = rng.normal(0.0003, 0.01, len(DATES))
+    parts = [pd.DataFrame({"date": DATES, "ticker": "M", "return": market})]
+    for i, ticker in enumerate(TICKERS):
+        r = 0.0001 + (0.5 + 0.1 * i) * market + rng.normal(0, 0.015, len(DATES))
+        keep = rng.random(len(DATES)) > 0.02
+        parts.append(pd.DataFrame({"date": DATES[keep], "ticker": ticker, "return": r[keep]}))
+    return ReturnsFrame(pd.concat(parts, ignore_index=True))
+
+
+def _events() -> list[Event]:
+    """30 events of 1 to 3 tickers each (60 firm-events), some sharing dates and tickers."""
+    rng = np.random.default_rng(7)
+    days = DATES[(DATES >= "2020-03-01") & (DATES <= "2021-10-01")]
+    events = []
+    for k in range(30):
+        day = days[rng.integers(len(days))] if k % 5 else days[100]  # every fifth event on the same day
+        tickers = tuple(rng.choice(TICKERS, size=1 + k % 3, replace=False))
+        events.append(
+            Event(f"e{k:02d}", day.date(), None, "America/New_York", "", "", tickers, ("M",) * len(tickers), "", False)
+        )
+    return events
+
+
+@pytest.fixture(scope="module")
+def study_inputs() -> tuple[list[Event], ReturnsFrame]:
+    return _events(), _returns()
+
+
+def _tables(result: Any) -> dict[str, pd.DataFrame]:
+    return {name: getattr(result, name) for name in ("car", "abnormal_returns", "tests", "parameters")}
+
+
+@pytest.fixture(scope="module")
+def reference(study_inputs: tuple[list[Event], ReturnsFrame]) -> dict[str, pd.DataFrame]:
+    """The serial run in one chunk: every other executor and chunk size must give these tables."""
+    events, returns = study_inputs
+    result = EventStudy(events, returns, chunk_size=None, **STUDY).run()  # type: ignore[arg-type]
+    assert result.n_firm_events > 50
+    return _tables(result)
+
+
+def _assert_same(tables: dict[str, pd.DataFrame], reference: dict[str, pd.DataFrame]) -> None:
+    for name, expected in reference.items():
+        assert len(expected) > 0, name
+        # 1e-12: the issue's bound for results across executors and chunk sizes (every kernel works row by row)
+        pd.testing.assert_frame_equal(tables[name], expected, check_exact=False, rtol=1e-12, atol=1e-12, obj=name)
+
+
+N = 60  # firm-events of _events() (10 events of 1, 2 and 3 tickers), checked by test_chunk_sizes_cover_every_case
+
+
+@pytest.mark.parametrize(
+    ("executor", "chunk_size"),
+    [
+        ("serial", 1),
+        ("serial", 7),
+        ("serial", 997),
+        ("serial", N),
+        ("dask", 1),
+        ("dask", 7),
+        ("dask", 997),
+        ("dask", N),
+        ("processes", 7),
+        pytest.param("processes", 1, marks=pytest.mark.slow),
+        pytest.param("processes", 997, marks=pytest.mark.slow),
+        pytest.param("processes", N, marks=pytest.mark.slow),
+    ],
+)
+def test_study_identical_across_executors_and_chunk_sizes(
+    executor: str,
+    chunk_size: int,
+    study_inputs: tuple[list[Event], ReturnsFrame],
+    reference: dict[str, pd.DataFrame],
+    dask_client: Any,
+) -> None:
+    events, returns = study_inputs
+    chosen = DaskExecutor(dask_client) if executor == "dask" else get_executor(executor)
+    result = EventStudy(events, returns, chunk_size=chunk_size, executor=chosen, **STUDY).run()  # type: ignore[arg-type]
+    _assert_same(_tables(result), reference)
+
+
+def test_chunk_sizes_cover_every_case(reference: dict[str, pd.DataFrame]) -> None:
+    n = len(reference["parameters"])
+    assert n == N  # chunk size N is one chunk; 997 > N; 7 leaves a short last chunk (60 = 8 x 7 + 4)

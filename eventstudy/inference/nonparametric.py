@@ -397,14 +397,14 @@ class CowanRank(DecomposableTest):
         deviation = np.where(present, ranks - (t_i[:, None] + 1) / 2.0, 0.0)  # prepared once for every window
         member = (groups >= 0) & (groups < n_groups)
         offset = ranks.shape[1] - n_event_days
-        per_window: dict[str, list[np.ndarray]] = {"total": [], "count": [], "t_total": [], "in_window": []}
-        for window in data.car_windows:
+        sums: dict[str, np.ndarray] = {}  # the sums of CAR window c under names ending in "/c"
+        for c, window in enumerate(data.car_windows):
             cols = offset + data.car_columns(window)
             complete = np.logical_and(present[:, cols].all(axis=1), len(cols) > 0) & member
-            per_window["in_window"].append(kn.group_count(complete, groups, n_groups))
+            sums[f"n_events/{c}"] = kn.group_count(complete, groups, n_groups)
             for name, value in rank_sums(deviation, present_count, np.where(complete, groups, -1), n_groups).items():
-                per_window[name].append(value)
-        return Partial.of(data.layout, n_groups, {name: np.stack(v, axis=1) for name, v in per_window.items()})
+                sums[f"{name}/{c}"] = value
+        return Partial.of(data.layout, n_groups, sums)
 
     def finish(self, partial: Partial, scope: Scope) -> StatBlock:
         layout, sums = partial.layout, partial.sums
@@ -415,14 +415,13 @@ class CowanRank(DecomposableTest):
         shape = (n_groups, len(columns))
         statistic, count = np.full(shape, np.nan), np.zeros(shape, dtype=np.int64)
         flat = np.zeros(shape, dtype=bool)
-        offset = sums["total"].shape[2] - len(layout.rel_days)
         for c, cols in enumerate(columns):
-            window = {name: value[:, c] for name, value in sums.items()}
-            window["n_events"] = window["in_window"]
+            window = {name: sums[f"{name}/{c}"] for name in ("total", "count", "t_total", "n_events")}
             d, _, scale = rank_statistic(window, layout.conventions, "mean")
+            offset = d.shape[1] - len(layout.rel_days)
             with np.errstate(invalid="ignore", divide="ignore"):
                 statistic[:, c] = d[:, offset + cols].sum(axis=1) / (np.sqrt(len(cols)) * scale)
-            count[:, c] = window["in_window"]
+            count[:, c] = window["n_events"]
             flat[:, c] = ~(scale > 0)
         why = reasons(
             (np.broadcast_to(np.array([len(c) == 0 for c in columns]), shape), "the window has no event-window day"),

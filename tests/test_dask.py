@@ -6,6 +6,7 @@ session. The expected values are the plain list comprehension over the toy funct
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -21,7 +22,7 @@ from eventstudy import EventStudy
 from eventstudy.data import ReturnsFrame
 from eventstudy.errors import InputError
 from eventstudy.events import Event
-from eventstudy.executors import DaskExecutor, ProcessExecutor, SerialExecutor, get_executor
+from eventstudy.executors import DaskExecutor, SerialExecutor, get_executor
 
 if os.environ.get("CI") == "true":  # CI installs the test extra, which holds the dask extra: never skip there
     import distributed
@@ -86,11 +87,11 @@ class TestDaskExecutor:
         assert {o[1] for o in out} <= pids and os.getpid() not in pids
         assert {o[2] for o in out} == {1}  # scattered once to each worker, not shipped with every task
 
-    def test_same_results_as_serial_and_processes(self, dask_client: Any) -> None:
+    def test_same_results_as_serial(self, dask_client: Any) -> None:
+        # (the processes executor on toy functions: tests/test_executors.py, whose workers import less)
         items, shared = [5, 3, 8, 1, 9, 2], {"factor": 3}
         expected = [i * 3 for i in items]
         assert SerialExecutor().map(_scaled, items, shared) == expected
-        assert ProcessExecutor(workers=2).map(_scaled, items, shared) == expected
         assert DaskExecutor(dask_client).map(_scaled, items, shared) == expected
 
     def test_no_items(self, dask_client: Any) -> None:
@@ -241,3 +242,33 @@ def test_study_identical_across_executors_and_chunk_sizes(
 def test_chunk_sizes_cover_every_case(reference: dict[str, pd.DataFrame]) -> None:
     n = len(reference["parameters"])
     assert n == N  # chunk size N is one chunk; 997 > N; 7 leaves a short last chunk (60 = 8 x 7 + 4)
+
+
+def _slowly(function: Any, item: Any, shared: Any) -> Any:
+    time.sleep(0.15)
+    return function(item, shared)
+
+
+class KillingDask(DaskExecutor):
+    """The dask executor with every chunk slowed to 0.15 s and one worker SIGKILLed 0.2 s into the first map."""
+
+    killed: int | None = None
+
+    def map(self, function: Any, items: Any, shared: Any) -> list[Any]:
+        if self.killed is None:
+            victim = min(self.client.run(os.getpid).values())
+            self.killed = victim
+            threading.Timer(0.2, os.kill, (victim, signal.SIGKILL)).start()
+        return super().map(functools.partial(_slowly, function), items, shared)
+
+
+def test_study_identical_after_a_worker_is_killed_mid_run(
+    study_inputs: tuple[list[Event], ReturnsFrame], reference: dict[str, pd.DataFrame], dask_client: Any
+) -> None:
+    events, returns = study_inputs
+    executor = KillingDask(dask_client, retries=3)
+    result = EventStudy(events, returns, chunk_size=7, executor=executor, **STUDY).run()  # type: ignore[arg-type]
+    _assert_same(_tables(result), reference)
+    assert executor.killed is not None
+    dask_client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
+    assert executor.killed not in set(dask_client.run(os.getpid).values())

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from eventstudy._typing import Window
 from eventstudy.errors import EventStudyError, EventStudyWarning, InputError
+from eventstudy.executors import EXECUTORS
 from eventstudy.outputs import LARGE_TABLE_ROWS, OUTPUT_FORMATS
 
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ OPTION_OF_SETTING = {
     "primary": "--primary",
     "tests": "--tests",
     "groups": "--groups",
+    "chunk_size": "--chunk-size",
+    "executor": "--executor",
+    "workers": "--workers",
 }
 """Command-line option of each :class:`~eventstudy.spec.StudySpec` setting, for error messages."""
 
@@ -221,6 +225,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEST,...",
         help="aggregate tests to compute, comma-separated (default: every registered test; a few names make a "
         "large study faster)",
+    )
+    run.add_argument(
+        "--chunk-size",
+        type=int,
+        metavar="N",
+        help="firm-events per chunk of the engine, 0 for one chunk (default: eventstudy.engine.DEFAULT_CHUNK_SIZE, "
+        "which keeps a chunk's arrays to tens of MB); bounds the memory, never changes a result",
+    )
+    run.add_argument(
+        "--executor",
+        default="serial",
+        choices=EXECUTORS,
+        help="where the chunks run: serial (default, this process), processes (--workers processes) or dask "
+        "(the dask extra); never changes a result",
+    )
+    run.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes of --executor processes (default: one per core)"
     )
     run.add_argument(
         "--primary",
@@ -487,6 +508,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         conventions=conventions,
         tests=tests,
         progress=None if not args.quiet else False,
+        executor=args.executor,
+        workers=args.workers,
+        **({} if args.chunk_size is None else {"chunk_size": args.chunk_size}),
     )
     result = study.run(progress=say)
     paths = result.write_tables(out, args.output_format)

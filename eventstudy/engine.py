@@ -11,8 +11,9 @@ as a pure function of one **chunk** of firm-events, :func:`estimate_chunk`, mapp
 table it was given. The result is the same whatever the chunk size and executor (every kernel works row
 by row), so ``chunk_size`` and ``executor`` are not convention knobs: they never change a number.
 
-Chunks are firm-events sorted by (ticker, benchmark, day 0), so a chunk reads one slice of the aligned
-returns. The (ticker, benchmark) pairs are aligned once for the whole study (:func:`eventstudy.returns.align_pairs`)
+With more than one chunk, the firm-events are sorted by (ticker, benchmark, day 0) before they are cut
+into chunks, so a chunk reads one slice of the aligned returns; one chunk keeps the given order, so nothing
+needs putting back. The (ticker, benchmark) pairs are aligned once for the whole study (:func:`eventstudy.returns.align_pairs`)
 and shared read-only by every chunk.
 
 Memory
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -241,11 +243,12 @@ def estimate(
     ticker = prices.codes_for(firm_events["ticker"])
     benchmark = prices.codes_for(firm_events["benchmark"])
     day_zero = np.asarray(pd.to_datetime(firm_events["day_zero"]).to_numpy(), dtype="datetime64[D]").view(np.int64)
-    order = np.lexsort((day_zero, benchmark, ticker))
+    bounds = chunk_bounds(len(firm_events), chunk_size)
+    order = np.lexsort((day_zero, benchmark, ticker)) if len(bounds) > 1 else np.arange(len(firm_events))
     numbered = firm_events[["event_id", "ticker", "benchmark", "day_zero"]].assign(
         event_id=np.arange(len(firm_events), dtype=np.int64)
     )
-    chunks = [Chunk(numbered.iloc[order[a:b]]) for a, b in chunk_bounds(len(order), chunk_size)]
+    chunks = [Chunk(numbered.iloc[order[a:b]]) for a, b in bounds]
     run = executor or SerialExecutor()
     shared = EngineInput(
         align_pairs(prices, ticker, benchmark, spec.resolved_return_type, conv.alignment),
@@ -263,14 +266,18 @@ def estimate(
     exclusions.append(estimation_stage)
     _require_firm_events(sum(len(p.rows) for p in parts), exclusions)
     rows = np.concatenate([p.rows for p in parts])
-    back = np.argsort(rows, kind="stable")
-    panel = _stack_panels([p.panel for p in parts], back)
+    back = np.argsort(rows, kind="stable")  # rows in firm-event order
+    position: IntArray | None = None  # where each chunk row goes; None: already in order
+    if (np.diff(rows) < 0).any():
+        position = np.empty_like(back)
+        position[back] = np.arange(len(back))
+    panel = _stack_panels([p.panel for p in parts], back, position)
     return Estimates(
         panel=replace(panel, pairs=panel.pairs.assign(event_id=ids[rows[back]])),
-        fit=ModelFit.stack([p.fit for p in parts], back),
-        estimation_dates=_stack([p.estimation_dates for p in parts], back),
-        car_values=_stack([p.car_values for p in parts], back),
-        car_var=_stack([p.car_var for p in parts], back),
+        fit=_stack_fits([p.fit for p in parts], position),
+        estimation_dates=_stack([p.estimation_dates for p in parts], position),
+        car_values=_stack([p.car_values for p in parts], position),
+        car_var=_stack([p.car_var for p in parts], position),
         exclusions=(returns_stage, estimation_stage, car_stage),
     )
 
@@ -400,28 +407,49 @@ def _event_windows(parts: Sequence[EventWindows]) -> EventWindows:
     )
 
 
-def _stack(parts: Sequence[np.ndarray], order: IntArray) -> np.ndarray:
-    """The rows of ``parts`` one after the other, taken in ``order``."""
-    return np.concatenate(parts)[order]
+def _stack(parts: Sequence[np.ndarray], position: IntArray | None) -> np.ndarray:
+    """The rows of ``parts`` one after the other, row j of them going to ``position[j]`` of the result.
+
+    ``position`` None: the rows are in order already (one part is then returned as it is). Filled part by
+    part, so the peak is the parts plus the result (no concatenated copy in between).
+    """
+    if position is None:
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    first = parts[0]
+    out = np.empty((len(position), *first.shape[1:]), dtype=first.dtype)
+    start = 0
+    for part in parts:
+        out[position[start : start + len(part)]] = part
+        start += len(part)
+    return out
 
 
-def _stack_panels(parts: Sequence[ReturnPanel], order: IntArray) -> ReturnPanel:
-    """The panels' rows one after the other, taken in ``order`` (windows as the first panel's)."""
+def _stack_fits(parts: Sequence[ModelFit], position: IntArray | None) -> ModelFit:
+    """The fits' rows one after the other, placed by ``position`` (every array of a fit is per firm-event)."""
+    values: dict[str, Any] = {
+        name: _stack([getattr(p, name) for p in parts], position) if isinstance(value, np.ndarray) else value
+        for name, value in vars(parts[0]).items()
+    }
+    return ModelFit(**values)
+
+
+def _stack_panels(parts: Sequence[ReturnPanel], order: IntArray, position: IntArray | None) -> ReturnPanel:
+    """The panels' rows one after the other, placed by ``position`` (``order``: its inverse); windows as the first's."""
     first = parts[0]
     own = [p.est_bench_own for p in parts if p.est_bench_own is not None]
     return ReturnPanel(
         pairs=pd.concat([p.pairs for p in parts], ignore_index=True).iloc[order].reset_index(drop=True),
         estimation_days=first.estimation_days,
         event_days=first.event_days,
-        est_returns=_stack([p.est_returns for p in parts], order),
-        est_market=_stack([p.est_market for p in parts], order),
-        est_dates=_stack([p.est_dates for p in parts], order),
-        evt_returns=_stack([p.evt_returns for p in parts], order),
-        evt_market=_stack([p.evt_market for p in parts], order),
-        evt_dates=_stack([p.evt_dates for p in parts], order),
-        evt_span=_stack([p.evt_span for p in parts], order),
-        evt_zero_volume=_stack([p.evt_zero_volume for p in parts], order),
-        est_bench_own=_stack(own, order) if first.est_bench_own is not None else None,
+        est_returns=_stack([p.est_returns for p in parts], position),
+        est_market=_stack([p.est_market for p in parts], position),
+        est_dates=_stack([p.est_dates for p in parts], position),
+        evt_returns=_stack([p.evt_returns for p in parts], position),
+        evt_market=_stack([p.evt_market for p in parts], position),
+        evt_dates=_stack([p.evt_dates for p in parts], position),
+        evt_span=_stack([p.evt_span for p in parts], position),
+        evt_zero_volume=_stack([p.evt_zero_volume for p in parts], position),
+        est_bench_own=_stack(own, position) if first.est_bench_own is not None else None,
     )
 
 

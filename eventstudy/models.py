@@ -91,21 +91,6 @@ class ModelFit:
         }
         return ModelFit(**values)
 
-    @classmethod
-    def stack(cls, parts: Sequence[ModelFit], order: IntArray) -> ModelFit:
-        """The fits' firm-events one after the other, taken in ``order`` (the fits of one model and conventions).
-
-        Rows are independent, so stacking the fits of chunks of firm-events gives the fit of all of them.
-        """
-        first = parts[0]
-        values: dict[str, Any] = {}
-        for name, value in first.__dict__.items():
-            if isinstance(value, np.ndarray):
-                values[name] = np.concatenate([getattr(p, name) for p in parts])[order]
-            else:
-                values[name] = value
-        return cls(**values)
-
     @property
     def sigma(self) -> FloatArray:
         """Residual standard deviation s_i."""

@@ -11,6 +11,7 @@ so the identity tests cannot pass vacuously.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 import pytest
 
 import eventstudy as es
+from eventstudy.cli import main
 from eventstudy.engine import as_chunk_size, chunk_bounds
 from eventstudy.errors import DataError, InputError
 from eventstudy.executors import SerialExecutor
@@ -34,7 +36,7 @@ SETTINGS: dict[str, Any] = dict(
 PARAMETRIC = ("cross_sectional_t", "patell_z", "bmp_t")
 
 
-def _returns() -> es.ReturnsFrame:
+def _return_rows() -> pd.DataFrame:
     rng = np.random.default_rng(8)
     market = rng.normal(0.0003, 0.01, len(SESSIONS))
     other = 0.5 * market + rng.normal(0.0, 0.008, len(SESSIONS))
@@ -50,7 +52,7 @@ def _returns() -> es.ReturnsFrame:
         if ticker == "T01":
             keep[403:] = False  # data end at session 402: the CAR window [0, 5] of the event at 400 misses days
         rows.append(pd.DataFrame({"date": SESSIONS[keep], "ticker": ticker, "return": r[keep]}))
-    return es.ReturnsFrame(pd.concat(rows, ignore_index=True), description="synthetic returns")
+    return pd.concat(rows, ignore_index=True)
 
 
 def row(event_id: str, session: int, tickers: Sequence[str], benchmarks: Sequence[str]) -> dict[str, str]:
@@ -78,7 +80,7 @@ def _events() -> tuple[es.Event, ...]:
     return es.events_from_frame(pd.DataFrame(_event_rows()))
 
 
-RETURNS = _returns()
+RETURNS = es.ReturnsFrame(_return_rows(), description="synthetic returns")
 EVENTS = _events()
 
 
@@ -230,6 +232,20 @@ def test_nothing_estimated_says_the_same_whatever_the_chunks(rows: list[dict[str
         messages.append(str(info.value))
     assert messages[0] == messages[1]
     assert f"  {stage}, " in messages[0]
+
+
+def test_cli_chunk_size_changes_no_table(tmp_path: Path) -> None:
+    """``run --chunk-size`` writes the same tables byte for byte; a bad value is a usage error (exit 2)."""
+    events, returns = tmp_path / "events.csv", tmp_path / "returns.csv"
+    pd.DataFrame(_event_rows()).to_csv(events, index=False)
+    _return_rows().to_csv(returns, index=False, date_format="%Y-%m-%d")
+    common = ["run", str(events), "--returns", str(returns), "--formats", "csv", "--quiet", "--min-obs", "60"]
+    common += ["--estimation", "-120:-11", "--window", "-5:5", "--tests", ",".join(PARAMETRIC)]
+    assert main([*common, "--out", str(tmp_path / "one"), "--chunk-size", "0"]) == 0
+    assert main([*common, "--out", str(tmp_path / "many"), "--chunk-size", "2"]) == 0
+    for name in ("car", "abnormal_returns", "parameters", "tests", "exclusions", "event_days", "firm_events"):
+        assert (tmp_path / "one" / f"{name}.csv").read_bytes() == (tmp_path / "many" / f"{name}.csv").read_bytes()
+    assert main([*common, "--out", str(tmp_path / "bad"), "--chunk-size", "-3"]) == 2
 
 
 @pytest.mark.parametrize("value", [-1, 2.5, "7", True])

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from eventstudy._typing import Window
 from eventstudy.errors import EventStudyError, EventStudyWarning, InputError
-from eventstudy.executors import EXECUTORS
+from eventstudy.executors import EXECUTORS, get_executor
 from eventstudy.outputs import LARGE_TABLE_ROWS, OUTPUT_FORMATS
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ OPTION_OF_SETTING = {
     "chunk_size": "--chunk-size",
     "executor": "--executor",
     "workers": "--workers",
+    "scheduler": "--scheduler",
 }
 """Command-line option of each :class:`~eventstudy.spec.StudySpec` setting, for error messages."""
 
@@ -242,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--workers", type=int, metavar="N", help="worker processes of --executor processes (default: one per core)"
+    )
+    run.add_argument(
+        "--scheduler", metavar="ADDRESS", help="Dask scheduler address of --executor dask (tcp://host:port)"
     )
     run.add_argument(
         "--primary",
@@ -508,8 +512,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         conventions=conventions,
         tests=tests,
         progress=None if not args.quiet else False,
-        executor=args.executor,
-        workers=args.workers,
+        executor=get_executor(args.executor, workers=args.workers, address=args.scheduler),
         **({} if args.chunk_size is None else {"chunk_size": args.chunk_size}),
     )
     result = study.run(progress=say)

@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import pandas as pd
 import pytest
 
 from eventstudy import EventStudy
+from eventstudy.cli import main
 from eventstudy.data import ReturnsFrame
 from eventstudy.errors import InputError
 from eventstudy.events import Event
@@ -155,7 +157,7 @@ STUDY = dict(
 )
 
 
-def _returns() -> ReturnsFrame:
+def _returns_frame() -> pd.DataFrame:
     """Market M and 14 tickers on a market model (betas 0.5..1.8), a few days missing at random."""
     rng = np.random.default_rng(88)
     market = rng.normal(0.0003, 0.01, len(DATES))
@@ -164,7 +166,11 @@ def _returns() -> ReturnsFrame:
         r = 0.0001 + (0.5 + 0.1 * i) * market + rng.normal(0, 0.015, len(DATES))
         keep = rng.random(len(DATES)) > 0.02
         parts.append(pd.DataFrame({"date": DATES[keep], "ticker": ticker, "return": r[keep]}))
-    return ReturnsFrame(pd.concat(parts, ignore_index=True))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _returns() -> ReturnsFrame:
+    return ReturnsFrame(_returns_frame())
 
 
 def _events() -> list[Event]:
@@ -272,3 +278,46 @@ def test_study_identical_after_a_worker_is_killed_mid_run(
     assert executor.killed is not None
     dask_client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
     assert executor.killed not in set(dask_client.run(os.getpid).values())
+
+
+# ------------------------------------------------------------------------------ the command line
+def _write_cli_inputs(folder: Path, study_inputs: tuple[list[Event], ReturnsFrame]) -> Path:
+    """The study's events as an events CSV and its returns as a long returns CSV (``returns.csv``)."""
+    events, _ = study_inputs
+    rows = [
+        f"{e.event_id},{e.date.isoformat()},America/New_York,{';'.join(e.tickers)},{';'.join(e.benchmarks)}"
+        for e in events
+    ]
+    path = folder / "events.csv"
+    path.write_text("event_id,date,timezone,tickers,benchmark\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    returns = _returns_frame()
+    returns.assign(date=returns["date"].dt.strftime("%Y-%m-%d")).to_csv(
+        folder / "returns.csv", index=False, float_format="%.17g"
+    )
+    return path
+
+
+def test_cli_dask_executor_at_a_scheduler_address(
+    tmp_path: Path, study_inputs: tuple[list[Event], ReturnsFrame], dask_client: Any
+) -> None:
+    events = _write_cli_inputs(tmp_path, study_inputs)
+    common = ["run", str(events), "--returns", str(tmp_path / "returns.csv"), "--quiet", "--formats", "csv"]
+    common += ["--estimation", "-120:-11", "--window", "-5:5", "--car", "0:0", "--car", "-1:1", "--min-obs", "60"]
+    assert main([*common, "--out", str(tmp_path / "serial")]) == 0
+    address = dask_client.scheduler.address
+    dask_run = ["--executor", "dask", "--scheduler", address, "--chunk-size", "7", "--out", str(tmp_path / "dask")]
+    assert main([*common, *dask_run]) == 0
+    for name in ("car", "abnormal_returns", "tests", "parameters", "event_days", "exclusions"):
+        serial = (tmp_path / "serial" / f"{name}.csv").read_text(encoding="utf-8")
+        assert (tmp_path / "dask" / f"{name}.csv").read_text(encoding="utf-8") == serial, name
+
+
+def test_cli_scheduler_needs_the_dask_executor(
+    tmp_path: Path, study_inputs: tuple[list[Event], ReturnsFrame], capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = _write_cli_inputs(tmp_path, study_inputs)
+    code = main(
+        ["run", str(events), "--returns", str(tmp_path / "returns.csv"), "--quiet", "--scheduler", "tcp://127.0.0.1:1"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "--scheduler" in err and "Traceback" not in err

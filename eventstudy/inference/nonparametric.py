@@ -387,13 +387,13 @@ class CowanRank(DecomposableTest):
         if data.conventions.car_tests == "sum_daily":
             with np.errstate(invalid="ignore", divide="ignore"):
                 k_bar = np.where(t_i > 0, (t_i + 1) / 2.0, 0.0)
-            sums = {
+            daily = {
                 **rank_sums(np.where(present, ranks, 0.0), present_count, groups, n_groups),
                 "k_bar_total": kn.group_sum(k_bar, groups, n_groups),
                 "n_events": group_event_counts(data, groups, n_groups),
             }
             patterns = presence_patterns(present[:, ranks.shape[1] - n_event_days :], groups, n_groups)
-            return Partial.of(data.layout, n_groups, sums, patterns={"present": patterns})
+            return Partial.of(data.layout, n_groups, daily, patterns={"present": patterns})
         deviation = np.where(present, ranks - (t_i[:, None] + 1) / 2.0, 0.0)  # prepared once for every window
         member = (groups >= 0) & (groups < n_groups)
         offset = ranks.shape[1] - n_event_days

@@ -13,8 +13,8 @@ by row), so ``chunk_size`` and ``executor`` are not convention knobs: they never
 
 With more than one chunk, the firm-events are sorted by (ticker, benchmark, day 0) before they are cut
 into chunks, so a chunk reads one slice of the aligned returns; one chunk keeps the given order, so nothing
-needs putting back. The (ticker, benchmark) pairs are aligned once for the whole study (:func:`eventstudy.returns.align_pairs`)
-and shared read-only by every chunk.
+needs putting back. The (ticker, benchmark) pairs are aligned once for the whole study
+(:func:`eventstudy.returns.align_pairs`) and shared read-only by every chunk.
 
 Memory
 ------
@@ -271,13 +271,13 @@ def estimate(
     if (np.diff(rows) < 0).any():
         position = np.empty_like(back)
         position[back] = np.arange(len(back))
-    panel = _stack_panels([p.panel for p in parts], back, position)
+    panel, fit, per_row = _combine(parts, back, position)
     return Estimates(
         panel=replace(panel, pairs=panel.pairs.assign(event_id=ids[rows[back]])),
-        fit=_stack_fits([p.fit for p in parts], position),
-        estimation_dates=_stack([p.estimation_dates for p in parts], position),
-        car_values=_stack([p.car_values for p in parts], position),
-        car_var=_stack([p.car_var for p in parts], position),
+        fit=fit,
+        estimation_dates=per_row["estimation_dates"],
+        car_values=per_row["car_values"],
+        car_var=per_row["car_var"],
         exclusions=(returns_stage, estimation_stage, car_stage),
     )
 
@@ -407,50 +407,71 @@ def _event_windows(parts: Sequence[EventWindows]) -> EventWindows:
     )
 
 
-def _stack(parts: Sequence[np.ndarray], position: IntArray | None) -> np.ndarray:
-    """The rows of ``parts`` one after the other, row j of them going to ``position[j]`` of the result.
+_PANEL_ROWS = (
+    "est_returns",
+    "est_market",
+    "est_dates",
+    "evt_returns",
+    "evt_market",
+    "evt_dates",
+    "evt_span",
+    "evt_zero_volume",
+    "est_bench_own",
+)
+"""The per-firm-event arrays of a :class:`~eventstudy.returns.ReturnPanel`."""
+_CHUNK_ROWS = ("estimation_dates", "car_values", "car_var")
+"""The per-firm-event arrays of a :class:`ChunkEstimates` besides its panel and fit."""
 
-    ``position`` None: the rows are in order already (one part is then returned as it is). Filled part by
-    part, so the peak is the parts plus the result (no concatenated copy in between).
+
+def _combine(
+    parts: list[ChunkEstimates], order: IntArray, position: IntArray | None
+) -> tuple[ReturnPanel, ModelFit, dict[str, np.ndarray]]:
+    """The chunks' panels, fits and other per-firm-event arrays as one, rows placed by ``position``.
+
+    ``position[j]`` is the row of the result that row j of the chunks (one after the other) goes to, and
+    ``order`` its inverse; None when the rows are in order already (a single chunk is then returned as it
+    is). ``parts`` is emptied: each chunk is copied into place and released before the next, so the peak is
+    the result plus one chunk, not the chunks plus the result.
     """
-    if position is None:
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    if len(parts) == 1 and position is None:
+        only = parts.pop()
+        return only.panel, only.fit, {name: getattr(only, name) for name in _CHUNK_ROWS}
+    n = len(order)
+
+    def blank(like: np.ndarray) -> np.ndarray:
+        return np.empty((n, *like.shape[1:]), dtype=like.dtype)
+
     first = parts[0]
-    out = np.empty((len(position), *first.shape[1:]), dtype=first.dtype)
-    start = 0
-    for part in parts:
-        out[position[start : start + len(part)]] = part
-        start += len(part)
-    return out
-
-
-def _stack_fits(parts: Sequence[ModelFit], position: IntArray | None) -> ModelFit:
-    """The fits' rows one after the other, placed by ``position`` (every array of a fit is per firm-event)."""
-    values: dict[str, Any] = {
-        name: _stack([getattr(p, name) for p in parts], position) if isinstance(value, np.ndarray) else value
-        for name, value in vars(parts[0]).items()
+    panel_rows: dict[str, Any] = {
+        name: blank(a) for name in _PANEL_ROWS if (a := getattr(first.panel, name)) is not None
     }
-    return ModelFit(**values)
-
-
-def _stack_panels(parts: Sequence[ReturnPanel], order: IntArray, position: IntArray | None) -> ReturnPanel:
-    """The panels' rows one after the other, placed by ``position`` (``order``: its inverse); windows as the first's."""
-    first = parts[0]
-    own = [p.est_bench_own for p in parts if p.est_bench_own is not None]
-    return ReturnPanel(
-        pairs=pd.concat([p.pairs for p in parts], ignore_index=True).iloc[order].reset_index(drop=True),
-        estimation_days=first.estimation_days,
-        event_days=first.event_days,
-        est_returns=_stack([p.est_returns for p in parts], position),
-        est_market=_stack([p.est_market for p in parts], position),
-        est_dates=_stack([p.est_dates for p in parts], position),
-        evt_returns=_stack([p.evt_returns for p in parts], position),
-        evt_market=_stack([p.evt_market for p in parts], position),
-        evt_dates=_stack([p.evt_dates for p in parts], position),
-        evt_span=_stack([p.evt_span for p in parts], position),
-        evt_zero_volume=_stack([p.evt_zero_volume for p in parts], position),
-        est_bench_own=_stack(own, position) if first.est_bench_own is not None else None,
+    fit_rows: dict[str, Any] = {name: blank(a) for name, a in vars(first.fit).items() if isinstance(a, np.ndarray)}
+    fit_rest: dict[str, Any] = {name: a for name, a in vars(first.fit).items() if not isinstance(a, np.ndarray)}
+    chunk_rows = {name: blank(getattr(first, name)) for name in _CHUNK_ROWS}
+    windows: dict[str, Any] = {"estimation_days": first.panel.estimation_days, "event_days": first.panel.event_days}
+    del first
+    pairs = []
+    start = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        stop = start + len(part.rows)
+        rows = slice(start, stop) if position is None else position[start:stop]
+        for name, out in panel_rows.items():
+            out[rows] = getattr(part.panel, name)
+        for name, out in fit_rows.items():
+            out[rows] = getattr(part.fit, name)
+        for name, out in chunk_rows.items():
+            out[rows] = getattr(part, name)
+        pairs.append(part.panel.pairs)
+        start = stop
+        del part
+    panel = ReturnPanel(
+        pairs=pd.concat(pairs, ignore_index=True).iloc[order].reset_index(drop=True),
+        **windows,
+        **panel_rows,
     )
+    return panel, ModelFit(**fit_rest, **fit_rows), chunk_rows
 
 
 def _require_firm_events(n_left: int, exclusions: list[pd.DataFrame]) -> None:

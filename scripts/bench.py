@@ -490,7 +490,7 @@ def _stage_key(stage: str) -> str:
 
 
 def _phase_order(name: str) -> int:
-    order = ["day 0", "prices", "panel", "fit", "cars", "inference inputs", "tests", "write tables"]
+    order = ["day 0", "prices", "panel", "engine, rest", "fit", "cars", "inference inputs", "tests", "write tables"]
     return order.index(name) if name in order else len(order)
 
 

@@ -96,6 +96,9 @@ MODULE_PHASES = (
     ("day 0", "calendar_day_zero"),
     ("day 0", "resolve_day_zero"),
     ("panel", "build_panel"),
+    ("panel", "align_pairs"),
+    ("panel", "gather_windows"),
+    ("engine, rest", "estimate"),
     ("inference inputs", "inference_data"),
     ("tests", "run_tests"),
 )

@@ -135,21 +135,23 @@ class WorkerLostError(EventStudyError):
     Parameters
     ----------
     executor
-        The executor's name (``"processes"``).
+        The executor's name (``"processes"``, ``"dask"``).
     unfinished
-        How many work items had no result when the last retry failed.
+        How many work items had no result when the executor gave up.
     attempts
-        How many pools were started.
+        How many times the items were started (pools of ``"processes"``); None when the cluster counts
+        them (``"dask"``: a task is given up after ``distributed.scheduler.allowed-failures`` lost workers).
     """
 
-    def __init__(self, executor: str, unfinished: int, attempts: int) -> None:
+    def __init__(self, executor: str, unfinished: int, attempts: int | None) -> None:
         self.executor = executor
         self.unfinished = unfinished
         self.attempts = attempts
+        tries = f"in each of {attempts} attempts" if attempts is not None else "each time a chunk was retried"
         super().__init__(
-            f"{executor} executor: a worker process died in each of {attempts} attempts, leaving {unfinished} "
-            "chunk(s) without a result (killed, or out of memory?); retry with fewer workers or a smaller "
-            "chunk size, or raise the retries"
+            f"{executor} executor: a worker process died {tries}, leaving {unfinished} chunk(s) without a result "
+            "(killed, or out of memory?); give each worker more memory, or use a smaller chunk size or fewer "
+            "workers"
         )
 
 

@@ -19,7 +19,8 @@ identity, not on which chunk or worker computed them).
 - :class:`DaskExecutor` (``"dask"``, the ``dask`` extra) runs the items as tasks of a Dask
   ``distributed`` cluster: ``shared`` is scattered to every worker once (``broadcast=True``), the items
   are mapped with ``retries`` (a task whose worker dies is rescheduled by the scheduler as well) and the
-  results gathered in item order.
+  results gathered in item order; a task whose workers keep dying gives
+  :class:`~eventstudy.errors.WorkerLostError`.
 
 An exception raised by the function is raised by ``map`` as itself (its type and message), after the
 other items have been cancelled where the executor allows it.
@@ -264,6 +265,9 @@ class DaskExecutor:
             No client given and none to connect to (no address, no default client).
         OSError
             The scheduler at ``address`` could not be reached.
+        WorkerLostError
+            The workers running an item kept dying (``distributed.KilledWorker``: more than
+            ``distributed.scheduler.allowed-failures`` times).
         Exception
             Whatever ``function`` raised for an item after its retries, as itself.
         """
@@ -293,6 +297,9 @@ class DaskExecutor:
         futures = client.map(function, list(items), [shared_future] * len(items), pure=False, retries=self.retries)
         try:
             return list(client.gather(futures))
+        except import_distributed().KilledWorker as error:  # a task's workers died allowed-failures + 1 times
+            unfinished = sum(future.status != "finished" for future in futures)
+            raise WorkerLostError(self.name, unfinished, None) from error
         finally:
             client.cancel([*futures, shared_future])
 

@@ -22,7 +22,7 @@ import pytest
 from eventstudy import EventStudy
 from eventstudy.cli import main
 from eventstudy.data import ReturnsFrame
-from eventstudy.errors import InputError
+from eventstudy.errors import InputError, WorkerLostError
 from eventstudy.events import Event
 from eventstudy.executors import DaskExecutor, SerialExecutor, get_executor
 
@@ -145,6 +145,30 @@ class TestDaskExecutor:
         assert victim not in set(dask_client.run(os.getpid).values())
 
 
+def _kills_its_worker(item: int, shared: object) -> int:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return item
+
+
+def _set_allowed_failures(dask_scheduler: Any, n: int) -> int:
+    """Set the scheduler's allowed-failures (lost workers a task may see before KilledWorker); the old value."""
+    old = int(dask_scheduler.allowed_failures)
+    dask_scheduler.allowed_failures = n
+    return old
+
+
+def test_a_task_that_keeps_killing_its_worker_is_a_worker_lost_error(dask_client: Any) -> None:
+    old = dask_client.run_on_scheduler(_set_allowed_failures, n=0)  # give up after one lost worker: one restart
+    try:
+        with pytest.raises(WorkerLostError) as caught:
+            DaskExecutor(dask_client, retries=0).map(_kills_its_worker, [1], None)
+    finally:
+        dask_client.run_on_scheduler(_set_allowed_failures, n=old)
+        dask_client.wait_for_workers(2, timeout=60)
+    assert (caught.value.executor, caught.value.unfinished, caught.value.attempts) == ("dask", 1, None)
+    assert isinstance(caught.value.__cause__, distributed.KilledWorker) and caught.value.exit_code == 1
+
+
 # ------------------------------------------------------------------------------ a whole study on each executor
 DATES = pd.bdate_range("2019-01-01", "2021-12-31")
 TICKERS = tuple(f"T{i:02d}" for i in range(14))
@@ -226,7 +250,7 @@ N = 60  # firm-events of _events() (10 events of 1, 2 and 3 tickers), checked by
         ("dask", 7),
         ("dask", 997),
         ("dask", N),
-        ("processes", 7),
+        pytest.param("processes", 7, marks=pytest.mark.slow),  # spawning 2 workers that import eventstudy: 3-10 s
         pytest.param("processes", 1, marks=pytest.mark.slow),
         pytest.param("processes", 997, marks=pytest.mark.slow),
         pytest.param("processes", N, marks=pytest.mark.slow),

@@ -94,15 +94,15 @@ def run_tests(
     """
     tests = get_tests(names)
     groupings = _groupings(data, event_codes, event_labels, pooled, group_codes, group_labels)
-    _, codes, _ = groupings[-1]
+    _, codes, _, _ = groupings[-1]
     blocks: list[tuple[str, Scope, StatBlock]] = []
     for test in tests:
         for scope in test.scopes:
             by_event = test.compute(data, scope, codes, len(event_labels))
-            parts = [_compute(test, scope, d, c, len(labels), by_event) for d, c, labels in groupings[:-1]]
+            parts = [_compute(test, scope, d, c, len(labels), by_event) for d, c, labels, _ in groupings[:-1]]
             blocks.append((test.name, scope, _stack([*parts, by_event])))
-    kp = [kp_correlation_table(d, c, labels, include_all=False) for d, c, labels in groupings if len(c)]
-    labels = tuple(label for _, _, grouping in groupings for label in grouping)
+    kp = [kp_correlation_table(d, c, labels, include_all=False) for d, c, labels, _ in groupings if len(c)]
+    labels = tuple(label for _, _, grouping, _ in groupings for label in grouping)
     return TestTable(labels, tuple(blocks), pd.concat(kp, ignore_index=True), ("all",) + tuple(group_labels))
 
 
@@ -133,12 +133,15 @@ def partial_tests(
     pooled: BoolArray | None = None,
     group_codes: IntArray | None = None,
     group_labels: tuple[str, ...] = (),
+    rows: IntArray | None = None,
 ) -> TestPartials:
     """Per-group sufficient statistics of the tests over one chunk of firm-events (arguments of :func:`run_tests`).
 
     ``data`` holds the chunk's firm-events only; ``event_codes`` and ``group_codes`` index the study's
-    ``event_labels`` and ``group_labels`` (all of them, not only those of the chunk), and ``pooled`` marks
-    the chunk's pooled firm-events. Partials of chunks that split the study's firm-events in any way
+    ``event_labels`` and ``group_labels`` (all of them, not only those of the chunk), ``pooled`` marks
+    the chunk's pooled firm-events, and ``rows`` (default 0..N-1) gives their rows in the study (the
+    ``data`` row order :func:`run_tests` would see; Lamb's ``lamb_market = "first"`` takes each group's
+    first firm-event in that order). Partials of chunks that split the study's firm-events in any way
     combine with :func:`merge_tests`, and :func:`finish_tests` of the result equals :func:`run_tests` on all
     firm-events (to rounding: a group split across chunks adds its sums in another order).
 
@@ -163,25 +166,28 @@ def partial_tests(
                 value=test.name,
             )
     groupings = _groupings(data, event_codes, event_labels, pooled, group_codes, group_labels)
-    n_groups = tuple(len(labels) for _, _, labels in groupings)
+    study_rows = np.arange(len(data.ar), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    n_groups = tuple(len(labels) for _, _, labels, _ in groupings)
     blocks: list[tuple[str, Scope, tuple[Partial | None, ...]]] = []
     for test in tests:
         assert isinstance(test, DecomposableTest)  # checked above
         for scope in test.scopes:
-            parts = tuple(_partial(test, scope, d, c, n) for (d, c, _), n in zip(groupings, n_groups, strict=True))
+            parts = tuple(
+                _partial(test, scope, d, c, len(labels), study_rows[positions]) for d, c, labels, positions in groupings
+            )
             blocks.append((test.name, scope, parts))
-    labels = tuple(label for _, _, grouping in groupings for label in grouping)
+    labels = tuple(label for _, _, grouping, _ in groupings for label in grouping)
     return TestPartials(labels, ("all",) + tuple(group_labels), n_groups, tuple(blocks))
 
 
 def _partial(
-    test: DecomposableTest, scope: Scope, data: InferenceData, codes: IntArray, n_groups: int
+    test: DecomposableTest, scope: Scope, data: InferenceData, codes: IntArray, n_groups: int, rows: IntArray
 ) -> Partial | None:
-    """``test.partial`` over the groups that have rows here, relabelled to the grouping's codes; None if none."""
+    """``test.partial`` over the groups with rows here, relabelled to the study's codes and rows (None: no row)."""
     if not len(codes):
         return None
     present, local = np.unique(codes, return_inverse=True)
-    return test.partial(data, scope, local.ravel(), len(present)).relabel(present, n_groups)
+    return test.partial(data, scope, local.ravel(), len(present)).relabel(present, n_groups, rows)
 
 
 def merge_tests(partials: Sequence[TestPartials]) -> TestPartials:
@@ -238,7 +244,7 @@ def finish_tests(merged: TestPartials, cross_correlation: pd.DataFrame | None = 
     return TestTable(merged.group_labels, tuple(blocks), cross_correlation, merged.pooled_groups)
 
 
-Grouping = tuple[InferenceData, IntArray, tuple[str, ...]]
+Grouping = tuple[InferenceData, IntArray, tuple[str, ...], IntArray]
 
 
 def _groupings(
@@ -249,22 +255,22 @@ def _groupings(
     group_codes: IntArray | None,
     group_labels: tuple[str, ...],
 ) -> list[Grouping]:
-    """The data, group codes and labels of each grouping of :func:`run_tests`: "all", the user's groups, events.
+    """The data, group codes, labels and rows of each grouping of :func:`run_tests`: "all", user groups, events.
 
     The pooled groupings hold the pooled rows only (``data.take``), the user's groups the pooled rows with a
-    group; the events' grouping holds every row.
+    group; the events' grouping holds every row. The rows are the positions in ``data`` of the grouping's.
     """
     codes = np.asarray(event_codes, dtype=np.int64)
     keep = np.ones(len(codes), dtype=bool) if pooled is None else np.asarray(pooled, dtype=bool)
     pooled_rows = np.flatnonzero(keep)
     pooled_data = data if len(pooled_rows) == len(codes) else data.take(pooled_rows)
-    groupings: list[Grouping] = [(pooled_data, np.zeros(len(pooled_rows), dtype=np.int64), ("all",))]
+    groupings: list[Grouping] = [(pooled_data, np.zeros(len(pooled_rows), dtype=np.int64), ("all",), pooled_rows)]
     if group_labels:
         mine = np.asarray(group_codes, dtype=np.int64)[pooled_rows]
         in_group = np.flatnonzero(mine >= 0)
         group_data = pooled_data if len(in_group) == len(mine) else pooled_data.take(in_group)
-        groupings.append((group_data, mine[in_group], tuple(group_labels)))
-    groupings.append((data, codes, tuple(event_labels)))
+        groupings.append((group_data, mine[in_group], tuple(group_labels), pooled_rows[in_group]))
+    groupings.append((data, codes, tuple(event_labels), np.arange(len(codes), dtype=np.int64)))
     return groupings
 
 

@@ -32,7 +32,14 @@ from eventstudy.inference.base import (
 )
 from eventstudy.inference.correlation import pairwise_correlation_sums
 from eventstudy.inference.parametric import BmpT, PatellZ, sum_daily, sum_daily_sums
-from eventstudy.inference.partials import DecomposableTest, Partial, window_lengths
+from eventstudy.inference.partials import (
+    DecomposableTest,
+    Firsts,
+    Partial,
+    first_rows,
+    presence_patterns,
+    window_lengths,
+)
 
 # --------------------------------------------------------------------------------------------------
 # Crude dependence adjustment and Lamb
@@ -139,30 +146,47 @@ def _own_market_leverage(data: InferenceData) -> FloatArray:
     return np.where(ss[:, None] > 0, lev, np.nan)
 
 
-def lamb_kernel(ar: FloatArray, data: InferenceData, groups: IntArray, n_groups: int) -> StatBlock:
-    """Lamb's daily t_τ = AAR_τ / (S_A sqrt(1 + 1/M̄ + (R_mτ - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2)), N(0,1).
+def lamb_sums(
+    ar: FloatArray, data: InferenceData, groups: IntArray, n_groups: int
+) -> tuple[dict[str, np.ndarray], dict[str, Firsts]]:
+    """Per-group sums behind :func:`lamb_kernel`, and the first firm-event's market term under ``"first"``.
 
-    ``lamb_market = "first"`` takes R_m from the group's first event (lowest row); ``"own"`` averages
-    each present event's own (R_miτ - R̄_mi)^2 / Σ_s (R_mis - R̄_mi)^2 over the events present that day.
-    M̄ is the mean M_i over the group's events.
+    Sums: :func:`cda_sums`, ``count`` and ``total`` of the ARs (N, W), ``size`` (events of the group) and
+    ``n_obs_total`` (Σ_i M_i); under ``lamb_market = "own"`` also ``lev_total`` and ``lev_count``, the sum
+    and number of the present events' own (R_miτ - R̄_mi)^2 / Σ_s (R_mis - R̄_mi)^2.
     """
-    s_a, m_a = cda_scale(cda_sums(data, groups, n_groups))
     present = np.isfinite(ar)
-    count = kn.group_count(present, groups, n_groups)
-    total = kn.group_total(ar, groups, n_groups)
-    size = kn.group_count(np.ones(len(groups), dtype=bool), groups, n_groups)
+    sums = {
+        **cda_sums(data, groups, n_groups),
+        "count": kn.group_count(present, groups, n_groups),
+        "total": kn.group_total(ar, groups, n_groups),
+        "size": kn.group_count(np.ones(len(groups), dtype=bool), groups, n_groups),
+        "n_obs_total": kn.group_total(data.n_obs.astype(np.float64), groups, n_groups),
+    }
     lev_i = _market_leverage(data)
     if data.conventions.lamb_market == "first" and len(groups):
-        order, bounds = kn.group_rows(groups, n_groups)  # ascending rows: the first is the lowest
-        first = order[np.minimum(bounds[:-1], len(order) - 1)]
-        lev = np.where((size > 0)[:, None], lev_i[first], np.nan)
+        return sums, {"leverage": first_rows(lev_i, groups, n_groups)}
+    sums["lev_total"] = kn.group_total(np.where(present, lev_i, np.nan), groups, n_groups)
+    sums["lev_count"] = kn.group_count(present & np.isfinite(lev_i), groups, n_groups)
+    return sums, {}
+
+
+def lamb_kernel(sums: Mapping[str, np.ndarray], firsts: Mapping[str, Firsts]) -> StatBlock:
+    """Lamb's daily t_τ = AAR_τ / (S_A sqrt(1 + 1/M̄ + (R_mτ - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2)), N(0,1).
+
+    From :func:`lamb_sums`. ``lamb_market = "first"`` takes R_m from the group's first event (lowest row);
+    ``"own"`` averages each present event's own (R_miτ - R̄_mi)^2 / Σ_s (R_mis - R̄_mi)^2 over the events
+    present that day. M̄ is the mean M_i over the group's events.
+    """
+    s_a, m_a = cda_scale(sums)
+    count, total, size = sums["count"], sums["total"], sums["size"]
+    if "leverage" in firsts:
+        lev = np.where((size > 0)[:, None], firsts["leverage"].value, np.nan)
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
-            lev = kn.group_total(np.where(present, lev_i, np.nan), groups, n_groups) / kn.group_count(
-                present & np.isfinite(lev_i), groups, n_groups
-            )
+            lev = sums["lev_total"] / sums["lev_count"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        m_bar = kn.group_total(data.n_obs.astype(np.float64), groups, n_groups) / size
+        m_bar = sums["n_obs_total"] / size
         factor = 1.0 + 1.0 / m_bar[:, None] + lev
         statistic = (total / count) / (s_a[:, None] * np.sqrt(factor))
     undefined, why = _scale_reasons(count, s_a, m_a, "an abnormal return")
@@ -217,7 +241,7 @@ class BrownWarner1985(DecomposableTest):
 
 
 @register
-class Lamb(StatTest):
+class Lamb(DecomposableTest):
     """Lamb (1995) test for clustered events sharing one benchmark: CDA with a forecast-error factor.
 
     Notes
@@ -244,24 +268,41 @@ class Lamb(StatTest):
     label = "Lamb t"
     reference = "Lamb (1995), JRI 62(1)"
 
-    def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
+    def partial(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> Partial:
+        sums, firsts = lamb_sums(data.ar, data, groups, n_groups)
         if scope == "day":
-            return lamb_kernel(data.ar, data, groups, n_groups)
-        if data.conventions.car_tests == "sum_daily":
-            size, patterns = sum_daily_sums(np.isfinite(data.ar), groups, n_groups)
-            return sum_daily(lamb_kernel(data.ar, data, groups, n_groups), size, patterns, data.layout)
-        n_win = len(data.car_windows)
+            return Partial.of(data.layout, n_groups, sums, firsts=firsts)
+        if data.conventions.car_tests == "sum_daily":  # the day sums (with the group sizes), and the patterns
+            patterns = presence_patterns(np.isfinite(data.ar), groups, n_groups)
+            return Partial.of(data.layout, n_groups, sums, patterns={"present": patterns}, firsts=firsts)
+        window_sums = {name: sums[name] for name in ("est_count", "est_total", "size", "n_obs_total")}
+        for c in range(len(data.car_windows)):  # daily sums over the events with a CAR, under names ending in "/c"
+            has_car = np.isfinite(data.car[:, c])
+            window_sums[f"n_car/{c}"] = kn.group_count(has_car, groups, n_groups)
+            masked, _ = lamb_sums(np.where(has_car[:, None], data.ar, np.nan), data, groups, n_groups)
+            for name in ("count", "total", "lev_total", "lev_count"):
+                if name in masked:
+                    window_sums[f"{name}/{c}"] = masked[name]
+        return Partial.of(data.layout, n_groups, window_sums, firsts=firsts)
+
+    def finish(self, partial: Partial, scope: Scope) -> StatBlock:
+        layout, sums = partial.layout, partial.sums
+        if scope == "day":
+            return lamb_kernel(sums, partial.firsts)
+        if layout.conventions.car_tests == "sum_daily":
+            return sum_daily(lamb_kernel(sums, partial.firsts), sums["size"], partial.patterns["present"], layout)
+        n_groups, n_win = len(partial.groups), len(layout.car_windows)
         stat = np.full((n_groups, n_win), np.nan)
         n = np.zeros((n_groups, n_win), dtype=np.int64)
         why = np.full((n_groups, n_win), "", dtype=object)
-        for c, window in enumerate(data.car_windows):
-            cols = data.car_columns(window)
-            has_car = np.isfinite(data.car[:, c])
-            n[:, c] = kn.group_count(has_car, groups, n_groups)
+        for c, window in enumerate(layout.car_windows):
+            cols = layout.car_columns(window)
+            n[:, c] = sums[f"n_car/{c}"]
             if not len(cols):
                 why[:, c] = "the window has no event-window day"
                 continue
-            daily = lamb_kernel(np.where(has_car[:, None], data.ar, np.nan), data, groups, n_groups)
+            mine = {name[: -len(f"/{c}")]: value for name, value in sums.items() if name.endswith(f"/{c}")}
+            daily = lamb_kernel({**sums, **mine}, partial.firsts)
             vals = daily.statistic[:, cols]
             stat[:, c] = vals.sum(axis=1) / np.sqrt(len(cols))
             first_bad = np.argmax(~np.isfinite(vals), axis=1)
@@ -498,4 +539,5 @@ __all__ = [
     "kp_correlation_table",
     "kp_mean_correlation",
     "lamb_kernel",
+    "lamb_sums",
 ]

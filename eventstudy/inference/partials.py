@@ -17,6 +17,8 @@ Merge rules, per kind of array in a Partial:
   (d_k = 0); otherwise the result differs from a single two-pass computation by rounding only.
 - ``patterns`` (:class:`Patterns`): numbers of firm-events per (group, pattern of presence over the
   event-window days), added per distinct pattern.
+- ``firsts`` (:class:`Firsts`): a value of each group's first firm-event in the study's row order, kept
+  from the part whose first firm-event comes first.
 
 A Partial holds rows for the groups it has firm-events of only (``groups``, increasing codes), so a chunk
 costs memory in proportion to its own groups, not to all groups of the study.
@@ -120,6 +122,25 @@ def _distinct_patterns(group: IntArray, present: BoolArray, count: IntArray) -> 
 
 
 @dataclass(frozen=True, eq=False)
+class Firsts:
+    """A value of each group's first firm-event (lowest row): ``row`` (P,) its row (-1: none), ``value`` (P, ...)."""
+
+    row: IntArray
+    value: np.ndarray
+
+
+def first_rows(values: np.ndarray, groups: IntArray, n_groups: int) -> Firsts:
+    """:class:`Firsts` of ``values`` (N, ...): each group's lowest row; row -1 and NaN for a group without rows."""
+    order, bounds = kn.group_rows(groups, n_groups)  # ascending rows within each group
+    has = np.diff(bounds) > 0
+    row = np.full(n_groups, -1, dtype=np.int64)
+    row[has] = order[bounds[:-1][has]]
+    value = np.full((n_groups,) + values.shape[1:], np.nan)
+    value[has] = values[row[has]]
+    return Firsts(row, value)
+
+
+@dataclass(frozen=True, eq=False)
 class Partial:
     """Mergeable per-group sufficient statistics of one test and scope over some firm-events.
 
@@ -132,7 +153,7 @@ class Partial:
         Number of groups of the grouping.
     layout
         The study's days, CAR windows, knobs and k.
-    sums, moments, patterns
+    sums, moments, patterns, firsts
         The arrays, each with the P groups along its first axis (module docstring for how each merges).
     """
 
@@ -142,6 +163,7 @@ class Partial:
     sums: Mapping[str, np.ndarray] = field(default_factory=dict)
     moments: Mapping[str, Moments] = field(default_factory=dict)
     patterns: Mapping[str, Patterns] = field(default_factory=dict)
+    firsts: Mapping[str, Firsts] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -151,23 +173,25 @@ class Partial:
         sums: Mapping[str, np.ndarray] | None = None,
         moments: Mapping[str, Moments] | None = None,
         patterns: Mapping[str, Patterns] | None = None,
+        firsts: Mapping[str, Firsts] | None = None,
     ) -> Partial:
         """A Partial with one row per group 0..n_groups-1 (what ``partial`` returns)."""
-        return cls(np.arange(n_groups, dtype=np.int64), n_groups, layout, sums or {}, moments or {}, patterns or {})
+        groups = np.arange(n_groups, dtype=np.int64)
+        return cls(groups, n_groups, layout, sums or {}, moments or {}, patterns or {}, firsts or {})
 
-    def relabel(self, codes: IntArray, n_groups: int) -> Partial:
+    def relabel(self, codes: IntArray, n_groups: int, rows: IntArray) -> Partial:
         """The same sums with row p standing for group ``codes[p]`` of a grouping of ``n_groups`` groups.
 
-        ``codes`` must be increasing (a chunk's local group numbers mapped back to the study's).
+        ``codes`` must be increasing (a chunk's local group numbers mapped back to the study's); ``rows``
+        maps the firm-event rows of the data ``partial`` saw to the study's rows (for ``firsts``).
         """
-        return Partial(
-            np.asarray(codes, dtype=np.int64)[self.groups],
-            n_groups,
-            self.layout,
-            self.sums,
-            self.moments,
-            self.patterns,
-        )
+        rows = np.asarray(rows, dtype=np.int64)
+        firsts = {
+            name: Firsts(np.where(f.row >= 0, rows[np.maximum(f.row, 0)], -1), f.value)
+            for name, f in self.firsts.items()
+        }
+        codes = np.asarray(codes, dtype=np.int64)[self.groups]
+        return Partial(codes, n_groups, self.layout, self.sums, self.moments, self.patterns, firsts)
 
     def full(self) -> Partial:
         """The Partial with one row per group 0..n_groups-1 (zeros, i.e. no firm-event, for absent groups)."""
@@ -192,7 +216,11 @@ def _empty_like(part: Partial, groups: IntArray) -> Partial:
         name: Patterns(np.zeros(0, dtype=np.int64), p.present[:0], np.zeros(0, dtype=np.int64))
         for name, p in part.patterns.items()
     }
-    return Partial(np.asarray(groups, dtype=np.int64), part.n_groups, part.layout, sums, stats, patterns)
+    firsts = {
+        name: Firsts(np.full(size, -1, dtype=np.int64), np.full((size,) + f.value.shape[1:], np.nan))
+        for name, f in part.firsts.items()
+    }
+    return Partial(np.asarray(groups, dtype=np.int64), part.n_groups, part.layout, sums, stats, patterns, firsts)
 
 
 def merge(parts: Sequence[Partial]) -> Partial:
@@ -215,7 +243,18 @@ def merge(parts: Sequence[Partial]) -> Partial:
         present = np.concatenate([p.patterns[name].present for p in parts])
         count = np.concatenate([p.patterns[name].count for p in parts])
         patterns[name] = _distinct_patterns(group, present, count)
-    return Partial(uniq, first.n_groups, first.layout, sums, stats, patterns)
+    firsts = {name: _merge_firsts([p.firsts[name] for p in parts], inverse, n) for name in first.firsts}
+    return Partial(uniq, first.n_groups, first.layout, sums, stats, patterns, firsts)
+
+
+def _merge_firsts(parts: list[Firsts], inverse: IntArray, n: int) -> Firsts:
+    """Per group, the entry with the lowest row (entries of groups without rows, row -1, come last)."""
+    row = np.concatenate([f.row for f in parts])
+    value = np.concatenate([f.value for f in parts])
+    rank = np.where(row >= 0, row, np.iinfo(np.int64).max)
+    order = np.lexsort((rank, inverse))
+    lead = order[np.r_[True, inverse[order][1:] != inverse[order][:-1]]]  # the lowest row of each group
+    return Firsts(row[lead], value[lead])
 
 
 def _merge_moments(parts: list[Moments], inverse: IntArray, n: int) -> Moments:
@@ -262,9 +301,11 @@ def window_lengths(layout: Layout) -> FloatArray:
 
 __all__ = [
     "DecomposableTest",
+    "Firsts",
     "Moments",
     "Partial",
     "Patterns",
+    "first_rows",
     "merge",
     "moments",
     "presence_patterns",

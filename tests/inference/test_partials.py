@@ -34,7 +34,7 @@ from eventstudy.inference import (
     run_tests,
 )
 from eventstudy.inference.adjust import adjust_pvalues
-from eventstudy.inference.partials import DecomposableTest, Partial, merge, moments, presence_patterns
+from eventstudy.inference.partials import DecomposableTest, Partial, first_rows, merge, moments, presence_patterns
 
 DECOMPOSABLE = tuple(sorted(name for name, test in REGISTRY.items() if test.decomposable))
 EVENT_LABELS = tuple(f"ev{i}" for i in range(10))  # ev9 has no firm-event
@@ -81,6 +81,7 @@ def chunked(
                 pooled=labels["pooled"][rows],
                 group_codes=labels["group_codes"][rows],
                 group_labels=GROUP_LABELS,
+                rows=rows,
             )
         )
     return finish_tests(merge_tests(parts))
@@ -132,6 +133,7 @@ def conventions_to_try() -> list[Conventions]:
         "gsign_phat": "pooled",
         "rank_scale": "mean_T",
         "car_tests": "sum_daily",
+        "lamb_market": "first",
     }
     out = [base, ESTUDY2, dataclasses.replace(ESTUDY2, car_coverage=0.5)]
     return out + [dataclasses.replace(base, **{knob: value}) for knob, value in flips.items()]
@@ -156,6 +158,7 @@ def test_the_decomposable_tests() -> None:
         "modified_rank",
         "corrado_zivney_sign",
         "cowan_rank",
+        "lamb",
     }
     assert set(DECOMPOSABLE) == expected
     for name, test in REGISTRY.items():
@@ -210,6 +213,7 @@ def test_merging_is_associative() -> None:
             pooled=labels["pooled"][r],
             group_codes=labels["group_codes"][r],
             group_labels=GROUP_LABELS,
+            rows=r,
         )
         for r in pieces
     ]
@@ -276,7 +280,7 @@ def test_merged_moments_equal_numpy_moments() -> None:
         part = Partial.of(
             base, len(present), moments={"x": moments(values[rows], local.ravel(), len(present), third=True)}
         )
-        parts.append(part.relabel(present, 4))
+        parts.append(part.relabel(present, 4, rows))
     merged = merge(parts).moments["x"]
     for g in range(4):
         for c in range(3):
@@ -301,7 +305,7 @@ def test_one_part_per_group_keeps_its_moments_bit_for_bit() -> None:
     parts = [
         Partial.of(
             base, 1, moments={"x": moments(values[groups == g], np.zeros(25, dtype=np.int64), 1, third=True)}
-        ).relabel(np.array([g]), 2)
+        ).relabel(np.array([g]), 2, np.flatnonzero(groups == g))
         for g in (1, 0)
     ]
     merged = merge(parts).moments["x"]
@@ -322,7 +326,7 @@ def test_merged_patterns_count_the_rows() -> None:
         rows = np.flatnonzero((chunk == k) & (groups >= 0))
         codes, local = np.unique(groups[rows], return_inverse=True)
         part = Partial.of(base, len(codes), patterns={"p": presence_patterns(present[rows], local.ravel(), len(codes))})
-        parts.append(part.relabel(codes, 3))
+        parts.append(part.relabel(codes, 3, rows))
     merged = merge(parts)
     got = collections.Counter()
     patterns = merged.patterns["p"]
@@ -336,3 +340,27 @@ def test_merged_patterns_count_the_rows() -> None:
     for g in range(3):
         mine = present[groups == g][:, [1, 3]] & used[g]
         assert held[g] == mine.any(axis=1).sum()
+
+
+def test_merged_firsts_are_the_lowest_rows() -> None:
+    rng = np.random.default_rng(8)
+    values = rng.standard_normal((120, 3))
+    groups = rng.integers(0, 5, 120)
+    groups[groups == 4] = 3  # group 4 has no row
+    chunk = rng.integers(0, 7, 120)
+    base = layout().layout
+    parts = []
+    for k in range(7):
+        rows = np.flatnonzero(chunk == k)
+        codes, local = np.unique(groups[rows], return_inverse=True)
+        firsts = {"v": first_rows(values[rows], local.ravel(), len(codes))}
+        parts.append(Partial.of(base, len(codes), firsts=firsts).relabel(codes, 5, rows))
+    merged = merge(parts).full()
+    got = merged.firsts["v"]
+    for g in range(5):
+        mine = np.flatnonzero(groups == g)
+        if len(mine):
+            assert got.row[g] == mine[0]
+            np.testing.assert_array_equal(got.value[g], values[mine[0]])
+        else:
+            assert got.row[g] == -1 and np.isnan(got.value[g]).all()

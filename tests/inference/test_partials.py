@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import pickle
 
 import numpy as np
 import pytest
@@ -364,3 +365,17 @@ def test_merged_firsts_are_the_lowest_rows() -> None:
             np.testing.assert_array_equal(got.value[g], values[mine[0]])
         else:
             assert got.row[g] == -1 and np.isnan(got.value[g]).all()
+
+
+def test_partials_travel_between_processes() -> None:
+    """Executors pickle what a chunk returns: the merged result of unpickled partials is the same."""
+    data, labels = study(ESTUDY2)
+    pieces = np.array_split(np.arange(N), 3)
+    parts = [
+        partial_tests(
+            data.take(r), labels["event_codes"][r], EVENT_LABELS, DECOMPOSABLE, pooled=labels["pooled"][r], rows=r
+        )
+        for r in pieces
+    ]
+    travelled = [pickle.loads(pickle.dumps(p)) for p in parts]
+    assert_same_table(finish_tests(merge_tests(travelled)), finish_tests(merge_tests(parts)))

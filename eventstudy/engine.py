@@ -29,7 +29,8 @@ the OLS work arrays) exist only while the chunk is fitted. What a chunk hands ba
 - the estimation returns and benchmark returns (N x L) only when a requested test reads them
   (:func:`eventstudy.inference.base.needs_estimation`) or ``keep_estimation`` is set; otherwise they are
   dropped as soon as the chunk is fitted, and the combined panel holds zero-column arrays in their place
-  (``panel.estimation_days`` empty; see :attr:`Estimates.estimation_kept`).
+  (``panel.estimation_days`` empty). The study drops the residuals and estimation dates too once the tests
+  are computed (:func:`without_estimation`; ``StudyResult.estimation_kept``).
 
 No array is stored as float32: every quantity the outputs report, and every input of a reported statistic,
 must match the unchunked run to 1e-12, which float32 (about 1e-7) cannot. Dates stay ``datetime64[D]``
@@ -166,11 +167,6 @@ class Estimates:
     car_values: FloatArray
     car_var: FloatArray
     exclusions: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
-
-    @property
-    def estimation_kept(self) -> bool:
-        """Whether the panel holds the estimation returns and benchmark returns (else zero-column arrays)."""
-        return len(self.panel.estimation_days) > 0
 
 
 def as_chunk_size(value: object) -> int:

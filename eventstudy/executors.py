@@ -262,9 +262,8 @@ class DaskExecutor:
         Raises
         ------
         InputError
-            No client given and none to connect to (no address, no default client).
-        OSError
-            The scheduler at ``address`` could not be reached.
+            No client given and none to connect to (no address, no default client), or no scheduler answers
+            at ``address`` (within ``distributed.comm.timeouts.connect``, 30 s by default).
         WorkerLostError
             The workers running an item kept dying (``distributed.KilledWorker``: more than
             ``distributed.scheduler.allowed-failures`` times).
@@ -275,7 +274,16 @@ class DaskExecutor:
             return []
         distributed = import_distributed()
         if self.address is not None:
-            with distributed.Client(self.address) as client:
+            try:
+                client = distributed.Client(self.address)
+            except OSError as error:  # refused, unknown host or no answer within distributed.comm.timeouts.connect
+                raise InputError(
+                    f"cannot reach a Dask scheduler at {self.address} ({error}); check the address "
+                    "(tcp://host:port) and that the scheduler is running",
+                    parameter="scheduler",
+                    value=self.address,
+                ) from None
+            with client:
                 return self._map_on(client, function, items, shared)
         client = self.client
         if client is None:

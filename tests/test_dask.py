@@ -1,6 +1,6 @@
 """The dask executor on a 2-worker local cluster: same results as the serial executor, retries after a killed worker.
 
-One ``LocalCluster`` (2 worker processes, 1 thread and 1 GiB each, no dashboard) serves every test of the
+One ``LocalCluster`` (2 worker processes, 1 thread and 1 GiB each, HTTP server on a free port) serves every test of the
 session. The expected values are the plain list comprehension over the toy functions.
 """
 
@@ -27,9 +27,11 @@ from eventstudy.events import Event
 from eventstudy.executors import DaskExecutor, SerialExecutor, get_executor
 
 if os.environ.get("CI") == "true":  # CI installs the test extra, which holds the dask extra: never skip there
+    import dask
     import distributed
 else:
     distributed = pytest.importorskip("distributed", reason='the dask extra is not installed: pip install -e ".[dask]"')
+    import dask
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +43,7 @@ def dask_client() -> Iterator[Any]:
             processes=True,
             threads_per_worker=1,
             memory_limit="1GiB",
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: never the default 8787, which another cluster may hold
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -122,6 +124,13 @@ class TestDaskExecutor:
         with pytest.raises(InputError) as caught:
             DaskExecutor().map(_scaled, [1], {"factor": 5})
         assert caught.value.parameter == "scheduler"
+
+    def test_no_scheduler_at_the_address(self) -> None:
+        # a closed port: dask retries the refused connection until the connect timeout
+        with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), pytest.raises(InputError) as caught:
+            DaskExecutor(address="tcp://127.0.0.1:1").map(_scaled, [1], {"factor": 5})
+        assert (caught.value.parameter, caught.value.value) == ("scheduler", "tcp://127.0.0.1:1")
+        assert "cannot reach a Dask scheduler at tcp://127.0.0.1:1" in str(caught.value)
 
     def test_client_and_address_together(self, dask_client: Any) -> None:
         with pytest.raises(InputError) as caught:

@@ -145,12 +145,14 @@ class ProcessExecutor:
         workers = (os.cpu_count() or 1) if workers is None else workers
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InputError(
-                "the number of worker processes must be a whole number of at least 1",
+                f"the number of worker processes must be a whole number of at least 1, got {workers!r}",
                 parameter="workers",
                 value=workers,
             )
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise InputError("retries must be a whole number of at least 0", parameter="retries", value=retries)
+            raise InputError(
+                f"retries must be a whole number of at least 0, got {retries!r}", parameter="retries", value=retries
+            )
         self.workers = workers
         self.retries = retries
 
@@ -247,7 +249,9 @@ class DaskExecutor:
                 "give a Dask client or a scheduler address, not both", parameter="scheduler", value=address
             )
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise InputError("retries must be a whole number of at least 0", parameter="retries", value=retries)
+            raise InputError(
+                f"retries must be a whole number of at least 0, got {retries!r}", parameter="retries", value=retries
+            )
         self.client = client
         self.address = address
         self.retries = retries
@@ -291,8 +295,9 @@ class DaskExecutor:
                 client = distributed.default_client()
             except ValueError:
                 raise InputError(
-                    "the dask executor needs a cluster: give a distributed.Client (client=) or a scheduler address "
-                    "(address=, --scheduler on the command line)",
+                    "the dask executor needs a cluster and this process has no default Dask client: give the "
+                    "scheduler's address (--scheduler tcp://host:port on the command line, address= in Python) or a "
+                    "distributed.Client (client=)",
                     parameter="scheduler",
                     value=None,
                 ) from None

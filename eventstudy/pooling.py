@@ -187,7 +187,8 @@ def firm_event_flags(
     window_days : (W,)
         Relative day of each event-window column.
     fit_dates : (N, L) datetime64
-        Dates of the estimation rows used in the fit (NaT elsewhere).
+        Dates of the estimation rows used in the fit (NaT elsewhere); only each row's first and last date
+        are read, so an (N, 2) array of those two (the study's ``estimation_dates``) gives the same flags.
     others : (S rows)
         Every firm-event of the study with a day 0: ``event_id``, ``ticker``, ``day_zero``.
     masked

@@ -33,6 +33,10 @@ else:
     distributed = pytest.importorskip("distributed", reason='the dask extra is not installed: pip install -e ".[dask]"')
     import dask
 
+# A hung gather must fail its test, not stall the suite (seen once under heavy load); the cluster's start-up
+# counts towards the first test that uses it.
+pytestmark = pytest.mark.timeout(300)
+
 
 @pytest.fixture(scope="session")
 def dask_client() -> Iterator[Any]:

@@ -25,7 +25,9 @@ number of such pairs per group, exactly, by three routes chosen pair by pair:
    Summed over the pairs of bucket s (start lo) and bucket t (start lo + δ), Σ ρ_ij = <Σ_{i∈s} x_i,
    Σ_{j∈t} y_j>, with the means and variances of every prefix and suffix from cumulative sums and the
    sums over each bucket as matrix products: O(N T^2) arithmetic in all, linear in N, plus O(T) per pair
-   of buckets (at most one bucket per date and group, so bounded by the calendar, not by N).
+   of buckets (at most one bucket per date and group, so bounded by the calendar, not by N). The runs
+   are worked through in blocks of consecutive starts, keeping the sums of the runs up to T dates back:
+   memory O(T^3), whatever N (the staggered days 0 of one-firm-per-event studies are this route).
 3. **Everything else** (pairs in which a firm-event has missing values inside its window, fewer values
    than rows, or dates that skip a date of the group's axis, e.g. a group mixing exchanges whose
    calendars differ): the pair's own sums over its common dates, from products of (events x dates)
@@ -47,6 +49,7 @@ import itertools
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 from scipy.sparse import csr_matrix
 
 from eventstudy import _kernels as kn
@@ -54,8 +57,8 @@ from eventstudy._typing import FloatArray, IntArray
 
 _BLOCK_CELLS = 1 << 20  # cells of one block of values or of pair results (8 MB of float64)
 _DENSE_FILL = 0.2  # below this share of filled cells a block is handled as a sparse matrix
-_RUN_CELLS = 1 << 23  # cells of the (runs x offsets x dates) sums of one chunk of offsets (64 MB of float64)
-_AXIS_CELLS = 1 << 27  # (groups x days) cells up to which the date axes are numbered with a 0/1 array
+_RUN_CELLS = 1 << 22  # cells of one block of runs' (runs x offsets x dates) sums (32 MB of float64)
+_AXIS_CELLS = 1 << 27  # (group, date) cells up to which the date axes are numbered with a 0/1 array
 
 
 def pairwise_correlation_sums(
@@ -83,24 +86,33 @@ def pairwise_correlation_sums(
     pairs : (n_groups,)
         Number of qualifying pairs: at least ``min_overlap`` common dates and a positive sum of squared
         deviations of both series over them.
+
+    Notes
+    -----
+    Memory: besides the inputs, one (N, T) 0/1 mask and blocks of at most about ``_BLOCK_CELLS`` values
+    (routes 1 and 2, and the date axis) or of ``_RUN_CELLS`` run sums (route 2), plus, for route 1, the
+    sums of the date sets shared by two or more firm-events. Route 3, when some firm-event is irregular,
+    also holds the (N, T) axis positions and the coordinates of every value.
     """
     sums = np.zeros(n_groups)
     pairs = np.zeros(n_groups, dtype=np.int64)
     codes = np.asarray(groups, dtype=np.int64)
-    day = np.asarray(dates).astype("datetime64[D]")
+    day = np.asarray(dates).astype("datetime64[D]", copy=False)
     valid = np.isfinite(values) & ~np.isnat(day)
     member = (codes >= 0) & (codes < n_groups) & valid.any(axis=1)
     size = np.bincount(codes[member], minlength=n_groups)
     rows = np.flatnonzero(member & (size[np.where(member, codes, 0)] >= 2))
     if len(rows) < 2:
         return sums, pairs
-    u, ok, g = np.where(valid[rows], values[rows], np.nan), valid[rows], codes[rows]
-    position, n_positions = _axis_positions(day[rows].view(np.int64), ok, g)
-    regular = ok.all(axis=1) & (np.diff(position, axis=1) == 1).all(axis=1)
-    bucket = _buckets(position, regular, n_positions)
+    u, ok, g, stamp = values, valid, codes, day.view(np.int64)
+    if len(rows) < len(codes):  # copies of the rows in a group of two or more only
+        u, ok, g, stamp = values[rows], valid[rows], codes[rows], stamp[rows]
+    start, regular, odd_position, n_positions = _axis_positions(stamp, ok, g)
+    bucket = _buckets(start, regular, odd_position, n_positions)
+    position = None if regular.all() else _all_positions(start, regular, odd_position, ok.shape[1])
     for part in (
         _same_dates(u, ok, bucket, g, n_groups, min_overlap),
-        _runs(u[regular], position[regular, 0], bucket[regular], g[regular], n_positions, n_groups, min_overlap),
+        _runs(u, np.flatnonzero(regular), start, g, n_positions, n_groups, min_overlap),
         _pairwise(u, position, ok, ~regular, bucket, g, n_groups, min_overlap),
     ):
         sums += part[0]
@@ -108,38 +120,85 @@ def pairwise_correlation_sums(
     return sums, pairs
 
 
-def _axis_positions(day: IntArray, ok: np.ndarray, groups: IntArray) -> tuple[IntArray, int]:
+def _row_blocks(n_rows: int, length: int) -> list[slice]:
+    """Consecutive slices of rows holding about ``_BLOCK_CELLS`` cells of ``length`` columns each (at least one row)."""
+    step = max(1, _BLOCK_CELLS // max(length, 1))
+    return [slice(a, min(a + step, n_rows)) for a in range(0, n_rows, step)]
+
+
+def _axis_positions(day: IntArray, ok: np.ndarray, groups: IntArray) -> tuple[IntArray, np.ndarray, IntArray, int]:
     """Rank of each value's date on its group's date axis, offset so that groups never share a position.
 
-    Returns the (n, T) positions (-1 where there is no value) and the number of positions. The positions
-    of group g's dates are consecutive integers in date order, after those of the groups before it.
+    The positions of group g's dates are consecutive integers in date order, after those of the groups before
+    it. A row is *regular* when it has a value on each of its T columns and their positions are consecutive:
+    its positions are then ``start + 0..T-1``. Returns the first position of each row (its smallest position),
+    whether it is regular, the (irregular rows x T) positions of the other rows (-1 where there is no value)
+    and the number of positions. Worked through in blocks of rows: no (N, T) array besides the inputs.
     """
+    n_rows, length = ok.shape
+    blocks = _row_blocks(n_rows, length)
     present, compact = np.unique(groups, return_inverse=True)
-    low = int(day[ok].min())
-    span = int(day[ok].max()) - low + 1
-    key = np.where(ok, compact.reshape(-1, 1) * span + (day - low), -1)
-    if len(present) * span <= _AXIS_CELLS:  # mark the (group, date) cells used, then number them in order
-        used = np.zeros(len(present) * span, dtype=bool)
-        used[key[ok]] = True
+    compact = compact.ravel()
+    big = np.iinfo(np.int64).max
+    row_lo, row_hi = np.empty(n_rows, dtype=np.int64), np.empty(n_rows, dtype=np.int64)
+    for b in blocks:
+        row_lo[b] = np.where(ok[b], day[b], big).min(axis=1)
+        row_hi[b] = np.where(ok[b], day[b], -big).max(axis=1)
+    lo, hi = np.full(len(present), big), np.full(len(present), -big)
+    np.minimum.at(lo, compact, row_lo)
+    np.maximum.at(hi, compact, row_hi)
+    span = hi - lo + 1
+    base = np.cumsum(span) - span - lo  # key of (group, date): base[group] + date
+
+    def keys(b: slice) -> IntArray:
+        return np.where(ok[b], base[compact[b], None] + day[b], -1)
+
+    if int(span.sum()) <= _AXIS_CELLS:  # mark the (group, date) cells used, then number them in order
+        used = np.zeros(int(span.sum()), dtype=bool)
+        for b in blocks:
+            used[keys(b)[ok[b]]] = True
         rank = np.cumsum(used) - 1
-        return np.where(ok, rank[np.where(ok, key, 0)], -1), int(rank[-1]) + 1
-    axis, inverse = np.unique(key[ok], return_inverse=True)
-    position = np.full(ok.shape, -1, dtype=np.int64)
-    position[ok] = inverse.ravel()
-    return position, len(axis)
+        n_positions = int(rank[-1]) + 1
+
+        def ranks(key: IntArray, mask: np.ndarray) -> IntArray:
+            return np.where(mask, rank[np.where(mask, key, 0)], -1)
+
+    else:  # the dates used, sorted: a position is the rank among them
+        axis = np.unique(np.concatenate([np.unique(keys(b)[ok[b]]) for b in blocks]))
+        n_positions = len(axis)
+
+        def ranks(key: IntArray, mask: np.ndarray) -> IntArray:
+            return np.where(mask, np.searchsorted(axis, key), -1)
+
+    start = np.empty(n_rows, dtype=np.int64)
+    regular = np.empty(n_rows, dtype=bool)
+    odd = []
+    for b in blocks:
+        position = ranks(keys(b), ok[b])
+        start[b] = np.where(ok[b], position, big).min(axis=1)
+        regular[b] = ok[b].all(axis=1) & (np.diff(position, axis=1) == 1).all(axis=1)
+        odd.append(position[~regular[b]])
+    return start, regular, np.concatenate(odd), n_positions
 
 
-def _buckets(position: IntArray, regular: np.ndarray, n_positions: int) -> IntArray:
+def _buckets(start: IntArray, regular: np.ndarray, odd_position: IntArray, n_positions: int) -> IntArray:
     """Bucket of each firm-event: equal for equal date sets (and groups), numbered 0, 1, ...
 
     A regular firm-event's date set is the run starting at its first position; the others are compared
     row by row (their positions with -1 where there is no value).
     """
-    key = position[:, 0].copy()
-    odd = np.flatnonzero(~regular)
-    if len(odd):
-        key[odd] = n_positions + np.unique(position[odd], axis=0, return_inverse=True)[1].ravel()
+    key = start.copy()
+    if len(odd_position):
+        key[~regular] = n_positions + np.unique(odd_position, axis=0, return_inverse=True)[1].ravel()
     return np.unique(key, return_inverse=True)[1].ravel()
+
+
+def _all_positions(start: IntArray, regular: np.ndarray, odd_position: IntArray, length: int) -> IntArray:
+    """The (N, T) axis positions of every row (route 3 reads them): ``start + 0..T-1`` for the regular rows."""
+    position = np.empty((len(start), length), dtype=np.int64)
+    position[regular] = start[regular, None] + np.arange(length)
+    position[~regular] = odd_position
+    return position
 
 
 def _standardized(u: FloatArray, ok: np.ndarray) -> tuple[FloatArray, np.ndarray]:
@@ -155,13 +214,27 @@ def _standardized(u: FloatArray, ok: np.ndarray) -> tuple[FloatArray, np.ndarray
 def _same_dates(
     u: FloatArray, ok: np.ndarray, bucket: IntArray, groups: IntArray, n_groups: int, min_overlap: int
 ) -> tuple[FloatArray, IntArray]:
-    """Route 1: pairs within buckets of identical date sets, Σ_{i<j} ρ_ij = (||Σ z_i||^2 - c) / 2."""
-    n_buckets = int(bucket.max()) + 1
-    z, varies = _standardized(u, ok)
-    total = kn.group_sum(z, bucket, n_buckets)
-    members = kn.group_count(varies, bucket, n_buckets)
+    """Route 1: pairs within buckets of identical date sets, Σ_{i<j} ρ_ij = (||Σ z_i||^2 - c) / 2.
+
+    Only the buckets of two or more firm-events hold pairs; their sums of z are accumulated over blocks of
+    rows (in row order).
+    """
+    size = np.bincount(bucket)
+    shared = np.flatnonzero(size[bucket] >= 2)
+    if not len(shared):
+        return np.zeros(n_groups), np.zeros(n_groups, dtype=np.int64)
+    _, local = np.unique(bucket[shared], return_inverse=True)
+    local = local.ravel()
+    n_buckets = int(local.max()) + 1
+    total = np.zeros((n_buckets, u.shape[1]))
+    members = np.zeros(n_buckets, dtype=np.int64)
+    for b in _row_blocks(len(shared), u.shape[1]):
+        rows = shared[b]
+        z, varies = _standardized(u[rows], ok[rows])
+        total += kn.group_sum(z, local[b], n_buckets)
+        members += kn.group_count(varies, local[b], n_buckets)
     first = np.full(n_buckets, len(bucket))
-    np.minimum.at(first, bucket, np.arange(len(bucket)))
+    np.minimum.at(first, local, shared)
     counted = ok[first].sum(axis=1) >= min_overlap  # every member has the bucket's dates
     within = np.where(counted, (np.einsum("bt,bt->b", total, total) - members) / 2.0, 0.0)
     n_pairs = np.where(counted, members * (members - 1) // 2, 0)
@@ -173,8 +246,8 @@ def _same_dates(
 
 def _runs(
     u: FloatArray,
+    regular: IntArray,
     start: IntArray,
-    bucket: IntArray,
     groups: IntArray,
     n_positions: int,
     n_groups: int,
@@ -182,85 +255,94 @@ def _runs(
 ) -> tuple[FloatArray, IntArray]:
     """Route 2: pairs of regular firm-events of different buckets, by offset δ between their runs.
 
-    ``u`` holds the regular firm-events' values (every row complete), ``start`` the axis position of their
-    first date; equal starts are equal buckets ("runs").
+    ``regular`` lists the rows of ``u`` of the regular firm-events (every value present, consecutive axis
+    positions), ``start`` gives the axis position of every row's first date; equal starts are equal buckets
+    ("runs"), numbered in start order.
 
     For run s, offset δ and the n = T - δ values of its members' suffixes, X_s(δ, c) = Σ_{i∈s} w_i u_i(c)
     and A_s(δ) = Σ_{i∈s} w_i ū_i with w_i = 1 / sqrt(Σ (u_i - ū_i)^2) over the suffix (ū_i its mean);
     Y_t and B_t likewise on the prefixes of run t. Then Σ_{i∈s, j∈t} ρ_ij = Σ_q X_s(δ, δ + q) Y_t(δ, q)
-    - n A_s B_t for the run t starting δ positions after s. X and Y are (members x offsets)' (members x
-    dates) matrix products per run, batched over runs of similar size, in chunks of offsets.
+    - n A_s B_t for the run t starting δ positions after s. X and Y of a run are (members x offsets)'
+    (members x dates) matrix products, batched over runs of similar size.
+
+    The runs are taken in blocks of consecutive starts (at most ``_RUN_CELLS`` cells of X per block):
+    a block's X go into a ring that also holds the X of the runs up to T positions before the block (the
+    only earlier runs its runs pair with), then its Y are paired with the ring. The memory is that of the
+    ring and one block, whatever N: O(T^3) cells at most, not O(N T).
     """
     sums = np.zeros(n_groups)
     pairs = np.zeros(n_groups, dtype=np.int64)
-    n_rows, length = u.shape
+    length = u.shape[1]
     offsets = np.arange(1, length - max(min_overlap, 2) + 1)  # offsets leaving enough common dates
-    if n_rows < 2 or not len(offsets):
+    if len(regular) < 2 or not len(offsets):
         return sums, pairs
-    code, size, run_start, classes = _run_layout(bucket, start)
-    order = np.argsort(code, kind="stable")
-    x = u[order] - u[order].mean(axis=1, keepdims=True)  # ρ is shift-invariant; centring keeps Σ x^2 - n x̄^2 exact
-    n_runs = len(size)
-    run_group = groups[order][np.cumsum(size) - size]
+    order = regular[np.argsort(start[regular], kind="stable")]
+    run_start, first_row, size = np.unique(start[order], return_index=True, return_counts=True)
+    n_runs, n_k = len(run_start), len(offsets)
+    if n_runs < 2:
+        return sums, pairs
     at = np.full(n_positions, -1, dtype=np.int64)
     at[run_start] = np.arange(n_runs)
-    later = at[run_start[:, None] + offsets[None, :]]  # the run starting δ later (inside the earlier run's dates)
-    e_run, e_k = np.nonzero(later >= 0)
-    if not len(e_run):
-        return sums, pairs
-    by_k = np.argsort(e_k, kind="stable")
-    e_run, e_k = e_run[by_k], e_k[by_k]
-    l_run = later[e_run, e_k]
-    k_bounds = np.searchsorted(e_k, np.arange(len(offsets) + 1))
-    head = np.zeros((n_rows, length + 1))
-    np.cumsum(x, axis=1, out=head[:, 1:])
-    head2 = np.zeros((n_rows, length + 1))
-    np.cumsum(x * x, axis=1, out=head2[:, 1:])
-    padded = np.vstack([x, np.zeros((1, length))])
-    x_pad = [padded[members] for _, members in classes]
-    chunk = max(1, _RUN_CELLS // (n_runs * length))
-    buffers = (np.empty(n_runs * chunk * length), np.empty(n_runs * chunk * length))  # reused: no fresh pages
-    for k0 in range(0, len(offsets), chunk):
-        ks = np.arange(k0, min(len(offsets), k0 + chunk))
-        n = (length - offsets[ks]).astype(np.float64)
-        first = int(offsets[ks[0]])  # suffixes start at column >= first, prefixes end before length - first
-        tail = _window_weights(head[:, [length]] - head[:, offsets[ks]], head2[:, [length]] - head2[:, offsets[ks]], n)
-        lead = _window_weights(head[:, length - offsets[ks]], head2[:, length - offsets[ks]], n)
-        x_sum, a_sum, x_count = _run_sums(tail, classes, [v[:, :, first:] for v in x_pad], buffers[0])
-        y_sum, b_sum, y_count = _run_sums(lead, classes, [v[:, :, : length - first] for v in x_pad], buffers[1])
-        for j, k in enumerate(ks):
-            delta = int(offsets[k])
-            s, t = e_run[k_bounds[k] : k_bounds[k + 1]], l_run[k_bounds[k] : k_bounds[k + 1]]
-            dots = np.einsum("pc,pc->p", x_sum[s, j, delta - first :], y_sum[t, j, : length - delta])
-            value = dots - (length - delta) * a_sum[s, j] * b_sum[t, j]
-            sums += np.bincount(run_group[s], weights=value, minlength=n_groups)
-            pairs += np.bincount(run_group[s], weights=x_count[s, j] * y_count[t, j], minlength=n_groups).astype(
-                np.int64
-            )
+    run_group = groups[order[first_row]]
+    n = (length - offsets).astype(np.float64)
+    per_block = max(1, _RUN_CELLS // (n_k * length))
+    # Y(δ, q) of the block's runs shifted to column δ + q: written through a view whose row for offset δ
+    # starts δ columns further on (offsets are 1, 2, ...), so columns < δ stay 0 and q >= T - δ fall off
+    shifted = np.zeros((min(n_runs, per_block), n_k, length + n_k + 1))
+    row_budget = max(1, 4 * _BLOCK_CELLS // length)
+    capacity = min(n_runs, n_k + per_block)
+    ring_x = np.zeros((capacity, n_k, length))  # X of the block and of the runs before it
+    ring_a = np.zeros((capacity, n_k))
+    ring_count = np.zeros((capacity, n_k), dtype=np.int64)
+    bounds = np.r_[first_row, len(order)]
+    r0 = 0
+    while r0 < n_runs:
+        fit = int(np.searchsorted(bounds, bounds[r0] + row_budget, side="right")) - 1
+        r1 = min(n_runs, r0 + per_block, max(r0 + 1, fit))
+        x = u[order[bounds[r0] : bounds[r1]]]
+        x = x - x.mean(axis=1, keepdims=True)  # ρ is shift-invariant; centring keeps Σ x^2 - n x̄^2 exact
+        head = np.zeros((len(x), length + 1))
+        np.cumsum(x, axis=1, out=head[:, 1:])
+        head2 = np.zeros((len(x), length + 1))
+        np.cumsum(x * x, axis=1, out=head2[:, 1:])
+        tail = _window_weights(head[:, [length]] - head[:, offsets], head2[:, [length]] - head2[:, offsets], n)
+        lead = _window_weights(head[:, length - offsets], head2[:, length - offsets], n)
+        classes = _run_classes(size[r0:r1])
+        slots = np.arange(r0, r1) % capacity
+        ring_x[slots], ring_a[slots], ring_count[slots] = _run_sums(tail, classes, x)
+        y_sum, b_sum, y_count = _run_sums(lead, classes, x)
+        strides = shifted.strides
+        as_strided(shifted[:, :, 1:], (r1 - r0, n_k, length), (strides[0], strides[1] + strides[2], strides[2]))[:] = (
+            y_sum
+        )
+        y_right = shifted[: r1 - r0, :, :length]
+        earlier = run_start[r0:r1, None] - offsets[None, :]
+        partner = np.where(earlier >= 0, at[np.maximum(earlier, 0)], -1)  # the run starting δ before
+        t, k = np.nonzero(partner >= 0)
+        s = partner[t, k] % capacity
+        dots = np.einsum("pc,pc->p", ring_x[s, k], y_right[t, k])
+        value = dots - n[k] * ring_a[s, k] * b_sum[t, k]
+        group = run_group[r0 + t]
+        sums += np.bincount(group, weights=value, minlength=n_groups)
+        pairs += np.bincount(group, weights=ring_count[s, k] * y_count[t, k], minlength=n_groups).astype(np.int64)
+        r0 = r1
     return sums, pairs
 
 
-def _run_layout(bucket: IntArray, start: IntArray) -> tuple[IntArray, IntArray, IntArray, list[tuple[slice, IntArray]]]:
-    """Runs numbered by size class (size rounded up to a power of two), then start; their member rows.
+def _run_classes(size: IntArray) -> list[tuple[IntArray, IntArray]]:
+    """Runs of a block grouped by size class (size rounded up to a power of two), with their member rows.
 
-    Returns each row's run number, each run's size and start, and per size class the slice of its runs and
-    the (runs x width) matrix of their rows in run order (rows sorted by run number), padded with the
-    number of rows.
+    The block's rows are its runs' members one run after the other. Returns per class the runs and the
+    (runs x width) matrix of their rows, padded with the number of rows (a zero row).
     """
-    _, first, inverse, size = np.unique(bucket, return_index=True, return_inverse=True, return_counts=True)
     width = 2 ** np.ceil(np.log2(size)).astype(np.int64)
-    renumber = np.empty(len(size), dtype=np.int64)
-    renumber[np.lexsort((start[first], width))] = np.arange(len(size))
-    code = renumber[inverse.ravel()]
-    size, run_start, width = size[np.argsort(renumber)], start[first][np.argsort(renumber)], np.sort(width)
     lead = np.cumsum(size) - size
     classes = []
     for w in np.unique(width):
         runs = np.flatnonzero(width == w)
         slot = np.arange(int(w))[None, :]
-        members = np.where(slot < size[runs][:, None], lead[runs][:, None] + slot, len(code))
-        classes.append((slice(int(runs[0]), int(runs[-1]) + 1), members))
-    return code, size, run_start, classes
+        classes.append((runs, np.where(slot < size[runs][:, None], lead[runs][:, None] + slot, int(size.sum()))))
+    return classes
 
 
 def _window_weights(total: FloatArray, square: FloatArray, n: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -274,23 +356,18 @@ def _window_weights(total: FloatArray, square: FloatArray, n: FloatArray) -> tup
 
 
 def _run_sums(
-    weights: tuple[FloatArray, FloatArray],
-    classes: list[tuple[slice, IntArray]],
-    x_pad: list[FloatArray],
-    buffer: FloatArray,
+    weights: tuple[FloatArray, FloatArray], classes: list[tuple[IntArray, IntArray]], x: FloatArray
 ) -> tuple[FloatArray, FloatArray, IntArray]:
-    """Σ_i w_i x_i(c), Σ_i w_i x̄_i and the number of varying members per run and window of a chunk.
-
-    The first sum is written into ``buffer`` (reused from chunk to chunk, so its pages are touched once).
-    """
+    """Σ_i w_i x_i(c), Σ_i w_i x̄_i and the number of varying members per run and window of a block."""
     weight, weighted_mean = weights
-    n_runs, n_windows, length = classes[-1][0].stop, weight.shape[1], x_pad[0].shape[2]
-    x_sum = buffer[: n_runs * n_windows * length].reshape(n_runs, n_windows, length)
-    mean_sum = np.empty((n_runs, n_windows))
-    count = np.empty((n_runs, n_windows), dtype=np.int64)
-    for (runs, members), values in zip(classes, x_pad, strict=True):
+    padded = np.vstack([x, np.zeros((1, x.shape[1]))])
+    n_runs = sum(len(runs) for runs, _ in classes)
+    x_sum = np.empty((n_runs, weight.shape[1], x.shape[1]))
+    mean_sum = np.empty((n_runs, weight.shape[1]))
+    count = np.empty((n_runs, weight.shape[1]), dtype=np.int64)
+    for runs, members in classes:
         w = weight[members]  # (runs, width, windows)
-        np.matmul(w.transpose(0, 2, 1), values, out=x_sum[runs])
+        x_sum[runs] = np.matmul(w.transpose(0, 2, 1), padded[members])
         mean_sum[runs] = weighted_mean[members].sum(axis=1)
         count[runs] = (w > 0).sum(axis=1)
     return x_sum, mean_sum, count
@@ -298,7 +375,7 @@ def _run_sums(
 
 def _pairwise(
     u: FloatArray,
-    position: IntArray,
+    position: IntArray | None,
     ok: np.ndarray,
     irregular: np.ndarray,
     bucket: IntArray,
@@ -310,11 +387,12 @@ def _pairwise(
 
     The irregular firm-events are taken in blocks (sorted by first position); each block is paired with
     every firm-event whose positions can overlap its span. A pair of two irregular firm-events is seen from
-    both sides and counted half each time.
+    both sides and counted half each time. ``position`` holds the axis positions of every row (None when no
+    firm-event is irregular).
     """
     sums = np.zeros(n_groups)
     pairs = np.zeros(n_groups, dtype=np.int64)
-    if not irregular.any():
+    if position is None or not irregular.any():
         return sums, pairs
     ev, col = np.nonzero(ok)
     first = np.where(ok, position, np.iinfo(np.int64).max).min(axis=1)

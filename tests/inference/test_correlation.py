@@ -187,10 +187,10 @@ class TestChunksAndBlocks:
         values[::7, 11] = np.nan  # some gapped series, scattered over the calendar
         return values, dates
 
-    def test_offsets_in_many_chunks(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_runs_in_many_blocks(self, monkeypatch: pytest.MonkeyPatch) -> None:
         values, dates = self.design()
         whole = pairwise_correlation_sums(values, dates, np.zeros(40, dtype=int), 1, 15)
-        monkeypatch.setattr(module, "_RUN_CELLS", 1)  # one offset per chunk
+        monkeypatch.setattr(module, "_RUN_CELLS", 1)  # one run per block
         cut = pairwise_correlation_sums(values, dates, np.zeros(40, dtype=int), 1, 15)
         np.testing.assert_array_equal(cut[1], whole[1])
         np.testing.assert_allclose(cut[0], whole[0], rtol=0, atol=ATOL)
@@ -218,3 +218,36 @@ class TestChunksAndBlocks:
         check(values, dates, np.zeros(40, dtype=int), 1, 15)
         assert min(size for size, _ in seen) <= 3 and len(seen) >= 2 * 40 // 3  # many small blocks
         assert {kind for _, kind in seen} == {sparse}
+
+
+class TestStaggeredOneFirmPerEvent:
+    """The design of earnings-announcement studies: one firm per event, days 0 staggered over one calendar.
+
+    Every series is a run of consecutive sessions, a run starts at every session and some starts are shared
+    by a few firm-events, so nearly every pair goes through the runs route; the blocks of runs are cut
+    small enough that the ring of earlier runs' sums wraps around many times, and it holds exactly the
+    runs a block pairs with.
+    """
+
+    def design(self) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(11)
+        starts = np.r_[np.arange(36), rng.integers(0, 36, 24)]  # a run at every session, some of 2 to 4
+        values, dates = world(rng.permutation(starts), 40, seed=11)
+        return values, dates
+
+    @pytest.mark.parametrize("run_cells", [1 << 22, 1, 3 * 10 * 40], ids=["one-block", "one-run", "three-runs"])
+    def test_equals_corrcoef_pair_by_pair(
+        self, monkeypatch: pytest.MonkeyPatch, routes: dict[str, int], run_cells: int
+    ) -> None:
+        values, dates = self.design()
+        monkeypatch.setattr(module, "_RUN_CELLS", run_cells)  # 10 offsets x 40 dates per run
+        check(values, dates, np.zeros(len(values), dtype=int), 1, 30)
+        assert routes["_runs"] > 10 * routes["_same_dates"] and routes["_pairwise"] == 0
+
+    def test_row_blocks_of_a_few_series(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The date axis, the identical-date buckets and the runs' rows worked through in blocks of 3 rows."""
+        values, dates = self.design()
+        values[5:8] = values[8]  # three more members of the bucket of series 8: one identity sum over blocks
+        dates[5:8] = dates[8]
+        monkeypatch.setattr(module, "_BLOCK_CELLS", 3 * 40)
+        check(values, dates, np.arange(len(values)) % 2, 2, 25)

@@ -24,13 +24,13 @@ the OLS work arrays) exist only while the chunk is fitted. What a chunk hands ba
 
 - always: the event-window arrays (N x W), the fit's per-firm-event estimates and the CARs, which the
   outputs report;
-- the residuals and estimation dates (N x L), which the Kolari-Pynnönen r̄ table
-  (:func:`eventstudy.inference.run_tests`) reads whatever tests are chosen;
-- the estimation returns and benchmark returns (N x L) only when a requested test reads them
-  (:func:`eventstudy.inference.base.needs_estimation`) or ``keep_estimation`` is set; otherwise they are
-  dropped as soon as the chunk is fitted, and the combined panel holds zero-column arrays in their place
-  (``panel.estimation_days`` empty). The study drops the residuals and estimation dates too once the tests
-  are computed (:func:`without_estimation`; ``StudyResult.estimation_kept``).
+- the estimation returns, benchmark returns, dates and residuals (N x L each) only when a requested test
+  reads them (:func:`eventstudy.inference.base.needs_estimation`; the Kolari-Pynnönen r̄ table is computed
+  only with a test that uses it, and such tests read them) or ``keep_estimation`` is set; otherwise they
+  are dropped as soon as the chunk is fitted and its CARs computed (:func:`without_estimation`), and the
+  combined panel and fit hold zero-column arrays in their place (``panel.estimation_days`` empty,
+  ``StudyResult.estimation_kept`` False). The first and last estimation date each fit used stay
+  (``Estimates.estimation_dates``, N x 2).
 
 No array is stored as float32: every quantity the outputs report, and every input of a reported statistic,
 must match the unchunked run to 1e-12, which float32 (about 1e-7) cannot. Dates stay ``datetime64[D]``
@@ -92,7 +92,7 @@ class EngineInput:
     spec
         The study's settings.
     keep_estimation
-        Whether each chunk hands back its estimation returns and benchmark returns.
+        Whether each chunk hands back its estimation returns, benchmark returns, dates and residuals.
     windows
         Event windows of every firm-event, when ``mask_event_windows`` is on (else None).
     """
@@ -299,7 +299,8 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
     set to NaN (:func:`~eventstudy.pooling.window_overlap_mask`); the model fit; firm-events that are not
     :func:`~eventstudy.models.estimable` excluded ("insufficient estimation data" or "model not
     estimable"); the CARs, with one exclusion per firm-event and CAR window that misses a day. The
-    estimation returns and benchmark returns are dropped unless ``shared.keep_estimation``.
+    estimation-window arrays (returns, benchmark returns, dates, residuals) are dropped unless
+    ``shared.keep_estimation``.
     """
     spec = shared.spec
     conv = spec.conventions
@@ -344,7 +345,7 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         "abnormal return missing on at least one day of the window (no price row)",
     )
     if not shared.keep_estimation:
-        panel = without_estimation_returns(panel)
+        panel, fit = without_estimation(panel, fit)
     returns_excluded = returns_excluded.rename(columns={"event_id": "row"})
     return ChunkEstimates(
         rows=rows,
@@ -358,22 +359,22 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
     )
 
 
-def without_estimation_returns(panel: ReturnPanel) -> ReturnPanel:
-    """The panel with zero-column estimation returns and benchmark returns (``estimation_days`` empty).
+def without_estimation(panel: ReturnPanel, fit: ModelFit) -> tuple[ReturnPanel, ModelFit]:
+    """Panel and fit without any (N x L) estimation array: zero columns in place of each.
 
-    The estimation dates stay (the Kolari-Pynnönen r̄ table reads them with the residuals).
+    The estimation returns, benchmark returns and dates of the panel (``estimation_days`` empty, no
+    benchmark's own returns) and the residuals of the fit.
     """
     empty = np.empty((len(panel), 0))
-    return replace(
-        panel, estimation_days=panel.estimation_days[:0], est_returns=empty, est_market=empty, est_bench_own=None
+    panel = replace(
+        panel,
+        estimation_days=panel.estimation_days[:0],
+        est_returns=empty,
+        est_market=empty,
+        est_dates=empty.astype("datetime64[D]"),
+        est_bench_own=None,
     )
-
-
-def without_estimation(panel: ReturnPanel, fit: ModelFit) -> tuple[ReturnPanel, ModelFit]:
-    """Panel and fit without any (N x L) estimation array: zero columns in place of each."""
-    panel = without_estimation_returns(panel)
-    empty = np.empty((len(panel), 0))
-    return replace(panel, est_dates=empty.astype("datetime64[D]")), replace(fit, residuals=empty)
+    return panel, replace(fit, residuals=empty)
 
 
 def _excluded(rows: IntArray, tickers: np.ndarray, stage: object, reason: object) -> pd.DataFrame:
@@ -528,5 +529,4 @@ __all__ = [
     "event_window_range",
     "nothing_estimated_message",
     "without_estimation",
-    "without_estimation_returns",
 ]

@@ -33,14 +33,13 @@ from eventstudy.engine import (
     as_chunk_size,
     chunk_bounds,
     estimate,
-    without_estimation,
 )
 from eventstudy.errors import DataError, InputError, PriceSourceError
 from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_events, select_events, selection_text
 from eventstudy.executors import Executor, get_executor
 from eventstudy.grouping import Grouping, group_by
 from eventstudy.inference import InferenceData, get_tests, run_tests
-from eventstudy.inference.base import firm_event_keys, needs_estimation
+from eventstudy.inference.base import firm_event_keys
 from eventstudy.inference.groups import group_differences
 from eventstudy.models import ModelFit, get_model
 from eventstudy.pooling import duplicate_of, firm_event_flags, pooled_mask, precedence
@@ -352,8 +351,6 @@ class EventStudy:
             else pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
         )
         days = self._final_status(days, excluded, panel.pairs[["event_id", "ticker", "note"]], firm_events)
-        if not (self.keep_estimation or needs_estimation(spec.tests)):
-            panel, fit = without_estimation(panel, fit)
         return StudyResult(
             spec=spec,
             panel=panel,

@@ -38,7 +38,7 @@ from eventstudy.formatting import (
     hide_paths,
     stars,
 )
-from eventstudy.inference.base import REGISTRY
+from eventstudy.inference.base import CROSS_CORRELATION_NOT_COMPUTED, REGISTRY, needs_cross_correlation
 from eventstudy.outputs import table_file
 from eventstudy.spec import window_text
 
@@ -385,6 +385,9 @@ class Summary:
         Where every firm-event's CARs and every event's tests are: the tables written with the result
         (``car.csv`` or, for a large study, the Parquet folder ``car.parquet/``;
         :func:`eventstudy.outputs.table_file`).
+    cross_correlation_note
+        :data:`~eventstudy.inference.base.CROSS_CORRELATION_NOT_COMPUTED` when the study's tests
+        (``result.settings["tests"]``) include no Kolari-Pynnönen test, so that it has no r̄ table; else ``""``.
     """
 
     title: str
@@ -404,6 +407,7 @@ class Summary:
     firm_events_total: int = 0
     car_file: str = "car.csv"
     tests_file: str = "tests.csv"
+    cross_correlation_note: str = ""
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -541,6 +545,7 @@ class Summary:
                 for r in shrunk.itertuples(index=False)
             )
             pooling_note = f"{counts_text}."
+        tested = tuple(name for name in str(settings.get("tests", "")).split(", ") if name in REGISTRY)
 
         return cls(
             title=str(result.title),
@@ -560,6 +565,9 @@ class Summary:
             firm_events_total=len(firm),
             car_file=table_file("car", len(car)),
             tests_file=table_file("tests", len(tests)),
+            cross_correlation_note=CROSS_CORRELATION_NOT_COMPUTED
+            if tested and not needs_cross_correlation(tested)
+            else "",
         )
 
     # ------------------------------------------------------------------ numbers
@@ -693,6 +701,8 @@ class Summary:
             + (f"; {'; '.join(units)}" if units else "")
             + f". Last column: tests of the battery rejecting at {BATTERY_LEVEL:.0%} / tests with a p-value."
         )
+        if self.cross_correlation_note:
+            notes.append(f"{self.cross_correlation_note}.")
         return tuple(notes)
 
     def primary_text(self) -> str:

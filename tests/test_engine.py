@@ -171,6 +171,18 @@ class RecordingExecutor(SerialExecutor):
         return super().map(function, items, shared)
 
 
+class ResultRecordingExecutor(SerialExecutor):
+    """Serial, and remembers what each chunk handed back."""
+
+    def __init__(self) -> None:
+        self.results: list[Any] = []
+
+    def map(self, function: Callable[[Any, Any], Any], items: Sequence[Any], shared: Any) -> list[Any]:
+        out = super().map(function, items, shared)
+        self.results += out
+        return out
+
+
 def test_chunks_are_sorted_by_ticker_and_day_zero_and_bounded() -> None:
     executor = RecordingExecutor()
     result = _run(chunk_size=4, executor=executor)
@@ -203,6 +215,29 @@ class TestEstimationArrays:
         assert dropped.fit.residuals.shape == (n, 0)
         assert kept.panel.est_returns.shape == kept.fit.residuals.shape == (n, 110)
         assert_same_result(dropped, kept)
+
+    @pytest.mark.parametrize(("tests", "kept"), [(PARAMETRIC, False), (("bmp_t", "kp_bmp_t"), True)])
+    def test_chunks_hand_back_residuals_and_dates_only_for_a_test_that_reads_them(
+        self, tests: tuple[str, ...], kept: bool
+    ) -> None:
+        """The Kolari-Pynnönen r̄ table comes only with a KP test, so without one no chunk keeps (N x L) arrays."""
+        executor = ResultRecordingExecutor()
+        result = _run(tests=tests, chunk_size=3, executor=executor)
+        parts = [part for part in executor.results if hasattr(part, "fit")]
+        assert len(parts) > 1
+        width = 110 if kept else 0
+        for part in parts:
+            assert part.fit.residuals.shape == part.panel.est_dates.shape == (len(part.rows), width)
+            assert part.panel.est_returns.shape == (len(part.rows), width)
+        assert result.estimation_kept is kept
+        assert result.cross_correlation.empty is not kept
+        default = _run(chunk_size=3)  # every test: the r̄ table and the parametric rows as with the KP test
+        if kept:
+            pd.testing.assert_frame_equal(result.cross_correlation, default.cross_correlation, rtol=1e-12)
+        shared = default.tests[default.tests["test"].isin(tests)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(
+            result.tests.drop(columns=["p_holm", "p_bh"]), shared.drop(columns=["p_holm", "p_bh"]), rtol=1e-12
+        )
 
     def test_kept_when_a_requested_test_reads_them(self) -> None:
         result = _run(tests=("corrado_rank",), chunk_size=3)

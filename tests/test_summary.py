@@ -207,6 +207,15 @@ class TestPrimaryTests:
         assert text == f"W+ {w_plus:g} ({exact:.4f}, exact)"
         assert "Primary tests, chosen with the primary knob: BMP t (bmp_t)" in summary.primary_text()
 
+    def test_a_study_without_kp_tests_says_it_has_no_cross_correlation(self, shared: es.StudyResult) -> None:
+        events = _events([("big", 280, BIG, "policy")])
+        result = _run(events, BIG, tests=("cross_sectional_t", "patell_z", "bmp_t"))
+        line = "Kolari-Pynnönen cross-correlation not computed: no KP test was requested (--tests)."
+        assert result.cross_correlation.empty
+        assert line in result.summary().glance_table().notes and line in str(result.summary())
+        assert not any("cross-correlation not computed" in n for n in shared.summary().glance_table().notes)
+        assert len(shared.cross_correlation)
+
     def test_bad_knob_values(self) -> None:
         for value in ("bmp_t,bmp_t", "a,b,c,d", "BMP t", ""):
             with pytest.raises(InputError) as info:

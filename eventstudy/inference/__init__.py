@@ -3,7 +3,8 @@
 ``run_tests`` evaluates the chosen tests for every group of firm-events (all events pooled as ``"all"``,
 the user's groups such as ``"category=regulation"``, and each event id) on every event-window day and
 every CAR window, returning arrays that :class:`eventstudy.results.StudyResult` turns into the tidy
-``tests`` frame, together with the Kolari-Pynnönen cross-correlation table (``cross_correlation``).
+``tests`` frame, together with the Kolari-Pynnönen cross-correlation table (``cross_correlation``) when a
+chosen test uses it.
 The pooled groups (``"all"`` and the user's groups) use the firm-events the ``pooling`` knob keeps
 (``docs/methods.md`` §3.5); each event's group uses all of its firm-events.
 
@@ -28,7 +29,16 @@ from eventstudy.inference import clustered as _clustered  # noqa: F401  (registe
 from eventstudy.inference import nonparametric as _nonparametric  # noqa: F401  (registers the tests)
 from eventstudy.inference import parametric as _parametric  # noqa: F401  (registers the tests)
 from eventstudy.inference import resampling as _resampling  # noqa: F401  (registers the tests)
-from eventstudy.inference.base import REGISTRY, InferenceData, Scope, StatBlock, StatTest, get_tests, needs_estimation
+from eventstudy.inference.base import (
+    REGISTRY,
+    InferenceData,
+    Scope,
+    StatBlock,
+    StatTest,
+    get_tests,
+    needs_cross_correlation,
+    needs_estimation,
+)
 from eventstudy.inference.clustered import KP_CORRELATION_COLUMNS, kp_correlation_table
 from eventstudy.inference.partials import DecomposableTest, Partial, merge
 
@@ -41,7 +51,8 @@ class TestTable:
     ids); ``pooled_groups`` are those computed on the pooled firm-events (``"all"`` and the user's
     groups). Day blocks have one column per event-window day, window blocks one per CAR window.
     ``cross_correlation`` is the Kolari-Pynnönen r̄ per group and market scope
-    (:func:`eventstudy.inference.clustered.kp_correlation_table`).
+    (:func:`eventstudy.inference.clustered.kp_correlation_table`), or :func:`no_cross_correlation` (no rows)
+    when no chosen test uses it.
     """
 
     __test__ = False  # not a pytest class
@@ -66,9 +77,11 @@ def run_tests(
 
     The pooled groups are computed on ``data.take(rows)`` of the pooled rows, so each of their statistics
     equals the one of a study of those firm-events alone (the resampling tests draw from the same group
-    keys, the KP r̄ pairs the same residuals). The Kolari-Pynnönen r̄ table is computed whatever tests
-    are chosen (it is a property of the data that ``docs/methods.md`` §6.2, P10, asks to report); with
-    the KP tests chosen it shares their computation.
+    keys, the KP r̄ pairs the same residuals). The Kolari-Pynnönen r̄ table (``docs/methods.md`` §6.2,
+    P10) is computed when a chosen test uses it (:func:`~eventstudy.inference.base.needs_cross_correlation`:
+    ``kp_patell_z``, ``kp_bmp_t``; the default, all tests, does), sharing their computation; otherwise it
+    is :func:`no_cross_correlation`, and the estimation residuals and dates are not read by it (for very
+    large studies the table alone would hold them and cost O(N T^2)).
 
     Parameters
     ----------
@@ -101,9 +114,18 @@ def run_tests(
             by_event = test.compute(data, scope, codes, len(event_labels))
             parts = [_compute(test, scope, d, c, len(labels), by_event) for d, c, labels, _ in groupings[:-1]]
             blocks.append((test.name, scope, _stack([*parts, by_event])))
-    kp = [kp_correlation_table(d, c, labels, include_all=False) for d, c, labels, _ in groupings if len(c)]
+    if needs_cross_correlation(names):
+        kp = [kp_correlation_table(d, c, labels, include_all=False) for d, c, labels, _ in groupings if len(c)]
+        cross_correlation = pd.concat(kp, ignore_index=True)
+    else:
+        cross_correlation = no_cross_correlation()
     labels = tuple(label for _, _, grouping, _ in groupings for label in grouping)
-    return TestTable(labels, tuple(blocks), pd.concat(kp, ignore_index=True), ("all",) + tuple(group_labels))
+    return TestTable(labels, tuple(blocks), cross_correlation, ("all",) + tuple(group_labels))
+
+
+def no_cross_correlation() -> pd.DataFrame:
+    """The ``cross_correlation`` table of a study that did not compute it: no rows, its columns."""
+    return pd.DataFrame({column: [] for column in KP_CORRELATION_COLUMNS})
 
 
 @dataclass(frozen=True, eq=False)
@@ -240,7 +262,7 @@ def finish_tests(merged: TestPartials, cross_correlation: pd.DataFrame | None = 
             stacked.append(block if present.all() else _place(block, present, by_event))
         blocks.append((name, scope, _stack([*stacked, by_event])))
     if cross_correlation is None:
-        cross_correlation = pd.DataFrame({column: [] for column in KP_CORRELATION_COLUMNS})
+        cross_correlation = no_cross_correlation()
     return TestTable(merged.group_labels, tuple(blocks), cross_correlation, merged.pooled_groups)
 
 
@@ -329,6 +351,7 @@ __all__ = [
     "get_tests",
     "merge_tests",
     "needs_estimation",
+    "no_cross_correlation",
     "partial_tests",
     "run_tests",
 ]

@@ -265,6 +265,9 @@ class StatTest(ABC):
     merge (:class:`eventstudy.inference.partials.DecomposableTest`). False for the tests that need the whole
     cross-section of a group at once: ranks across firm-events, resampling, calendar-time portfolios, the
     Kolari-Pynnönen r̄."""
+    uses_cross_correlation: ClassVar[bool] = False
+    """Whether the statistic uses the Kolari-Pynnönen r̄ of the group's estimation residuals; the r̄ table
+    (``cross_correlation``) is computed only when a requested test does (:func:`needs_cross_correlation`)."""
 
     @abstractmethod
     def compute(self, data: InferenceData, scope: Scope, groups: IntArray, n_groups: int) -> StatBlock:
@@ -322,10 +325,19 @@ def register(test: type[StatTest]) -> type[StatTest]:
 def needs_estimation(names: tuple[str, ...] | None) -> bool:
     """Whether any of the named tests (all registered tests when None) reads the estimation-window fields.
 
-    Only the tests are covered: :func:`eventstudy.inference.run_tests` also computes the
-    Kolari-Pynnönen r̄ table from ``est_resid`` and ``est_dates`` whatever tests are chosen.
+    This covers the Kolari-Pynnönen r̄ table too: :func:`eventstudy.inference.run_tests` computes it only
+    for the tests that use it (:func:`needs_cross_correlation`), which read the estimation residuals.
     """
     return any(test.needs_estimation for test in get_tests(names))
+
+
+def needs_cross_correlation(names: tuple[str, ...] | None) -> bool:
+    """Whether any of the named tests (all registered tests when None) uses the Kolari-Pynnönen r̄."""
+    return any(test.uses_cross_correlation for test in get_tests(names))
+
+
+CROSS_CORRELATION_NOT_COMPUTED = "Kolari-Pynnönen cross-correlation not computed: no KP test was requested (--tests)"
+"""What the summary (and the reports through it) say in place of the r̄ when no chosen test uses it."""
 
 
 def get_tests(names: tuple[str, ...] | None) -> tuple[StatTest, ...]:

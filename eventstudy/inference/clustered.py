@@ -495,6 +495,7 @@ class KpPatellZ(StatTest):
 
     name = "kp_patell_z"
     needs_estimation = True
+    uses_cross_correlation = True
     label = "KP-adjusted Patell Z"
     reference = "Kolari and Pynnönen (2010), RFS 23(11)"
 
@@ -519,6 +520,7 @@ class KpBmpT(StatTest):
 
     name = "kp_bmp_t"
     needs_estimation = True
+    uses_cross_correlation = True
     label = "KP-adjusted BMP t"
     reference = "Kolari and Pynnönen (2010), RFS 23(11)"
 

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy import stats
 from test_parametric_battery import RTOL, compute, hand_bmp, hand_patell, hand_rbar, simulate  # type: ignore[import-not-found]
 
-from eventstudy.inference import run_tests
+from eventstudy.inference import clustered, run_tests
 from eventstudy.inference.clustered import KP_CORRELATION_COLUMNS, kp_correlation_table, kp_mean_correlation
 
 POOLED8 = np.zeros(8, dtype=np.int64)
@@ -141,6 +142,22 @@ class TestCorrelationTable:
             else:
                 assert np.isnan(row.r_bar)
         assert table.loc[(table.group == "b") & (table.market_scope == "XHKG"), "n_pairs"].item() == 0
+
+    def test_run_tests_computes_the_table_only_for_a_kp_test(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without kp_patell_z / kp_bmp_t no r̄ is computed: an empty table with its columns, the tests unchanged."""
+        d = simulate(n=10, offsets=self.OFFSETS).data
+        with_kp = run_tests(d, self.CODES, ("a", "b"), ("bmp_t", "kp_patell_z"))
+        assert len(with_kp.cross_correlation) == 3 and with_kp.cross_correlation["n_pairs"].gt(0).all()
+
+        def no_rbar(*args: object) -> None:
+            raise AssertionError("the r̄ was computed")
+
+        monkeypatch.setattr(clustered, "_kp_mean_correlation", no_rbar)
+        fresh = simulate(n=10, offsets=self.OFFSETS).data  # no memoized r̄
+        without = run_tests(fresh, self.CODES, ("a", "b"), ("bmp_t", "patell_z"))
+        assert without.cross_correlation.empty
+        assert tuple(without.cross_correlation.columns) == KP_CORRELATION_COLUMNS
+        np.testing.assert_array_equal(without.blocks[0][2].statistic, with_kp.blocks[0][2].statistic)  # bmp_t, day
 
     def test_single_market_groups_have_one_row_and_run_tests_carries_the_table(self) -> None:
         d = simulate(n=10, offsets=self.OFFSETS).data  # every firm-event on NYSE

@@ -58,6 +58,7 @@ from eventstudy._typing import FloatArray, IntArray
 _BLOCK_CELLS = 1 << 20  # cells of one block of values or of pair results (8 MB of float64)
 _DENSE_FILL = 0.2  # below this share of filled cells a block is handled as a sparse matrix
 _RUN_CELLS = 1 << 22  # cells of one block of runs' (runs x offsets x dates) sums (32 MB of float64)
+_GEMM_CELLS = 1 << 18  # multiply-adds of one matrix product of the runs route (see _run_sums)
 _AXIS_CELLS = 1 << 27  # (group, date) cells up to which the date axes are numbered with a 0/1 array
 
 
@@ -291,9 +292,12 @@ def _runs(
     shifted = np.zeros((min(n_runs, per_block), n_k, length + n_k + 1))
     row_budget = max(1, 4 * _BLOCK_CELLS // length)
     capacity = min(n_runs, n_k + per_block)
-    ring_x = np.zeros((capacity, n_k, length))  # X of the block and of the runs before it
-    ring_a = np.zeros((capacity, n_k))
-    ring_count = np.zeros((capacity, n_k), dtype=np.int64)
+    # X of the block and of the runs before it, slot r % capacity for run r; the last slot stays 0 (no run)
+    ring_x = np.zeros((capacity + 1, n_k, length))
+    ring_a = np.zeros((capacity + 1, n_k))
+    ring_count = np.zeros((capacity + 1, n_k), dtype=np.int64)
+    buffer = np.empty(min(n_runs, per_block) * n_k * length)  # each block's X, then its Y (reused: no fresh pages)
+    k = np.arange(n_k)
     bounds = np.r_[first_row, len(order)]
     r0 = 0
     while r0 < n_runs:
@@ -309,8 +313,8 @@ def _runs(
         lead = _window_weights(head[:, length - offsets], head2[:, length - offsets], n)
         classes = _run_classes(size[r0:r1])
         slots = np.arange(r0, r1) % capacity
-        ring_x[slots], ring_a[slots], ring_count[slots] = _run_sums(tail, classes, x)
-        y_sum, b_sum, y_count = _run_sums(lead, classes, x)
+        ring_x[slots], ring_a[slots], ring_count[slots] = _run_sums(tail, classes, x, buffer)
+        y_sum, b_sum, y_count = _run_sums(lead, classes, x, buffer)
         strides = shifted.strides
         as_strided(shifted[:, :, 1:], (r1 - r0, n_k, length), (strides[0], strides[1] + strides[2], strides[2]))[:] = (
             y_sum
@@ -318,13 +322,14 @@ def _runs(
         y_right = shifted[: r1 - r0, :, :length]
         earlier = run_start[r0:r1, None] - offsets[None, :]
         partner = np.where(earlier >= 0, at[np.maximum(earlier, 0)], -1)  # the run starting δ before
-        t, k = np.nonzero(partner >= 0)
-        s = partner[t, k] % capacity
-        dots = np.einsum("pc,pc->p", ring_x[s, k], y_right[t, k])
-        value = dots - n[k] * ring_a[s, k] * b_sum[t, k]
-        group = run_group[r0 + t]
+        s = np.where(partner >= 0, partner % capacity, capacity)  # its slot; the zero slot when there is none
+        dots = np.einsum("tkc,tkc->tk", ring_x[s, k], y_right)
+        value = (dots - n * ring_a[s, k] * b_sum).sum(axis=1)
+        group = run_group[r0:r1]
         sums += np.bincount(group, weights=value, minlength=n_groups)
-        pairs += np.bincount(group, weights=ring_count[s, k] * y_count[t, k], minlength=n_groups).astype(np.int64)
+        pairs += np.bincount(group, weights=(ring_count[s, k] * y_count).sum(axis=1), minlength=n_groups).astype(
+            np.int64
+        )
         r0 = r1
     return sums, pairs
 
@@ -356,18 +361,31 @@ def _window_weights(total: FloatArray, square: FloatArray, n: FloatArray) -> tup
 
 
 def _run_sums(
-    weights: tuple[FloatArray, FloatArray], classes: list[tuple[IntArray, IntArray]], x: FloatArray
+    weights: tuple[FloatArray, FloatArray],
+    classes: list[tuple[IntArray, IntArray]],
+    x: FloatArray,
+    buffer: FloatArray,
 ) -> tuple[FloatArray, FloatArray, IntArray]:
-    """Σ_i w_i x_i(c), Σ_i w_i x̄_i and the number of varying members per run and window of a block."""
+    """Σ_i w_i x_i(c), Σ_i w_i x̄_i and the number of varying members per run and window of a block.
+
+    The first sum is written into ``buffer`` (reused from block to block). Each run's (windows x members)
+    (members x dates) product is cut into pieces of windows of at most ``_GEMM_CELLS`` multiply-adds:
+    OpenBLAS runs larger products on several threads, and thousands of such small threaded products
+    (one per run) ran ten times slower on a machine whose cores were busy with other work (the threads
+    wait for one another at every product) than the same pieces on one thread.
+    """
     weight, weighted_mean = weights
     padded = np.vstack([x, np.zeros((1, x.shape[1]))])
     n_runs = sum(len(runs) for runs, _ in classes)
-    x_sum = np.empty((n_runs, weight.shape[1], x.shape[1]))
+    x_sum = buffer[: n_runs * weight.shape[1] * x.shape[1]].reshape(n_runs, weight.shape[1], x.shape[1])
     mean_sum = np.empty((n_runs, weight.shape[1]))
     count = np.empty((n_runs, weight.shape[1]), dtype=np.int64)
     for runs, members in classes:
         w = weight[members]  # (runs, width, windows)
-        x_sum[runs] = np.matmul(w.transpose(0, 2, 1), padded[members])
+        values = padded[members]
+        step = max(1, _GEMM_CELLS // (members.shape[1] * x.shape[1]))  # windows per product
+        for k0 in range(0, weight.shape[1], step):
+            x_sum[runs, k0 : k0 + step] = np.matmul(w[:, :, k0 : k0 + step].transpose(0, 2, 1), values)
         mean_sum[runs] = weighted_mean[members].sum(axis=1)
         count[runs] = (w > 0).sum(axis=1)
     return x_sum, mean_sum, count

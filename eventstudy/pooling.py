@@ -92,11 +92,20 @@ def range_matches(
 
 
 def _join_by_row(rows: IntArray, texts: np.ndarray, n: int) -> np.ndarray:
-    """``"; "``-joined texts per row (rows ascending in ``rows``), ``""`` for rows without any."""
+    """``"; "``-joined texts per row (rows ascending in ``rows``), ``""`` for rows without any.
+
+    A row with one text takes it as it is (no join: the common case, e.g. one confounder per firm-event);
+    only the rows with several are joined.
+    """
     out = np.full(n, "", dtype=object)
     if len(rows):
-        joined = pd.Series(texts, dtype=object).groupby(rows, sort=True).agg("; ".join)
-        out[joined.index.to_numpy()] = joined.to_numpy()
+        first = np.r_[True, rows[1:] != rows[:-1]]
+        single = first & np.r_[first[1:], True]
+        out[rows[single]] = texts[single]
+        if not single.all():
+            several = ~single
+            joined = pd.Series(texts[several], dtype=object).groupby(rows[several], sort=True).agg("; ".join)
+            out[joined.index.to_numpy()] = joined.to_numpy()
     return out
 
 

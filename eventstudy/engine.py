@@ -222,7 +222,7 @@ def estimate(
     chunk_size
         Firm-events per chunk (0: one chunk). Never changes a result.
     keep_estimation
-        Keep the estimation returns and benchmark returns even when no requested test reads them.
+        Keep the estimation returns, benchmark returns, dates and residuals even when no requested test reads them.
 
     Returns
     -------

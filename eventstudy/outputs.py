@@ -154,9 +154,17 @@ def write_parquet(frame: pd.DataFrame, folder: Path, key: str) -> None:
         The column whose value picks each row's bucket.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     table = arrow_table(frame)
+    # text columns dictionary-encoded: the gather below then moves integer indices, not the texts, and the
+    # writer takes the dictionary as it is; the Arrow schema is not stored, so the files read back as text
+    columns = [
+        pc.dictionary_encode(c) if pa.types.is_large_string(c.type) or pa.types.is_string(c.type) else c
+        for c in table.columns
+    ]
+    table = pa.Table.from_arrays(columns, names=table.column_names)
     bucket = bucket_of(frame[key])
     order = np.argsort(bucket, kind="stable")
     starts = np.searchsorted(bucket[order], np.arange(PARQUET_BUCKETS + 1))
@@ -165,9 +173,9 @@ def write_parquet(frame: pd.DataFrame, folder: Path, key: str) -> None:
         partial.mkdir()
         for b in np.flatnonzero(np.diff(starts)):  # at most PARQUET_BUCKETS files
             part = by_bucket.slice(int(starts[b]), int(starts[b + 1] - starts[b]))
-            pq.write_table(part, partial / f"part-{b:02d}.parquet")
+            pq.write_table(part, partial / f"part-{b:02d}.parquet", store_schema=False)
         if not len(frame):
-            pq.write_table(table, partial / "part-00.parquet")  # the columns of an empty table
+            pq.write_table(table, partial / "part-00.parquet", store_schema=False)  # the columns of an empty table
 
 
 def temporary_name(path: Path) -> Path:

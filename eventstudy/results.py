@@ -9,7 +9,7 @@ returns a copy and every array is read-only, so nothing a caller does to what it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -24,7 +24,7 @@ from eventstudy._frozen import cached_frame, frame_fields, freeze_arrays
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.conventions import ADJUST_FAMILY_TEXT
 from eventstudy.inference import TestTable
-from eventstudy.inference.adjust import add_adjusted_pvalues
+from eventstudy.inference.adjust import adjust_coded
 from eventstudy.inference.base import two_sided_t
 from eventstudy.models import ModelFit
 from eventstudy.outputs import OutputFormat, write_tables
@@ -355,32 +355,51 @@ class StudyResult:
         ``conventions.adjust_family`` (one test and group, across its days or its CAR windows).
         """
         table = self.test_table
-        groups = np.array(table.group_labels, dtype=object)
         days = self.panel.event_days
         windows = np.array(self.spec.car_windows).reshape(-1, 2)
-        frames = []
+        test_names = tuple(dict.fromkeys(name for name, _, _ in table.blocks))
+        parts: dict[str, list[np.ndarray]] = {key: [] for key in ("group", "scope", "test", "start", "end")}
         for name, scope, block in table.blocks:
             g, d = block.statistic.shape
-            starts = days if scope == "day" else windows[:, 0]
-            ends = days if scope == "day" else windows[:, 1]
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "group": np.repeat(groups, d),
-                        "scope": scope,
-                        "window_start": np.tile(starts, g),
-                        "window_end": np.tile(ends, g),
-                        "test": name,
-                        "statistic": block.statistic.ravel(),
-                        "p_value": block.p_value.ravel(),
-                        "distribution": block.distribution().ravel(),
-                        "n": block.n.ravel(),
-                        "reason": block.reason.ravel(),
-                    }
-                )
-            )
-        return add_adjusted_pvalues(
-            pd.concat(frames, ignore_index=True), self.spec.conventions.adjust_family, groups=table.pooled_groups[1:]
+            parts["group"].append(np.repeat(np.arange(g), d))
+            parts["scope"].append(np.full(g * d, int(scope == "window")))
+            parts["test"].append(np.full(g * d, test_names.index(name)))
+            parts["start"].append(np.tile(days if scope == "day" else windows[:, 0], g))
+            parts["end"].append(np.tile(days if scope == "day" else windows[:, 1], g))
+        codes = {
+            key: np.concatenate(values) if values else np.zeros(0, dtype=np.int64) for key, values in parts.items()
+        }
+        blocks = [block for _, _, block in table.blocks]
+
+        def cells(values: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate([v.ravel() for v in values]) if values else np.zeros(0)
+
+        p_value = cells([b.p_value for b in blocks])
+        # group 0 is "all", then the user's groups (pooled), then the event ids (TestTable)
+        role = np.where(codes["group"] == 0, 0, np.where(codes["group"] < len(table.pooled_groups), 1, 2))
+        keys = {
+            "test": codes["test"],
+            "group": codes["group"],
+            "scope": codes["scope"],
+            "window_start": pd.factorize(codes["start"])[0],
+            "window_end": pd.factorize(codes["end"])[0],
+        }
+        holm, bh = adjust_coded(p_value, self.spec.conventions.adjust_family, keys, role)
+        return pd.DataFrame(
+            {
+                "group": text_column(table.group_labels, codes["group"]),
+                "scope": text_column(("day", "window"), codes["scope"]),
+                "window_start": codes["start"].astype(np.int64),
+                "window_end": codes["end"].astype(np.int64),
+                "test": text_column(test_names, codes["test"]),
+                "statistic": cells([b.statistic for b in blocks]),
+                "p_value": p_value,
+                "distribution": text_column(*factorized(cells([b.distribution() for b in blocks]))),
+                "n": cells([b.n for b in blocks]).astype(np.int64),
+                "reason": text_column(*factorized(cells([b.reason for b in blocks]))),
+                "p_holm": holm,
+                "p_bh": bh,
+            }
         )
 
     @cached_frame
@@ -539,6 +558,22 @@ class StudyResult:
         return write_tables(self.frames(), directory, output_format)
 
 
+def text_column(labels: Sequence[Any] | np.ndarray, codes: IntArray) -> pd.api.extensions.ExtensionArray:
+    """The column ``labels[codes]`` in pandas' dtype for those labels, gathered without a Python object per row.
+
+    The labels are converted once (pandas' inferred dtype: the Arrow-backed ``str`` under pandas 3) and the
+    rows gathered by code (:meth:`~pandas.api.extensions.ExtensionArray.take`), so the column equals
+    ``pd.Series(numpy.asarray(labels, dtype=object)[codes])`` at the cost of an integer gather.
+    """
+    return pd.Series(np.asarray(labels, dtype=object)).array.take(np.asarray(codes, dtype=np.intp))
+
+
+def factorized(values: np.ndarray) -> tuple[np.ndarray, IntArray]:
+    """Distinct values (in order of appearance) and the code of each value, for :func:`text_column`."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(uniques, dtype=object), np.asarray(codes, dtype=np.int64)
+
+
 _SYMBOL_PREFIX = r"^(?:benchmark )?\S+: "
 
 
@@ -579,6 +614,8 @@ __all__ = [
     "TEST_COLUMNS",
     "StudyResult",
     "exclusion_kinds",
+    "factorized",
     "nanmax_dates",
     "nanmin_dates",
+    "text_column",
 ]

@@ -14,7 +14,7 @@ event-window days of that test and group (day scope), or all its CAR windows (wi
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Literal
 
 import numpy as np
@@ -142,17 +142,69 @@ def adjust_pvalues(p: FloatArray, method: AdjustMethod) -> FloatArray:
     return out
 
 
-def _codes(values: np.ndarray) -> tuple[IntArray, int]:
-    """Codes of equal values (a missing value is a value of its own) and their number.
+def _codes(values: np.ndarray) -> IntArray:
+    """Codes of equal values (a missing value is a value of its own), 0 .. number of distinct values - 1.
 
     Only the first value of each run of equal neighbours is hashed: the key columns of the tests frame
     repeat in long runs (a test's rows, a group's days).
     """
     if len(values) == 0:
-        return np.zeros(0, dtype=np.int64), 0
+        return np.zeros(0, dtype=np.int64)
     heads = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
-    codes, labels = pd.factorize(values[heads], use_na_sentinel=False)
-    return np.repeat(codes, np.diff(np.r_[heads, len(values)])).astype(np.int64), len(labels)
+    codes = pd.factorize(values[heads], use_na_sentinel=False)[0]
+    return np.repeat(codes, np.diff(np.r_[heads, len(values)])).astype(np.int64)
+
+
+GROUP_ROLES = ("all", "user", "event")
+"""Role codes of a tests-frame row's group (:func:`adjust_coded`): 0 the pooled ``all``, 1 a user's group, 2 an
+event id."""
+
+
+def adjust_coded(
+    p: FloatArray, family: str, keys: Mapping[str, IntArray], role: IntArray
+) -> tuple[FloatArray, FloatArray]:
+    """Holm and Benjamini-Hochberg adjusted p-values of the rows of a tests frame given as codes.
+
+    Parameters
+    ----------
+    p : (n,)
+        p-values; a NaN is outside every family and gets NaN.
+    family
+        ``conventions.adjust_family``, ``"days"`` or ``"events"`` (:data:`FAMILY_KEYS`).
+    keys
+        Non-negative integer codes (n,) of the columns ``test``, ``group``, ``scope``, ``window_start`` and
+        ``window_end`` (equal values, equal codes); only those of ``FAMILY_KEYS[family]`` are read.
+    role : (n,)
+        Role of each row's group (:data:`GROUP_ROLES`): 0 ``all``, 1 a user's group, 2 an event id. Under
+        ``"events"`` each ``all`` row is a family of its own and the user's groups one family apart from the
+        events'.
+
+    Returns
+    -------
+    holm, bh : (n,)
+        :func:`adjust_families` within the families; the codes of the keys are combined into one family
+        code in mixed radix (renumbered densely before it could overflow int64), with no loop over rows.
+    """
+    if family not in FAMILY_KEYS:
+        raise ValueError(f"unknown adjust_family {family!r}; valid: {', '.join(FAMILY_KEYS)}")
+    p = np.asarray(p, dtype=np.float64)
+    rows = np.flatnonzero(np.isfinite(p))
+    holm, bh = np.full(len(p), np.nan), np.full(len(p), np.nan)
+    if not len(rows):
+        return holm, bh
+    role = np.asarray(role)[rows]
+    # the pooled group never joins an across-events family: each of its rows is a family of its own
+    pooled = np.where(role == 0, np.arange(len(rows)) + 2, np.where(role == 1, 1, 0))
+    family_id, span = np.zeros(len(rows), dtype=np.int64), 1
+    for key in FAMILY_KEYS[family]:
+        codes = pooled if key == "_pooled" else np.asarray(keys[key], dtype=np.int64)[rows]
+        n_codes = int(codes.max()) + 1
+        if span * n_codes >= 2**62:  # renumber densely before the mixed-radix code could overflow
+            family_id = pd.factorize(family_id)[0]
+            span = int(family_id.max()) + 1
+        family_id, span = family_id * n_codes + codes, span * n_codes
+    holm[rows], bh[rows] = adjust_families(p[rows], family_id)
+    return holm, bh
 
 
 def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days", groups: Collection[str] = ()) -> pd.DataFrame:
@@ -161,7 +213,8 @@ def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days", groups: Coll
     Parameters
     ----------
     tests
-        The tests frame (columns at least ``test``, ``group``, ``scope``, ``p_value``).
+        The tests frame (columns at least ``test``, ``group``, ``scope``, ``p_value``, and ``window_start``,
+        ``window_end`` under ``"events"``).
     family
         ``conventions.adjust_family``; ``"days"``: one family per (test, group, scope), i.e. a test's
         event-window days (day scope) or its CAR windows (window scope). Rows with a NaN p-value are
@@ -173,32 +226,24 @@ def add_adjusted_pvalues(tests: pd.DataFrame, family: str = "days", groups: Coll
     Returns
     -------
     pandas.DataFrame
-        The same rows in the same order, plus ``p_holm`` and ``p_bh``.
+        The same rows in the same order, plus ``p_holm`` and ``p_bh`` (:func:`adjust_coded` on the codes of
+        the frame's key columns).
     """
     if family not in FAMILY_KEYS:
         raise ValueError(f"unknown adjust_family {family!r}; valid: {', '.join(FAMILY_KEYS)}")
-    p = tests["p_value"].to_numpy(dtype=np.float64)
-    rows = np.flatnonzero(np.isfinite(p))
-    holm, bh = np.full(len(p), np.nan), np.full(len(p), np.nan)
-    if len(rows):
-        group_values = tests["group"].to_numpy()[rows]
-        group, n_names = _codes(group_values)
-        named = np.empty(n_names, dtype=object)
-        named[group] = group_values
-        # the pooled group never joins an across-events family: each of its rows is a family of its own
-        pooled = np.where((named == "all")[group], rows, np.where(np.isin(named, list(groups))[group], -2, -1))
-        family_id, span = np.zeros(len(rows), dtype=np.int64), 1
-        for key in FAMILY_KEYS[family]:
-            if key == "group":
-                codes, n_codes = group, n_names
-            else:
-                codes, n_codes = _codes(pooled if key == "_pooled" else tests[key].to_numpy()[rows])
-            if span * n_codes >= 2**62:  # renumber densely before the mixed-radix code could overflow
-                family_id = pd.factorize(family_id)[0]
-                span = int(family_id.max()) + 1
-            family_id, span = family_id * n_codes + codes, span * n_codes
-        holm[rows], bh[rows] = adjust_families(p[rows], family_id)
+    names = tests["group"].to_numpy()
+    role = np.where(names == "all", 0, np.where(np.isin(names, list(groups)), 1, 2))
+    keys = {key: _codes(tests[key].to_numpy()) for key in FAMILY_KEYS[family] if key != "_pooled"}
+    holm, bh = adjust_coded(tests["p_value"].to_numpy(dtype=np.float64), family, keys, role)
     return tests.assign(p_holm=holm, p_bh=bh)
 
 
-__all__ = ["FAMILY_KEYS", "AdjustMethod", "add_adjusted_pvalues", "adjust_families", "adjust_pvalues"]
+__all__ = [
+    "FAMILY_KEYS",
+    "GROUP_ROLES",
+    "AdjustMethod",
+    "add_adjusted_pvalues",
+    "adjust_coded",
+    "adjust_families",
+    "adjust_pvalues",
+]

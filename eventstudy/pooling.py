@@ -94,18 +94,18 @@ def range_matches(
 def _join_by_row(rows: IntArray, texts: np.ndarray, n: int) -> np.ndarray:
     """``"; "``-joined texts per row (rows ascending in ``rows``), ``""`` for rows without any.
 
-    A row with one text takes it as it is (no join: the common case, e.g. one confounder per firm-event);
-    only the rows with several are joined.
+    Joined column by column: the first text of every row, then ``"; "`` and the second text of the rows
+    with two or more, and so on (as many passes as the most texts of one row), with no per-row Python.
     """
     out = np.full(n, "", dtype=object)
     if len(rows):
-        first = np.r_[True, rows[1:] != rows[:-1]]
-        single = first & np.r_[first[1:], True]
-        out[rows[single]] = texts[single]
-        if not single.all():
-            several = ~single
-            joined = pd.Series(texts[several], dtype=object).groupby(rows[several], sort=True).agg("; ".join)
-            out[joined.index.to_numpy()] = joined.to_numpy()
+        start = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        count = np.diff(np.r_[start, len(rows)])
+        joined = np.asarray(texts, dtype=object)[start]
+        for j in range(1, int(count.max())):
+            more = count > j
+            joined[more] = joined[more] + "; " + texts[start[more] + j]
+        out[rows[start]] = joined
     return out
 
 

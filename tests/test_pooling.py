@@ -158,3 +158,9 @@ def test_firm_event_flags_text() -> None:
     assert flags["estimation_confounders"].tolist() == ["e0 (day 0 2021-01-15)"] * 2
     masked = firm_event_flags(estimated, windows, np.arange(-2, 3), fit_dates, others, masked=True)
     assert masked["estimation_confounders"].iloc[0] == "e0 (day 0 2021-01-15, window masked)"
+    # a fourth event of A on 03-11: day +1 of e1's window and day +2 of e2's, a third text for e2
+    fourth = pd.concat(
+        [others, pd.DataFrame({"event_id": ["e4"], "ticker": ["A"], "day_zero": [np.datetime64("2021-03-11", "D")]})]
+    )
+    flags = firm_event_flags(estimated, windows, np.arange(-2, 3), fit_dates, fourth.reset_index(drop=True))
+    assert flags["overlaps"].tolist() == ["e2 (day -1); e4 (day +1)", "e1 (day +1); e3 (day +1); e4 (day +2)"]

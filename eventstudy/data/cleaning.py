@@ -280,13 +280,17 @@ def _value_message(number: float, kind: ValueKind, value: object) -> str:
     )
 
 
-def units_problem(returns: FloatArray) -> RowProblem | None:
+def units_problem(returns: FloatArray, *, n_present: int | None = None) -> RowProblem | None:
     """Check whether simple returns look like percent, or hold a single gain above 100 %.
 
     Parameters
     ----------
     returns
         Simple returns, NaN where empty, in row order.
+    n_present
+        The number of non-empty returns ``n`` when ``returns`` is a subset of the rows that holds every
+        return with |r| >= 1 in row order (a reader that streams its rows keeps only those); None: counted
+        in ``returns``. The row found indexes ``returns``.
 
     Returns
     -------
@@ -303,7 +307,7 @@ def units_problem(returns: FloatArray) -> RowProblem | None:
     million stock-days), while in percent data a third or more of the rows exceed 1 in absolute value.
     """
     present = ~np.isnan(returns)
-    n = int(present.sum())
+    n = int(present.sum()) if n_present is None else n_present
     large = present & (np.abs(np.where(present, returns, 0.0)) >= 1.0)
     m = int(large.sum())
     if m and (m >= PERCENT_MIN_ROWS or m >= PERCENT_MIN_SHARE * n):

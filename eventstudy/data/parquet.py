@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -50,6 +51,7 @@ VALUE_COLUMN: dict[str, str] = {"price": "adj_close", "return": "return"}
 """The value column of the long layout, per kind."""
 
 _NS_PER_DAY = 86_400_000_000_000
+_Ints = npt.NDArray[np.signedinteger[Any]]  # int32 (rows read in pieces) or int64
 _DATE_TYPES = "a date, a timestamp, YYYY-MM-DD text or YYYYMMDD integers"
 
 
@@ -153,6 +155,11 @@ class ParquetPrices:
                 raise self._type_error(self._ticker, ticker_type, "text or integers")
             self._check_value_type(self._value, schema.field(self._value).type)
             self._columns = []
+            if _is_text(ticker_type):  # read as Parquet stores it: codes into a dictionary, no string per row
+                options = ds.ParquetReadOptions(dictionary_columns=[self._ticker])
+                self._dataset = ds.dataset(
+                    self.path, format=ds.ParquetFileFormat(read_options=options), partitioning="hive"
+                )
         self._source = f"parquet:{self.path.resolve()}"
         self._vintage = _vintage(self.path)
 
@@ -222,7 +229,13 @@ class ParquetPrices:
         """
         wanted = list(dict.fromkeys(symbols))
         first, last = _day_number(start), _day_number(end)
-        rows = self._read_wide(wanted, first, last) if self._wide else self._read_long(wanted, first, last)
+        if self._wide:
+            return self._table(self._read_wide(wanted, first, last), start, end)
+        return self._long_table(wanted, first, last, start, end)
+
+    # ------------------------------------------------------------------ building the table
+    def _table(self, rows: _Rows, start: dt.date, end: dt.date) -> tuple[PriceTable, dict[str, PriceSourceError]]:
+        """Check, order and tabulate rows read in one piece (the wide layout, or long rows out of order)."""
         values, missing, problem = parse_values(pd.Series(rows.value), self.kind)
         self._check(problem, rows)
         order = order_rows(row_keys(rows.codes, rows.day))
@@ -234,7 +247,115 @@ class ParquetPrices:
                 column=self._date,
                 value=str(np.datetime64(int(rows.day[k]), "D")),
             )
-        units = units_problem(values) if self.kind == "return" else None
+        if self.kind == "return":
+            self._warn_units(rows, units_problem(values))
+        kept = order.order[~missing[order.order]]
+        n_codes = len(rows.wanted)
+        counts = np.bincount(rows.codes[kept], minlength=n_codes)
+        dropped = np.bincount(rows.codes[missing], minlength=n_codes)
+        return self._tabulate(rows.wanted, counts, dropped, rows.day[kept], values[kept], start, end)
+
+    def _long_table(
+        self, wanted: list[str], first: int, last: int, start: dt.date, end: dt.date
+    ) -> tuple[PriceTable, dict[str, PriceSourceError]]:
+        """Read the long rows one row group at a time and place them in the table without sorting.
+
+        Each row group's rows are checked as they are read and kept compact (int32 codes and days, float64
+        values); the first bad value (in the order of the file) raises once every date has been read, as
+        when the rows were read in one piece. When every ticker's rows come in increasing date order (a
+        file sorted by ticker and date, or by date and ticker: checked in O(n)), the (ticker, date) order of
+        the table is the ticker order of the rows read, so each row group is scattered into its place and
+        freed; otherwise the rows are joined and sorted (:meth:`_table`).
+        """
+        n_codes = len(wanted)
+        pieces: list[_Rows] = []
+        latest = np.full(n_codes, np.iinfo(np.int64).min, dtype=np.int64)  # each ticker's last day read
+        in_order = True
+        counts = np.zeros(n_codes, dtype=np.int64)
+        dropped = np.zeros(n_codes, dtype=np.int64)
+        large: list[_Rows] = []  # the returns with |r| >= 1, for the units check
+        n_present = 0
+        bad: tuple[_Rows, RowProblem] | None = None
+        for rows in self._read_long(wanted, first, last):
+            values, missing, problem = parse_values(pd.Series(rows.value), self.kind)
+            if bad is None and problem is not None:
+                bad = (rows, problem)
+            in_order = in_order and _ascending_per_code(rows.codes, rows.day, latest)
+            present = ~missing
+            counts += np.bincount(rows.codes[present], minlength=n_codes)
+            dropped += np.bincount(rows.codes[missing], minlength=n_codes)
+            n_present += int(present.sum())
+            big = np.flatnonzero(present & (np.abs(np.where(present, values, 0.0)) >= 1.0))
+            large.append(_Rows(rows.codes[big], rows.day[big], values[big], wanted, self._value))
+            pieces.append(_Rows(rows.codes, rows.day, values, wanted, self._value))
+        if bad is not None:
+            self._check(bad[1], bad[0])
+        if not in_order:
+            return self._table(_join(pieces, wanted, self._value), start, end)
+        if self.kind == "return":
+            big_rows = _join(large, wanted, self._value)
+            self._warn_units(big_rows, units_problem(big_rows.value, n_present=n_present))
+        total = int(counts.sum())
+        day = np.empty(total, dtype=np.int64)
+        value = np.empty(total, dtype=np.float64)
+        filled = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)  # next free row of each code
+        pieces.reverse()
+        while pieces:  # each row group freed once placed: the table grows as the rows read shrink
+            rows = pieces.pop()
+            empty = np.isnan(rows.value)
+            codes, days, values = rows.codes, rows.day, rows.value
+            if empty.any():
+                codes, days, values = codes[~empty], days[~empty], values[~empty]
+            order, starts, lengths = _code_runs(codes)
+            if order is not None:
+                codes, days, values = codes[order], days[order], values[order]
+            run_codes = codes[starts]
+            place = np.repeat(filled[run_codes] - starts, lengths) + np.arange(len(codes), dtype=np.int64)
+            day[place] = days
+            value[place] = values
+            filled[run_codes] += lengths  # one run per code: no repeated index
+        return self._tabulate(wanted, counts, dropped, day, value, start, end)
+
+    def _tabulate(
+        self,
+        wanted: Sequence[str],
+        counts: IntArray,
+        dropped: IntArray,
+        day: IntArray,
+        value: FloatArray,
+        start: dt.date,
+        end: dt.date,
+    ) -> tuple[PriceTable, dict[str, PriceSourceError]]:
+        """The table of rows in (code, day) order (``counts`` rows and ``dropped`` empty values per code)."""
+        ok = counts > 0
+        failed = {
+            wanted[int(i)]: PriceSourceError(
+                wanted[int(i)], "no data", f"no row of this ticker dated {start}..{end} in {self.description}"
+            )
+            for i in np.flatnonzero(~ok)
+        }
+        found = [wanted[int(i)] for i in np.flatnonzero(ok)]
+        is_return = np.full(len(found), self.kind == "return", dtype=bool)
+        offsets = np.concatenate([[0], np.cumsum(counts[ok])]).astype(np.int64)
+        provenance = provenance_frame(
+            found, offsets, day, is_return=is_return, source=self._source, vintage=self._vintage
+        )
+        with_drops = np.flatnonzero(dropped[ok])
+        notes = np.full(len(found), "", dtype=object)
+        notes[with_drops] = [f"{int(k)} row(s) with an empty {self._value} dropped" for k in dropped[ok][with_drops]]
+        provenance["notes"] = notes
+        table = PriceTable(  # the rows are in (code, day) order already: no second sort
+            symbols=tuple(found),
+            offsets=offsets,
+            day=day,
+            value=value,
+            zero_volume=np.zeros(len(day), dtype=bool),
+            is_return=is_return,
+            provenance=provenance,
+        )
+        return table, failed
+
+    def _warn_units(self, rows: _Rows, units: RowProblem | None) -> None:
         if units is not None:
             warnings.warn(
                 ReturnUnitsWarning(
@@ -243,40 +364,8 @@ class ParquetPrices:
                     column=rows.column(units.row),
                     value=units.value,
                 ),
-                stacklevel=2,
+                stacklevel=4,
             )
-        kept = order.order[~missing[order.order]]
-        codes = rows.codes[kept]
-        counts = np.bincount(codes, minlength=len(wanted))
-        ok = counts > 0
-        failed = {
-            wanted[i]: PriceSourceError(
-                wanted[i], "no data", f"no row of this ticker dated {start}..{end} in {self.description}"
-            )
-            for i in np.flatnonzero(~ok)
-        }
-        found = [wanted[i] for i in np.flatnonzero(ok)]
-        is_return = np.full(len(found), self.kind == "return", dtype=bool)
-        offsets = np.concatenate([[0], np.cumsum(counts[ok])]).astype(np.int64)
-        day = rows.day[kept]
-        provenance = provenance_frame(
-            found, offsets, day, is_return=is_return, source=self._source, vintage=self._vintage
-        )
-        dropped = np.bincount(rows.codes[missing], minlength=len(wanted))[ok]
-        notes = np.full(len(found), "", dtype=object)
-        with_drops = np.flatnonzero(dropped)
-        notes[with_drops] = [f"{int(k)} row(s) with an empty {self._value} dropped" for k in dropped[with_drops]]
-        provenance["notes"] = notes
-        table = PriceTable(  # the rows are in (code, day) order already: no second sort
-            symbols=tuple(found),
-            offsets=offsets,
-            day=day,
-            value=values[kept],
-            zero_volume=np.zeros(len(kept), dtype=bool),
-            is_return=is_return,
-            provenance=provenance,
-        )
-        return table, failed
 
     # ------------------------------------------------------------------ reading
     def _date_filter(self, first: int, last: int) -> Any:
@@ -308,8 +397,12 @@ class ParquetPrices:
             )
         return dates.view(np.int64) // _NS_PER_DAY
 
-    def _read_long(self, wanted: list[str], first: int, last: int) -> _Rows:
-        """The long rows of the tickers ``wanted`` in the range (codes index ``wanted``)."""
+    def _read_long(self, wanted: list[str], first: int, last: int) -> Iterator[_Rows]:
+        """The long rows of the tickers ``wanted`` in the range, one row group at a time, in file order.
+
+        Codes index ``wanted`` (int32), days are int32 day numbers, values float64 (NaN: null); rows of
+        other tickers or dates are dropped.
+        """
         ticker_type = self._dataset.schema.field(self._ticker).type
         if pa.types.is_integer(ticker_type):
             numbers = [int(s) for s in wanted if s.strip().lstrip("-").isdigit()]
@@ -317,20 +410,20 @@ class ParquetPrices:
         else:
             condition = ds.field(self._ticker).isin(pa.array(wanted, type=pa.string()))
         dates = self._date_filter(first, last)
-        read = self._scan([self._date, self._ticker, self._value], condition if dates is None else condition & dates)
-        tickers = read.column(self._ticker)
-        if pa.types.is_dictionary(tickers.type):
-            tickers = tickers.cast(tickers.type.value_type)
-        # one dictionary encoding in Arrow; only the distinct tickers are looked up in Python's hash table
-        encoded = tickers.cast(pa.string()).combine_chunks().dictionary_encode()
-        distinct = pd.Index(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
-        of_distinct = np.asarray(pd.Index(wanted, dtype=object).get_indexer(distinct), dtype=np.int64)
-        index = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-        codes = of_distinct[index]
-        day = self._days(read.column(self._date), lambda k: f"a row of ticker {distinct[index[k]]}")
-        keep = np.flatnonzero((day >= first) & (day <= last) & (codes >= 0))
-        value = _floats(read.column(self._value))
-        return _Rows(codes[keep], day[keep], value[keep], wanted, self._value)
+        lookup = pd.Index(wanted, dtype=object)
+        for read in self._row_groups(
+            [self._date, self._ticker, self._value], condition if dates is None else condition & dates
+        ):
+            tickers = read.column(self._ticker)
+            codes = _ticker_codes(tickers, lookup)
+
+            def where(k: int, names: pa.ChunkedArray = tickers) -> str:
+                return f"a row of ticker {names[k].as_py()}"
+
+            day = self._days(read.column(self._date), where)
+            keep = np.flatnonzero((day >= first) & (day <= last) & (codes >= 0))
+            value = _floats(read.column(self._value))
+            yield _Rows(codes[keep], day[keep].astype(np.int32), value[keep], wanted, self._value)
 
     def _read_wide(self, wanted: list[str], first: int, last: int) -> _Rows:
         """The non-null cells of the columns of the tickers ``wanted`` in the range (codes index ``wanted``)."""
@@ -358,6 +451,23 @@ class ParquetPrices:
         rows, cols = np.nonzero(~np.isnan(matrix))  # row-major: date, then ticker
         code_of = np.asarray(pd.Index(wanted, dtype=object).get_indexer(pd.Index(columns, dtype=object)), np.int64)
         return _Rows(code_of[cols], day[rows], matrix[rows, cols], wanted, None)
+
+    def _row_groups(self, columns: list[str], condition: Any) -> Iterator[pa.Table]:
+        """The ``columns`` of the rows meeting ``condition``, one row group at a time, in file order.
+
+        Row groups whose statistics rule the condition out are skipped; the order is that of a scan of the
+        whole dataset. With a date column of dates the rows of a row group are not filtered one by one (the
+        caller drops the other tickers and dates as it converts them, which costs less); with other date
+        types they are, so that only the rows asked for have their dates parsed and checked.
+        """
+        schema = self._dataset.schema
+        rows = None if pa.types.is_date(schema.field(self._date).type) else condition
+        try:
+            for fragment in self._dataset.get_fragments(filter=condition):
+                for group in fragment.split_by_row_group(filter=condition, schema=schema):
+                    yield group.to_table(schema=schema, columns=columns, filter=rows)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+            raise InputError(f"cannot read the Parquet data ({exc})", path=self.path) from exc
 
     def _scan(self, columns: list[str], condition: Any) -> pa.Table:
         try:
@@ -391,10 +501,13 @@ class ParquetPrices:
 
 @dataclass(frozen=True, eq=False)
 class _Rows:
-    """Rows read: ticker code (into ``wanted``), day number and value (NaN: empty), and how to name one."""
+    """Rows read: ticker code (into ``wanted``), day number and value (NaN: empty), and how to name one.
 
-    codes: IntArray
-    day: IntArray
+    Codes and days are int32 in the pieces a long read keeps (half the memory of int64), int64 when joined.
+    """
+
+    codes: _Ints
+    day: _Ints
     value: FloatArray
     wanted: Sequence[str]
     value_column: str | None  # the long layout's value column; None: wide, the ticker's own column
@@ -406,6 +519,69 @@ class _Rows:
     def column(self, k: int) -> str:
         """The column holding the value of row ``k``."""
         return self.value_column or self.wanted[int(self.codes[k])]
+
+
+def _join(pieces: Sequence[_Rows], wanted: Sequence[str], value_column: str | None) -> _Rows:
+    """Rows read in pieces as one piece (codes and days as int64)."""
+    return _Rows(
+        _concat([p.codes for p in pieces], np.int64),
+        _concat([p.day for p in pieces], np.int64),
+        _concat([p.value for p in pieces], np.float64),
+        wanted,
+        value_column,
+    )
+
+
+def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
+
+
+def _ticker_codes(tickers: pa.ChunkedArray, lookup: pd.Index) -> npt.NDArray[np.int32]:
+    """Position of each row's ticker in ``lookup`` (-1: not there), looking up only the distinct tickers.
+
+    A dictionary column (Parquet's own encoding) gives its codes as they are; other columns (integers,
+    partition values) are dictionary-encoded as text in Arrow first.
+    """
+    parts = []
+    for chunk in tickers.chunks:  # one chunk per row group read
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = chunk.cast(pa.string()).dictionary_encode()
+        distinct = pd.Index(chunk.dictionary.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+        of_distinct = np.append(lookup.get_indexer(distinct), -1).astype(np.int32)  # last slot: a null ticker
+        index = pc.fill_null(chunk.indices, len(distinct)).to_numpy(zero_copy_only=False)
+        parts.append(of_distinct[index])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+
+
+def _ascending_per_code(codes: _Ints, day: _Ints, latest: IntArray) -> bool:
+    """Whether each code's days increase strictly, within these rows and after ``latest`` (updated)."""
+    order, starts, lengths = _code_runs(codes)
+    if order is not None:
+        codes, day = codes[order], day[order]
+    rising = np.ones(len(day), dtype=bool)
+    rising[1:] = day[1:] > day[:-1]
+    rising[starts] = day[starts] > latest[codes[starts]]
+    if not rising.all():
+        return False
+    ends = starts + lengths - 1
+    latest[codes[ends]] = day[ends]
+    return True
+
+
+def _code_runs(codes: _Ints) -> tuple[IntArray | None, IntArray, IntArray]:
+    """The rows grouped by code: an order (None when each code's rows are one run already), run starts, lengths.
+
+    Within a code the rows keep their order (a stable sort); the runs of the grouped rows are one per code.
+    """
+    n = len(codes)
+    starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1 if n else np.empty(0, dtype=np.int64)
+    starts = np.concatenate([[0], starts]).astype(np.int64) if n else starts
+    order = None
+    if len(np.unique(codes[starts])) < len(starts):  # a code in two runs: group them
+        order = np.argsort(codes, kind="stable").astype(np.int64)
+        grouped = codes[order]
+        starts = np.concatenate([[0], np.flatnonzero(grouped[1:] != grouped[:-1]) + 1]).astype(np.int64)
+    return order, starts, np.diff(np.append(starts, n)).astype(np.int64)
 
 
 def _is_text(kind: pa.DataType) -> bool:

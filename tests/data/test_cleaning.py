@@ -190,6 +190,21 @@ class TestUnitsProblem:
         assert "more than 100 % in one day (2 such rows)" in problem.message
         assert "percent" in problem.message
 
+    @pytest.mark.parametrize("seed", range(12))
+    def test_a_subset_with_every_large_return_gives_the_same_answer(self, seed: int) -> None:
+        # Oracle: the check on the whole column; the subset holds the |r| >= 1 rows in order plus a few others.
+        rng = np.random.default_rng(seed)
+        returns = rng.normal(0.0, 0.02, 400)
+        returns[rng.choice(400, 30, replace=False)] = np.nan
+        returns[rng.choice(400, rng.integers(1, 25), replace=False)] = rng.choice([1.0, 1.7, -1.2, 3.0], 1)[0]
+        whole = units_problem(returns)
+        present = ~np.isnan(returns)
+        keep = np.flatnonzero((present & (np.abs(np.where(present, returns, 0.0)) >= 1.0)) | (np.arange(400) % 50 == 0))
+        part = units_problem(returns[keep], n_present=int(present.sum()))
+        assert (whole is None) == (part is None)
+        if whole is not None and part is not None:
+            assert keep[part.row] == whole.row and part.message == whole.message and part.value == whole.value
+
     def test_empty_returns_are_not_counted(self) -> None:
         returns = np.full(40, np.nan)
         returns[:20] = 0.01

@@ -175,6 +175,88 @@ class TestLong:
         np.testing.assert_array_equal(table.value, [0.01, 0.02, -0.005, -0.01])
 
 
+def _random_long(rng: np.random.Generator, layout: str) -> pd.DataFrame:
+    """A ragged long file of up to 8 tickers with empty returns, in ticker-major, date-major or shuffled order."""
+    tickers = [f"T{i}" for i in range(int(rng.integers(1, 9)))]
+    dates = pd.bdate_range("2019-12-16", periods=int(rng.integers(5, 60))).date
+    grid = pd.MultiIndex.from_product([tickers, dates], names=["ticker", "date"]).to_frame(index=False)
+    frame = grid[rng.random(len(grid)) < 0.8].reset_index(drop=True)
+    frame["return"] = np.where(rng.random(len(frame)) < 0.1, np.nan, rng.normal(0.0, 0.02, len(frame)))
+    if layout == "date_major":
+        frame = frame.sort_values(["date", "ticker"])
+    elif layout == "shuffled":
+        frame = frame.iloc[rng.permutation(len(frame))]
+    return frame[["date", "ticker", "return"]].reset_index(drop=True)
+
+
+class TestRowGroups:
+    """The long layout is read one row group at a time; the oracle is pandas reading the whole file at once."""
+
+    @pytest.mark.parametrize("layout", ["ticker_major", "date_major", "shuffled"])
+    @pytest.mark.parametrize("seed", range(5))
+    def test_equals_a_pandas_reading(self, tmp_path: Path, layout: str, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        frame = _random_long(rng, layout)
+        path = _write(tmp_path / "r.parquet", frame, row_group_size=int(rng.integers(1, 40)))
+        names = sorted(set(frame["ticker"]))
+        wanted = [str(t) for t in rng.permutation(names + ["ZZZ"])][: int(rng.integers(1, len(names) + 2))]
+        start = dt.date(2019, 12, 16) + dt.timedelta(days=int(rng.integers(0, 20)))
+        end = start + dt.timedelta(days=int(rng.integers(0, 90)))
+        table, failed = ParquetPrices(path, kind="return").load_table(wanted, start, end)
+
+        read = pd.read_parquet(path)
+        read = read[read["ticker"].isin(wanted) & (read["date"] >= start) & (read["date"] <= end)]
+        empty = read[read["return"].isna()].groupby("ticker").size()
+        read = read.dropna(subset=["return"]).assign(code=lambda f: f["ticker"].map(wanted.index))
+        read = read.sort_values(["code", "date"])
+        symbols = [t for t in wanted if t in set(read["ticker"])]
+        assert table.symbols == tuple(symbols) and sorted(failed) == sorted(set(wanted) - set(symbols))
+        sizes = read.groupby("code").size().to_numpy()
+        np.testing.assert_array_equal(table.offsets, np.concatenate([[0], np.cumsum(sizes)]))
+        days = np.array([_day(str(d)) for d in read["date"]], dtype=np.int64)
+        np.testing.assert_array_equal(table.day, days)
+        np.testing.assert_array_equal(table.value, read["return"].to_numpy())
+        notes = [f"{empty[t]} row(s) with an empty return dropped" if t in empty.index else "" for t in symbols]
+        assert list(table.provenance["notes"]) == notes
+
+    @pytest.mark.parametrize("layout", ["ticker_major", "date_major", "shuffled"])
+    def test_a_duplicate_in_a_later_row_group_names_its_first_repeat(self, tmp_path: Path, layout: str) -> None:
+        rng = np.random.default_rng(11)
+        frame = _random_long(rng, layout).dropna().reset_index(drop=True)
+        repeats = frame.iloc[[3, 1]]  # appended at the end: row 3's key repeats first in file order
+        path = _write(tmp_path / "d.parquet", pd.concat([frame, repeats]), row_group_size=4)
+        with pytest.raises(InputError) as info:
+            ParquetPrices(path, kind="return").load_table(sorted(set(frame["ticker"])), dt.date(2019, 1, 1), END)
+        row = frame.iloc[3]
+        assert f"row dated {row['date']}, ticker {row['ticker']}: duplicate (date, ticker)" in info.value.message
+
+    def test_a_duplicate_across_a_row_group_boundary(self, tmp_path: Path) -> None:
+        dates = pd.to_datetime(["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07", "2020-01-07"]).date
+        frame = pd.DataFrame({"date": dates, "ticker": "AAA", "return": [0.01, 0.02, 0.03, 0.04, 0.05]})
+        path = _write(tmp_path / "d.parquet", frame, row_group_size=4)  # 2020-01-07 ends one group, starts the next
+        with pytest.raises(InputError) as info:
+            ParquetPrices(path, kind="return").load_table(["AAA"], START, END)
+        assert "row dated 2020-01-07, ticker AAA: duplicate (date, ticker)" in info.value.message
+
+    def test_a_bad_date_in_a_later_row_group_comes_before_a_bad_value(self, tmp_path: Path) -> None:
+        # as when the rows are read at once: every date is checked before the values
+        frame = pd.DataFrame(
+            {
+                "date": ["2020-01-02", "2020-01-03", "2020-01-06", "2020-02-30"],
+                "ticker": ["AAA", "AAA", "AAA", "AAA"],
+                "return": [0.01, -3.0, 0.02, 0.01],
+            }
+        )
+        path = _write(tmp_path / "b.parquet", frame, row_group_size=2)
+        with pytest.raises(InputError) as info:
+            ParquetPrices(path, kind="return").load_table(["AAA"], START, END)
+        assert info.value.column == "date" and "not a date" in info.value.message
+        path = _write(tmp_path / "v.parquet", frame.assign(date="2020-01-02").iloc[[1]], row_group_size=2)
+        with pytest.raises(InputError) as info:
+            ParquetPrices(path, kind="return").load_table(["AAA"], START, END)
+        assert info.value.column == "return" and "<= -1" in info.value.message
+
+
 class TestWide:
     def test_equals_the_long_layout(self, tmp_path: Path) -> None:
         frame = pd.DataFrame(
@@ -286,10 +368,12 @@ class TestBadInput:
             ParquetPrices(tmp_path / "none.parquet")
         assert "not found" in info.value.message
 
-    def test_percent_returns_warn(self, tmp_path: Path) -> None:
+    @pytest.mark.parametrize("row_group_size", [None, 5])
+    def test_percent_returns_warn(self, tmp_path: Path, row_group_size: int | None) -> None:
         dates = pd.bdate_range("2020-01-02", periods=12).date
         values = [0.4, 1.2, -0.3, 2.5, 1.0, 0.2, 0.9, 3.1, 0.1, -0.8, 0.5, 0.6]  # 4 of 12 with |r| >= 1
-        path = _write(tmp_path / "pct.parquet", pd.DataFrame({"date": dates, "ticker": "AAA", "return": values}))
+        frame = pd.DataFrame({"date": dates, "ticker": "AAA", "return": values})
+        path = _write(tmp_path / "pct.parquet", frame, row_group_size=row_group_size)
         with pytest.warns(ReturnUnitsWarning) as record:
             ParquetPrices(path, kind="return").load_table(["AAA"], START, END)
         warning = record[0].message

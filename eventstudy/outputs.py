@@ -9,7 +9,9 @@ A Parquet table is a folder ``<name>.parquet/`` of files ``part-<bb>.parquet``, 
 the rows of one event id (``group`` for ``tests``) always fall in the same bucket, ``bb`` =
 a fixed hash of the key modulo :data:`PARQUET_BUCKETS`, so a reader can take one event's rows from one file
 and a writer can produce the buckets independently. Within a file the rows keep the table's order. Read the
-whole table back with ``pandas.read_parquet("<name>.parquet")``. Date columns are Parquet dates, instants
+whole table back with ``pandas.read_parquet("<name>.parquet")`` (rows then come bucket by bucket). Text
+columns are written dictionary-encoded and without the Arrow schema, so they read back as text (not as
+categories). Date columns are Parquet dates, instants
 (time-zone aware columns) timestamps in UTC; the CSV writes them as ``YYYY-MM-DD`` and ISO 8601 text.
 
 Every table appears atomically: a CSV file or a Parquet folder is written under a hidden temporary name in

@@ -352,7 +352,10 @@ class StudyResult:
         """Aggregated test statistics: one row per group, scope, day or window, and test.
 
         ``p_holm`` and ``p_bh`` are Holm and Benjamini-Hochberg adjusted p-values within the family of
-        ``conventions.adjust_family`` (one test and group, across its days or its CAR windows).
+        ``conventions.adjust_family`` (one test and group, across its days or its CAR windows). Built from
+        the blocks' arrays: the text columns are their labels gathered by integer code
+        (:func:`text_column`) and the Holm/BH families found from the same codes
+        (:func:`eventstudy.inference.adjust.adjust_coded`).
         """
         table = self.test_table
         days = self.panel.event_days

@@ -101,6 +101,16 @@ class TestWriteTables:
                 assert seen.setdefault(event, f.name) == f.name
         assert len(seen) == 200
 
+    def test_text_columns_read_back_as_the_frames_text(self, tmp_path: Path) -> None:
+        # written dictionary-encoded without the Arrow schema: read back as text, not as categories
+        frame = _car(30)
+        write_tables({"car": frame}, tmp_path, "parquet")
+        back = pd.read_parquet(tmp_path / "car.parquet").sort_values("df", ignore_index=True)
+        assert back["event_id"].dtype == frame["event_id"].dtype and back["ticker"].dtype == frame["ticker"].dtype
+        pd.testing.assert_frame_equal(back[["event_id", "ticker"]], frame[["event_id", "ticker"]])
+        for part in (tmp_path / "car.parquet").glob("part-*.parquet"):
+            assert not str(pq.read_schema(part).field("event_id").type).startswith("dictionary")
+
     def test_buckets_are_fixed_and_in_range(self) -> None:
         keys = pd.Series(["ev1", "ev2", "ev1", "x"])
         first, again = bucket_of(keys), bucket_of(keys.iloc[::-1].reset_index(drop=True))

@@ -11,7 +11,14 @@ import pytest
 import statsmodels.api as sm
 
 import eventstudy as es
-from eventstudy.results import ABNORMAL_RETURN_COLUMNS, CAR_COLUMNS, PARAMETER_COLUMNS, TEST_COLUMNS
+from eventstudy.results import (
+    ABNORMAL_RETURN_COLUMNS,
+    CAR_COLUMNS,
+    PARAMETER_COLUMNS,
+    TEST_COLUMNS,
+    factorized,
+    text_column,
+)
 
 SESSIONS = pd.bdate_range("2022-01-03", periods=330)
 
@@ -217,3 +224,12 @@ def test_report_notes_state_the_adjustment_family_in_force(result: es.StudyResul
     pair = pair[pair["group"] != "all"].sort_values("p_value")
     p1, p2 = pair["p_value"]
     np.testing.assert_allclose(pair["p_holm"], [min(1.0, 2 * p1), min(1.0, max(2 * p1, p2))], rtol=1e-12)
+
+
+def test_text_column_equals_the_gathered_labels() -> None:
+    labels = ("all", "E1", "", "E 2")
+    codes = np.array([1, 1, 0, 3, 2, 1], dtype=np.int64)
+    expected = pd.Series(np.array(labels, dtype=object)[codes])  # pandas infers the text dtype itself
+    pd.testing.assert_series_equal(pd.Series(text_column(labels, codes)), expected)
+    uniques, back = factorized(np.array(["b", "a", "b", "", "a"], dtype=object))
+    assert list(uniques) == ["b", "a", ""] and back.tolist() == [0, 1, 0, 2, 1]

@@ -3,12 +3,14 @@
 :func:`adjust_families` is the one implementation of both procedures: every family at once, grouped by
 one sort of the family codes, each family's p-values sorted and the running maximum (Holm) or minimum
 (Benjamini-Hochberg) taken within it, with no loop over families. :func:`adjust_pvalues` applies it to
-the rows of an array and :func:`add_adjusted_pvalues` adds the columns ``p_holm`` and ``p_bh`` to the
-tidy ``tests`` frame. With ``adjust_family = "days"`` a family is one (test, group, scope): all
-event-window days of that test and group (day scope), or all its CAR windows (window scope). With
-``"events"`` a family is one (test, scope, day or window) across the event groups; the pooled group
-``all`` stays outside, and the user's groups form a family of their own. The family in words is
-:data:`eventstudy.conventions.ADJUST_FAMILY_TEXT`, for results and reports.
+the rows of an array; :func:`adjust_coded` finds the families of the rows of a tests frame from integer
+codes of its key columns (the study builds them from its test blocks, no text compared), and
+:func:`add_adjusted_pvalues` adds the columns ``p_holm`` and ``p_bh`` to a tidy ``tests`` frame through it.
+With ``adjust_family = "days"`` a family is one (test, group, scope): all event-window days of that test
+and group (day scope), or all its CAR windows (window scope). With ``"events"`` a family is one (test,
+scope, day or window) across the event groups; the pooled group ``all`` stays outside, and the user's
+groups form a family of their own. The family in words is :data:`eventstudy.conventions.ADJUST_FAMILY_TEXT`,
+for results and reports.
 """
 
 from __future__ import annotations

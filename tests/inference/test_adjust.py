@@ -8,7 +8,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 
 from eventstudy.conventions import ADJUST_FAMILY_TEXT
-from eventstudy.inference.adjust import add_adjusted_pvalues, adjust_pvalues
+from eventstudy.inference.adjust import add_adjusted_pvalues, adjust_coded, adjust_pvalues
 
 SM_METHOD = {"holm": "holm", "bh": "fdr_bh"}
 
@@ -170,3 +170,41 @@ def test_events_family_adjusts_across_event_groups_only() -> None:
         np.testing.assert_allclose(events["p_bh"], multipletests(events["p_value"], method="fdr_bh")[1], rtol=1e-12)
         pooled = out[(out.window_start == day) & (out.group == "all")]
         np.testing.assert_allclose(pooled["p_holm"], pooled["p_value"])  # a family of one
+
+
+@pytest.mark.parametrize("family", ["days", "events"])
+def test_coded_families_match_statsmodels_per_family(family: str) -> None:
+    # families spelled out by hand from the key columns, each adjusted by statsmodels on its own
+    rng = np.random.default_rng(8)
+    n = 400
+    keys = {
+        "test": rng.integers(0, 3, n),
+        "group": rng.integers(0, 9, n),
+        "scope": rng.integers(0, 2, n),
+        "window_start": rng.integers(0, 4, n),
+        "window_end": rng.integers(0, 2, n),
+    }
+    role = np.where(keys["group"] == 0, 0, np.where(keys["group"] < 3, 1, 2))  # all, two user groups, events
+    p = rng.uniform(0, 0.3, n) ** 2
+    p[rng.choice(n, 30, replace=False)] = np.nan
+    p[5] = p[6]  # a tie
+    holm, bh = adjust_coded(p, family, keys, role)
+    if family == "days":
+        label = [(keys["test"][i], keys["group"][i], keys["scope"][i]) for i in range(n)]
+    else:
+        pooled = [i if role[i] == 0 else -int(role[i]) for i in range(n)]  # each "all" row alone
+        label = [
+            (keys["test"][i], keys["scope"][i], keys["window_start"][i], keys["window_end"][i], pooled[i])
+            for i in range(n)
+        ]
+    assert np.isnan(holm[np.isnan(p)]).all() and np.isnan(bh[np.isnan(p)]).all()
+    for member in set(label):
+        rows = np.array([i for i in range(n) if label[i] == member and np.isfinite(p[i])], dtype=np.int64)
+        if len(rows):
+            np.testing.assert_array_equal(holm[rows], multipletests(p[rows], method="holm")[1])
+            np.testing.assert_array_equal(bh[rows], multipletests(p[rows], method="fdr_bh")[1])
+
+
+def test_coded_rejects_an_unknown_family() -> None:
+    with pytest.raises(ValueError, match="adjust_family"):
+        adjust_coded(np.array([0.1]), "tickers", {}, np.array([2]))

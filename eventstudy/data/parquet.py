@@ -260,60 +260,42 @@ class ParquetPrices:
     ) -> tuple[PriceTable, dict[str, PriceSourceError]]:
         """Read the long rows one row group at a time and place them in the table without sorting.
 
-        Each row group's rows are checked as they are read and kept compact (int32 codes and days, float64
-        values); the first bad value (in the order of the file) raises once every date has been read, as
-        when the rows were read in one piece. When every ticker's rows come in increasing date order (a
-        file sorted by ticker and date, or by date and ticker: checked in O(n)), the (ticker, date) order of
-        the table is the ticker order of the rows read, so each row group is scattered into its place and
-        freed; otherwise the rows are joined and sorted (:meth:`_table`).
+        A first pass reads the tickers and dates only (checking the dates): how many rows each ticker has,
+        and whether each ticker's dates rise strictly (a file sorted by ticker and date, or by date and
+        ticker; checked in O(n)). Then the (ticker, date) order of the table is the ticker order of the rows
+        read, so a second pass checks each row group's values and places them in the table, and nothing
+        larger than a row group is held besides the table. Otherwise (or with a duplicate) the rows are read
+        at once and sorted (:meth:`_table`). Either way the checks and their order are those of one read:
+        dates, then values (the first bad one in file order), duplicates, units.
         """
         n_codes = len(wanted)
-        pieces: list[_Rows] = []
         latest = np.full(n_codes, np.iinfo(np.int64).min, dtype=np.int64)  # each ticker's last day read
-        in_order = True
         counts = np.zeros(n_codes, dtype=np.int64)
+        in_order = True
+        for rows in self._read_long(wanted, first, last, values=False):
+            counts += np.bincount(rows.codes, minlength=n_codes)
+            in_order = in_order and _ascending_per_code(rows.codes, rows.day, latest)
+        if not in_order:
+            return self._table(_join(list(self._read_long(wanted, first, last)), wanted, self._value), start, end)
+        day = np.empty(int(counts.sum()), dtype=np.int64)
+        value = np.empty(len(day), dtype=np.float64)
+        filled = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)  # next free row of each code
         dropped = np.zeros(n_codes, dtype=np.int64)
         large: list[_Rows] = []  # the returns with |r| >= 1, for the units check
-        n_present = 0
-        bad: tuple[_Rows, RowProblem] | None = None
         for rows in self._read_long(wanted, first, last):
             values, missing, problem = parse_values(pd.Series(rows.value), self.kind)
-            if bad is None and problem is not None:
-                bad = (rows, problem)
-            in_order = in_order and _ascending_per_code(rows.codes, rows.day, latest)
-            present = ~missing
-            counts += np.bincount(rows.codes[present], minlength=n_codes)
+            self._check(problem, rows)
             dropped += np.bincount(rows.codes[missing], minlength=n_codes)
-            n_present += int(present.sum())
-            big = np.flatnonzero(present & (np.abs(np.where(present, values, 0.0)) >= 1.0))
+            big = np.flatnonzero(~missing & (np.abs(np.where(missing, 0.0, values)) >= 1.0))
             large.append(_Rows(rows.codes[big], rows.day[big], values[big], wanted, self._value))
-            pieces.append(_Rows(rows.codes, rows.day, values, wanted, self._value))
-        if bad is not None:
-            self._check(bad[1], bad[0])
-        if not in_order:
-            return self._table(_join(pieces, wanted, self._value), start, end)
+            _place(rows.codes, rows.day, values, filled, day, value)
         if self.kind == "return":
             big_rows = _join(large, wanted, self._value)
-            self._warn_units(big_rows, units_problem(big_rows.value, n_present=n_present))
-        total = int(counts.sum())
-        day = np.empty(total, dtype=np.int64)
-        value = np.empty(total, dtype=np.float64)
-        filled = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)  # next free row of each code
-        pieces.reverse()
-        while pieces:  # each row group freed once placed: the table grows as the rows read shrink
-            rows = pieces.pop()
-            empty = np.isnan(rows.value)
-            codes, days, values = rows.codes, rows.day, rows.value
-            if empty.any():
-                codes, days, values = codes[~empty], days[~empty], values[~empty]
-            order, starts, lengths = _code_runs(codes)
-            if order is not None:
-                codes, days, values = codes[order], days[order], values[order]
-            run_codes = codes[starts]
-            place = np.repeat(filled[run_codes] - starts, lengths) + np.arange(len(codes), dtype=np.int64)
-            day[place] = days
-            value[place] = values
-            filled[run_codes] += lengths  # one run per code: no repeated index
+            self._warn_units(big_rows, units_problem(big_rows.value, n_present=len(day) - int(dropped.sum())))
+        if dropped.any():  # the empty values were placed too: drop them (the order stays)
+            present = ~np.isnan(value)
+            day, value = day[present], value[present]
+        counts -= dropped
         return self._tabulate(wanted, counts, dropped, day, value, start, end)
 
     def _tabulate(
@@ -397,11 +379,11 @@ class ParquetPrices:
             )
         return dates.view(np.int64) // _NS_PER_DAY
 
-    def _read_long(self, wanted: list[str], first: int, last: int) -> Iterator[_Rows]:
+    def _read_long(self, wanted: list[str], first: int, last: int, *, values: bool = True) -> Iterator[_Rows]:
         """The long rows of the tickers ``wanted`` in the range, one row group at a time, in file order.
 
-        Codes index ``wanted`` (int32), days are int32 day numbers, values float64 (NaN: null); rows of
-        other tickers or dates are dropped.
+        Codes index ``wanted`` (int32), days are int32 day numbers, values float64 (NaN: null; empty when
+        ``values`` is False: the value column is then not read); rows of other tickers or dates are dropped.
         """
         ticker_type = self._dataset.schema.field(self._ticker).type
         if pa.types.is_integer(ticker_type):
@@ -411,9 +393,8 @@ class ParquetPrices:
             condition = ds.field(self._ticker).isin(pa.array(wanted, type=pa.string()))
         dates = self._date_filter(first, last)
         lookup = pd.Index(wanted, dtype=object)
-        for read in self._row_groups(
-            [self._date, self._ticker, self._value], condition if dates is None else condition & dates
-        ):
+        columns = [self._date, self._ticker, self._value] if values else [self._date, self._ticker]
+        for read in self._row_groups(columns, condition if dates is None else condition & dates):
             tickers = read.column(self._ticker)
             codes = _ticker_codes(tickers, lookup)
 
@@ -422,8 +403,8 @@ class ParquetPrices:
 
             day = self._days(read.column(self._date), where)
             keep = np.flatnonzero((day >= first) & (day <= last) & (codes >= 0))
-            value = _floats(read.column(self._value))
-            yield _Rows(codes[keep], day[keep].astype(np.int32), value[keep], wanted, self._value)
+            value = _floats(read.column(self._value))[keep] if values else np.empty(0)
+            yield _Rows(codes[keep], day[keep].astype(np.int32), value, wanted, self._value)
 
     def _read_wide(self, wanted: list[str], first: int, last: int) -> _Rows:
         """The non-null cells of the columns of the tickers ``wanted`` in the range (codes index ``wanted``)."""
@@ -551,6 +532,22 @@ def _ticker_codes(tickers: pa.ChunkedArray, lookup: pd.Index) -> npt.NDArray[np.
         index = pc.fill_null(chunk.indices, len(distinct)).to_numpy(zero_copy_only=False)
         parts.append(of_distinct[index])
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+
+
+def _place(codes: _Ints, days: _Ints, values: FloatArray, filled: IntArray, day: IntArray, value: FloatArray) -> None:
+    """Write rows into the table's arrays at the next free rows of their codes (``filled``, advanced).
+
+    Within a code the rows keep their order, so the table is in (code, day) order when each code's rows
+    come in rising date order.
+    """
+    order, starts, lengths = _code_runs(codes)
+    if order is not None:
+        codes, days, values = codes[order], days[order], values[order]
+    run_codes = codes[starts]
+    place = np.repeat(filled[run_codes] - starts, lengths) + np.arange(len(codes), dtype=np.int64)
+    day[place] = days
+    value[place] = values
+    filled[run_codes] += lengths  # one run per code: no repeated index
 
 
 def _ascending_per_code(codes: _Ints, day: _Ints, latest: IntArray) -> bool:

@@ -402,9 +402,12 @@ class ParquetPrices:
                 return f"a row of ticker {names[k].as_py()}"
 
             day = self._days(read.column(self._date), where)
-            keep = np.flatnonzero((day >= first) & (day <= last) & (codes >= 0))
-            value = _floats(read.column(self._value))[keep] if values else np.empty(0)
-            yield _Rows(codes[keep], day[keep].astype(np.int32), value, wanted, self._value)
+            value = _floats(read.column(self._value)) if values else np.empty(0)
+            inside = (day >= first) & (day <= last) & (codes >= 0)
+            if not inside.all():  # else no copy: the whole row group is wanted
+                keep = np.flatnonzero(inside)
+                codes, day, value = codes[keep], day[keep], value[keep] if values else value
+            yield _Rows(codes, day.astype(np.int32), value, wanted, self._value)
 
     def _read_wide(self, wanted: list[str], first: int, last: int) -> _Rows:
         """The non-null cells of the columns of the tickers ``wanted`` in the range (codes index ``wanted``)."""

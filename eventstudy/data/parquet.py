@@ -507,17 +507,14 @@ class _Rows:
 
 def _join(pieces: Sequence[_Rows], wanted: Sequence[str], value_column: str | None) -> _Rows:
     """Rows read in pieces as one piece (codes and days as int64)."""
+    parts = list(pieces) or [_Rows(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), wanted, value_column)]
     return _Rows(
-        _concat([p.codes for p in pieces], np.int64),
-        _concat([p.day for p in pieces], np.int64),
-        _concat([p.value for p in pieces], np.float64),
+        np.concatenate([p.codes for p in parts]).astype(np.int64),
+        np.concatenate([p.day for p in parts]).astype(np.int64),
+        np.concatenate([p.value for p in parts]).astype(np.float64),
         wanted,
         value_column,
     )
-
-
-def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
 
 
 def _ticker_codes(tickers: pa.ChunkedArray, lookup: pd.Index) -> npt.NDArray[np.int32]:

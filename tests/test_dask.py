@@ -34,8 +34,8 @@ else:
     import dask
 
 # A hung gather must fail its test, not stall the suite (seen once under heavy load); the cluster's start-up
-# counts towards the first test that uses it.
-pytestmark = pytest.mark.timeout(300)
+# counts towards the first test that uses it. Slow: a cluster of processes starts (CI runs them all).
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 
 @pytest.fixture(scope="session")

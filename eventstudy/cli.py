@@ -475,7 +475,6 @@ def run_summary(n_firm_events: int, n_events: int, firm_events: pd.DataFrame, ex
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from eventstudy.grouping import group_by, read_groups
-    from eventstudy.report import write_report
     from eventstudy.spec import DEFAULT_CAR_WINDOWS, resolve_conventions
     from eventstudy.study import EventStudy
 
@@ -517,7 +516,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     result = study.run(progress=say)
     paths = result.write_tables(out, args.output_format)
-    report_paths = write_report(result, out, formats=formats, progress=say) if formats else []
+    report_paths = []
+    if formats:  # the report modules (matplotlib, reportlab) are imported only when a report is asked for
+        from eventstudy.report import write_report
+
+        report_paths = write_report(result, out, formats=formats, progress=say)
     paths += report_paths
     if not args.quiet:
         n_events = result.panel.pairs["event_id"].nunique()

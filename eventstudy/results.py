@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from eventstudy import _kernels as kn
 from eventstudy._frozen import cached_frame, frame_fields, freeze_arrays
@@ -288,7 +288,7 @@ class StudyResult:
         cum, var = fit.cars(days, [(int(days[0]), int(d)) for d in days], self.spec.conventions)
         se = np.sqrt(var)
         with np.errstate(invalid="ignore"):
-            q = stats.t.ppf(0.975, np.where(fit.df > 0, fit.df, np.nan))[:, None]
+            q = special.stdtrit(np.where(fit.df > 0, fit.df, np.nan), 0.975)[:, None]  # the t quantile, as stats.t.ppf
         frame = pd.DataFrame(
             {
                 "event_id": np.repeat(self.panel.pairs["event_id"].to_numpy(), w),

@@ -16,7 +16,6 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from scipy import stats
 
 from eventstudy import _kernels as kn
 from eventstudy._typing import FloatArray, IntArray
@@ -46,6 +45,8 @@ def average_ranks(values: FloatArray) -> FloatArray:
     """
     if values.size == 0:
         return np.full(values.shape, np.nan)
+    from scipy import stats  # scipy.stats costs ~0.6 s to import: only when a rank test runs
+
     return np.asarray(stats.rankdata(values, axis=-1, nan_policy="omit"), dtype=np.float64)
 
 

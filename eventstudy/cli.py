@@ -26,6 +26,7 @@ from eventstudy._typing import Window
 from eventstudy.errors import EventStudyError, EventStudyWarning, InputError
 from eventstudy.executors import EXECUTORS, get_executor
 from eventstudy.outputs import LARGE_TABLE_ROWS, OUTPUT_FORMATS
+from eventstudy.spec import EVENT_TESTS, EVENT_TESTS_AUTO_LIMIT
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,6 +54,7 @@ OPTION_OF_SETTING = {
     "tests": "--tests",
     "groups": "--groups",
     "chunk_size": "--chunk-size",
+    "event_tests": "--event-tests",
     "executor": "--executor",
     "workers": "--workers",
     "scheduler": "--scheduler",
@@ -226,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEST,...",
         help="aggregate tests to compute, comma-separated (default: every registered test; a few names make a "
         "large study faster)",
+    )
+    run.add_argument(
+        "--event-tests",
+        default="auto",
+        choices=EVENT_TESTS,
+        help="which events get their own rows of tests besides all and the groups: every event, only events of two "
+        f"or more firm-events (multi_firm), or none; auto (default): every event up to {EVENT_TESTS_AUTO_LIMIT:,} "
+        "events, multi_firm above (a single firm-event's own t is in car and abnormal_returns)",
     )
     run.add_argument(
         "--chunk-size",
@@ -513,6 +523,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=None if not args.quiet else False,
         executor=get_executor(args.executor, workers=args.workers, address=args.scheduler),
         **({} if args.chunk_size is None else {"chunk_size": args.chunk_size}),
+        event_tests=args.event_tests,
     )
     result = study.run(progress=say)
     paths = result.write_tables(out, args.output_format)

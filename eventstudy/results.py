@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -168,6 +168,10 @@ class StudyResult:
     group_differences
         Between-group difference tests of the CARs (:func:`eventstudy.inference.groups.group_differences`);
         no rows without the user's groups.
+    event_tests
+        Which events have their own rows in ``tests`` (``spec.event_tests`` resolved by the study's size,
+        :func:`eventstudy.spec.resolve_event_tests`): ``"all"``, ``"multi_firm"`` (events of two or more
+        firm-events) or ``"none"``.
     """
 
     spec: StudySpec
@@ -185,6 +189,7 @@ class StudyResult:
     group_differences: pd.DataFrame
     title: str = "Event study"
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    event_tests: Literal["all", "multi_firm", "none"] = "all"
 
     def __post_init__(self) -> None:
         freeze_arrays(self, *(block for _, _, block in self.test_table.blocks))

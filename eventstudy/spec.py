@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,35 @@ DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5,
 
 MAX_OFFSET = 5_000
 """Largest distance from day 0, in trading days (about 20 years), that any window may reach."""
+
+EventTests = Literal["auto", "all", "multi_firm", "none"]
+EVENT_TESTS: tuple[EventTests, ...] = ("auto", "all", "multi_firm", "none")
+"""Choices of ``event_tests``: which events get their own rows of tests (besides ``all`` and the user's groups)."""
+
+EVENT_TESTS_AUTO_LIMIT = 10_000
+"""Under ``event_tests="auto"``, a study of more events than this tests only events of two or more firm-events."""
+
+EVENT_TESTS_TEXT: Mapping[str, str] = {
+    "auto": f"every event in a study of up to {EVENT_TESTS_AUTO_LIMIT:,} events; above that, only events of two or "
+    "more firm-events",
+    "all": "every event",
+    "multi_firm": "only events of two or more firm-events",
+    "none": "none (only all and the user's groups)",
+}
+
+
+def resolve_event_tests(choice: EventTests, n_events: int) -> Literal["all", "multi_firm", "none"]:
+    """The per-event tests in force for a study of ``n_events`` events (``"auto"`` resolved by its size).
+
+    A single firm-event's own inference is its AR and CAR t in ``abnormal_returns`` and ``car``; as an event
+    of its own it adds one row per test, day and window whose pooled statistics are mostly undefined
+    (cross-sectional tests need two firm-events), which at 10^6 one-firm events is a table of tens of
+    millions of rows. ``"auto"`` keeps them for studies a person reads (up to
+    :data:`EVENT_TESTS_AUTO_LIMIT` events) and drops them above.
+    """
+    if choice == "auto":
+        return "all" if n_events <= EVENT_TESTS_AUTO_LIMIT else "multi_firm"
+    return choice
 
 
 def window_text(window: Window) -> str:
@@ -175,7 +204,8 @@ class StudySpec:
     where it came from. The return alignment is the conventions' ``alignment`` knob.
 
     ``grouping`` defines the user's groups (None: only ``all`` and the events); ``selection`` states in
-    words which events of the file were selected (``""``: all).
+    words which events of the file were selected (``""``: all); ``event_tests`` which events get their own
+    test rows (:func:`resolve_event_tests`).
     """
 
     model: str = "market"
@@ -189,6 +219,7 @@ class StudySpec:
     data_source: str = ""
     grouping: Grouping | None = None
     selection: str = ""
+    event_tests: EventTests = "auto"
     return_type_from_profile: bool = field(default=False, init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -201,6 +232,12 @@ class StudySpec:
         if self.return_type is None:
             object.__setattr__(self, "return_type", self.conventions.return_type)
             object.__setattr__(self, "return_type_from_profile", True)
+        if self.event_tests not in EVENT_TESTS:
+            raise InputError(
+                f"event_tests must be one of {', '.join(EVENT_TESTS)}, got {self.event_tests!r}",
+                parameter="event_tests",
+                value=self.event_tests,
+            )
         for name in ("estimation_window", "event_window"):
             object.__setattr__(self, name, _check_window(getattr(self, name), name))
         try:
@@ -297,6 +334,7 @@ class StudySpec:
             "first session on or after the date; moved to the next price row when the calendar day has none",
             "prices": self.data_source,
             "groups": "none" if self.grouping is None else self.grouping.describe(),
+            "per-event tests": EVENT_TESTS_TEXT[self.event_tests],
         }
         if self.selection:
             out["events"] = self.selection
@@ -323,10 +361,15 @@ def as_window(window: object) -> Window:
 
 __all__ = [
     "DEFAULT_CAR_WINDOWS",
+    "EVENT_TESTS",
+    "EVENT_TESTS_AUTO_LIMIT",
+    "EVENT_TESTS_TEXT",
     "MAX_OFFSET",
+    "EventTests",
     "StudySpec",
     "as_window",
     "knob_names",
     "resolve_conventions",
+    "resolve_event_tests",
     "window_text",
 ]

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eventstudy._typing import DateLike, Window
+from eventstudy._typing import DateLike, IntArray, Window
 from eventstudy.calendars import calendar_day_zero, resolve_day_zero
 from eventstudy.conventions import Conventions
 from eventstudy.data.series import PriceSource, TableSource
@@ -50,7 +50,14 @@ from eventstudy.results import (
     StudyResult,
 )
 from eventstudy.returns import ReturnPanel, ReturnType
-from eventstudy.spec import DEFAULT_CAR_WINDOWS, StudySpec, as_window, resolve_conventions
+from eventstudy.spec import (
+    DEFAULT_CAR_WINDOWS,
+    EventTests,
+    StudySpec,
+    as_window,
+    resolve_conventions,
+    resolve_event_tests,
+)
 from eventstudy.symbols import exchange_for
 
 
@@ -151,6 +158,7 @@ class EventStudy:
         executor: str | Executor = "serial",
         workers: int | None = None,
         keep_estimation: bool = False,
+        event_tests: EventTests = "auto",
     ) -> None:
         self.events = tuple(events)
         if not self.events:
@@ -172,6 +180,7 @@ class EventStudy:
             data_source=getattr(prices, "description", type(prices).__name__),
             grouping=grouping,
             selection=selection,
+            event_tests=event_tests,
         )
         self.progress = progress
         self.title = title or "Event study"
@@ -327,10 +336,12 @@ class EventStudy:
         pooled = firm_events["pooled"].to_numpy(dtype=bool)
         codes, labels = pd.factorize(panel.pairs["event_id"], sort=False)
         data = inference_data(panel, fit, car_values, car_var, spec.car_windows, conv, _markets(panel.pairs["ticker"]))
-        n_groups = 1 + len(group_labels) + len(labels)
+        event_tests = resolve_event_tests(spec.event_tests, len(labels))
+        event_rows = _tested_event_rows(codes, len(labels), event_tests)
+        n_tested = len(labels) if event_rows is None else len(np.unique(codes[event_rows]))
         say(
-            f"tests: {len(get_tests(spec.tests))} tests for {n_groups} groups ({len(pooled)} firm-events, "
-            f"{int(pooled.sum())} pooled)"
+            f"tests: {len(get_tests(spec.tests))} tests for {1 + len(group_labels) + n_tested} groups "
+            f"({len(pooled)} firm-events, {int(pooled.sum())} pooled)"
         )
         table = run_tests(
             data,
@@ -340,6 +351,7 @@ class EventStudy:
             pooled=pooled,
             group_codes=group_codes,
             group_labels=group_labels,
+            event_rows=event_rows,
         )
         differences = group_differences(
             car_values, np.where(pooled, group_codes, -1), group_labels, spec.car_windows, data.keys, conv
@@ -366,6 +378,7 @@ class EventStudy:
             firm_events=firm_events[list(FIRM_EVENT_COLUMNS)],
             group_differences=differences,
             title=self.title,
+            event_tests=event_tests,
         )
 
     def _firm_events(self, days: pd.DataFrame, panel: ReturnPanel, estimation_dates: np.ndarray) -> pd.DataFrame:
@@ -455,6 +468,15 @@ class EventStudy:
         for column in ("overlaps", "estimation_confounders"):
             days[column] = key.map(flags[column]).fillna("").to_numpy(dtype=object)
         return days
+
+
+def _tested_event_rows(codes: IntArray, n_events: int, event_tests: str) -> IntArray | None:
+    """Firm-events whose events get their own tests: all (None), those of events of >= 2 firm-events, or none."""
+    if event_tests == "all":
+        return None
+    if event_tests == "none":
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.bincount(codes, minlength=n_events)[codes] >= 2)
 
 
 def _silent(message: str) -> None:

@@ -258,6 +258,16 @@ def _largest(frame: pd.DataFrame, window: Window, key: str, value: str, limit: i
     return set(keys[order[:limit]])
 
 
+def _event_tests_note(untested: int, n_events: int, rule: str) -> str:
+    """The note on events without tests of their own (``""`` when there are none)."""
+    if not untested:
+        return ""
+    return (
+        f"{fmt_int(untested)} of {fmt_int(n_events)} events have no tests of their own (per-event tests: {rule}); "
+        "their firm-events count in the pooled rows, and a single firm-event's own t is in the CARs by firm."
+    )
+
+
 def _firm_events(result: SummarizableResult) -> pd.DataFrame:
     """``result.firm_events`` with day 0 as a date and the text columns without missing values."""
     firm = result.firm_events
@@ -388,6 +398,9 @@ class Summary:
     cross_correlation_note
         :data:`~eventstudy.inference.base.CROSS_CORRELATION_NOT_COMPUTED` when the study's tests
         (``result.settings["tests"]``) include no Kolari-Pynnönen test, so that it has no r̄ table; else ``""``.
+    event_tests_note
+        How many estimated events have no test rows of their own, and why (the ``per-event tests`` setting,
+        :func:`eventstudy.spec.resolve_event_tests`); ``""`` when every event has them.
     """
 
     title: str
@@ -408,6 +421,7 @@ class Summary:
     car_file: str = "car.csv"
     tests_file: str = "tests.csv"
     cross_correlation_note: str = ""
+    event_tests_note: str = ""
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -568,6 +582,9 @@ class Summary:
             cross_correlation_note=CROSS_CORRELATION_NOT_COMPUTED
             if tested and not needs_cross_correlation(tested)
             else "",
+            event_tests_note=_event_tests_note(
+                len(estimated - set(tests["group"])), len(estimated), settings.get("per-event tests", "")
+            ),
         )
 
     # ------------------------------------------------------------------ numbers
@@ -703,6 +720,8 @@ class Summary:
         )
         if self.cross_correlation_note:
             notes.append(f"{self.cross_correlation_note}.")
+        if self.event_tests_note:
+            notes.append(self.event_tests_note)
         return tuple(notes)
 
     def primary_text(self) -> str:

@@ -12,7 +12,9 @@ their difference tests (against scipy on the result's own CARs), event selection
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -763,3 +765,69 @@ class TestLoadPrices:
         assert prov["source"].tolist() == ["memory", "memory", ""]
         assert prov["notes"].iloc[2] == "no data: not in the synthetic set"
         assert pd.isna(prov["first_date"].iloc[2])
+
+
+# ---------------------------------------------------------------------------------------- per-event tests
+RunCli = Callable[..., Any]
+EVENT_TEST_EVENTS = [
+    _event("solo", "2021-03-01", ("A",)),
+    _event("pair", "2021-04-01", ("A", "B")),
+    _event("trio", "2021-05-03", ("A", "B", "C")),
+    _event("solo2", "2021-06-01", ("B",)),
+]
+EVENT_TEST_NAMES = ["cross_sectional_t", "patell_z", "bmp_t", "sign", "bootstrap_caar"]
+
+
+@pytest.fixture(scope="module")
+def every_event(prices: MemoryPrices) -> StudyResult:
+    return _run(EVENT_TEST_EVENTS, prices, tests=EVENT_TEST_NAMES, event_tests="all")
+
+
+class TestEventTests:
+    """``event_tests`` drops rows of the tests table and nothing else: what stays is what ``"all"`` computes."""
+
+    @pytest.mark.parametrize(
+        ("choice", "groups"), [("multi_firm", {"all", "pair", "trio"}), ("none", {"all"}), ("all", None)]
+    )
+    def test_rows_kept_equal_those_of_every_event(
+        self, prices: MemoryPrices, every_event: StudyResult, choice: str, groups: set[str] | None
+    ) -> None:
+        result = _run(EVENT_TEST_EVENTS, prices, tests=EVENT_TEST_NAMES, event_tests=choice)
+        assert result.event_tests == choice
+        expected = every_event.tests
+        if groups is not None:
+            expected = expected[expected["group"].isin(groups)].reset_index(drop=True)
+        assert set(result.tests["group"]) == (groups or {"all", "solo", "pair", "trio", "solo2"})
+        pd.testing.assert_frame_equal(result.tests, expected)
+        pd.testing.assert_frame_equal(result.car, every_event.car)
+        pd.testing.assert_frame_equal(result.abnormal_returns, every_event.abnormal_returns)
+
+    def test_auto_follows_the_number_of_events(self, prices: MemoryPrices, monkeypatch: pytest.MonkeyPatch) -> None:
+        import eventstudy.spec as spec
+
+        assert spec.resolve_event_tests("auto", spec.EVENT_TESTS_AUTO_LIMIT) == "all"
+        assert spec.resolve_event_tests("auto", spec.EVENT_TESTS_AUTO_LIMIT + 1) == "multi_firm"
+        monkeypatch.setattr(spec, "EVENT_TESTS_AUTO_LIMIT", 3)  # 4 events: above the limit
+        result = _run(EVENT_TEST_EVENTS, prices, tests=["cross_sectional_t"])
+        assert result.event_tests == "multi_firm" and set(result.tests["group"]) == {"all", "pair", "trio"}
+        note = result.summary().event_tests_note
+        assert note.startswith("2 of 4 events have no tests of their own") and "two or more firm-events" in note
+
+    def test_the_summary_says_nothing_when_every_event_is_tested(self, every_event: StudyResult) -> None:
+        assert every_event.summary().event_tests_note == ""
+        assert every_event.settings["per-event tests"] == "every event"
+
+    def test_unknown_choice_names_the_parameter(self, prices: MemoryPrices) -> None:
+        with pytest.raises(InputError, match="event_tests must be one of auto, all, multi_firm, none") as error:
+            _run(EVENT_TEST_EVENTS, prices, event_tests="some")
+        assert error.value.parameter == "event_tests"
+
+    def test_command_line_option(self, tmp_path: Path, eventstudy_cli: RunCli) -> None:
+        events = _write_inputs(tmp_path)
+        args = ["run", str(events), "--prices", str(tmp_path), "--quiet", "--formats", "csv", "--min-obs", "60"]
+        args += ["--estimation=-120:-11", "--window=-5:5", "--tests", "cross_sectional_t"]
+        done = eventstudy_cli(*args, "--out", str(tmp_path / "none"), "--event-tests", "none")
+        assert done.returncode == 0, done.stderr
+        assert set(pd.read_csv(tmp_path / "none" / "tests.csv")["group"]) == {"all"}
+        bad = eventstudy_cli(*args, "--out", str(tmp_path / "bad"), "--event-tests", "single")
+        assert bad.returncode == 2 and "--event-tests" in bad.stderr and "Traceback" not in bad.stderr

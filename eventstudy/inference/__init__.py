@@ -16,7 +16,7 @@ firm-events (:mod:`eventstudy.inference.partials`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +72,7 @@ def run_tests(
     pooled: BoolArray | None = None,
     group_codes: IntArray | None = None,
     group_labels: tuple[str, ...] = (),
+    event_rows: IntArray | None = None,
 ) -> TestTable:
     """Evaluate tests for all events pooled (group ``"all"``), for the user's groups and for each event id.
 
@@ -99,6 +100,10 @@ def run_tests(
         Code of each firm-event's user group, indexing ``group_labels``; -1 for none.
     group_labels
         Labels of the user's groups (e.g. ``"category=regulation"``).
+    event_rows
+        Firm-events (rows of ``data``) whose event ids get their own tests, e.g. only those of events with
+        two or more firm-events; None: every event. Events without a row here get no per-event rows in the
+        table (the pooled groups are unaffected).
 
     Notes
     -----
@@ -106,14 +111,15 @@ def run_tests(
     NaN statistics with the reason "no firm-event of the group is pooled".
     """
     tests = get_tests(names)
-    groupings = _groupings(data, event_codes, event_labels, pooled, group_codes, group_labels)
-    _, codes, _, _ = groupings[-1]
+    groupings = _groupings(data, event_codes, event_labels, pooled, group_codes, group_labels, event_rows)
+    event_data, codes, tested_events, _ = groupings[-1]
     blocks: list[tuple[str, Scope, StatBlock]] = []
     for test in tests:
         for scope in test.scopes:
-            by_event = test.compute(data, scope, codes, len(event_labels))
-            parts = [_compute(test, scope, d, c, len(labels), by_event) for d, c, labels, _ in groupings[:-1]]
-            blocks.append((test.name, scope, _stack([*parts, by_event])))
+            by_event = test.compute(event_data, scope, codes, len(tested_events)) if len(tested_events) else None
+            like = _shape_of(test, scope, data, by_event)
+            parts = [_compute(test, scope, d, c, len(labels), like) for d, c, labels, _ in groupings[:-1]]
+            blocks.append((test.name, scope, _stack(parts + ([by_event] if by_event is not None else []))))
     if needs_cross_correlation(names):
         kp = [kp_correlation_table(d, c, labels, include_all=False) for d, c, labels, _ in groupings if len(c)]
         cross_correlation = pd.concat(kp, ignore_index=True)
@@ -276,11 +282,13 @@ def _groupings(
     pooled: BoolArray | None,
     group_codes: IntArray | None,
     group_labels: tuple[str, ...],
+    event_rows: IntArray | None = None,
 ) -> list[Grouping]:
     """The data, group codes, labels and rows of each grouping of :func:`run_tests`: "all", user groups, events.
 
     The pooled groupings hold the pooled rows only (``data.take``), the user's groups the pooled rows with a
-    group; the events' grouping holds every row. The rows are the positions in ``data`` of the grouping's.
+    group; the events' grouping holds every row, or the ``event_rows`` only (its labels then the events of
+    those rows, in the order of ``event_labels``). The rows are the positions in ``data`` of the grouping's.
     """
     codes = np.asarray(event_codes, dtype=np.int64)
     keep = np.ones(len(codes), dtype=bool) if pooled is None else np.asarray(pooled, dtype=bool)
@@ -292,17 +300,37 @@ def _groupings(
         in_group = np.flatnonzero(mine >= 0)
         group_data = pooled_data if len(in_group) == len(mine) else pooled_data.take(in_group)
         groupings.append((group_data, mine[in_group], tuple(group_labels), pooled_rows[in_group]))
-    groupings.append((data, codes, tuple(event_labels), np.arange(len(codes), dtype=np.int64)))
+    if event_rows is None:
+        groupings.append((data, codes, tuple(event_labels), np.arange(len(codes), dtype=np.int64)))
+        return groupings
+    rows = np.asarray(event_rows, dtype=np.int64)
+    present = np.zeros(len(event_labels), dtype=bool)
+    present[codes[rows]] = True
+    position = np.cumsum(present) - 1
+    tested = tuple(np.asarray(event_labels, dtype=object)[present])
+    groupings.append((data if len(rows) == len(codes) else data.take(rows), position[codes[rows]], tested, rows))
     return groupings
 
 
+def _shape_of(test: StatTest, scope: Scope, data: InferenceData, by_event: StatBlock | None) -> Callable[[], StatBlock]:
+    """A block giving the width and family of ``test`` and ``scope`` (for groups without rows), when asked.
+
+    The events' block when there is one; else the test on the first firm-event alone, computed only if
+    a group without rows needs it.
+    """
+    if by_event is not None:
+        return lambda: by_event
+    first = np.zeros(1, dtype=np.int64)
+    return lambda: test.compute(data.take(first), scope, first, 1)
+
+
 def _compute(
-    test: StatTest, scope: Scope, data: InferenceData, codes: IntArray, n_groups: int, like: StatBlock
+    test: StatTest, scope: Scope, data: InferenceData, codes: IntArray, n_groups: int, like: Callable[[], StatBlock]
 ) -> StatBlock:
     """``test.compute`` for the groups that have rows; NaN rows with a reason for those that have none.
 
-    ``like`` (the block of the same test and scope for the events) gives the width and the family when
-    no group has a row.
+    ``like()`` (a block of the same test and scope, :func:`_shape_of`) gives the width and the family of
+    the groups without rows.
     """
     present = np.zeros(n_groups, dtype=bool)
     present[codes] = True
@@ -310,7 +338,7 @@ def _compute(
         return test.compute(data, scope, codes, n_groups)
     position = np.cumsum(present) - 1
     block = test.compute(data, scope, position[codes], int(present.sum())) if present.any() else None
-    return _place(block, present, like)
+    return _place(block, present, like())
 
 
 def _place(block: StatBlock | None, present: BoolArray, like: StatBlock) -> StatBlock:

@@ -98,14 +98,16 @@ def ols_windows(y: FloatArray, regressors: FloatArray, intercept: bool) -> OlsAr
     """
     n_events, _, p = regressors.shape
     k = p + int(intercept)
-    valid = np.isfinite(y) & np.isfinite(regressors).all(axis=2)
+    valid = np.isfinite(y)
+    for j in range(p):  # one (N, L) pass per regressor, no (N, L, p) mask
+        valid &= np.isfinite(regressors[:, :, j])
     n_obs = valid.sum(axis=1).astype(np.int64)
     safe_n = np.maximum(n_obs, 1).astype(np.float64)
-    # Work arrays are zero on unused rows and centred in place, so only three (N, L) arrays are held.
+    # Work arrays are zero on unused rows and centred in place: the only (N, L) float arrays made are these
+    # two copies (y and the regressors on the rows used), which become the residuals and the fitted values.
     yc = np.where(valid, y, 0.0)
     rc = np.where(valid[:, :, None], regressors, 0.0)
     y_sum = yc.sum(axis=1)
-    tss = np.einsum("nl,nl->n", yc, yc) - y_sum**2 / safe_n  # Σ (y - ȳ)^2 over the rows used
     if intercept:
         r_mean = rc.sum(axis=1) / safe_n[:, None]
         y_mean = y_sum / safe_n
@@ -115,6 +117,7 @@ def ols_windows(y: FloatArray, regressors: FloatArray, intercept: bool) -> OlsAr
         rc *= valid[:, :, None]
         tss = np.einsum("nl,nl->n", yc, yc)  # exact two-pass value
     else:
+        tss = np.einsum("nl,nl->n", yc, yc) - y_sum**2 / safe_n  # Σ (y - ȳ)^2 over the rows used
         r_mean = np.zeros((n_events, p))
         y_mean = np.zeros(n_events)
     s_mat = np.einsum("nlk,nlj->nkj", rc, rc)
@@ -145,9 +148,13 @@ def ols_windows(y: FloatArray, regressors: FloatArray, intercept: bool) -> OlsAr
     else:
         coef = slopes
         xtx_inv = s_inv
-    resid = yc
-    if p:
-        resid -= np.einsum("nlk,nk->nl", rc, slopes)  # zero on unused rows, so the sum below is the SSR
+    resid = yc  # the fitted values below are zero on unused rows, so the sum of squares below is the SSR
+    if p == 1:  # in place in rc: 0 + r β, the value einsum's sum over the single k gives, without an (N, L) copy
+        rc *= slopes[:, None, :]
+        rc += 0.0
+        resid -= rc[:, :, 0]
+    elif p:
+        resid -= np.einsum("nlk,nk->nl", rc, slopes)
     del rc
     ssr = np.where(ok, np.einsum("nl,nl->n", resid, resid), np.nan)
     resid[~(valid & ok[:, None])] = np.nan

@@ -24,6 +24,8 @@ pooled statistic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -56,8 +58,9 @@ def range_matches(
     Notes
     -----
     One stable sort of the sources by the composite key ``code * span + offset(date)`` and two
-    ``numpy.searchsorted`` calls give each query's matches as a contiguous run of the sorted sources;
-    the runs are expanded with ``numpy.repeat``. Cost O((S + Q) log S + P), without a loop.
+    ``numpy.searchsorted`` calls (the queries in key order, so that each search is short and stays in
+    cache) give each query's matches as a contiguous run of the sorted sources; the runs are expanded with
+    ``numpy.repeat``. Cost O((S + Q) log(S + Q) + P), without a loop.
 
     Examples
     --------
@@ -83,19 +86,25 @@ def range_matches(
     valid = ~np.isnat(low) & ~np.isnat(high) & (codes >= 0)
     low_off = np.clip(np.where(valid, low.astype(np.int64), first) - first + 1, 0, span - 1)
     high_off = np.clip(np.where(valid, high.astype(np.int64), first) - first + 1, 0, span - 1)
-    start = np.searchsorted(sorted_keys, codes * span + low_off, side="left")
-    stop = np.searchsorted(sorted_keys, codes * span + high_off, side="right")
+    # the queries searched in the order of their keys: each search starts where the previous one ended
+    by_key = np.argsort(codes * span + low_off)
+    start = np.empty(len(codes), dtype=np.int64)
+    stop = np.empty(len(codes), dtype=np.int64)
+    start[by_key] = np.searchsorted(sorted_keys, (codes * span + low_off)[by_key], side="left")
+    stop[by_key] = np.searchsorted(sorted_keys, (codes * span + high_off)[by_key], side="right")
     counts = np.where(valid, np.maximum(stop - start, 0), 0)
     rows = np.repeat(np.arange(len(codes), dtype=np.int64), counts)
     within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
     return rows, usable[order[np.repeat(start, counts) + within]].astype(np.int64)
 
 
-def _join_by_row(rows: IntArray, texts: np.ndarray, n: int) -> np.ndarray:
+def _join_by_row(rows: IntArray, texts: np.ndarray, following: np.ndarray, n: int) -> np.ndarray:
     """``"; "``-joined texts per row (rows ascending in ``rows``), ``""`` for rows without any.
 
-    Joined column by column: the first text of every row, then ``"; "`` and the second text of the rows
-    with two or more, and so on (as many passes as the most texts of one row), with no per-row Python.
+    ``following[i]`` is ``"; " + texts[i]``, the form a text takes after the first of its row. Joined column by
+    column: the first text of every row, then the second text (with its separator) of the rows with two or
+    more, and so on (as many passes as the most texts of one row, one concatenation each), with no per-row
+    Python.
     """
     out = np.full(n, "", dtype=object)
     if len(rows):
@@ -104,13 +113,22 @@ def _join_by_row(rows: IntArray, texts: np.ndarray, n: int) -> np.ndarray:
         joined = np.asarray(texts, dtype=object)[start]
         for j in range(1, int(count.max())):
             more = count > j
-            joined[more] = joined[more] + "; " + texts[start[more] + j]
+            joined[more] = joined[more] + following[start[more] + j]
         out[rows[start]] = joined
     return out
 
 
+def _source_texts(src: IntArray, text: Callable[[IntArray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``text(sources)`` of each matched source, and with a ``"; "`` in front, built once per distinct source."""
+    sources, inverse = np.unique(src, return_inverse=True)
+    once = text(sources)
+    return once[inverse], ("; " + once)[inverse]
+
+
 def _day_text(dates: np.ndarray) -> np.ndarray:
-    return np.datetime_as_string(np.asarray(dates, dtype="datetime64[D]"), unit="D").astype(object)
+    """``YYYY-MM-DD`` of each date (``NaT`` for NaT), formatted once per distinct date."""
+    days, inverse = np.unique(np.asarray(dates, dtype="datetime64[D]"), return_inverse=True)
+    return np.datetime_as_string(days, unit="D").astype(object)[inverse]
 
 
 def precedence(event_ids: pd.Series, event_dates: pd.Series, event_times_utc: pd.Series) -> IntArray:
@@ -230,20 +248,19 @@ def firm_event_flags(
     rows, src = rows[keep], src[keep]
     hit = dates[rows] == other_day0[src][:, None]
     has_row = hit.any(axis=1)
-    rel = np.asarray(window_days)[hit.argmax(axis=1)] if len(rows) else np.empty(0, dtype=np.int64)
-    where = np.where(
-        has_row,
-        np.char.add("day ", np.char.mod("%+d", rel).astype(str)).astype(object),
-        _day_text(other_day0[src]),
-    )
-    overlaps = _join_by_row(rows, other_ids[src] + " (" + where + ")", n)
+    rel_column = hit.argmax(axis=1) if len(rows) else np.empty(0, dtype=np.int64)
+    day_labels = np.array([f"day {day:+d}" for day in np.asarray(window_days).tolist()], dtype=object)
+    where = np.where(has_row, day_labels[rel_column], _day_text(other_day0[src]))
+    texts = other_ids[src] + " (" + where + ")"
+    overlaps = _join_by_row(rows, texts, "; " + texts, n)
 
     fit = np.asarray(fit_dates).astype("datetime64[D]")
     rows, src = range_matches(own, nanmin_dates(fit), nanmax_dates(fit), source, other_day0)
     keep = other_ids[src] != own_ids[rows]
     rows, src = rows[keep], src[keep]
     suffix = ", window masked)" if masked else ")"
-    confounders = _join_by_row(rows, other_ids[src] + " (day 0 " + _day_text(other_day0[src]) + suffix, n)
+    texts, following = _source_texts(src, lambda j: other_ids[j] + " (day 0 " + _day_text(other_day0[j]) + suffix)
+    confounders = _join_by_row(rows, texts, following, n)
     return pd.DataFrame({"overlaps": overlaps, "estimation_confounders": confounders})
 
 

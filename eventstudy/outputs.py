@@ -5,14 +5,14 @@ tables (:data:`PER_FIRM_EVENT_TABLES`) are written as a Parquet dataset when ask
 default (``"auto"``), when they hold more than :data:`LARGE_TABLE_ROWS` rows; every other table, and every
 table under ``"csv"``, is a CSV file.
 
-A Parquet table is a folder ``<name>.parquet/`` of files ``part-<bb>.parquet``, one per non-empty bucket:
-the rows of one event id (``group`` for ``tests``) always fall in the same bucket, ``bb`` =
-a fixed hash of the key modulo :data:`PARQUET_BUCKETS`, so a reader can take one event's rows from one file
-and a writer can produce the buckets independently. Within a file the rows keep the table's order. Read the
-whole table back with ``pandas.read_parquet("<name>.parquet")`` (rows then come bucket by bucket). Text
-columns are written dictionary-encoded and without the Arrow schema, so they read back as text (not as
-categories). Date columns are Parquet dates, instants
-(time-zone aware columns) timestamps in UTC; the CSV writes them as ``YYYY-MM-DD`` and ISO 8601 text.
+A Parquet table is a folder ``<name>.parquet/`` of files ``part-<nnnnn>.parquet`` holding consecutive rows of
+the table, in its order, at most about :data:`PARQUET_PART_ROWS` rows each; a part ends only where the key
+column (``event_id``, ``group`` for ``tests``) changes, so the consecutive rows of one event are never split
+(in the per-firm-event tables every event's rows are consecutive, so each event lies in one file). Read the
+whole table back, in order, with ``pandas.read_parquet("<name>.parquet")``. Text columns are written with
+Parquet's dictionary encoding (each file its own dictionary) and without the Arrow schema, so they read back
+as text (not as categories); numbers are written plain. Date columns are Parquet dates, instants (time-zone
+aware columns) timestamps in UTC; the CSV writes them as ``YYYY-MM-DD`` and ISO 8601 text.
 
 Every table appears atomically: a CSV file or a Parquet folder is written under a hidden temporary name in
 the same folder (``.<name>.<pid>-<random>.partial``) and renamed into place (:func:`os.replace`) only when
@@ -52,10 +52,10 @@ PER_FIRM_EVENT_TABLES: Mapping[str, str] = {
     "tests": "group",
     "firm_events": "event_id",
 }
-"""The tables that grow with the number of firm-events, and the column whose value picks a row's bucket."""
+"""The tables that grow with the number of firm-events, and the key column whose runs a part never splits."""
 
-PARQUET_BUCKETS = 16
-"""Number of buckets (at most files) of a Parquet table."""
+PARQUET_PART_ROWS = 2_000_000
+"""Rows of a Parquet part file before the next part starts (at the next change of the key column)."""
 
 
 def table_format(name: str, n_rows: int, output_format: OutputFormat = "auto") -> Literal["csv", "parquet"]:
@@ -144,7 +144,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_parquet(frame: pd.DataFrame, folder: Path, key: str) -> None:
-    """One table as a Parquet folder of hash buckets of ``key`` (module docstring), replaced in one rename.
+    """One table as a Parquet folder of consecutive-row parts (module docstring), replaced in one rename.
 
     Parameters
     ----------
@@ -153,31 +153,48 @@ def write_parquet(frame: pd.DataFrame, folder: Path, key: str) -> None:
     folder
         ``<name>.parquet``; replaced if it exists.
     key
-        The column whose value picks each row's bucket.
+        The column whose runs of equal values a part never splits (:func:`part_bounds`).
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     table = arrow_table(frame)
-    # text columns dictionary-encoded: the gather below then moves integer indices, not the texts, and the
-    # writer takes the dictionary as it is; the Arrow schema is not stored, so the files read back as text
-    columns = [
-        pc.dictionary_encode(c) if pa.types.is_large_string(c.type) or pa.types.is_string(c.type) else c
-        for c in table.columns
-    ]
-    table = pa.Table.from_arrays(columns, names=table.column_names)
-    bucket = bucket_of(frame[key])
-    order = np.argsort(bucket, kind="stable")
-    starts = np.searchsorted(bucket[order], np.arange(PARQUET_BUCKETS + 1))
-    by_bucket = table.take(pa.array(order))  # one gather; each bucket is then a zero-copy slice
+    text = [name for name, kind in zip(table.column_names, table.schema.types, strict=True) if _is_text(kind)]
+    bounds = part_bounds(frame[key], PARQUET_PART_ROWS)
     with in_place(folder) as partial:
         partial.mkdir()
-        for b in np.flatnonzero(np.diff(starts)):  # at most PARQUET_BUCKETS files
-            part = by_bucket.slice(int(starts[b]), int(starts[b + 1] - starts[b]))
-            pq.write_table(part, partial / f"part-{b:02d}.parquet", store_schema=False)
-        if not len(frame):
-            pq.write_table(table, partial / "part-00.parquet", store_schema=False)  # the columns of an empty table
+        for number, (start, stop) in enumerate(bounds):
+            part = table.slice(start, stop - start)  # zero-copy
+            pq.write_table(part, partial / f"part-{number:05d}.parquet", store_schema=False, use_dictionary=text)
+
+
+def part_bounds(keys: pd.Series, rows: int) -> list[tuple[int, int]]:
+    """Half-open row ranges of the parts: each ends at the first change of ``keys`` after ``rows`` rows or more.
+
+    One part (``[(0, 0)]``, the columns of an empty table) when there are no rows; a run of one key longer
+    than ``rows`` stays whole in one part.
+    """
+    n = len(keys)
+    if n <= rows:
+        return [(0, n)]
+    values = keys.array  # compared as arrays (Arrow compute for text), no Python object per row
+    differs = np.asarray(pd.array(values[1:] != values[:-1]).fillna(True), dtype=bool)
+    changes = np.flatnonzero(differs) + 1  # the first row of every run but the first
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    while n - start > rows:  # once per part
+        at = int(np.searchsorted(changes, start + rows))  # the first change at or after `rows` rows of the part
+        if at == len(changes):
+            break
+        bounds.append((start, int(changes[at])))
+        start = int(changes[at])
+    return [*bounds, (start, n)]
+
+
+def _is_text(kind: Any) -> bool:
+    """Whether an Arrow type is text (written with Parquet's dictionary encoding)."""
+    import pyarrow as pa
+
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
 def temporary_name(path: Path) -> Path:
@@ -221,17 +238,6 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def bucket_of(keys: pd.Series) -> np.ndarray:
-    """The bucket (0 .. :data:`PARQUET_BUCKETS` - 1) of each key: a fixed 64-bit hash of its text.
-
-    The hash is :func:`pandas.util.hash_array` with its default key, the same in every run and process, so
-    the rows of a key always land in the same bucket. Each distinct key is hashed once.
-    """
-    codes, uniques = pd.factorize(keys.astype(str), sort=False)
-    hashed = pd.util.hash_array(np.asarray(uniques, dtype=object))
-    return np.asarray((hashed % np.uint64(PARQUET_BUCKETS)).astype(np.int64)[codes], dtype=np.int64)
-
-
 def arrow_table(frame: pd.DataFrame) -> Any:
     """``frame`` as a :class:`pyarrow.Table` with the column types of a written table.
 
@@ -270,12 +276,12 @@ def with_iso_instants(frame: pd.DataFrame) -> pd.DataFrame:
 __all__ = [
     "LARGE_TABLE_ROWS",
     "OUTPUT_FORMATS",
-    "PARQUET_BUCKETS",
+    "PARQUET_PART_ROWS",
     "PER_FIRM_EVENT_TABLES",
     "OutputFormat",
     "arrow_table",
-    "bucket_of",
     "in_place",
+    "part_bounds",
     "table_file",
     "table_format",
     "table_path",

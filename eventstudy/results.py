@@ -243,9 +243,9 @@ class StudyResult:
         rows = np.repeat(np.arange(n), w).reshape(n, w)[present]
         frame = pd.DataFrame(
             {
-                "event_id": panel.pairs["event_id"].to_numpy()[rows],
-                "ticker": panel.pairs["ticker"].to_numpy()[rows],
-                "benchmark": panel.pairs["benchmark"].to_numpy()[rows],
+                "event_id": self._pair_text("event_id", rows),
+                "ticker": self._pair_text("ticker", rows),
+                "benchmark": self._pair_text("benchmark", rows),
                 "date": panel.evt_dates[present],
                 "rel_day": np.broadcast_to(panel.event_days, (n, w))[present],
                 "return": panel.evt_returns[present],
@@ -257,7 +257,8 @@ class StudyResult:
                 "p_value": p_value[present],
                 "span": panel.evt_span[present],
                 "zero_volume": panel.evt_zero_volume[present],
-            }
+            },
+            copy=False,  # one block per column: no 2-D consolidation copy (the frame is handed out as a copy)
         )
         return frame
 
@@ -272,8 +273,8 @@ class StudyResult:
         windows = np.array(self.spec.car_windows).reshape(-1, 2)
         return pd.DataFrame(
             {
-                "event_id": np.repeat(self.panel.pairs["event_id"].to_numpy(), c),
-                "ticker": np.repeat(self.panel.pairs["ticker"].to_numpy(), c),
+                "event_id": self._pair_text("event_id", np.repeat(np.arange(n), c)),
+                "ticker": self._pair_text("ticker", np.repeat(np.arange(n), c)),
                 "window_start": np.tile(windows[:, 0], n),
                 "window_end": np.tile(windows[:, 1], n),
                 "car": self.car_values.ravel(),
@@ -281,7 +282,8 @@ class StudyResult:
                 "t_stat": t_stat.ravel(),
                 "p_value": two_sided_t(t_stat, df).ravel(),
                 "df": self.fit.df.repeat(c),
-            }
+            },
+            copy=False,
         )
 
     @cached_frame
@@ -296,8 +298,8 @@ class StudyResult:
             q = special.stdtrit(np.where(fit.df > 0, fit.df, np.nan), 0.975)[:, None]  # the t quantile, as stats.t.ppf
         frame = pd.DataFrame(
             {
-                "event_id": np.repeat(self.panel.pairs["event_id"].to_numpy(), w),
-                "ticker": np.repeat(self.panel.pairs["ticker"].to_numpy(), w),
+                "event_id": self._pair_text("event_id", np.repeat(np.arange(n), w)),
+                "ticker": self._pair_text("ticker", np.repeat(np.arange(n), w)),
                 "rel_day": np.tile(self.panel.event_days, n),
                 "car": cum.ravel(),
                 "se": se.ravel(),
@@ -344,6 +346,11 @@ class StudyResult:
                 )
             )
         return pd.concat(frames, ignore_index=True)
+
+    def _pair_text(self, name: str, rows: IntArray) -> pd.api.extensions.ExtensionArray:
+        """The text column ``name`` of ``panel.pairs`` at ``rows``: one Arrow gather, no Python string per row."""
+        values = self.panel.pairs[name]
+        return (values if values.dtype == "str" else values.astype("str")).array.take(np.asarray(rows, dtype=np.intp))
 
     @cached_property
     def _event_codes(self) -> tuple[tuple[str, ...], np.ndarray]:

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from eventstudy import outputs
-from eventstudy.outputs import PARQUET_BUCKETS, bucket_of, table_format, write_tables
+from eventstudy.outputs import part_bounds, table_format, write_tables
 
 
 def _car(n_events: int = 40) -> pd.DataFrame:
@@ -89,17 +89,37 @@ class TestWriteTables:
         assert back["day_zero"].isna().tolist() == [i == 3 for i in range(len(frame))]
         assert (back["event_time_utc"] == pd.Timestamp("2020-01-02 03:00", tz="UTC")).all()
 
-    def test_each_event_in_one_bucket_file_rows_in_table_order(self, tmp_path: Path) -> None:
-        write_tables({"car": _car(200)}, tmp_path, "parquet")
+    def test_parts_hold_consecutive_rows_and_whole_events(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(outputs, "PARQUET_PART_ROWS", 7)  # 400 rows of 2-row events: parts of 8 rows
+        frame = _car(200)
+        write_tables({"car": frame}, tmp_path, "parquet")
         files = sorted((tmp_path / "car.parquet").glob("part-*.parquet"))
-        assert 1 < len(files) <= PARQUET_BUCKETS
+        assert [f.name for f in files[:2]] == ["part-00000.parquet", "part-00001.parquet"] and len(files) == 50
+        parts = [pd.read_parquet(f) for f in files]
+        assert all(len(part) == 8 for part in parts)
+        pd.testing.assert_frame_equal(
+            pd.concat(parts, ignore_index=True)[["event_id", "car"]], frame[["event_id", "car"]]
+        )
         seen: dict[str, str] = {}
-        for f in files:
-            part = pd.read_parquet(f)
-            assert (np.diff(part["df"].to_numpy()) > 0).all()  # the table's order within a file
+        for f, part in zip(files, parts, strict=True):
             for event in part["event_id"]:
-                assert seen.setdefault(event, f.name) == f.name
-        assert len(seen) == 200
+                assert seen.setdefault(event, f.name) == f.name  # each event in one file
+        pd.testing.assert_series_equal(pd.read_parquet(tmp_path / "car.parquet")["car"], frame["car"])  # in order
+
+    @pytest.mark.parametrize(
+        ("keys", "rows", "bounds"),
+        [
+            (list("aabbbcdd"), 2, [(0, 2), (2, 5), (5, 8)]),  # each part: 2 rows, then up to the next change
+            (list("aabbbcdd"), 3, [(0, 5), (5, 8)]),
+            (list("aabbbcdd"), 8, [(0, 8)]),
+            (["x"] * 10, 3, [(0, 10)]),  # a run longer than a part stays whole
+            ([], 5, [(0, 0)]),  # one empty part: the columns of an empty table
+        ],
+    )
+    def test_part_bounds(self, keys: list[str], rows: int, bounds: list[tuple[int, int]]) -> None:
+        assert part_bounds(pd.Series(keys, dtype="str"), rows) == bounds
 
     def test_text_columns_read_back_as_the_frames_text(self, tmp_path: Path) -> None:
         # written dictionary-encoded without the Arrow schema: read back as text, not as categories
@@ -110,12 +130,6 @@ class TestWriteTables:
         pd.testing.assert_frame_equal(back[["event_id", "ticker"]], frame[["event_id", "ticker"]])
         for part in (tmp_path / "car.parquet").glob("part-*.parquet"):
             assert not str(pq.read_schema(part).field("event_id").type).startswith("dictionary")
-
-    def test_buckets_are_fixed_and_in_range(self) -> None:
-        keys = pd.Series(["ev1", "ev2", "ev1", "x"])
-        first, again = bucket_of(keys), bucket_of(keys.iloc[::-1].reset_index(drop=True))
-        assert first[0] == first[2] and list(again[::-1]) == list(first)
-        assert ((first >= 0) & (first < PARQUET_BUCKETS)).all()
 
     def test_auto_switches_above_the_threshold(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(outputs, "LARGE_TABLE_ROWS", 79)
@@ -130,6 +144,7 @@ class TestWriteTables:
         assert (tmp_path / "car.csv").is_file() and not (tmp_path / "car.parquet").exists()
 
     def test_an_interrupted_write_leaves_the_old_table(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(outputs, "PARQUET_PART_ROWS", 50)  # 400 rows: eight part files
         write_tables({"car": _car(5)}, tmp_path, "parquet")
         monkeypatch.setattr(pq, "write_table", _fails_on_second_call(pq.write_table))
         with pytest.raises(OSError, match="disk full"):
@@ -142,6 +157,7 @@ class TestWriteTables:
         assert sorted(p.name for p in tmp_path.iterdir()) == ["car.parquet"]
 
     def test_a_failed_first_parquet_write_leaves_nothing(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(outputs, "PARQUET_PART_ROWS", 50)
         monkeypatch.setattr(pq, "write_table", _fails_on_second_call(pq.write_table))
         with pytest.raises(OSError, match="disk full"):
             write_tables({"car": _car(200)}, tmp_path, "parquet")
@@ -164,10 +180,12 @@ class TestWriteTables:
         assert pd.read_csv(tmp_path / "knobs.csv").to_dict("list") == {"knob": ["fec"], "value": ["on"]}
 
     def test_a_killed_writer_leaves_only_a_hidden_partial(self, tmp_path: Path) -> None:
-        # the process dies (no exception handler runs) after the first bucket file of car.parquet is written
+        # the process dies (no exception handler runs) after the first part file of car.parquet is written
         code = (
             "import os, sys, pandas as pd, pyarrow.parquet as pq\n"
+            "from eventstudy import outputs\n"
             "from eventstudy.outputs import write_tables\n"
+            "outputs.PARQUET_PART_ROWS = 10\n"
             "real = pq.write_table\n"
             "def die(*args, **kwargs):\n"
             "    real(*args, **kwargs)\n"
@@ -180,7 +198,7 @@ class TestWriteTables:
         assert done.returncode == 9
         names = [p.name for p in tmp_path.iterdir()]
         assert len(names) == 1 and names[0].startswith(".car.parquet.") and names[0].endswith(".partial")
-        assert len(list((tmp_path / names[0]).iterdir())) == 1  # it died with one bucket written
+        assert len(list((tmp_path / names[0]).iterdir())) == 1  # it died with one of five parts written
 
     def test_a_successful_write_leaves_no_temporary_files(self, tmp_path: Path) -> None:
         write_tables(_frames(), tmp_path, "parquet")

@@ -83,6 +83,14 @@ _CALENDAR_ALIAS: dict[str, str] = {"XSHE": "XSHG"}
 _NS_PER_DAY = 86_400_000_000_000
 _NAT = np.iinfo(np.int64).min
 
+# The rules of calendar_day_zero by code: a date rule's moved variant follows it.
+_RULES = np.array(
+    [RULE_NO_CALENDAR, RULE_TIMESTAMP, RULE_DATE_ONLY, RULE_DATE_ONLY + MOVED_SUFFIX, RULE_FX, RULE_FX + MOVED_SUFFIX],
+    dtype=object,
+)
+_RULE_TIMESTAMP, _RULE_DATE_ONLY, _RULE_FX = 1, 2, 4
+_TEXT = pd.Series(["text"]).dtype  # the dtype pandas infers for text cells
+
 
 # ---------------------------------------------------------------------------------------------------------
 # calendars and their range
@@ -383,7 +391,7 @@ def calendar_day_zero(pairs: pd.DataFrame) -> pd.DataFrame:
     has_time = time_ns != _NAT
 
     day0 = np.full(n, _NAT, dtype=np.int64)
-    rule = np.full(n, RULE_NO_CALENDAR, dtype=object)
+    rule = np.zeros(n, dtype=np.int8)  # a position in _RULES
     local_text = np.full(n, None, dtype=object)
 
     exchange_codes, exchanges = pd.factorize(exchange)  # None -> -1 (no calendar)
@@ -407,30 +415,38 @@ def calendar_day_zero(pairs: pd.DataFrame) -> pd.DataFrame:
         found = sessions[kk]
         day0[rows[inside]] = found[inside]
         moved = found != date_ns[rows]
-        base = np.where(by_time, RULE_TIMESTAMP, RULE_FX if fx else RULE_DATE_ONLY).astype(object)
-        base = np.where(~by_time & moved, base + MOVED_SUFFIX, base)
-        rule[rows[inside]] = base[inside]
+        by_date = _RULE_FX if fx else _RULE_DATE_ONLY
+        rule_code = np.where(by_time, _RULE_TIMESTAMP, np.where(moved, by_date + 1, by_date)).astype(np.int8)
+        rule[rows[inside]] = rule_code[inside]
         timed_rows = rows[inside & has_time[rows]]
         if len(timed_rows):
             local_text[timed_rows] = _local_iso(time_ns[timed_rows], tz)
 
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "event_id": pairs["event_id"].to_numpy(dtype=object),
-            "ticker": tickers,
-            "exchange": exchange,
+            "event_id": _text_column(pairs["event_id"]),
+            "ticker": _text_column(pairs["ticker"]),
+            "exchange": pd.Series(exchange, dtype=object),  # None (not NaN) for "no calendar"
             "event_date": date_ns.view("datetime64[ns]"),
             "event_time_utc": time_utc,
-            "timezone": pairs["timezone"].to_numpy(dtype=object),
-            "event_time_exchange": local_text,
+            "timezone": _text_column(pairs["timezone"]),
+            "event_time_exchange": pd.Series(local_text, dtype=object),  # None for date-only events
             "calendar_day_zero": day0.view("datetime64[ns]"),
-            "rule": rule,
+            "rule": _RULES[rule],
         }
     )
-    # Keep None (not NaN) for "no calendar" and for date-only events.
-    out["exchange"] = pd.Series(exchange, dtype=object)
-    out["event_time_exchange"] = pd.Series(local_text, dtype=object)
-    return out
+
+
+def _text_column(series: pd.Series) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """The cells of a text column for a new frame: as they are when already pandas text, else as objects.
+
+    The frame infers the dtype of object cells (text when they all are text and there is at least one);
+    passing non-empty pandas text on as it is gives the same column without converting it to Python
+    strings and back (10^6 rows: about 0.1 s per column).
+    """
+    if series.dtype == _TEXT and len(series):
+        return series.array
+    return series.to_numpy(dtype=object)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ import operator
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
@@ -431,34 +431,40 @@ def select_events(
     --------
     >>> kept = select_events(read_events("events.csv"), start="2020-01-01", end="2021-12-31")  # doctest: +SKIP
     """
+    events = tuple(events)
     wanted_ids, wanted_categories = _names(ids), _names(categories)
-    known_ids = [e.event_id for e in events]
-    for name in wanted_ids:
-        if name not in known_ids:
-            raise UnknownNameError("event id", name, known_ids, parameter="--events")
-    known_categories = sorted({e.category for e in events if e.category})
-    for name in wanted_categories:
-        if name not in known_categories:
-            raise UnknownNameError("category", name, known_categories, parameter="--category")
+    keep = np.ones(len(events), dtype=bool)
+    if wanted_ids:
+        known_ids = _field(events, "event_id")
+        known = set(known_ids.tolist())
+        for name in wanted_ids:
+            if name not in known:
+                raise UnknownNameError("event id", name, known_ids.tolist(), parameter="--events")
+        keep &= pd.Series(known_ids, dtype=object).isin(wanted_ids).to_numpy()
+    if wanted_categories:
+        category = _field(events, "category")
+        known_categories = sorted(set(category.tolist()) - {""})
+        for name in wanted_categories:
+            if name not in known_categories:
+                raise UnknownNameError("category", name, known_categories, parameter="--category")
+        keep &= pd.Series(category, dtype=object).isin(wanted_categories).to_numpy()
     first = None if start is None else _as_date(start, "--from")
     last = None if end is None else _as_date(end, "--to")
     if first is not None and last is not None and first > last:
         raise InputError(f"--from {first} is after --to {last}", parameter="--from", value=str(first))
-    kept = tuple(
-        e
-        for e in events
-        if (not wanted_ids or e.event_id in wanted_ids)
-        and (not wanted_categories or e.category in wanted_categories)
-        and (first is None or e.date >= first)
-        and (last is None or e.date <= last)
-    )
-    if not kept:
+    if first is not None or last is not None:
+        day = _days(events)
+        if first is not None:
+            keep &= day >= first.toordinal()
+        if last is not None:
+            keep &= day <= last.toordinal()
+    if not keep.any():
         raise InputError(
             f"the selection leaves no event: {selection_text(len(events), 0, ids, start, end, categories)}; "
             f"the events run from {min(e.date for e in events)} to {max(e.date for e in events)}",
             parameter="--events" if wanted_ids else "--category" if wanted_categories else "--from",
         )
-    return kept
+    return events if keep.all() else tuple(compress(events, keep))
 
 
 def selection_text(
@@ -503,19 +509,30 @@ class _Columns(NamedTuple):
 
 def _columns(events: Sequence[Event]) -> _Columns:
     """Gather the fields the views need, without a Python-level loop over the events."""
-    times = np.array(list(map(attrgetter("time"), events)) + [None], dtype=object)[:-1]  # None: never a 2-D array
+    times = _field(events, "time")
     tickers = list(map(attrgetter("tickers"), events))
-    ordinals = np.fromiter(map(dt.date.toordinal, map(attrgetter("date"), events)), dtype=np.int64, count=len(events))
     return _Columns(
-        event_id=np.array(list(map(attrgetter("event_id"), events)), dtype=object),
-        day=(ordinals - _EPOCH_ORDINAL).astype("datetime64[D]"),
+        event_id=_field(events, "event_id"),
+        day=(_days(events) - _EPOCH_ORDINAL).astype("datetime64[D]"),
         time=times,
         timed=np.fromiter(map(operator.is_not, times, repeat(None)), dtype=bool, count=len(times)),
-        timezone=np.array(list(map(attrgetter("timezone"), events)), dtype=object),
+        timezone=_field(events, "timezone"),
         tickers=tickers,
         benchmarks=list(map(attrgetter("benchmarks"), events)),
         counts=np.fromiter(map(len, tickers), dtype=np.int64, count=len(tickers)),
     )
+
+
+def _field(events: Sequence[Event], name: str) -> np.ndarray:
+    """One field of every event as a 1-D object array (one C-level map)."""
+    out = np.empty(len(events), dtype=object)  # filled, not built from a list: tuple values stay whole
+    out[:] = list(map(attrgetter(name), events))
+    return out
+
+
+def _days(events: Sequence[Event]) -> IntArray:
+    """The proleptic Gregorian ordinal of each event's date (:meth:`datetime.date.toordinal`)."""
+    return np.fromiter(map(dt.date.toordinal, map(attrgetter("date"), events)), dtype=np.int64, count=len(events))
 
 
 def _seconds_of_day(times: np.ndarray) -> IntArray:
@@ -567,11 +584,11 @@ def events_to_frame(events: Iterable[Event]) -> pd.DataFrame:
             "date": np.datetime_as_string(cols.day).astype(object),
             "time": time_text,
             "timezone": cols.timezone,
-            "headline": np.array(list(map(attrgetter("headline"), events)), dtype=object),
-            "category": np.array(list(map(attrgetter("category"), events)), dtype=object),
+            "headline": _field(events, "headline"),
+            "category": _field(events, "category"),
             "tickers": np.array(list(map(";".join, cols.tickers)), dtype=object),
             "benchmark": np.array(list(map(";".join, cols.benchmarks)), dtype=object),
-            "source": np.array(list(map(attrgetter("source"), events)), dtype=object),
+            "source": _field(events, "source"),
             "time_approximate": np.fromiter(
                 map(bool, map(attrgetter("time_approximate"), events)), dtype=bool, count=len(events)
             ),

@@ -556,7 +556,7 @@ def day_zero_table(events: Iterable[Event]) -> pd.DataFrame:
     """
     pairs = event_ticker_pairs(tuple(events))
     table = calendar_day_zero(pairs)  # one row per pair, in the pairs' order
-    return table.assign(benchmark=pairs["benchmark"].to_numpy())
+    return table.assign(benchmark=pairs["benchmark"].array)  # as it is: no round trip through Python strings
 
 
 def inference_data(

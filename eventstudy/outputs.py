@@ -30,6 +30,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -160,11 +161,19 @@ def write_parquet(frame: pd.DataFrame, folder: Path, key: str) -> None:
     table = arrow_table(frame)
     text = [name for name, kind in zip(table.column_names, table.schema.types, strict=True) if _is_text(kind)]
     bounds = part_bounds(frame[key], PARQUET_PART_ROWS)
+
+    def write_part(number: int) -> None:
+        start, stop = bounds[number]
+        part = table.slice(start, stop - start)  # zero-copy
+        pq.write_table(part, partial / f"part-{number:05d}.parquet", store_schema=False, use_dictionary=text)
+
     with in_place(folder) as partial:
         partial.mkdir()
-        for number, (start, stop) in enumerate(bounds):
-            part = table.slice(start, stop - start)  # zero-copy
-            pq.write_table(part, partial / f"part-{number:05d}.parquet", store_schema=False, use_dictionary=text)
+        if len(bounds) == 1:
+            write_part(0)
+        else:  # pyarrow encodes and compresses without the GIL: the parts are written in parallel
+            with ThreadPoolExecutor(max_workers=min(len(bounds), os.cpu_count() or 1)) as pool:
+                list(pool.map(write_part, range(len(bounds))))
 
 
 def part_bounds(keys: pd.Series, rows: int) -> list[tuple[int, int]]:

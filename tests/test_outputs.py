@@ -198,7 +198,7 @@ class TestWriteTables:
         assert done.returncode == 9
         names = [p.name for p in tmp_path.iterdir()]
         assert len(names) == 1 and names[0].startswith(".car.parquet.") and names[0].endswith(".partial")
-        assert len(list((tmp_path / names[0]).iterdir())) == 1  # it died with one of five parts written
+        assert 0 < len(list((tmp_path / names[0]).iterdir())) < 5  # it died with some of the five parts written
 
     def test_a_successful_write_leaves_no_temporary_files(self, tmp_path: Path) -> None:
         write_tables(_frames(), tmp_path, "parquet")

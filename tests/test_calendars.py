@@ -283,6 +283,49 @@ def test_symbol_without_calendar() -> None:
     assert pd.isna(row["event_time_exchange"])
 
 
+@pytest.mark.parametrize("text_dtype", ["str", "object"])
+def test_rules_and_texts_of_several_pairs_by_hand(text_dtype: str) -> None:
+    # The same rows whether the text columns are pandas text or Python objects, on any index.
+    pairs = pd.DataFrame(
+        {
+            "event_id": ["a", "b", "c", "d"],
+            "ticker": ["0700.HK", "BABA", "DX-Y.NYB", "JPY=X"],
+            "event_date": pd.to_datetime(["2024-03-12", "2024-03-16", "2025-02-03", "2025-01-01"]),
+            "event_time_utc": pd.to_datetime(["2024-03-12 08:30", None, None, None], utc=True),
+            "timezone": ["Asia/Hong_Kong", "UTC", "UTC", "UTC"],
+        },
+        index=[7, 3, 5, 1],
+    ).astype({"event_id": text_dtype, "ticker": text_dtype, "timezone": text_dtype})
+    table = calendar_day_zero(pairs)
+    assert table.index.tolist() == [0, 1, 2, 3]
+    assert table["event_id"].tolist() == ["a", "b", "c", "d"]
+    assert table["ticker"].tolist() == ["0700.HK", "BABA", "DX-Y.NYB", "JPY=X"]
+    assert table["exchange"].tolist() == ["XHKG", "XNYS", None, FX_CALENDAR]
+    # 16:30 HKT is after the 16:00 close; Saturday 2024-03-16 moves to Monday; 1 January is a weekday bar
+    expected = [pd.Timestamp("2024-03-13"), pd.Timestamp("2024-03-18"), pd.NaT, pd.Timestamp("2025-01-01")]
+    assert table["calendar_day_zero"].tolist()[:2] == expected[:2] and pd.isna(table["calendar_day_zero"].iloc[2])
+    assert table["calendar_day_zero"].iloc[3] == expected[3]
+    rules = [RULE_TIMESTAMP, RULE_DATE_ONLY + MOVED_SUFFIX, RULE_NO_CALENDAR, RULE_FX]
+    assert table["rule"].tolist() == rules
+    assert table["event_time_exchange"].tolist() == ["2024-03-12T16:30:00+08:00", None, None, None]
+    assert table["timezone"].tolist() == ["Asia/Hong_Kong", "UTC", "UTC", "UTC"]
+
+
+def test_no_pairs_give_an_empty_table() -> None:
+    pairs = pd.DataFrame(
+        {
+            "event_id": pd.Series([], dtype=object),
+            "ticker": pd.Series([], dtype=object),
+            "event_date": pd.DatetimeIndex([]),
+            "event_time_utc": pd.DatetimeIndex([], tz="UTC"),
+            "timezone": pd.Series([], dtype=object),
+        }
+    )
+    table = calendar_day_zero(pairs)
+    assert len(table) == 0 and table.columns[-1] == "rule"
+    assert table["calendar_day_zero"].dtype == np.dtype("datetime64[ns]")
+
+
 def test_old_event_rebuilds_calendar_with_earlier_start() -> None:
     # 2001-09-11 08:46 EDT: NYSE stayed closed until Monday 2001-09-17. exchange_calendars' default range
     # (20 years back) does not reach 2001.

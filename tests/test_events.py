@@ -231,6 +231,62 @@ def test_ambiguous_local_time_is_the_first_occurrence(tmp_path: Path) -> None:
     assert pairs["event_time_utc"].iloc[0] == pd.Timestamp("2021-11-07 05:30", tz="UTC")
 
 
+def test_unicode_white_space_around_cells_is_stripped(tmp_path: Path) -> None:
+    # str.strip removes the no-break space, the em space and tabs as it removes blanks
+    text = "event_id,date,time,timezone,tickers,benchmark\n\u00a0a\t,\u20032021-03-15,\t10:00 ,UTC , BABA ;JD\u00a0,\n"
+    (event,) = read_events(_write(tmp_path, text))
+    assert (event.event_id, event.date, event.time) == ("a", dt.date(2021, 3, 15), dt.time(10, 0))
+    assert (event.timezone, event.tickers, event.benchmarks) == ("UTC", ("BABA", "JD"), ("^GSPC", "^GSPC"))
+
+
+def test_frame_and_pairs_text_by_hand() -> None:
+    # HH:MM unless the seconds are set; microseconds are dropped from the text and from the UTC instant
+    events = (
+        Event("a", dt.date(1700, 1, 1), None, "UTC", "", "", ("A",), ("B",), "", False),
+        Event(
+            "b",
+            dt.date(2021, 11, 7),
+            dt.time(1, 30, 15, 999),
+            "America/New_York",
+            "h",
+            "c",
+            ("X", "Y"),
+            ("M", "N"),
+            "s",
+            True,
+        ),
+        Event(
+            "c",
+            dt.date(2021, 3, 15),
+            dt.time(19, 0, 0, 5),
+            "Asia/Hong_Kong",
+            "",
+            "",
+            ("0700.HK",),
+            ("^HSI",),
+            "",
+            False,
+        ),
+        Event("d", dt.date(2020, 2, 29), dt.time(0, 0, 59), "UTC", "", "", ("Z",), ("M",), "", False),
+    )
+    frame = events_to_frame(events)
+    assert frame["date"].tolist() == ["1700-01-01", "2021-11-07", "2021-03-15", "2020-02-29"]
+    assert frame["time"].tolist() == ["", "01:30:15", "19:00", "00:00:59"]
+    assert frame["tickers"].tolist() == ["A", "X;Y", "0700.HK", "Z"]
+    assert frame["benchmark"].tolist() == ["B", "M;N", "^HSI", "M"]
+    assert frame["time_approximate"].tolist() == [False, True, False, False]
+    pairs = event_ticker_pairs(events)
+    assert pairs["event_id"].tolist() == ["a", "b", "b", "c", "d"]
+    assert pairs["ticker"].tolist() == ["A", "X", "Y", "0700.HK", "Z"]
+    assert pairs["benchmark"].tolist() == ["B", "M", "N", "^HSI", "M"]
+    assert pairs["event_date"].tolist()[:2] == [pd.Timestamp("1700-01-01"), pd.Timestamp("2021-11-07")]
+    # 01:30:15 is ambiguous in New York on 2021-11-07: the first occurrence, EDT (UTC-4); HKT is UTC+8
+    expected = [pd.NaT, "2021-11-07 05:30:15", "2021-11-07 05:30:15", "2021-03-15 11:00", "2020-02-29 00:00:59"]
+    assert pairs["event_time_utc"].tolist()[1:] == [pd.Timestamp(t, tz="UTC") for t in expected[1:]]
+    assert pd.isna(pairs["event_time_utc"].iloc[0])
+    assert pairs["timezone"].tolist() == ["UTC", "America/New_York", "America/New_York", "Asia/Hong_Kong", "UTC"]
+
+
 def test_event_requires_aligned_benchmarks() -> None:
     with pytest.raises(ValueError, match="aligned"):
         Event("a", dt.date(2021, 1, 4), None, "UTC", "", "", ("BABA", "JD"), ("^GSPC",), "", False)
@@ -283,6 +339,13 @@ GOOD = "ok,2021-03-15,08:00,America/New_York,h,c,BABA,^GSPC,s,true"
         (["x,2021-03-15,~10:00,UTC,h,c,BABA,,s,false"], 3, "time_approximate", ["'~'"]),
         # structure
         (["x,2021-03-15,,,h,c,BABA,,s"], 3, None, ["expected 10 fields", "found 9"]),
+        # digits other than ASCII (pandas would read the date; datetime.date.fromisoformat would not)
+        (["x,\u0662\u0660\u0662\u0661-03-15,,,h,c,BABA,,s,"], 3, "date", ["invalid date", "YYYY-MM-DD"]),
+        (["x,\uff12\uff10\uff12\uff11-03-15,,,h,c,BABA,,s,"], 3, "date", ["invalid date", "YYYY-MM-DD"]),
+        (["x,2021-03-15,1\uff19:30,UTC,h,c,BABA,,s,"], 3, "time", ["invalid time", "HH:MM or HH:MM:SS"]),
+        # white space other than blanks inside a symbol
+        (["x,2021-03-15,,,h,c,BA\u2003BA,,s,"], 3, "tickers", ["contains a space or a comma"]),
+        (["x,2021-03-15,,,h,c,BABA;JD,^GSPC;^G\u00a0SPC,s,"], 3, "benchmark", ["contains a space or a comma"]),
     ],
 )
 def test_bad_rows(tmp_path: Path, rows: list[str], line: int, column: str | None, fragments: list[str]) -> None:

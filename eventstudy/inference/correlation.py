@@ -59,6 +59,7 @@ _BLOCK_CELLS = 1 << 20  # cells of one block of values or of pair results (8 MB 
 _DENSE_FILL = 0.2  # below this share of filled cells a block is handled as a sparse matrix
 _RUN_CELLS = 1 << 22  # cells of one block of runs' (runs x offsets x dates) sums (32 MB of float64)
 _GEMM_CELLS = 1 << 18  # multiply-adds of one matrix product of the runs route (see _run_sums)
+_PIECE_WINDOWS = 24  # offsets of one product of the runs route, all on the dates of the smallest (see _run_sums)
 _AXIS_CELLS = 1 << 27  # (group, date) cells up to which the date axes are numbered with a 0/1 array
 
 
@@ -296,7 +297,6 @@ def _runs(
     ring_x = np.zeros((capacity + 1, n_k, length))
     ring_a = np.zeros((capacity + 1, n_k))
     ring_count = np.zeros((capacity + 1, n_k), dtype=np.int64)
-    buffer = np.empty(min(n_runs, per_block) * n_k * length)  # each block's X, then its Y (reused: no fresh pages)
     k = np.arange(n_k)
     bounds = np.r_[first_row, len(order)]
     r0 = 0
@@ -313,17 +313,20 @@ def _runs(
         lead = _window_weights(head[:, length - offsets], head2[:, length - offsets], n)
         classes = _run_classes(size[r0:r1])
         slots = np.arange(r0, r1) % capacity
-        ring_x[slots], ring_a[slots], ring_count[slots] = _run_sums(tail, classes, x, buffer)
-        y_sum, b_sum, y_count = _run_sums(lead, classes, x, buffer)
+        ring_a[slots], ring_count[slots] = _run_sums(tail, classes, x, ring_x, slots, offsets, suffix=True)
         strides = shifted.strides
-        as_strided(shifted[:, :, 1:], (r1 - r0, n_k, length), (strides[0], strides[1] + strides[2], strides[2]))[:] = (
-            y_sum
+        y_view = as_strided(
+            shifted[:, :, 1:], (r1 - r0, n_k, length), (strides[0], strides[1] + strides[2], strides[2])
         )
+        b_sum, y_count = _run_sums(lead, classes, x, y_view, np.arange(r1 - r0), offsets, suffix=False)
         y_right = shifted[: r1 - r0, :, :length]
         earlier = run_start[r0:r1, None] - offsets[None, :]
         partner = np.where(earlier >= 0, at[np.maximum(earlier, 0)], -1)  # the run starting δ before
         s = np.where(partner >= 0, partner % capacity, capacity)  # its slot; the zero slot when there is none
-        dots = np.einsum("tkc,tkc->tk", ring_x[s, k], y_right)
+        dots = np.empty((r1 - r0, n_k))
+        for k0 in range(0, n_k, _PIECE_WINDOWS):  # X and Y of offset δ meet on the dates c >= δ only
+            piece, lo = slice(k0, k0 + _PIECE_WINDOWS), int(offsets[k0])
+            dots[:, piece] = np.einsum("tkc,tkc->tk", ring_x[s[:, piece], k[piece], lo:], y_right[:, piece, lo:])
         value = (dots - n * ring_a[s, k] * b_sum).sum(axis=1)
         group = run_group[r0:r1]
         sums += np.bincount(group, weights=value, minlength=n_groups)
@@ -364,31 +367,40 @@ def _run_sums(
     weights: tuple[FloatArray, FloatArray],
     classes: list[tuple[IntArray, IntArray]],
     x: FloatArray,
-    buffer: FloatArray,
-) -> tuple[FloatArray, FloatArray, IntArray]:
-    """Σ_i w_i x_i(c), Σ_i w_i x̄_i and the number of varying members per run and window of a block.
+    out: FloatArray,
+    slots: IntArray,
+    offsets: IntArray,
+    *,
+    suffix: bool,
+) -> tuple[FloatArray, IntArray]:
+    """Σ_i w_i x_i(c) into ``out[slots]``; Σ_i w_i x̄_i and the number of varying members per run and window.
 
-    The first sum is written into ``buffer`` (reused from block to block). Each run's (windows x members)
-    (members x dates) product is cut into pieces of windows of at most ``_GEMM_CELLS`` multiply-adds:
-    OpenBLAS runs larger products on several threads, and thousands of such small threaded products
-    (one per run) ran ten times slower on a machine whose cores were busy with other work (the threads
-    wait for one another at every product) than the same pieces on one thread.
+    The first sum of the block's run r is written straight into ``out[slots[r]]`` (the ring of X, or the
+    shifted view of Y: no copy through a buffer), on the dates that window uses only: c >= δ for the
+    suffixes (``suffix``: X), c < T - δ for the prefixes (Y), by pieces of at most ``_PIECE_WINDOWS``
+    consecutive offsets, each from its smallest δ; the other cells of ``out`` keep what they held (the
+    products that read X pair them with the zeros of the shifted Y). The products are cut into pieces of
+    at most ``_GEMM_CELLS`` multiply-adds too: OpenBLAS runs larger products
+    on several threads, and thousands of such small threaded products (one per run) ran ten times slower
+    on a machine whose cores were busy with other work (the threads wait for one another at every product)
+    than the same pieces on one thread.
     """
     weight, weighted_mean = weights
     padded = np.vstack([x, np.zeros((1, x.shape[1]))])
     n_runs = sum(len(runs) for runs, _ in classes)
-    x_sum = buffer[: n_runs * weight.shape[1] * x.shape[1]].reshape(n_runs, weight.shape[1], x.shape[1])
     mean_sum = np.empty((n_runs, weight.shape[1]))
     count = np.empty((n_runs, weight.shape[1]), dtype=np.int64)
     for runs, members in classes:
         w = weight[members]  # (runs, width, windows)
         values = padded[members]
-        step = max(1, _GEMM_CELLS // (members.shape[1] * x.shape[1]))  # windows per product
+        step = max(1, min(_PIECE_WINDOWS, _GEMM_CELLS // (members.shape[1] * x.shape[1])))  # windows per product
         for k0 in range(0, weight.shape[1], step):
-            x_sum[runs, k0 : k0 + step] = np.matmul(w[:, :, k0 : k0 + step].transpose(0, 2, 1), values)
+            dates = slice(int(offsets[k0]), None) if suffix else slice(0, x.shape[1] - int(offsets[k0]))
+            piece = np.matmul(w[:, :, k0 : k0 + step].transpose(0, 2, 1), values[:, :, dates])
+            out[slots[runs], k0 : k0 + step, dates] = piece
         mean_sum[runs] = weighted_mean[members].sum(axis=1)
         count[runs] = (w > 0).sum(axis=1)
-    return x_sum, mean_sum, count
+    return mean_sum, count
 
 
 def _pairwise(

@@ -244,6 +244,21 @@ class TestStaggeredOneFirmPerEvent:
         check(values, dates, np.zeros(len(values), dtype=int), 1, 30)
         assert routes["_runs"] > 10 * routes["_same_dates"] and routes["_pairwise"] == 0
 
+    @pytest.mark.parametrize("piece", [1, 3, 7])
+    def test_offsets_in_pieces_on_their_dates_only(
+        self, monkeypatch: pytest.MonkeyPatch, routes: dict[str, int], piece: int
+    ) -> None:
+        """X and Y of a piece of offsets on the dates of its smallest δ only, the ring's slots reused meanwhile.
+
+        With a 5-date overlap there are 35 offsets, so a slot of the ring is written by run after run with
+        pieces that leave its dates below δ as an earlier run left them: those must never be read.
+        """
+        values, dates = self.design()
+        monkeypatch.setattr(module, "_PIECE_WINDOWS", piece)
+        monkeypatch.setattr(module, "_RUN_CELLS", 2 * 35 * 40)  # two runs per block: the ring wraps often
+        check(values, dates, np.zeros(len(values), dtype=int), 1, 5)
+        assert routes["_runs"] > 10 * routes["_same_dates"] and routes["_pairwise"] == 0
+
     def test_row_blocks_of_a_few_series(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """The date axis, the identical-date buckets and the runs' rows worked through in blocks of 3 rows."""
         values, dates = self.design()

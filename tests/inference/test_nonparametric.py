@@ -411,6 +411,30 @@ class TestGrank:
                 GrankT().compute(data, scope, np.zeros(3, dtype=np.int64), 1).statistic[0, 0], t, rtol=1e-12
             )
 
+    @pytest.mark.parametrize("rows_per_block", [1, 2])
+    def test_rows_in_blocks_with_ties_in_some(self, monkeypatch: pytest.MonkeyPatch, rows_per_block: int) -> None:
+        """Row blocks of the rank shifts, the tie term present in some blocks only: the same Z and t by hand."""
+        rng = np.random.default_rng(13)
+        est = rng.integers(-2, 3, size=(5, 25)).astype(np.float64)
+        est[0, :4] = np.nan
+        est[3] += 0.25  # rows 3 and 4 hold no value that their SAR equals
+        est[4] += 0.5
+        # day 0: mean 0 and sample sd 1, so the re-standardized values are these and the integers tie with them
+        ar = np.array([[-1.0, 0.1], [-1.0, 1.3], [1.0, -0.7], [1.0, 0.9], [0.0, 0.2]])
+        data = panel(est, ar, np.array([0, 1]), ((0, 0), (0, 1)), s2=np.ones(5))
+        tied = [bool(np.isin(ar[r, 0], est[r])) for r in range(5)]
+        assert tied == [True, True, True, False, False]
+        monkeypatch.setattr(ranks_module, "_BLOCK_CELLS", rows_per_block * est.shape[1])
+        scopes: tuple[Scope, ...] = ("day", "window")
+        for scope in scopes:
+            values = data.sar if scope == "day" else data.scar
+            z_block = GrankZ().compute(data, scope, np.zeros(5, dtype=np.int64), 1)
+            t_block = GrankT().compute(data, scope, np.zeros(5, dtype=np.int64), 1)
+            for c in range(values.shape[1]):
+                z, t, _ = hand_grank(data, values[:, c], np.arange(5))
+                np.testing.assert_allclose(z_block.statistic[0, c], z, rtol=1e-12)
+                np.testing.assert_allclose(t_block.statistic[0, c], t, rtol=1e-12)
+
     def test_one_event_groups_have_reason(self) -> None:
         data = synthetic()
         block = GrankT().compute(data, "window", np.arange(11), 11)

@@ -80,6 +80,7 @@ def bootstrap_mean(
     present = [np.isfinite(values) for values in parts]
     filled = [np.where(ok, values, 0.0) for ok, values in zip(present, parts, strict=True)]
     weights = [ok.astype(np.float64) for ok in present]
+    complete = [bool(ok.all()) for ok in present]
     with np.errstate(invalid="ignore", divide="ignore"):
         observed = [f.sum(axis=0) / w.sum(axis=0) for f, w in zip(filled, weights, strict=True)]
     exceed = [np.zeros(values.shape[1]) for values in parts]
@@ -88,8 +89,10 @@ def bootstrap_mean(
     for size in _chunks(samples, n_events):
         counts = rng.multinomial(n_events, probabilities, size=size).astype(np.float64)
         for i in range(len(parts)):
+            # every event present: each resample's count of drawn events is N_g exactly (sums of integers)
+            drawn = float(n_events) if complete[i] else counts @ weights[i]
             with np.errstate(invalid="ignore", divide="ignore"):
-                star = (counts @ filled[i]) / (counts @ weights[i]) - observed[i]
+                star = (counts @ filled[i]) / drawn - observed[i]
             hit, ok = exceedances(star, observed[i])
             exceed[i] += hit
             valid[i] += ok

@@ -198,6 +198,29 @@ class TestBootstrapCaar:
         np.testing.assert_allclose(window.statistic[0], [ar[:, 0].mean(), np.nanmean(ar.sum(axis=1))], rtol=1e-12)
         assert window.n[0, 1] == 9
 
+    def test_pvalue_from_the_group_draws_by_hand_with_and_without_missing_values(self) -> None:
+        """Each resample's mean over the drawn events that have a value, one resample at a time, from the
+        group's documented stream (multinomial counts over the rows in key order); day 1 misses two ARs."""
+        rng = np.random.default_rng(4)
+        ar = np.c_[rng.normal(0.004, 0.02, size=7), [0.01, -0.02, np.nan, 0.015, -0.005, np.nan, 0.004]]
+        b = 300
+        conv = Conventions().with_knobs(bootstrap_samples=b)
+        data = panel(ar, ((0, 1),), conv)
+        block = BootstrapCaar().compute(data, "day", pooled(7), 1)
+        counts = group_generator(conv, "bootstrap_caar", data.keys).multinomial(7, np.full(7, 1 / 7), size=b)
+        order = np.argsort(data.keys.astype(str))  # draw j goes to the j-th row in key order (identity here)
+        for day in range(2):
+            x = ar[order, day]
+            ok = np.isfinite(x)
+            mean = x[ok].mean()
+            star = [(row[ok] @ x[ok]) / row[ok].sum() - mean if row[ok].sum() > 0 else np.nan for row in counts]
+            star = np.array(star)
+            valid = np.isfinite(star)
+            hits = np.count_nonzero(np.abs(star[valid]) >= abs(mean) * (1 - 1e-12))
+            np.testing.assert_allclose(block.statistic[0, day], mean, rtol=1e-12)
+            np.testing.assert_allclose(block.p_value[0, day], (1 + hits) / (valid.sum() + 1), rtol=1e-12)
+            assert 0.1 < block.p_value[0, day] < 0.99  # resamples on both sides of |mean|: the counts matter
+
     def test_matches_exact_enumeration(self) -> None:
         x = np.array([0.031, -0.004, 0.012, 0.020, -0.011])
         mean = x.mean()

@@ -359,15 +359,16 @@ DENSE_CELLS = 1 << 25
 class _BenchmarkIndex:
     """The rows of the benchmarks by date, built once per :func:`align_pairs`.
 
-    With few benchmarks (the usual case) a dense (benchmark x day) map of row numbers over the table's
+    With few benchmarks (the usual case) a dense (benchmark x day) map of row numbers over the benchmarks'
     dates answers every date with one index; otherwise (:data:`DENSE_CELLS`) each date is searched among
-    the benchmarks' sorted (symbol, day) keys.
+    the benchmarks' sorted (symbol, day) keys. The map spans the benchmarks' own first to last day (not
+    the table's, whose every row would be read once per chunk of the engine).
     """
 
     codes: IntArray  # the benchmarks' symbol codes, sorted
     rows: IntArray  # their rows, benchmark after benchmark
-    first: int  # the table's first day
-    width: int  # days from the table's first to its last day
+    first: int  # the benchmarks' first day
+    width: int  # days from the benchmarks' first to their last day
     cells: IntArray | None  # (len(codes) * width,) row of each (benchmark, day), -1 for none; or None
     keys: IntArray | None  # the rows' sorted (symbol, day) keys, when there is no map
 
@@ -375,28 +376,33 @@ class _BenchmarkIndex:
     def of(cls, table: PriceTable, codes: IntArray) -> _BenchmarkIndex:
         """The index of the benchmarks ``codes`` (sorted, distinct)."""
         rows = table.rows_of(codes)
-        first = int(table.day.min()) if len(table) else 0
-        width = int(table.day.max()) - first + 1 if len(table) else 1
+        days = table.day[rows]
+        first = int(days.min()) if len(days) else 0
+        width = int(days.max()) - first + 1 if len(days) else 1
         if len(codes) * width > DENSE_CELLS:
             owner = np.repeat(codes, table.row_counts[codes])
             return cls(codes, rows, first, width, None, row_keys(owner, table.day[rows]))
         cells = np.full(len(codes) * width, -1, dtype=np.int64)
         owner = np.repeat(np.arange(len(codes), dtype=np.int64), table.row_counts[codes])
-        cells[owner * width + table.day[rows] - first] = rows
+        cells[owner * width + days - first] = rows
         return cls(codes, rows, first, width, cells, None)
 
     def find(self, benchmark: IntArray, lengths: IntArray, day: IntArray) -> IntArray:
         """Row of the pair's benchmark on each enumerated ticker date, -1 where the benchmark has none.
 
         ``benchmark`` and ``lengths`` are per pair (its benchmark, its number of dates); ``day`` holds the
-        dates pair after pair, all of them dates of the table.
+        dates pair after pair.
         """
         one = len(self.codes) == 1
         if self.cells is not None:
             offset = day - self.first
+            outside = (offset < 0) | (offset >= self.width)  # before or after every benchmark row
+            np.clip(offset, 0, self.width - 1, out=offset)
             if not one:
                 offset += np.repeat(np.searchsorted(self.codes, benchmark) * self.width, lengths)
-            return self.cells[offset]
+            found = self.cells[offset]
+            found[outside] = -1
+            return found
         keys = self.keys
         if keys is None or not len(keys):
             return np.full(len(day), -1, dtype=np.int64)

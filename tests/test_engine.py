@@ -20,7 +20,7 @@ import pytest
 
 import eventstudy as es
 from eventstudy.cli import main
-from eventstudy.engine import as_chunk_size, chunk_bounds
+from eventstudy.engine import as_chunk_size, chunk_bounds, used_date_range
 from eventstudy.errors import DataError, InputError
 from eventstudy.executors import SerialExecutor
 
@@ -290,6 +290,22 @@ def test_bad_chunk_size(value: object) -> None:
     assert info.value.parameter == "chunk_size"
     with pytest.raises(InputError):
         es.EventStudy(EVENTS, RETURNS, chunk_size=value)  # type: ignore[arg-type]
+
+
+def test_used_date_range_is_the_first_and_last_used_date() -> None:
+    """Oracle: min and max of each row's used dates, by a loop over the rows."""
+    rng = np.random.default_rng(3)
+    days = np.datetime64("2021-01-04", "D") + np.cumsum(rng.integers(1, 4, size=(30, 25)), axis=1)
+    dates = np.where(rng.random((30, 25)) < 0.1, np.datetime64("NaT", "D"), days)
+    used = ~np.isnat(dates) & (rng.random((30, 25)) < 0.6)
+    used[4] = False  # a row with none used
+    used[5] = ~np.isnat(dates[5])  # every present row
+    got = used_date_range(dates, used)
+    for i in range(30):
+        picked = dates[i][used[i]]
+        expected = [picked.min(), picked.max()] if len(picked) else [np.datetime64("NaT")] * 2
+        np.testing.assert_array_equal(got[i], np.array(expected, dtype="datetime64[D]"))
+    assert got.dtype == np.dtype("datetime64[D]")
 
 
 def test_chunk_bounds_cover_every_item_once() -> None:

@@ -47,6 +47,15 @@ class TestOlsAgainstStatsmodels:
             assert self.ols.n_obs[i] == m_i
             np.testing.assert_allclose(1 - self.ols.ssr[i] / self.ols.tss[i], res.rsquared, rtol=1e-10)
 
+    def test_residuals_match_statsmodels_and_are_nan_on_unused_rows(self) -> None:
+        for i in range(len(self.y)):
+            res, _ = self._sm(i)
+            ok = np.isfinite(self.y[i]) & np.isfinite(self.m[i])
+            # atol 1e-15: residuals of returns of about 1e-2, both double-precision least squares
+            np.testing.assert_allclose(self.ols.residuals[i, ok], res.resid, rtol=1e-9, atol=1e-15)
+            assert np.isnan(self.ols.residuals[i, ~ok]).all()
+            np.testing.assert_allclose(self.ols.ssr[i], res.ssr, rtol=1e-10)
+
     def test_xtx_inverse_matches_cov_params(self) -> None:
         for i in range(len(self.y)):
             res, _ = self._sm(i)

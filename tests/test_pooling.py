@@ -164,3 +164,27 @@ def test_firm_event_flags_text() -> None:
     )
     flags = firm_event_flags(estimated, windows, np.arange(-2, 3), fit_dates, fourth.reset_index(drop=True))
     assert flags["overlaps"].tolist() == ["e2 (day -1); e4 (day +1)", "e1 (day +1); e3 (day +1); e4 (day +2)"]
+
+
+def test_estimation_confounders_equal_the_loop() -> None:
+    """Random firm-events of three tickers: each row's confounder text equals a loop over all other events."""
+    rng = np.random.default_rng(11)
+    n = 60
+    tickers = rng.choice(["A", "B", "C"], n)
+    day0 = np.datetime64("2021-01-04", "D") + rng.integers(0, 200, n)
+    ids = np.array([f"e{i:02d}" for i in range(n)], dtype=object)
+    estimated = pd.DataFrame({"event_id": ids[:40], "ticker": tickers[:40], "day_zero": day0[:40]})
+    others = pd.DataFrame({"event_id": ids, "ticker": tickers, "day_zero": day0})
+    first = day0[:40] - rng.integers(20, 90, 40)
+    fit_dates = np.stack([first, first + 30], axis=1)
+    window = np.stack([day0[:40] + d for d in range(-2, 3)], axis=1)
+    flags = firm_event_flags(estimated, window, np.arange(-2, 3), fit_dates, others)
+    for i in range(40):
+        hits = sorted(
+            (day0[j], j)
+            for j in range(n)
+            if ids[j] != ids[i] and tickers[j] == tickers[i] and first[i] <= day0[j] <= first[i] + 30
+        )
+        expected = "; ".join(f"{ids[j]} (day 0 {d})" for d, j in hits)
+        assert flags["estimation_confounders"].iloc[i] == expected
+    assert (flags["estimation_confounders"].str.count(";") >= 1).any()  # rows with several texts occur

@@ -47,6 +47,22 @@ def test_common_dates_give_returns_over_the_same_interval() -> None:
     np.testing.assert_array_equal(out["zero_volume"], [False, False])
 
 
+@pytest.mark.parametrize("alignment", ["common", "date"])
+def test_ticker_dates_before_and_after_every_benchmark_row(alignment: str) -> None:
+    # the ticker trades two days before the benchmark's first row and two after its last: only the three
+    # common dates pair up; by hand, the returns between them
+    ticker = _series(
+        "A",
+        ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09"],
+        [10, 11, 12, 13, 14, 15, 16],
+    )
+    bench = _series("M", ["2024-01-03", "2024-01-04", "2024-01-05"], [100, 101, 99])
+    out = _align(ticker, bench, "simple", alignment)
+    np.testing.assert_array_equal(out["date"], pd.DatetimeIndex(["2024-01-04", "2024-01-05"]).values)
+    np.testing.assert_allclose(out["returns"], [13 / 12 - 1, 14 / 13 - 1], rtol=1e-15)
+    np.testing.assert_allclose(out["market"], [101 / 100 - 1, 99 / 101 - 1], rtol=1e-15)
+
+
 def test_log_returns() -> None:
     ticker = _series("A", ["2024-01-02", "2024-01-03"], [100, 110])
     bench = _series("^GSPC", ["2024-01-02", "2024-01-03"], [10, 9])

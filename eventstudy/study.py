@@ -398,9 +398,9 @@ class EventStudy:
                 "day_zero": day0[with_day0],
             }
         )
-        audit = days.set_index(_pair_key(days["event_id"], days["ticker"]))
         pairs = panel.pairs
-        key = _pair_key(pairs["event_id"], pairs["ticker"])
+        audit_key, key = _pair_codes(days, pairs)
+        audit = days.set_index(pd.Index(audit_key))
         flags = firm_event_flags(
             pairs[["event_id", "ticker", "day_zero"]],
             panel.evt_dates,
@@ -452,21 +452,23 @@ class EventStudy:
     ) -> pd.DataFrame:
         """The day-0 audit: pairs dropped after day 0 marked, notes added, the firm-events' flags joined."""
         days = days.copy()
-        key = _pair_key(days["event_id"], days["ticker"])
         late = excluded[excluded["stage"].isin(["returns", "estimation"])]
-        if len(late):
-            reason = pd.Series(late["reason"].to_numpy(), index=_pair_key(late["event_id"], late["ticker"]))
-            hit = key.isin(reason.index)
-            days.loc[hit, "status"] = "excluded"
-            days.loc[hit, "reason"] = key[hit].map(reason)
         moved = notes[notes["note"] != ""]
-        if len(moved):
-            note = pd.Series(moved["note"].to_numpy(), index=_pair_key(moved["event_id"], moved["ticker"]))
-            hit = key.isin(note.index)
-            days.loc[hit, "reason"] = (days.loc[hit, "reason"].astype(str) + "; " + key[hit].map(note)).str.strip("; ")
-        flags = firm_events.set_index(_pair_key(firm_events["event_id"], firm_events["ticker"]))
+        key, late_key, moved_key, flag_key = _pair_codes(days, late, moved, firm_events)
+        at = pd.Index(late_key).get_indexer(key)  # each pair's row of `late`, -1: none (a pair is excluded once)
+        hit = at >= 0
+        if hit.any():
+            days.loc[hit, "status"] = "excluded"
+            days.loc[hit, "reason"] = late["reason"].to_numpy()[at[hit]]
+        at = pd.Index(moved_key).get_indexer(key)
+        hit = at >= 0
+        if hit.any():
+            note = moved["note"].to_numpy()[at[hit]]
+            days.loc[hit, "reason"] = (days.loc[hit, "reason"].astype(str) + "; " + note).str.strip("; ")
+        at = pd.Index(flag_key).get_indexer(key)
         for column in ("overlaps", "estimation_confounders"):
-            days[column] = key.map(flags[column]).fillna("").to_numpy(dtype=object)
+            flag = firm_events[column].to_numpy(dtype=object)
+            days[column] = np.where(at >= 0, flag[np.maximum(at, 0)] if len(flag) else "", "").astype(object)
         return days
 
 
@@ -483,9 +485,17 @@ def _silent(message: str) -> None:
     """The progress callback of a run nobody watches."""
 
 
-def _pair_key(event_ids: pd.Series, tickers: pd.Series) -> pd.Series:
-    """One text key per (event, ticker) pair (ids and tickers never hold the separator)."""
-    return pd.Series(event_ids.astype(str).to_numpy() + "\x00" + tickers.astype(str).to_numpy(), dtype=object)
+def _pair_codes(*frames: pd.DataFrame) -> list[IntArray]:
+    """An int64 code per (event_id, ticker) row of each frame, equal for equal pairs across the frames.
+
+    Event ids and tickers are factorized once over all the frames (hashing each text once), and a pair's
+    code is ``event code * (number of tickers) + ticker code``.
+    """
+    cut = np.cumsum([len(f) for f in frames])[:-1]
+    events, _ = pd.factorize(pd.concat([f["event_id"].astype(str) for f in frames], ignore_index=True))
+    tickers, labels = pd.factorize(pd.concat([f["ticker"].astype(str) for f in frames], ignore_index=True))
+    codes = events.astype(np.int64) * max(len(labels), 1) + tickers
+    return np.split(codes, cut)
 
 
 def _audit_day_zero(days: pd.DataFrame) -> np.ndarray:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -251,11 +252,7 @@ class EventStudy:
 
     def symbols(self) -> list[str]:
         """Every ticker and benchmark the study needs, in first-use order."""
-        seen: dict[str, None] = {}
-        for event in self.events:
-            for symbol in (*event.tickers, *event.benchmarks):
-                seen.setdefault(symbol, None)
-        return list(seen)
+        return list(dict.fromkeys(chain.from_iterable((*e.tickers, *e.benchmarks) for e in self.events)))
 
     def load_prices(self) -> tuple[PriceTable, dict[str, PriceSourceError]]:
         """Load every symbol the study needs once, as one columnar table; failures are collected, never raised.

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +53,9 @@ VALUE_COLUMN: dict[str, str] = {"price": "adj_close", "return": "return"}
 """The value column of the long layout, per kind."""
 
 _NS_PER_DAY = 86_400_000_000_000
+
+READ_AHEAD = 2
+"""Row groups read ahead in threads while the current one is converted (:meth:`ParquetPrices._row_groups`)."""
 _Ints = npt.NDArray[np.signedinteger[Any]]  # int32 (rows read in pieces) or int64
 _DATE_TYPES = "a date, a timestamp, YYYY-MM-DD text or YYYYMMDD integers"
 
@@ -446,10 +451,26 @@ class ParquetPrices:
         """
         schema = self._dataset.schema
         rows = None if pa.types.is_date(schema.field(self._date).type) else condition
+
+        def read(group: Any) -> pa.Table:
+            return group.to_table(schema=schema, columns=columns, filter=rows)
+
         try:
-            for fragment in self._dataset.get_fragments(filter=condition):
-                for group in fragment.split_by_row_group(filter=condition, schema=schema):
-                    yield group.to_table(schema=schema, columns=columns, filter=rows)
+            groups = (
+                group
+                for fragment in self._dataset.get_fragments(filter=condition)
+                for group in fragment.split_by_row_group(filter=condition, schema=schema)
+            )
+            # the next row groups are decoded in threads (pyarrow releases the GIL) while the caller converts
+            # the current one; at most READ_AHEAD row groups are held besides the one being used
+            with ThreadPoolExecutor(max_workers=READ_AHEAD) as pool:
+                pending: deque[Future[pa.Table]] = deque()
+                for group in groups:
+                    pending.append(pool.submit(read, group))
+                    if len(pending) > READ_AHEAD:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
             raise InputError(f"cannot read the Parquet data ({exc})", path=self.path) from exc
 

@@ -239,6 +239,32 @@ def test_unicode_white_space_around_cells_is_stripped(tmp_path: Path) -> None:
     assert (event.timezone, event.tickers, event.benchmarks) == ("UTC", ("BABA", "JD"), ("^GSPC", "^GSPC"))
 
 
+def test_rows_repeating_a_ticker_list_keep_their_own_benchmarks(tmp_path: Path) -> None:
+    # Lists are split once per distinct cell; the benchmarks depend on the ticker and the benchmark cell.
+    rows = [
+        "a,2021-03-15,BABA;0700.HK,",
+        "b,2021-03-15,BABA;0700.HK,^N225",
+        "c,2021-03-16,BABA; 0700.HK,;^HSCE",
+        "d,2021-03-15,0700.HK;BABA,",
+        "e,2021-03-16,BABA;0700.HK,",
+        "f,2021-03-15,BABA,^N225",
+    ]
+    events = read_events(_write(tmp_path, "event_id,date,tickers,benchmark\n" + "\n".join(rows) + "\n"))
+    assert [e.tickers for e in events] == [("BABA", "0700.HK")] * 3 + [("0700.HK", "BABA")] + [("BABA", "0700.HK")] + [
+        ("BABA",)
+    ]
+    assert [e.benchmarks for e in events] == [
+        ("^GSPC", "^HSI"),
+        ("^N225", "^N225"),
+        ("^GSPC", "^HSCE"),
+        ("^HSI", "^GSPC"),
+        ("^GSPC", "^HSI"),
+        ("^N225",),
+    ]
+    assert [e.date.day for e in events] == [15, 15, 16, 15, 16, 15]
+    assert [e.line for e in events] == [2, 3, 4, 5, 6, 7]
+
+
 def test_frame_and_pairs_text_by_hand() -> None:
     # HH:MM unless the seconds are set; microseconds are dropped from the text and from the UTC instant
     events = (

@@ -264,13 +264,16 @@ def _runs(
     For run s, offset δ and the n = T - δ values of its members' suffixes, X_s(δ, c) = Σ_{i∈s} w_i u_i(c)
     and A_s(δ) = Σ_{i∈s} w_i ū_i with w_i = 1 / sqrt(Σ (u_i - ū_i)^2) over the suffix (ū_i its mean);
     Y_t and B_t likewise on the prefixes of run t. Then Σ_{i∈s, j∈t} ρ_ij = Σ_q X_s(δ, δ + q) Y_t(δ, q)
-    - n A_s B_t for the run t starting δ positions after s. X and Y of a run are (members x offsets)'
-    (members x dates) matrix products, batched over runs of similar size.
+    - n A_s B_t for the run t starting δ positions after s. The X of a run are (members x offsets)'
+    (members x dates) matrix products, batched over runs of similar size (:func:`_run_sums`); the Y are
+    never formed: Σ_q X_s(δ, δ + q) Y_t(δ, q) = Σ_{j∈t} v_j(δ) Σ_q X_s(δ, δ + q) u_j(q), one (offsets x
+    dates) (dates x members) product per run t with its partners' X (:func:`_partner_dots`). Both work on
+    the dates an offset uses only (c >= δ for X, q < T - δ for the prefixes).
 
     The runs are taken in blocks of consecutive starts (at most ``_RUN_CELLS`` cells of X per block):
     a block's X go into a ring that also holds the X of the runs up to T positions before the block (the
-    only earlier runs its runs pair with), then its Y are paired with the ring. The memory is that of the
-    ring and one block, whatever N: O(T^3) cells at most, not O(N T).
+    only earlier runs its runs pair with), then its runs' prefixes are paired with the ring. The memory is
+    that of the ring and one block, whatever N: O(T^3) cells at most, not O(N T).
     """
     sums = np.zeros(n_groups)
     pairs = np.zeros(n_groups, dtype=np.int64)
@@ -288,13 +291,17 @@ def _runs(
     run_group = groups[order[first_row]]
     n = (length - offsets).astype(np.float64)
     per_block = max(1, _RUN_CELLS // (n_k * length))
-    # Y(δ, q) of the block's runs shifted to column δ + q: written through a view whose row for offset δ
-    # starts δ columns further on (offsets are 1, 2, ...), so columns < δ stay 0 and q >= T - δ fall off
-    shifted = np.zeros((min(n_runs, per_block), n_k, length + n_k + 1))
     row_budget = max(1, 4 * _BLOCK_CELLS // length)
     capacity = min(n_runs, n_k + per_block)
-    # X of the block and of the runs before it, slot r % capacity for run r; the last slot stays 0 (no run)
-    ring_x = np.zeros((capacity + 1, n_k, length))
+    # X'(δ, q) = X(δ, δ + q) of the block and of the runs before it, slot r % capacity for run r, at columns
+    # n_k + q; the last slot stays 0 (no run). Written through a view whose row for offset δ starts δ columns
+    # earlier (offsets are 1, 2, ...): X(δ, c) lands at column n_k + c - δ, the dates c < δ in front of
+    # column n_k (never read) and columns n_k + T - δ onwards are never written (they stay 0).
+    ring_x = np.zeros((capacity + 1, n_k, length + n_k))
+    strides = ring_x.strides
+    x_view = as_strided(
+        ring_x[:, :, n_k - 1 :], (capacity + 1, n_k, length), (strides[0], strides[1] - strides[2], strides[2])
+    )
     ring_a = np.zeros((capacity + 1, n_k))
     ring_count = np.zeros((capacity + 1, n_k), dtype=np.int64)
     k = np.arange(n_k)
@@ -313,20 +320,11 @@ def _runs(
         lead = _window_weights(head[:, length - offsets], head2[:, length - offsets], n)
         classes = _run_classes(size[r0:r1])
         slots = np.arange(r0, r1) % capacity
-        ring_a[slots], ring_count[slots] = _run_sums(tail, classes, x, ring_x, slots, offsets, suffix=True)
-        strides = shifted.strides
-        y_view = as_strided(
-            shifted[:, :, 1:], (r1 - r0, n_k, length), (strides[0], strides[1] + strides[2], strides[2])
-        )
-        b_sum, y_count = _run_sums(lead, classes, x, y_view, np.arange(r1 - r0), offsets, suffix=False)
-        y_right = shifted[: r1 - r0, :, :length]
+        ring_a[slots], ring_count[slots] = _run_sums(tail, classes, x, x_view, slots, offsets)
         earlier = run_start[r0:r1, None] - offsets[None, :]
         partner = np.where(earlier >= 0, at[np.maximum(earlier, 0)], -1)  # the run starting δ before
         s = np.where(partner >= 0, partner % capacity, capacity)  # its slot; the zero slot when there is none
-        dots = np.empty((r1 - r0, n_k))
-        for k0 in range(0, n_k, _PIECE_WINDOWS):  # X and Y of offset δ meet on the dates c >= δ only
-            piece, lo = slice(k0, k0 + _PIECE_WINDOWS), int(offsets[k0])
-            dots[:, piece] = np.einsum("tkc,tkc->tk", ring_x[s[:, piece], k[piece], lo:], y_right[:, piece, lo:])
+        dots, b_sum, y_count = _partner_dots(lead, classes, x, ring_x[:, :, n_k:], s, offsets)
         value = (dots - n * ring_a[s, k] * b_sum).sum(axis=1)
         group = run_group[r0:r1]
         sums += np.bincount(group, weights=value, minlength=n_groups)
@@ -370,20 +368,16 @@ def _run_sums(
     out: FloatArray,
     slots: IntArray,
     offsets: IntArray,
-    *,
-    suffix: bool,
 ) -> tuple[FloatArray, IntArray]:
     """Σ_i w_i x_i(c) into ``out[slots]``; Σ_i w_i x̄_i and the number of varying members per run and window.
 
-    The first sum of the block's run r is written straight into ``out[slots[r]]`` (the ring of X, or the
-    shifted view of Y: no copy through a buffer), on the dates that window uses only: c >= δ for the
-    suffixes (``suffix``: X), c < T - δ for the prefixes (Y), by pieces of at most ``_PIECE_WINDOWS``
-    consecutive offsets, each from its smallest δ; the other cells of ``out`` keep what they held (the
-    products that read X pair them with the zeros of the shifted Y). The products are cut into pieces of
-    at most ``_GEMM_CELLS`` multiply-adds too: OpenBLAS runs larger products
-    on several threads, and thousands of such small threaded products (one per run) ran ten times slower
-    on a machine whose cores were busy with other work (the threads wait for one another at every product)
-    than the same pieces on one thread.
+    The suffix sums X(δ, c) of the block's run r are written straight into ``out[slots[r]]`` (the ring's
+    view, no copy through a buffer), on the dates c >= δ only, by pieces of at most ``_PIECE_WINDOWS``
+    consecutive offsets, each from its smallest δ (the view puts the dates below δ where they are never
+    read). The products are cut into pieces of at most ``_GEMM_CELLS`` multiply-adds too: OpenBLAS runs
+    larger products on several threads, and thousands of such small threaded products (one per run) ran
+    ten times slower on a machine whose cores were busy with other work (the threads wait for one another
+    at every product) than the same pieces on one thread.
     """
     weight, weighted_mean = weights
     padded = np.vstack([x, np.zeros((1, x.shape[1]))])
@@ -395,12 +389,50 @@ def _run_sums(
         values = padded[members]
         step = max(1, min(_PIECE_WINDOWS, _GEMM_CELLS // (members.shape[1] * x.shape[1])))  # windows per product
         for k0 in range(0, weight.shape[1], step):
-            dates = slice(int(offsets[k0]), None) if suffix else slice(0, x.shape[1] - int(offsets[k0]))
+            dates = slice(int(offsets[k0]), None)
             piece = np.matmul(w[:, :, k0 : k0 + step].transpose(0, 2, 1), values[:, :, dates])
             out[slots[runs], k0 : k0 + step, dates] = piece
         mean_sum[runs] = weighted_mean[members].sum(axis=1)
         count[runs] = (w > 0).sum(axis=1)
     return mean_sum, count
+
+
+def _partner_dots(
+    weights: tuple[FloatArray, FloatArray],
+    classes: list[tuple[IntArray, IntArray]],
+    x: FloatArray,
+    ring: FloatArray,
+    slots: IntArray,
+    offsets: IntArray,
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Σ_{j∈t} v_j(δ) Σ_q X'_s(δ, q) x_j(q), Σ_j v_j x̄_j and the varying members, per run t of a block and δ.
+
+    ``ring`` holds X'_s(δ, q) = X_s(δ, δ + q) at column q (0 from q = T - δ on) and ``slots`` (runs, offsets)
+    the slot of the run s that starts δ before each run t. Each class of runs gathers its partners' X' and
+    takes one batched (offsets x dates) (dates x members) product with its members' prefixes: the prefix sums
+    Y_t(δ, q) of the runs are never formed. By pieces of ``_PIECE_WINDOWS`` offsets on the dates q < T - δ
+    of their smallest δ.
+    """
+    weight, weighted_mean = weights
+    padded = np.vstack([x, np.zeros((1, x.shape[1]))])
+    n_runs, n_k = slots.shape
+    length = x.shape[1]
+    dots = np.empty((n_runs, n_k))
+    mean_sum = np.empty((n_runs, n_k))
+    count = np.empty((n_runs, n_k), dtype=np.int64)
+    k = np.arange(n_k)
+    for runs, members in classes:
+        w = weight[members]  # (runs, width, windows)
+        values = padded[members]  # (runs, width, dates)
+        for k0 in range(0, n_k, _PIECE_WINDOWS):
+            piece = slice(k0, k0 + _PIECE_WINDOWS)
+            dates = slice(0, length - int(offsets[k0]))
+            partners = ring[slots[runs][:, piece], k[piece], dates]  # (runs, windows, dates)
+            products = np.matmul(partners, values[:, :, dates].transpose(0, 2, 1))  # (runs, windows, width)
+            dots[runs, piece] = np.einsum("rkm,rmk->rk", products, w[:, :, piece])
+        mean_sum[runs] = weighted_mean[members].sum(axis=1)
+        count[runs] = (w > 0).sum(axis=1)
+    return dots, mean_sum, count
 
 
 def _pairwise(

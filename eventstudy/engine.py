@@ -253,10 +253,13 @@ def estimate(
     day_zero = np.asarray(pd.to_datetime(firm_events["day_zero"]).to_numpy(), dtype="datetime64[D]").view(np.int64)
     bounds = chunk_bounds(len(firm_events), chunk_size)
     order = np.lexsort((day_zero, benchmark, ticker)) if len(bounds) > 1 else np.arange(len(firm_events))
-    numbered = firm_events[["event_id", "ticker", "benchmark", "day_zero"]].assign(
+    labels = firm_events[["event_id", "ticker", "benchmark", "day_zero"]]
+    # the chunks' symbols as Python strings, converted once (not in every chunk's lookups and gathers)
+    numbered = labels.astype({"ticker": object, "benchmark": object}).assign(
         event_id=np.arange(len(firm_events), dtype=np.int64)
     )
     chunks = [Chunk(numbered.iloc[order[a:b]]) for a, b in bounds]
+    del numbered
     run = executor or SerialExecutor()
     shared = EngineInput(prices, spec, keep_estimation or needs_estimation(spec.tests))
     if conv.mask_event_windows:
@@ -276,7 +279,7 @@ def estimate(
         position = np.empty_like(back)
         position[back] = np.arange(len(back))
     kept = rows[back]
-    panel, fit, per_row = _combine(parts, back, position, numbered, kept)
+    panel, fit, per_row = _combine(parts, back, position, labels, kept)
     release_free_memory()  # the chunks' results, now copied into place
     return Estimates(
         panel=replace(panel, pairs=panel.pairs.assign(event_id=ids[kept])),
@@ -321,11 +324,13 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         spec.event_window,
         bench_own=conv.fec_moments == "index_window",
     )
-    rows = panel.pairs["event_id"].to_numpy(dtype=np.int64)
+    pairs = panel.pairs  # a copy on each read
+    rows = pairs["event_id"].to_numpy(dtype=np.int64)
+    tickers = pairs["ticker"].to_numpy()
     n_windowed = len(rows)
     if shared.windows is not None:
         others = shared.windows
-        codes = shared.prices.codes_for(panel.pairs["ticker"])
+        codes = shared.prices.codes_for(tickers)
         masked = window_overlap_mask(codes, rows, panel.est_dates, others.codes, others.rows, others.first, others.last)
         panel = replace(panel, est_returns=np.where(masked, np.nan, panel.est_returns))
     fit = get_model(spec.model).fit(panel, conv)
@@ -339,17 +344,17 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         + f" returns in {window_text(spec.estimation_window)}, minimum {spec.min_estimation_obs}",
         "model not estimable (constant or zero-variance returns in the estimation window)",
     )
-    estimation_excluded = _excluded(rows[bad], panel.pairs["ticker"].to_numpy()[bad], "estimation", reasons)
+    estimation_excluded = _excluded(rows[bad], tickers[bad], "estimation", reasons)
     keep = np.flatnonzero(usable)
     if len(bad):
-        panel, fit, rows = panel.take(keep), fit.take(keep), rows[keep]
+        panel, fit, rows, tickers = panel.take(keep), fit.take(keep), rows[keep], tickers[keep]
     estimation_dates = used_date_range(panel.est_dates, np.isfinite(fit.residuals))
     car_values, car_var = fit.cars(panel.event_days, spec.car_windows, conv)
     missing, window = np.nonzero(~np.isfinite(car_values))
     labels = np.array([f"CAR window {window_text(w)}" for w in spec.car_windows], dtype=object)
     car_excluded = _excluded(
         rows[missing],
-        panel.pairs["ticker"].to_numpy()[missing],
+        tickers[missing],
         labels[window],
         "abnormal return missing on at least one day of the window (no price row)",
     )
@@ -465,20 +470,24 @@ _GATHERED_PAIRS = ("aligned_day_zero", "note")
 
 
 def _combine(
-    parts: list[ChunkEstimates], order: IntArray, position: IntArray | None, numbered: pd.DataFrame, kept: IntArray
+    parts: list[ChunkEstimates], order: IntArray, position: IntArray | None, labels: pd.DataFrame, kept: IntArray
 ) -> tuple[ReturnPanel, ModelFit, dict[str, np.ndarray]]:
     """The chunks' panels, fits and other per-firm-event arrays as one, rows placed by ``position``.
 
     ``position[j]`` is the row of the result that row j of the chunks (one after the other) goes to, and
-    ``order`` its inverse; None when the rows are in order already (a single chunk is then returned as it
-    is). ``parts`` is emptied: each chunk is copied into place and released before the next. The panel's
-    ``pairs`` are the rows ``kept`` of the engine's firm-events table ``numbered`` (the chunks' pairs are
-    row subsets of it) with the two columns the window gather adds, ``aligned_day_zero`` and ``note``,
-    placed like the arrays: one row gather of the table instead of a concatenation of the chunks' frames.
+    ``order`` its inverse; None when the rows are in order already (a single chunk's arrays are then
+    returned as they are). ``parts`` is emptied: each chunk is copied into place and released before the
+    next. The panel's ``pairs`` are the rows ``kept`` of the firm-events table ``labels`` (event_id, ticker,
+    benchmark, day_zero, with their dtypes as given; the chunks' pairs are row subsets of it) with the two
+    columns the window gather adds, ``aligned_day_zero`` and ``note``, placed like the arrays: one row
+    gather of the table instead of a concatenation of the chunks' frames.
     """
+    pairs = labels.iloc[kept].reset_index(drop=True)
     if len(parts) == 1 and position is None:
         only = parts.pop()
-        return only.panel, only.fit, {name: getattr(only, name) for name in _CHUNK_ROWS}
+        gathered = only.panel.pairs
+        pairs = pairs.assign(**{name: gathered[name].to_numpy() for name in _GATHERED_PAIRS})
+        return replace(only.panel, pairs=pairs), only.fit, {name: getattr(only, name) for name in _CHUNK_ROWS}
     n = len(order)
 
     def blank(like: np.ndarray) -> np.ndarray:
@@ -506,13 +515,13 @@ def _combine(
             out[rows] = getattr(part.fit, name)
         for name, out in chunk_rows.items():
             out[rows] = getattr(part, name)
-        pairs = part.panel.pairs  # a copy on each read
+        gathered = part.panel.pairs  # a copy on each read
         for name, out in pair_rows.items():
-            out[rows] = pairs[name].to_numpy()
+            out[rows] = gathered[name].to_numpy()
         start = stop
         del part
     panel = ReturnPanel(
-        pairs=numbered.iloc[kept].reset_index(drop=True).assign(**pair_rows),
+        pairs=pairs.assign(**pair_rows),
         **windows,
         **panel_rows,
     )

@@ -118,11 +118,18 @@ def _join_by_row(rows: IntArray, texts: np.ndarray, following: np.ndarray, n: in
     return out
 
 
-def _source_texts(src: IntArray, text: Callable[[IntArray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """``text(sources)`` of each matched source, and with a ``"; "`` in front, built once per distinct source."""
-    sources, inverse = np.unique(src, return_inverse=True)
-    once = text(sources)
-    return once[inverse], ("; " + once)[inverse]
+def _source_texts(
+    src: IntArray, n_sources: int, text: Callable[[IntArray], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``text(sources)`` of each matched source, and with a ``"; "`` in front, built once per distinct source.
+
+    ``src`` holds source rows in ``0..n_sources-1``; the distinct ones are found by marking them (no sort).
+    """
+    seen = np.zeros(n_sources, dtype=bool)
+    seen[src] = True
+    slot = np.cumsum(seen) - 1
+    once = text(np.flatnonzero(seen))
+    return once[slot[src]], ("; " + once)[slot[src]]
 
 
 def _day_text(dates: np.ndarray) -> np.ndarray:
@@ -161,13 +168,19 @@ def precedence(event_ids: pd.Series, event_dates: pd.Series, event_times_utc: pd
 
 
 def _first_per_firm_day(tickers: pd.Series, day_zero: np.ndarray, rank: IntArray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: whether it has the lowest ``rank`` of its (ticker, day 0), and the row holding that rank."""
-    day = pd.Series(np.asarray(day_zero).astype("datetime64[D]"))
-    frame = pd.DataFrame({"ticker": np.asarray(tickers, dtype=object), "day": day, "rank": np.asarray(rank)})
-    best = frame.groupby(["ticker", "day"], sort=False, dropna=False)["rank"].transform("min").to_numpy()
-    first = frame["rank"].to_numpy() == best
-    where = pd.Series(np.arange(len(frame)), index=frame["rank"].to_numpy())
-    return first, where.reindex(best).to_numpy()
+    """Per row: whether it has the lowest ``rank`` of its (ticker, day 0), and the row holding that rank.
+
+    One sort of the rows by (ticker, day 0, rank): each (ticker, day 0) is then a run whose first row holds
+    the lowest rank. NaT days of a ticker form one run.
+    """
+    codes, _ = pd.factorize(np.asarray(tickers, dtype=object))
+    day = np.asarray(day_zero).astype("datetime64[D]").view(np.int64)
+    rank = np.asarray(rank)
+    order = np.lexsort((rank, day, codes))
+    run_start = np.r_[True, (np.diff(codes[order]) != 0) | (np.diff(day[order]) != 0)][: len(order)]
+    holder = np.empty(len(order), dtype=np.int64)
+    holder[order] = order[np.flatnonzero(run_start)][np.cumsum(run_start) - 1]
+    return holder == np.arange(len(order)), holder
 
 
 def duplicate_of(event_ids: pd.Series, tickers: pd.Series, day_zero: np.ndarray, rank: IntArray) -> np.ndarray:
@@ -259,7 +272,9 @@ def firm_event_flags(
     keep = other_ids[src] != own_ids[rows]
     rows, src = rows[keep], src[keep]
     suffix = ", window masked)" if masked else ")"
-    texts, following = _source_texts(src, lambda j: other_ids[j] + " (day 0 " + _day_text(other_day0[j]) + suffix)
+    texts, following = _source_texts(
+        src, len(other_ids), lambda j: other_ids[j] + " (day 0 " + _day_text(other_day0[j]) + suffix
+    )
     confounders = _join_by_row(rows, texts, following, n)
     return pd.DataFrame({"overlaps": overlaps, "estimation_confounders": confounders})
 

@@ -188,3 +188,25 @@ def test_estimation_confounders_equal_the_loop() -> None:
         expected = "; ".join(f"{ids[j]} (day 0 {d})" for d, j in hits)
         assert flags["estimation_confounders"].iloc[i] == expected
     assert (flags["estimation_confounders"].str.count(";") >= 1).any()  # rows with several texts occur
+
+
+def test_duplicate_of_and_distinct_pooling_equal_the_loop() -> None:
+    """Random tickers, days (some NaT) and ranks: the kept row of each (ticker, day 0) by a loop."""
+    rng = np.random.default_rng(5)
+    n = 80
+    tickers = pd.Series(rng.choice(["A", "B", "C"], n))
+    day0 = np.where(rng.random(n) < 0.15, NAT, np.datetime64("2021-03-01", "D") + rng.integers(0, 6, n))
+    rank = rng.permutation(n)
+    ids = pd.Series([f"e{i:02d}" for i in range(n)])
+    kept_of = {}
+    for i in sorted(range(n), key=lambda i: rank[i]):
+        kept_of.setdefault((tickers[i], str(day0[i])), i)
+    expected_first = [kept_of[(tickers[i], str(day0[i]))] == i for i in range(n)]
+    expected_dup = [
+        "" if first or np.isnat(day0[i]) else ids[kept_of[(tickers[i], str(day0[i]))]]
+        for i, first in enumerate(expected_first)
+    ]
+    assert duplicate_of(ids, tickers, day0, rank).tolist() == expected_dup
+    distinct = pooled_mask(tickers, day0, np.full(n, "", dtype=object), "distinct", rank)
+    assert distinct.tolist() == expected_first
+    assert not all(expected_first)  # duplicates occur

@@ -36,6 +36,12 @@ back:
   ``StudyResult.estimation_kept`` False). The first and last estimation date each fit used stay
   (``Estimates.estimation_dates``, N x 2).
 
+With the serial executor each chunk's results are copied into the combined arrays (one row per
+firm-event) as soon as the chunk is done, and released, so the peak is the combined arrays plus one chunk;
+parallel executors hand back every chunk's results at once, which are then placed one after the other.
+At 10^6 one-firm events (estimation [-250, -11], window [-5, +5], 5 CAR windows) the combined arrays are
+about 1 KB per firm-event, 1 GB in all.
+
 No array is stored as float32: every quantity the outputs report, and every input of a reported statistic,
 must match the unchunked run to 1e-12, which float32 (about 1e-7) cannot. Dates stay ``datetime64[D]``
 (8 bytes; int32 day numbers would be lossless but every consumer reads datetime64).
@@ -45,7 +51,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -264,23 +270,20 @@ def estimate(
     shared = EngineInput(prices, spec, keep_estimation or needs_estimation(spec.tests))
     if conv.mask_event_windows:
         shared = replace(shared, windows=_event_windows(run.map(event_window_range, chunks, shared)))
-    parts = run.map(estimate_chunk, chunks, shared)
+    placed = _Placed(len(firm_events))
+    for part in _chunk_results(run, chunks, shared):
+        placed.add(part)
 
     ids = firm_events["event_id"].to_numpy(dtype=object)
-    returns_stage, estimation_stage, car_stage = (_exclusions([p.excluded[s] for p in parts], ids) for s in range(3))
+    returns_stage, estimation_stage, car_stage = (_exclusions(stage, ids) for stage in placed.excluded)
     exclusions = [excluded_before, returns_stage]
-    _require_firm_events(sum(p.n_windowed for p in parts), exclusions)
+    _require_firm_events(placed.n_windowed, exclusions)
     exclusions.append(estimation_stage)
-    _require_firm_events(sum(len(p.rows) for p in parts), exclusions)
-    rows = np.concatenate([p.rows for p in parts])
-    back = np.argsort(rows, kind="stable")  # rows in firm-event order
-    position: IntArray | None = None  # where each chunk row goes; None: already in order
-    if (np.diff(rows) < 0).any():
-        position = np.empty_like(back)
-        position[back] = np.arange(len(back))
-    kept = rows[back]
-    panel, fit, per_row = _combine(parts, back, position, labels, kept)
-    release_free_memory()  # the chunks' results, now copied into place
+    kept = np.sort(np.concatenate(placed.rows))
+    _require_firm_events(len(kept), exclusions)
+    panel, fit, per_row = placed.result(labels, kept)
+    del placed
+    release_free_memory()  # the chunks' work arrays and results, freed
     return Estimates(
         panel=replace(panel, pairs=panel.pairs.assign(event_id=ids[kept])),
         fit=fit,
@@ -289,6 +292,24 @@ def estimate(
         car_var=per_row["car_var"],
         exclusions=(returns_stage, estimation_stage, car_stage),
     )
+
+
+def _chunk_results(run: Executor, chunks: list[Chunk], shared: EngineInput) -> Iterator[ChunkEstimates]:
+    """The results of :func:`estimate_chunk` for the chunks, one at a time, in chunk order.
+
+    A :class:`~eventstudy.executors.SerialExecutor` maps one chunk at a time, so that each chunk's results
+    are placed (:class:`_Placed`) and released before the next chunk runs: the chunks' results never exist
+    all at once next to the combined arrays (at 10^6 firm-events about 1 GB each). Other executors run the
+    chunks in parallel, in one map.
+    """
+    if isinstance(run, SerialExecutor):
+        for chunk in chunks:
+            yield from run.map(estimate_chunk, [chunk], shared)
+        return
+    parts = run.map(estimate_chunk, chunks, shared)
+    parts.reverse()
+    while parts:
+        yield parts.pop()
 
 
 def event_window_range(chunk: Chunk, shared: EngineInput) -> EventWindows:
@@ -469,63 +490,99 @@ _GATHERED_PAIRS = ("aligned_day_zero", "note")
 """The columns :func:`~eventstudy.returns.gather_windows` adds to the firm-events of a panel's ``pairs``."""
 
 
-def _combine(
-    parts: list[ChunkEstimates], order: IntArray, position: IntArray | None, labels: pd.DataFrame, kept: IntArray
-) -> tuple[ReturnPanel, ModelFit, dict[str, np.ndarray]]:
-    """The chunks' panels, fits and other per-firm-event arrays as one, rows placed by ``position``.
+class _Placed:
+    """The chunks' per-firm-event arrays placed by firm-event row, chunk after chunk.
 
-    ``position[j]`` is the row of the result that row j of the chunks (one after the other) goes to, and
-    ``order`` its inverse; None when the rows are in order already (a single chunk's arrays are then
-    returned as they are). ``parts`` is emptied: each chunk is copied into place and released before the
-    next. The panel's ``pairs`` are the rows ``kept`` of the firm-events table ``labels`` (event_id, ticker,
-    benchmark, day_zero, with their dtypes as given; the chunks' pairs are row subsets of it) with the two
-    columns the window gather adds, ``aligned_day_zero`` and ``note``, placed like the arrays: one row
-    gather of the table instead of a concatenation of the chunks' frames.
+    Each array of a chunk's results (the panel's, the fit's, the CARs', the two columns the window gather
+    adds to the pairs) is copied into an array with one row per firm-event of the engine's table, at the
+    chunk's rows; :meth:`result` then moves the estimated rows to the front, in firm-event order. A single
+    chunk (whose rows are in order: :func:`estimate` sorts only when there are several) is used as it is,
+    without a copy.
     """
-    pairs = labels.iloc[kept].reset_index(drop=True)
-    if len(parts) == 1 and position is None:
-        only = parts.pop()
-        gathered = only.panel.pairs
-        pairs = pairs.assign(**{name: gathered[name].to_numpy() for name in _GATHERED_PAIRS})
-        return replace(only.panel, pairs=pairs), only.fit, {name: getattr(only, name) for name in _CHUNK_ROWS}
-    n = len(order)
 
-    def blank(like: np.ndarray) -> np.ndarray:
-        return np.empty((n, *like.shape[1:]), dtype=like.dtype)
+    def __init__(self, n_rows: int) -> None:
+        self.n_rows = n_rows
+        self.rows: list[IntArray] = []
+        self.excluded: tuple[list[pd.DataFrame], ...] = ([], [], [])
+        self.n_windowed = 0
+        self.first: ChunkEstimates | None = None  # the first chunk, until a second one comes
+        self.arrays: dict[str, np.ndarray] = {}
+        self.fixed: dict[str, Any] = {}  # what every chunk has alike: the windows' days, the fit's settings
 
-    first = parts[0]
-    panel_rows: dict[str, Any] = {
-        name: blank(a) for name in _PANEL_ROWS if (a := getattr(first.panel, name)) is not None
+    def add(self, part: ChunkEstimates) -> None:
+        """Take in one chunk's results (placed at once, except the first chunk's until a second one comes)."""
+        self.rows.append(part.rows)
+        self.n_windowed += part.n_windowed
+        for stage, frame in zip(self.excluded, part.excluded, strict=True):
+            stage.append(frame)
+        if self.first is None and not self.arrays:
+            self.first = part
+            self.fixed = {
+                "estimation_days": part.panel.estimation_days,
+                "event_days": part.panel.event_days,
+                **{name: a for name, a in vars(part.fit).items() if not isinstance(a, np.ndarray)},
+            }
+            return
+        if self.first is not None:
+            first, self.first = self.first, None
+            self.arrays = {
+                name: np.empty((self.n_rows, *a.shape[1:]), dtype=a.dtype) for name, a in _row_arrays(first).items()
+            }
+            self._place(first)
+        self._place(part)
+
+    def _place(self, part: ChunkEstimates) -> None:
+        for name, values in _row_arrays(part).items():
+            self.arrays[name][part.rows] = values
+
+    def result(self, labels: pd.DataFrame, kept: IntArray) -> tuple[ReturnPanel, ModelFit, dict[str, np.ndarray]]:
+        """The panel, fit and other per-firm-event arrays of the rows ``kept`` (increasing), in that order.
+
+        The panel's ``pairs`` are those rows of the firm-events table ``labels`` (event_id, ticker,
+        benchmark, day_zero, with their dtypes as given; the chunks' pairs are row subsets of it) with the
+        columns ``aligned_day_zero`` and ``note`` placed like the arrays.
+        """
+        if self.first is not None:  # a single chunk keeps the firm-events' order: its rows are ``kept``
+            values = _row_arrays(self.first)
+        else:
+            values = {name: _compact(a, kept) for name, a in self.arrays.items()}
+        pairs = labels.iloc[kept].reset_index(drop=True).assign(**{n: values.pop(n) for n in _GATHERED_PAIRS})
+        panel_rows: dict[str, Any] = {n[len("panel.") :]: a for n, a in values.items() if n.startswith("panel.")}
+        fit_rows: dict[str, Any] = {n[len("fit.") :]: a for n, a in values.items() if n.startswith("fit.")}
+        days = ("estimation_days", "event_days")
+        panel = ReturnPanel(pairs=pairs, **{n: self.fixed[n] for n in days}, **panel_rows)
+        fit = ModelFit(**{n: v for n, v in self.fixed.items() if n not in days}, **fit_rows)
+        return panel, fit, {name: values[name] for name in _CHUNK_ROWS}
+
+
+def _row_arrays(part: ChunkEstimates) -> dict[str, np.ndarray]:
+    """Every per-firm-event array of a chunk's results, by name.
+
+    ``panel.<name>``, ``fit.<name>``, the CARs and estimation dates, and the gathered columns of the panel's
+    pairs.
+    """
+    gathered = part.panel.pairs  # a copy on each read
+    panel = {f"panel.{n}": a for n in _PANEL_ROWS if (a := getattr(part.panel, n)) is not None}
+    fit = {f"fit.{n}": a for n, a in vars(part.fit).items() if isinstance(a, np.ndarray)}
+    return {
+        **panel,
+        **fit,
+        **{n: getattr(part, n) for n in _CHUNK_ROWS},
+        **{n: gathered[n].to_numpy() for n in _GATHERED_PAIRS},
     }
-    fit_rows: dict[str, Any] = {name: blank(a) for name, a in vars(first.fit).items() if isinstance(a, np.ndarray)}
-    fit_rest: dict[str, Any] = {name: a for name, a in vars(first.fit).items() if not isinstance(a, np.ndarray)}
-    chunk_rows = {name: blank(getattr(first, name)) for name in _CHUNK_ROWS}
-    pair_rows = {name: blank(first.panel.pairs[name].to_numpy()) for name in _GATHERED_PAIRS}
-    windows: dict[str, Any] = {"estimation_days": first.panel.estimation_days, "event_days": first.panel.event_days}
-    del first
-    start = 0
-    parts.reverse()
-    while parts:
-        part = parts.pop()
-        stop = start + len(part.rows)
-        rows = slice(start, stop) if position is None else position[start:stop]
-        for name, out in panel_rows.items():
-            out[rows] = getattr(part.panel, name)
-        for name, out in fit_rows.items():
-            out[rows] = getattr(part.fit, name)
-        for name, out in chunk_rows.items():
-            out[rows] = getattr(part, name)
-        gathered = part.panel.pairs  # a copy on each read
-        for name, out in pair_rows.items():
-            out[rows] = gathered[name].to_numpy()
-        start = stop
-        del part
-    panel = ReturnPanel(
-        pairs=pairs.assign(**pair_rows),
-        **windows,
-        **panel_rows,
-    )
-    return panel, ModelFit(**fit_rest, **fit_rows), chunk_rows
+
+
+def _compact(values: np.ndarray, kept: IntArray, block: int = 1 << 16) -> np.ndarray:
+    """The rows ``kept`` (increasing) of ``values`` moved to its first rows in place; the view of those rows.
+
+    Row ``kept[i] >= i``, so copying block by block from the front never overwrites a row still to be read.
+    """
+    if len(kept) and kept[-1] == len(kept) - 1:  # every row up to the last kept: nothing moves
+        return values[: len(kept)]
+    for start in range(0, len(kept), block):
+        rows = kept[start : start + block]
+        values[start : start + len(rows)] = values[rows]
+    return values[: len(kept)]
 
 
 def release_free_memory() -> None:

@@ -169,6 +169,8 @@ def check_list_items(frame: pd.DataFrame, columns: Sequence[str], path: str) -> 
         if name not in _LIST_COLUMNS:
             continue
         cells = frame.iloc[:, index].reset_index(drop=True)
+        if pd.api.types.infer_dtype(cells, skipna=True) in ("string", "empty"):
+            continue  # text and missing cells only (one C-level scan): no list to check
         positions = cells.map(lambda cell, name=name: _first_bad_item(cell, allow_missing=name == "benchmark"))
         rows = np.flatnonzero(positions.to_numpy(dtype=np.int64))
         if not len(rows):
@@ -213,8 +215,9 @@ def as_text(series: pd.Series, name: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.map({True: "true", False: "false"}).astype(object)
     obj = values.astype(object)
-    if not obj.map(lambda v: type(v) is str).all():
-        obj = obj.map(lambda v: _cell_to_text(v, name))
+    if pd.api.types.infer_dtype(obj, skipna=False) == "string":  # every cell is text (one C-level scan)
+        return obj
+    obj = obj.map(lambda v: _cell_to_text(v, name))
     return obj.where(obj.notna(), "").astype(str).astype(object)
 
 

@@ -209,6 +209,23 @@ def test_events_from_frame_accepts_typed_columns() -> None:
     assert b.time is None and b.timezone == "UTC" and b.date == dt.date(2021, 3, 16)
 
 
+def test_events_from_frame_with_pandas_text_columns() -> None:
+    # pandas text (as read from Parquet) with missing cells: a missing headline is empty, a missing ticker an error
+    frame = pd.DataFrame(
+        {
+            "event_id": ["a", "b"],
+            "date": ["2021-03-15", "2021-03-16"],
+            "tickers": ["BABA", "JD"],
+            "headline": [" x ", None],
+        }
+    ).astype("string")
+    a, b = events_from_frame(frame)
+    assert (a.event_id, a.headline, b.headline, b.tickers, b.benchmarks) == ("a", "x", "", ("JD",), ("^GSPC",))
+    with pytest.raises(InputError) as info:
+        events_from_frame(frame.assign(tickers=pd.array(["BABA", pd.NA], dtype="string")))
+    assert (info.value.line, info.value.column) == (3, "tickers")
+
+
 def test_events_from_frame_errors_point_at_rows() -> None:
     frame = pd.DataFrame(
         {"event_id": ["a", "b", "c"], "date": ["2021-03-15", "2021-03-16", "15/03/2021"], "tickers": "BABA"}

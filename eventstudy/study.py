@@ -452,17 +452,17 @@ class EventStudy:
         late = excluded[excluded["stage"].isin(["returns", "estimation"])]
         moved = notes[notes["note"] != ""]
         key, late_key, moved_key, flag_key = _pair_codes(days, late, moved, firm_events)
-        at = pd.Index(late_key).get_indexer(key)  # each pair's row of `late`, -1: none (a pair is excluded once)
+        at = pd.Index(late_key).get_indexer(pd.Index(key))  # each pair's row of `late`, -1: none (a pair is excluded once)
         hit = at >= 0
         if hit.any():
             days.loc[hit, "status"] = "excluded"
             days.loc[hit, "reason"] = late["reason"].to_numpy()[at[hit]]
-        at = pd.Index(moved_key).get_indexer(key)
+        at = pd.Index(moved_key).get_indexer(pd.Index(key))
         hit = at >= 0
         if hit.any():
             note = moved["note"].to_numpy()[at[hit]]
             days.loc[hit, "reason"] = (days.loc[hit, "reason"].astype(str) + "; " + note).str.strip("; ")
-        at = pd.Index(flag_key).get_indexer(key)
+        at = pd.Index(flag_key).get_indexer(pd.Index(key))
         for column in ("overlaps", "estimation_confounders"):
             flag = firm_events[column].to_numpy(dtype=object)
             days[column] = np.where(at >= 0, flag[np.maximum(at, 0)] if len(flag) else "", "").astype(object)

@@ -238,9 +238,10 @@ def firm_event_flags(
     Returns
     -------
     DataFrame
-        ``overlaps``: ``"; "``-joined ``"<event_id> (day <k>)"`` for each other event of the same ticker
-        whose day 0 lies inside this firm-event's event window on another day than its day 0 (``k`` is
-        its relative day in this window; ``"<event_id> (<date>)"`` when that date has no row);
+        Two object columns of text. ``overlaps``: ``"; "``-joined ``"<event_id> (day <k>)"`` for each
+        other event of the same ticker whose day 0 lies inside this firm-event's event window on another
+        day than its day 0 (``k`` is its relative day in this window; ``"<event_id> (<date>)"`` when that
+        date has no row);
         ``estimation_confounders``: ``"<event_id> (day 0 <date>)"`` for each other event of the same
         ticker whose day 0 lies between the first and the last estimation row used (with
         ``", window masked"`` when ``masked``). Rows as ``estimated``.
@@ -276,7 +277,8 @@ def firm_event_flags(
         src, len(other_ids), lambda j: other_ids[j] + " (day 0 " + _day_text(other_day0[j]) + suffix
     )
     confounders = _join_by_row(rows, texts, following, n)
-    return pd.DataFrame({"overlaps": overlaps, "estimation_confounders": confounders})
+    # object columns: the texts stay the Python strings built here (no conversion to Arrow text and back)
+    return pd.DataFrame({"overlaps": overlaps, "estimation_confounders": confounders}, dtype=object)
 
 
 def pooled_mask(tickers: pd.Series, day_zero: np.ndarray, overlaps: np.ndarray, rule: str, rank: IntArray) -> BoolArray:

@@ -49,8 +49,6 @@ must match the unchunked run to 1e-12, which float32 (about 1e-7) cannot. Dates 
 
 from __future__ import annotations
 
-import ctypes
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -282,8 +280,6 @@ def estimate(
     kept = np.sort(np.concatenate(placed.rows))
     _require_firm_events(len(kept), exclusions)
     panel, fit, per_row = placed.result(labels, kept)
-    del placed
-    release_free_memory()  # the chunks' work arrays and results, freed
     return Estimates(
         panel=replace(panel, pairs=panel.pairs.assign(event_id=ids[kept])),
         fit=fit,
@@ -585,23 +581,6 @@ def _compact(values: np.ndarray, kept: IntArray, block: int = 1 << 16) -> np.nda
     return values[: len(kept)]
 
 
-def release_free_memory() -> None:
-    """Hand the free pages inside the C heap back to the operating system (glibc's ``malloc_trim``).
-
-    The chunks' results are a few MB per array, so they live on the heap rather than in their own memory
-    maps; once :func:`estimate` has copied them into the combined arrays, their pages stay resident (about
-    1 GB at 10^6 firm-events) until trimmed, since glibc only gives back the top of the heap by itself. No
-    effect without glibc (another C library, macOS, Windows).
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return
-    trim(0)
-
-
 def _require_firm_events(n_left: int, exclusions: list[pd.DataFrame]) -> None:
     """Raise :class:`DataError` summarising ``exclusions`` when no firm-event is left to estimate."""
     if n_left:
@@ -660,7 +639,6 @@ __all__ = [
     "estimate_chunk",
     "event_window_range",
     "nothing_estimated_message",
-    "release_free_memory",
     "used_date_range",
     "without_estimation",
 ]

@@ -163,3 +163,24 @@ def test_needs_estimation_of_names() -> None:
     assert needs_estimation(None) is True  # all tests, among them the rank tests
     with pytest.raises(UnknownNameError):
         needs_estimation(("no_such_test",))
+
+
+class TestTwoSidedT:
+    """``two_sided_t`` against scipy's t distribution, cell by cell, serial and in threaded slices."""
+
+    @pytest.mark.parametrize("threaded_size", [1_000_000, 10])
+    def test_equals_scipy_t_sf(self, monkeypatch: pytest.MonkeyPatch, threaded_size: int) -> None:
+        from scipy import stats
+
+        from eventstudy.inference import base
+
+        monkeypatch.setattr(base, "THREADED_SIZE", threaded_size)
+        rng = np.random.default_rng(3)
+        statistic = rng.standard_t(5, size=(7, 11)) * 3
+        df = rng.integers(-1, 60, size=(7, 1)).astype(float)  # df <= 0 in some rows: NaN
+        statistic[2, 3], statistic[4, 0] = np.nan, np.inf
+        got = base.two_sided_t(statistic, df)
+        expected = np.where(np.isfinite(statistic) & (df > 0), 2 * stats.t.sf(np.abs(statistic), df), np.nan)
+        assert got.shape == (7, 11)
+        np.testing.assert_allclose(got, expected, rtol=1e-13, atol=0)
+        assert np.isnan(got[2, 3]) and np.isnan(got[4, 0]) and np.isnan(got[(df <= 0).ravel()]).all()

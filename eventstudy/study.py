@@ -16,6 +16,7 @@ Flow of :meth:`EventStudy.run`:
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
@@ -349,6 +350,7 @@ class EventStudy:
             group_codes=group_codes,
             group_labels=group_labels,
             event_rows=event_rows,
+            threads=os.cpu_count() or 1,
         )
         differences = group_differences(
             car_values, np.where(pooled, group_codes, -1), group_labels, spec.car_windows, data.keys, conv
@@ -452,7 +454,8 @@ class EventStudy:
         late = excluded[excluded["stage"].isin(["returns", "estimation"])]
         moved = notes[notes["note"] != ""]
         key, late_key, moved_key, flag_key = _pair_codes(days, late, moved, firm_events)
-        at = pd.Index(late_key).get_indexer(pd.Index(key))  # each pair's row of `late`, -1: none (a pair is excluded once)
+        # each pair's row of `late` (-1: none; a pair is excluded at one stage at most)
+        at = pd.Index(late_key).get_indexer(pd.Index(key))
         hit = at >= 0
         if hit.any():
             days.loc[hit, "status"] = "excluded"

@@ -494,9 +494,13 @@ def _expected_pairs(result: object, events: list[Any], tickers: list[Any]) -> np
     days = getattr(result, "event_days", None)
     if not isinstance(days, pd.DataFrame) or not {"event_id", "ticker"} <= set(days.columns):
         return np.ones((len(events), len(tickers)), dtype=bool)
-    pairs = days[["event_id", "ticker"]].drop_duplicates().assign(_in=True)
-    grid = pairs.pivot_table(index="event_id", columns="ticker", values="_in", aggfunc="any", sort=False)
-    return grid.reindex(index=events, columns=tickers).fillna(False).to_numpy(dtype=bool)
+    # the drawn events and tickers only: no (all events x all tickers) table for a study of 10^5 events
+    row = pd.Index(events, dtype=object).get_indexer(days["event_id"].astype(object))
+    column = pd.Index(tickers, dtype=object).get_indexer(days["ticker"].astype(object))
+    drawn = (row >= 0) & (column >= 0)
+    grid = np.zeros((len(events), len(tickers)), dtype=bool)
+    grid[row[drawn], column[drawn]] = True
+    return grid
 
 
 def plot_car_heatmap(

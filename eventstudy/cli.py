@@ -536,7 +536,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if formats:  # the report modules (matplotlib, reportlab) are imported only when a report is asked for
         from eventstudy.report import write_report
 
-        report_paths = write_report(result, out, formats=formats, progress=say)
+        report_paths = write_report(result, out, formats=formats, progress=say, output_format=args.output_format)
     paths += report_paths
     if not args.quiet:
         n_events = result.panel.pairs["event_id"].nunique()

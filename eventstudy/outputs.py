@@ -84,15 +84,17 @@ def table_format(name: str, n_rows: int, output_format: OutputFormat = "auto") -
     return "csv"
 
 
-def table_file(name: str, n_rows: int) -> str:
-    """The file name a table of ``n_rows`` rows gets by default (``"auto"``), for a report to name it.
+def table_file(name: str, n_rows: int, output_format: OutputFormat = "auto") -> str:
+    """The file name a table of ``n_rows`` rows gets under ``output_format``, for a report to name it.
 
     Examples
     --------
     >>> table_file("car", 10), table_file("car", 200_000), table_file("knobs", 200_000)
     ('car.csv', 'car.parquet/', 'knobs.csv')
+    >>> table_file("car", 10, "parquet"), table_file("car", 200_000, "csv")
+    ('car.parquet/', 'car.csv')
     """
-    form = table_format(name, n_rows)
+    form = table_format(name, n_rows, output_format)
     return f"{name}.{form}" + ("/" if form == "parquet" else "")
 
 

@@ -39,7 +39,7 @@ from eventstudy.formatting import (
     stars,
 )
 from eventstudy.inference.base import CROSS_CORRELATION_NOT_COMPUTED, REGISTRY, needs_cross_correlation
-from eventstudy.outputs import table_file
+from eventstudy.outputs import OutputFormat, table_file
 from eventstudy.spec import window_text
 
 if TYPE_CHECKING:  # the report package imports this module: its blocks are imported where they are built
@@ -425,7 +425,7 @@ class Summary:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_result(cls, result: SummarizableResult) -> Summary:
+    def from_result(cls, result: SummarizableResult, output_format: OutputFormat = "auto") -> Summary:
         """Summarize a study result from its tidy frames (no number is computed twice).
 
         Parameters
@@ -434,6 +434,9 @@ class Summary:
             A study result (duck-typed, :class:`SummarizableResult`); the ``primary`` knob is read from
             ``result.settings["knob: primary"]`` (``"auto"`` when absent), the pooling rule from
             ``"knob: pooling"``.
+        output_format
+            How the tables were written (:func:`eventstudy.outputs.write_tables`), so that the notes name the
+            files that hold every row (``car.csv`` or ``car.parquet/``).
 
         Returns
         -------
@@ -577,8 +580,8 @@ class Summary:
             pooling_rule=POOLING_TEXT.get(pooling, ""),
             events_total=len(set(firm["event_id"])),
             firm_events_total=len(firm),
-            car_file=table_file("car", len(car)),
-            tests_file=table_file("tests", len(tests)),
+            car_file=table_file("car", len(car), output_format),
+            tests_file=table_file("tests", len(tests), output_format),
             cross_correlation_note=CROSS_CORRELATION_NOT_COMPUTED
             if tested and not needs_cross_correlation(tested)
             else "",

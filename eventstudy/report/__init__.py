@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from eventstudy.errors import UnknownNameError
+from eventstudy.outputs import OutputFormat
 from eventstudy.plots import DPI
 from eventstudy.report._tables import ReportableResult, build_document, figure_specs
 from eventstudy.report.drawing import draw_figures
@@ -26,6 +27,7 @@ from eventstudy.report.markdown import render_markdown
 from eventstudy.report.pdf import render_pdf
 from eventstudy.report.tex import render_tex
 from eventstudy.report.xlsx import render_xlsx
+from eventstudy.summary import Summary
 
 __all__ = [
     "DEFAULT_FORMATS",
@@ -63,6 +65,7 @@ def write_report(
     dpi: int = DPI,
     per_event_figures: bool | None = None,
     progress: Progress | None = None,
+    output_format: OutputFormat = "auto",
 ) -> list[Path]:
     """Write the figures and the reports of a study into a folder.
 
@@ -90,6 +93,9 @@ def write_report(
         before each of these is written (they need no figure, so they are written while the figures are
         drawn), ``"figures k/N"`` after each figure, then ``"report.html"`` and ``"report.pdf"``. ``None``
         (default) is silent; this function never prints.
+    output_format
+        How the study's tables were written into the folder (``result.write_tables(out_dir, output_format)``),
+        so that the reports name the files that hold every row of a cut table.
 
     Returns
     -------
@@ -133,17 +139,18 @@ def write_report(
     images: dict[str, bytes] = {}
     vectors: dict[str, bytes] = {}
     with draw_figures(result, specs, dpi) as drawing:  # in worker processes when it pays, meanwhile:
-        doc = build_document(result, specs)
+        summary = Summary.from_result(result, output_format)
+        doc = build_document(result, specs, summary, output_format)
         if "md" in chosen:
             say("report.md")
             documents["md"] = out / "report.md"
             documents["md"].write_bytes(render_markdown(doc, FIGURE_DIR).encode("utf-8"))
         if "xlsx" in chosen:
             say("report.xlsx")
-            documents["xlsx"] = render_xlsx(result, out / "report.xlsx")
+            documents["xlsx"] = render_xlsx(result, out / "report.xlsx", summary)
         if "tex" in chosen:
             say("report.tex")
-            documents["tex"] = render_tex(result, out / "report.tex")
+            documents["tex"] = render_tex(result, out / "report.tex", summary)
         for spec, (png, vector) in zip(
             specs, drawing.files(done=lambda k: say(f"figures {k}/{len(specs)}")), strict=True
         ):

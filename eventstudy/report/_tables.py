@@ -36,7 +36,7 @@ from eventstudy.formatting import (
     signed_day,
     stars,
 )
-from eventstudy.outputs import table_file
+from eventstudy.outputs import OutputFormat, table_file
 from eventstudy.report._format import Block, Bullets, FigureRef, FigureSpec, Heading, Paragraph, Table, with_anchors
 from eventstudy.spec import window_text
 from eventstudy.summary import SummarizableResult, Summary, statistic_text
@@ -147,7 +147,7 @@ def _frame_table(
     )
 
 
-def provenance_table(result: ReportableResult) -> Table:
+def provenance_table(result: ReportableResult, output_format: OutputFormat = "auto") -> Table:
     """Tabulate the data source and vintage of every price series."""
     spec = [
         ("symbol", "symbol", None, "l"),
@@ -160,7 +160,8 @@ def provenance_table(result: ReportableResult) -> Table:
         ("notes", "notes", None, "l"),
     ]
     frame = result.provenance
-    return _frame_table(frame, spec, wrap={"source": 30, "notes": 40}, full=table_file("provenance", len(frame)))
+    full = table_file("provenance", len(frame), output_format)
+    return _frame_table(frame, spec, wrap={"source": 30, "notes": 40}, full=full)
 
 
 def settings_table(result: ReportableResult) -> Table:
@@ -183,7 +184,7 @@ def events_table(result: ReportableResult) -> Table:
     return _frame_table(result.events, spec, wrap={"event_id": 30, "headline": 60}, full="the events file")
 
 
-def event_days_table(result: ReportableResult) -> Table:
+def event_days_table(result: ReportableResult, output_format: OutputFormat = "auto") -> Table:
     """Tabulate the day-0 audit: how each event timestamp became day 0 for each ticker."""
     spec = [
         ("event_id", "event", None, "l"),
@@ -203,11 +204,11 @@ def event_days_table(result: ReportableResult) -> Table:
         frame,
         spec,
         wrap={"event_id": 24, "event_time_utc": 16, "event_time_exchange": 16, "rule": 24, "reason": 30},
-        full=table_file("event_days", len(frame)),
+        full=table_file("event_days", len(frame), output_format),
     )
 
 
-def exclusions_table(result: ReportableResult) -> Table:
+def exclusions_table(result: ReportableResult, output_format: OutputFormat = "auto") -> Table:
     """Every exclusion with its stage and reason (zero rows when nothing was excluded)."""
     spec = [
         ("event_id", "event", None, "l"),
@@ -216,7 +217,8 @@ def exclusions_table(result: ReportableResult) -> Table:
         ("reason", "reason", None, "l"),
     ]
     frame = result.exclusions
-    return _frame_table(frame, spec, wrap={"event_id": 30, "reason": 80}, full=table_file("exclusions", len(frame)))
+    full = table_file("exclusions", len(frame), output_format)
+    return _frame_table(frame, spec, wrap={"event_id": 30, "reason": 80}, full=full)
 
 
 CAR_NOTES = (
@@ -408,7 +410,7 @@ def day_tests_table(result: ReportableResult, group: object, day: int | None = N
     )
 
 
-def parameters_table(result: ReportableResult) -> Table:
+def parameters_table(result: ReportableResult, output_format: OutputFormat = "auto") -> Table:
     """Estimated normal-return model parameters per (event, ticker)."""
     spec = [
         ("event_id", "event", None, "l"),
@@ -432,7 +434,7 @@ def parameters_table(result: ReportableResult) -> Table:
         spec,
         notes=("alpha (daily intercept) and sigma (residual standard deviation) in percent.",),
         wrap={"event_id": 24, "model": 20},
-        full=table_file("parameters", len(frame)),
+        full=table_file("parameters", len(frame), output_format),
     )
 
 
@@ -638,7 +640,12 @@ def _group_heading(result: ReportableResult, group: object) -> str:
     return f"Group: {group_label(group)}"
 
 
-def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | None = None) -> list[Block]:
+def build_document(
+    result: ReportableResult,
+    figures: Sequence[FigureSpec] | None = None,
+    summary: Summary | None = None,
+    output_format: OutputFormat = "auto",
+) -> list[Block]:
     """Turn a result into the ordered blocks of a report, every heading with a unique anchor.
 
     Order: title; the summary (results at a glance, CARs by firm: :meth:`eventstudy.summary.Summary.blocks`);
@@ -652,13 +659,18 @@ def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | Non
         A study result (duck-typed, :class:`ReportableResult`).
     figures
         The figures of the report; ``None`` means :func:`figure_specs` of the result.
+    summary
+        The result's summary; ``None`` builds it (:meth:`eventstudy.summary.Summary.from_result`).
+    output_format
+        How the tables were written (:func:`eventstudy.outputs.write_tables`): the notes of cut tables name
+        the files that hold every row.
 
     Returns
     -------
     list of Block
     """
     figures = figure_specs(result) if figures is None else figures
-    summary = Summary.from_result(result)
+    summary = Summary.from_result(result, output_format) if summary is None else summary
     doc: list[Block] = [Heading(str(result.title), 1), *summary.blocks()]
     differences = result.group_differences
     if len(differences):
@@ -690,7 +702,7 @@ def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | Non
     doc.append(Bullets(conventions) if conventions else Paragraph("No conventions were recorded."))
 
     doc.append(Heading("Data source and vintage"))
-    doc.append(_text_or_none(provenance_table(result), "No price provenance was recorded."))
+    doc.append(_text_or_none(provenance_table(result, output_format), "No price provenance was recorded."))
 
     doc.append(Heading("Events and day 0"))
     doc.append(_text_or_none(events_table(result), "No events."))
@@ -702,11 +714,11 @@ def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | Non
             "and the rule applied."
         )
     )
-    doc.append(_text_or_none(event_days_table(result), "No day-0 rows."))
+    doc.append(_text_or_none(event_days_table(result, output_format), "No day-0 rows."))
 
     doc.append(Heading("Appendix"))
     doc.append(Heading("Exclusions in detail", 3))
-    doc.append(_text_or_none(exclusions_table(result), "None: no event, ticker or window was excluded."))
+    doc.append(_text_or_none(exclusions_table(result, output_format), "None: no event, ticker or window was excluded."))
 
     doc.append(Heading("Cumulative abnormal returns with standard errors", 3))
     car = result.car
@@ -750,5 +762,5 @@ def build_document(result: ReportableResult, figures: Sequence[FigureSpec] | Non
         doc.append(group_differences_table(result))
 
     doc.append(Heading("Model parameters", 3))
-    doc.append(_text_or_none(parameters_table(result), "No model parameters (no event was estimated)."))
+    doc.append(_text_or_none(parameters_table(result, output_format), "No model parameters (no event was estimated)."))
     return with_anchors(doc)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from eventstudy.formatting import fmt_int
-from eventstudy.outputs import LARGE_TABLE_ROWS, table_file
+from eventstudy.outputs import LARGE_TABLE_ROWS
 from eventstudy.report._tables import ReportableResult
 from eventstudy.summary import RETURN_STATISTICS, Summary
 
@@ -146,7 +146,7 @@ def _about_rows(summary: Summary, cut: Mapping[str, int]) -> Iterable[Sequence[s
     for name, n_rows in cut.items():
         yield (
             f"{name.capitalize() if name == 'tests' else name.upper()}: the first {fmt_int(XLSX_MAX_ROWS)} of "
-            f"{fmt_int(n_rows)} rows; every row: {table_file(name, n_rows)}.",
+            f"{fmt_int(n_rows)} rows; every row: {summary.car_file if name == 'car' else summary.tests_file}.",
         )
     yield ("Returns (CAAR, CAR, its SE, a statistic that is a return) are fractions shown in percent.",)
     yield from ((note,) for note in table.notes)

@@ -135,3 +135,27 @@ def test_xlsx_sheets_hold_the_first_rows_and_say_where_the_rest_is(
     about = [row[0].value for row in book["About"].iter_rows()]
     assert f"CAR: the first 10 of {len(large.car)} rows; every row: car.csv." in about
     assert f"Tests: the first 10 of {len(large.tests)} rows; every row: tests.csv." in about
+
+
+def test_notes_name_the_files_the_tables_were_written_as(large: SimpleNamespace) -> None:
+    # --output-format parquet writes even small per-firm-event tables as Parquet folders: the notes say so
+    doc = build_document(large, figure_specs(large, per_event=False), output_format="parquet")
+    notes = [n for b in doc if isinstance(b, Table) for n in b.notes]
+    paragraphs = [b.text for b in doc if isinstance(b, Paragraph)]
+    assert any("every row: event_days.parquet/" in n for n in notes)
+    assert any("every row: parameters.parquet/" in n for n in notes)
+    assert any("every event: car.parquet/" in p for p in paragraphs)
+    assert not any("event_days.csv" in n or "parameters.csv" in n for n in notes)
+    summary = Summary.from_result(large, "parquet")
+    assert (summary.car_file, summary.tests_file) == ("car.parquet/", "tests.parquet/")
+    glance_note = next(n for n in summary.glance_table().notes if "events shown" in n)
+    assert "car.parquet/ and tests.parquet/" in glance_note
+    assert Summary.from_result(large, "csv").car_file == "car.csv"
+
+
+def test_write_report_passes_the_output_format_on(large: SimpleNamespace, tmp_path: Path) -> None:
+    from eventstudy.report import write_report
+
+    write_report(large, tmp_path, formats="md", per_event_figures=False, output_format="parquet")
+    text = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "car.parquet/" in text and "car.csv" not in text

@@ -264,6 +264,7 @@ class PriceTable:
             source="" if meta is None else str(meta["source"]),
             vintage=None if meta is None else (str(meta["vintage"]) or None),
             price_field="return" if self.is_return[code] else ("" if meta is None else str(meta["price_field"])),
+            notes=() if meta is None or not str(meta["notes"]) else tuple(str(meta["notes"]).split("; ")),
         )
 
 

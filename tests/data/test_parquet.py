@@ -103,6 +103,8 @@ class TestLong:
         for ticker in wanted:
             k = int(counts.get(ticker, 0))
             assert notes[ticker] == (f"{k} row(s) with an empty return dropped" if k else "")
+            one = ParquetPrices(path, kind="return").load(ticker, START, END)  # the per-symbol edge keeps them
+            assert one.notes == ((f"{k} row(s) with an empty return dropped",) if k else ())
 
     @pytest.mark.parametrize(
         "dates",

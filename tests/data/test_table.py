@@ -53,6 +53,12 @@ class TestFromSeries:
         back = PriceTable.from_series([a]).series("AAA")
         assert list(back.dates) == list(a.dates)
         np.testing.assert_array_equal(back.values, a.values)
+        assert back.notes == ()
+
+    def test_series_keeps_the_cleaning_notes(self) -> None:
+        a = _series("AAA", ["2024-01-02"], [10.0])
+        noted = PriceSeries(a.symbol, a.dates, a.values, notes=("2 row(s) with an empty close dropped", "rebased"))
+        assert PriceTable.from_series([noted]).series("AAA").notes == noted.notes
 
 
 class TestFromLong:

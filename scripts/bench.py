@@ -525,26 +525,20 @@ def targets(results: list[dict[str, Any]]) -> str:
                     "met" if ratio <= TARGET_COMPUTE_RATIO else "MISSED",
                 ]
             )
-        default = r.get("default")
-        if default:
-            run_s = default.get("report", {}).get("run_s")
-            rows.append(
-                [
-                    f"N={r['n']:,}: default study (all tests) < {TARGET_DEFAULT_S:.0f} s (run(); whole process)",
-                    f"{fmt_s(run_s)}; {cell(best([default]), [default])}",
-                    "met" if run_s is not None and run_s < TARGET_DEFAULT_S else "MISSED",
-                ]
-            )
-        every = r.get("default_all")
-        if every:
-            run_s = every.get("report", {}).get("run_s")
-            rows.append(
-                [
-                    f"N={r['n']:,}: the same with every event tested (event_tests=all)",
-                    f"{fmt_s(run_s)}; {cell(best([every]), [every])}",
-                    "met" if run_s is not None and run_s < TARGET_DEFAULT_S else "MISSED",
-                ]
-            )
+        for key, what in (
+            ("default", f"default study (all tests) < {TARGET_DEFAULT_S:.0f} s (run(); whole process)"),
+            ("default_all", "the same with every event tested (event_tests=all)"),
+        ):
+            run = r.get(key)
+            if run:
+                run_s = run.get("report", {}).get("run_s")
+                rows.append(
+                    [
+                        f"N={r['n']:,}: {what}",
+                        f"{fmt_s(run_s)}; {cell(best([run]), [run])}",
+                        "met" if run_s is not None and run_s < TARGET_DEFAULT_S else "MISSED",
+                    ]
+                )
     if 1_000_000 in by_n:
         cli = best(by_n[1_000_000]["cli"])
         rows.append(

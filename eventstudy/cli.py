@@ -458,11 +458,25 @@ def stage_printer(quiet: bool) -> Callable[[str], None] | None:
     """
     if quiet or not sys.stderr.isatty() or os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
         return None
+    counting = [False]  # a counter line ("figures 3/16") is open: the next count rewrites it
 
     def show(message: str) -> None:
+        count = _COUNTER.fullmatch(message)
+        if count:  # one line per counter, rewritten in place; it ends when the count is complete
+            done = count[1] == count[2]
+            print(f"\reventstudy: {message}", end="\n" if done else "", file=sys.stderr, flush=True)
+            counting[0] = not done
+            return
+        if counting[0]:
+            print(file=sys.stderr)
+            counting[0] = False
         print(f"eventstudy: {message}", file=sys.stderr, flush=True)
 
     return show
+
+
+_COUNTER = re.compile(r".* (\d+)/(\d+)")
+"""A progress message that counts (``"figures 3/16"``): shown on one terminal line that each count rewrites."""
 
 
 def run_summary(n_firm_events: int, n_events: int, firm_events: pd.DataFrame, exclusions: pd.DataFrame) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eventstudy.cli import join_signed_values, main, parse_window
+from eventstudy.cli import join_signed_values, main, parse_window, stage_printer
 from eventstudy.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -588,6 +588,25 @@ def test_stage_messages_only_on_a_terminal(
         assert stages[:4] == ["prices", "prices", "estimation", "tests"], err
     else:
         assert stages == [], err
+
+
+def test_a_counter_rewrites_one_terminal_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    show = stage_printer(quiet=False)
+    assert show is not None
+    for message in ("tests", "figures 1/3", "figures 2/3", "report.md", "figures 3/3", "report.html"):
+        show(message)
+    err = capsys.readouterr().err
+    assert err == (
+        "eventstudy: tests\n"
+        "\reventstudy: figures 1/3\reventstudy: figures 2/3\n"  # another message ends the counter's line
+        "eventstudy: report.md\n"
+        "\reventstudy: figures 3/3\n"  # a complete count ends its line
+        "eventstudy: report.html\n"
+    )
 
 
 @pytest.mark.slow

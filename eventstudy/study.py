@@ -16,7 +16,6 @@ Flow of :meth:`EventStudy.run`:
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
@@ -350,7 +349,6 @@ class EventStudy:
             group_codes=group_codes,
             group_labels=group_labels,
             event_rows=event_rows,
-            threads=os.cpu_count() or 1,
         )
         differences = group_differences(
             car_values, np.where(pooled, group_codes, -1), group_labels, spec.car_windows, data.keys, conv

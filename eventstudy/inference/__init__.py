@@ -17,7 +17,6 @@ firm-events (:mod:`eventstudy.inference.partials`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,7 +73,6 @@ def run_tests(
     group_codes: IntArray | None = None,
     group_labels: tuple[str, ...] = (),
     event_rows: IntArray | None = None,
-    threads: int = 1,
 ) -> TestTable:
     """Evaluate tests for all events pooled (group ``"all"``), for the user's groups and for each event id.
 
@@ -106,10 +104,6 @@ def run_tests(
         Firm-events (rows of ``data``) whose event ids get their own tests, e.g. only those of events with
         two or more firm-events; None: every event. Events without a row here get no per-event rows in the
         table (the pooled groups are unaffected).
-    threads
-        Tests (and scopes) evaluated at once on this many threads; numpy and scipy release the GIL in their
-        kernels. Never changes a value: every test reads the same arrays and seeds its own draws, and the
-        quantities tests share (:meth:`InferenceData.memoized`) are computed once.
 
     Notes
     -----
@@ -119,20 +113,13 @@ def run_tests(
     tests = get_tests(names)
     groupings = _groupings(data, event_codes, event_labels, pooled, group_codes, group_labels, event_rows)
     event_data, codes, tested_events, _ = groupings[-1]
-
-    def block(job: tuple[StatTest, Scope]) -> tuple[str, Scope, StatBlock]:
-        test, scope = job
-        by_event = test.compute(event_data, scope, codes, len(tested_events)) if len(tested_events) else None
-        like = _shape_of(test, scope, data, by_event)
-        parts = [_compute(test, scope, d, c, len(labels), like) for d, c, labels, _ in groupings[:-1]]
-        return test.name, scope, _stack(parts + ([by_event] if by_event is not None else []))
-
-    jobs = [(test, scope) for test in tests for scope in test.scopes]
-    if threads > 1 and len(jobs) > 1:  # each test draws from its own seeded streams: same values in any order
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            blocks = list(pool.map(block, jobs))
-    else:
-        blocks = [block(job) for job in jobs]
+    blocks: list[tuple[str, Scope, StatBlock]] = []
+    for test in tests:
+        for scope in test.scopes:
+            by_event = test.compute(event_data, scope, codes, len(tested_events)) if len(tested_events) else None
+            like = _shape_of(test, scope, data, by_event)
+            parts = [_compute(test, scope, d, c, len(labels), like) for d, c, labels, _ in groupings[:-1]]
+            blocks.append((test.name, scope, _stack(parts + ([by_event] if by_event is not None else []))))
     if needs_cross_correlation(names):
         kp = [kp_correlation_table(d, c, labels, include_all=False) for d, c, labels, _ in groupings if len(c)]
         cross_correlation = pd.concat(kp, ignore_index=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -121,23 +120,15 @@ class InferenceData:
     keys: np.ndarray
     est_bench_own: FloatArray | None = None
     _memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _locks: dict[object, threading.Lock] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def memoized(self, key: object, compute: Callable[[], T]) -> T:
         """Value of ``compute()`` cached under ``key`` for this instance (quantities several tests share).
 
         ``key`` must name every input the value depends on besides this instance's arrays (the grouping,
         the knobs read); the cache belongs to the instance, and ``dataclasses.replace`` gives a new one.
-        Tests running on several threads (:func:`~eventstudy.inference.run_tests`) compute a value once:
-        the others wait for it (one lock per key).
         """
         if key not in self._memo:
-            with self._guard:
-                lock = self._locks.setdefault(key, threading.Lock())
-            with lock:
-                if key not in self._memo:
-                    self._memo[key] = compute()
+            self._memo[key] = compute()
         return self._memo[key]  # type: ignore[return-value]
 
     def take(self, rows: IntArray) -> InferenceData:

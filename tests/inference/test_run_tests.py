@@ -1,13 +1,9 @@
-"""``run_tests`` options: tests on several threads, and per-event rows for some events only.
+"""``run_tests`` with per-event rows for some events only.
 
-Oracles: ``run_tests`` itself in its plain form (one thread, every event), cell by cell and bit for bit;
-a call counter for the shared quantities.
+Oracle: ``run_tests`` itself with every event, cell by cell and bit for bit.
 """
 
 from __future__ import annotations
-
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -19,7 +15,7 @@ from eventstudy.inference import TestTable, run_tests
 FIELDS = ("statistic", "p_value", "n", "df", "reason")
 
 
-def _table(threads: int = 1, event_rows: np.ndarray | None = None) -> TestTable:
+def _table(event_rows: np.ndarray | None = None) -> TestTable:
     data, labels = study(Conventions())
     return run_tests(
         data,
@@ -30,41 +26,12 @@ def _table(threads: int = 1, event_rows: np.ndarray | None = None) -> TestTable:
         group_codes=labels["group_codes"],
         group_labels=GROUP_LABELS,
         event_rows=event_rows,
-        threads=threads,
     )
 
 
 @pytest.fixture(scope="module")
 def plain() -> TestTable:
     return _table()
-
-
-def test_threads_give_the_same_table_bit_for_bit(plain: TestTable) -> None:
-    threaded = _table(threads=4)
-    assert threaded.group_labels == plain.group_labels
-    assert [(name, scope) for name, scope, _ in threaded.blocks] == [(name, scope) for name, scope, _ in plain.blocks]
-    for (_, _, got), (name, scope, expected) in zip(threaded.blocks, plain.blocks, strict=True):
-        for field in FIELDS:
-            np.testing.assert_array_equal(getattr(got, field), getattr(expected, field), err_msg=f"{name} {scope}")
-    assert threaded.cross_correlation.equals(plain.cross_correlation)
-
-
-def test_a_shared_quantity_is_computed_once_across_threads() -> None:
-    data, _ = study(Conventions())
-    calls = []
-
-    def compute() -> float:
-        calls.append(1)
-        time.sleep(0.05)  # long enough for every thread to ask while the first computes
-        return 1.5
-
-    values: list[float] = []
-    threads = [threading.Thread(target=lambda: values.append(data.memoized("key", compute))) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(calls) == 1 and values == [1.5] * 8
 
 
 def test_event_rows_keep_those_events_rows_and_every_pooled_row(plain: TestTable) -> None:

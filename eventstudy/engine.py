@@ -49,6 +49,8 @@ must match the unchunked run to 1e-12, which float32 (about 1e-7) cannot. Dates 
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -58,8 +60,9 @@ import pandas as pd
 
 from eventstudy._typing import FloatArray, IntArray
 from eventstudy.data.table import PriceTable
-from eventstudy.errors import DataError, InputError
+from eventstudy.errors import DataError, EstimationMemoryWarning, InputError
 from eventstudy.executors import Executor, SerialExecutor
+from eventstudy.inference import get_tests
 from eventstudy.inference.base import needs_estimation
 from eventstudy.models import ModelFit, estimable, get_model
 from eventstudy.pooling import window_overlap_mask
@@ -265,6 +268,8 @@ def estimate(
     chunks = [Chunk(numbered.iloc[order[a:b]]) for a, b in bounds]
     del numbered
     run = executor or SerialExecutor()
+    if not keep_estimation:
+        warn_kept_estimation(len(firm_events), spec)
     shared = EngineInput(prices, spec, keep_estimation or needs_estimation(spec.tests))
     if conv.mask_event_windows:
         shared = replace(shared, windows=_event_windows(run.map(event_window_range, chunks, shared)))
@@ -388,6 +393,47 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         car_var=car_var,
         excluded=(returns_excluded, estimation_excluded, car_excluded),
     )
+
+
+MEMORY_WARNING_SHARE = 0.25
+"""The share of the machine's memory above which keeping the estimation arrays for the tests is warned of."""
+
+
+def warn_kept_estimation(n_firm_events: int, spec: StudySpec) -> None:
+    """Warn (:class:`~eventstudy.errors.EstimationMemoryWarning`) when the tests' estimation arrays are large.
+
+    Tests that read the estimation-window residuals (``StatTest.needs_estimation``: the Kolari-Pynnönen,
+    rank, GRANK, Brown-Warner 1985, Lamb and calendar-time tests) make the engine keep four (firm-events x
+    L) float64 or datetime64 arrays (returns, benchmark returns, dates, residuals; L the estimation window's
+    length) until the tests have run. Above :data:`MEMORY_WARNING_SHARE` of the machine's physical memory
+    (:func:`physical_memory`; no warning where it is unknown) the warning names those tests, the size and
+    what to do; the study runs on.
+    """
+    readers = [test.name for test in get_tests(spec.tests) if test.needs_estimation]
+    memory = physical_memory()
+    if not readers or memory is None:
+        return
+    length = spec.estimation_window[1] - spec.estimation_window[0] + 1
+    size = 4 * 8 * n_firm_events * length
+    if size <= MEMORY_WARNING_SHARE * memory:
+        return
+    warnings.warn(
+        EstimationMemoryWarning(
+            f"{len(readers)} of the tests ({', '.join(readers)}) read the estimation-window residuals, so the "
+            f"study keeps 4 arrays of {n_firm_events:,} firm-events x {length} days, about {size / 2**30:.1f} GB, "
+            f"{size / memory:.0%} of this machine's {memory / 2**30:.0f} GB of memory, with their temporaries on "
+            "top; leave them out (--tests, EventStudy(tests=...)) or run the study on a machine with more memory"
+        ),
+        stacklevel=3,
+    )
+
+
+def physical_memory() -> int | None:
+    """The machine's physical memory in bytes (``sysconf``), or None where the system does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def used_date_range(dates: np.ndarray, used: np.ndarray) -> np.ndarray:
@@ -627,6 +673,7 @@ def nothing_estimated_message(excluded: pd.DataFrame) -> str:
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "MEMORY_WARNING_SHARE",
     "Chunk",
     "ChunkEstimates",
     "EngineInput",
@@ -639,6 +686,8 @@ __all__ = [
     "estimate_chunk",
     "event_window_range",
     "nothing_estimated_message",
+    "physical_memory",
     "used_date_range",
+    "warn_kept_estimation",
     "without_estimation",
 ]

@@ -167,8 +167,13 @@ class ReturnUnitsWarning(Located, EventStudyWarning):
     """
 
 
+class EstimationMemoryWarning(EventStudyWarning):
+    """The estimation-window arrays a study must keep for its tests take a large share of the machine's memory."""
+
+
 __all__ = [
     "DataError",
+    "EstimationMemoryWarning",
     "EventStudyError",
     "EventStudyWarning",
     "InputError",

@@ -10,6 +10,8 @@ so the identity tests cannot pass vacuously.
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,10 @@ import pandas as pd
 import pytest
 
 import eventstudy as es
+from eventstudy import engine
 from eventstudy.cli import main
 from eventstudy.engine import as_chunk_size, chunk_bounds, used_date_range
-from eventstudy.errors import DataError, InputError
+from eventstudy.errors import DataError, EstimationMemoryWarning, InputError
 from eventstudy.executors import SerialExecutor
 
 SESSIONS = pd.bdate_range("2020-01-01", periods=600)
@@ -312,3 +315,50 @@ def test_chunk_bounds_cover_every_item_once() -> None:
     assert chunk_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
     assert chunk_bounds(10, 0) == [(0, 10)]
     assert as_chunk_size(None) == 0
+
+
+class TestEstimationMemoryWarning:
+    """A study whose tests keep the estimation arrays warns when they are large for the machine's memory."""
+
+    @staticmethod
+    def _small_machine(monkeypatch: pytest.MonkeyPatch, gigabytes: float | None) -> None:
+        memory = None if gigabytes is None else int(gigabytes * 2**30)
+        monkeypatch.setattr(engine, "physical_memory", lambda: memory)
+
+    def test_warns_naming_the_tests_and_the_size(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._small_machine(monkeypatch, 1e-7)  # about 100 bytes of memory
+        with pytest.warns(EstimationMemoryWarning) as caught:
+            result = _run(tests=["cross_sectional_t", "lamb", "grank_t"])
+        length = SETTINGS["estimation_window"][1] - SETTINGS["estimation_window"][0] + 1
+        (warning,) = caught
+        text = str(warning.message)
+        # counted: the firm-events that reach the estimation (prices around day 0), estimable or not
+        found = re.search(rf"keeps 4 arrays of (\d+) firm-events x {length} days, about ([0-9.]+) GB", text)
+        assert found is not None and "2 of the tests (lamb, grank_t)" in text and "--tests" in text
+        n = int(found[1])
+        assert result.n_firm_events <= n <= len(result.event_days)
+        assert found[2] == f"{4 * 8 * n * length / 2**30:.1f}"
+
+    @pytest.mark.parametrize(
+        ("tests", "gigabytes"),
+        [(["cross_sectional_t", "bmp_t"], 1e-7), (["lamb"], 64.0), (["lamb"], None)],
+        ids=["no-test-reads-them", "plenty-of-memory", "memory-unknown"],
+    )
+    def test_silent_otherwise(self, monkeypatch: pytest.MonkeyPatch, tests: list[str], gigabytes: float | None) -> None:
+        self._small_machine(monkeypatch, gigabytes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", EstimationMemoryWarning)
+            _run(tests=tests)
+
+    def test_the_command_line_shows_it(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        self._small_machine(monkeypatch, 1e-7)
+        events, returns = tmp_path / "events.csv", tmp_path / "returns.csv"
+        pd.DataFrame(_event_rows()).to_csv(events, index=False)
+        _return_rows().to_csv(returns, index=False, date_format="%Y-%m-%d")
+        args = ["run", str(events), "--returns", str(returns), "--formats", "csv", "--quiet", "--min-obs", "60"]
+        args += ["--estimation", "-120:-11", "--window", "-5:5", "--tests", "lamb", "--out", str(tmp_path / "o")]
+        assert main(args) == 0
+        err = capsys.readouterr().err
+        assert "eventstudy: warning: 1 of the tests (lamb) read the estimation-window residuals" in err

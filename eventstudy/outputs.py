@@ -160,8 +160,11 @@ def write_parquet(frame: pd.DataFrame, folder: Path, key: str) -> None:
     """
     import pyarrow.parquet as pq
 
+    from eventstudy.data.parquet import is_text_type
+
     table = arrow_table(frame)
-    text = [name for name, kind in zip(table.column_names, table.schema.types, strict=True) if _is_text(kind)]
+    # Parquet's dictionary encoding for the text columns only; numbers are written plain
+    text = [name for name, kind in zip(table.column_names, table.schema.types, strict=True) if is_text_type(kind)]
     bounds = part_bounds(frame[key], PARQUET_PART_ROWS)
 
     def write_part(number: int) -> None:
@@ -199,13 +202,6 @@ def part_bounds(keys: pd.Series, rows: int) -> list[tuple[int, int]]:
         bounds.append((start, int(changes[at])))
         start = int(changes[at])
     return [*bounds, (start, n)]
-
-
-def _is_text(kind: Any) -> bool:
-    """Whether an Arrow type is text (written with Parquet's dictionary encoding)."""
-    import pyarrow as pa
-
-    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
 def temporary_name(path: Path) -> Path:

@@ -29,7 +29,7 @@ from eventstudy.inference.base import two_sided_t
 from eventstudy.models import ModelFit
 from eventstudy.outputs import OutputFormat, write_tables
 from eventstudy.returns import ReturnPanel
-from eventstudy.spec import window_text
+from eventstudy.spec import resolve_event_tests, window_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -168,10 +168,6 @@ class StudyResult:
     group_differences
         Between-group difference tests of the CARs (:func:`eventstudy.inference.groups.group_differences`);
         no rows without the user's groups.
-    event_tests
-        Which events have their own rows in ``tests`` (``spec.event_tests`` resolved by the study's size,
-        :func:`eventstudy.spec.resolve_event_tests`): ``"all"``, ``"multi_firm"`` (events of two or more
-        firm-events) or ``"none"``.
     """
 
     spec: StudySpec
@@ -189,7 +185,6 @@ class StudyResult:
     group_differences: pd.DataFrame
     title: str = "Event study"
     warnings: tuple[str, ...] = field(default_factory=tuple)
-    event_tests: Literal["all", "multi_firm", "none"] = "all"
 
     def __post_init__(self) -> None:
         freeze_arrays(self, *(block for _, _, block in self.test_table.blocks))
@@ -214,6 +209,15 @@ class StudyResult:
     def estimation_kept(self) -> bool:
         """Whether ``panel`` and ``fit`` hold the (firm-events x estimation days) arrays (else zero columns)."""
         return len(self.panel.estimation_days) > 0
+
+    @property
+    def event_tests(self) -> Literal["all", "multi_firm", "none"]:
+        """Which events have their own rows in ``tests``: ``"all"``, ``"multi_firm"`` or ``"none"``.
+
+        ``spec.event_tests`` resolved by the number of estimated events (:func:`eventstudy.spec.resolve_event_tests`;
+        ``"multi_firm"``: the events of two or more firm-events).
+        """
+        return resolve_event_tests(self.spec.event_tests, self.panel.pairs["event_id"].nunique())
 
     @property
     def n_firm_events(self) -> int:
@@ -243,9 +247,9 @@ class StudyResult:
         rows = np.repeat(np.arange(n), w).reshape(n, w)[present]
         frame = pd.DataFrame(
             {
-                "event_id": self._pair_text("event_id", rows),
-                "ticker": self._pair_text("ticker", rows),
-                "benchmark": self._pair_text("benchmark", rows),
+                "event_id": text_column(self.panel.pairs["event_id"], rows),
+                "ticker": text_column(self.panel.pairs["ticker"], rows),
+                "benchmark": text_column(self.panel.pairs["benchmark"], rows),
                 "date": panel.evt_dates[present],
                 "rel_day": np.broadcast_to(panel.event_days, (n, w))[present],
                 "return": panel.evt_returns[present],
@@ -273,8 +277,8 @@ class StudyResult:
         windows = np.array(self.spec.car_windows).reshape(-1, 2)
         return pd.DataFrame(
             {
-                "event_id": self._pair_text("event_id", np.repeat(np.arange(n), c)),
-                "ticker": self._pair_text("ticker", np.repeat(np.arange(n), c)),
+                "event_id": text_column(self.panel.pairs["event_id"], np.repeat(np.arange(n), c)),
+                "ticker": text_column(self.panel.pairs["ticker"], np.repeat(np.arange(n), c)),
                 "window_start": np.tile(windows[:, 0], n),
                 "window_end": np.tile(windows[:, 1], n),
                 "car": self.car_values.ravel(),
@@ -298,8 +302,8 @@ class StudyResult:
             q = special.stdtrit(np.where(fit.df > 0, fit.df, np.nan), 0.975)[:, None]  # the t quantile, as stats.t.ppf
         frame = pd.DataFrame(
             {
-                "event_id": self._pair_text("event_id", np.repeat(np.arange(n), w)),
-                "ticker": self._pair_text("ticker", np.repeat(np.arange(n), w)),
+                "event_id": text_column(self.panel.pairs["event_id"], np.repeat(np.arange(n), w)),
+                "ticker": text_column(self.panel.pairs["ticker"], np.repeat(np.arange(n), w)),
                 "rel_day": np.tile(self.panel.event_days, n),
                 "car": cum.ravel(),
                 "se": se.ravel(),
@@ -346,11 +350,6 @@ class StudyResult:
                 )
             )
         return pd.concat(frames, ignore_index=True)
-
-    def _pair_text(self, name: str, rows: IntArray) -> pd.api.extensions.ExtensionArray:
-        """The text column ``name`` of ``panel.pairs`` at ``rows``: one Arrow gather, no Python string per row."""
-        values = self.panel.pairs[name]
-        return (values if values.dtype == "str" else values.astype("str")).array.take(np.asarray(rows, dtype=np.intp))
 
     @cached_property
     def _event_codes(self) -> tuple[tuple[str, ...], np.ndarray]:
@@ -573,14 +572,19 @@ class StudyResult:
         return write_tables(self.frames(), directory, output_format)
 
 
-def text_column(labels: Sequence[Any] | np.ndarray, codes: IntArray) -> pd.api.extensions.ExtensionArray:
+def text_column(labels: Sequence[Any] | np.ndarray | pd.Series, codes: IntArray) -> pd.api.extensions.ExtensionArray:
     """The column ``labels[codes]`` in pandas' dtype for those labels, gathered without a Python object per row.
 
-    The labels are converted once (pandas' inferred dtype: the Arrow-backed ``str`` under pandas 3) and the
-    rows gathered by code (:meth:`~pandas.api.extensions.ExtensionArray.take`), so the column equals
+    The labels are converted once (pandas' inferred dtype: the Arrow-backed ``str`` under pandas 3; a pandas
+    ``str`` column, such as a column of ``panel.pairs``, is used as it is) and the rows gathered by code
+    (:meth:`~pandas.api.extensions.ExtensionArray.take`), so the column equals
     ``pd.Series(numpy.asarray(labels, dtype=object)[codes])`` at the cost of an integer gather.
     """
-    return pd.Series(np.asarray(labels, dtype=object)).array.take(np.asarray(codes, dtype=np.intp))
+    if isinstance(labels, pd.Series) and labels.dtype == "str":
+        source = labels.array
+    else:
+        source = pd.Series(np.asarray(labels, dtype=object)).array
+    return source.take(np.asarray(codes, dtype=np.intp))
 
 
 def factorized(values: np.ndarray) -> tuple[np.ndarray, IntArray]:

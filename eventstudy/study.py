@@ -375,7 +375,6 @@ class EventStudy:
             firm_events=firm_events[list(FIRM_EVENT_COLUMNS)],
             group_differences=differences,
             title=self.title,
-            event_tests=event_tests,
         )
 
     def _firm_events(self, days: pd.DataFrame, panel: ReturnPanel, estimation_dates: np.ndarray) -> pd.DataFrame:

@@ -231,5 +231,7 @@ def test_text_column_equals_the_gathered_labels() -> None:
     codes = np.array([1, 1, 0, 3, 2, 1], dtype=np.int64)
     expected = pd.Series(np.array(labels, dtype=object)[codes])  # pandas infers the text dtype itself
     pd.testing.assert_series_equal(pd.Series(text_column(labels, codes)), expected)
+    column = pd.Series(list(labels), dtype="str", index=[7, 3, 9, 4])  # a pandas text column: taken by position
+    pd.testing.assert_series_equal(pd.Series(text_column(column, codes)), expected)
     uniques, back = factorized(np.array(["b", "a", "b", "", "a"], dtype=object))
     assert list(uniques) == ["b", "a", ""] and back.tolist() == [0, 1, 0, 2, 1]

@@ -156,11 +156,11 @@ class ParquetPrices:
                 )
             self._ticker, self._value = lowered["ticker"], lowered[VALUE_COLUMN[kind]]
             ticker_type = schema.field(self._ticker).type
-            if not (_is_text(ticker_type) or pa.types.is_integer(ticker_type)):
+            if not (is_text_type(ticker_type) or pa.types.is_integer(ticker_type)):
                 raise self._type_error(self._ticker, ticker_type, "text or integers")
             self._check_value_type(self._value, schema.field(self._value).type)
             self._columns = []
-            if _is_text(ticker_type):  # read as Parquet stores it: codes into a dictionary, no string per row
+            if is_text_type(ticker_type):  # read as Parquet stores it: codes into a dictionary, no string per row
                 options = ds.ParquetReadOptions(dictionary_columns=[self._ticker])
                 self._dataset = ds.dataset(
                     self.path, format=ds.ParquetFileFormat(read_options=options), partitioning="hive"
@@ -491,7 +491,8 @@ class ParquetPrices:
             )
 
     def _check_date_type(self, kind: pa.DataType) -> None:
-        if not (pa.types.is_date(kind) or pa.types.is_timestamp(kind) or _is_text(kind) or pa.types.is_integer(kind)):
+        date_like = pa.types.is_date(kind) or pa.types.is_timestamp(kind) or pa.types.is_integer(kind)
+        if not (date_like or is_text_type(kind)):
             raise self._type_error(self._date, kind, _DATE_TYPES)
 
     def _check_value_type(self, column: str, kind: pa.DataType) -> None:
@@ -602,9 +603,10 @@ def _code_runs(codes: _Ints) -> tuple[IntArray | None, IntArray, IntArray]:
     return order, starts, np.diff(np.append(starts, n)).astype(np.int64)
 
 
-def _is_text(kind: pa.DataType) -> bool:
+def is_text_type(kind: pa.DataType) -> bool:
+    """Whether an Arrow type holds text: string, large or view string, or a dictionary of them."""
     if pa.types.is_dictionary(kind):
-        return _is_text(kind.value_type)
+        return is_text_type(kind.value_type)
     return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind))
 
 
@@ -623,4 +625,4 @@ def _vintage(path: Path) -> str:
     return file_vintage(max(files, key=lambda f: f.stat().st_mtime))
 
 
-__all__ = ["PARQUET_SUFFIXES", "VALUE_COLUMN", "ParquetPrices", "ValueKind", "is_parquet"]
+__all__ = ["PARQUET_SUFFIXES", "VALUE_COLUMN", "ParquetPrices", "ValueKind", "is_parquet", "is_text_type"]

@@ -1,23 +1,27 @@
-"""The firm-event engine: windows, model fit, estimability and CARs, chunk by chunk with bounded memory.
+"""The firm-event engine: windows, fit, CARs, flags, pooling and test sums, chunk by chunk with bounded memory.
 
-After day 0 is placed, every firm-event is independent of the others except for one thing (the
-``mask_event_windows`` knob, which needs the event windows of the ticker's other firm-events). The engine
-therefore runs the firm-event pipeline
+After day 0 is placed, a firm-event depends on the others only through firm-events of the same ticker (the
+``mask_event_windows`` knob needs their event windows; the overlap and confounder flags and the
+``pooling`` knob compare its windows with their day 0). The engine therefore runs the firm-event pipeline
 
     gather windows -> (mask other events' windows) -> model fit -> estimable? -> CARs
+        -> flags and pooling -> per-group sums of the decomposable tests
 
 as a pure function of one **chunk** of firm-events, :func:`estimate_chunk`, mapped over the chunks by an
 :class:`~eventstudy.executors.Executor`, and puts the chunks' results back in the order of the firm-events
-table it was given. The result is the same whatever the chunk size and executor (every kernel works row
-by row), so ``chunk_size`` and ``executor`` are not convention knobs: they never change a number.
+table it was given; the chunks' test sums (:func:`eventstudy.inference.partial_tests`) are merged
+(:func:`eventstudy.inference.merge_tests`) for the study to finish. The result is the same whatever the
+chunk size and executor (every kernel works row by row, and merged sums differ from sums over all rows
+by rounding only), so ``chunk_size`` and ``executor`` are not convention knobs: they never change a number
+beyond 1e-12.
 
-With more than one chunk, the firm-events are sorted by (ticker, benchmark, day 0) before they are cut
-into chunks, so a chunk reads the rows of a few tickers; one chunk keeps the given order, so nothing needs
-putting back. Every chunk aligns its own (ticker, benchmark) pairs (:func:`eventstudy.returns.align_pairs`)
-from the price table, which is shared read-only by every chunk. Alignment is row by row within a pair, so a
-pair aligned in two chunks (a ticker whose firm-events straddle a chunk boundary) gives the same returns in
-both, and the aligned returns of the whole study (at 10^6 firm-events on 10,000 tickers, 66 M rows, 2.2 GB)
-never exist at once: only those of the chunk being estimated.
+With more than one chunk, the firm-events are sorted by (ticker, benchmark, day 0) and cut into chunks of
+whole tickers (:func:`ticker_chunk_bounds`), so a chunk reads the rows of a few tickers and holds every
+firm-event its flags and pooling compare; one chunk keeps the given order, so nothing needs putting back.
+Every chunk aligns its own (ticker, benchmark) pairs (:func:`eventstudy.returns.align_pairs`) from the price
+table, which is shared read-only by every chunk, so the aligned returns of the whole study (at 10^6
+firm-events on 10,000 tickers, 66 M rows, 2.2 GB) never exist at once: only those of the chunk being
+estimated.
 
 Memory
 ------
@@ -28,9 +32,13 @@ back:
 
 - always: the event-window arrays (N x W), the fit's per-firm-event estimates and the CARs, which the
   outputs report;
+- the per-group sums of the decomposable tests over the chunk (``FirmEventContext.tests``): the tests
+  that read the estimation residuals among them (rank, sign, Brown-Warner 1985, Lamb) read them inside
+  the chunk, so they cost no (N x L) array;
 - the estimation returns, benchmark returns, dates and residuals (N x L each) only when a requested test
-  reads them (:func:`eventstudy.inference.base.needs_estimation`; the Kolari-Pynnönen r̄ table is computed
-  only with a test that uses it, and such tests read them) or ``keep_estimation`` is set; otherwise they
+  computed on the gathered firm-events reads them (:func:`gathered_tests`,
+  :func:`eventstudy.inference.base.needs_estimation`: GRANK, Kolari-Pynnönen, calendar-time portfolio)
+  or ``keep_estimation`` is set; otherwise they
   are dropped as soon as the chunk is fitted and its CARs computed (:func:`without_estimation`), and the
   combined panel and fit hold zero-column arrays in their place (``panel.estimation_days`` empty,
   ``StudyResult.estimation_kept`` False). The first and last estimation date each fit used stay
@@ -51,24 +59,27 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from eventstudy._typing import FloatArray, IntArray
+from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
+from eventstudy.conventions import Conventions
 from eventstudy.data.table import PriceTable
 from eventstudy.errors import DataError, EstimationMemoryWarning, InputError
 from eventstudy.executors import Executor, SerialExecutor
-from eventstudy.inference import get_tests
-from eventstudy.inference.base import needs_estimation
+from eventstudy.inference import InferenceData, TestPartials, get_tests, merge_tests, partial_tests
+from eventstudy.inference.base import firm_event_keys, needs_estimation
 from eventstudy.models import ModelFit, estimable, get_model
-from eventstudy.pooling import window_overlap_mask
+from eventstudy.pooling import firm_event_flags, pooled_mask, window_overlap_mask
 from eventstudy.results import exclusion_kinds, nanmax_dates, nanmin_dates
 from eventstudy.returns import AlignedTable, ReturnPanel, align_pairs, gather_windows
 from eventstudy.spec import StudySpec, window_text
+from eventstudy.symbols import exchange_for
 
 DEFAULT_CHUNK_SIZE = 16_000
 """Firm-events per chunk by default: an (N x 240) float64 estimation array of a chunk is 30.7 MB.
@@ -101,6 +112,73 @@ class EventWindows:
 
 
 @dataclass(frozen=True, eq=False)
+class FirmEventContext:
+    """What the chunks need, besides prices, to flag, pool and test their firm-events.
+
+    The arrays have one entry per row of the engine's firm-events table.
+
+    Attributes
+    ----------
+    event_ids : (N,) object
+        Event id of each firm-event.
+    rank : (N,) int64
+        Its :func:`~eventstudy.pooling.precedence` (the ``pooling`` knob keeps the lowest of a firm-day).
+    others
+        Every firm-event of the study with a day 0 (``event_id``, ``ticker``, ``day_zero``): the events
+        whose day 0 :func:`~eventstudy.pooling.firm_event_flags` looks for in each window, in a stable order
+        of ``other_codes``.
+    other_codes : (S,) int64
+        Code of each of ``others``' tickers in the price table, increasing (-1 rows left out: a ticker
+        without prices has no estimated firm-event to flag).
+    tests
+        The decomposable tests (``StatTest.decomposable``) each chunk reduces to per-group sums
+        (:func:`~eventstudy.inference.partial_tests`); empty: none.
+    event_codes : (N,) int64
+        Code of each firm-event's event (0..n_events-1) for those tests.
+    n_events
+        Number of event codes.
+    group_codes : (N,) int64
+        Code of its user group (0..n_user_groups-1; -1: none).
+    n_user_groups
+        Number of user groups.
+    tested : (N,) bool
+        Whether its event may get tests of its own (``event_tests``).
+    """
+
+    event_ids: np.ndarray
+    rank: IntArray
+    others: pd.DataFrame
+    other_codes: IntArray
+    tests: tuple[str, ...] = ()
+    event_codes: IntArray | None = None
+    n_events: int = 0
+    group_codes: IntArray | None = None
+    n_user_groups: int = 0
+    tested: BoolArray | None = None
+
+    @classmethod
+    def of(
+        cls, firm_events: pd.DataFrame, prices: PriceTable, others: pd.DataFrame | None = None, **tests: Any
+    ) -> FirmEventContext:
+        """The context of ``firm_events`` (event_id, ticker, day_zero), their own order as precedence.
+
+        ``others`` (the flags' sources) is the given frame or, by default, the firm-events themselves;
+        ``tests`` set the test attributes (``tests``, ``event_codes``, ...).
+        """
+        others = firm_events[["event_id", "ticker", "day_zero"]] if others is None else others
+        codes = prices.codes_for(others["ticker"])
+        order = np.argsort(codes, kind="stable")
+        order = order[codes[order] >= 0]
+        return cls(
+            event_ids=firm_events["event_id"].to_numpy(dtype=object),
+            rank=np.arange(len(firm_events), dtype=np.int64),
+            others=others.iloc[order].reset_index(drop=True),
+            other_codes=codes[order],
+            **tests,
+        )
+
+
+@dataclass(frozen=True, eq=False)
 class EngineInput:
     """The read-only input every chunk shares (handed to the executor once).
 
@@ -112,6 +190,8 @@ class EngineInput:
         The study's settings.
     keep_estimation
         Whether each chunk hands back its estimation returns, benchmark returns, dates and residuals.
+    context
+        Event ids, precedence, the flags' sources and the per-chunk tests of the firm-events.
     windows
         Event windows of every firm-event, when ``mask_event_windows`` is on (else None).
     """
@@ -119,6 +199,7 @@ class EngineInput:
     prices: PriceTable
     spec: StudySpec
     keep_estimation: bool
+    context: FirmEventContext
     windows: EventWindows | None = None
 
 
@@ -149,8 +230,14 @@ class ChunkEstimates:
         First and last date of the estimation rows used by the fit.
     car_values, car_var : (n, C)
         CARs and their variances.
+    overlaps, estimation_confounders : (n,) object
+        The firm-events' flags (:func:`~eventstudy.pooling.firm_event_flags`).
+    pooled : (n,) bool
+        Whether each enters the pooled groups (:func:`~eventstudy.pooling.pooled_mask`).
     excluded
         Exclusions of the returns, estimation and CAR stages, each with columns row, ticker, stage, reason.
+    partials
+        The per-group sums of the context's tests over the chunk (None without tests).
     """
 
     rows: IntArray
@@ -160,7 +247,11 @@ class ChunkEstimates:
     estimation_dates: np.ndarray
     car_values: FloatArray
     car_var: FloatArray
+    overlaps: np.ndarray
+    estimation_confounders: np.ndarray
+    pooled: BoolArray
     excluded: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
+    partials: TestPartials | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,6 +269,14 @@ class Estimates:
     exclusions
         Exclusions of the returns, the estimation and the CAR stages (columns event_id, ticker, stage,
         reason), each in firm-event order.
+    rows : (N,) int64
+        Row of each estimated firm-event in the firm-events table given to :func:`estimate` (increasing).
+    overlaps, estimation_confounders : (N,) object
+        The flags of :func:`~eventstudy.pooling.firm_event_flags`.
+    pooled : (N,) bool
+        :func:`~eventstudy.pooling.pooled_mask` under the ``pooling`` knob.
+    test_partials
+        The merged per-group sums of the context's tests over every chunk (None without tests).
     """
 
     panel: ReturnPanel
@@ -186,6 +285,11 @@ class Estimates:
     car_values: FloatArray
     car_var: FloatArray
     exclusions: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
+    rows: IntArray
+    overlaps: np.ndarray
+    estimation_confounders: np.ndarray
+    pooled: BoolArray
+    test_partials: TestPartials | None
 
 
 def as_chunk_size(value: object) -> int:
@@ -213,17 +317,37 @@ def chunk_bounds(n: int, chunk_size: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, n)) for start in range(0, n, size)]
 
 
+def ticker_chunk_bounds(tickers: IntArray, chunk_size: int) -> list[tuple[int, int]]:
+    """Half-open bounds of consecutive chunks of about ``chunk_size`` rows that never split a ticker.
+
+    ``tickers`` are the rows' ticker codes, each ticker's rows consecutive (sorted). A chunk ends at the
+    first ticker boundary at or after each multiple of ``chunk_size`` (0: one chunk), so a chunk holds every
+    firm-event of its tickers (the flags and the pooling compare a firm-event with the others of its
+    ticker only) and exceeds ``chunk_size`` by less than one ticker's firm-events.
+    """
+    n = len(tickers)
+    if not chunk_size or n <= chunk_size:
+        return [(0, n)] if n else []
+    starts = np.flatnonzero(np.r_[True, tickers[1:] != tickers[:-1]])
+    at = np.searchsorted(starts, np.arange(chunk_size, n, chunk_size))
+    cuts = np.unique(starts[at[at < len(starts)]])
+    edges = np.r_[0, cuts[cuts > 0], n]
+    return [(int(start), int(end)) for start, end in pairwise(edges)]
+
+
 def estimate(
     firm_events: pd.DataFrame,
     prices: PriceTable,
     spec: StudySpec,
     *,
     excluded_before: pd.DataFrame,
+    context: FirmEventContext | None = None,
     executor: Executor | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     keep_estimation: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Estimates:
-    """Windows, fit, estimability and CARs of every firm-event, chunk by chunk.
+    """Windows, fit, estimability, CARs, flags, pooling and per-chunk test sums of every firm-event, by chunks.
 
     Parameters
     ----------
@@ -236,12 +360,18 @@ def estimate(
     excluded_before
         Exclusions made before this stage (columns event_id, ticker, stage, reason), for the message of
         :class:`~eventstudy.errors.DataError`.
+    context
+        Event ids, precedence, the flags' sources and the tests reduced per chunk (:class:`FirmEventContext`);
+        None: :meth:`FirmEventContext.of` the firm-events alone, no tests.
     executor
         Where the chunks run; :class:`~eventstudy.executors.SerialExecutor` when None.
     chunk_size
-        Firm-events per chunk (0: one chunk). Never changes a result.
+        Firm-events per chunk, about (0: one chunk; :func:`ticker_chunk_bounds`). Never changes a result.
     keep_estimation
-        Keep the estimation returns, benchmark returns, dates and residuals even when no requested test reads them.
+        Keep the estimation returns, benchmark returns, dates and residuals even when no test outside the
+        context's reads them.
+    progress
+        Called with one message as the estimation starts.
 
     Returns
     -------
@@ -255,11 +385,18 @@ def estimate(
     """
     _require_firm_events(len(firm_events), [excluded_before])
     conv = spec.conventions
+    context = FirmEventContext.of(firm_events, prices) if context is None else context
     ticker = prices.codes_for(firm_events["ticker"])
     benchmark = prices.codes_for(firm_events["benchmark"])
     day_zero = np.asarray(pd.to_datetime(firm_events["day_zero"]).to_numpy(), dtype="datetime64[D]").view(np.int64)
-    bounds = chunk_bounds(len(firm_events), chunk_size)
-    order = np.lexsort((day_zero, benchmark, ticker)) if len(bounds) > 1 else np.arange(len(firm_events))
+    several = bool(chunk_size) and len(firm_events) > chunk_size
+    order = np.lexsort((day_zero, benchmark, ticker)) if several else np.arange(len(firm_events))
+    bounds = ticker_chunk_bounds(ticker[order], chunk_size)
+    if progress is not None:
+        progress(
+            f"estimation: {get_model(spec.model).label} for {len(firm_events)} firm-events"
+            + (f" in {len(bounds)} chunks" if len(bounds) > 1 else "")
+        )
     labels = firm_events[["event_id", "ticker", "benchmark", "day_zero"]]
     # the chunks' symbols as Python strings, converted once (not in every chunk's lookups and gathers)
     numbered = labels.astype({"ticker": object, "benchmark": object}).assign(
@@ -268,9 +405,10 @@ def estimate(
     chunks = [Chunk(numbered.iloc[order[a:b]]) for a, b in bounds]
     del numbered
     run = executor or SerialExecutor()
+    gathered = gathered_tests(spec.tests, context.tests)
     if not keep_estimation:
-        warn_kept_estimation(len(firm_events), spec)
-    shared = EngineInput(prices, spec, keep_estimation or needs_estimation(spec.tests))
+        warn_kept_estimation(len(firm_events), spec.estimation_window, gathered)
+    shared = EngineInput(prices, spec, keep_estimation or needs_estimation(gathered), context)
     if conv.mask_event_windows:
         shared = replace(shared, windows=_event_windows(run.map(event_window_range, chunks, shared)))
     placed = _Placed(len(firm_events))
@@ -292,7 +430,17 @@ def estimate(
         car_values=per_row["car_values"],
         car_var=per_row["car_var"],
         exclusions=(returns_stage, estimation_stage, car_stage),
+        rows=kept,
+        overlaps=per_row["overlaps"],
+        estimation_confounders=per_row["estimation_confounders"],
+        pooled=per_row["pooled"],
+        test_partials=merge_tests(placed.partials) if placed.partials else None,
     )
+
+
+def gathered_tests(names: tuple[str, ...] | None, per_chunk: tuple[str, ...]) -> tuple[str, ...]:
+    """The requested tests (``names``; None: all) that are not reduced per chunk: they read the gathered arrays."""
+    return tuple(test.name for test in get_tests(names) if test.name not in per_chunk)
 
 
 def _chunk_results(run: Executor, chunks: list[Chunk], shared: EngineInput) -> Iterator[ChunkEstimates]:
@@ -380,6 +528,34 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         labels[window],
         "abnormal return missing on at least one day of the window (no price row)",
     )
+    context = shared.context
+    day_zero = pd.to_datetime(panel.pairs["day_zero"]).to_numpy()
+    flags = firm_event_flags(
+        pd.DataFrame({"event_id": context.event_ids[rows], "ticker": tickers, "day_zero": day_zero}),
+        panel.evt_dates,
+        panel.event_days,
+        estimation_dates,
+        _others_of(context, shared.prices.codes_for(tickers)),
+        masked=conv.mask_event_windows,
+    )
+    overlaps = flags["overlaps"].to_numpy()
+    pooled = pooled_mask(pd.Series(tickers), day_zero, overlaps, conv.pooling, context.rank[rows])
+    partials = None
+    if context.tests:
+        assert context.event_codes is not None and context.group_codes is not None and context.tested is not None
+        named = replace(panel, pairs=panel.pairs.assign(event_id=context.event_ids[rows]))
+        data = inference_data(named, fit, car_values, car_var, spec.car_windows, conv)
+        partials = partial_tests(
+            data,
+            context.event_codes[rows],
+            context.n_events,
+            context.tests,
+            pooled=pooled,
+            group_codes=context.group_codes[rows],
+            n_user_groups=context.n_user_groups,
+            event_rows=np.flatnonzero(context.tested[rows]),
+            rows=rows,
+        )
     if not shared.keep_estimation:
         panel, fit = without_estimation(panel, fit)
     returns_excluded = returns_excluded.rename(columns={"event_id": "row"})
@@ -391,29 +567,92 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         estimation_dates=estimation_dates,
         car_values=car_values,
         car_var=car_var,
+        overlaps=overlaps,
+        estimation_confounders=flags["estimation_confounders"].to_numpy(),
+        pooled=pooled,
         excluded=(returns_excluded, estimation_excluded, car_excluded),
+        partials=partials,
     )
+
+
+def _others_of(context: FirmEventContext, ticker_codes: IntArray) -> pd.DataFrame:
+    """The flags' sources of the tickers ``ticker_codes``: the rows of ``others`` in their range of codes.
+
+    The range may hold other tickers' rows too (tickers between the lowest and the highest code); the flags
+    match a firm-event with the sources of its own ticker only, so they change nothing.
+    """
+    if not len(ticker_codes):
+        return context.others.iloc[:0]
+    low, high = np.searchsorted(context.other_codes, [ticker_codes.min(), ticker_codes.max()], side="left")
+    high = np.searchsorted(context.other_codes, ticker_codes.max(), side="right")
+    return context.others.iloc[low:high]
+
+
+def inference_data(
+    panel: ReturnPanel,
+    fit: ModelFit,
+    car_values: np.ndarray,
+    car_var: np.ndarray,
+    car_windows: tuple[Window, ...],
+    conventions: Conventions,
+    markets: np.ndarray | None = None,
+) -> InferenceData:
+    """The arrays every test statistic reads, from a panel, its model fit and its CARs (rows aligned).
+
+    ``markets`` (the exchange of each firm-event's ticker) default to :func:`ticker_markets` of the pairs.
+    """
+    return InferenceData(
+        ar=fit.abnormal,
+        ar_var=fit.ar_variance,
+        car=car_values,
+        car_var=car_var,
+        df=fit.df,
+        rel_days=panel.event_days,
+        car_windows=car_windows,
+        conventions=conventions,
+        est_resid=fit.residuals,
+        est_dates=panel.est_dates,
+        est_market=panel.est_market,
+        evt_market=panel.evt_market,
+        evt_returns=panel.evt_returns,
+        evt_dates=panel.evt_dates.astype("datetime64[D]"),
+        s2=fit.s2,
+        n_obs=fit.n_obs,
+        k=fit.k,
+        xtx_inv=fit.xtx_inv,
+        event_design=fit.event_design,
+        markets=ticker_markets(panel.pairs["ticker"]) if markets is None else markets,
+        keys=firm_event_keys(panel.pairs["event_id"], panel.pairs["ticker"]),
+        est_bench_own=panel.est_bench_own,
+    )
+
+
+def ticker_markets(tickers: pd.Series) -> np.ndarray:
+    """Exchange (MIC) of each ticker, ``"unknown"`` without a calendar; one lookup per distinct ticker."""
+    codes, unique = pd.factorize(tickers)
+    names = np.array([exchange_for(t) or "unknown" for t in unique], dtype=object)
+    return names[codes]
 
 
 MEMORY_WARNING_SHARE = 0.25
 """The share of the machine's memory above which keeping the estimation arrays for the tests is warned of."""
 
 
-def warn_kept_estimation(n_firm_events: int, spec: StudySpec) -> None:
+def warn_kept_estimation(n_firm_events: int, estimation_window: Window, tests: tuple[str, ...]) -> None:
     """Warn (:class:`~eventstudy.errors.EstimationMemoryWarning`) when the tests' estimation arrays are large.
 
-    Tests that read the estimation-window residuals (``StatTest.needs_estimation``: the Kolari-Pynnönen,
-    rank, GRANK, Brown-Warner 1985, Lamb and calendar-time tests) make the engine keep four (firm-events x
-    L) float64 or datetime64 arrays (returns, benchmark returns, dates, residuals; L the estimation window's
-    length) until the tests have run. Above :data:`MEMORY_WARNING_SHARE` of the machine's physical memory
-    (:func:`physical_memory`; no warning where it is unknown) the warning names those tests, the size and
-    what to do; the study runs on.
+    Of the ``tests`` that read the gathered arrays (those not reduced per chunk), those that read the
+    estimation-window residuals (``StatTest.needs_estimation``: the Kolari-Pynnönen, GRANK and
+    calendar-time tests) make the engine keep four (firm-events x L) float64 or datetime64 arrays
+    (returns, benchmark returns, dates, residuals; L the estimation window's length) until the tests have
+    run. Above :data:`MEMORY_WARNING_SHARE` of the machine's physical memory (:func:`physical_memory`; no
+    warning where it is unknown) the warning names those tests, the size and what to do; the study runs on.
     """
-    readers = [test.name for test in get_tests(spec.tests) if test.needs_estimation]
+    readers = [test.name for test in get_tests(tests) if test.needs_estimation]
     memory = physical_memory()
     if not readers or memory is None:
         return
-    length = spec.estimation_window[1] - spec.estimation_window[0] + 1
+    length = estimation_window[1] - estimation_window[0] + 1
     size = 4 * 8 * n_firm_events * length
     if size <= MEMORY_WARNING_SHARE * memory:
         return
@@ -526,7 +765,7 @@ _PANEL_ROWS = (
     "est_bench_own",
 )
 """The per-firm-event arrays of a :class:`~eventstudy.returns.ReturnPanel`."""
-_CHUNK_ROWS = ("estimation_dates", "car_values", "car_var")
+_CHUNK_ROWS = ("estimation_dates", "car_values", "car_var", "overlaps", "estimation_confounders", "pooled")
 """The per-firm-event arrays of a :class:`ChunkEstimates` besides its panel and fit."""
 _GATHERED_PAIRS = ("aligned_day_zero", "note")
 """The columns :func:`~eventstudy.returns.gather_windows` adds to the firm-events of a panel's ``pairs``."""
@@ -545,6 +784,7 @@ class _Placed:
     def __init__(self, n_rows: int) -> None:
         self.n_rows = n_rows
         self.rows: list[IntArray] = []
+        self.partials: list[TestPartials] = []
         self.excluded: tuple[list[pd.DataFrame], ...] = ([], [], [])
         self.n_windowed = 0
         self.first: ChunkEstimates | None = None  # the first chunk, until a second one comes
@@ -554,6 +794,8 @@ class _Placed:
     def add(self, part: ChunkEstimates) -> None:
         """Take in one chunk's results (placed at once, except the first chunk's until a second one comes)."""
         self.rows.append(part.rows)
+        if part.partials is not None:
+            self.partials.append(part.partials)
         self.n_windowed += part.n_windowed
         for stage, frame in zip(self.excluded, part.excluded, strict=True):
             stage.append(frame)
@@ -679,14 +921,19 @@ __all__ = [
     "EngineInput",
     "Estimates",
     "EventWindows",
+    "FirmEventContext",
     "as_chunk_size",
     "chunk_bounds",
     "chunk_pairs",
     "estimate",
     "estimate_chunk",
     "event_window_range",
+    "gathered_tests",
+    "inference_data",
     "nothing_estimated_message",
     "physical_memory",
+    "ticker_chunk_bounds",
+    "ticker_markets",
     "used_date_range",
     "warn_kept_estimation",
     "without_estimation",

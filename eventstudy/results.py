@@ -214,10 +214,10 @@ class StudyResult:
     def event_tests(self) -> Literal["all", "multi_firm", "none"]:
         """Which events have their own rows in ``tests``: ``"all"``, ``"multi_firm"`` or ``"none"``.
 
-        ``spec.event_tests`` resolved by the number of estimated events (:func:`eventstudy.spec.resolve_event_tests`;
+        ``spec.event_tests`` resolved by the number of events of the study (:func:`eventstudy.spec.resolve_event_tests`;
         ``"multi_firm"``: the events of two or more firm-events).
         """
-        return resolve_event_tests(self.spec.event_tests, self.panel.pairs["event_id"].nunique())
+        return resolve_event_tests(self.spec.event_tests, len(self.events))
 
     @property
     def n_firm_events(self) -> int:

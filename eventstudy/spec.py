@@ -50,7 +50,9 @@ def resolve_event_tests(choice: EventTests, n_events: int) -> Literal["all", "mu
     of its own it adds one row per test, day and window whose pooled statistics are mostly undefined
     (cross-sectional tests need two firm-events), which at 10^6 one-firm events is a table of tens of
     millions of rows. ``"auto"`` keeps them for studies a person reads (up to
-    :data:`EVENT_TESTS_AUTO_LIMIT` events) and drops them above.
+    :data:`EVENT_TESTS_AUTO_LIMIT` events) and drops them above. ``n_events`` counts the events of the
+    study, estimated or not, so the rule is settled before any price is read (the engine reduces the
+    tests chunk by chunk and must know which events to keep sums for).
     """
     if choice == "auto":
         return "all" if n_events <= EVENT_TESTS_AUTO_LIMIT else "multi_firm"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from itertools import chain
 from pathlib import Path
 
@@ -31,19 +32,20 @@ from eventstudy.data.series import PriceSource, TableSource
 from eventstudy.data.table import PROVENANCE_COLUMNS, PriceTable, load_each
 from eventstudy.engine import (
     DEFAULT_CHUNK_SIZE,
+    Estimates,
+    FirmEventContext,
     as_chunk_size,
-    chunk_bounds,
     estimate,
+    gathered_tests,
+    inference_data,
 )
 from eventstudy.errors import DataError, InputError, PriceSourceError
 from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_events, select_events, selection_text
 from eventstudy.executors import Executor, get_executor
 from eventstudy.grouping import Grouping, group_by
-from eventstudy.inference import InferenceData, get_tests, run_tests
-from eventstudy.inference.base import firm_event_keys
+from eventstudy.inference import finish_tests, get_tests, join_tables, run_tests
 from eventstudy.inference.groups import group_differences
-from eventstudy.models import ModelFit, get_model
-from eventstudy.pooling import duplicate_of, firm_event_flags, pooled_mask, precedence
+from eventstudy.pooling import duplicate_of, precedence
 from eventstudy.results import (
     EVENT_DAY_COLUMNS,
     EXCLUSION_COLUMNS,
@@ -59,7 +61,6 @@ from eventstudy.spec import (
     resolve_conventions,
     resolve_event_tests,
 )
-from eventstudy.symbols import exchange_for
 
 
 def _show_progress(progress: bool | None) -> bool:
@@ -302,54 +303,78 @@ class EventStudy:
         if not n_loaded:
             raise DataError(_no_prices_message(failed))
         days = resolve_day_zero(days, prices)
+        days["precedence"] = precedence(days["event_id"], days["event_date"], days["event_time_utc"])
 
         without_prices = _price_exclusions(days, prices, failed)
         kept = ~days.index.isin(without_prices.index)
         usable = days.loc[kept, ["event_id", "ticker", "benchmark", "day_zero"]].reset_index(drop=True)
-        bounds = chunk_bounds(len(usable), self.chunk_size)
-        say(
-            f"estimation: {get_model(spec.model).label} for {len(usable)} firm-events"
-            + (f" in {len(bounds)} chunks" if len(bounds) > 1 else "")
+        codes, labels = pd.factorize(usable["event_id"], sort=False)
+        group_codes, group_labels = self._groups(usable.assign(exchange=days.loc[kept, "exchange"].to_numpy()))
+        event_tests = resolve_event_tests(spec.event_tests, len(self.events))
+        per_chunk = tuple(test.name for test in get_tests(spec.tests) if test.decomposable)
+        candidates = _tested_event_rows(codes, len(labels), event_tests)
+        tested = np.zeros(len(usable), dtype=bool)
+        tested[slice(None) if candidates is None else candidates] = True
+        context = FirmEventContext.of(
+            usable,
+            prices,
+            _dated_firm_events(days),
+            tests=per_chunk,
+            event_codes=codes.astype(np.int64),
+            n_events=len(labels),
+            group_codes=group_codes,
+            n_user_groups=len(group_labels),
+            tested=tested,
         )
+        context = replace(context, rank=days.loc[kept, "precedence"].to_numpy(dtype=np.int64))
         estimates = estimate(
             usable,
             prices,
             spec,
             excluded_before=without_prices,
+            context=context,
             executor=self.executor,
             chunk_size=self.chunk_size,
             keep_estimation=self.keep_estimation,
+            progress=say,
         )
         panel, fit = estimates.panel, estimates.fit
         car_values, car_var = estimates.car_values, estimates.car_var
         exclusions = [without_prices, *estimates.exclusions]
 
-        rank = precedence(days["event_id"], days["event_date"], days["event_time_utc"])
-        days["precedence"] = rank
-        days["duplicate_of"] = duplicate_of(days["event_id"], days["ticker"], _audit_day_zero(days), rank)
-        firm_events = self._firm_events(days, panel, estimates.estimation_dates)
-        group_codes, group_labels = self._groups(firm_events)
+        days["duplicate_of"] = duplicate_of(
+            days["event_id"], days["ticker"], _audit_day_zero(days), days["precedence"].to_numpy()
+        )
+        firm_events = self._firm_events(days, panel, estimates)
+        group_codes = group_codes[estimates.rows]
         firm_events["group"] = np.asarray(group_labels + ("",), dtype=object)[group_codes]
-        pooled = firm_events["pooled"].to_numpy(dtype=bool)
-        codes, labels = pd.factorize(panel.pairs["event_id"], sort=False)
-        data = inference_data(panel, fit, car_values, car_var, spec.car_windows, conv, _markets(panel.pairs["ticker"]))
-        event_tests = resolve_event_tests(spec.event_tests, len(labels))
+        pooled = estimates.pooled
+        codes = codes[estimates.rows].astype(np.int64)
+        data = inference_data(panel, fit, car_values, car_var, spec.car_windows, conv)
         event_rows = _tested_event_rows(codes, len(labels), event_tests)
-        n_tested = len(labels) if event_rows is None else len(np.unique(codes[event_rows]))
+        events = np.unique(codes if event_rows is None else codes[event_rows])
         say(
-            f"tests: {len(get_tests(spec.tests))} tests for {1 + len(group_labels) + n_tested} groups "
+            f"tests: {len(get_tests(spec.tests))} tests for {1 + len(group_labels) + len(events)} groups "
             f"({len(pooled)} firm-events, {int(pooled.sum())} pooled)"
         )
-        table = run_tests(
-            data,
-            codes.astype(np.int64),
-            tuple(labels),
-            spec.tests,
-            pooled=pooled,
-            group_codes=group_codes,
-            group_labels=group_labels,
-            event_rows=event_rows,
-        )
+        tables = []
+        if estimates.test_partials is not None:
+            tables.append(finish_tests(estimates.test_partials, tuple(labels), group_labels, tested_events=events))
+        gathered = gathered_tests(spec.tests, per_chunk)
+        if gathered:
+            tables.append(
+                run_tests(
+                    data,
+                    codes,
+                    tuple(labels),
+                    gathered,
+                    pooled=pooled,
+                    group_codes=group_codes,
+                    group_labels=group_labels,
+                    event_rows=event_rows,
+                )
+            )
+        table = join_tables(tables, spec.tests)
         differences = group_differences(
             car_values, np.where(pooled, group_codes, -1), group_labels, spec.car_windows, data.keys, conv
         )
@@ -377,54 +402,34 @@ class EventStudy:
             title=self.title,
         )
 
-    def _firm_events(self, days: pd.DataFrame, panel: ReturnPanel, estimation_dates: np.ndarray) -> pd.DataFrame:
+    def _firm_events(self, days: pd.DataFrame, panel: ReturnPanel, estimates: Estimates) -> pd.DataFrame:
         """The estimated firm-events with their shared-firm-day flags and the pooling decision (§3.5).
 
         ``duplicate_of`` is the audit's (``days``), from every firm-event of the file with a day 0 (the one
-        used, else the calendar's); ``overlaps`` and ``estimation_confounders`` compare each estimated firm-event's
-        windows with the day 0 of every other firm-event of the same ticker; ``pooled`` applies the
-        ``pooling`` knob to the estimated firm-events, keeping the first in :func:`~eventstudy.pooling.precedence`.
+        used, else the calendar's); ``overlaps``, ``estimation_confounders`` and ``pooled`` are the engine's
+        (:func:`~eventstudy.pooling.firm_event_flags` against every other firm-event of the same ticker with
+        a day 0, and :func:`~eventstudy.pooling.pooled_mask` of the estimated firm-events under the
+        ``pooling`` knob).
         """
-        day0 = _audit_day_zero(days)
-        with_day0 = ~np.isnat(day0)
-        others = pd.DataFrame(
-            {
-                "event_id": days["event_id"].to_numpy()[with_day0],
-                "ticker": days["ticker"].to_numpy()[with_day0],
-                "day_zero": day0[with_day0],
-            }
-        )
         pairs = panel.pairs
         audit_key, key = _pair_codes(days, pairs)
         audit = days.set_index(pd.Index(audit_key))
-        flags = firm_event_flags(
-            pairs[["event_id", "ticker", "day_zero"]],
-            panel.evt_dates,
-            panel.event_days,
-            estimation_dates,
-            others,
-            masked=self.spec.conventions.mask_event_windows,
-        )
-        day_zero = pd.to_datetime(pairs["day_zero"]).to_numpy()
-        frame = pd.DataFrame(
+        return pd.DataFrame(
             {
                 "event_id": pairs["event_id"].to_numpy(dtype=object),
                 "ticker": pairs["ticker"].to_numpy(dtype=object),
                 "exchange": audit["exchange"].reindex(key).fillna("").to_numpy(dtype=object),
-                "day_zero": day_zero,
+                "day_zero": pd.to_datetime(pairs["day_zero"]).to_numpy(),
                 "group": "",
                 "duplicate_of": audit["duplicate_of"].reindex(key).fillna("").to_numpy(dtype=object),
-                "overlaps": flags["overlaps"].to_numpy(),
-                "estimation_confounders": flags["estimation_confounders"].to_numpy(),
+                "overlaps": estimates.overlaps,
+                "estimation_confounders": estimates.estimation_confounders,
+                "pooled": estimates.pooled,
             }
         )
-        rule = self.spec.conventions.pooling
-        rank = audit["precedence"].reindex(key).to_numpy(dtype=np.int64)
-        frame["pooled"] = pooled_mask(frame["ticker"], day_zero, frame["overlaps"].to_numpy(), rule, rank)
-        return frame
 
     def _groups(self, firm_events: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...]]:
-        """Group code of each estimated firm-event (-1: none) and the group labels (none without a grouping)."""
+        """Group code of each firm-event (event_id, ticker, exchange; -1: none) and the group labels."""
         grouping = self.spec.grouping
         if grouping is None:
             return np.full(len(firm_events), -1, dtype=np.int64), ()
@@ -493,6 +498,19 @@ def _pair_codes(*frames: pd.DataFrame) -> list[IntArray]:
     tickers, labels = pd.factorize(pd.concat([f["ticker"].astype(str) for f in frames], ignore_index=True))
     codes = events.astype(np.int64) * max(len(labels), 1) + tickers
     return np.split(codes, cut)
+
+
+def _dated_firm_events(days: pd.DataFrame) -> pd.DataFrame:
+    """Every firm-event of the audit with a day 0 (event_id, ticker, day_zero): the flags' sources."""
+    day0 = _audit_day_zero(days)
+    with_day0 = ~np.isnat(day0)
+    return pd.DataFrame(
+        {
+            "event_id": days["event_id"].to_numpy()[with_day0],
+            "ticker": days["ticker"].to_numpy()[with_day0],
+            "day_zero": day0[with_day0],
+        }
+    )
 
 
 def _audit_day_zero(days: pd.DataFrame) -> np.ndarray:
@@ -566,42 +584,6 @@ def day_zero_table(events: Iterable[Event]) -> pd.DataFrame:
     return table.assign(benchmark=pairs["benchmark"].array)  # as it is: no round trip through Python strings
 
 
-def inference_data(
-    panel: ReturnPanel,
-    fit: ModelFit,
-    car_values: np.ndarray,
-    car_var: np.ndarray,
-    car_windows: tuple[Window, ...],
-    conventions: Conventions,
-    markets: np.ndarray,
-) -> InferenceData:
-    """The arrays every test statistic reads, from a panel, its model fit and its CARs (rows aligned)."""
-    return InferenceData(
-        ar=fit.abnormal,
-        ar_var=fit.ar_variance,
-        car=car_values,
-        car_var=car_var,
-        df=fit.df,
-        rel_days=panel.event_days,
-        car_windows=car_windows,
-        conventions=conventions,
-        est_resid=fit.residuals,
-        est_dates=panel.est_dates,
-        est_market=panel.est_market,
-        evt_market=panel.evt_market,
-        evt_returns=panel.evt_returns,
-        evt_dates=panel.evt_dates.astype("datetime64[D]"),
-        s2=fit.s2,
-        n_obs=fit.n_obs,
-        k=fit.k,
-        xtx_inv=fit.xtx_inv,
-        event_design=fit.event_design,
-        markets=markets,
-        keys=firm_event_keys(panel.pairs["event_id"], panel.pairs["ticker"]),
-        est_bench_own=panel.est_bench_own,
-    )
-
-
 def failure_summary(failed: Mapping[str, PriceSourceError]) -> list[str]:
     """Failed symbols grouped by reason: one line per reason with a count and up to six symbols, one example each.
 
@@ -625,13 +607,6 @@ def _no_prices_message(failed: dict[str, PriceSourceError]) -> str:
     """One readable paragraph for "nothing could be loaded": symbols grouped by reason, one example each."""
     lines = [f"no usable prices for any of the {len(failed)} symbols:"]
     return "\n".join(lines + ["  " + line for line in failure_summary(failed)])
-
-
-def _markets(tickers: pd.Series) -> np.ndarray:
-    """Exchange (MIC) of each ticker, ``"unknown"`` without a calendar; one lookup per distinct ticker."""
-    codes, unique = pd.factorize(tickers)
-    names = np.array([exchange_for(t) or "unknown" for t in unique], dtype=object)
-    return names[codes]
 
 
 def _provenance(prices: PriceTable, failed: Mapping[str, PriceSourceError]) -> pd.DataFrame:

@@ -23,7 +23,7 @@ import pytest
 import eventstudy as es
 from eventstudy import engine
 from eventstudy.cli import main
-from eventstudy.engine import as_chunk_size, chunk_bounds, used_date_range
+from eventstudy.engine import as_chunk_size, chunk_bounds, ticker_chunk_bounds, used_date_range
 from eventstudy.errors import DataError, EstimationMemoryWarning, InputError
 from eventstudy.executors import SerialExecutor
 
@@ -186,11 +186,29 @@ class ResultRecordingExecutor(SerialExecutor):
         return out
 
 
+def test_ticker_chunk_bounds_by_hand() -> None:
+    tickers = np.array([0, 0, 0, 1, 2, 2, 2, 2, 2, 3, 4, 4])
+    # targets 4, 8: the first ticker starts at or after them are 4 (ticker 2) and 9 (ticker 3)
+    assert ticker_chunk_bounds(tickers, 4) == [(0, 4), (4, 9), (9, 12)]
+    # targets 3, 6, 9: starts 3, 9, 9
+    assert ticker_chunk_bounds(tickers, 3) == [(0, 3), (3, 9), (9, 12)]
+    assert ticker_chunk_bounds(tickers, 1) == [(0, 3), (3, 4), (4, 9), (9, 10), (10, 12)]
+    assert ticker_chunk_bounds(tickers, 0) == [(0, 12)]
+    assert ticker_chunk_bounds(tickers, 12) == [(0, 12)]
+    assert ticker_chunk_bounds(np.zeros(5, dtype=np.int64), 2) == [(0, 5)]
+    assert ticker_chunk_bounds(np.zeros(0, dtype=np.int64), 2) == []
+
+
 def test_chunks_are_sorted_by_ticker_and_day_zero_and_bounded() -> None:
     executor = RecordingExecutor()
     result = _run(chunk_size=4, executor=executor)
     frames = executor.chunks
-    assert max(len(f) for f in frames) == 4
+    assert len(frames) > 1
+    for frame in frames:  # whole tickers; the rows before the last ticker's fewer than the chunk size
+        last = frame["ticker"].to_numpy()[-1]
+        assert (frame["ticker"] != last).sum() < 4
+    owners = [set(frame["ticker"]) for frame in frames]
+    assert sum(len(o) for o in owners) == len(set().union(*owners))  # no ticker in two chunks
     together = pd.concat(frames, ignore_index=True)
     assert len(together) == result.n_firm_events + (result.exclusions["stage"].isin(["returns", "estimation"])).sum()
     keys = list(zip(together["ticker"], pd.to_datetime(together["day_zero"]), strict=True))
@@ -243,9 +261,25 @@ class TestEstimationArrays:
         )
 
     def test_kept_when_a_requested_test_reads_them(self) -> None:
-        result = _run(tests=("corrado_rank",), chunk_size=3)
+        result = _run(tests=("grank_t",), chunk_size=3)
         assert result.estimation_kept
         assert result.panel.est_returns.shape == (result.n_firm_events, 110)
+
+    def test_decomposable_readers_are_reduced_per_chunk_and_drop_them(self) -> None:
+        """Rank, CDA and Lamb tests read the residuals inside each chunk: nothing (N x L) outlives a chunk.
+
+        Their rows equal those of a run that keeps the arrays in one chunk (the tests on all rows at once).
+        """
+        readers = ("corrado_rank", "cowan_rank", "generalized_sign", "brown_warner_1985", "lamb")
+        executor = ResultRecordingExecutor()
+        chunked = _run(tests=readers, chunk_size=3, executor=executor)
+        parts = [part for part in executor.results if hasattr(part, "fit")]
+        assert len(parts) > 1 and all(part.fit.residuals.shape[1] == 0 for part in parts)
+        assert not chunked.estimation_kept
+        whole = _run(tests=readers, chunk_size=0, keep_estimation=True)
+        assert whole.estimation_kept
+        assert set(chunked.tests["test"]) == set(readers)
+        pd.testing.assert_frame_equal(chunked.tests, whole.tests, rtol=1e-12)
 
     def test_parameters_state_the_estimation_dates_used(self) -> None:
         """estimation_start/end: the first and last session of the rows used, counted here from the calendar."""
@@ -328,21 +362,27 @@ class TestEstimationMemoryWarning:
     def test_warns_naming_the_tests_and_the_size(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self._small_machine(monkeypatch, 1e-7)  # about 100 bytes of memory
         with pytest.warns(EstimationMemoryWarning) as caught:
-            result = _run(tests=["cross_sectional_t", "lamb", "grank_t"])
+            result = _run(tests=["cross_sectional_t", "lamb", "grank_t", "kp_bmp_t"])
         length = SETTINGS["estimation_window"][1] - SETTINGS["estimation_window"][0] + 1
         (warning,) = caught
         text = str(warning.message)
         # counted: the firm-events that reach the estimation (prices around day 0), estimable or not
         found = re.search(rf"keeps 4 arrays of (\d+) firm-events x {length} days, about ([0-9.]+) GB", text)
-        assert found is not None and "2 of the tests (lamb, grank_t)" in text and "--tests" in text
+        # lamb is reduced per chunk: its residuals never outlive a chunk, so it is not named
+        assert found is not None and "2 of the tests (grank_t, kp_bmp_t)" in text and "--tests" in text
         n = int(found[1])
         assert result.n_firm_events <= n <= len(result.event_days)
         assert found[2] == f"{4 * 8 * n * length / 2**30:.1f}"
 
     @pytest.mark.parametrize(
         ("tests", "gigabytes"),
-        [(["cross_sectional_t", "bmp_t"], 1e-7), (["lamb"], 64.0), (["lamb"], None)],
-        ids=["no-test-reads-them", "plenty-of-memory", "memory-unknown"],
+        [
+            (["cross_sectional_t", "bmp_t"], 1e-7),
+            (["lamb", "corrado_rank"], 1e-7),
+            (["grank_z"], 64.0),
+            (["grank_z"], None),
+        ],
+        ids=["no-test-reads-them", "read-per-chunk", "plenty-of-memory", "memory-unknown"],
     )
     def test_silent_otherwise(self, monkeypatch: pytest.MonkeyPatch, tests: list[str], gigabytes: float | None) -> None:
         self._small_machine(monkeypatch, gigabytes)
@@ -358,7 +398,7 @@ class TestEstimationMemoryWarning:
         pd.DataFrame(_event_rows()).to_csv(events, index=False)
         _return_rows().to_csv(returns, index=False, date_format="%Y-%m-%d")
         args = ["run", str(events), "--returns", str(returns), "--formats", "csv", "--quiet", "--min-obs", "60"]
-        args += ["--estimation", "-120:-11", "--window", "-5:5", "--tests", "lamb", "--out", str(tmp_path / "o")]
+        args += ["--estimation", "-120:-11", "--window", "-5:5", "--tests", "grank_z", "--out", str(tmp_path / "o")]
         assert main(args) == 0
         err = capsys.readouterr().err
-        assert "eventstudy: warning: 1 of the tests (lamb) read the estimation-window residuals" in err
+        assert "eventstudy: warning: 1 of the tests (grank_z) read the estimation-window residuals" in err

@@ -111,22 +111,52 @@ def run_tests(
     NaN statistics with the reason "no firm-event of the group is pooled".
     """
     tests = get_tests(names)
-    groupings = _groupings(data, event_codes, event_labels, pooled, group_codes, group_labels, event_rows)
-    event_data, codes, tested_events, _ = groupings[-1]
+    groupings = _groupings(data, event_codes, len(event_labels), pooled, group_codes, len(group_labels), event_rows)
+    event_data, global_codes, _, _ = groupings[-1]
+    tested = np.zeros(len(event_labels), dtype=bool)
+    tested[global_codes] = True
+    codes = (np.cumsum(tested) - 1)[global_codes]
+    tested_events = tuple(np.asarray(event_labels, dtype=object)[tested])
     blocks: list[tuple[str, Scope, StatBlock]] = []
     for test in tests:
         for scope in test.scopes:
             by_event = test.compute(event_data, scope, codes, len(tested_events)) if len(tested_events) else None
             like = _shape_of(test, scope, data, by_event)
-            parts = [_compute(test, scope, d, c, len(labels), like) for d, c, labels, _ in groupings[:-1]]
+            parts = [_compute(test, scope, d, c, n, like) for d, c, n, _ in groupings[:-1]]
             blocks.append((test.name, scope, _stack(parts + ([by_event] if by_event is not None else []))))
+    pooled_labels = ("all",) + tuple(group_labels)
     if needs_cross_correlation(names):
-        kp = [kp_correlation_table(d, c, labels, include_all=False) for d, c, labels, _ in groupings if len(c)]
+        pooled_sets = _pooled_label_sets(group_labels)
+        named = [(d, c, labels) for (d, c, _, _), labels in zip(groupings[:-1], pooled_sets, strict=True)]
+        kp = [kp_correlation_table(d, c, labels, include_all=False) for d, c, labels in named if len(c)]
+        if len(codes):
+            kp.append(kp_correlation_table(event_data, codes, tested_events, include_all=False))
         cross_correlation = pd.concat(kp, ignore_index=True)
     else:
         cross_correlation = no_cross_correlation()
-    labels = tuple(label for _, _, grouping, _ in groupings for label in grouping)
-    return TestTable(labels, tuple(blocks), cross_correlation, ("all",) + tuple(group_labels))
+    return TestTable(pooled_labels + tested_events, tuple(blocks), cross_correlation, pooled_labels)
+
+
+def join_tables(tables: Sequence[TestTable], names: tuple[str, ...] | None) -> TestTable:
+    """One :class:`TestTable` of the blocks of ``tables`` (same groups), in the order of the tests ``names``.
+
+    E.g. the table of the tests reduced per chunk (:func:`finish_tests`) and that of the tests computed on
+    the gathered firm-events (:func:`run_tests`); the Kolari-Pynnönen r̄ table is the one a table holds.
+    """
+    first = tables[0]
+    for table in tables[1:]:
+        if table.group_labels != first.group_labels or table.pooled_groups != first.pooled_groups:
+            raise ValueError("the tables to join have different groups")
+    position = {test.name: k for k, test in enumerate(get_tests(names))}
+    blocks = sorted((block for table in tables for block in table.blocks), key=lambda block: position[block[0]])
+    correlations = [table.cross_correlation for table in tables if len(table.cross_correlation)]
+    cross_correlation = pd.concat(correlations, ignore_index=True) if correlations else no_cross_correlation()
+    return TestTable(first.group_labels, tuple(blocks), cross_correlation, first.pooled_groups)
+
+
+def _pooled_label_sets(group_labels: Sequence[str]) -> list[tuple[str, ...]]:
+    """Labels of the pooled groupings: ``("all",)``, then the user's groups when there are any."""
+    return [("all",)] + ([tuple(group_labels)] if group_labels else [])
 
 
 def no_cross_correlation() -> pd.DataFrame:
@@ -140,41 +170,44 @@ class TestPartials:
 
     ``blocks`` hold, per (test, scope), one :class:`~eventstudy.inference.partials.Partial` per grouping
     (``"all"``, the user's groups when there are any, the events), None where the firm-events hold no row of
-    that grouping. ``n_groups`` is the number of groups of each grouping. Made by :func:`partial_tests`,
-    combined by :func:`merge_tests`, turned into a :class:`TestTable` by :func:`finish_tests`.
+    that grouping. ``n_groups`` is the number of groups of each grouping (the events' is the number of the
+    study's events, whichever are tested). ``shape`` holds, per block, the Partial of one firm-event alone
+    when no grouping had a row (it gives the width and family of the NaN rows of groups without
+    firm-events), else None. No labels: a chunk's partials cost memory in proportion to its own groups.
+    Made by :func:`partial_tests`, combined by :func:`merge_tests`, turned into a :class:`TestTable` by
+    :func:`finish_tests`.
     """
 
     __test__ = False  # not a pytest class
 
-    group_labels: tuple[str, ...]
-    pooled_groups: tuple[str, ...]
     n_groups: tuple[int, ...]
     blocks: tuple[tuple[str, Scope, tuple[Partial | None, ...]], ...]
+    shape: tuple[Partial | None, ...]
 
 
 def partial_tests(
     data: InferenceData,
     event_codes: IntArray,
-    event_labels: tuple[str, ...],
+    n_events: int,
     names: tuple[str, ...] | None = None,
     *,
     pooled: BoolArray | None = None,
     group_codes: IntArray | None = None,
-    group_labels: tuple[str, ...] = (),
+    n_user_groups: int = 0,
+    event_rows: IntArray | None = None,
     rows: IntArray | None = None,
 ) -> TestPartials:
     """Per-group sufficient statistics of the tests over one chunk of firm-events (arguments of :func:`run_tests`).
 
-    ``data`` holds the chunk's firm-events only; ``event_codes`` and ``group_codes`` index the study's
-    ``event_labels`` and ``group_labels`` (all of them, not only those of the chunk), ``pooled`` marks
-    the chunk's pooled firm-events, and ``rows`` (default 0..N-1) gives their rows in the study (the
-    ``data`` row order :func:`run_tests` would see; Lamb's ``lamb_market = "first"`` takes each group's
-    first firm-event in that order). Partials of chunks that split the study's firm-events in any way
-    combine with :func:`merge_tests`, and :func:`finish_tests` of the result equals :func:`run_tests` on all
-    firm-events (to rounding: a group split across chunks adds its sums in another order).
-
-    Each chunk's Partials hold rows for the groups it has firm-events of only, so the memory of a chunk
-    does not grow with the number of events of the study.
+    ``data`` holds the chunk's firm-events only; ``event_codes`` (0..n_events-1) and ``group_codes``
+    (0..n_user_groups-1, -1 for none) are the study's codes, not the chunk's; ``pooled`` marks the chunk's
+    pooled firm-events and ``event_rows`` those whose events may get tests of their own (None: all;
+    :func:`finish_tests` picks the tested events). ``rows`` (default 0..N-1) gives the firm-events' rows in
+    the study (the ``data`` row order :func:`run_tests` would see; Lamb's ``lamb_market = "first"`` takes
+    each group's first firm-event in that order). Partials of chunks that split the study's firm-events in
+    any way combine with :func:`merge_tests`, and :func:`finish_tests` of the result equals
+    :func:`run_tests` on all firm-events (to rounding: a group split across chunks adds its sums in another
+    order).
 
     Raises
     ------
@@ -188,24 +221,24 @@ def partial_tests(
         if not isinstance(test, DecomposableTest):
             raise InputError(
                 f"the test {test.name!r} needs all firm-events of a group at once and cannot be computed from "
-                "per-chunk sums; gather the rows and use run_tests (the serial or processes executor), or leave "
-                "the test out",
+                "per-chunk sums; gather the rows and use run_tests, or leave the test out",
                 parameter="tests",
                 value=test.name,
             )
-    groupings = _groupings(data, event_codes, event_labels, pooled, group_codes, group_labels)
+    groupings = _groupings(data, event_codes, n_events, pooled, group_codes, n_user_groups, event_rows)
     study_rows = np.arange(len(data.ar), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
-    n_groups = tuple(len(labels) for _, _, labels, _ in groupings)
+    no_row = not any(len(codes) for _, codes, _, _ in groupings)
+    first = np.zeros(1, dtype=np.int64)
     blocks: list[tuple[str, Scope, tuple[Partial | None, ...]]] = []
+    shapes: list[Partial | None] = []
     for test in tests:
         assert isinstance(test, DecomposableTest)  # checked above
         for scope in test.scopes:
-            parts = tuple(
-                _partial(test, scope, d, c, len(labels), study_rows[positions]) for d, c, labels, positions in groupings
-            )
+            parts = tuple(_partial(test, scope, d, c, n, study_rows[positions]) for d, c, n, positions in groupings)
             blocks.append((test.name, scope, parts))
-    labels = tuple(label for _, _, grouping, _ in groupings for label in grouping)
-    return TestPartials(labels, ("all",) + tuple(group_labels), n_groups, tuple(blocks))
+            shape = no_row and len(study_rows) > 0
+            shapes.append(_partial(test, scope, data.take(first), first, 1, study_rows[:1]) if shape else None)
+    return TestPartials(tuple(n for _, _, n, _ in groupings), tuple(blocks), tuple(shapes))
 
 
 def _partial(
@@ -229,86 +262,99 @@ def merge_tests(partials: Sequence[TestPartials]) -> TestPartials:
     for b, (name, scope, _) in enumerate(first.blocks):
         merged = []
         for g in range(len(first.n_groups)):
-            parts = [p.blocks[b][2][g] for p in partials]
-            present = [part for part in parts if part is not None]
+            present = [part for part in (p.blocks[b][2][g] for p in partials) if part is not None]
             merged.append(merge(present) if present else None)
         blocks.append((name, scope, tuple(merged)))
-    return TestPartials(first.group_labels, first.pooled_groups, first.n_groups, tuple(blocks))
+    shapes = tuple(next((p.shape[b] for p in partials if p.shape[b] is not None), None) for b in range(len(blocks)))
+    return TestPartials(first.n_groups, tuple(blocks), shapes)
 
 
-def finish_tests(merged: TestPartials, cross_correlation: pd.DataFrame | None = None) -> TestTable:
+def finish_tests(
+    merged: TestPartials,
+    event_labels: Sequence[str],
+    group_labels: Sequence[str] = (),
+    *,
+    tested_events: IntArray | None = None,
+    cross_correlation: pd.DataFrame | None = None,
+) -> TestTable:
     """The :class:`TestTable` of :func:`run_tests` from the merged partials of all firm-events.
 
-    Groups of the pooled groupings without a firm-event get NaN with the reason "no firm-event of the group is
-    pooled", as in :func:`run_tests`. The Kolari-Pynnönen r̄ table is not made of per-group sums: pass the
-    one computed on the gathered estimation residuals (:func:`~eventstudy.inference.clustered.kp_correlation_table`)
-    as ``cross_correlation``; without it the table's ``cross_correlation`` is an empty frame with its columns.
+    ``event_labels`` name the study's event codes and ``group_labels`` the user's groups, as given to
+    :func:`partial_tests`. ``tested_events`` (increasing codes) are the events that get rows of their own
+    (None: every event with a firm-event in the partials); each must have one. Groups of the pooled
+    groupings without a firm-event get NaN with the reason "no firm-event of the group is pooled", as in
+    :func:`run_tests`. The Kolari-Pynnönen r̄ table is not made of per-group sums: pass the one computed on
+    the gathered estimation residuals (:func:`~eventstudy.inference.clustered.kp_correlation_table`) as
+    ``cross_correlation``; without it the table's ``cross_correlation`` is an empty frame with its columns.
 
     Raises
     ------
     InputError
         No firm-event at all in the partials.
     """
+    if tested_events is None:
+        events_part = merged.blocks[0][2][-1] if merged.blocks else None
+        tested_events = np.zeros(0, dtype=np.int64) if events_part is None else events_part.groups
+    tested = np.asarray(tested_events, dtype=np.int64)
     blocks: list[tuple[str, Scope, StatBlock]] = []
-    for name, scope, parts in merged.blocks:
+    for (name, scope, parts), shape in zip(merged.blocks, merged.shape, strict=True):
         test = REGISTRY[name]
         assert isinstance(test, DecomposableTest)  # partial_tests made these
         events = parts[-1]
-        if events is None:
-            raise InputError("the partials hold no firm-event: nothing to finish", parameter="partials", value=0)
-        by_event = test.finish(events.full(), scope)
+        by_event = test.finish(events.select(tested), scope) if events is not None and len(tested) else None
+        finished = [None if part is None else test.finish(part, scope) for part in parts[:-1]]
+        like = next((block for block in (by_event, *finished) if block is not None), None)
+        if like is None:
+            if shape is None:
+                raise InputError("the partials hold no firm-event: nothing to finish", parameter="partials", value=0)
+            like = test.finish(shape, scope)
         stacked = []
-        for part, n_groups in zip(parts[:-1], merged.n_groups[:-1], strict=True):
+        for part, block, n_groups in zip(parts[:-1], finished, merged.n_groups[:-1], strict=True):
             present = np.zeros(n_groups, dtype=bool)
-            if part is None:
-                stacked.append(_place(None, present, by_event))
-                continue
-            present[part.groups] = True
-            block = test.finish(part, scope)
-            stacked.append(block if present.all() else _place(block, present, by_event))
-        blocks.append((name, scope, _stack([*stacked, by_event])))
+            if part is not None:
+                present[part.groups] = True
+            stacked.append(block if block is not None and present.all() else _place(block, present, like))
+        blocks.append((name, scope, _stack(stacked + ([by_event] if by_event is not None else []))))
     if cross_correlation is None:
         cross_correlation = no_cross_correlation()
-    return TestTable(merged.group_labels, tuple(blocks), cross_correlation, merged.pooled_groups)
+    pooled_labels = ("all",) + tuple(group_labels)
+    labels = pooled_labels + tuple(np.asarray(event_labels, dtype=object)[tested])
+    return TestTable(labels, tuple(blocks), cross_correlation, pooled_labels)
 
 
-Grouping = tuple[InferenceData, IntArray, tuple[str, ...], IntArray]
+Grouping = tuple[InferenceData, IntArray, int, IntArray]
 
 
 def _groupings(
     data: InferenceData,
     event_codes: IntArray,
-    event_labels: tuple[str, ...],
+    n_events: int,
     pooled: BoolArray | None,
     group_codes: IntArray | None,
-    group_labels: tuple[str, ...],
+    n_user_groups: int,
     event_rows: IntArray | None = None,
 ) -> list[Grouping]:
-    """The data, group codes, labels and rows of each grouping of :func:`run_tests`: "all", user groups, events.
+    """The data, group codes, number of groups and rows of each grouping: "all", the user's groups, the events.
 
     The pooled groupings hold the pooled rows only (``data.take``), the user's groups the pooled rows with a
-    group; the events' grouping holds every row, or the ``event_rows`` only (its labels then the events of
-    those rows, in the order of ``event_labels``). The rows are the positions in ``data`` of the grouping's.
+    group; the events' grouping holds every row, or the ``event_rows`` only, with the study's event codes.
+    The rows are the positions in ``data`` of the grouping's.
     """
     codes = np.asarray(event_codes, dtype=np.int64)
     keep = np.ones(len(codes), dtype=bool) if pooled is None else np.asarray(pooled, dtype=bool)
     pooled_rows = np.flatnonzero(keep)
     pooled_data = data if len(pooled_rows) == len(codes) else data.take(pooled_rows)
-    groupings: list[Grouping] = [(pooled_data, np.zeros(len(pooled_rows), dtype=np.int64), ("all",), pooled_rows)]
-    if group_labels:
+    groupings: list[Grouping] = [(pooled_data, np.zeros(len(pooled_rows), dtype=np.int64), 1, pooled_rows)]
+    if n_user_groups:
         mine = np.asarray(group_codes, dtype=np.int64)[pooled_rows]
         in_group = np.flatnonzero(mine >= 0)
         group_data = pooled_data if len(in_group) == len(mine) else pooled_data.take(in_group)
-        groupings.append((group_data, mine[in_group], tuple(group_labels), pooled_rows[in_group]))
+        groupings.append((group_data, mine[in_group], n_user_groups, pooled_rows[in_group]))
     if event_rows is None:
-        groupings.append((data, codes, tuple(event_labels), np.arange(len(codes), dtype=np.int64)))
+        groupings.append((data, codes, n_events, np.arange(len(codes), dtype=np.int64)))
         return groupings
     rows = np.asarray(event_rows, dtype=np.int64)
-    present = np.zeros(len(event_labels), dtype=bool)
-    present[codes[rows]] = True
-    position = np.cumsum(present) - 1
-    tested = tuple(np.asarray(event_labels, dtype=object)[present])
-    groupings.append((data if len(rows) == len(codes) else data.take(rows), position[codes[rows]], tested, rows))
+    groupings.append((data if len(rows) == len(codes) else data.take(rows), codes[rows], n_events, rows))
     return groupings
 
 
@@ -377,6 +423,7 @@ __all__ = [
     "TestTable",
     "finish_tests",
     "get_tests",
+    "join_tables",
     "merge_tests",
     "needs_estimation",
     "no_cross_correlation",

@@ -193,11 +193,33 @@ class Partial:
         codes = np.asarray(codes, dtype=np.int64)[self.groups]
         return Partial(codes, n_groups, self.layout, self.sums, self.moments, self.patterns, firsts)
 
-    def full(self) -> Partial:
-        """The Partial with one row per group 0..n_groups-1 (zeros, i.e. no firm-event, for absent groups)."""
-        if len(self.groups) == self.n_groups:
-            return self
-        return merge([self, _empty_like(self, np.setdiff1d(np.arange(self.n_groups), self.groups))])
+    def select(self, codes: IntArray) -> Partial:
+        """The Partial of the groups ``codes`` (increasing) only, numbered 0..len(codes)-1 in that order.
+
+        A group of ``codes`` without firm-events here gets the sums of none (zeros).
+        """
+        codes = np.asarray(codes, dtype=np.int64)
+        missing = np.setdiff1d(codes, self.groups)
+        part = merge([self, _empty_like(self, missing)]) if len(missing) else self
+        at = np.searchsorted(part.groups, codes)
+        new_row = np.full(len(part.groups), -1, dtype=np.int64)
+        new_row[at] = np.arange(len(codes))
+        patterns = {}
+        for name, p in part.patterns.items():
+            keep = new_row[p.group] >= 0
+            patterns[name] = Patterns(new_row[p.group[keep]], p.present[keep], p.count[keep])
+        return Partial(
+            np.arange(len(codes), dtype=np.int64),
+            len(codes),
+            part.layout,
+            {name: a[at] for name, a in part.sums.items()},
+            {
+                name: Moments(m.count[at], m.total[at], m.ssd[at], None if m.m3 is None else m.m3[at])
+                for name, m in part.moments.items()
+            },
+            patterns,
+            {name: Firsts(f.row[at], f.value[at]) for name, f in part.firsts.items()},
+        )
 
 
 def _empty_like(part: Partial, groups: IntArray) -> Partial:

@@ -38,6 +38,7 @@ import pandas as pd
 from eventstudy import _kernels as kn
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.conventions import Conventions
+from eventstudy.engine import inference_data
 from eventstudy.errors import InputError
 from eventstudy.executors import worker_environment
 from eventstudy.inference import get_tests
@@ -46,7 +47,6 @@ from eventstudy.returns import ReturnPanel, ReturnType
 from eventstudy.simulate.panel import WidePanel
 from eventstudy.simulate.results import SimulationResult, SimulationSpec
 from eventstudy.spec import StudySpec, resolve_conventions
-from eventstudy.study import inference_data
 from eventstudy.symbols import exchange_for
 
 

@@ -125,6 +125,7 @@ def result(folder: Path) -> StudyResult:
         conventions="estudy2",
         tests=tuple(dict.fromkeys(name for name in (*DAY_STATISTICS, *CAR_STATISTICS) if name in REGISTRY)),
         progress=False,
+        keep_estimation=True,  # the returns of the estimation window are compared with estudy2's below
     )
     return study.run()
 

@@ -35,7 +35,15 @@ from eventstudy.inference import (
     run_tests,
 )
 from eventstudy.inference.adjust import adjust_pvalues
-from eventstudy.inference.partials import DecomposableTest, Partial, first_rows, merge, moments, presence_patterns
+from eventstudy.inference.partials import (
+    DecomposableTest,
+    Partial,
+    Patterns,
+    first_rows,
+    merge,
+    moments,
+    presence_patterns,
+)
 
 DECOMPOSABLE = tuple(sorted(name for name, test in REGISTRY.items() if test.decomposable))
 EVENT_LABELS = tuple(f"ev{i}" for i in range(10))  # ev9 has no firm-event
@@ -77,15 +85,15 @@ def chunked(
             partial_tests(
                 data.take(rows),
                 labels["event_codes"][rows],
-                EVENT_LABELS,
+                len(EVENT_LABELS),
                 names,
                 pooled=labels["pooled"][rows],
                 group_codes=labels["group_codes"][rows],
-                group_labels=GROUP_LABELS,
+                n_user_groups=len(GROUP_LABELS),
                 rows=rows,
             )
         )
-    return finish_tests(merge_tests(parts))
+    return finish_tests(merge_tests(parts), EVENT_LABELS, GROUP_LABELS)
 
 
 def whole(data: InferenceData, labels: dict[str, np.ndarray], names: tuple[str, ...]) -> TestTable:
@@ -190,16 +198,16 @@ def test_the_comparison_sees_a_wrong_merge() -> None:
         partial_tests(
             data.take(r),
             labels["event_codes"][r],
-            EVENT_LABELS,
+            len(EVENT_LABELS),
             names,
             pooled=labels["pooled"][r],
             group_codes=labels["group_codes"][r],
-            group_labels=GROUP_LABELS,
+            n_user_groups=len(GROUP_LABELS),
         )
         for r in rows
     ]
     with pytest.raises(AssertionError):
-        assert_same_table(finish_tests(merge_tests(parts[:1])), whole(data, labels, names))
+        assert_same_table(finish_tests(merge_tests(parts[:1]), EVENT_LABELS, GROUP_LABELS), whole(data, labels, names))
 
 
 def test_merging_is_associative() -> None:
@@ -209,17 +217,21 @@ def test_merging_is_associative() -> None:
         partial_tests(
             data.take(r),
             labels["event_codes"][r],
-            EVENT_LABELS,
+            len(EVENT_LABELS),
             DECOMPOSABLE,
             pooled=labels["pooled"][r],
             group_codes=labels["group_codes"][r],
-            group_labels=GROUP_LABELS,
+            n_user_groups=len(GROUP_LABELS),
             rows=r,
         )
         for r in pieces
     ]
-    flat = finish_tests(merge_tests(parts))
-    tree = finish_tests(merge_tests([merge_tests(parts[:2]), merge_tests([parts[2], merge_tests(parts[3:])])]))
+    flat = finish_tests(merge_tests(parts), EVENT_LABELS, GROUP_LABELS)
+    tree = finish_tests(
+        merge_tests([merge_tests(parts[:2]), merge_tests([parts[2], merge_tests(parts[3:])])]),
+        EVENT_LABELS,
+        GROUP_LABELS,
+    )
     assert_same_table(tree, flat)
 
 
@@ -237,7 +249,7 @@ def test_groups_missing_from_the_pooled_rows() -> None:
 def test_a_test_that_needs_all_rows_is_refused(name: str) -> None:
     data, labels = study(Conventions())
     with pytest.raises(InputError) as caught:
-        partial_tests(data, labels["event_codes"], EVENT_LABELS, ("bmp_t", name))
+        partial_tests(data, labels["event_codes"], len(EVENT_LABELS), ("bmp_t", name))
     assert caught.value.parameter == "tests"
     assert caught.value.value == name
     assert name in str(caught.value) and "gather" in str(caught.value)
@@ -245,17 +257,22 @@ def test_a_test_that_needs_all_rows_is_refused(name: str) -> None:
 
 def test_finish_without_firm_events_is_an_input_error() -> None:
     data, labels = study(Conventions())
-    empty = partial_tests(data.take(np.arange(0)), labels["event_codes"][:0], EVENT_LABELS, ("bmp_t",))
+    empty = partial_tests(data.take(np.arange(0)), labels["event_codes"][:0], len(EVENT_LABELS), ("bmp_t",))
     with pytest.raises(InputError):
-        finish_tests(merge_tests([empty, empty]))
+        finish_tests(merge_tests([empty, empty]), EVENT_LABELS)
 
 
 def test_cross_correlation_is_passed_through() -> None:
     data, labels = study(Conventions())
-    merged = merge_tests([partial_tests(data, labels["event_codes"], EVENT_LABELS, ("j1",))])
-    assert list(finish_tests(merged).cross_correlation.columns) == list(whole(data, labels, ()).cross_correlation)
+    merged = merge_tests([partial_tests(data, labels["event_codes"], len(EVENT_LABELS), ("j1",))])
+    assert list(finish_tests(merged, EVENT_LABELS).cross_correlation.columns) == list(
+        whole(data, labels, ()).cross_correlation
+    )
     table = whole(data, labels, ())
-    assert finish_tests(merged, table.cross_correlation).cross_correlation is table.cross_correlation
+    assert (
+        finish_tests(merged, EVENT_LABELS, cross_correlation=table.cross_correlation).cross_correlation
+        is table.cross_correlation
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -356,7 +373,7 @@ def test_merged_firsts_are_the_lowest_rows() -> None:
         codes, local = np.unique(groups[rows], return_inverse=True)
         firsts = {"v": first_rows(values[rows], local.ravel(), len(codes))}
         parts.append(Partial.of(base, len(codes), firsts=firsts).relabel(codes, 5, rows))
-    merged = merge(parts).full()
+    merged = merge(parts).select(np.arange(5))
     got = merged.firsts["v"]
     for g in range(5):
         mine = np.flatnonzero(groups == g)
@@ -367,15 +384,68 @@ def test_merged_firsts_are_the_lowest_rows() -> None:
             assert got.row[g] == -1 and np.isnan(got.value[g]).all()
 
 
+def test_select_keeps_the_chosen_groups_renumbered() -> None:
+    """select(codes) equals the partial computed on the rows of those groups alone, numbered 0, 1, ..."""
+    rng = np.random.default_rng(8)
+    values = rng.standard_normal((120, 3))
+    present = rng.random((120, 3)) < 0.6
+    groups = rng.integers(0, 6, 120)
+    groups[groups == 5] = 4  # group 5 has no row
+    base = layout().layout
+
+    def part_of(rows: np.ndarray, codes: np.ndarray, n_groups: int) -> Partial:
+        return Partial.of(
+            base,
+            n_groups,
+            sums={"s": kn_sum(values[rows], codes, n_groups)},
+            moments={"x": moments(values[rows], codes, n_groups, third=True)},
+            patterns={"p": presence_patterns(present[rows], codes, n_groups)},
+            firsts={"v": first_rows(values[rows], codes, n_groups)},
+        )
+
+    chunk = rng.integers(0, 3, 120)
+    parts = []
+    for k in range(3):
+        rows = np.flatnonzero(chunk == k)
+        codes, local = np.unique(groups[rows], return_inverse=True)
+        parts.append(part_of(rows, local.ravel(), len(codes)).relabel(codes, 6, rows))
+    chosen = np.array([1, 3, 5])
+    got = merge(parts).select(chosen)
+    mine = np.flatnonzero(np.isin(groups, chosen))
+    expected = part_of(mine, np.searchsorted(chosen, groups[mine]), 3).relabel(np.arange(3), 3, mine)
+    assert got.n_groups == 3 and list(got.groups) == [0, 1, 2]
+    np.testing.assert_allclose(got.sums["s"], expected.sums["s"], rtol=1e-13)
+    for field in ("count", "total", "ssd", "m3"):
+        np.testing.assert_allclose(getattr(got.moments["x"], field), getattr(expected.moments["x"], field), rtol=1e-12)
+    assert got.moments["x"].count[2].sum() == 0  # group 5: no row
+
+    def counted(p: Patterns) -> list[tuple[int, bytes, int]]:
+        return sorted(zip(p.group.tolist(), map(bytes, p.present), p.count.tolist(), strict=True))
+
+    assert counted(got.patterns["p"]) == counted(expected.patterns["p"])
+    np.testing.assert_array_equal(got.firsts["v"].row, expected.firsts["v"].row)
+    np.testing.assert_array_equal(got.firsts["v"].value, expected.firsts["v"].value)
+
+
+def kn_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per-group column sums by a Python loop (the oracle of the kernel's group sums)."""
+    out = np.zeros((n_groups, values.shape[1]))
+    for row, code in zip(values, codes, strict=True):
+        out[code] += row
+    return out
+
+
 def test_partials_travel_between_processes() -> None:
     """Executors pickle what a chunk returns: the merged result of unpickled partials is the same."""
     data, labels = study(ESTUDY2)
     pieces = np.array_split(np.arange(N), 3)
     parts = [
         partial_tests(
-            data.take(r), labels["event_codes"][r], EVENT_LABELS, DECOMPOSABLE, pooled=labels["pooled"][r], rows=r
+            data.take(r), labels["event_codes"][r], len(EVENT_LABELS), DECOMPOSABLE, pooled=labels["pooled"][r], rows=r
         )
         for r in pieces
     ]
     travelled = [pickle.loads(pickle.dumps(p)) for p in parts]
-    assert_same_table(finish_tests(merge_tests(travelled)), finish_tests(merge_tests(parts)))
+    assert_same_table(
+        finish_tests(merge_tests(travelled), EVENT_LABELS), finish_tests(merge_tests(parts), EVENT_LABELS)
+    )

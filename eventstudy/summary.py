@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from eventstudy._frozen import frame_fields
-from eventstudy._typing import Window
+from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.conventions import POOLING_TEXT, PRIMARY_AUTO, PRIMARY_RANK_MIN_N
 from eventstudy.formatting import (
     MISSING,
@@ -244,18 +244,15 @@ def _windows(frame: pd.DataFrame) -> list[Window]:
     return [(int(a), int(b)) for a, b in frame[["window_start", "window_end"]].drop_duplicates().to_numpy()]
 
 
-def _largest(frame: pd.DataFrame, window: Window, key: str, value: str, limit: int) -> set[Any]:
-    """The ``limit`` keys with the largest |value| at ``window`` (ties and NaN: first in ``frame`` order).
+def _top(size: FloatArray, limit: int) -> IntArray:
+    """Positions of the ``limit`` largest ``size`` values, ascending (NaN last; ties: the first position first).
 
-    Every key when there are at most ``limit``; a key without a row at the window counts as NaN.
+    Every position when there are at most ``limit``.
     """
-    keys = pd.unique(frame[key])
-    if len(keys) <= limit:
-        return set(keys)
-    at = frame[(frame["window_start"] == window[0]) & (frame["window_end"] == window[1])]
-    size = at.drop_duplicates(key).set_index(key)[value].abs().reindex(keys).to_numpy(dtype=np.float64)
+    if len(size) <= limit:
+        return np.arange(len(size))
     order = np.argsort(-np.nan_to_num(size, nan=-1.0), kind="stable")
-    return set(keys[order[:limit]])
+    return np.sort(order[:limit])
 
 
 def _event_tests_note(untested: int, n_events: int, rule: str) -> str:
@@ -275,44 +272,122 @@ def _firm_events(result: SummarizableResult) -> pd.DataFrame:
     for column in ("group", "duplicate_of", "overlaps"):
         firm[column] = firm[column].fillna("").astype(str) if column in firm.columns else ""
     firm["pooled"] = firm["pooled"].astype(bool) if "pooled" in firm.columns else True
-    return firm
+    return firm.reset_index(drop=True)
 
 
-def _group_rows(firm: pd.DataFrame, user_groups: Sequence[str], *, pooled_only: bool) -> pd.DataFrame:
-    """Long frame of (group, firm-event): each event's own, then ``all`` and the user's groups.
+def _pair_positions(firm: pd.DataFrame, frame: pd.DataFrame) -> IntArray:
+    """The row of ``firm`` with the (event_id, ticker) of each row of ``frame``; -1 where it has none.
 
-    With ``pooled_only`` the pooled groups hold only the firm-events that enter their statistics
-    (``firm_events.pooled``, the ``pooling`` knob); without it, every firm-event of the group.
+    ``firm`` has one row per firm-event (unique pairs). The text columns are factorized together with
+    ``firm``'s and matched as integer keys, so no frame of ``frame``'s length is merged.
     """
-    pooled = firm[firm["pooled"]] if pooled_only else firm
-    return pd.concat(
-        [
-            firm.assign(summary_group=firm["event_id"].astype(object)),
-            pooled.assign(summary_group="all"),
-            pooled[pooled["group"].isin(user_groups)].assign(summary_group=pooled["group"]),
-        ],
-        ignore_index=True,
-    )
+    n = len(firm)
+    key = np.zeros(n + len(frame), dtype=np.int64)
+    missing = np.zeros(n + len(frame), dtype=bool)
+    for column in ("event_id", "ticker"):
+        codes, labels = pd.factorize(pd.concat([firm[column], frame[column]], ignore_index=True))
+        key = key * max(len(labels), 1) + codes
+        missing |= codes < 0
+    key[missing] = -1
+    return np.asarray(pd.Index(key[:n]).get_indexer(pd.Index(key[n:])), dtype=np.int64)
 
 
-def _shares_dates(members: pd.DataFrame, abnormal: pd.DataFrame) -> pd.Series:
-    """Per group: whether two of its firm-events have an abnormal return on a common calendar date."""
-    rows = abnormal.loc[abnormal["abnormal_return"].notna(), ["event_id", "ticker", "date"]]
-    joined = members[["summary_group", "event_id", "ticker"]].merge(rows, on=["event_id", "ticker"], how="inner")
-    per_date = joined.drop_duplicates().groupby(["summary_group", "date"], sort=False).size()
-    return (per_date >= 2).groupby(level="summary_group", sort=False).any()
+@dataclass(frozen=True)
+class _Layers:
+    """Which summary group each firm-event belongs to, one layer at a time (-1: none in that layer).
+
+    Summary groups are numbered as the at-a-glance rows: the events in display order, then ``all``, then
+    the user's groups. A firm-event belongs to its event in both views; to ``all`` and its user group for
+    every count (``every``) but, in the statistics, only when pooled (``members``, the ``pooling`` knob).
+    """
+
+    every: tuple[IntArray, ...]
+    members: tuple[IntArray, ...]
+    n_groups: int
+
+    @classmethod
+    def build(cls, event_group: IntArray, n_events: int, firm: pd.DataFrame, user_groups: Sequence[str]) -> _Layers:
+        """Layers of ``firm``; ``event_group`` is the row of each firm-event's event among ``n_events``."""
+        all_rows = np.full(len(firm), n_events, dtype=np.int64)
+        user = (
+            pd.Index(np.asarray(list(user_groups), dtype=object)).get_indexer(pd.Index(firm["group"])).astype(np.int64)
+        )
+        user = np.where(user >= 0, user + n_events + 1, -1)
+        pooled = firm["pooled"].to_numpy(dtype=bool)
+        return cls(
+            every=(event_group, all_rows, user),
+            members=(event_group, np.where(pooled, all_rows, -1), np.where(pooled, user, -1)),
+            n_groups=n_events + 1 + len(user_groups),
+        )
+
+    def counts(self, layers: tuple[IntArray, ...]) -> IntArray:
+        """Firm-events per group."""
+        return np.asarray(sum(np.bincount(g[g >= 0], minlength=self.n_groups) for g in layers), dtype=np.int64)
+
+    def distinct(self, layers: tuple[IntArray, ...], codes: IntArray) -> IntArray:
+        """Distinct ``codes`` (one per firm-event, >= 0) per group."""
+        size = int(codes.max()) + 1 if len(codes) else 1
+        out = np.zeros(self.n_groups, dtype=np.int64)
+        for g in layers:
+            keys = pd.unique(g[g >= 0] * size + codes[g >= 0])
+            out += np.bincount(keys // size, minlength=self.n_groups)
+        return out
+
+    def shared(self, rows: IntArray, dates: IntArray) -> BoolArray:
+        """Per group: whether two of its member firm-events have a row on a common date.
+
+        ``rows`` (firm rows) and ``dates`` (date codes) list the (firm-event, date) pairs with a value.
+        """
+        n_dates = int(dates.max()) + 1 if len(dates) else 1
+        pairs = pd.unique(rows * n_dates + dates)
+        rows, dates = pairs // n_dates, pairs % n_dates
+        out = np.zeros(self.n_groups, dtype=bool)
+        for g in self.members:
+            group = g[rows]
+            keep = group >= 0
+            keys = group[keep] * n_dates + dates[keep]
+            out[group[keep][pd.Series(keys).duplicated().to_numpy()]] = True
+        return out
+
+    def means(self, values: FloatArray) -> tuple[IntArray, FloatArray]:
+        """(n, mean) of the finite values per group and column of ``values`` (firm-events x columns).
+
+        Means are pandas group means over the members in firm-event order (as a group-by of a long frame).
+        """
+        n_columns = values.shape[1]
+        keys, taken = [], []
+        for g in self.members:
+            rows = np.flatnonzero(g >= 0)
+            keys.append((g[rows][:, None] * n_columns + np.arange(n_columns)).ravel())
+            taken.append(values[rows].ravel())
+        key, value = np.concatenate(keys), np.concatenate(taken)
+        finite = np.isfinite(value)
+        stats = pd.Series(value[finite]).groupby(key[finite]).agg(["size", "mean"])
+        n = np.zeros(self.n_groups * n_columns, dtype=np.int64)
+        mean = np.full(self.n_groups * n_columns, np.nan)
+        at = stats.index.to_numpy(dtype=np.int64)
+        n[at], mean[at] = stats["size"].to_numpy(dtype=np.int64), stats["mean"].to_numpy(dtype=np.float64)
+        return n.reshape(self.n_groups, n_columns), mean.reshape(self.n_groups, n_columns)
 
 
-def _auto_slots(tests: pd.DataFrame, group: object, shares_dates: bool, window: Window, present: set[str]) -> list[str]:
-    """The ``primary = "auto"`` choice for one group (``docs/methods.md`` §6.6), among the tests run."""
+def _car_matrix(car: pd.DataFrame, positions: IntArray, n_firm: int, windows: Sequence[Window]) -> FloatArray:
+    """CAR per firm-event (rows of ``firm``) and window: NaN where ``car`` has no value."""
+    out = np.full((n_firm, len(windows)), np.nan)
+    starts, ends = car["window_start"].to_numpy(), car["window_end"].to_numpy()
+    values = car["car"].to_numpy(dtype=np.float64)
+    for k, (a, b) in enumerate(windows):
+        at = (starts == a) & (ends == b) & (positions >= 0)
+        out[positions[at], k] = values[at]
+    return out
+
+
+def _auto_slots(shares_dates: bool, grank_n: float, present: set[str]) -> list[str]:
+    """The ``primary = "auto"`` choice for one group (``docs/methods.md`` §6.6), among the tests run.
+
+    ``grank_n`` is the n of the group's GRANK t at the headline window (NaN without one).
+    """
     parametric = [t for t in (("kp_bmp_t", "bmp_t") if shares_dates else ("bmp_t", "kp_bmp_t")) if t in present]
-    cell = tests[
-        (tests["group"] == group)
-        & (tests["test"] == "grank_t")
-        & (tests["window_start"] == window[0])
-        & (tests["window_end"] == window[1])
-    ]
-    n = int(cell["n"].max()) if len(cell) and np.isfinite(cell["n"].max()) else 0
+    n = int(grank_n) if np.isfinite(grank_n) else 0
     rank_order = ("grank_t", "wilcoxon") if n >= PRIMARY_RANK_MIN_N else ("wilcoxon", "grank_t")
     rank = [t for t in rank_order if t in present]
     return [*parametric[:1], *rank[:1]]
@@ -324,10 +399,12 @@ def _exclusion_summary(exclusions: pd.DataFrame) -> pd.DataFrame:
 
     if not len(exclusions):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in EXCLUSION_SUMMARY_COLUMNS})
+    codes, kinds = pd.factorize(exclusion_kinds(exclusions["reason"].fillna("")))
+    shown = np.asarray([hide_paths(k) for k in kinds], dtype=object)  # once per kind, not per row
     frame = exclusions.assign(
         ticker=exclusions["ticker"].fillna("").astype(str),
         stage=exclusions["stage"].fillna("").astype(str),
-        reason=exclusion_kinds(exclusions["reason"].fillna("")).map(hide_paths),
+        reason=shown[codes],
     )
     out = (
         frame.groupby(["stage", "reason"], sort=False)
@@ -448,27 +525,51 @@ class Summary:
         windows = tuple(_windows(car)) if len(car) else tuple(_windows(tests[tests["scope"] == "window"]))
         headline = HEADLINE_WINDOW if HEADLINE_WINDOW in windows or not windows else windows[0]
 
-        estimated = set(firm["event_id"])
-        event_order = [e for e in events["event_id"].tolist() if e in estimated]
-        listed = set(event_order)
-        event_order += [e for e in pd.unique(firm["event_id"]) if e not in listed]
-        known = {*event_order, "all"}
-        user_groups = [g for g in pd.unique(tests["group"]) if g not in known] if len(tests) else []
-        order = [*event_order, "all", *user_groups]
-        members = _group_rows(firm, user_groups, pooled_only=True)
-        every = _group_rows(firm, user_groups, pooled_only=False)
+        # events in events-file order, then those the file does not list (in firm-event order)
+        event_code, event_ids = pd.factorize(firm["event_id"])
+        n_events = len(event_ids)
+        listed = pd.Index(event_ids).get_indexer(pd.unique(events["event_id"]))
+        listed = listed[listed >= 0]
+        unlisted = np.ones(n_events, dtype=bool)
+        unlisted[listed] = False
+        display = np.concatenate([listed, np.flatnonzero(unlisted)]).astype(np.int64)
+        event_group = np.empty(n_events, dtype=np.int64)
+        event_group[display] = np.arange(n_events)
+        named = pd.Index(pd.unique(tests["group"]) if len(tests) else [], dtype=object)
+        tested_events = named.isin(event_ids)  # (an Arrow text column's isin is slow for many values)
+        user_groups = list(named[~tested_events & (named != "all")])
+        layers = _Layers.build(event_group[event_code], n_events, firm, user_groups)
 
-        # groups: events in events-file order, then the pooled rows
-        info = events.drop_duplicates("event_id").set_index("event_id")
-        counts = pd.DataFrame(
-            {
-                "firm_events": every.groupby("summary_group", sort=False).size(),
-                "firm_days": every.drop_duplicates(["summary_group", "ticker", "day_zero"])
-                .groupby("summary_group")
-                .size(),
-                "pooled": members.groupby("summary_group", sort=False).size(),
-            }
+        # counts per group; firm-days: distinct (ticker, day 0)
+        ticker_code, _ = pd.factorize(firm["ticker"], use_na_sentinel=False)
+        day_code, _ = pd.factorize(firm["day_zero"], use_na_sentinel=False)
+        firm_events = layers.counts(layers.every)
+        firm_days = layers.distinct(layers.every, ticker_code * max(int(day_code.max(initial=0)) + 1, 1) + day_code)
+        pooled = layers.counts(layers.members)
+
+        # CAAR per group and window over the firm-events that enter the group's statistics
+        car_rows = _pair_positions(firm, car)
+        cars = _car_matrix(car, car_rows, len(firm), windows)
+        n_car, caar = layers.means(cars)
+        h = windows.index(headline) if headline in windows else None
+        excluded = result.exclusions[["event_id", "ticker"]].drop_duplicates()
+        sentence = _sentence(
+            result,
+            settings,
+            n_events,
+            int(firm_events[n_events]),
+            int(firm_days[n_events]),
+            int((_pair_positions(firm, excluded) < 0).sum()),
         )
+
+        # a large study: at a glance only the events with the largest |CAAR| (every number stays in the tables)
+        size = np.abs(caar[:n_events, h]) if h is not None else np.full(n_events, np.nan)
+        shown = _top(size, GLANCE_MAX_EVENTS)
+        rows = np.concatenate([shown, np.arange(n_events, layers.n_groups)])
+        event_order = list(event_ids[display[shown]])
+        order = [*event_order, "all", *user_groups]
+
+        info = events[events["event_id"].isin(event_order)].drop_duplicates("event_id").set_index("event_id")
         n_pooled = len(order) - len(event_order)
         groups = pd.DataFrame(
             {
@@ -480,52 +581,49 @@ class Summary:
                 "headline": info["headline"].reindex(event_order).fillna("").astype(str).tolist() + [""] * n_pooled
                 if "headline" in info
                 else "",
+                "firm_events": firm_events[rows],
+                "firm_days": firm_days[rows],
+                "pooled": pooled[rows],
             }
-        ).join(counts, on="group")
-        groups[["firm_events", "firm_days", "pooled"]] = (
-            groups[["firm_events", "firm_days", "pooled"]].fillna(0).astype(np.int64)
-        )
-
-        # CAAR per group and window over the firm-events that enter the group's statistics
-        values = members.merge(car, on=["event_id", "ticker"], how="inner")
-        values = values[np.isfinite(values["car"].to_numpy(dtype=np.float64))]
-        caar = (
-            values.groupby(["summary_group", "window_start", "window_end"], sort=False)["car"]
-            .agg(n="size", caar="mean")
-            .reset_index()
-            .rename(columns={"summary_group": "group"})
         )
         grid = pd.DataFrame(
-            [(g, a, b) for g in order for a, b in windows], columns=["group", "window_start", "window_end"]
+            {
+                "group": np.repeat(np.asarray(order, dtype=object), len(windows)),
+                "window_start": np.tile(np.asarray([a for a, _ in windows], dtype=np.int64), len(order)),
+                "window_end": np.tile(np.asarray([b for _, b in windows], dtype=np.int64), len(order)),
+            }
         )
-        caar = grid.merge(caar, on=["group", "window_start", "window_end"], how="left")
-        caar["n"] = caar["n"].fillna(0).astype(np.int64)
-
-        # a large study: at a glance only the events with the largest |CAAR| (every number stays in the tables)
-        sentence = _sentence(result, settings, groups, firm)
-        shown = _largest(caar[caar["group"].isin(set(event_order))], headline, "group", "caar", GLANCE_MAX_EVENTS)
-        if len(shown) < len(event_order):
-            event_order = [e for e in event_order if e in shown]
-            order = [*event_order, "all", *user_groups]
-            groups = groups[groups["group"].isin(order)].reset_index(drop=True)
-            caar = caar[caar["group"].isin(order)].reset_index(drop=True)
-            grid = grid[grid["group"].isin(order)].reset_index(drop=True)
+        caar_frame = grid.assign(n=n_car[rows].ravel(), caar=caar[rows].ravel())
 
         # primary tests
         rule = str(settings.get("knob: primary", PRIMARY_AUTO))
         present = set(tests["test"]) if len(tests) else set()
-        shared = _shares_dates(members, result.abnormal_returns)
-        slots: dict[object, list[str]] = {}
-        for g in order:
-            if rule == PRIMARY_AUTO:
-                slots[g] = _auto_slots(tests, g, bool(shared.get(g, False)), headline, present)
-            else:
-                slots[g] = [n.strip() for n in rule.split(",")]
+        shown_tests = tests[tests["group"].isin(order)] if len(tests) else tests
+        if rule == PRIMARY_AUTO:
+            ab = result.abnormal_returns
+            ab = ab[ab["abnormal_return"].notna()]
+            date_code, _ = pd.factorize(ab["date"])
+            dated = date_code >= 0
+            ab_rows = _pair_positions(firm, ab)
+            keep = dated & (ab_rows >= 0)
+            shared = layers.shared(ab_rows[keep], date_code[keep])[rows]
+            at = shown_tests[
+                (shown_tests["test"] == "grank_t")
+                & (shown_tests["window_start"] == headline[0])
+                & (shown_tests["window_end"] == headline[1])
+            ]
+            grank_n = at.groupby("group", sort=False)["n"].max() if len(at) else pd.Series(dtype=np.float64)
+            slots = {
+                g: _auto_slots(bool(s), float(grank_n.get(g, np.nan)), present)
+                for g, s in zip(order, shared, strict=True)
+            }
+        else:
+            slots = {g: [n.strip() for n in rule.split(",")] for g in order}
         chosen = pd.DataFrame(
             [(g, k + 1, name) for g, names in slots.items() for k, name in enumerate(names)],
             columns=["group", "slot", "test"],
         )
-        window_tests = tests[tests["scope"] == "window"] if len(tests) else tests
+        window_tests = shown_tests[shown_tests["scope"] == "window"] if len(tests) else tests
         primary = chosen.merge(grid, on="group").merge(
             window_tests[
                 ["group", "window_start", "window_end", "test", "statistic", "p_value", "distribution", "n", "reason"]
@@ -546,12 +644,21 @@ class Summary:
         battery = grid.merge(battery, on=["group", "window_start", "window_end"], how="left")
         battery[["tests", "rejecting"]] = battery[["tests", "rejecting"]].fillna(0).astype(np.int64)
 
-        firm_car = firm[["event_id", "ticker", "day_zero", "duplicate_of", "overlaps"]].merge(
-            car[["event_id", "ticker", "window_start", "window_end", "car", "p_value"]], on=["event_id", "ticker"]
+        # by firm: the firm-events with the largest |CAR| at the headline window, each with its car rows
+        with_car = np.flatnonzero(np.bincount(car_rows[car_rows >= 0], minlength=len(firm)) > 0)
+        size = np.abs(cars[with_car, h]) if h is not None else np.full(len(with_car), np.nan)
+        chosen_rows = with_car[_top(size, FIRM_CAR_MAX_ROWS)]
+        picked = np.flatnonzero(np.isin(car_rows, chosen_rows))
+        picked = picked[np.argsort(car_rows[picked], kind="stable")]
+        firm_car = pd.concat(
+            [
+                firm[["event_id", "ticker", "day_zero", "duplicate_of", "overlaps"]]
+                .iloc[car_rows[picked]]
+                .reset_index(drop=True),
+                car[["window_start", "window_end", "car", "p_value"]].iloc[picked].reset_index(drop=True),
+            ],
+            axis=1,
         )
-        firm_key = firm_car["event_id"].astype(str) + "\x00" + firm_car["ticker"].astype(str)
-        largest = _largest(firm_car.assign(key=firm_key), headline, "key", "car", FIRM_CAR_MAX_ROWS)
-        firm_car = firm_car[firm_key.isin(largest).to_numpy()].reset_index(drop=True)
 
         pooling = str(settings.get("knob: pooling", ""))
         shrunk = groups[(groups["kind"] == "pooled") & (groups["pooled"] < groups["firm_events"])]
@@ -563,6 +670,7 @@ class Summary:
             )
             pooling_note = f"{counts_text}."
         tested = tuple(name for name in str(settings.get("tests", "")).split(", ") if name in REGISTRY)
+        untested = n_events - int(tested_events.sum())
 
         return cls(
             title=str(result.title),
@@ -571,23 +679,21 @@ class Summary:
             headline_window=headline,
             primary_rule=rule,
             groups=groups[list(GROUP_COLUMNS)],
-            caar=caar[list(CAAR_COLUMNS)],
+            caar=caar_frame[list(CAAR_COLUMNS)],
             primary=primary,
             battery=battery[list(BATTERY_COLUMNS)],
             firm_car=firm_car[list(FIRM_CAR_COLUMNS)],
             exclusions=_exclusion_summary(result.exclusions),
             pooling_note=pooling_note,
             pooling_rule=POOLING_TEXT.get(pooling, ""),
-            events_total=len(set(firm["event_id"])),
+            events_total=n_events,
             firm_events_total=len(firm),
             car_file=table_file("car", len(car), output_format),
             tests_file=table_file("tests", len(tests), output_format),
             cross_correlation_note=CROSS_CORRELATION_NOT_COMPUTED
             if tested and not needs_cross_correlation(tested)
             else "",
-            event_tests_note=_event_tests_note(
-                len(estimated - set(tests["group"])), len(estimated), settings.get("per-event tests", "")
-            ),
+            event_tests_note=_event_tests_note(untested, n_events, settings.get("per-event tests", "")),
         )
 
     # ------------------------------------------------------------------ numbers
@@ -953,18 +1059,23 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _sentence(result: SummarizableResult, settings: Mapping[str, Any], groups: pd.DataFrame, firm: pd.DataFrame) -> str:
-    """The study in one sentence (events, firm-events estimated and excluded, firm-days, model, profile)."""
-    n_events = int((groups["kind"] == "event").sum())
+def _sentence(
+    result: SummarizableResult,
+    settings: Mapping[str, Any],
+    n_events: int,
+    firm_events: int,
+    firm_days: int,
+    n_excluded: int,
+) -> str:
+    """The study in one sentence (events, firm-events estimated and excluded, firm-days, model, profile).
+
+    ``n_excluded`` counts the distinct (event, ticker) pairs of the exclusions that were not estimated.
+    """
     n_file = int(result.events["event_id"].nunique()) if len(result.events) else n_events
     events = _count(n_events, "event") if n_events == n_file else f"{n_events} of {_count(n_file, 'event')}"
-    excluded = result.exclusions[["event_id", "ticker"]].drop_duplicates()
-    excluded = excluded.merge(firm[["event_id", "ticker"]], how="left", indicator=True)
-    n_excluded = int((excluded["_merge"] == "left_only").sum())
-    all_row = groups[groups["group"] == "all"].iloc[0]
     text = (
-        f"{events} with estimates: {_count(int(all_row['firm_events']), 'firm-event')} estimated and "
-        f"{n_excluded} excluded, on {_count(int(all_row['firm_days']), 'distinct firm-day')} (ticker, day 0)"
+        f"{events} with estimates: {_count(firm_events, 'firm-event')} estimated and "
+        f"{n_excluded} excluded, on {_count(firm_days, 'distinct firm-day')} (ticker, day 0)"
     )
     model = settings.get("model")
     if model:

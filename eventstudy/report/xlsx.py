@@ -96,6 +96,20 @@ def _cell_value(value: Any) -> Any:
     return None if value is None or pd.isna(value) else str(value)
 
 
+def _column_values(column: pd.Series) -> list[Any]:
+    """The cell values of a column (:func:`_cell_value` of each), converted per column where the dtype allows."""
+    if pd.api.types.is_bool_dtype(column.dtype) and not isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+        return column.to_numpy(dtype=bool).tolist()
+    if pd.api.types.is_integer_dtype(column.dtype) and not isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+        return column.to_numpy(dtype=np.int64).tolist()
+    if pd.api.types.is_float_dtype(column.dtype) and not isinstance(column.dtype, pd.api.extensions.ExtensionDtype):
+        values = column.to_numpy(dtype=np.float64)
+        out = values.astype(object)
+        out[~np.isfinite(values)] = None
+        return out.tolist()
+    return [_cell_value(v) for v in column.tolist()]
+
+
 def _write_sheet(ws: Any, frame: pd.DataFrame, percent: np.ndarray) -> None:
     """Write a frame into a write-only worksheet: bold frozen header, formats on returns and dates."""
     from openpyxl.cell import WriteOnlyCell
@@ -120,16 +134,18 @@ def _write_sheet(ws: Any, frame: pd.DataFrame, percent: np.ndarray) -> None:
             formats.append(DATE_TIME_FORMAT if (dates != dates.dt.normalize()).any() else DATE_FORMAT)
         else:
             formats.append(None)
-    for i, values in enumerate(frame.itertuples(index=False, name=None)):
-        row: list[Any] = []
-        for j, value in enumerate(values):
-            fmt = PERCENT_FORMAT if percent[i, j] else formats[j]
-            if fmt is None:
-                row.append(_cell_value(value))
-            else:
-                cell = WriteOnlyCell(ws, value=_cell_value(value))
-                cell.number_format = fmt
-                row.append(cell)
+    columns = [_column_values(frame.iloc[:, j]) for j in range(frame.shape[1])]
+    styled = percent | np.asarray([f is not None for f in formats], dtype=bool)
+    plain_rows = ~styled.any(axis=1)
+    for i, values in enumerate(zip(*columns, strict=True)):
+        if plain_rows[i]:
+            ws.append(values)
+            continue
+        row: list[Any] = list(values)
+        for k in np.flatnonzero(styled[i]).tolist():
+            cell = WriteOnlyCell(ws, value=row[k])
+            cell.number_format = PERCENT_FORMAT if percent[i, k] else formats[k]
+            row[k] = cell
         ws.append(row)
 
 

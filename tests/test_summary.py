@@ -295,3 +295,183 @@ def test_seed_summary_is_one_screen(shared_dir) -> None:
     for event in result.car["event_id"].unique():
         assert event[:21] in glance
     assert "all events" in glance and str(shared_dir) not in text
+
+
+# ----------------------------------------------------------------------------------------------------
+# A study with many firm-events: the capped summary against pandas on the result's frames
+# ----------------------------------------------------------------------------------------------------
+MANY_TICKERS = [f"F{i:02d}" for i in range(60)]
+N_ONE, N_MULTI, N_NODATA, N_SHORT = 600, 12, 15, 10
+MANY_HEADLINE = (-1, 1)
+
+
+@pytest.fixture(scope="module")
+def many() -> es.StudyResult:
+    """637 events: 600 of one firm (random days, so some share a firm-day), 12 of four firms on one day,
+    15 of a ticker without data and 10 of a ticker with 60 estimation returns (both excluded); three
+    categories as the user's groups."""
+    rng = np.random.default_rng(11)
+    market = rng.normal(0.0003, 0.01, len(SESSIONS))
+    rows = [pd.DataFrame({"date": SESSIONS, "ticker": "MKT", "return": market})]
+    for t in MANY_TICKERS:
+        noise = rng.normal(0, 0.02, len(SESSIONS))
+        rows.append(pd.DataFrame({"date": SESSIONS, "ticker": t, "return": 0.9 * market + noise}))
+    late = SESSIONS[250:]
+    rows.append(pd.DataFrame({"date": late, "ticker": "SHORT", "return": rng.normal(0, 0.02, len(late))}))
+    spec = (
+        [(f"one{i:03d}", int(rng.integers(260, 330)), [MANY_TICKERS[i % 60]]) for i in range(N_ONE)]
+        + [(f"multi{i:02d}", 262 + 5 * i, list(rng.choice(MANY_TICKERS, 4, replace=False))) for i in range(N_MULTI)]
+        + [(f"nodata{i:02d}", 300, ["NODATA"]) for i in range(N_NODATA)]
+        + [(f"short{i:02d}", 320, ["SHORT"]) for i in range(N_SHORT)]
+    )
+    events = _events([(e, day, tickers, ("x", "y", "z")[k % 3]) for k, (e, day, tickers) in enumerate(spec)])
+    return es.EventStudy(
+        events,
+        es.ReturnsFrame(pd.concat(rows, ignore_index=True)),
+        estimation_window=(-250, -11),
+        event_window=(-5, 5),
+        car_windows=((0, 0), (-1, 1), (-5, 5)),
+        tests=("bmp_t", "kp_bmp_t", "grank_t", "cross_sectional_t"),
+        groups="category",
+        progress=False,
+    ).run()
+
+
+def _members(result: es.StudyResult) -> dict[str, pd.DataFrame]:
+    """(event_id, ticker) of the firm-events behind each pooled row, by hand: 'all' and each category."""
+    pooled = _distinct_pooled(result)
+    category = result.events.set_index("event_id")["category"]
+    out = {"all": pooled}
+    for c in ("x", "y", "z"):
+        out[f"category={c}"] = pooled[pooled["event_id"].map(category) == c]
+    return out
+
+
+def _at_headline(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[(frame["window_start"] == MANY_HEADLINE[0]) & (frame["window_end"] == MANY_HEADLINE[1])]
+
+
+class TestManyFirmEvents:
+    def test_rows_are_the_largest_event_caars_then_the_pooled_rows(self, many: es.StudyResult) -> None:
+        summary = many.summary()
+        caar = _at_headline(many.car).dropna(subset=["car"]).groupby("event_id")["car"].mean().abs()
+        top = set(caar.sort_values(ascending=False).index[:30])
+        expected = [e for e in many.events["event_id"] if e in top]  # in events-file order
+        assert summary.groups["group"].tolist() == [*expected, "all", "category=x", "category=y", "category=z"]
+        assert summary.groups["kind"].tolist() == ["event"] * 30 + ["pooled"] * 4
+        assert (summary.events_total, summary.firm_events_total) == (N_ONE + N_MULTI, N_ONE + 4 * N_MULTI)
+
+    def test_counts_of_every_row(self, many: es.StudyResult) -> None:
+        groups = many.summary().groups.set_index("group")
+        days = many.event_days.merge(many.car[["event_id", "ticker"]].drop_duplicates())
+        category = many.events.set_index("event_id")["category"]
+        members = _members(many)
+        for group, row in groups.iterrows():
+            if row["kind"] == "event":
+                every = days[days["event_id"] == group]
+            elif group == "all":
+                every = days
+            else:
+                every = days[days["event_id"].map(category) == str(group).removeprefix("category=")]
+            assert row["firm_events"] == len(every), group
+            assert row["firm_days"] == len(every.drop_duplicates(["ticker", "day_zero"])), group
+            assert row["pooled"] == (len(every) if row["kind"] == "event" else len(members[str(group)])), group
+        assert groups.loc["all", "pooled"] < groups.loc["all", "firm_events"]  # shared firm-days counted once
+
+    def test_caar_rows(self, many: es.StudyResult) -> None:
+        summary = many.summary()
+        members = _members(many)
+        car = many.car[np.isfinite(many.car["car"])]
+        for row in summary.caar.itertuples():
+            window = (car["window_start"] == row.window_start) & (car["window_end"] == row.window_end)
+            if row.group in members:
+                cars = car[window].merge(members[row.group], on=["event_id", "ticker"])["car"]
+            else:
+                cars = car.loc[window & (car["event_id"] == row.group), "car"]
+            assert row.n == len(cars) > 0
+            assert row.caar == pytest.approx(cars.mean(), rel=1e-12, abs=1e-15)  # summation order may differ
+        assert len(summary.caar) == 34 * 3
+
+    def test_primary_test_follows_shared_calendar_dates(
+        self, many: es.StudyResult, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from eventstudy import summary as summary_module
+
+        monkeypatch.setattr(summary_module, "GLANCE_MAX_EVENTS", 10_000)  # every event a row
+        summary = summary_module.Summary.from_result(many)
+        ar = many.abnormal_returns
+        ar = ar.loc[ar["abnormal_return"].notna(), ["event_id", "ticker", "date"]]
+        members = {
+            **_members(many),
+            **{e: f[["event_id", "ticker"]] for e, f in many.firm_events.groupby("event_id")},
+        }
+        first = summary.primary[(summary.primary["slot"] == 1) & (summary.primary["window_start"] == -1)]
+        first = first.set_index("group")["test"]
+        assert len(first) == N_ONE + N_MULTI + 4
+        for group, test in first.items():
+            dated = ar.merge(members[str(group)], on=["event_id", "ticker"])
+            shares = bool((dated.groupby("date").size() >= 2).any())
+            assert test == ("kp_bmp_t" if shares else "bmp_t"), group
+        assert (first.index.str.startswith("multi") == (first == "kp_bmp_t")).sum() == len(first) - 4
+        assert (first[["all", "category=x", "category=y", "category=z"]] == "kp_bmp_t").all()
+
+    def test_exclusions_by_reason(self, many: es.StudyResult) -> None:
+        summary = many.summary()
+        table = summary.exclusions[["stage", "firm_events", "events", "tickers"]]
+        assert table.values.tolist() == [
+            ["prices", N_NODATA, N_NODATA, "NODATA"],
+            ["estimation", N_SHORT, N_SHORT, "SHORT"],
+        ]
+        assert summary.exclusion_count() == f"{N_NODATA + N_SHORT} firm-events, 2 reasons"
+        days = many.event_days.merge(many.car[["event_id", "ticker"]].drop_duplicates())
+        n_days = len(days.drop_duplicates(["ticker", "day_zero"]))
+        assert summary.sentence.startswith(
+            f"{N_ONE + N_MULTI} of {N_ONE + N_MULTI + N_NODATA + N_SHORT} events with estimates: "
+            f"{N_ONE + 4 * N_MULTI} firm-events estimated and {N_NODATA + N_SHORT} excluded, on {n_days} distinct "
+        )
+
+    def test_by_firm_rows_are_the_largest_cars(self, many: es.StudyResult) -> None:
+        summary = many.summary()
+        head = _at_headline(many.car)
+        top = head.assign(size=head["car"].abs()).nlargest(100, "size")
+        shown = summary.firm_car
+        assert set(zip(shown["event_id"], shown["ticker"], strict=True)) == set(
+            zip(top["event_id"], top["ticker"], strict=True)
+        )
+        expected = many.car.merge(top[["event_id", "ticker"]], on=["event_id", "ticker"])
+        merged = shown.merge(expected, on=["event_id", "ticker", "window_start", "window_end"], suffixes=("", "_car"))
+        assert len(merged) == len(shown) == 300
+        np.testing.assert_array_equal(merged["car"], merged["car_car"])
+        np.testing.assert_array_equal(merged["p_value"], merged["p_value_car"])
+        notes = summary.car_table().notes
+        assert any(
+            f"100 of {N_ONE + 4 * N_MULTI} firm-events shown ({N_ONE + 4 * N_MULTI - 100} omitted)" in n for n in notes
+        )
+
+    def test_rows_are_matched_by_key_not_by_position(self, many: es.StudyResult) -> None:
+        """The same summary from frames in another row order (a duck-typed result)."""
+        from types import SimpleNamespace
+
+        from eventstudy.summary import Summary
+
+        rng = np.random.default_rng(3)
+        names = ("tests", "firm_events", "event_days", "exclusions", "events", "settings", "title")
+        shuffled = SimpleNamespace(
+            **{name: getattr(many, name) for name in names},
+            car=many.car.sample(frac=1.0, random_state=rng),
+            abnormal_returns=many.abnormal_returns.sample(frac=1.0, random_state=rng),
+        )
+        a, b = many.summary(), Summary.from_result(shuffled)
+        pd.testing.assert_frame_equal(a.groups, b.groups)
+        assert set(a.windows) == set(b.windows)  # in the order of the car rows
+
+        def by_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+            return frame.sort_values(keys).reset_index(drop=True)
+
+        keys = ["group", "window_start", "window_end"]
+        pd.testing.assert_frame_equal(by_key(a.primary, [*keys, "slot"]), by_key(b.primary, [*keys, "slot"]))
+        pd.testing.assert_frame_equal(by_key(a.caar, keys), by_key(b.caar, keys), check_exact=False, rtol=1e-12)
+        assert set(zip(a.firm_car["event_id"], a.firm_car["ticker"], a.firm_car["car"], strict=True)) == set(
+            zip(b.firm_car["event_id"], b.firm_car["ticker"], b.firm_car["car"], strict=True)
+        )
+        assert a.sentence == b.sentence

@@ -159,3 +159,31 @@ def test_write_report_passes_the_output_format_on(large: SimpleNamespace, tmp_pa
     write_report(large, tmp_path, formats="md", per_event_figures=False, output_format="parquet")
     text = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "car.parquet/" in text and "car.csv" not in text
+
+
+def test_figure_notes_count_what_is_left_out_of_a_large_study() -> None:
+    """60 events x 2 tickers with some all-NaN CAR paths and AAR groups: the counts against a pandas group-by."""
+    result = make_fake_result(event_ids=tuple(f"ev{i:02d}" for i in range(60)))
+    path = result.car_path
+    blank = path["event_id"].isin(["ev03", "ev07"]) & (path["ticker"] == path["ticker"].iloc[0])
+    result.car_path = path.assign(car=path["car"].mask(blank))
+    aar = result.aar
+    result.aar = aar.assign(aar=aar["aar"].mask(aar["group"].isin(["ev05", "ev07"])))
+    specs = figure_specs(result)
+    assert [s.kind for s in specs] == ["aar", "heatmap"]  # per-event figures off above 12 events
+    drawable_paths = result.car_path.groupby(["event_id", "ticker"])["car"].agg(lambda s: s.notna().any())
+    drawable_groups = result.aar.groupby("group")["aar"].agg(lambda s: s.notna().any()).drop("all")
+    events_with_paths = drawable_paths[drawable_paths].index.get_level_values("event_id").nunique()
+    notes = _tables.figure_notes(result, specs)
+    assert (
+        f"this study has 60 events and {len(drawable_paths)} firm-events" in notes[0]
+        and f"Not drawn: {int(drawable_groups.sum())} AAR/CAAR figures (one per event) and {events_with_paths} CAR "
+        "figures"
+        in notes[0]
+    )
+    assert (int(drawable_groups.sum()), events_with_paths, len(drawable_paths)) == (58, 60, 120)
+    assert notes[-1].startswith(
+        f"Left out for want of data: {int((~drawable_groups).sum())} AAR/CAAR figures and "
+        f"{int((~drawable_paths).sum())} CAR panels"
+    )
+    assert int((~drawable_paths).sum()) == 2

@@ -246,11 +246,19 @@ def build_parser() -> argparse.ArgumentParser:
         "which keeps a chunk's arrays to tens of MB); bounds the memory, never changes a result",
     )
     run.add_argument(
+        "--slice-size",
+        type=int,
+        metavar="N",
+        help="run the study in slices of whole tickers of about N firm-events, each loading its own prices and "
+        "writing its own Parquet tables (eventstudy.sliced: bounded memory per process, for studies too large for "
+        "one; tables only, decomposable tests only, no groups or event selection)",
+    )
+    run.add_argument(
         "--executor",
         default="serial",
         choices=EXECUTORS,
-        help="where the chunks run: serial (default, this process), processes (--workers processes) or dask "
-        "(the dask extra); never changes a result",
+        help="where the chunks (or the slices of --slice-size) run: serial (default, this process), processes "
+        "(--workers processes) or dask (the dask extra); never changes a result",
     )
     run.add_argument(
         "--workers", type=int, metavar="N", help="worker processes of --executor processes (default: one per core)"
@@ -498,6 +506,54 @@ def run_summary(n_firm_events: int, n_events: int, firm_events: pd.DataFrame, ex
     )
 
 
+def _run_sliced(
+    args: argparse.Namespace,
+    events_path: Path,
+    out: Path,
+    formats: tuple[str, ...],
+    groups: object,
+    settings: dict[str, Any],
+    say: Callable[[str], None] | None,
+) -> int:
+    """``run --slice-size N``: the study in slices of whole tickers (:func:`eventstudy.sliced.run_sliced`)."""
+    from eventstudy.sliced import run_sliced
+
+    refused = [
+        (option, given)
+        for option, given in (
+            ("--formats", formats),
+            ("--groups/--group-by", groups),
+            ("--ids", args.event_ids),
+            ("--from", args.start),
+            ("--to", args.end),
+            ("--category", args.category),
+        )
+        if given
+    ]
+    if refused:
+        option = refused[0][0]
+        raise InputError(
+            f"a sliced run (--slice-size) writes the tables only, for every event of the file, without groups: "
+            f"leave out {option} (use --formats csv for the tables)",
+            parameter=option,
+        )
+    if args.slice_size < 1:
+        raise InputError("--slice-size must be a whole number of firm-events >= 1", parameter="--slice-size")
+    study = run_sliced(
+        events_path,
+        _price_source(args),
+        out,
+        slice_size=args.slice_size,
+        executor=get_executor(args.executor, workers=args.workers, address=args.scheduler),
+        output_format=args.output_format,
+        progress=say,
+        **settings,
+    )
+    if not args.quiet:
+        print(study.summary())
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from eventstudy.grouping import group_by, read_groups
     from eventstudy.spec import DEFAULT_CAR_WINDOWS, resolve_conventions
@@ -518,15 +574,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     groups = read_groups(args.groups) if args.groups else group_by(args.group_by) if args.group_by else None
     say = stage_printer(args.quiet)
     extra: dict[str, object] = {"title": args.title} if args.title else {}
-    study = EventStudy.from_csv(
-        events_path,
-        prices=_price_source(args),
-        ids=args.event_ids,
-        start=args.start,
-        end=args.end,
-        categories=args.category,
-        groups=groups,
-        **extra,
+    settings: dict[str, Any] = dict(
         model=args.model,
         estimation_window=parse_window(args.estimation, "--estimation"),
         event_window=parse_window(args.window, "--window"),
@@ -535,10 +583,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
         min_estimation_obs=args.min_obs,
         conventions=conventions,
         tests=tests,
-        progress=None if not args.quiet else False,
-        executor=get_executor(args.executor, workers=args.workers, address=args.scheduler),
         **({} if args.chunk_size is None else {"chunk_size": args.chunk_size}),
         event_tests=args.event_tests,
+        **extra,
+    )
+    if args.slice_size is not None:
+        return _run_sliced(args, events_path, out, formats, groups, settings, say)
+    study = EventStudy.from_csv(
+        events_path,
+        prices=_price_source(args),
+        ids=args.event_ids,
+        start=args.start,
+        end=args.end,
+        categories=args.category,
+        groups=groups,
+        progress=None if not args.quiet else False,
+        executor=get_executor(args.executor, workers=args.workers, address=args.scheduler),
+        **settings,
     )
     if len(study.events) > 100_000:
         # the events are alive until the process ends: keep them out of the cyclic collector's scans (each full

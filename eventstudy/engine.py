@@ -143,6 +143,10 @@ class FirmEventContext:
         Number of user groups.
     tested : (N,) bool
         Whether its event may get tests of its own (``event_tests``).
+    study_rows : (N,) int64, optional
+        Increasing keys of the firm-events in the order of the whole study, when the engine's table is part
+        of a larger study (a slice); None: the engine's rows. Lamb's ``lamb_market = "first"`` takes each
+        group's first firm-event in this order.
     """
 
     event_ids: np.ndarray
@@ -155,6 +159,7 @@ class FirmEventContext:
     group_codes: IntArray | None = None
     n_user_groups: int = 0
     tested: BoolArray | None = None
+    study_rows: IntArray | None = None
 
     @classmethod
     def of(
@@ -554,7 +559,7 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
             group_codes=context.group_codes[rows],
             n_user_groups=context.n_user_groups,
             event_rows=np.flatnonzero(context.tested[rows]),
-            rows=rows,
+            rows=rows if context.study_rows is None else context.study_rows[rows],
         )
     if not shared.keep_estimation:
         panel, fit = without_estimation(panel, fit)

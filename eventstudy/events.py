@@ -69,12 +69,16 @@ __all__ = [
     "COLUMNS",
     "REQUIRED_COLUMNS",
     "Event",
+    "EventCells",
     "event_ticker_pairs",
+    "events_from_cells",
     "events_from_frame",
     "events_to_frame",
+    "read_event_cells",
     "read_events",
     "select_events",
     "selection_text",
+    "validated_symbols",
 ]
 
 
@@ -178,19 +182,62 @@ def read_events(path: str | Path) -> tuple[Event, ...]:
     >>> events[0].tickers, events[0].benchmarks  # doctest: +SKIP
     (('9988.HK', 'BABA', '9984.T'), ('^HSI', '^GSPC', '^N225'))
     """
-    if Path(path).suffix.lower() in (".parquet", ".pq"):
-        return _read_parquet_events(Path(path))
     with _gc_paused():
-        return _read_events(str(path))
+        cells = read_event_cells(path)
+        return events_from_cells(cells)
 
 
-def _read_parquet_events(path: Path) -> tuple[Event, ...]:
-    """An events table in Parquet, validated as :func:`events_from_frame` validates a DataFrame."""
-    try:
-        frame = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the events file as Parquet ({exc})", path=str(path)) from exc
-    return events_from_frame(frame, path=str(path))
+@dataclass(frozen=True, eq=False)
+class EventCells:
+    """The cells of an events table as text, before validation: what :func:`events_from_cells` validates.
+
+    Attributes
+    ----------
+    frame
+        One row per event, one text column per column of the file (header checked).
+    lines : (E,) int64
+        The line each row starts on (a Parquet file or a DataFrame: row position + 2).
+    path
+        The file's name for error messages.
+    from_file
+        Whether ``lines`` are lines of a CSV file (then ``Event.line`` holds them; else None).
+    """
+
+    frame: pd.DataFrame
+    lines: IntArray
+    path: str
+    from_file: bool
+
+    def take(self, rows: IntArray) -> EventCells:
+        """The cells of some rows (e.g. a slice of a study), keeping their lines."""
+        return EventCells(self.frame.iloc[rows].reset_index(drop=True), self.lines[rows], self.path, self.from_file)
+
+
+def read_event_cells(path: str | Path) -> EventCells:
+    """The cells of an events file (CSV or Parquet) as text, with the line of each row, before validation.
+
+    Reading, header and field-count errors are raised here as in :func:`read_events`; the cells themselves are
+    validated by :func:`events_from_cells`.
+    """
+    if Path(path).suffix.lower() in (".parquet", ".pq"):
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read the events file as Parquet ({exc})", path=str(path)) from exc
+        return _frame_cells(frame, str(path))
+    return _read_events(str(path))
+
+
+def events_from_cells(cells: EventCells) -> tuple[Event, ...]:
+    """Validate the cells of an events table (:class:`EventCells`) and build the events, in row order.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_events`, naming ``cells.path`` and the row's line.
+    """
+    with _gc_paused():
+        return _build_events(cells.frame, cells.path, cells.lines, from_file=cells.from_file)
 
 
 @contextmanager
@@ -209,7 +256,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _read_plain(body: bytes, header: list[str], where: str) -> tuple[Event, ...]:
+def _read_plain(body: bytes, header: list[str], where: str) -> EventCells:
     """Read a file without quotes whose first line is the header: records split by byte searches, cells by pandas.
 
     The same checks and messages as the record-by-record reading of :func:`_read_events`, in whole-array
@@ -247,10 +294,10 @@ def _read_plain(body: bytes, header: list[str], where: str) -> tuple[Event, ...]
     if blank.any():
         kept = np.flatnonzero(~blank)
         table, lines = table.iloc[kept].reset_index(drop=True), lines[kept]
-    return _build_events(table, where, lines, from_file=True)
+    return EventCells(table, np.asarray(lines, dtype=np.int64), where, True)
 
 
-def _read_events(where: str) -> tuple[Event, ...]:
+def _read_events(where: str) -> EventCells:
     """The body of :func:`read_events`: read, split into records, check the header and the field counts."""
     try:
         raw = Path(where).read_bytes()
@@ -309,7 +356,7 @@ def _read_events(where: str) -> tuple[Event, ...]:
         raise InputError("the events file has a header but no events", path=where, line=header_line)
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     lines = np.asarray(ends[:-1], dtype=np.int64) + 1  # a record starts after the previous one's last line
-    return _build_events(frame, where, lines, from_file=True)
+    return EventCells(frame, lines, where, True)
 
 
 def events_from_frame(frame: pd.DataFrame, *, path: str = "<DataFrame>") -> tuple[Event, ...]:
@@ -343,14 +390,33 @@ def events_from_frame(frame: pd.DataFrame, *, path: str = "<DataFrame>") -> tupl
     and reports the first offending row, so validating 100,000 rows takes well under a second; only the
     construction of the :class:`Event` objects is a loop.
     """
+    return events_from_cells(_frame_cells(frame, path))
+
+
+def validated_symbols(cells: EventCells) -> tuple[np.ndarray, list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """Validate every cell (as :func:`events_from_cells`) without building events: ids, tickers, benchmarks.
+
+    Returns the event ids (E,) and, per event, its tickers and their benchmarks (defaults filled in), for a
+    caller that only needs the symbols of a large file (:mod:`eventstudy.sliced`).
+
+    Raises
+    ------
+    InputError
+        As :func:`read_events`.
+    """
+    fields = validated_fields(cells.frame, cells.path, cells.lines)
+    ids, tickers, benchmarks = fields[0], fields[6], fields[7]
+    return np.asarray(ids, dtype=object), list(tickers), list(benchmarks)
+
+
+def _frame_cells(frame: pd.DataFrame, path: str) -> EventCells:
+    """The cells of a DataFrame of events as text (header and list items checked), lines = row position + 2."""
     columns = check_header([str(c) for c in frame.columns], path, 1)
     if len(frame) == 0:
         raise InputError("no events: the frame has no rows", path=path, line=1)
     check_list_items(frame, columns, path)
     text = pd.DataFrame({name: as_text(frame.iloc[:, i], name) for i, name in enumerate(columns)})
-    lines = np.arange(2, len(text) + 2, dtype=np.int64)
-    with _gc_paused():
-        return _build_events(text, path, lines, from_file=False)
+    return EventCells(text, np.arange(2, len(text) + 2, dtype=np.int64), path, False)
 
 
 def _build_events(frame: pd.DataFrame, path: str, lines: np.ndarray, *, from_file: bool) -> tuple[Event, ...]:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -303,10 +304,23 @@ class DaskExecutor:
                 ) from None
         return self._map_on(client, function, items, shared)
 
+    def _scatter(self, client: Any, shared: Any) -> Any:
+        """Copy ``shared`` to every worker, again (up to ``retries`` times) when a worker dies during the copy.
+
+        The broadcast talks to every worker; one killed meanwhile breaks it (a closed connection, or the
+        scheduler no longer knowing the worker), while its nanny starts a new one.
+        """
+        for attempt in range(self.retries):
+            try:
+                return _scatter_once(client, shared)
+            except (OSError, KeyError):
+                time.sleep(0.5 * (attempt + 1))
+        return _scatter_once(client, shared)  # the last attempt raises as itself
+
     def _map_on(
         self, client: Any, function: Callable[[Item, Any], Result], items: Sequence[Item], shared: Any
     ) -> list[Result]:
-        (shared_future,) = client.scatter([shared], broadcast=True, hash=False)  # a list: one future for the whole
+        shared_future = self._scatter(client, shared)
         futures = client.map(function, list(items), [shared_future] * len(items), pure=False, retries=self.retries)
         try:
             return list(client.gather(futures))
@@ -315,6 +329,12 @@ class DaskExecutor:
             raise WorkerLostError(self.name, unfinished, None) from error
         finally:
             client.cancel([*futures, shared_future])
+
+
+def _scatter_once(client: Any, shared: Any) -> Any:
+    """``shared`` copied to every worker; its future."""
+    (future,) = client.scatter([shared], broadcast=True, hash=False)  # a list: one future for the whole
+    return future
 
 
 def import_distributed() -> Any:

@@ -132,7 +132,7 @@ def write_tables(
             write_parquet(frame, path, PER_FIRM_EVENT_TABLES[name])
         else:
             write_csv(frame, path)
-        _discard(table_path(out, name, "csv" if form == "parquet" else "parquet"))
+        discard(table_path(out, name, "csv" if form == "parquet" else "parquet"))
         paths.append(path)
     return paths
 
@@ -220,14 +220,14 @@ def in_place(path: Path) -> Iterator[Path]:
     try:
         yield partial
         if partial.is_dir() or (path.is_dir() and not path.is_symlink()):
-            _discard(path)  # os.replace puts a file over a file, but a folder only over nothing
+            discard(path)  # os.replace puts a file over a file, but a folder only over nothing
         os.replace(partial, path)
     except BaseException:
         _remove(partial)
         raise
 
 
-def _discard(path: Path) -> None:
+def discard(path: Path) -> None:
     """Remove a file or folder, a folder by first renaming it to a hidden name (never half-deleted under ``path``)."""
     if path.is_dir() and not path.is_symlink():
         doomed = temporary_name(path)
@@ -287,6 +287,7 @@ __all__ = [
     "PER_FIRM_EVENT_TABLES",
     "OutputFormat",
     "arrow_table",
+    "discard",
     "in_place",
     "part_bounds",
     "table_file",

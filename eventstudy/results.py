@@ -22,7 +22,7 @@ from scipy import special
 from eventstudy import _kernels as kn
 from eventstudy._frozen import cached_frame, frame_fields, freeze_arrays
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
-from eventstudy.conventions import ADJUST_FAMILY_TEXT
+from eventstudy.conventions import ADJUST_FAMILY_TEXT, Conventions
 from eventstudy.inference import TestTable
 from eventstudy.inference.adjust import adjust_coded
 from eventstudy.inference.base import two_sided_t
@@ -368,53 +368,7 @@ class StudyResult:
         (:func:`text_column`) and the Holm/BH families found from the same codes
         (:func:`eventstudy.inference.adjust.adjust_coded`).
         """
-        table = self.test_table
-        days = self.panel.event_days
-        windows = np.array(self.spec.car_windows).reshape(-1, 2)
-        test_names = tuple(dict.fromkeys(name for name, _, _ in table.blocks))
-        parts: dict[str, list[np.ndarray]] = {key: [] for key in ("group", "scope", "test", "start", "end")}
-        for name, scope, block in table.blocks:
-            g, d = block.statistic.shape
-            parts["group"].append(np.repeat(np.arange(g), d))
-            parts["scope"].append(np.full(g * d, int(scope == "window")))
-            parts["test"].append(np.full(g * d, test_names.index(name)))
-            parts["start"].append(np.tile(days if scope == "day" else windows[:, 0], g))
-            parts["end"].append(np.tile(days if scope == "day" else windows[:, 1], g))
-        codes = {
-            key: np.concatenate(values) if values else np.zeros(0, dtype=np.int64) for key, values in parts.items()
-        }
-        blocks = [block for _, _, block in table.blocks]
-
-        def cells(values: list[np.ndarray]) -> np.ndarray:
-            return np.concatenate([v.ravel() for v in values]) if values else np.zeros(0)
-
-        p_value = cells([b.p_value for b in blocks])
-        # group 0 is "all", then the user's groups (pooled), then the event ids (TestTable)
-        role = np.where(codes["group"] == 0, 0, np.where(codes["group"] < len(table.pooled_groups), 1, 2))
-        keys = {
-            "test": codes["test"],
-            "group": codes["group"],
-            "scope": codes["scope"],
-            "window_start": pd.factorize(codes["start"])[0],
-            "window_end": pd.factorize(codes["end"])[0],
-        }
-        holm, bh = adjust_coded(p_value, self.spec.conventions.adjust_family, keys, role)
-        return pd.DataFrame(
-            {
-                "group": text_column(table.group_labels, codes["group"]),
-                "scope": text_column(("day", "window"), codes["scope"]),
-                "window_start": codes["start"].astype(np.int64),
-                "window_end": codes["end"].astype(np.int64),
-                "test": text_column(test_names, codes["test"]),
-                "statistic": cells([b.statistic for b in blocks]),
-                "p_value": p_value,
-                "distribution": text_column(*factorized(cells([b.distribution() for b in blocks]))),
-                "n": cells([b.n for b in blocks]).astype(np.int64),
-                "reason": text_column(*factorized(cells([b.reason for b in blocks]))),
-                "p_holm": holm,
-                "p_bh": bh,
-            }
-        )
+        return tests_frame(self.test_table, self.panel.event_days, self.spec.car_windows, self.spec.conventions)
 
     @cached_frame
     def cross_correlation(self) -> pd.DataFrame:
@@ -572,6 +526,59 @@ class StudyResult:
         return write_tables(self.frames(), directory, output_format)
 
 
+def tests_frame(
+    table: TestTable, event_days: IntArray, car_windows: Sequence[Window], conventions: Conventions
+) -> pd.DataFrame:
+    """The tidy ``tests`` frame of a :class:`~eventstudy.inference.TestTable` (:attr:`StudyResult.tests`).
+
+    ``event_days`` are the relative days of the day blocks' columns, ``car_windows`` those of the window
+    blocks; ``conventions.adjust_family`` sets the families of ``p_holm`` and ``p_bh``.
+    """
+    windows = np.array(car_windows).reshape(-1, 2)
+    test_names = tuple(dict.fromkeys(name for name, _, _ in table.blocks))
+    parts: dict[str, list[np.ndarray]] = {key: [] for key in ("group", "scope", "test", "start", "end")}
+    for name, scope, block in table.blocks:
+        g, d = block.statistic.shape
+        parts["group"].append(np.repeat(np.arange(g), d))
+        parts["scope"].append(np.full(g * d, int(scope == "window")))
+        parts["test"].append(np.full(g * d, test_names.index(name)))
+        parts["start"].append(np.tile(event_days if scope == "day" else windows[:, 0], g))
+        parts["end"].append(np.tile(event_days if scope == "day" else windows[:, 1], g))
+    codes = {key: np.concatenate(values) if values else np.zeros(0, dtype=np.int64) for key, values in parts.items()}
+    blocks = [block for _, _, block in table.blocks]
+
+    def cells(values: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([v.ravel() for v in values]) if values else np.zeros(0)
+
+    p_value = cells([b.p_value for b in blocks])
+    # group 0 is "all", then the user's groups (pooled), then the event ids (TestTable)
+    role = np.where(codes["group"] == 0, 0, np.where(codes["group"] < len(table.pooled_groups), 1, 2))
+    keys = {
+        "test": codes["test"],
+        "group": codes["group"],
+        "scope": codes["scope"],
+        "window_start": pd.factorize(codes["start"])[0],
+        "window_end": pd.factorize(codes["end"])[0],
+    }
+    holm, bh = adjust_coded(p_value, conventions.adjust_family, keys, role)
+    return pd.DataFrame(
+        {
+            "group": text_column(table.group_labels, codes["group"]),
+            "scope": text_column(("day", "window"), codes["scope"]),
+            "window_start": codes["start"].astype(np.int64),
+            "window_end": codes["end"].astype(np.int64),
+            "test": text_column(test_names, codes["test"]),
+            "statistic": cells([b.statistic for b in blocks]),
+            "p_value": p_value,
+            "distribution": text_column(*factorized(cells([b.distribution() for b in blocks]))),
+            "n": cells([b.n for b in blocks]).astype(np.int64),
+            "reason": text_column(*factorized(cells([b.reason for b in blocks]))),
+            "p_holm": holm,
+            "p_bh": bh,
+        }
+    )
+
+
 def text_column(labels: Sequence[Any] | np.ndarray | pd.Series, codes: IntArray) -> pd.api.extensions.ExtensionArray:
     """The column ``labels[codes]`` in pandas' dtype for those labels, gathered without a Python object per row.
 
@@ -636,5 +643,6 @@ __all__ = [
     "factorized",
     "nanmax_dates",
     "nanmin_dates",
+    "tests_frame",
     "text_column",
 ]

@@ -18,9 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -43,8 +44,16 @@ from eventstudy.errors import DataError, InputError, PriceSourceError
 from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_events, select_events, selection_text
 from eventstudy.executors import Executor, get_executor
 from eventstudy.grouping import Grouping, group_by
-from eventstudy.inference import finish_tests, get_tests, join_tables, run_tests
-from eventstudy.inference.groups import group_differences
+from eventstudy.inference import (
+    TestPartials,
+    TestTable,
+    finish_tests,
+    get_tests,
+    join_tables,
+    no_cross_correlation,
+    run_tests,
+)
+from eventstudy.inference.groups import GROUP_DIFFERENCE_COLUMNS, group_differences
 from eventstudy.pooling import duplicate_of, precedence
 from eventstudy.results import (
     EVENT_DAY_COLUMNS,
@@ -61,6 +70,97 @@ from eventstudy.spec import (
     resolve_conventions,
     resolve_event_tests,
 )
+
+
+@dataclass(frozen=True, eq=False)
+class EventNumbering:
+    """The numbering of a study's events inside a larger study that it is a slice of (:mod:`eventstudy.sliced`).
+
+    Attributes
+    ----------
+    ids : (E,) object
+        Event ids of the slice's events.
+    codes : (E,) int64
+        Their codes in the larger study (0..n_events-1).
+    n_listed : (E,) int64
+        Number of tickers of each event in the larger study (all slices).
+    positions : (E,) object
+        For an event whose tickers the slice holds only some of, the positions of those tickers in the
+        event's list in the larger study (a tuple); None for an event held whole.
+    n_events
+        Number of events of the larger study.
+    event_tests
+        ``event_tests`` of the larger study, resolved by its number of events.
+    """
+
+    ids: np.ndarray
+    codes: IntArray
+    n_listed: IntArray
+    positions: np.ndarray
+    n_events: int
+    event_tests: Literal["all", "multi_firm", "none"]
+
+    def study_rows(self, events: IntArray, listed_at: np.ndarray) -> IntArray:
+        """Keys of firm-events in the larger study's order: event code, then the ticker's place in its list.
+
+        ``events`` index this slice's events, ``listed_at`` is each firm-event's place in its event's ticker
+        list here; the key is ``code * 2**20 + place in the larger study's list``.
+        """
+        place = np.asarray(listed_at, dtype=np.int64).copy()
+        given = [p if p is not None else () for p in self.positions]
+        lengths = np.fromiter(map(len, given), dtype=np.int64, count=len(given))
+        flat = np.fromiter(chain.from_iterable(given), dtype=np.int64, count=int(lengths.sum()))
+        cut = lengths[events] > 0  # the firm-events of events split across slices
+        place[cut] = flat[(np.cumsum(lengths) - lengths)[events[cut]] + place[cut]]
+        return self.codes[events] * (1 << 20) + place
+
+    def check(self, spec: StudySpec) -> None:
+        """Raise :class:`InputError` for a setting a slice cannot compute: a grouping or a test needing all rows."""
+        if spec.grouping is not None:
+            raise InputError(
+                "a sliced study does not compute user groups yet; leave out --groups (or run the study in one piece)",
+                parameter="groups",
+            )
+        whole = [test.name for test in get_tests(spec.tests) if not test.decomposable]
+        if whole:
+            raise InputError(
+                f"a sliced study computes only the tests made of per-group sums; {', '.join(whole)} need every "
+                "firm-event of a group at once: choose tests with --tests (e.g. "
+                "cross_sectional_t,patell_z,bmp_t,j1,j2,brown_warner_1980,brown_warner_1985,sign,generalized_sign,"
+                "corrado_rank,cowan_rank,lamb) or run the study in one piece",
+                parameter="tests",
+                value=whole[0],
+            )
+
+
+@dataclass(frozen=True, eq=False)
+class SliceSums:
+    """What one slice of a sliced study hands back for the tests (:meth:`EventStudy.run_slice`).
+
+    ``partials``: the per-group sums of the decomposable tests (None without tests); ``event_codes`` and
+    ``estimated``: the event codes with estimated firm-events in the slice and how many each.
+    """
+
+    partials: TestPartials | None
+    event_codes: IntArray
+    estimated: IntArray
+
+
+@dataclass(frozen=True, eq=False)
+class _Estimated:
+    """The study up to its tests: the audit, the engine's estimates and the numbering of the estimated rows."""
+
+    days: pd.DataFrame
+    estimates: Estimates
+    excluded: pd.DataFrame
+    firm_events: pd.DataFrame
+    provenance: pd.DataFrame
+    codes: IntArray
+    labels: tuple[str, ...]
+    group_codes: IntArray
+    group_labels: tuple[str, ...]
+    event_tests: Literal["all", "multi_firm", "none"]
+    per_chunk: tuple[str, ...]
 
 
 def _show_progress(progress: bool | None) -> bool:
@@ -293,7 +393,73 @@ class EventStudy:
         """
         say = progress or _silent
         spec = self.spec
-        conv = spec.conventions
+        stage = self._estimated(say)
+        estimates, labels = stage.estimates, stage.labels
+        codes, group_codes, pooled = stage.codes, stage.group_codes, estimates.pooled
+        data = inference_data(
+            estimates.panel, estimates.fit, estimates.car_values, estimates.car_var, spec.car_windows, spec.conventions
+        )
+        event_rows = _tested_event_rows(codes, len(labels), stage.event_tests)
+        events = np.unique(codes if event_rows is None else codes[event_rows])
+        say(
+            f"tests: {len(get_tests(spec.tests))} tests for {1 + len(stage.group_labels) + len(events)} groups "
+            f"({len(pooled)} firm-events, {int(pooled.sum())} pooled)"
+        )
+        tables = []
+        if estimates.test_partials is not None:
+            tables.append(finish_tests(estimates.test_partials, labels, stage.group_labels, tested_events=events))
+        gathered = gathered_tests(spec.tests, stage.per_chunk)
+        if gathered:
+            tables.append(
+                run_tests(
+                    data,
+                    codes,
+                    labels,
+                    gathered,
+                    pooled=pooled,
+                    group_codes=group_codes,
+                    group_labels=stage.group_labels,
+                    event_rows=event_rows,
+                )
+            )
+        differences = group_differences(
+            estimates.car_values,
+            np.where(pooled, group_codes, -1),
+            stage.group_labels,
+            spec.car_windows,
+            data.keys,
+            spec.conventions,
+        )
+        return self._result(stage, join_tables(tables, spec.tests), differences)
+
+    def run_slice(
+        self, numbering: EventNumbering, progress: Callable[[str], None] | None = None
+    ) -> tuple[StudyResult, SliceSums]:
+        """Run this study as one slice of a larger study (:mod:`eventstudy.sliced`): everything but the tests.
+
+        The events are the larger study's events restricted to some tickers (every firm-event of those
+        tickers), numbered by ``numbering``. Returns the result with an empty ``tests`` table and no group
+        differences, and the per-group sums of the decomposable tests with the number of estimated
+        firm-events per event code, which the larger study merges over its slices.
+
+        Raises
+        ------
+        InputError
+            A requested test that is not decomposable, or a grouping (the sliced run computes neither).
+        DataError
+            As :meth:`run`: no prices, or nothing estimable in this slice.
+        """
+        say = progress or _silent
+        stage = self._estimated(say, numbering)
+        codes = stage.codes
+        present, counts = np.unique(codes, return_counts=True)
+        no_tests = TestTable(("all",), (), no_cross_correlation(), ("all",))
+        result = self._result(stage, no_tests, pd.DataFrame(columns=list(GROUP_DIFFERENCE_COLUMNS)))
+        return result, SliceSums(stage.estimates.test_partials, present, counts)
+
+    def _estimated(self, say: Callable[[str], None], numbering: EventNumbering | None = None) -> _Estimated:
+        """Prices, day 0, exclusions, the engine (fit, CARs, flags, pooling, per-chunk test sums) and the audit."""
+        spec = self.spec
         days = self.calendar_day_zero()
         symbols = self.symbols()
         say(f"prices: loading {len(symbols)} symbols")
@@ -308,11 +474,21 @@ class EventStudy:
         without_prices = _price_exclusions(days, prices, failed)
         kept = ~days.index.isin(without_prices.index)
         usable = days.loc[kept, ["event_id", "ticker", "benchmark", "day_zero"]].reset_index(drop=True)
-        codes, labels = pd.factorize(usable["event_id"], sort=False)
-        group_codes, group_labels = self._groups(usable.assign(exchange=days.loc[kept, "exchange"].to_numpy()))
-        event_tests = resolve_event_tests(spec.event_tests, len(self.events))
         per_chunk = tuple(test.name for test in get_tests(spec.tests) if test.decomposable)
-        candidates = _tested_event_rows(codes, len(labels), event_tests)
+        study_rows = None
+        if numbering is None:
+            codes, labels = pd.factorize(usable["event_id"], sort=False)
+            n_events, event_tests = len(labels), resolve_event_tests(spec.event_tests, len(self.events))
+            candidates = _tested_event_rows(codes, n_events, event_tests)
+        else:
+            numbering.check(spec)
+            at = pd.Index(numbering.ids).get_indexer(usable["event_id"])
+            codes, labels = numbering.codes[at], pd.Index([])
+            n_events, event_tests = numbering.n_events, numbering.event_tests
+            candidates = _tested_event_rows(codes, n_events, event_tests, listed=numbering.n_listed[at])
+            listed_at = days.groupby("event_id", sort=False).cumcount().to_numpy(dtype=np.int64)[kept]
+            study_rows = numbering.study_rows(at, listed_at)
+        group_codes, group_labels = self._groups(usable.assign(exchange=days.loc[kept, "exchange"].to_numpy()))
         tested = np.zeros(len(usable), dtype=bool)
         tested[slice(None) if candidates is None else candidates] = True
         context = FirmEventContext.of(
@@ -320,11 +496,12 @@ class EventStudy:
             prices,
             _dated_firm_events(days),
             tests=per_chunk,
-            event_codes=codes.astype(np.int64),
-            n_events=len(labels),
+            event_codes=np.asarray(codes, dtype=np.int64),
+            n_events=n_events,
             group_codes=group_codes,
             n_user_groups=len(group_labels),
             tested=tested,
+            study_rows=study_rows,
         )
         context = replace(context, rank=days.loc[kept, "precedence"].to_numpy(dtype=np.int64))
         estimates = estimate(
@@ -338,66 +515,48 @@ class EventStudy:
             keep_estimation=self.keep_estimation,
             progress=say,
         )
-        panel, fit = estimates.panel, estimates.fit
-        car_values, car_var = estimates.car_values, estimates.car_var
-        exclusions = [without_prices, *estimates.exclusions]
-
         days["duplicate_of"] = duplicate_of(
             days["event_id"], days["ticker"], _audit_day_zero(days), days["precedence"].to_numpy()
         )
-        firm_events = self._firm_events(days, panel, estimates)
+        firm_events = self._firm_events(days, estimates.panel, estimates)
         group_codes = group_codes[estimates.rows]
         firm_events["group"] = np.asarray(group_labels + ("",), dtype=object)[group_codes]
-        pooled = estimates.pooled
-        codes = codes[estimates.rows].astype(np.int64)
-        data = inference_data(panel, fit, car_values, car_var, spec.car_windows, conv)
-        event_rows = _tested_event_rows(codes, len(labels), event_tests)
-        events = np.unique(codes if event_rows is None else codes[event_rows])
-        say(
-            f"tests: {len(get_tests(spec.tests))} tests for {1 + len(group_labels) + len(events)} groups "
-            f"({len(pooled)} firm-events, {int(pooled.sum())} pooled)"
-        )
-        tables = []
-        if estimates.test_partials is not None:
-            tables.append(finish_tests(estimates.test_partials, tuple(labels), group_labels, tested_events=events))
-        gathered = gathered_tests(spec.tests, per_chunk)
-        if gathered:
-            tables.append(
-                run_tests(
-                    data,
-                    codes,
-                    tuple(labels),
-                    gathered,
-                    pooled=pooled,
-                    group_codes=group_codes,
-                    group_labels=group_labels,
-                    event_rows=event_rows,
-                )
-            )
-        table = join_tables(tables, spec.tests)
-        differences = group_differences(
-            car_values, np.where(pooled, group_codes, -1), group_labels, spec.car_windows, data.keys, conv
-        )
-
+        exclusions = [without_prices, *estimates.exclusions]
         excluded = (
             pd.concat([e for e in exclusions if len(e)], ignore_index=True)
             if any(len(e) for e in exclusions)
             else pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
         )
-        days = self._final_status(days, excluded, panel.pairs[["event_id", "ticker", "note"]], firm_events)
-        return StudyResult(
-            spec=spec,
-            panel=panel,
-            fit=fit,
-            estimation_dates=estimates.estimation_dates,
-            car_values=car_values,
-            car_var=car_var,
-            test_table=table,
-            event_days=days[list(EVENT_DAY_COLUMNS)],
-            exclusions=excluded[list(EXCLUSION_COLUMNS)].reset_index(drop=True),
+        notes = estimates.panel.pairs[["event_id", "ticker", "note"]]
+        return _Estimated(
+            days=self._final_status(days, excluded, notes, firm_events),
+            estimates=estimates,
+            excluded=excluded,
+            firm_events=firm_events,
             provenance=_provenance(prices, failed),
+            codes=np.asarray(codes, dtype=np.int64)[estimates.rows],
+            labels=tuple(labels),
+            group_codes=group_codes,
+            group_labels=group_labels,
+            event_tests=event_tests,
+            per_chunk=per_chunk,
+        )
+
+    def _result(self, stage: _Estimated, table: TestTable, differences: pd.DataFrame) -> StudyResult:
+        estimates = stage.estimates
+        return StudyResult(
+            spec=self.spec,
+            panel=estimates.panel,
+            fit=estimates.fit,
+            estimation_dates=estimates.estimation_dates,
+            car_values=estimates.car_values,
+            car_var=estimates.car_var,
+            test_table=table,
+            event_days=stage.days[list(EVENT_DAY_COLUMNS)],
+            exclusions=stage.excluded[list(EXCLUSION_COLUMNS)].reset_index(drop=True),
+            provenance=stage.provenance,
             events=events_to_frame(self.events),
-            firm_events=firm_events[list(FIRM_EVENT_COLUMNS)],
+            firm_events=stage.firm_events[list(FIRM_EVENT_COLUMNS)],
             group_differences=differences,
             title=self.title,
         )
@@ -474,13 +633,19 @@ class EventStudy:
         return days
 
 
-def _tested_event_rows(codes: IntArray, n_events: int, event_tests: str) -> IntArray | None:
-    """Firm-events whose events get their own tests: all (None), those of events of >= 2 firm-events, or none."""
+def _tested_event_rows(
+    codes: IntArray, n_events: int, event_tests: str, listed: IntArray | None = None
+) -> IntArray | None:
+    """Firm-events whose events get their own tests: all (None), those of events of >= 2 firm-events, or none.
+
+    The firm-events of an event are counted in ``codes``, or given per row as ``listed``.
+    """
     if event_tests == "all":
         return None
     if event_tests == "none":
         return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(np.bincount(codes, minlength=n_events)[codes] >= 2)
+    counts = np.bincount(codes, minlength=n_events)[codes] if listed is None else listed
+    return np.flatnonzero(counts >= 2)
 
 
 def _silent(message: str) -> None:

@@ -59,6 +59,7 @@ Tables go to stdout as markdown (paste into docs/benchmark.md); progress to stde
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -114,12 +115,17 @@ def design(n: int) -> tuple[int, int]:
     return tickers, LEAD + SPACING * per_ticker + TAIL
 
 
-def make_data(folder: Path, n: int, seed: int) -> dict[str, Any]:
-    """Write the returns (Parquet and CSV) and events of size N into ``folder``, unless already there."""
+def make_data(folder: Path, n: int, seed: int, *, csv: bool = True) -> dict[str, Any]:
+    """Write the returns (Parquet, and CSV unless ``csv`` is False) and events of size N into ``folder``.
+
+    Data already there is kept when it matches (and has the CSV if ``csv``).
+    """
     meta_path = folder / "meta.json"
     tickers, n_sessions = design(n)
     meta: dict[str, Any] = {"version": DATA_VERSION, "n": n, "seed": seed, "tickers": tickers, "sessions": n_sessions}
-    if meta_path.exists() and {k: v for k, v in json.loads(meta_path.read_text()).items() if k in meta} == meta:
+    complete = not csv or (folder / "returns.csv").exists()
+    existing = json.loads(meta_path.read_text()) if complete and meta_path.exists() else {}
+    if {k: v for k, v in existing.items() if k in meta} == meta:
         return json.loads(meta_path.read_text())
     import warnings
 
@@ -159,10 +165,13 @@ def make_data(folder: Path, n: int, seed: int) -> dict[str, Any]:
 
     schema = pa.schema([("date", pa.date32()), ("ticker", pa.string()), ("return", pa.float64())])
     csv_options = pacsv.WriteOptions(quoting_style="none")
-    with (
-        pq.ParquetWriter(folder / "returns.parquet", schema) as parquet,
-        pacsv.CSVWriter(folder / "returns.csv", schema, write_options=csv_options) as csv,
-    ):
+    with contextlib.ExitStack() as stack:
+        parquet = stack.enter_context(pq.ParquetWriter(folder / "returns.parquet", schema))
+        writer = (
+            stack.enter_context(pacsv.CSVWriter(folder / "returns.csv", schema, write_options=csv_options))
+            if csv
+            else None
+        )
         batches: list[tuple[np.ndarray, int | None]] = [(np.array([MARKET], dtype=object), None)]
         batches += [(names[i : i + TICKERS_PER_ROW_GROUP], i) for i in range(0, tickers, TICKERS_PER_ROW_GROUP)]
         for batch_names, first in batches:
@@ -184,10 +193,12 @@ def make_data(folder: Path, n: int, seed: int) -> dict[str, Any]:
                 schema=schema,
             )
             parquet.write_table(table)
-            csv.write_table(table)
+            if writer is not None:
+                writer.write_table(table)
     meta["rows"] = (tickers + 1) * n_sessions
     meta["first"], meta["last"] = str(sessions[0]), str(sessions[-1])
-    meta["mb"] = {name: (folder / name).stat().st_size / 2**20 for name in ("returns.parquet", "returns.csv")}
+    written = ("returns.parquet", "returns.csv") if csv else ("returns.parquet",)
+    meta["mb"] = {name: (folder / name).stat().st_size / 2**20 for name in written}
     meta_path.write_text(json.dumps(meta))
     return meta
 

@@ -175,5 +175,9 @@ def test_readme_command_runs_as_printed(
         assert run.seconds < 120, f"{where}: took {run.seconds:.0f} s without network"
     if command.args[:1] == ("run",) and command.expected_status == 0:
         out = run.cwd / (command.args[command.args.index("--out") + 1] if "--out" in command.args else "reports/events")
+        if "--slice-size" in command.args:  # a sliced run: tables only, per-firm-event tables as Parquet
+            assert not (out / "report.md").exists() and "sliced study:" in run.stdout, where
+            assert len(pd.read_parquet(out / "car.parquet").dropna(subset=["car"])) > 0, where
+            return
         assert (out / "report.md").is_file(), where
         assert len(pd.read_csv(out / "car.csv").dropna(subset=["car"])) > 0, where

@@ -399,7 +399,8 @@ class ParquetPrices:
         dates = self._date_filter(first, last)
         lookup = pd.Index(wanted, dtype=object)
         columns = [self._date, self._ticker, self._value] if values else [self._date, self._ticker]
-        for read in self._row_groups(columns, condition if dates is None else condition & dates):
+        keys = numbers if pa.types.is_integer(ticker_type) else wanted
+        for read in self._row_groups(columns, condition if dates is None else condition & dates, keys):
             tickers = read.column(self._ticker)
             codes = _ticker_codes(tickers, lookup)
 
@@ -441,13 +442,16 @@ class ParquetPrices:
         code_of = np.asarray(pd.Index(wanted, dtype=object).get_indexer(pd.Index(columns, dtype=object)), np.int64)
         return _Rows(code_of[cols], day[rows], matrix[rows, cols], wanted, None)
 
-    def _row_groups(self, columns: list[str], condition: Any) -> Iterator[pa.Table]:
+    def _row_groups(self, columns: list[str], condition: Any, tickers: Sequence[Any]) -> Iterator[pa.Table]:
         """The ``columns`` of the rows meeting ``condition``, one row group at a time, in file order.
 
-        Row groups whose statistics rule the condition out are skipped; the order is that of a scan of the
-        whole dataset. With a date column of dates the rows of a row group are not filtered one by one (the
-        caller drops the other tickers and dates as it converts them, which costs less); with other date
-        types they are, so that only the rows asked for have their dates parsed and checked.
+        Row groups whose statistics rule the condition out are skipped, and so are those whose ticker
+        column's minimum and maximum hold none of ``tickers`` (:func:`groups_holding`: pyarrow does not prune
+        row groups by statistics for an ``isin`` condition, so without this a study of 2,500 tickers read
+        all 662 M rows of a 100,000-ticker file); the order is that of a scan of the whole dataset. With a
+        date column of dates the rows of a row group are not filtered one by one (the caller drops the other
+        tickers and dates as it converts them, which costs less); with other date types they are, so that
+        only the rows asked for have their dates parsed and checked.
         """
         schema = self._dataset.schema
         rows = None if pa.types.is_date(schema.field(self._date).type) else condition
@@ -459,7 +463,9 @@ class ParquetPrices:
             groups = (
                 group
                 for fragment in self._dataset.get_fragments(filter=condition)
-                for group in fragment.split_by_row_group(filter=condition, schema=schema)
+                for group in fragment.subset(
+                    row_group_ids=groups_holding(fragment, self._ticker, tickers)
+                ).split_by_row_group(filter=condition, schema=schema)
             )
             # the next row groups are decoded in threads (pyarrow releases the GIL) while the caller converts
             # the current one; at most READ_AHEAD row groups are held besides the one being used
@@ -537,6 +543,26 @@ def _join(pieces: Sequence[_Rows], wanted: Sequence[str], value_column: str | No
         wanted,
         value_column,
     )
+
+
+def groups_holding(fragment: Any, column: str, values: Sequence[Any]) -> list[int]:
+    """Ids of the row groups of a Parquet file fragment whose ``column`` may hold one of ``values``.
+
+    A row group is kept when its statistics' [min, max] of the column contains a value (a binary search of
+    the sorted values), or when it has no statistics for the column.
+    """
+    fragment.ensure_complete_metadata()
+    wanted = np.sort(np.asarray(list(values), dtype=object))
+    kept = []
+    for group in fragment.row_groups:
+        bounds = (group.statistics or {}).get(column)
+        if not bounds or bounds.get("min") is None or bounds.get("max") is None:
+            kept.append(group.id)
+            continue
+        low = np.searchsorted(wanted, bounds["min"], side="left")
+        if low < len(wanted) and wanted[low] <= bounds["max"]:
+            kept.append(group.id)
+    return kept
 
 
 def _ticker_codes(tickers: pa.ChunkedArray, lookup: pd.Index) -> npt.NDArray[np.int32]:
@@ -625,4 +651,12 @@ def _vintage(path: Path) -> str:
     return file_vintage(max(files, key=lambda f: f.stat().st_mtime))
 
 
-__all__ = ["PARQUET_SUFFIXES", "VALUE_COLUMN", "ParquetPrices", "ValueKind", "is_parquet", "is_text_type"]
+__all__ = [
+    "PARQUET_SUFFIXES",
+    "VALUE_COLUMN",
+    "ParquetPrices",
+    "ValueKind",
+    "groups_holding",
+    "is_parquet",
+    "is_text_type",
+]

@@ -17,8 +17,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from eventstudy.data import CsvPrices, ReturnsFile
-from eventstudy.data.parquet import ParquetPrices, is_parquet
+from eventstudy.data import CsvPrices, ReturnsFile, parquet
+from eventstudy.data.parquet import ParquetPrices, groups_holding, is_parquet
 from eventstudy.errors import InputError, PriceSourceError, ReturnUnitsWarning
 
 START, END = dt.date(2020, 1, 1), dt.date(2020, 12, 31)
@@ -401,3 +401,60 @@ def test_public_name() -> None:
     import eventstudy
 
     assert eventstudy.ParquetPrices is ParquetPrices and "ParquetPrices" in eventstudy.__all__
+
+
+class TestRowGroupPruning:
+    """Row groups are skipped by their ticker column's min/max (pyarrow does not prune them for ``isin``)."""
+
+    @staticmethod
+    def _fragment(path: Path, tickers: list[list[object]], statistics: bool = True) -> object:
+        frames = [pd.DataFrame({"date": dt.date(2020, 1, 2), "ticker": group, "return": 0.01}) for group in tickers]
+        table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
+        sizes = [len(group) for group in tickers]
+        with pq.ParquetWriter(path, table.schema, write_statistics=statistics) as writer:
+            start = 0
+            for size in sizes:  # one row group per list
+                writer.write_table(table.slice(start, size))
+                start += size
+        (fragment,) = ds.dataset(path, format="parquet").get_fragments()
+        return fragment
+
+    def test_groups_holding_by_hand(self, tmp_path: Path) -> None:
+        fragment = self._fragment(tmp_path / "t.parquet", [["A", "B"], ["C", "D", "F"], ["G"], ["H", "K"]])
+        # [A, B], [C, F], [G, G], [H, K]: E lies in [C, F] (not held, but the statistics cannot tell)
+        assert groups_holding(fragment, "ticker", ["B", "E"]) == [0, 1]
+        assert groups_holding(fragment, "ticker", ["K", "A"]) == [0, 3]
+        assert groups_holding(fragment, "ticker", ["Z", "0"]) == []
+        assert groups_holding(fragment, "ticker", ["G"]) == [2]
+
+    def test_integer_tickers(self, tmp_path: Path) -> None:
+        fragment = self._fragment(tmp_path / "i.parquet", [[10, 12], [20, 25], [30]])
+        assert groups_holding(fragment, "ticker", [11, 30]) == [0, 2]
+        assert groups_holding(fragment, "ticker", [13, 19, 26]) == []
+
+    def test_groups_without_statistics_are_kept(self, tmp_path: Path) -> None:
+        fragment = self._fragment(tmp_path / "n.parquet", [["A"], ["B"]], statistics=False)
+        assert groups_holding(fragment, "ticker", ["Z"]) == [0, 1]
+
+    def test_a_study_of_a_few_tickers_reads_their_row_groups_only(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Ticker-major file of 50 tickers in groups of 2 tickers: 3 tickers read at most 3 of 25 groups."""
+        names = [f"T{i:02d}" for i in range(50)]
+        dates = pd.bdate_range("2020-01-01", periods=10).date
+        frame = pd.DataFrame(
+            {"date": np.tile(dates, 50), "ticker": np.repeat(names, 10), "return": np.linspace(-0.01, 0.01, 500)}
+        )
+        path = _write(tmp_path / "m.parquet", frame, row_group_size=20)
+        read: list[int] = []
+
+        def counting(fragment: Any, column: str, values: Any) -> list[int]:
+            kept = groups_holding(fragment, column, values)
+            read.extend(kept)
+            return kept
+
+        monkeypatch.setattr(parquet, "groups_holding", counting)
+        table, failed = ParquetPrices(path, kind="return").load_table(["T07", "T30", "T31"], START, END)
+        assert set(read) == {3, 15} and not failed  # T07 in group 3 (T06, T07), T30 and T31 in group 15
+        assert table.symbols == ("T07", "T30", "T31") and len(table.day) == 30
+        np.testing.assert_array_equal(table.value[:10], frame["return"].to_numpy()[70:80])

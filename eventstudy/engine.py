@@ -351,6 +351,7 @@ def estimate(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     keep_estimation: bool = False,
     progress: Callable[[str], None] | None = None,
+    allow_empty: bool = False,
 ) -> Estimates:
     """Windows, fit, estimability, CARs, flags, pooling and per-chunk test sums of every firm-event, by chunks.
 
@@ -377,6 +378,10 @@ def estimate(
         context's reads them.
     progress
         Called with one message as the estimation starts.
+    allow_empty
+        Return estimates of no firm-event (with every stage's exclusions) when none can be estimated,
+        instead of raising: a slice of a larger study (:mod:`eventstudy.sliced`), which decides over all its
+        slices.
 
     Returns
     -------
@@ -386,9 +391,10 @@ def estimate(
     Raises
     ------
     DataError
-        When no firm-event has windows, or none can be estimated (the message counts every exclusion).
+        When no firm-event has windows, or none can be estimated (the message counts every exclusion);
+        not with ``allow_empty``.
     """
-    _require_firm_events(len(firm_events), [excluded_before])
+    _require_firm_events(len(firm_events), [excluded_before], allow_empty)
     conv = spec.conventions
     context = FirmEventContext.of(firm_events, prices) if context is None else context
     ticker = prices.codes_for(firm_events["ticker"])
@@ -396,7 +402,9 @@ def estimate(
     day_zero = np.asarray(pd.to_datetime(firm_events["day_zero"]).to_numpy(), dtype="datetime64[D]").view(np.int64)
     several = bool(chunk_size) and len(firm_events) > chunk_size
     order = np.lexsort((day_zero, benchmark, ticker)) if several else np.arange(len(firm_events))
-    bounds = ticker_chunk_bounds(ticker[order], chunk_size)
+    bounds = ticker_chunk_bounds(ticker[order], chunk_size) or [(0, 0)]  # no firm-event: one empty chunk
+    if len(bounds) == 1:  # one chunk after all (tickers are never split): in firm-event order, as _Placed takes it
+        order = np.arange(len(firm_events))
     if progress is not None:
         progress(
             f"estimation: {get_model(spec.model).label} for {len(firm_events)} firm-events"
@@ -423,10 +431,10 @@ def estimate(
     ids = firm_events["event_id"].to_numpy(dtype=object)
     returns_stage, estimation_stage, car_stage = (_exclusions(stage, ids) for stage in placed.excluded)
     exclusions = [excluded_before, returns_stage]
-    _require_firm_events(placed.n_windowed, exclusions)
+    _require_firm_events(placed.n_windowed, exclusions, allow_empty)
     exclusions.append(estimation_stage)
     kept = np.sort(np.concatenate(placed.rows))
-    _require_firm_events(len(kept), exclusions)
+    _require_firm_events(len(kept), exclusions, allow_empty)
     panel, fit, per_row = placed.result(labels, kept)
     return Estimates(
         panel=replace(panel, pairs=panel.pairs.assign(event_id=ids[kept])),
@@ -874,9 +882,9 @@ def _compact(values: np.ndarray, kept: IntArray, block: int = 1 << 16) -> np.nda
     return values[: len(kept)]
 
 
-def _require_firm_events(n_left: int, exclusions: list[pd.DataFrame]) -> None:
-    """Raise :class:`DataError` summarising ``exclusions`` when no firm-event is left to estimate."""
-    if n_left:
+def _require_firm_events(n_left: int, exclusions: list[pd.DataFrame], allow_empty: bool) -> None:
+    """Raise :class:`DataError` summarising ``exclusions`` when no firm-event is left to estimate (unless allowed)."""
+    if n_left or allow_empty:
         return
     excluded = pd.concat([e for e in exclusions if len(e)], ignore_index=True)
     raise DataError(nothing_estimated_message(excluded))

@@ -15,9 +15,14 @@ in every process:
    the price source (a Parquet file is read by row groups of those tickers), runs
    :meth:`~eventstudy.study.EventStudy.run_slice` (day 0, exclusions, the engine with its per-chunk test
    sums) and writes its per-firm-event tables (``event_days``, ``parameters``, ``abnormal_returns``,
-   ``car``, ``firm_events``) as Parquet parts. It hands back only the sums of the tests, the number of
-   estimated firm-events per event, its exclusions and its provenance rows.
-3. The client merges the sums (:func:`~eventstudy.inference.merge_tests`), keeps the events that get tests
+   ``car``, ``firm_events``) as Parquet parts, leaving out a table without rows. It hands back only the
+   sums of the tests, the number of estimated firm-events per event, its exclusions and its provenance
+   rows. A slice in which nothing can be estimated (its symbols have no prices, or every firm-event is
+   excluded) is no error: it writes only its ``event_days`` rows and hands back its exclusions, as the
+   study in one piece lists them.
+3. When no slice estimated anything, the client raises :class:`~eventstudy.errors.DataError` (exit 3)
+   with the exclusions of every slice counted by stage and reason, before any table is written.
+   Otherwise it merges the sums (:func:`~eventstudy.inference.merge_tests`), keeps the events that get tests
    of their own (``event_tests``: counted over all slices), finishes the tests and writes ``tests``,
    ``exclusions``, ``provenance``, ``knobs`` and the (empty) ``cross_correlation`` and
    ``group_differences`` tables. Only then are the tables moved from the work folder to their names, so an
@@ -28,8 +33,7 @@ the decomposable ones (``StatTest.decomposable``), the events are numbered in fi
 flags and day 0 depend only on same-ticker firm-events. What differs: the rows of a per-firm-event table
 come slice by slice (tickers in sorted order, each slice in event order), not in file order; and a sliced
 run computes neither user groups nor the tests that need every firm-event of a group at once (it says
-which, exit 2), and has no report (tables only). A slice in which nothing at all can be estimated stops
-the run with that slice's message (exit 3): use larger slices.
+which, exit 2), and has no report (tables only).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ import pandas as pd
 
 from eventstudy._typing import IntArray
 from eventstudy.data.series import PriceSource
+from eventstudy.engine import nothing_estimated_message
 from eventstudy.errors import DataError, InputError
 from eventstudy.events import EventCells, events_from_cells, read_event_cells, validated_symbols
 from eventstudy.executors import Executor, get_executor
@@ -200,7 +205,8 @@ def run_sliced(
         Bad events (before any work), a refused setting, a grouping, or a test that needs every firm-event
         of a group at once.
     DataError
-        A slice in which nothing at all could be estimated, or no prices at all.
+        When nothing at all could be estimated in any slice (no prices, or every firm-event excluded); a
+        slice with nothing estimable is not an error by itself.
     """
     say = progress or _silent
     if output_format == "csv":
@@ -294,7 +300,9 @@ def _write_slices(
 def slice_task(task: SliceTask, shared: SliceShared) -> SliceOutcome:
     """Run one slice (in a worker): build its events, run it, write its tables; hand back its sums.
 
-    Its per-firm-event tables go to ``<work>/s<number>/`` (replaced if a retry runs the slice again).
+    Its per-firm-event tables go to ``<work>/s<number>/`` (replaced if a retry runs the slice again); a
+    table without rows (every one but ``event_days`` in a slice with nothing estimable) writes no part, so
+    that no part's columns are typed from an empty frame.
     """
     frame = pd.read_parquet(task.cells)
     cells = EventCells(
@@ -313,15 +321,8 @@ def slice_task(task: SliceTask, shared: SliceShared) -> SliceOutcome:
         n_events=shared.n_events,
         event_tests=resolve_event_tests(study.spec.event_tests, shared.n_events),
     )
-    try:
-        result, sums = study.run_slice(numbering)
-    except DataError as exc:
-        first, last = min(frame["tickers"]), max(frame["tickers"])
-        raise DataError(
-            f"slice {task.number} (tickers {first} to {last}): {exc}\n"
-            "a sliced study needs something estimable in every slice: use larger slices (--slice-size)"
-        ) from exc
-    tables = {name: getattr(result, name) for name in SLICE_TABLES}
+    result, sums = study.run_slice(numbering)
+    tables = {name: frame for name in SLICE_TABLES if len(frame := getattr(result, name))}  # no empty parts
     write_tables(tables, Path(shared.work) / f"s{task.number:05d}", "parquet")
     return SliceOutcome(task.number, study.spec, sums, result.n_firm_events, result.exclusions, result.provenance)
 
@@ -329,7 +330,17 @@ def slice_task(task: SliceTask, shared: SliceShared) -> SliceOutcome:
 def _finish(
     outcomes: list[SliceOutcome], ids: np.ndarray, out: Path, work: Path, output_format: OutputFormat
 ) -> SlicedStudy:
-    """Merge the slices' test sums, write the client's tables, then move every table to its name."""
+    """Merge the slices' test sums, write the client's tables, then move every table to its name.
+
+    Raises
+    ------
+    DataError
+        When no slice estimated anything (before any table is written): the exclusions of every slice
+        counted by stage and reason (:func:`~eventstudy.engine.nothing_estimated_message`).
+    """
+    exclusions = pd.concat([outcome.exclusions for outcome in outcomes], ignore_index=True)
+    if not any(outcome.n_firm_events for outcome in outcomes):
+        raise DataError(nothing_estimated_message(exclusions))
     spec = outcomes[0].spec
     parts = [outcome.sums.partials for outcome in outcomes if outcome.sums.partials is not None]
     codes = np.concatenate([outcome.sums.event_codes for outcome in outcomes])
@@ -343,7 +354,6 @@ def _finish(
         tests = tests_frame(table, np.array(windows), spec.car_windows, spec.conventions)
     else:
         tests = pd.DataFrame(columns=list(TEST_COLUMNS))
-    exclusions = pd.concat([outcome.exclusions for outcome in outcomes], ignore_index=True)
     provenance = pd.concat([outcome.provenance for outcome in outcomes], ignore_index=True)
     provenance = provenance.drop_duplicates("symbol", keep="first").reset_index(drop=True)
     paths: dict[str, Path] = {}
@@ -353,7 +363,7 @@ def _finish(
             partial.mkdir()
             for outcome in outcomes:
                 folder = table_path(work / f"s{outcome.number:05d}", name, "parquet")
-                for part in sorted(folder.iterdir()):
+                for part in sorted(folder.iterdir()) if folder.is_dir() else ():
                     os.replace(part, partial / f"part-{outcome.number:05d}-{part.name.removeprefix('part-')}")
         discard(table_path(out, name, "csv"))
         paths[name] = path

@@ -76,6 +76,9 @@ from eventstudy.spec import (
 class EventNumbering:
     """The numbering of a study's events inside a larger study that it is a slice of (:mod:`eventstudy.sliced`).
 
+    A study run with a numbering (:meth:`EventStudy.run_slice`) is a slice: nothing estimable in it is not
+    an error, since the larger study decides over all its slices.
+
     Attributes
     ----------
     ids : (E,) object
@@ -442,12 +445,16 @@ class EventStudy:
         differences, and the per-group sums of the decomposable tests with the number of estimated
         firm-events per event code, which the larger study merges over its slices.
 
+        A slice in which nothing can be estimated (none of its symbols loaded, or every firm-event
+        excluded) is not an error here: its result has no firm-event (``n_firm_events`` 0, empty
+        per-firm-event tables) and the exclusions, ``event_days`` audit rows and provenance that the study
+        in one piece gives its firm-events and symbols; the larger study raises
+        :class:`~eventstudy.errors.DataError` only when no slice estimated anything.
+
         Raises
         ------
         InputError
             A requested test that is not decomposable, or a grouping (the sliced run computes neither).
-        DataError
-            As :meth:`run`: no prices, or nothing estimable in this slice.
         """
         say = progress or _silent
         stage = self._estimated(say, numbering)
@@ -458,7 +465,11 @@ class EventStudy:
         return result, SliceSums(stage.estimates.test_partials, present, counts)
 
     def _estimated(self, say: Callable[[str], None], numbering: EventNumbering | None = None) -> _Estimated:
-        """Prices, day 0, exclusions, the engine (fit, CARs, flags, pooling, per-chunk test sums) and the audit."""
+        """Prices, day 0, exclusions, the engine (fit, CARs, flags, pooling, per-chunk test sums) and the audit.
+
+        Raises :class:`DataError` when no price series loaded or nothing is estimable, except in a slice
+        (``numbering`` given), which then has no estimated firm-event (:meth:`run_slice`).
+        """
         spec = self.spec
         days = self.calendar_day_zero()
         symbols = self.symbols()
@@ -466,7 +477,7 @@ class EventStudy:
         prices, failed = self.load_prices()
         n_loaded = len(prices.symbols)
         say(f"prices: {n_loaded} of {len(symbols)} symbols loaded" + (f", {len(failed)} failed" if failed else ""))
-        if not n_loaded:
+        if not n_loaded and numbering is None:
             raise DataError(_no_prices_message(failed))
         days = resolve_day_zero(days, prices)
         days["precedence"] = precedence(days["event_id"], days["event_date"], days["event_time_utc"])
@@ -514,6 +525,7 @@ class EventStudy:
             chunk_size=self.chunk_size,
             keep_estimation=self.keep_estimation,
             progress=say,
+            allow_empty=numbering is not None,
         )
         days["duplicate_of"] = duplicate_of(
             days["event_id"], days["ticker"], _audit_day_zero(days), days["precedence"].to_numpy()

@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from test_engine import PROFILES, RETURNS, SETTINGS, _event_rows, _return_rows  # type: ignore[import-not-found]
+from test_engine import PROFILES, RETURNS, SETTINGS, _event_rows, _return_rows, row  # type: ignore[import-not-found]
 
 import eventstudy as es
 from eventstudy import sliced
 from eventstudy.cli import main
-from eventstudy.errors import DataError, InputError
+from eventstudy.errors import InputError
 from eventstudy.sliced import run_sliced, ticker_slices
 
 TESTS = ("cross_sectional_t", "patell_z", "bmp_t", "j1", "sign", "corrado_rank", "brown_warner_1985", "lamb")
@@ -177,12 +177,109 @@ def test_a_failed_slice_leaves_the_old_tables_and_no_partial_ones(
     assert not list(tmp_path.glob(".*"))
 
 
-def test_a_slice_with_nothing_estimable_says_so(events_csv: Path, tmp_path: Path) -> None:
-    """T02's firm-events are all excluded under masking (tests/test_engine.py): alone in a slice, a data error."""
-    with pytest.raises(DataError) as caught:
-        run_sliced(events_csv, RETURNS, tmp_path, slice_size=1, **STUDY, **PROFILES["masked"])
-    assert "tickers T02 to T02" in str(caught.value) and "--slice-size" in str(caught.value)
-    assert not list(tmp_path.glob("*.parquet")) and not list(tmp_path.glob(".*"))
+def _counting_slices(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make run_sliced record the estimated firm-events of each slice it runs (in the order they run)."""
+    counts: list[int] = []
+    real = sliced.slice_task
+
+    def counting(task: sliced.SliceTask, shared: sliced.SliceShared) -> sliced.SliceOutcome:
+        outcome = real(task, shared)
+        counts.append(outcome.n_firm_events)
+        return outcome
+
+    monkeypatch.setattr(sliced, "slice_task", counting)
+    return counts
+
+
+@pytest.mark.parametrize(("slice_size", "chunk_size"), [(1, 0), (2, 0), (1, 1)])
+def test_slices_with_nothing_estimable_leave_the_tables_of_the_study_in_one_piece(
+    whole: tuple[str, es.StudyResult, Path],
+    events_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    slice_size: int,
+    chunk_size: int,
+) -> None:
+    """Under masking T02's firm-events are all excluded (tests/test_engine.py): its slice estimates nothing.
+
+    That slice's exclusions and audit rows are those of the study in one piece, and the run goes on; with
+    chunks of one firm-event, each of its two chunks estimates nothing too.
+    """
+    name, result, expected = whole
+    counts = _counting_slices(monkeypatch)
+    settings = {**STUDY, **PROFILES[name], "chunk_size": chunk_size}
+    study = run_sliced(events_csv, RETURNS, tmp_path, slice_size=slice_size, output_format="parquet", **settings)
+    if name == "masked":
+        assert 0 in counts, "a slice with nothing estimable"
+        t02 = result.exclusions[result.exclusions["ticker"] == "T02"]
+        assert len(t02) == 2 and set(t02["stage"]) == {"estimation"}  # a300 and b330, as the fixture says
+    assert_same_tables(tmp_path, expected, study, result)
+    assert not list(tmp_path.glob(".*"))
+
+
+def _unknown_symbol_rows() -> list[dict[str, str]]:
+    """The synthetic events plus ticker YYY (no prices; benchmark M has) and ZZZ (benchmark NOPE: neither has).
+
+    AAA (no prices) is the first ticker, so the first slice estimates nothing, and z320's tickers AAA and
+    ZZZ are in different slices when they are small.
+    """
+    return [*_event_rows(), row("y310", 310, ["YYY"], ["M"]), row("z320", 320, ["ZZZ", "AAA"], ["NOPE", "M"])]
+
+
+@pytest.mark.parametrize("slice_size", [1, 2])
+def test_slices_of_symbols_without_prices_exclude_as_the_study_in_one_piece(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slice_size: int
+) -> None:
+    """A slice whose tickers have no prices (AAA, YYY) or whose symbols have none at all (ZZZ) estimates nothing.
+
+    Its firm-events are excluded at the prices stage, its audit rows say why, and the failed symbols are
+    in the provenance, as in the study in one piece (whose tables are the oracle).
+    """
+    events = tmp_path / "events.csv"
+    pd.DataFrame(_unknown_symbol_rows()).to_csv(events, index=False)
+    result = es.EventStudy.from_csv(events, RETURNS, progress=False, **STUDY).run()
+    expected = tmp_path / "whole"
+    result.write_tables(expected, "parquet")
+    unknown = result.exclusions[result.exclusions["ticker"].isin(["AAA", "YYY", "ZZZ"])]
+    assert unknown[["event_id", "ticker", "stage"]].values.tolist() == [
+        ["y310", "YYY", "prices"],
+        ["z320", "ZZZ", "prices"],
+        ["z320", "AAA", "prices"],
+    ]
+    counts = _counting_slices(monkeypatch)
+    out = tmp_path / "sliced"
+    study = run_sliced(events, RETURNS, out, slice_size=slice_size, output_format="parquet", **STUDY)
+    # slices of 1: AAA (the first), YYY and ZZZ alone; of 2: AAA with T00, YYY with T11, ZZZ alone
+    assert counts.count(0) == {1: 3, 2: 1}[slice_size] and (counts[0] == 0) == (slice_size == 1)
+    assert_same_tables(out, expected, study, result)
+    days = pd.read_parquet(out / "event_days.parquet").set_index("ticker")
+    assert (days.loc[["AAA", "YYY", "ZZZ"], "status"] != "ok").all()
+
+
+def test_a_study_with_nothing_estimable_exits_3_with_the_counted_exclusions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every slice estimates nothing: exit 3, the exclusions of all slices counted, no table, no work folder.
+
+    Hand count: T02 at session 300 has 45 estimation returns (< 60: estimation), ZZZ (benchmark M) and YYY
+    (benchmark NOPE) have no prices (prices, "no data"); three slices of one ticker each.
+    """
+    events = tmp_path / "events.csv"
+    pd.DataFrame([row("z300", 300, ["T02", "ZZZ"], ["M", "M"]), row("y310", 310, ["YYY"], ["NOPE"])]).to_csv(
+        events, index=False
+    )
+    returns = tmp_path / "returns.csv"
+    _returns_csv(returns)
+    out = tmp_path / "o"
+    args = ["run", str(events), "--returns", str(returns), "--formats", "csv", "--min-obs", "60"]
+    args += ["--estimation", "-120:-11", "--window", "-5:5", "--tests", "bmp_t", "--slice-size", "1"]
+    assert main([*args, "--out", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert "nothing could be estimated: all 3 firm-events were excluded" in err
+    assert "estimation, insufficient estimation data: 1 firm-event (e.g. z300 / T02" in err
+    assert "prices, no data: 2 firm-events" in err
+    assert "Traceback" not in err
+    assert not out.exists() or not list(out.iterdir())
 
 
 def _returns_csv(path: Path) -> None:

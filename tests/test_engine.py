@@ -145,6 +145,27 @@ def test_rows_follow_the_events_file(chunk_size: int) -> None:
     assert result.exclusions["stage"].iloc[-1].startswith("CAR window")
 
 
+def test_one_unsplittable_chunk_keeps_the_file_order() -> None:
+    """A study of one ticker with chunk_size 1: the chunks never split a ticker, so there is one chunk.
+
+    Its rows must still be in file order (a300, b330, e302), with e302 (session 302) flagged as two days
+    after a300 and a300 two days before e302 (hand count), and the same CARs as the study in one chunk.
+    """
+    events = es.events_from_frame(
+        pd.DataFrame(
+            [row("a300", 300, ["T00"], ["M"]), row("b330", 330, ["T00"], ["M"]), row("e302", 302, ["T00"], ["M"])]
+        )
+    )
+    one = es.EventStudy(events, RETURNS, **{**SETTINGS, "chunk_size": 1}).run()
+    assert one.firm_events[["event_id", "overlaps"]].values.tolist() == [
+        ["a300", "e302 (day +2)"],
+        ["b330", ""],
+        ["e302", "a300 (day -2)"],
+    ]
+    whole = es.EventStudy(events, RETURNS, **{**SETTINGS, "chunk_size": 0}).run()
+    pd.testing.assert_frame_equal(one.car, whole.car, check_exact=True)
+
+
 def test_masking_reaches_across_chunks() -> None:
     """With one firm-event per chunk, b330's estimation rows inside a300's window are still masked.
 

@@ -39,7 +39,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench import PEER_TESTS, console_script, machine, make_data  # noqa: E402
+from bench import cli_command, machine, make_data  # noqa: E402
 
 KEYS = ("event_id", "ticker", "day", "window_start", "window_end")
 TABLES = ("car", "abnormal_returns", "parameters", "firm_events", "event_days")
@@ -50,26 +50,8 @@ def say(message: str) -> None:
 
 
 def command(data: Path, out: Path, extra: list[str]) -> list[str]:
-    """The CLI run of the study of ``data`` (peer statistics, tables only, Parquet tables)."""
-    return [
-        *console_script(None),
-        "run",
-        str(data / "events.csv"),
-        "--returns",
-        str(data / "returns.parquet"),
-        "--estimation=-250:-11",
-        "--window=-5:5",
-        "--tests",
-        PEER_TESTS,
-        "--formats",
-        "csv",
-        "--output-format",
-        "parquet",
-        "--quiet",
-        "--out",
-        str(out),
-        *extra,
-    ]
+    """The CLI run of ``scripts/bench.py`` (peer statistics, tables only) with Parquet tables and ``extra``."""
+    return cli_command(data, out, None, ["--output-format", "parquet", *extra])
 
 
 class Sampler:

@@ -20,7 +20,9 @@ identity, not on which chunk or worker computed them).
   ``distributed`` cluster: ``shared`` is scattered to every worker once (``broadcast=True``), the items
   are mapped with ``retries`` (a task whose worker dies is rescheduled by the scheduler as well) and the
   results gathered in item order; a task whose workers keep dying gives
-  :class:`~eventstudy.errors.WorkerLostError`.
+  :class:`~eventstudy.errors.WorkerLostError`. When the last copy of ``shared`` is lost with its worker
+  (the scheduler then cancels the tasks that need it), ``shared`` is scattered again and the unfinished
+  items run again, up to ``retries`` times.
 
 An exception raised by the function is raised by ``map`` as itself (its type and message), after the
 other items have been cancelled where the executor allows it.
@@ -34,7 +36,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, CancelledError, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, Literal, Protocol, TypeVar
@@ -320,15 +322,37 @@ class DaskExecutor:
     def _map_on(
         self, client: Any, function: Callable[[Item, Any], Result], items: Sequence[Item], shared: Any
     ) -> list[Result]:
-        shared_future = self._scatter(client, shared)
-        futures = client.map(function, list(items), [shared_future] * len(items), pure=False, retries=self.retries)
-        try:
-            return list(client.gather(futures))
-        except import_distributed().KilledWorker as error:  # a task's workers died allowed-failures + 1 times
-            unfinished = sum(future.status != "finished" for future in futures)
-            raise WorkerLostError(self.name, unfinished, None) from error
-        finally:
-            client.cancel([*futures, shared_future])
+        """Scatter ``shared``, map the items, gather; again for the unfinished items if ``shared`` was lost.
+
+        The scheduler cancels every task that needs scattered data whose last copy was on a worker that died
+        (a broadcast reaches only the workers alive at that moment, so a cluster that was down to one worker
+        loses it with that worker): those items run again after ``shared`` is scattered anew, up to
+        ``retries`` times.
+        """
+        distributed = import_distributed()
+        results: dict[int, Result] = {}
+        for _ in range(self.retries + 1):
+            pending = [i for i in range(len(items)) if i not in results]
+            shared_future = self._scatter(client, shared)
+            futures = client.map(
+                function, [items[i] for i in pending], [shared_future] * len(pending), pure=False, retries=self.retries
+            )
+            try:
+                for i, future in zip(pending, futures, strict=True):
+                    results[i] = future.result()
+                return [results[i] for i in range(len(items))]
+            except CancelledError:  # the scattered copy of shared was lost with its last worker
+                for i, future in zip(pending, futures, strict=True):
+                    if future.status == "finished":
+                        results[i] = future.result()
+            except distributed.KilledWorker as error:  # a task's workers died allowed-failures + 1 times
+                done = set(results) | {
+                    i for i, future in zip(pending, futures, strict=True) if future.status == "finished"
+                }
+                raise WorkerLostError(self.name, len(items) - len(done), None) from error
+            finally:
+                client.cancel([*futures, shared_future])
+        raise WorkerLostError(self.name, len(items) - len(results), self.retries + 1)
 
 
 def _scatter_once(client: Any, shared: Any) -> Any:

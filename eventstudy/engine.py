@@ -74,7 +74,7 @@ from eventstudy.errors import DataError, EstimationMemoryWarning, InputError
 from eventstudy.executors import Executor, SerialExecutor
 from eventstudy.inference import InferenceData, TestPartials, get_tests, merge_tests, partial_tests
 from eventstudy.inference.base import firm_event_keys, needs_estimation
-from eventstudy.models import ModelFit, estimable, get_model
+from eventstudy.models import ModelFit, estimable
 from eventstudy.pooling import firm_event_flags, pooled_mask, window_overlap_mask
 from eventstudy.results import exclusion_kinds, nanmax_dates, nanmin_dates
 from eventstudy.returns import AlignedTable, ReturnPanel, align_pairs, gather_windows
@@ -407,7 +407,7 @@ def estimate(
         order = np.arange(len(firm_events))
     if progress is not None:
         progress(
-            f"estimation: {get_model(spec.model).label} for {len(firm_events)} firm-events"
+            f"estimation: {spec.normal_model.label} for {len(firm_events)} firm-events"
             + (f" in {len(bounds)} chunks" if len(bounds) > 1 else "")
         )
     labels = firm_events[["event_id", "ticker", "benchmark", "day_zero"]]
@@ -516,7 +516,7 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         codes = shared.prices.codes_for(tickers)
         masked = window_overlap_mask(codes, rows, panel.est_dates, others.codes, others.rows, others.first, others.last)
         panel = replace(panel, est_returns=np.where(masked, np.nan, panel.est_returns))
-    fit = get_model(spec.model).fit(panel, conv)
+    fit = spec.normal_model.fit(panel, conv)
     usable = estimable(fit, spec.min_estimation_obs)
     bad = np.flatnonzero(~usable)
     short = fit.n_obs[bad] < spec.min_estimation_obs
@@ -735,6 +735,7 @@ def without_estimation(panel: ReturnPanel, fit: ModelFit) -> tuple[ReturnPanel, 
         est_market=empty,
         est_dates=empty.astype("datetime64[D]"),
         est_bench_own=None,
+        est_regressors=None if panel.est_regressors is None else np.empty((len(panel), 0, len(panel.regressor_names))),
     )
     return panel, replace(fit, residuals=empty)
 
@@ -776,6 +777,8 @@ _PANEL_ROWS = (
     "evt_span",
     "evt_zero_volume",
     "est_bench_own",
+    "est_regressors",
+    "evt_regressors",
 )
 """The per-firm-event arrays of a :class:`~eventstudy.returns.ReturnPanel`."""
 _CHUNK_ROWS = ("estimation_dates", "car_values", "car_var", "overlaps", "estimation_confounders", "pooled")
@@ -817,6 +820,7 @@ class _Placed:
             self.fixed = {
                 "estimation_days": part.panel.estimation_days,
                 "event_days": part.panel.event_days,
+                "regressor_names": part.panel.regressor_names,
                 **{name: a for name, a in vars(part.fit).items() if not isinstance(a, np.ndarray)},
             }
             return
@@ -846,7 +850,7 @@ class _Placed:
         pairs = labels.iloc[kept].reset_index(drop=True).assign(**{n: values.pop(n) for n in _GATHERED_PAIRS})
         panel_rows: dict[str, Any] = {n[len("panel.") :]: a for n, a in values.items() if n.startswith("panel.")}
         fit_rows: dict[str, Any] = {n[len("fit.") :]: a for n, a in values.items() if n.startswith("fit.")}
-        days = ("estimation_days", "event_days")
+        days = ("estimation_days", "event_days", "regressor_names")
         panel = ReturnPanel(pairs=pairs, **{n: self.fixed[n] for n in days}, **panel_rows)
         fit = ModelFit(**{n: v for n, v in self.fixed.items() if n not in days}, **fit_rows)
         return panel, fit, {name: values[name] for name in _CHUNK_ROWS}

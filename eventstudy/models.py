@@ -1,9 +1,14 @@
-"""Normal-return models: settings -> ``fit(panel)`` -> :class:`ModelFit` (``docs/methods.md`` §4).
+"""Normal-return models: a model owns its regressors, builds its design, and is fitted (``docs/methods.md`` §4).
 
-A model states how expected returns depend on the benchmark: an offset subtracted from the return
-(the market-adjusted model), regressors and whether there is an intercept. The arithmetic is one code
-path for every model (:func:`eventstudy._kernels.ols_windows`), so the forecast-error factor and the CAR
-variance follow from the design rows rather than from per-model formulas.
+A model declares the panel series it reads by name (:attr:`NormalReturnModel.series`: ``"market"`` for the
+ticker's benchmark, factor columns such as ``"mkt_rf"``, ``"smb"``, ``"rf"``) and builds its
+:class:`Design` from them: the regression target (the return less an offset: the benchmark for
+market-adjusted returns, the risk-free rate for factor models), the regressors besides the intercept, and
+their event-window rows. Its coefficients have names (:meth:`NormalReturnModel.coef_names`), which the
+parameters table, the reports and the notebook iterate over. Every linear model is fitted by one code path
+(:func:`eventstudy._kernels.ols_windows`), so the forecast-error factor and the CAR variance follow from the
+design rows rather than from per-model formulas. Adding a model is one class (its series, regressors and
+names) plus the data of its series.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from eventstudy import _kernels as kn
 from eventstudy._frozen import freeze_arrays
 from eventstudy._typing import FloatArray, IntArray, Window
 from eventstudy.conventions import Conventions
-from eventstudy.errors import UnknownNameError
+from eventstudy.errors import InputError, UnknownNameError
 from eventstudy.returns import ReturnPanel
 
 
@@ -34,8 +39,11 @@ class ModelFit:
         Registered model name.
     k : int
         Number of estimated coefficients.
+    coef_names : tuple of str
+        Name of each coefficient (``alpha`` first when the model has an intercept; ``beta`` for the market
+        model's slope, ``beta_<factor>`` for factor models).
     coef : (N, k)
-        Coefficients (intercept first when present).
+        Coefficients, in the order of ``coef_names``.
     xtx_inv : (N, k, k)
         (X'X)^-1 of each event's estimation design.
     n_obs, df : (N,)
@@ -63,10 +71,14 @@ class ModelFit:
     fec_moments : str
         The moments actually used: ``"own_rows"`` or ``"index_window"`` (models without a market
         regressor always use their own rows).
+    regressor_gaps : (N,)
+        Estimation days with a return but a missing regressor (e.g. no factor row that day); those days
+        are left out of the fit.
     """
 
     model: str
     k: int
+    coef_names: tuple[str, ...]
     coef: FloatArray
     xtx_inv: FloatArray
     n_obs: IntArray
@@ -78,6 +90,7 @@ class ModelFit:
     expected: FloatArray
     abnormal: FloatArray
     leverage: FloatArray
+    regressor_gaps: IntArray
     fec_inverse: FloatArray | None = None
     fec_moments: str = "own_rows"
 
@@ -131,33 +144,73 @@ class ModelFit:
         return self.s2[:, None] * (1.0 + self.leverage)
 
 
+@dataclass(frozen=True, eq=False)
+class Design:
+    """A model's regression on one panel: ``y = R - offset = X b + e``, X = [1, regressors] or [regressors].
+
+    Attributes
+    ----------
+    est_target : (N, L)
+        The estimation-window target: the return less the model's offset (NaN where missing).
+    est_regressors : (N, L, p)
+        Estimation-window regressors besides the intercept, in the order of the model's regressors.
+    evt_regressors : (N, W, p)
+        Their event-window rows.
+    evt_offset : (N, W) or None
+        What is added back to the prediction: E[R_it] = offset_it + x_it' b (None: nothing).
+    """
+
+    est_target: FloatArray
+    est_regressors: FloatArray
+    evt_regressors: FloatArray
+    evt_offset: FloatArray | None
+
+
 @dataclass(frozen=True)
 class NormalReturnModel:
-    """Base of the normal-return models; subclasses set the class attributes below."""
+    """A linear normal-return model fitted by OLS on each firm-event's estimation window.
+
+    Subclasses set the class attributes below and, where the design is not "the benchmark as regressor",
+    override :meth:`design`. Adding a model is one subclass plus the data of its series.
+    """
 
     name: ClassVar[str]
     label: ClassVar[str]
-    intercept: ClassVar[bool]
-    uses_market: ClassVar[bool]
-    subtract_market: ClassVar[bool] = False
+    intercept: ClassVar[bool] = True
+
+    @property
+    def series(self) -> tuple[str, ...]:
+        """Names of the panel series the model reads (:meth:`eventstudy.returns.ReturnPanel.series`)."""
+        return self.regressors
+
+    @property
+    def regressors(self) -> tuple[str, ...]:
+        """Names of the design's columns besides the intercept, in order."""
+        return ()
+
+    def coef_names(self) -> tuple[str, ...]:
+        """Names of the coefficients: ``alpha`` for the intercept, ``beta_<regressor>`` for each slope."""
+        return ("alpha",) * self.intercept + tuple(f"beta_{name}" for name in self.regressors)
 
     @property
     def k(self) -> int:
         """Number of estimated coefficients."""
-        return int(self.intercept) + int(self.uses_market and not self.subtract_market)
+        return int(self.intercept) + len(self.regressors)
 
     @property
     def single_market_regressor(self) -> bool:
         """True for α + β R_m designs, the only ones the benchmark-window FEC moments apply to."""
-        return self.intercept and self.uses_market and not self.subtract_market and self.k == 2
+        return self.intercept and self.regressors == ("market",)
 
-    def _regressors(self, market: FloatArray) -> FloatArray:
-        if self.uses_market and not self.subtract_market:
-            return market[:, :, None]
-        return np.zeros(market.shape + (0,))
+    @property
+    def fixed_coefficients(self) -> dict[str, float]:
+        """Coefficients the model fixes rather than estimates, shown in the parameters table (e.g. β = 1)."""
+        return {}
 
-    def _target(self, returns: FloatArray, market: FloatArray) -> FloatArray:
-        return returns - market if self.subtract_market else returns
+    def design(self, panel: ReturnPanel) -> Design:
+        """The regression target, the regressors and their event-window rows, from the panel's series."""
+        est, evt = panel.series_arrays(self.regressors)
+        return Design(est_target=panel.est_returns, est_regressors=est, evt_regressors=evt, evt_offset=None)
 
     def fit(self, panel: ReturnPanel, conventions: Conventions) -> ModelFit:
         """Estimate on the panel's estimation windows and predict its event windows.
@@ -165,7 +218,7 @@ class NormalReturnModel:
         Parameters
         ----------
         panel
-            Aligned estimation and event-window returns (events x days).
+            Aligned estimation and event-window returns (events x days) with the series the model reads.
         conventions
             Residual-variance divisor (``resid_ddof``), forecast-error switch (``fec``) and the moments of
             the forecast-error factor (``fec_moments``).
@@ -177,6 +230,8 @@ class NormalReturnModel:
 
         Raises
         ------
+        InputError
+            The panel lacks a series the model reads (e.g. a factor column).
         ValueError
             ``fec_moments = "index_window"`` for the market model on a panel without
             ``est_bench_own`` (a hand-built panel, or :func:`eventstudy.returns.build_panel` without
@@ -184,18 +239,18 @@ class NormalReturnModel:
 
         Notes
         -----
-        ``fec_moments = "index_window"`` (estudy2, ``docs/methods.md`` §8.2) only changes models with a
-        market regressor (the market model): there C_it = 1 + 1/M_i + (R_mt - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2
-        with R̄_m and the sum of squares over the benchmark's own returns of the whole estimation window
-        (``panel.est_bench_own``) and M_i the security's own count. Models without a market regressor
-        (constant-mean: C = 1 + 1/M_i; market-adjusted: C = 1) keep their own rows.
+        ``fec_moments = "index_window"`` (estudy2, ``docs/methods.md`` §8.2) only changes the market model:
+        there C_it = 1 + 1/M_i + (R_mt - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2 with R̄_m and the sum of squares over
+        the benchmark's own returns of the whole estimation window (``panel.est_bench_own``) and M_i the
+        security's own count. Every other model uses the exact leverage x_it'(X_i'X_i)^-1 x_it of its own
+        regression rows (constant-mean: C = 1 + 1/M_i; market-adjusted: C = 1).
         """
-        est_y = self._target(panel.est_returns, panel.est_market)
-        ols = kn.ols_windows(est_y, self._regressors(panel.est_market), self.intercept)
+        design = self.design(panel)
+        ols = kn.ols_windows(design.est_target, design.est_regressors, self.intercept)
         s2 = kn.residual_variance(ols.ssr, ols.n_obs, conventions.ddof(self.k))
-        design = kn.design(self._regressors(panel.evt_market), self.intercept)
-        predicted = kn.predict(design, ols.coef)
-        expected = predicted + panel.evt_market if self.subtract_market else predicted
+        event_design = kn.design(design.evt_regressors, self.intercept)
+        predicted = kn.predict(event_design, ols.coef)
+        expected = predicted if design.evt_offset is None else predicted + design.evt_offset
         abnormal = panel.evt_returns - expected
         moments = "own_rows"
         fec_inverse = None
@@ -212,14 +267,15 @@ class NormalReturnModel:
                 lev = np.where(np.asarray(np.isfinite(ols.coef).all(axis=1))[:, None], lev, np.nan)
                 moments = "index_window"
             else:
-                lev = kn.leverage(design, ols.xtx_inv)
+                lev = kn.leverage(event_design, ols.xtx_inv)
         else:
             lev = np.where(np.isfinite(abnormal), 0.0, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
-            r2 = 1.0 - ols.ssr / ols.tss if self.uses_market and not self.subtract_market else np.full(len(s2), np.nan)
+            r2 = 1.0 - ols.ssr / ols.tss if self.regressors else np.full(len(s2), np.nan)
         return ModelFit(
             model=self.name,
             k=self.k,
+            coef_names=self.coef_names(),
             coef=ols.coef,
             xtx_inv=ols.xtx_inv,
             n_obs=ols.n_obs,
@@ -227,23 +283,38 @@ class NormalReturnModel:
             s2=s2,
             r_squared=r2,
             residuals=ols.residuals,
-            event_design=design,
+            event_design=event_design,
             expected=expected,
             abnormal=abnormal,
             leverage=lev,
+            regressor_gaps=regressor_gaps(design),
             fec_inverse=fec_inverse,
             fec_moments=moments,
         )
 
 
+def regressor_gaps(design: Design) -> IntArray:
+    """Estimation days per firm-event with a target but at least one missing regressor, (N,)."""
+    present = np.isfinite(design.est_target)
+    complete = np.isfinite(design.est_regressors).all(axis=2) if design.est_regressors.shape[2] else present
+    return (present & ~complete).sum(axis=1).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class MarketModel(NormalReturnModel):
-    """Market model R_it = α_i + β_i R_mt + ε_it, OLS (``docs/methods.md`` §4.3); k = 2."""
+    """Market model R_it = α_i + β_i R_mt + ε_it, OLS (``docs/methods.md`` §4.3); k = 2, coefficients alpha, beta."""
 
     name: ClassVar[str] = "market"
     label: ClassVar[str] = "market model (OLS on the benchmark)"
-    intercept: ClassVar[bool] = True
-    uses_market: ClassVar[bool] = True
+
+    @property
+    def regressors(self) -> tuple[str, ...]:
+        """The benchmark return."""
+        return ("market",)
+
+    def coef_names(self) -> tuple[str, ...]:
+        """``alpha`` and ``beta`` (the names of the literature and of every peer tool)."""
+        return ("alpha", "beta")
 
 
 @dataclass(frozen=True)
@@ -252,8 +323,6 @@ class ConstantMean(NormalReturnModel):
 
     name: ClassVar[str] = "constant_mean"
     label: ClassVar[str] = "constant-mean model"
-    intercept: ClassVar[bool] = True
-    uses_market: ClassVar[bool] = False
 
 
 @dataclass(frozen=True)
@@ -261,14 +330,133 @@ class MarketAdjusted(NormalReturnModel):
     """Market-adjusted model AR_it = R_it - R_mt (``docs/methods.md`` §4.2); nothing estimated, k = 0.
 
     The residual variance is s_i^2 = Σ AR_it^2 / M_i over the estimation window (no demeaning, since no
-    mean is estimated), and C_it = 1.
+    mean is estimated), and C_it = 1. The parameters table shows the fixed alpha = 0 and beta = 1.
     """
 
     name: ClassVar[str] = "market_adjusted"
     label: ClassVar[str] = "market-adjusted returns (R - R_m)"
     intercept: ClassVar[bool] = False
-    uses_market: ClassVar[bool] = True
-    subtract_market: ClassVar[bool] = True
+
+    @property
+    def series(self) -> tuple[str, ...]:
+        """The benchmark return, subtracted rather than regressed on."""
+        return ("market",)
+
+    @property
+    def fixed_coefficients(self) -> dict[str, float]:
+        """The fixed ``alpha = 0`` and ``beta = 1``."""
+        return {"alpha": 0.0, "beta": 1.0}
+
+    def design(self, panel: ReturnPanel) -> Design:
+        """Target R - R_m, no regressors; the benchmark return added back to the (zero) prediction."""
+        none = np.zeros(panel.est_returns.shape + (0,))
+        return Design(
+            est_target=panel.est_returns - panel.est_market,
+            est_regressors=none,
+            evt_regressors=np.zeros(panel.evt_returns.shape + (0,)),
+            evt_offset=panel.evt_market,
+        )
+
+
+FACTOR_LABELS: dict[str, str] = {
+    "mkt_rf": "Mkt-RF",
+    "smb": "SMB",
+    "hml": "HML",
+    "rmw": "RMW",
+    "cma": "CMA",
+    "mom": "MOM",
+}
+"""Display names of the Fama-French and Carhart factors (canonical column name -> label)."""
+
+RISK_FREE = "rf"
+"""The panel series of the daily risk-free rate of factor models."""
+
+
+@dataclass(frozen=True)
+class FactorModel(NormalReturnModel):
+    """Factor model on excess returns, r_it = R_it - Rf_t = α_i + β_i' f_t + ε_it (``docs/methods.md`` §4.4).
+
+    ``factors`` names the factor columns of the factor data (``mkt_rf``, ``smb``, ``hml``, ``rmw``, ``cma``,
+    ``mom`` or user columns); coefficients are ``alpha`` and ``beta_<factor>`` (``beta_mkt`` for
+    ``mkt_rf``); k = 1 + len(factors). The expected return is Rf_t + α_i + β_i' f_t, so
+    AR_it = r_it - α_i - β_i' f_t. Days without a factor (or risk-free) value are left out of the fit and
+    give a missing AR in the event window.
+    """
+
+    name: ClassVar[str] = "factors"
+    label: ClassVar[str] = "factor model on excess returns (user-chosen factors)"
+    factors: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.factors:
+            raise InputError("a factor model needs at least one factor column", parameter="factors")
+        if RISK_FREE in self.factors or len(set(self.factors)) < len(self.factors):
+            raise InputError(
+                f"factor columns must be distinct and must not include the risk-free rate {RISK_FREE!r}: "
+                f"{', '.join(self.factors)}",
+                parameter="factors",
+                value=self.factors,
+            )
+
+    @property
+    def series(self) -> tuple[str, ...]:
+        """The factor columns and the risk-free rate."""
+        return (*self.factors, RISK_FREE)
+
+    @property
+    def regressors(self) -> tuple[str, ...]:
+        """The factor columns."""
+        return self.factors
+
+    def coef_names(self) -> tuple[str, ...]:
+        """``alpha`` and ``beta_<factor>``, with ``beta_mkt`` for the market excess return ``mkt_rf``."""
+        return ("alpha", *(f"beta_{'mkt' if f == 'mkt_rf' else f}" for f in self.factors))
+
+    def design(self, panel: ReturnPanel) -> Design:
+        """Target R - Rf, the factors as regressors; Rf added back to the prediction."""
+        est, evt = panel.series_arrays(self.series)
+        return Design(
+            est_target=panel.est_returns - est[:, :, -1],
+            est_regressors=est[:, :, :-1],
+            evt_regressors=evt[:, :, :-1],
+            evt_offset=evt[:, :, -1],
+        )
+
+
+@dataclass(frozen=True)
+class Capm(FactorModel):
+    """CAPM on excess returns: r_it = α_i + β_i (Mkt-RF)_t + ε_it (``docs/methods.md`` §4.4); k = 2."""
+
+    name: ClassVar[str] = "capm"
+    label: ClassVar[str] = "CAPM on excess returns (Mkt-RF)"
+    factors: tuple[str, ...] = ("mkt_rf",)
+
+
+@dataclass(frozen=True)
+class FamaFrench3(FactorModel):
+    """Fama-French three-factor model (Mkt-RF, SMB, HML) on excess returns (``docs/methods.md`` §4.4); k = 4."""
+
+    name: ClassVar[str] = "ff3"
+    label: ClassVar[str] = "Fama-French 3-factor model (Mkt-RF, SMB, HML)"
+    factors: tuple[str, ...] = ("mkt_rf", "smb", "hml")
+
+
+@dataclass(frozen=True)
+class FamaFrench5(FactorModel):
+    """Fama-French five-factor model (Mkt-RF, SMB, HML, RMW, CMA) on excess returns (§4.4); k = 6."""
+
+    name: ClassVar[str] = "ff5"
+    label: ClassVar[str] = "Fama-French 5-factor model (Mkt-RF, SMB, HML, RMW, CMA)"
+    factors: tuple[str, ...] = ("mkt_rf", "smb", "hml", "rmw", "cma")
+
+
+@dataclass(frozen=True)
+class Carhart(FactorModel):
+    """Carhart four-factor model: FF3 plus momentum (MOM) on excess returns (§4.4); k = 5."""
+
+    name: ClassVar[str] = "carhart"
+    label: ClassVar[str] = "Carhart 4-factor model (Mkt-RF, SMB, HML, MOM)"
+    factors: tuple[str, ...] = ("mkt_rf", "smb", "hml", "mom")
 
 
 def estimable(fit: ModelFit, min_estimation_obs: int) -> np.ndarray:
@@ -276,20 +464,52 @@ def estimable(fit: ModelFit, min_estimation_obs: int) -> np.ndarray:
     return (fit.n_obs >= min_estimation_obs) & np.isfinite(fit.s2) & (fit.s2 > 0)
 
 
-MODELS: dict[str, type[NormalReturnModel]] = {cls.name: cls for cls in (MarketModel, ConstantMean, MarketAdjusted)}
+MODELS: dict[str, type[NormalReturnModel]] = {
+    cls.name: cls
+    for cls in (MarketModel, ConstantMean, MarketAdjusted, Capm, FamaFrench3, FamaFrench5, Carhart, FactorModel)
+}
+"""Registered models by name (the ``--model`` choices)."""
 
 
-def get_model(name: str) -> NormalReturnModel:
-    """Instantiate a registered model by name (``market``, ``constant_mean``, ``market_adjusted``)."""
+def get_model(model: str | NormalReturnModel, factors: Sequence[str] | None = None) -> NormalReturnModel:
+    """A model by name (:data:`MODELS`), or ``model`` itself when it is one already.
+
+    ``factors`` chooses the columns of the ``factors`` model (e.g. ``("mkt_rf", "smb")``) and is refused by
+    every other model.
+    """
+    if isinstance(model, NormalReturnModel):
+        if factors is not None:
+            raise InputError("factors are set on the model object itself", parameter="factors", value=factors)
+        return model
     try:
-        return MODELS[name]()
-    except KeyError:
-        raise UnknownNameError("model", name, MODELS, parameter="--model") from None
+        cls = MODELS[model]
+    except (KeyError, TypeError):
+        raise UnknownNameError("model", model, MODELS, parameter="--model") from None
+    if cls is FactorModel:
+        if factors is None:
+            raise InputError(
+                "the factors model needs its factor columns, e.g. factors=('mkt_rf', 'smb')",
+                parameter="factors",
+            )
+        return FactorModel(factors=tuple(factors))
+    if factors is not None:
+        raise InputError(
+            f"factors choose the columns of the 'factors' model, not of {model!r}", parameter="factors", value=factors
+        )
+    return cls()
 
 
 __all__ = [
+    "FACTOR_LABELS",
     "MODELS",
+    "RISK_FREE",
+    "Capm",
+    "Carhart",
     "ConstantMean",
+    "Design",
+    "FactorModel",
+    "FamaFrench3",
+    "FamaFrench5",
     "MarketAdjusted",
     "MarketModel",
     "ModelFit",

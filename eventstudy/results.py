@@ -383,28 +383,32 @@ class StudyResult:
 
     @cached_frame
     def parameters(self) -> pd.DataFrame:
-        """Model estimates per firm-event: alpha, beta, sigma, M, df, R², estimation dates and windows."""
+        """Model estimates per firm-event: one column per coefficient, sigma, M, df, R², estimation dates, windows.
+
+        The coefficient columns are the model's names (:meth:`eventstudy.models.NormalReturnModel.coef_names`:
+        ``alpha``, ``beta`` for the market model; ``alpha``, ``beta_mkt``, ``beta_smb``, ... for factor
+        models), followed by any coefficient the model fixes (market-adjusted: alpha = 0, beta = 1).
+        ``regressor_gaps`` counts estimation days with a return but a missing regressor (models with series
+        besides the benchmark, e.g. a factor file without that day), which the fit leaves out.
+        """
         fit, pairs = self.fit, self.panel.pairs
-        names = [c for c in ("alpha", "beta")]
-        coef = {name: np.full(len(pairs), np.nan) for name in names}
-        if fit.model == "market":
-            coef["alpha"], coef["beta"] = fit.coef[:, 0], fit.coef[:, 1]
-        elif fit.model == "constant_mean":
-            coef["alpha"] = fit.coef[:, 0]
-        elif fit.model == "market_adjusted":
-            coef["alpha"], coef["beta"] = np.zeros(len(pairs)), np.ones(len(pairs))
+        model = self.spec.normal_model
+        n = len(pairs)
+        coefficients = {name: fit.coef[:, j] for j, name in enumerate(fit.coef_names)}
+        coefficients.update({name: np.full(n, value) for name, value in model.fixed_coefficients.items()})
+        gaps = {"regressor_gaps": fit.regressor_gaps} if set(model.series) - {"market"} else {}
         return pd.DataFrame(
             {
                 "event_id": pairs["event_id"].to_numpy(),
                 "ticker": pairs["ticker"].to_numpy(),
                 "benchmark": pairs["benchmark"].to_numpy(),
                 "model": fit.model,
-                "alpha": coef["alpha"],
-                "beta": coef["beta"],
+                **coefficients,
                 "sigma": fit.sigma,
                 "n_obs": fit.n_obs,
                 "df": fit.df,
                 "r_squared": fit.r_squared,
+                **gaps,
                 "estimation_start": pd.to_datetime(self.estimation_dates[:, 0]),
                 "estimation_end": pd.to_datetime(self.estimation_dates[:, 1]),
                 "estimation_window": window_text(self.spec.estimation_window),
@@ -435,7 +439,8 @@ class StudyResult:
         n_events = self.panel.pairs["event_id"].nunique()
         return (
             f"<StudyResult: {n_events} events, {self.n_firm_events} firm-events estimated, "
-            f"{len(self.exclusions)} exclusions, model={self.spec.model}, conventions={self.spec.conventions.name}>"
+            f"{len(self.exclusions)} exclusions, model={self.spec.normal_model.name}, "
+            f"conventions={self.spec.conventions.name}>"
         )
 
     def _repr_html_(self) -> str:

@@ -31,6 +31,7 @@ import pandas as pd
 from eventstudy._frozen import frame_fields, freeze_arrays
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.data.table import PriceTable, row_keys, search_segments
+from eventstudy.errors import InputError
 
 ReturnType = Literal["simple", "log"]
 Alignment = Literal["common", "date"]
@@ -439,6 +440,11 @@ class ReturnPanel:
         Rows of the ticker's own series each event-window return spans (0 where missing).
     evt_zero_volume : (N, W)
         Volume-0 flag of the event-window rows.
+    regressor_names : tuple of str
+        Names of the further series a model may read besides ``"market"`` (factor columns, the risk-free
+        rate, ...), attached by :func:`eventstudy.regressors.with_series`.
+    est_regressors, evt_regressors : (N, L, q), (N, W, q) or None
+        Those series on the estimation and event-window days, NaN where missing (None without any).
     """
 
     pairs: pd.DataFrame
@@ -453,12 +459,51 @@ class ReturnPanel:
     evt_span: IntArray
     evt_zero_volume: BoolArray
     est_bench_own: FloatArray | None = None
+    regressor_names: tuple[str, ...] = ()
+    est_regressors: FloatArray | None = None
+    evt_regressors: FloatArray | None = None
 
     def __post_init__(self) -> None:
         freeze_arrays(self)
 
     def __len__(self) -> int:
         return len(self.pairs)
+
+    @property
+    def series_names(self) -> tuple[str, ...]:
+        """Every series a model can read from this panel: ``"market"`` (the benchmark) and the regressors."""
+        return ("market", *self.regressor_names)
+
+    def series_arrays(self, names: tuple[str, ...]) -> tuple[FloatArray, FloatArray]:
+        """The named series on the estimation and event-window days, (N, L, q) and (N, W, q).
+
+        ``"market"`` is the ticker's aligned benchmark return; other names are the attached regressors.
+        The market alone is returned as views (no copy).
+
+        Raises
+        ------
+        InputError
+            A name the panel does not hold (the message lists those it holds).
+        """
+        if names == ("market",):
+            return self.est_market[:, :, None], self.evt_market[:, :, None]
+        if not names:
+            return np.zeros(self.est_returns.shape + (0,)), np.zeros(self.evt_returns.shape + (0,))
+        missing = [n for n in names if n not in self.series_names]
+        if missing:
+            raise InputError(
+                f"the model reads the series {', '.join(missing)}, which the returns do not provide (available: "
+                f"{', '.join(self.series_names)}); factor models need factor data (--factors PATH or french)",
+                parameter="model",
+                value=missing[0],
+            )
+        est = [self.est_market if n == "market" else self._regressor(n, self.est_regressors) for n in names]
+        evt = [self.evt_market if n == "market" else self._regressor(n, self.evt_regressors) for n in names]
+        return np.stack(est, axis=2), np.stack(evt, axis=2)
+
+    def _regressor(self, name: str, values: FloatArray | None) -> FloatArray:
+        assert values is not None
+        return values[:, :, self.regressor_names.index(name)]
 
     def take(self, rows: IntArray) -> ReturnPanel:
         """Sub-panel of the given rows (used to drop excluded firm-events)."""
@@ -475,6 +520,9 @@ class ReturnPanel:
             evt_span=self.evt_span[rows],
             evt_zero_volume=self.evt_zero_volume[rows],
             est_bench_own=None if self.est_bench_own is None else self.est_bench_own[rows],
+            regressor_names=self.regressor_names,
+            est_regressors=None if self.est_regressors is None else self.est_regressors[rows],
+            evt_regressors=None if self.evt_regressors is None else self.evt_regressors[rows],
         )
 
 

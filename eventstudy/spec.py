@@ -19,7 +19,7 @@ from eventstudy.conventions import Conventions, get_profile
 from eventstudy.errors import InputError, UnknownNameError
 from eventstudy.grouping import Grouping
 from eventstudy.inference import get_tests
-from eventstudy.models import get_model
+from eventstudy.models import NormalReturnModel, get_model
 from eventstudy.returns import ReturnType
 
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5))
@@ -210,7 +210,7 @@ class StudySpec:
     test rows (:func:`resolve_event_tests`).
     """
 
-    model: str = "market"
+    model: str | NormalReturnModel = "market"
     estimation_window: Window = (-250, -11)
     event_window: Window = (-10, 10)
     car_windows: tuple[Window, ...] = DEFAULT_CAR_WINDOWS
@@ -225,7 +225,7 @@ class StudySpec:
     return_type_from_profile: bool = field(default=False, init=False, compare=False)
 
     def __post_init__(self) -> None:
-        get_model(self.model)
+        object.__setattr__(self, "model", get_model(self.model))
         if not isinstance(self.conventions, Conventions):
             raise InputError(
                 f"conventions must be a Conventions value, got {type(self.conventions).__name__}",
@@ -276,11 +276,11 @@ class StudySpec:
                 parameter="return_type",
                 value=self.return_type,
             )
-        k = get_model(self.model).k
+        k = self.normal_model.k
         if self.min_estimation_obs < k + 3:
             raise InputError(
                 f"the minimum number of estimation returns must be at least k + 3 = {k + 3} for the "
-                f"{self.model} model (the Patell variance (M-k)/(M-k-2) needs M - k > 2), "
+                f"{self.normal_model.name} model (the Patell variance (M-k)/(M-k-2) needs M - k > 2), "
                 f"got {self.min_estimation_obs}",
                 parameter="min_estimation_obs",
                 value=self.min_estimation_obs,
@@ -300,6 +300,12 @@ class StudySpec:
                 raise UnknownNameError("primary test (not among the tests run)", name, chosen, parameter="primary")
 
     @property
+    def normal_model(self) -> NormalReturnModel:
+        """The normal-return model (``model`` after construction, typed as a model)."""
+        assert isinstance(self.model, NormalReturnModel)
+        return self.model
+
+    @property
     def resolved_return_type(self) -> ReturnType:
         """The return type in force (the profile's default when none was given)."""
         return self.return_type or self.conventions.return_type
@@ -311,9 +317,9 @@ class StudySpec:
         (booleans as on/off), so a result records all of them (``docs/methods.md`` §8).
         """
         conv = self.conventions
-        fec_moments_used = conv.fec_moments if get_model(self.model).single_market_regressor else "own_rows"
+        fec_moments_used = conv.fec_moments if self.normal_model.single_market_regressor else "own_rows"
         out = {
-            "model": get_model(self.model).label,
+            "model": self.normal_model.label,
             "estimation_window": window_text(self.estimation_window) + " trading days",
             "event_window": window_text(self.event_window) + " trading days",
             "car_windows": "; ".join(window_text(w) for w in self.car_windows),

@@ -411,28 +411,36 @@ def day_tests_table(result: ReportableResult, group: object, day: int | None = N
 
 
 def parameters_table(result: ReportableResult, output_format: OutputFormat = "auto") -> Table:
-    """Estimated normal-return model parameters per (event, ticker)."""
+    """Estimated normal-return model parameters per (event, ticker): one column per coefficient of the model."""
+    frame = result.parameters
+    columns = list(frame.columns)
+    coefficients = columns[columns.index("model") + 1 : columns.index("sigma")]
     spec = [
         ("event_id", "event", None, "l"),
         ("ticker", "ticker", None, "l"),
         ("benchmark", "benchmark", None, "l"),
         ("model", "model", None, "l"),
-        ("alpha", "alpha", lambda v: fmt_pct(v, 3), "r"),
-        ("beta", "beta", fmt_stat, "r"),
+        *((name, name, (lambda v: fmt_pct(v, 3)) if name == "alpha" else fmt_stat, "r") for name in coefficients),
         ("sigma", "sigma", lambda v: fmt_pct(v, 3), "r"),
         ("r_squared", "R2", fmt_stat, "r"),
         ("n_obs", "obs", fmt_int, "r"),
         ("df", "df", fmt_int, "r"),
+        *((("regressor_gaps", "days without regressor", fmt_int, "r"),) if "regressor_gaps" in columns else ()),
         ("estimation_start", "estimation start", fmt_date, "l"),
         ("estimation_end", "estimation end", fmt_date, "l"),
         ("estimation_window", "estimation window", None, "l"),
         ("event_window", "event window", None, "l"),
     ]
-    frame = result.parameters
+    notes = ["alpha (daily intercept) and sigma (residual standard deviation) in percent."]
+    if "regressor_gaps" in columns:
+        notes.append(
+            "days without regressor: estimation days with a return but no value of a regressor (e.g. no "
+            "factor row), left out of the fit."
+        )
     return _frame_table(
         frame,
         spec,
-        notes=("alpha (daily intercept) and sigma (residual standard deviation) in percent.",),
+        notes=tuple(notes),
         wrap={"event_id": 24, "model": 20},
         full=table_file("parameters", len(frame), output_format),
     )

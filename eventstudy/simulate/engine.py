@@ -11,7 +11,7 @@ Design:
   nothing here and costs O(chunk²) for the pairwise Kolari-Pynnönen correlations);
 - estimation and event-window returns are gathered straight from the (dates x tickers) matrix with
   numpy fancy indexing into a :class:`~eventstudy.returns.ReturnPanel`;
-- the model is fitted with :func:`eventstudy.models.get_model`, CARs and their variances come from
+- the model (``StudySpec.normal_model``) is fitted, CARs and their variances come from
   :meth:`eventstudy.models.ModelFit.cars` and the test inputs are built as in ``EventStudy.run``, so the
   simulation measures exactly what ``eventstudy run`` computes;
 - sample s is drawn with its own generator, ``SeedSequence(seed).spawn(n_samples)[s]``, and chunks
@@ -42,7 +42,7 @@ from eventstudy.engine import inference_data
 from eventstudy.errors import InputError
 from eventstudy.executors import worker_environment
 from eventstudy.inference import get_tests
-from eventstudy.models import estimable, get_model
+from eventstudy.models import estimable
 from eventstudy.returns import ReturnPanel, ReturnType
 from eventstudy.simulate.panel import WidePanel
 from eventstudy.simulate.results import SimulationResult, SimulationSpec
@@ -171,7 +171,7 @@ def _run_chunk(ctx: _Context, sample_ids: IntArray, seeds: Sequence[np.random.Se
     tests = get_tests(study.tests)
     base = _return_panel(ctx, sample_ids, tick, row0)
     inject = np.isin(base.event_days, spec.inject_days).astype(np.float64)
-    model = get_model(study.model)
+    model = study.normal_model
     markets = ctx.markets[tick]
 
     n_cells = len(_cells(study))

@@ -391,7 +391,9 @@ def plot_power(result: SimulationResult, alpha: float = 0.05) -> Figure:
             frameon=False,
         )
     n, m = result.p_values.shape[1], result.spec.n_events
-    fig.suptitle(f"Power by test: {n} samples x {m} events, {result.spec.study.model} model", parse_math=False)
+    fig.suptitle(
+        f"Power by test: {n} samples x {m} events, {result.spec.study.normal_model.name} model", parse_math=False
+    )
     return fig
 
 

@@ -287,17 +287,21 @@ class NormalReturnModel:
             expected=expected,
             abnormal=abnormal,
             leverage=lev,
-            regressor_gaps=regressor_gaps(design),
+            regressor_gaps=regressor_gaps(panel.est_returns, design),
             fec_inverse=fec_inverse,
             fec_moments=moments,
         )
 
 
-def regressor_gaps(design: Design) -> IntArray:
-    """Estimation days per firm-event with a target but at least one missing regressor, (N,)."""
-    present = np.isfinite(design.est_target)
-    complete = np.isfinite(design.est_regressors).all(axis=2) if design.est_regressors.shape[2] else present
-    return (present & ~complete).sum(axis=1).astype(np.int64)
+def regressor_gaps(returns: FloatArray, design: Design) -> IntArray:
+    """Estimation days per firm-event with a return but a missing target offset or regressor, (N,).
+
+    E.g. a day without a factor row or without the risk-free rate: the fit leaves it out.
+    """
+    complete = np.isfinite(design.est_target)
+    if design.est_regressors.shape[2]:
+        complete &= np.isfinite(design.est_regressors).all(axis=2)
+    return (np.isfinite(returns) & ~complete).sum(axis=1).astype(np.int64)
 
 
 @dataclass(frozen=True)

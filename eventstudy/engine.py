@@ -74,8 +74,9 @@ from eventstudy.errors import DataError, EstimationMemoryWarning, InputError
 from eventstudy.executors import Executor, SerialExecutor
 from eventstudy.inference import InferenceData, TestPartials, get_tests, merge_tests, partial_tests
 from eventstudy.inference.base import firm_event_keys, needs_estimation
-from eventstudy.models import ModelFit, estimable
+from eventstudy.models import ModelFit, NormalReturnModel, estimable
 from eventstudy.pooling import firm_event_flags, pooled_mask, window_overlap_mask
+from eventstudy.regressors import FactorData, with_series
 from eventstudy.results import exclusion_kinds, nanmax_dates, nanmin_dates
 from eventstudy.returns import AlignedTable, ReturnPanel, align_pairs, gather_windows
 from eventstudy.spec import StudySpec, window_text
@@ -199,6 +200,8 @@ class EngineInput:
         Event ids, precedence, the flags' sources and the per-chunk tests of the firm-events.
     windows
         Event windows of every firm-event, when ``mask_event_windows`` is on (else None).
+    factors
+        Factor tables of the model's series besides the benchmark (factor models), else None.
     """
 
     prices: PriceTable
@@ -206,6 +209,7 @@ class EngineInput:
     keep_estimation: bool
     context: FirmEventContext
     windows: EventWindows | None = None
+    factors: FactorData | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -352,6 +356,7 @@ def estimate(
     keep_estimation: bool = False,
     progress: Callable[[str], None] | None = None,
     allow_empty: bool = False,
+    factors: FactorData | None = None,
 ) -> Estimates:
     """Windows, fit, estimability, CARs, flags, pooling and per-chunk test sums of every firm-event, by chunks.
 
@@ -382,6 +387,8 @@ def estimate(
         Return estimates of no firm-event (with every stage's exclusions) when none can be estimated,
         instead of raising: a slice of a larger study (:mod:`eventstudy.sliced`), which decides over all its
         slices.
+    factors
+        The factor tables of a model that reads series besides the benchmark (:mod:`eventstudy.regressors`).
 
     Returns
     -------
@@ -421,7 +428,8 @@ def estimate(
     gathered = gathered_tests(spec.tests, context.tests)
     if not keep_estimation:
         warn_kept_estimation(len(firm_events), spec.estimation_window, gathered)
-    shared = EngineInput(prices, spec, keep_estimation or needs_estimation(gathered), context)
+    series_beyond_market(spec.normal_model, factors)  # before any work: a missing factor source is an input error
+    shared = EngineInput(prices, spec, keep_estimation or needs_estimation(gathered), context, factors=factors)
     if conv.mask_event_windows:
         shared = replace(shared, windows=_event_windows(run.map(event_window_range, chunks, shared)))
     placed = _Placed(len(firm_events))
@@ -487,6 +495,86 @@ def event_window_range(chunk: Chunk, shared: EngineInput) -> EventWindows:
     )
 
 
+@dataclass(frozen=True, eq=False)
+class Fitted:
+    """A panel's model fit reduced to its estimable firm-events, with their CARs (:func:`fit_estimable`).
+
+    Attributes
+    ----------
+    panel, fit
+        The estimable firm-events' panel (with the model's series attached) and fit.
+    kept, dropped : int64
+        Positions, in the panel given, of the estimable firm-events and of the others.
+    reasons : (len(dropped),) object
+        Why each dropped firm-event could not be estimated.
+    car_values, car_var : (len(kept), C)
+        CARs over the CAR windows and their variances.
+    """
+
+    panel: ReturnPanel
+    fit: ModelFit
+    kept: IntArray
+    dropped: IntArray
+    reasons: np.ndarray
+    car_values: FloatArray
+    car_var: FloatArray
+
+
+def series_beyond_market(model: NormalReturnModel, factors: FactorData | None) -> tuple[str, ...]:
+    """The series ``model`` reads besides the benchmark (to attach from ``factors``).
+
+    Raises
+    ------
+    InputError
+        The model reads such series and no factor data was given.
+    """
+    extra = tuple(name for name in model.series if name != "market")
+    if extra and factors is None:
+        raise InputError(
+            f"the {model.name} model reads {', '.join(extra)}, which need factor data: give factors= (Python) or "
+            "--factors PATH|french (command line)",
+            parameter="factors",
+        )
+    return extra
+
+
+def fit_estimable(panel: ReturnPanel, spec: StudySpec, factors: FactorData | None = None) -> Fitted:
+    """Series, fit, estimability and CARs of a panel: the core the study's chunks and ``simulate`` share.
+
+    The model's series besides the benchmark are attached from ``factors``
+    (:func:`~eventstudy.regressors.with_series`); firm-events that are not :func:`~eventstudy.models.estimable`
+    are dropped with a reason ("insufficient estimation data: M returns in [a, b], minimum m", or "model not
+    estimable ..."; either followed by the days without regressor data when a series had gaps); the CARs and
+    their variances follow the conventions (:meth:`~eventstudy.models.ModelFit.cars`).
+    """
+    model = spec.normal_model
+    extra = series_beyond_market(model, factors)
+    if extra:
+        assert factors is not None  # series_beyond_market raised otherwise
+        panel = with_series(panel, factors, extra)
+    fit = model.fit(panel, spec.conventions)
+    usable = estimable(fit, spec.min_estimation_obs)
+    bad = np.flatnonzero(~usable)
+    short = fit.n_obs[bad] < spec.min_estimation_obs
+    reasons = np.where(
+        short,
+        "insufficient estimation data: "
+        + fit.n_obs[bad].astype(str).astype(object)
+        + f" returns in {window_text(spec.estimation_window)}, minimum {spec.min_estimation_obs}",
+        "model not estimable (constant or zero-variance returns in the estimation window)",
+    )
+    gaps = fit.regressor_gaps[bad]
+    if gaps.any():
+        reasons = np.where(
+            gaps > 0, reasons + "; " + gaps.astype(str).astype(object) + " days without regressor data", reasons
+        )
+    keep = np.flatnonzero(usable)
+    if len(bad):
+        panel, fit = panel.take(keep), fit.take(keep)
+    car_values, car_var = fit.cars(panel.event_days, spec.car_windows, spec.conventions)
+    return Fitted(panel, fit, keep, bad, reasons, car_values, car_var)
+
+
 def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
     """Windows, fit, estimability and CARs of one chunk of firm-events (a pure function of its inputs).
 
@@ -516,23 +604,12 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         codes = shared.prices.codes_for(tickers)
         masked = window_overlap_mask(codes, rows, panel.est_dates, others.codes, others.rows, others.first, others.last)
         panel = replace(panel, est_returns=np.where(masked, np.nan, panel.est_returns))
-    fit = spec.normal_model.fit(panel, conv)
-    usable = estimable(fit, spec.min_estimation_obs)
-    bad = np.flatnonzero(~usable)
-    short = fit.n_obs[bad] < spec.min_estimation_obs
-    reasons = np.where(
-        short,
-        "insufficient estimation data: "
-        + fit.n_obs[bad].astype(str).astype(object)
-        + f" returns in {window_text(spec.estimation_window)}, minimum {spec.min_estimation_obs}",
-        "model not estimable (constant or zero-variance returns in the estimation window)",
-    )
+    fitted = fit_estimable(panel, spec, shared.factors)
+    bad, reasons = fitted.dropped, fitted.reasons
     estimation_excluded = _excluded(rows[bad], tickers[bad], "estimation", reasons)
-    keep = np.flatnonzero(usable)
-    if len(bad):
-        panel, fit, rows, tickers = panel.take(keep), fit.take(keep), rows[keep], tickers[keep]
+    panel, fit, car_values, car_var = fitted.panel, fitted.fit, fitted.car_values, fitted.car_var
+    rows, tickers = rows[fitted.kept], tickers[fitted.kept]
     estimation_dates = used_date_range(panel.est_dates, np.isfinite(fit.residuals))
-    car_values, car_var = fit.cars(panel.event_days, spec.car_windows, conv)
     missing, window = np.nonzero(~np.isfinite(car_values))
     labels = np.array([f"CAR window {window_text(w)}" for w in spec.car_windows], dtype=object)
     car_excluded = _excluded(

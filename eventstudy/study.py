@@ -54,7 +54,9 @@ from eventstudy.inference import (
     run_tests,
 )
 from eventstudy.inference.groups import GROUP_DIFFERENCE_COLUMNS, group_differences
+from eventstudy.models import NormalReturnModel
 from eventstudy.pooling import duplicate_of, precedence
+from eventstudy.regressors import FactorData, FactorTable
 from eventstudy.results import (
     EVENT_DAY_COLUMNS,
     EXCLUSION_COLUMNS,
@@ -183,7 +185,12 @@ class EventStudy:
         A price source: :class:`~eventstudy.YahooPrices`, :class:`~eventstudy.CsvPrices`,
         :class:`~eventstudy.ReturnsFile` or :class:`~eventstudy.ReturnsFrame`.
     model
-        ``"market"`` (default), ``"constant_mean"`` or ``"market_adjusted"``.
+        ``"market"`` (default), ``"constant_mean"``, ``"market_adjusted"``, the factor models ``"capm"``,
+        ``"ff3"``, ``"ff5"``, ``"carhart"``, or a model object (:mod:`eventstudy.models`, e.g.
+        ``FactorModel(factors=("mkt_rf", "smb"))``).
+    factors
+        Factor data of a factor model: a :class:`~eventstudy.regressors.FactorData` (tables by region), or
+        one :class:`~eventstudy.data.factors.FactorTable` for every ticker.
     estimation_window, event_window
         Inclusive relative-day windows in trading days; defaults [-250, -11] and [-10, +10].
     car_windows
@@ -246,7 +253,8 @@ class EventStudy:
         events: Iterable[Event],
         prices: PriceSource,
         *,
-        model: str = "market",
+        model: str | NormalReturnModel = "market",
+        factors: FactorData | FactorTable | None = None,
         estimation_window: Window = (-250, -11),
         event_window: Window = (-10, 10),
         car_windows: Sequence[Window] = DEFAULT_CAR_WINDOWS,
@@ -292,6 +300,7 @@ class EventStudy:
         self.chunk_size = as_chunk_size(chunk_size)
         self.executor = get_executor(executor, workers=workers)
         self.keep_estimation = keep_estimation
+        self.factors = factors if factors is None or isinstance(factors, FactorData) else FactorData(default=factors)
 
     @classmethod
     def from_csv(
@@ -526,6 +535,7 @@ class EventStudy:
             keep_estimation=self.keep_estimation,
             progress=say,
             allow_empty=numbering is not None,
+            factors=self.factors,
         )
         days["duplicate_of"] = duplicate_of(
             days["event_id"], days["ticker"], _audit_day_zero(days), days["precedence"].to_numpy()

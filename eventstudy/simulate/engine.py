@@ -11,9 +11,9 @@ Design:
   nothing here and costs O(chunk²) for the pairwise Kolari-Pynnönen correlations);
 - estimation and event-window returns are gathered straight from the (dates x tickers) matrix with
   numpy fancy indexing into a :class:`~eventstudy.returns.ReturnPanel`;
-- the model (``StudySpec.normal_model``) is fitted, CARs and their variances come from
-  :meth:`eventstudy.models.ModelFit.cars` and the test inputs are built as in ``EventStudy.run``, so the
-  simulation measures exactly what ``eventstudy run`` computes;
+- the model is fitted, the estimable firm-events kept and their CARs computed by
+  :func:`eventstudy.engine.fit_estimable`, the core the study's chunks run, and the test inputs are built as
+  in ``EventStudy.run``, so the simulation measures exactly what ``eventstudy run`` computes;
 - sample s is drawn with its own generator, ``SeedSequence(seed).spawn(n_samples)[s]``, and chunks
   of ``chunk_size`` samples are fixed, so results for a given seed do not depend on the number of
   worker processes (and the first m samples of a longer run equal a run with ``n_samples = m``);
@@ -38,11 +38,10 @@ import pandas as pd
 from eventstudy import _kernels as kn
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.conventions import Conventions
-from eventstudy.engine import inference_data
+from eventstudy.engine import fit_estimable, inference_data
 from eventstudy.errors import InputError
 from eventstudy.executors import worker_environment
 from eventstudy.inference import get_tests
-from eventstudy.models import estimable
 from eventstudy.returns import ReturnPanel, ReturnType
 from eventstudy.simulate.panel import WidePanel
 from eventstudy.simulate.results import SimulationResult, SimulationSpec
@@ -171,7 +170,6 @@ def _run_chunk(ctx: _Context, sample_ids: IntArray, seeds: Sequence[np.random.Se
     tests = get_tests(study.tests)
     base = _return_panel(ctx, sample_ids, tick, row0)
     inject = np.isin(base.event_days, spec.inject_days).astype(np.float64)
-    model = study.normal_model
     markets = ctx.markets[tick]
 
     n_cells = len(_cells(study))
@@ -181,13 +179,11 @@ def _run_chunk(ctx: _Context, sample_ids: IntArray, seeds: Sequence[np.random.Se
     reasons = np.full(shape, "", dtype=object)
     used = np.zeros(shape[:2], dtype=np.int64)
     for d, delta in enumerate(spec.deltas):
-        panel = _with_delta(base, delta, inject, str(study.return_type))
-        fit = model.fit(panel, study.conventions)
-        keep = np.flatnonzero(estimable(fit, study.min_estimation_obs))
-        if len(keep) < len(panel):
-            panel, fit = panel.take(keep), fit.take(keep)
-        car_values, car_var = fit.cars(panel.event_days, study.car_windows, study.conventions)  # as EventStudy.run
-        data = inference_data(panel, fit, car_values, car_var, study.car_windows, study.conventions, markets[keep])
+        fitted = fit_estimable(_with_delta(base, delta, inject, str(study.return_type)), study)  # as the study's chunks
+        panel, fit, keep = fitted.panel, fitted.fit, fitted.kept
+        data = inference_data(
+            panel, fit, fitted.car_values, fitted.car_var, study.car_windows, study.conventions, markets[keep]
+        )
         used[d] = kn.group_count(np.ones(len(keep), dtype=bool), groups[keep], len(sample_ids))
         col = 0
         for test in tests:

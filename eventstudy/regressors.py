@@ -1,0 +1,152 @@
+"""Series besides the benchmark that normal-return models read: factor columns and the risk-free rate.
+
+A factor model (:class:`eventstudy.models.FactorModel`) reads named series such as ``mkt_rf``, ``smb`` and ``rf``
+from the panel (:meth:`eventstudy.returns.ReturnPanel.series_arrays`). :func:`with_series` attaches them: each
+firm-event's estimation and event-window returns are matched to the factor row of the **same date** (the date
+that ends the return interval), in the factor table of the ticker's region (``docs/methods.md`` §4.4). A return
+date without a factor row gets NaN: the fit leaves the day out (counted in the parameters table's
+``regressor_gaps``) and an event-window day without factors has no abnormal return, so CARs over it are
+excluded with a reason.
+
+Conventions (stated in the report): a return that spans several trading days (the benchmark or the ticker
+missed a day, ``docs/methods.md`` §2.2) is matched to the factors of its last day only; factor returns are
+daily decimal returns (percent files are divided by 100 when read, :mod:`eventstudy.data.factors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from eventstudy._typing import FloatArray
+from eventstudy.errors import DataError
+from eventstudy.returns import ReturnPanel
+
+
+class FactorTable(Protocol):
+    """What :func:`with_series` reads of a factor table (:class:`eventstudy.data.factors.FactorTable`)."""
+
+    source: str
+    vintage: str | None
+    units: str
+
+    def at(self, days: np.ndarray, names: Sequence[str]) -> FloatArray:
+        """Values at int64 days (any shape; NaN where the table has no row), shape ``days.shape + (len(names),)``."""
+        ...
+
+
+_NAT = np.iinfo(np.int64).min
+
+
+@dataclass(frozen=True)
+class FactorData:
+    """Factor tables for a study: one per region, or one for every ticker.
+
+    Attributes
+    ----------
+    by_region
+        Factor table of each region (``"us"``, ``"asia_pacific_ex_japan"``, ``"japan"``, ...; the regions of
+        :func:`eventstudy.data.factors.factor_region`).
+    default
+        The table for tickers whose region has none in ``by_region`` (a user file meant for every ticker).
+    regions
+        Region of a ticker where it differs from its listing's (``{"BABA": "asia_pacific_ex_japan"}``).
+    """
+
+    by_region: Mapping[str, FactorTable] = field(default_factory=dict)
+    default: FactorTable | None = None
+    regions: Mapping[str, str] = field(default_factory=dict)
+
+    def region_of(self, tickers: pd.Series | np.ndarray) -> np.ndarray:
+        """The factor region of each ticker: its override, else the region of its listing.
+
+        ``"all"`` for every ticker when the data is one table for all of them (no regions, no overrides).
+        """
+        if not self.by_region and not self.regions:
+            return np.full(len(tickers), "all", dtype=object)
+        from eventstudy.data.factors import factor_regions  # the factor-data module, read only by factor studies
+
+        tickers = pd.Series(np.asarray(tickers, dtype=object))
+        listed = np.asarray(factor_regions(tickers), dtype=object)
+        chosen = tickers.map(self.regions).to_numpy(dtype=object)
+        return np.where(pd.isna(chosen), listed, chosen)
+
+    def table_for(self, region: str, tickers: np.ndarray) -> FactorTable:
+        """The table of a region (else the default one).
+
+        Raises
+        ------
+        DataError
+            Neither a table of the region nor a default table; the message names the tickers and regions.
+        """
+        table = self.by_region.get(region, self.default)
+        if table is None:
+            have = ", ".join(sorted(self.by_region)) or "none"
+            names = ", ".join(sorted(set(map(str, tickers)))[:10])
+            raise DataError(
+                f"no factor data for the region {region} (tickers {names}); the factor data holds the regions "
+                f"{have}: give a factor file for every ticker (--factors FILE) or the region's file, or map the "
+                "tickers to another region"
+            )
+        return table
+
+    def tables_used(self, tickers: pd.Series | np.ndarray) -> pd.DataFrame:
+        """Which table each distinct ticker uses: ticker, region, source, vintage, units, first and last date."""
+        unique = pd.unique(np.asarray(tickers, dtype=object))
+        regions = self.region_of(unique)
+        rows = []
+        for ticker, region in zip(unique, regions, strict=True):
+            table = self.by_region.get(region, self.default)
+            rows.append(
+                {
+                    "ticker": ticker,
+                    "region": region,
+                    "source": None if table is None else table.source,
+                    "vintage": None if table is None else table.vintage,
+                    "units": None if table is None else table.units,
+                }
+            )
+        return pd.DataFrame(rows, columns=["ticker", "region", "source", "vintage", "units"])
+
+
+def with_series(panel: ReturnPanel, factors: FactorData, names: tuple[str, ...]) -> ReturnPanel:
+    """The panel with the factor columns ``names`` attached on its estimation and event-window days.
+
+    Each return date gets the value of the factor row of the same date in the table of the ticker's region
+    (NaN where the table has no row that day or the return is missing). The work is one vectorised lookup
+    per region present in the panel (a handful), not per firm-event.
+
+    Raises
+    ------
+    DataError
+        A region without factor data (:meth:`FactorData.table_for`).
+    InputError
+        A factor column the region's table lacks (the message lists the columns it has).
+    """
+    if not names:
+        return panel
+    regions = factors.region_of(panel.pairs["ticker"])
+    est_days = _days(panel.est_dates)
+    evt_days = _days(panel.evt_dates)
+    est = np.full((*est_days.shape, len(names)), np.nan)
+    evt = np.full((*evt_days.shape, len(names)), np.nan)
+    tickers = panel.pairs["ticker"].to_numpy(dtype=object)
+    for region in pd.unique(regions):  # one lookup per region (a handful), not per firm-event
+        rows = np.flatnonzero(regions == region)
+        table = factors.table_for(str(region), tickers[rows])
+        est[rows] = table.at(est_days[rows], names)
+        evt[rows] = table.at(evt_days[rows], names)
+    return replace(panel, regressor_names=names, est_regressors=est, evt_regressors=evt)
+
+
+def _days(dates: np.ndarray) -> np.ndarray:
+    """Dates (datetime64 of any unit) as int64 days since 1970-01-01, NaT as the smallest int64."""
+    days = np.asarray(dates).astype("datetime64[D]").view(np.int64)
+    return np.where(np.isnat(np.asarray(dates)), _NAT, days)
+
+
+__all__ = ["FactorData", "with_series"]

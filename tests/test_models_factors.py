@@ -134,7 +134,7 @@ def test_a_panel_without_the_factors_names_what_is_missing() -> None:
             "evt_regressors": None,
         }
     )
-    with pytest.raises(InputError, match="mkt_rf, smb, hml, rf.*available: market"):
+    with pytest.raises(InputError, match=r"mkt_rf, smb, hml, rf.*available: market"):
         FamaFrench3().fit(bare, Conventions())
 
 

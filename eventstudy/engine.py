@@ -67,6 +67,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from eventstudy import _kernels as kn
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.conventions import Conventions
 from eventstudy.data.table import PriceTable
@@ -521,14 +522,14 @@ class Fitted:
 
 
 def series_beyond_market(model: NormalReturnModel, factors: FactorData | None) -> tuple[str, ...]:
-    """The series ``model`` reads besides the benchmark (to attach from ``factors``).
+    """The series ``model`` reads besides the benchmark and its leads and lags (to attach from ``factors``).
 
     Raises
     ------
     InputError
         The model reads such series and no factor data was given.
     """
-    extra = tuple(name for name in model.series if name != "market")
+    extra = model.factor_series
     if extra and factors is None:
         raise InputError(
             f"the {model.name} model reads {', '.join(extra)}, which need factor data: give factors= (Python) or "
@@ -594,6 +595,7 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         spec.estimation_window,
         spec.event_window,
         bench_own=conv.fec_moments == "index_window",
+        market_shifts=spec.normal_model.market_shifts,
     )
     pairs = panel.pairs  # a copy on each read
     rows = pairs["event_id"].to_numpy(dtype=np.int64)
@@ -714,6 +716,10 @@ def inference_data(
         markets=ticker_markets(panel.pairs["ticker"]) if markets is None else markets,
         keys=firm_event_keys(panel.pairs["event_id"], panel.pairs["ticker"]),
         est_bench_own=panel.est_bench_own,
+        design_regressors=fit.regressors,
+        evt_target=None
+        if fit.regressors in ((), ("market",))
+        else panel.evt_returns - (fit.expected - kn.predict(fit.event_design, fit.coef)),
     )
 
 

@@ -14,7 +14,7 @@ names) plus the data of its series.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,7 +24,7 @@ from eventstudy._frozen import freeze_arrays
 from eventstudy._typing import FloatArray, IntArray, Window
 from eventstudy.conventions import Conventions
 from eventstudy.errors import InputError, UnknownNameError
-from eventstudy.returns import ReturnPanel
+from eventstudy.returns import ReturnPanel, market_shift_of, shifted_market_name
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +74,16 @@ class ModelFit:
     regressor_gaps : (N,)
         Estimation days with a return but a missing regressor (e.g. no factor row that day); those days
         are left out of the fit.
+    regressors : tuple of str
+        Names of the design's columns besides the intercept (``("market",)`` for the market model, the
+        factor columns for factor models, ``()`` for the constant-mean and market-adjusted models).
+    diagnostic_names : tuple of str
+        Names of the per-firm-event quantities in ``diagnostics`` (e.g. Scholes-Williams' three slopes and
+        ρ̂_m, Dimson's summed beta), reported in the parameters table after the coefficients.
+    diagnostics : (N, len(diagnostic_names)) or None
+    variance : str
+        How the AR variance is obtained, in words, when it is not the exact OLS prediction variance ("" when
+        it is); the report states it.
     """
 
     model: str
@@ -93,6 +103,10 @@ class ModelFit:
     regressor_gaps: IntArray
     fec_inverse: FloatArray | None = None
     fec_moments: str = "own_rows"
+    regressors: tuple[str, ...] = ()
+    diagnostic_names: tuple[str, ...] = ()
+    diagnostics: FloatArray | None = None
+    variance: str = ""
 
     def __post_init__(self) -> None:
         freeze_arrays(self)
@@ -177,6 +191,8 @@ class NormalReturnModel:
     name: ClassVar[str]
     label: ClassVar[str]
     intercept: ClassVar[bool] = True
+    variance_note: ClassVar[str] = ""
+    """How the AR variance is obtained when it is not the exact OLS prediction variance (the report states it)."""
 
     @property
     def series(self) -> tuple[str, ...]:
@@ -187,6 +203,16 @@ class NormalReturnModel:
     def regressors(self) -> tuple[str, ...]:
         """Names of the design's columns besides the intercept, in order."""
         return ()
+
+    @property
+    def market_shifts(self) -> tuple[int, ...]:
+        """Leads (+j) and lags (-j) of the benchmark return among :attr:`series` (gathered with the returns)."""
+        return tuple(j for name in self.series if (j := market_shift_of(name)) is not None)
+
+    @property
+    def factor_series(self) -> tuple[str, ...]:
+        """The series besides the benchmark and its leads and lags (factor columns, the risk-free rate)."""
+        return tuple(name for name in self.series if name != "market" and market_shift_of(name) is None)
 
     def coef_names(self) -> tuple[str, ...]:
         """Names of the coefficients: ``alpha`` for the intercept, ``beta_<regressor>`` for each slope."""
@@ -290,6 +316,7 @@ class NormalReturnModel:
             regressor_gaps=regressor_gaps(panel.est_returns, design),
             fec_inverse=fec_inverse,
             fec_moments=moments,
+            regressors=self.regressors,
         )
 
 
@@ -360,6 +387,166 @@ class MarketAdjusted(NormalReturnModel):
             evt_regressors=np.zeros(panel.evt_returns.shape + (0,)),
             evt_offset=panel.evt_market,
         )
+
+
+@dataclass(frozen=True)
+class Dimson(NormalReturnModel):
+    """Dimson (1979) aggregated coefficients: R_it = α + Σ_{j=-K}^{K} β_j R_m,t+j + ε (``docs/methods.md`` §4.6).
+
+    One multiple regression on the benchmark return and its K lags and K leads (default K = 1), k = 2K + 2.
+    The leads and lags are the benchmark returns of the previous and next rows of the ticker's aligned series
+    (:func:`eventstudy.returns.gather_windows` ``market_shifts``). AR_it = R_it - α̂ - Σ_j β̂_j R_m,t+j (the full
+    lead/lag equation), so the event window needs benchmark returns up to K rows after its end (a day without
+    them has no AR). The forecast-error factor is exact (§5.2) with the lead/lag row as x_it. Coefficients
+    ``alpha``, ``beta_lag<j>``, ``beta``, ``beta_lead<j>``; the summed ``beta_dimson`` = Σ_j β̂_j is reported.
+    """
+
+    name: ClassVar[str] = "dimson"
+    label: ClassVar[str] = "Dimson (1979) lead/lag market model"
+    lags: int = 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lags, bool) or not isinstance(self.lags, int) or not 1 <= self.lags <= 10:
+            raise InputError(
+                f"the Dimson model takes 1 to 10 leads and lags, got {self.lags!r}", parameter="lags", value=self.lags
+            )
+
+    @property
+    def regressors(self) -> tuple[str, ...]:
+        """The benchmark return K rows back to K rows ahead."""
+        return tuple(shifted_market_name(j) for j in range(-self.lags, self.lags + 1))
+
+    def coef_names(self) -> tuple[str, ...]:
+        """``alpha``, then ``beta_lag<K>`` .. ``beta_lag1``, ``beta``, ``beta_lead1`` .. ``beta_lead<K>``."""
+        return (
+            "alpha",
+            *("beta" if j == 0 else f"beta_{shifted_market_name(j)[7:]}" for j in range(-self.lags, self.lags + 1)),
+        )
+
+    def fit(self, panel: ReturnPanel, conventions: Conventions) -> ModelFit:
+        """The OLS fit of :class:`NormalReturnModel` with the summed beta β_D = Σ_j β̂_j as a diagnostic."""
+        fit = super().fit(panel, conventions)
+        return replace(fit, diagnostic_names=("beta_dimson",), diagnostics=fit.coef[:, 1:].sum(axis=1)[:, None])
+
+
+@dataclass(frozen=True)
+class ScholesWilliams(NormalReturnModel):
+    """Scholes-Williams (1977) beta for non-synchronous trading (``docs/methods.md`` §4.5).
+
+    On the estimation rows where the return and the benchmark return of the day before, the day and the day
+    after are all present (the trimmed sample, M' rows): β⁻, β⁰, β⁺ are the slopes of three separate simple
+    regressions of R_it on R_m,t-1, R_mt and R_m,t+1; ρ̂_m is the first-order autocorrelation of the benchmark
+    return over the estimation rows where R_mt and R_m,t-1 are present, Σ (R_mt - R̄_m)(R_m,t-1 - R̄_m) /
+    Σ (R_mt - R̄_m)^2 with R̄_m the mean of R_mt over those rows; β_SW = (β⁻ + β⁰ + β⁺) / (1 + 2 ρ̂_m) and
+    α_SW = R̄_i - β_SW R̄_m (means over the trimmed sample). AR_it = R_it - α_SW - β_SW R_mt; s² = Σ e² /
+    (M' - ddof) with the conventions' divisor (default M' - 2), df = M' - 2.
+
+    Variance: β_SW is not an OLS coefficient, so the forecast-error factor and the CAR variance use the
+    market-model formula on the trimmed sample (C_it = 1 + 1/M' + (R_mt - R̄_m)^2 / Σ (R_ms - R̄_m)^2), an
+    approximation the report states. The benchmark-window moments (``fec_moments = "index_window"``) do not
+    apply: the trimmed sample's own rows are used.
+    """
+
+    name: ClassVar[str] = "scholes_williams"
+    label: ClassVar[str] = "Scholes-Williams (1977) market model"
+    variance_note: ClassVar[str] = (
+        "forecast-error factor and CAR variance from the market-model formula on the trimmed sample, an "
+        "approximation (the Scholes-Williams beta is not an OLS coefficient)"
+    )
+
+    @property
+    def series(self) -> tuple[str, ...]:
+        """The benchmark return, and its values one row before and after."""
+        return ("market_lag1", "market", "market_lead1")
+
+    @property
+    def regressors(self) -> tuple[str, ...]:
+        """The benchmark return (the design of the forecast-error approximation)."""
+        return ("market",)
+
+    @property
+    def single_market_regressor(self) -> bool:
+        """False: the benchmark-window FEC moments do not apply to the trimmed sample."""
+        return False
+
+    def coef_names(self) -> tuple[str, ...]:
+        """``alpha`` and ``beta`` (α_SW, β_SW)."""
+        return ("alpha", "beta")
+
+    def fit(self, panel: ReturnPanel, conventions: Conventions) -> ModelFit:
+        """The three slopes, ρ̂_m, β_SW and α_SW per firm-event, vectorised over all firm-events."""
+        est, _ = panel.series_arrays(self.series)
+        lag, market, lead = est[:, :, 0], est[:, :, 1], est[:, :, 2]
+        y = panel.est_returns
+        trimmed = np.isfinite(y) & np.isfinite(lag) & np.isfinite(market) & np.isfinite(lead)
+        ols = kn.ols_windows(np.where(trimmed, y, np.nan), market[:, :, None], True)  # (X'X)^-1 and M' of [1, R_m]
+        slopes = [
+            _simple_slope(np.where(trimmed, y, np.nan), np.where(trimmed, x, np.nan)) for x in (lag, market, lead)
+        ]
+        rho = _autocorrelation(market, lag)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            beta = (slopes[0] + slopes[1] + slopes[2]) / (1.0 + 2.0 * rho)
+            n = trimmed.sum(axis=1)
+            y_mean = np.where(trimmed, y, 0.0).sum(axis=1) / n
+            m_mean = np.where(trimmed, market, 0.0).sum(axis=1) / n
+        alpha = y_mean - beta * m_mean
+        usable = np.isfinite(ols.coef).all(axis=1) & np.isfinite(beta)
+        coef = np.where(usable[:, None], np.stack([alpha, beta], axis=1), np.nan)
+        residuals = np.where(trimmed & usable[:, None], y - coef[:, :1] - coef[:, 1:] * market, np.nan)
+        ssr = np.where(usable, np.nansum(residuals**2, axis=1), np.nan)
+        s2 = kn.residual_variance(ssr, ols.n_obs, conventions.ddof(self.k))
+        event_design = kn.design(panel.evt_market[:, :, None], True)
+        expected = kn.predict(event_design, coef)
+        abnormal = panel.evt_returns - expected
+        if conventions.fec:
+            lev = kn.leverage(event_design, ols.xtx_inv)
+        else:
+            lev = np.where(np.isfinite(abnormal), 0.0, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r2 = 1.0 - ssr / ols.tss
+        diagnostics = np.stack([*slopes, rho], axis=1)
+        return ModelFit(
+            model=self.name,
+            k=self.k,
+            coef_names=self.coef_names(),
+            coef=coef,
+            xtx_inv=np.where(usable[:, None, None], ols.xtx_inv, np.nan),
+            n_obs=ols.n_obs,
+            df=ols.n_obs - self.k,
+            s2=s2,
+            r_squared=r2,
+            residuals=residuals,
+            event_design=event_design,
+            expected=expected,
+            abnormal=abnormal,
+            leverage=lev,
+            regressor_gaps=(np.isfinite(y) & np.isfinite(market) & ~trimmed).sum(axis=1).astype(np.int64),
+            regressors=self.regressors,
+            diagnostic_names=("beta_lag", "beta_0", "beta_lead", "rho_m"),
+            diagnostics=diagnostics,
+            variance=self.variance_note,
+        )
+
+
+def _simple_slope(y: FloatArray, x: FloatArray) -> FloatArray:
+    """Slope of the simple regression of y on x per row, over the columns where both are present, (N,)."""
+    both = np.isfinite(y) & np.isfinite(x)
+    n = both.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        yc = np.where(both, y - np.where(both, y, 0.0).sum(axis=1, keepdims=True) / n[:, None], 0.0)
+        xc = np.where(both, x - np.where(both, x, 0.0).sum(axis=1, keepdims=True) / n[:, None], 0.0)
+        return np.einsum("nl,nl->n", xc, yc) / np.einsum("nl,nl->n", xc, xc)
+
+
+def _autocorrelation(market: FloatArray, lag: FloatArray) -> FloatArray:
+    """ρ̂_m = Σ (R_mt - R̄_m)(R_m,t-1 - R̄_m) / Σ (R_mt - R̄_m)^2 over the rows with both present, (N,)."""
+    both = np.isfinite(market) & np.isfinite(lag)
+    n = both.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(both, market, 0.0).sum(axis=1) / n
+        now = np.where(both, market - mean[:, None], 0.0)
+        before = np.where(both, lag - mean[:, None], 0.0)
+        return np.einsum("nl,nl->n", now, before) / np.einsum("nl,nl->n", now, now)
 
 
 FACTOR_LABELS: dict[str, str] = {
@@ -470,7 +657,18 @@ def estimable(fit: ModelFit, min_estimation_obs: int) -> np.ndarray:
 
 MODELS: dict[str, type[NormalReturnModel]] = {
     cls.name: cls
-    for cls in (MarketModel, ConstantMean, MarketAdjusted, Capm, FamaFrench3, FamaFrench5, Carhart, FactorModel)
+    for cls in (
+        MarketModel,
+        ConstantMean,
+        MarketAdjusted,
+        Capm,
+        FamaFrench3,
+        FamaFrench5,
+        Carhart,
+        FactorModel,
+        ScholesWilliams,
+        Dimson,
+    )
 }
 """Registered models by name (the ``--model`` choices)."""
 
@@ -511,6 +709,7 @@ __all__ = [
     "Carhart",
     "ConstantMean",
     "Design",
+    "Dimson",
     "FactorModel",
     "FamaFrench3",
     "FamaFrench5",
@@ -518,6 +717,7 @@ __all__ = [
     "MarketModel",
     "ModelFit",
     "NormalReturnModel",
+    "ScholesWilliams",
     "estimable",
     "get_model",
 ]

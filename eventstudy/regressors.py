@@ -116,6 +116,8 @@ class FactorData:
 def with_series(panel: ReturnPanel, factors: FactorData, names: tuple[str, ...]) -> ReturnPanel:
     """The panel with the factor columns ``names`` attached on its estimation and event-window days.
 
+    They are appended to any regressors the panel holds already (the benchmark's leads and lags).
+
     Each return date gets the value of the factor row of the same date in the table of the ticker's region
     (NaN where the table has no row that day or the return is missing). The work is one vectorised lookup
     per region present in the panel (a handful), not per firm-event.
@@ -140,7 +142,10 @@ def with_series(panel: ReturnPanel, factors: FactorData, names: tuple[str, ...])
         table = factors.table_for(str(region), tickers[rows])
         est[rows] = table.at(est_days[rows], names)
         evt[rows] = table.at(evt_days[rows], names)
-    return replace(panel, regressor_names=names, est_regressors=est, evt_regressors=evt)
+    if panel.est_regressors is not None and panel.evt_regressors is not None:  # e.g. market leads and lags
+        est = np.concatenate([panel.est_regressors, est], axis=2)
+        evt = np.concatenate([panel.evt_regressors, evt], axis=2)
+    return replace(panel, regressor_names=(*panel.regressor_names, *names), est_regressors=est, evt_regressors=evt)
 
 
 def _days(dates: np.ndarray) -> np.ndarray:

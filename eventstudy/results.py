@@ -387,7 +387,8 @@ class StudyResult:
 
         The coefficient columns are the model's names (:meth:`eventstudy.models.NormalReturnModel.coef_names`:
         ``alpha``, ``beta`` for the market model; ``alpha``, ``beta_mkt``, ``beta_smb``, ... for factor
-        models), followed by any coefficient the model fixes (market-adjusted: alpha = 0, beta = 1).
+        models), followed by any coefficient the model fixes (market-adjusted: alpha = 0, beta = 1) and the
+        model's diagnostics (Scholes-Williams: beta_lag, beta_0, beta_lead, rho_m; Dimson: beta_dimson).
         ``regressor_gaps`` counts estimation days with a return but a missing regressor (models with series
         besides the benchmark, e.g. a factor file without that day), which the fit leaves out.
         """
@@ -396,6 +397,8 @@ class StudyResult:
         n = len(pairs)
         coefficients = {name: fit.coef[:, j] for j, name in enumerate(fit.coef_names)}
         coefficients.update({name: np.full(n, value) for name, value in model.fixed_coefficients.items()})
+        if fit.diagnostics is not None:
+            coefficients.update({name: fit.diagnostics[:, j] for j, name in enumerate(fit.diagnostic_names)})
         gaps = {"regressor_gaps": fit.regressor_gaps} if set(model.series) - {"market"} else {}
         return pd.DataFrame(
             {

@@ -569,6 +569,7 @@ def gather_windows(
     estimation_window: Window,
     event_window: Window,
     bench_own: bool = False,
+    market_shifts: tuple[int, ...] = (),
 ) -> tuple[ReturnPanel, pd.DataFrame]:
     """Gather estimation and event-window returns of firm-events from their aligned pairs.
 
@@ -584,6 +585,12 @@ def gather_windows(
     bench_own
         Also gather the benchmark's own estimation-window returns (``est_bench_own``), needed for
         ``fec_moments = "index_window"``; off by default to save an (N x L) array.
+    market_shifts
+        Leads (j > 0) and lags (j < 0) of the aligned benchmark return to attach as regressors
+        (:func:`shifted_market_name`: ``market_lag1``, ``market_lead1``, ...): R_m,τ+j on every estimation
+        and event-window day, counted in rows of the aligned pair (the previous or next common return
+        interval), NaN where the shifted row leaves the pair. Thin-trading models read them (Dimson,
+        Scholes-Williams, ``docs/methods.md`` §4.5-4.6).
 
     Returns
     -------
@@ -637,6 +644,10 @@ def gather_windows(
         own = _Window.of(search_segments(aligned.own_day, own_lo, own_hi, a0), own_lo, own_hi, est_days)
         est_bench = own.take(aligned.own_returns, np.nan)
         del own
+    shifted_est, shifted_evt = [], []
+    for shift in market_shifts:  # a few (2K) shifts, each one strided gather over all firm-events
+        shifted_est.append(_Window.of(pos0, lo, hi, est_days + shift).take(aligned.market, np.nan))
+        shifted_evt.append(_Window.of(pos0, lo, hi, evt_days + shift).take(aligned.market, np.nan))
     evt = _Window.of(pos0, lo, hi, evt_days)
     evt_day = evt.take(aligned.day, _NAT)
     evt_dates = np.where(evt_day == _NAT, _NAT, evt_day * _NS_PER_DAY).view("datetime64[ns]")
@@ -660,6 +671,9 @@ def gather_windows(
         evt_span=evt.take(aligned.span, 0),
         evt_zero_volume=evt.take(aligned.zero_volume, False),
         est_bench_own=est_bench,
+        regressor_names=tuple(shifted_market_name(j) for j in market_shifts),
+        est_regressors=np.stack(shifted_est, axis=2) if market_shifts else None,
+        evt_regressors=np.stack(shifted_evt, axis=2) if market_shifts else None,
     )
     dropped = np.flatnonzero(~found)
     exclusions = pd.DataFrame(
@@ -671,6 +685,21 @@ def gather_windows(
         }
     )
     return panel, exclusions
+
+
+def shifted_market_name(shift: int) -> str:
+    """The series name of the benchmark return ``shift`` rows later: ``market_lead1`` (+1), ``market_lag2`` (-2)."""
+    if shift == 0:
+        return "market"
+    return f"market_lead{shift}" if shift > 0 else f"market_lag{-shift}"
+
+
+def market_shift_of(name: str) -> int | None:
+    """The shift of a :func:`shifted_market_name`, or None for any other series name."""
+    for prefix, sign in (("market_lead", 1), ("market_lag", -1)):
+        if name.startswith(prefix) and name[len(prefix) :].isdigit():
+            return sign * int(name[len(prefix) :])
+    return None
 
 
 def build_panel(
@@ -731,5 +760,7 @@ __all__ = [
     "align_pairs",
     "build_panel",
     "gather_windows",
+    "market_shift_of",
     "own_returns",
+    "shifted_market_name",
 ]

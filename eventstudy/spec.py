@@ -320,6 +320,7 @@ class StudySpec:
         fec_moments_used = conv.fec_moments if self.normal_model.single_market_regressor else "own_rows"
         out = {
             "model": self.normal_model.label,
+            **({"AR variance": self.normal_model.variance_note} if self.normal_model.variance_note else {}),
             "estimation_window": window_text(self.estimation_window) + " trading days",
             "event_window": window_text(self.event_window) + " trading days",
             "car_windows": "; ".join(window_text(w) for w in self.car_windows),

@@ -15,7 +15,9 @@ import pytest
 import statsmodels.api as sm
 
 from eventstudy.conventions import Conventions
+from eventstudy.engine import inference_data
 from eventstudy.errors import InputError
+from eventstudy.inference import InferenceData, clustered
 from eventstudy.models import (
     Capm,
     Carhart,
@@ -147,3 +149,34 @@ def test_get_model_by_name_and_user_factors() -> None:
         get_model("ff3", factors=["smb"])
     with pytest.raises(InputError, match="risk-free"):
         FactorModel(factors=("mkt_rf", "rf"))
+
+
+def _inference(panel: ReturnPanel, model: FactorModel | MarketModel) -> InferenceData:
+    fit = model.fit(panel, Conventions())
+    cars, variances = fit.cars(panel.event_days, [(0, 0)], Conventions())
+    return inference_data(panel, fit, cars, variances, ((0, 0),), Conventions(), np.array(["XHKG"] * len(panel)))
+
+
+def test_lamb_market_term_is_the_centred_design_leverage() -> None:
+    """Lamb's (R_m - R̄_m)^2 / Σ (R_m - R̄_m)^2 generalises to x'(X'X)^-1 x - 1/M: equal on the market model's
+    design, and on an FF3 design equal to statsmodels' prediction variance / s² - 1/M."""
+    panel = _panel()
+    market = _inference(panel, MarketModel())
+    assert market.market_design and market.evt_target is None
+    np.testing.assert_allclose(
+        clustered._centred_design_leverage(market), clustered._own_market_leverage(market), rtol=1e-10, atol=1e-15
+    )
+    ff3 = _inference(panel, FamaFrench3())
+    assert not ff3.market_design and ff3.design_regressors == ("mkt_rf", "smb", "hml")
+    lev = clustered._market_leverage(ff3)
+    for i in range(len(panel)):
+        est = panel.est_regressors[i]
+        excess, x = panel.est_returns[i] - est[:, -1], est[:, :3]
+        rows = np.isfinite(excess) & np.isfinite(x).all(axis=1)
+        res = sm.OLS(excess[rows], sm.add_constant(x[rows])).fit()
+        se = res.get_prediction(sm.add_constant(panel.evt_regressors[i][:, :3], has_constant="add")).se_mean
+        np.testing.assert_allclose(lev[i], se**2 / res.mse_resid - 1 / rows.sum(), rtol=1e-9, atol=1e-14)
+    # the event-window target of the factor model is the excess return (missing on a day without factors)
+    complete = np.isfinite(panel.evt_regressors[:, :, [0, 1, 2, 6]]).all(axis=2)
+    expected = np.where(complete, panel.evt_returns - panel.evt_regressors[:, :, -1], np.nan)
+    np.testing.assert_allclose(ff3.evt_target, expected, rtol=1e-12)

@@ -92,6 +92,15 @@ class InferenceData:
         The benchmark's own returns over the estimation window, counted on the benchmark's own rows
         (including days on which the security has no return); used for market moments under
         ``fec_moments = "index_window"``.
+    design_regressors : tuple of str
+        Names of the model's regressors besides the intercept (``event_design[..., 1:]`` for models with
+        an intercept): ``("market",)`` for the market model (the default), ``()`` for models without
+        regressors, factor names for factor models. Tests built on the market model's design (Lamb's
+        forecast-error term, the calendar-time regression) use the benchmark for the first two and the
+        model's own design otherwise.
+    evt_target : (N, W) or None
+        The event-window regression target R - offset (excess returns R - Rf for factor models); None
+        when it is the return itself.
 
     Quantities several tests share are cached per instance (:meth:`memoized`); a copy made with
     ``dataclasses.replace`` starts with an empty cache.
@@ -119,6 +128,8 @@ class InferenceData:
     markets: np.ndarray
     keys: np.ndarray
     est_bench_own: FloatArray | None = None
+    design_regressors: tuple[str, ...] = ("market",)
+    evt_target: FloatArray | None = None
     _memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def memoized(self, key: object, compute: Callable[[], T]) -> T:
@@ -151,7 +162,13 @@ class InferenceData:
         )
         taken: dict[str, object] = {name: getattr(self, name)[rows] for name in per_row}
         taken["est_bench_own"] = None if self.est_bench_own is None else self.est_bench_own[rows]
+        taken["evt_target"] = None if self.evt_target is None else self.evt_target[rows]
         return replace(self, **taken)  # type: ignore[arg-type]
+
+    @property
+    def market_design(self) -> bool:
+        """True when the model's design is the benchmark alone or nothing (market, constant-mean, market-adjusted)."""
+        return self.design_regressors in ((), ("market",))
 
     @cached_property
     def key_order(self) -> IntArray:

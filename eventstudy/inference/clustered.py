@@ -120,14 +120,25 @@ def cda_kernel(sums: Mapping[str, np.ndarray], lengths: FloatArray, what: str) -
 
 
 def _market_leverage(data: InferenceData) -> FloatArray:
-    """(R_mτ - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2 per event and event-window day, (N, W).
+    """(R_mτ - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2 per event and event-window day, (N, W); its design form otherwise.
 
     Market moments over the event's own regression rows (``fec_moments = "own_rows"``) or over the
     benchmark's own estimation-window returns (``"index_window"``; ``data.est_bench_own`` when present,
-    else every estimation row with a benchmark return). Computed once per instance and knob value.
+    else every estimation row with a benchmark return). For a model with other regressors (factor models)
+    the same term from the model's design: the centred leverage x̃_iτ' S_i^-1 x̃_iτ = x_iτ'(X_i'X_i)^-1 x_iτ - 1/M_i,
+    which is the market expression when the design is [1, R_m] (``docs/methods.md`` §5.2). Computed once
+    per instance and knob value.
     """
+    if not data.market_design:
+        return data.memoized("design_leverage", lambda: _centred_design_leverage(data))
     key = ("market_leverage", data.conventions.fec_moments)
     return data.memoized(key, lambda: _own_market_leverage(data))
+
+
+def _centred_design_leverage(data: InferenceData) -> FloatArray:
+    """x_iτ'(X_i'X_i)^-1 x_iτ - 1/M_i from the event-window design rows (the intercept's share removed)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return kn.leverage(data.event_design, data.xtx_inv) - 1.0 / data.n_obs[:, None]
 
 
 def _own_market_leverage(data: InferenceData) -> FloatArray:
@@ -248,7 +259,9 @@ class Lamb(DecomposableTest):
     -----
     Day: t_τ = AAR_τ / (S_A sqrt(1 + 1/M̄ + (R_mτ - R̄_m)^2 / Σ_s (R_ms - R̄_m)^2)) ~ N(0,1), S_A as in the
     CDA, M̄ = mean_i M_i over the group (``docs/methods.md`` §6.2, P11). The factor is part of the test and
-    is applied whatever the ``fec`` knob. Benchmark: ``lamb_market = "first"`` uses the first event's
+    is applied whatever the ``fec`` knob. For a model with regressors besides the benchmark (factor models)
+    the market term is the design's centred leverage x_iτ'(X_i'X_i)^-1 x_iτ - 1/M_i, its generalisation.
+    Benchmark: ``lamb_market = "first"`` uses the first event's
     series (R_mτ on the event days, its estimation mean and sum of squares) for every event (estudy2);
     ``"own"`` averages each present event's own term (R_miτ - R̄_mi)^2 / Σ_s (R_mis - R̄_mi)^2. Market
     moments run over the rows set by ``fec_moments``.

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from eventstudy._typing import Window
 from eventstudy.errors import EventStudyError, EventStudyWarning, InputError
 from eventstudy.executors import EXECUTORS, get_executor
+from eventstudy.models import MODELS
 from eventstudy.outputs import LARGE_TABLE_ROWS, OUTPUT_FORMATS
 from eventstudy.spec import EVENT_TESTS, EVENT_TESTS_AUTO_LIMIT
 
@@ -193,7 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--car", action="append", metavar="A:B", help="CAR window, repeatable (default 0:0 0:1 -1:1 0:5 -5:5)"
     )
-    run.add_argument("--model", default="market", help="market | constant_mean | market_adjusted")
+    run.add_argument(
+        "--model",
+        default="market",
+        help=f"normal-return model: {' | '.join(MODELS)} (default market); the factor models capm, ff3, ff5 and "
+        "carhart need factor data",
+    )
     run.add_argument(
         "--return-type",
         default=None,

@@ -8,6 +8,10 @@ R_m,t+1], Scholes-Williams against three ``numpy.polyfit`` slopes and a hand aut
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +23,7 @@ from eventstudy.errors import InputError
 from eventstudy.events import Event
 from eventstudy.models import Dimson, ScholesWilliams, get_model
 
+RunCli = Callable[..., Any]
 DATES = pd.bdate_range("2019-01-01", "2020-12-31")
 SETTINGS = dict(
     estimation_window=(-120, -11),
@@ -110,3 +115,46 @@ def test_model_names_and_settings() -> None:
     assert ScholesWilliams().factor_series == () and not ScholesWilliams().single_market_regressor
     with pytest.raises(InputError, match="1 to 10"):
         Dimson(lags=0)
+
+
+@pytest.mark.parametrize("model", ["scholes_williams", "dimson"])
+def test_command_line_runs_thin_trading_models(model: str, tmp_path: Path, eventstudy_cli: RunCli) -> None:
+    """``eventstudy run --model scholes_williams|dimson`` through the installed console script: the parameters
+    file names every coefficient and diagnostic and equals the Python API's."""
+    returns, events = _inputs()
+    returns.assign(date=returns["date"].dt.strftime("%Y-%m-%d")).to_csv(
+        tmp_path / "returns.csv", index=False, float_format="%.17g"
+    )
+    lines = [f"{e.event_id},{e.date.isoformat()},America/New_York,{';'.join(e.tickers)},M" for e in events]
+    (tmp_path / "events.csv").write_text("event_id,date,timezone,tickers,benchmark\n" + "\n".join(lines) + "\n")
+    run = eventstudy_cli(
+        "run",
+        "events.csv",
+        "--returns",
+        "returns.csv",
+        "--model",
+        model,
+        "--estimation",
+        "-120:-11",
+        "--window",
+        "-3:3",
+        "--car",
+        "0:0",
+        "--car",
+        "-1:1",
+        "--min-obs",
+        "60",
+        "--formats",
+        "csv",
+        "--quiet",
+        "--out",
+        "out",
+    )
+    assert run.returncode == 0, run.stderr
+    written = pd.read_csv(tmp_path / "out" / "parameters.csv")
+    expected = EventStudy(events, ReturnsFrame(returns), model=model, **SETTINGS).run().parameters
+    names = list(expected.columns[expected.columns.get_loc("alpha") : expected.columns.get_loc("sigma")])
+    assert names == list(written.columns[written.columns.get_loc("alpha") : written.columns.get_loc("sigma")])
+    np.testing.assert_allclose(
+        written[names].to_numpy(float), expected[names].to_numpy(float), rtol=1e-9
+    )  # 10 digits in the CSV

@@ -20,7 +20,10 @@ Design (``../shared/docs/ECOSYSTEM.md`` §5):
   reported with the store, the symbol and the row, never served;
 * ``fetches`` is an append-only log of every download attempt, failures included (triggers refuse
   updates and deletes); a failed attempt stores no rows and is not listed as data;
-* ``meta`` holds the schema version.
+* ``meta`` holds the schema version;
+* ``factor_files`` keeps every downloaded Ken French file whole (zip bytes, URL, time, vintage, SHA-256), so that
+  factor models run offline from the store (:mod:`eventstudy.data.factors`). Stores made before the table existed
+  read as holding no factor file; the first factor write adds the table.
 
 The file lives in the user *data* directory (cache directories may be wiped); see
 :func:`default_store_path`.
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import os
 import random
 import sqlite3
@@ -37,7 +41,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -96,6 +100,20 @@ LISTING_COLUMNS: tuple[str, ...] = (
     "n_fetches",
 )
 
+_FACTOR_FILES_TABLE = """
+    CREATE TABLE IF NOT EXISTS factor_files (
+        fetch_id INTEGER PRIMARY KEY,
+        dataset TEXT NOT NULL,
+        url TEXT NOT NULL,
+        fetched_at_utc TEXT NOT NULL,
+        vintage TEXT,
+        sha256 TEXT NOT NULL,
+        content BLOB NOT NULL
+    )
+"""
+"""Downloaded factor files (:meth:`PriceStore.write_factor_file`); also created by the first factor write to an
+older store."""
+
 _SCHEMA: tuple[str, ...] = (
     """
     CREATE TABLE IF NOT EXISTS meta (
@@ -147,6 +165,7 @@ _SCHEMA: tuple[str, ...] = (
         PRIMARY KEY (source, symbol, date)
     ) WITHOUT ROWID
     """,
+    _FACTOR_FILES_TABLE,
 )
 
 _UPSERT = (
@@ -260,6 +279,14 @@ class StoreError(DataError):
         self.column = column
         self.value = value
         super().__init__(f"price store {self.path}: {problem}; {advice}")
+
+
+class StoredFactorFile(NamedTuple):
+    """The latest stored copy of a downloaded factor file (:meth:`PriceStore.factor_file`)."""
+
+    content: bytes
+    fetched_at_utc: str
+    vintage: str | None
 
 
 @dataclass(frozen=True)
@@ -623,6 +650,42 @@ class PriceStore:
         )
         return self.log_fetch(symbol, info, 0)
 
+    def write_factor_file(
+        self, dataset: str, url: str, content: bytes, *, vintage: str | None, fetched_at_utc: str | None = None
+    ) -> int:
+        """Keep a downloaded factor file (its bytes, URL, time, vintage and SHA-256), in one transaction.
+
+        Every download is a new row; :meth:`factor_file` serves the latest. A store made before factor files
+        existed gets the ``factor_files`` table here.
+
+        Returns
+        -------
+        int
+            The new row's ``fetch_id``.
+        """
+
+        def work(con: sqlite3.Connection) -> int:
+            with _transaction(con):
+                con.execute(_FACTOR_FILES_TABLE)
+                cur = con.execute(
+                    "INSERT INTO factor_files (dataset, url, fetched_at_utc, vintage, sha256, content) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        dataset,
+                        url,
+                        fetched_at_utc or utc_now_iso(),
+                        vintage,
+                        hashlib.sha256(content).hexdigest(),
+                        sqlite3.Binary(content),
+                    ),
+                )
+                assert cur.lastrowid is not None
+                return int(cur.lastrowid)
+
+        fetch_id = self._run(f"store the factor file {dataset}", work, write=True)
+        assert fetch_id is not None
+        return fetch_id
+
     @staticmethod
     def _insert_fetch(con: sqlite3.Connection, symbol: str, info: FetchInfo, n_rows: int) -> int:
         cur = con.execute(
@@ -737,6 +800,43 @@ class PriceStore:
                 row=f"fetch {fetch_id}",
             ) from exc
         return record
+
+    def factor_file(self, dataset: str) -> StoredFactorFile | None:
+        """The latest stored download of a factor file, or None (also for a store without factor files).
+
+        Raises
+        ------
+        StoreError
+            When the stored bytes no longer match their SHA-256 (the file was changed outside eventstudy).
+        """
+
+        def work(con: sqlite3.Connection) -> tuple[object, ...] | None:
+            if (
+                con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'factor_files'").fetchone()
+                is None
+            ):
+                return None
+            row: tuple[object, ...] | None = con.execute(
+                "SELECT content, fetched_at_utc, vintage, sha256, fetch_id FROM factor_files WHERE dataset = ? "
+                "ORDER BY fetched_at_utc DESC, fetch_id DESC LIMIT 1",
+                (dataset,),
+            ).fetchone()
+            return row
+
+        row = self._run(f"read the factor file {dataset}", work, write=False)
+        if row is None:
+            return None
+        content, fetched_at, vintage, sha256, fetch_id = row
+        if not isinstance(content, bytes) or hashlib.sha256(content).hexdigest() != sha256:
+            raise StoreError(
+                self.path,
+                f"damaged factor file {dataset!r} (row {fetch_id}): its bytes do not match their SHA-256",
+                "the file was changed outside eventstudy; download it again (refresh) or give a factor file with "
+                "--factors PATH",
+                symbol=dataset,
+                row=f"factor file {fetch_id}",
+            )
+        return StoredFactorFile(content, str(fetched_at), None if vintage is None else str(vintage))
 
     def symbols(self, source: str | None = None) -> list[str]:
         """Return the symbols with stored rows, sorted."""
@@ -856,6 +956,7 @@ __all__ = [
     "FetchInfo",
     "PriceStore",
     "StoreError",
+    "StoredFactorFile",
     "default_store_path",
     "utc_now_iso",
 ]

@@ -164,10 +164,14 @@ class FactorTable:
         """Values at the given days, shape ``days.shape + (len(names),)``; NaN where the table has no row.
 
         ``days`` are int64 days since 1970-01-01 of any shape (a day outside the table, such as the NaT
-        placeholder ``iinfo(int64).min``, gives NaN). One ``searchsorted`` over all days at once.
+        placeholder ``iinfo(int64).min``, gives NaN); datetime64 values of any unit are taken as their date.
+        One ``searchsorted`` over all days at once.
         """
         columns = self._positions(names)
-        days = np.asarray(days, dtype=np.int64)
+        days = np.asarray(days)
+        if days.dtype.kind == "M":
+            days = np.where(np.isnat(days), np.datetime64("NaT", "D"), days.astype("datetime64[D]")).view(np.int64)
+        days = days.astype(np.int64, copy=False)
         out = np.full((*days.shape, len(columns)), np.nan)
         if not len(self.day):
             return out

@@ -181,6 +181,12 @@ class TestReadFactorFile:
     def test_canonical_names(self, given: str, canonical: str) -> None:
         assert canonical_name(given) == canonical
 
+    def test_an_empty_unnamed_column_is_ignored_and_a_filled_one_refused(self, tmp_path: Path) -> None:
+        table = read_factor_file(write(tmp_path, "date,mkt_rf,\n2024-01-02,0.001,\n"))  # trailing commas
+        assert table.columns == ("mkt_rf",) and table.values.tolist() == [[0.001]]
+        error = error_of(read_factor_file, write(tmp_path, "date,mkt_rf,\n2024-01-02,0.001,7\n", "b.csv"))
+        assert error.line == 1 and "without a name" in error.message
+
     def test_parquet_with_datetime_dates(self, tmp_path: Path) -> None:
         frame = pd.DataFrame(
             {"Date": pd.to_datetime(["2024-01-03", "2024-01-02"]), "Mkt-RF": [0.5, -0.7], "RF": [0.02, 0.02]}
@@ -318,6 +324,11 @@ class TestFactorTable:
         expected = frame.reindex(asked.ravel())[["c", "a"]].to_numpy().reshape(2, 31, 2)
         assert got.shape == (2, 31, 2)
         np.testing.assert_array_equal(got, expected)
+
+    def test_at_takes_datetime64_of_any_unit_as_its_date(self) -> None:
+        table = _table([("2024-01-02", 0.1, 0.01), ("2024-01-03", 0.2, 0.02)])
+        stamps = np.array(["2024-01-03T16:00", "NaT", "2024-01-02T00:00"], dtype="datetime64[ns]")
+        np.testing.assert_array_equal(table.at(stamps, ["mkt_rf"])[:, 0], [0.2, np.nan, 0.1])
 
     def test_unknown_column_lists_the_columns(self) -> None:
         table = _table([("2024-01-02", 0.1, 0.0)])

@@ -298,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     grouping.add_argument(
         "--groups", metavar="FILE", help="CSV mapping event_id or ticker to a group (header: ticker,<name>)"
     )
+    run.add_argument(
+        "--pairs",
+        metavar="FILE",
+        help="CSV of listing pairs (header: home,adr[,ratio]), e.g. 0700.HK,TCEHY: the report compares each pair's "
+        "CARs event by event (pairs.csv)",
+    )
     data_options(run)
 
     fetch = sub.add_parser("fetch", help="download the prices an events file needs into the store")
@@ -562,6 +568,7 @@ def _run_sliced(
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from eventstudy.grouping import group_by, read_groups
+    from eventstudy.pairs import read_pairs
     from eventstudy.spec import DEFAULT_CAR_WINDOWS, resolve_conventions
     from eventstudy.study import EventStudy
 
@@ -593,7 +600,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         event_tests=args.event_tests,
         **extra,
     )
+    pairs = read_pairs(args.pairs) if args.pairs else ()
     if args.slice_size is not None:
+        if pairs:
+            raise InputError(
+                "--pairs compares the legs of a pair within each event, which a sliced run does not hold together; "
+                "run without --slice-size",
+                parameter="--pairs",
+                value=args.pairs,
+            )
         return _run_sliced(args, events_path, out, formats, groups, settings, say)
     study = EventStudy.from_csv(
         events_path,
@@ -603,6 +618,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         end=args.end,
         categories=args.category,
         groups=groups,
+        pairs=pairs,
         progress=None if not args.quiet else False,
         executor=get_executor(args.executor, workers=args.workers, address=args.scheduler),
         **settings,

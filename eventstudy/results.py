@@ -28,6 +28,7 @@ from eventstudy.inference.adjust import adjust_coded
 from eventstudy.inference.base import two_sided_t
 from eventstudy.models import ModelFit
 from eventstudy.outputs import OutputFormat, write_tables
+from eventstudy.pairs import pair_table
 from eventstudy.returns import ReturnPanel
 from eventstudy.spec import resolve_event_tests, window_text
 
@@ -419,6 +420,44 @@ class StudyResult:
             }
         )
 
+    @cached_frame
+    def listing_pairs(self) -> pd.DataFrame:
+        """Home line versus ADR per event and CAR window: both CARs, their difference and its t test.
+
+        One row per event in which both legs of a declared pair were estimated (``EventStudy(pairs=...)``),
+        each leg on its own day 0; the variance of the difference and its reference distribution are stated in
+        :mod:`eventstudy.pairs`. Empty without pairs.
+        """
+        pairs = self.panel.pairs
+        return pair_table(
+            self.spec.listing_pairs,
+            pairs[["event_id", "ticker", "day_zero"]],
+            self.car_values,
+            self.car_var,
+            self.fit.df,
+            self.fit.residuals,
+            self.spec.car_windows,
+        )
+
+    @property
+    def pair_notes(self) -> tuple[str, ...]:
+        """One line per declared listing pair that no event holds with both legs estimated, saying why."""
+        shown = self.listing_pairs
+        present = set(zip(shown["home"], shown["adr"], strict=True))
+        estimated = set(self.panel.pairs["ticker"])
+        excluded = self.exclusions.drop_duplicates("ticker").set_index("ticker")["reason"]
+        notes = []
+        for pair in self.spec.listing_pairs:
+            if (pair.home, pair.adr) in present:
+                continue
+            missing = [t for t in (pair.home, pair.adr) if t not in estimated]
+            reasons = [str(excluded.get(t, f"{t}: not among the events")) for t in missing]
+            why = "; ".join(r if r.startswith(t) else f"{t}: {r}" for t, r in zip(missing, reasons, strict=True)) or (
+                "the two legs are never in the same event"
+            )
+            notes.append(f"{pair.home}/{pair.adr}: no event with both legs estimated ({why}).")
+        return tuple(notes)
+
     # ------------------------------------------------------------------ views
     @cached_property
     def _summary(self) -> Summary:
@@ -499,6 +538,7 @@ class StudyResult:
             "cross_correlation": self.cross_correlation,
             "firm_events": self.firm_events,
             "group_differences": self.group_differences,
+            **({"pairs": self.listing_pairs} if self.spec.listing_pairs else {}),
             "exclusions": self.exclusions,
             "provenance": self.provenance,
             "knobs": self.spec.knob_table(),

@@ -20,6 +20,7 @@ from eventstudy.errors import InputError, UnknownNameError
 from eventstudy.grouping import Grouping
 from eventstudy.inference import get_tests
 from eventstudy.models import NormalReturnModel, get_model
+from eventstudy.pairs import ListingPair
 from eventstudy.returns import ReturnType
 
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5))
@@ -207,7 +208,8 @@ class StudySpec:
 
     ``grouping`` defines the user's groups (None: only ``all`` and the events); ``selection`` states in
     words which events of the file were selected (``""``: all); ``event_tests`` which events get their own
-    test rows (:func:`resolve_event_tests`).
+    test rows (:func:`resolve_event_tests`); ``listing_pairs`` the home/ADR pairs compared in the pair table
+    (:mod:`eventstudy.pairs`).
     """
 
     model: str | NormalReturnModel = "market"
@@ -222,6 +224,7 @@ class StudySpec:
     grouping: Grouping | None = None
     selection: str = ""
     event_tests: EventTests = "auto"
+    listing_pairs: tuple[ListingPair, ...] = ()
     return_type_from_profile: bool = field(default=False, init=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -55,6 +55,7 @@ from eventstudy.inference import (
 )
 from eventstudy.inference.groups import GROUP_DIFFERENCE_COLUMNS, group_differences
 from eventstudy.models import NormalReturnModel
+from eventstudy.pairs import ListingPair
 from eventstudy.pooling import duplicate_of, precedence
 from eventstudy.regressors import FactorData, FactorTable
 from eventstudy.results import (
@@ -188,6 +189,9 @@ class EventStudy:
         ``"market"`` (default), ``"constant_mean"``, ``"market_adjusted"``, the factor models ``"capm"``,
         ``"ff3"``, ``"ff5"``, ``"carhart"``, or a model object (:mod:`eventstudy.models`, e.g.
         ``FactorModel(factors=("mkt_rf", "smb"))``).
+    pairs
+        Listing pairs (:class:`~eventstudy.pairs.ListingPair`: home line and ADR) whose CARs the pair table
+        compares event by event (``result.listing_pairs``); the study then keeps the estimation residuals.
     factors
         Factor data of a factor model: a :class:`~eventstudy.regressors.FactorData` (tables by region), or
         one :class:`~eventstudy.data.factors.FactorTable` for every ticker.
@@ -272,6 +276,7 @@ class EventStudy:
         workers: int | None = None,
         keep_estimation: bool = False,
         event_tests: EventTests = "auto",
+        pairs: Sequence[ListingPair] = (),
     ) -> None:
         self.events = tuple(events)
         if not self.events:
@@ -294,12 +299,13 @@ class EventStudy:
             grouping=grouping,
             selection=selection,
             event_tests=event_tests,
+            listing_pairs=tuple(pairs),
         )
         self.progress = progress
         self.title = title or "Event study"
         self.chunk_size = as_chunk_size(chunk_size)
         self.executor = get_executor(executor, workers=workers)
-        self.keep_estimation = keep_estimation
+        self.keep_estimation = keep_estimation or bool(pairs)  # the pair table reads the estimation residuals
         self.factors = factors if factors is None or isinstance(factors, FactorData) else FactorData(default=factors)
 
     @classmethod

@@ -42,6 +42,8 @@ SEED_COMMANDS: Mapping[str, tuple[str, ...]] = {
         "2020-01-01",
         "--to",
         "2021-12-31",
+        "--pairs",
+        "pairs.csv",
         "--title",
         "China platform regulation, 2020-21",
         "--out",
@@ -105,12 +107,14 @@ def console_script() -> Path:
 def readme_workdir(root: Path) -> Path:
     """A working folder laid out like the repository for the README's relative paths.
 
-    ``root/repo`` (returned; the working directory) holds a copy of ``events.csv``; ``root/shared`` links
-    to the shared folder when it exists, so ``../shared/data/...`` resolves as printed in the README.
+    ``root/repo`` (returned; the working directory) holds copies of ``events.csv`` and ``pairs.csv``;
+    ``root/shared`` links to the shared folder when it exists, so ``../shared/data/...`` resolves as printed
+    in the README.
     """
     work = root / "repo"
     work.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "events.csv", work / "events.csv")
+    shutil.copy2(REPO / "pairs.csv", work / "pairs.csv")
     shared = _shared_path()
     link = root / "shared"
     if shared.is_dir() and not link.exists():

@@ -464,6 +464,12 @@ def test_seed_run_window_2019_2021(shared_dir: Path, seed_reports: dict[str, Any
     assert {"all", "xi_cfeac_platform_economy"} <= set(tests.group)
     assert "insufficient estimation data" in report
     assert (out / "report.pdf").read_bytes()[:5] == b"%PDF-"
+    # the listing pairs of pairs.csv: the Tencent and Alibaba lines against their ADRs, Meituan's ADR without data
+    pairs = pd.read_csv(out / "pairs.csv")
+    assert {("0700.HK", "TCEHY"), ("9988.HK", "BABA")} == set(zip(pairs["home"], pairs["adr"], strict=True))
+    xi = pairs[(pairs.event_id == "xi_cfeac_platform_economy") & (pairs.home == "0700.HK")].iloc[:1]
+    assert xi[["home_day_zero", "adr_day_zero"]].values.tolist() == [["2021-03-16", "2021-03-15"]]  # own day 0s
+    assert "## Listing pairs: home line versus ADR" in report and "3690.HK/MPNGY: no event with both legs" in report
 
 
 @pytest.mark.slow

@@ -62,6 +62,7 @@ __all__ = [
     "figure_notes",
     "figure_specs",
     "group_differences_table",
+    "listing_pairs_table",
     "ordered_groups",
     "parameters_table",
     "per_event_figures",
@@ -89,6 +90,10 @@ class ReportableResult(SummarizableResult, Protocol):
     def provenance(self) -> pd.DataFrame: ...
     @property
     def group_differences(self) -> pd.DataFrame: ...
+    @property
+    def listing_pairs(self) -> pd.DataFrame: ...
+    @property
+    def pair_notes(self) -> tuple[str, ...]: ...
     @property
     def conventions(self) -> Sequence[str]: ...
     @property
@@ -284,6 +289,37 @@ def group_differences_table(result: ReportableResult, window: tuple[int, int] | 
         "permutation: the difference D of the means (in percent), p-value from the permutations. Two-sided.",
     )
     return _frame_table(frame.assign(_window=_windows(frame), _statistic=shown), spec, notes=notes, wrap={"reason": 40})
+
+
+PAIR_NOTES = (
+    "Each leg on its own day 0. CARs and their difference (home - ADR) in percent. Var(difference) = "
+    "Var(CAR home) + Var(CAR ADR) - 2 L c, c the covariance of the two legs' estimation residuals at equal event "
+    "time (both present: n common days), the parameter-estimation cross term neglected; t referred to t(df), df the "
+    "smaller of the legs' M - k. Two-sided.",
+)
+
+
+def listing_pairs_table(result: ReportableResult, window: tuple[int, int] | None = None) -> Table:
+    """Home line versus ADR per event (``pairs.csv``), for one CAR window or all."""
+    frame = result.listing_pairs
+    if window is not None and len(frame):
+        frame = frame[(frame["window_start"] == window[0]) & (frame["window_end"] == window[1])]
+    spec: list[tuple[str, str, Formatter | None, str]] = [
+        ("event_id", "event", None, "l"),
+        ("home", "home", None, "l"),
+        ("adr", "ADR", None, "l"),
+        ("_window", "window", None, "l"),
+        ("home_day_zero", "home day 0", fmt_date, "l"),
+        ("adr_day_zero", "ADR day 0", fmt_date, "l"),
+        ("car_home", "CAR home", fmt_pct, "r"),
+        ("car_adr", "CAR ADR", fmt_pct, "r"),
+        ("difference", "home - ADR", fmt_pct, "r"),
+        ("t_stat", "t", fmt_stat, "r"),
+        ("p_value", "p-value", fmt_p, "r"),
+        ("df", "df", fmt_int, "r"),
+        ("n_common", "n common", fmt_int, "r"),
+    ]
+    return _frame_table(frame.assign(_window=_windows(frame)), spec, notes=PAIR_NOTES, wrap={"event_id": 24})
 
 
 def _windows(frame: pd.DataFrame) -> list[str]:
@@ -707,6 +743,12 @@ def build_document(
         doc.append(Heading("Differences between groups"))
         doc.append(group_differences_table(result, summary.headline_window))
         doc.append(Paragraph("Every CAR window: appendix, Differences between groups; group_differences.csv."))
+    if len(result.listing_pairs) or result.pair_notes:
+        doc.append(Heading("Listing pairs: home line versus ADR"))
+        if len(result.listing_pairs):
+            doc.append(listing_pairs_table(result, summary.headline_window))
+            doc.append(Paragraph("Every CAR window: pairs.csv."))
+        doc.extend(Paragraph(note) for note in result.pair_notes)
 
     doc.append(Heading("Figures"))
     notes = figure_notes(result, figures)

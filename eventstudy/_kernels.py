@@ -256,6 +256,7 @@ def car_variance(
     xtx_inv: FloatArray,
     leverage_window: FloatArray,
     method: str,
+    diagonal: FloatArray | None = None,
 ) -> FloatArray:
     """Variance of CAR_i(w) for one window.
 
@@ -273,14 +274,19 @@ def car_variance(
         ``"exact"``: s^2 [L + g'(X'X)^-1 g] with g = Σ_{t∈w} x_it (``docs/methods.md`` §5.3; it keeps the
         covariance of prediction errors through the shared estimates); ``"diag"``: s^2 Σ_t C_it;
         ``"L_s2"``: L s^2 (no parameter uncertainty).
+    diagonal : (N,), optional
+        The sum of the AR variances' own factors over the window in place of L in ``"exact"`` and ``"L_s2"``:
+        Σ_{t∈w} n_t for trade-to-trade spans ("replace the 1 in the diagonal by n_t", §5.3), whose
+        ``leverage_window`` then holds n_t - 1 + x_it'(X'X)^-1 x_it so that ``"diag"`` needs no change.
+        None: L.
     """
-    length = x_window.shape[1]
+    length = x_window.shape[1] if diagonal is None else diagonal
     if method == "exact":
         g = x_window.sum(axis=1)
         quad = np.einsum("nk,nkj,nj->n", g, xtx_inv, g) if g.shape[1] else np.zeros(len(s2))
         return s2 * (length + quad)
     if method == "diag":
-        return s2 * (length + leverage_window.sum(axis=1))
+        return s2 * (x_window.shape[1] + leverage_window.sum(axis=1))
     if method == "L_s2":
         return s2 * length
     raise ValueError(f"unknown car variance method {method!r}")

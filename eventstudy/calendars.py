@@ -58,6 +58,7 @@ __all__ = [
     "out_of_range_message",
     "outside_event_date_range",
     "resolve_day_zero",
+    "session_counts",
 ]
 
 #: Rule of a timestamped event (``../shared/docs/ECOSYSTEM.md`` §4 rule 2).
@@ -629,3 +630,38 @@ def missing_sessions(
     seen = _observed_days(observed) * _NS_PER_DAY
     missing = window[~np.isin(window, seen)]
     return pd.DatetimeIndex(missing.view("datetime64[ns]"))
+
+
+def session_counts(exchange: str, after: np.ndarray, through: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Number of sessions of an exchange in each interval (after, through] of day numbers.
+
+    Parameters
+    ----------
+    exchange
+        An exchange code (:func:`eventstudy.symbols.exchange_for`) or exchange_calendars name.
+    after, through : (n,) int64
+        Interval bounds as days since 1970-01-01 (exchange-local dates); ``after`` is excluded, ``through``
+        included.
+
+    Returns
+    -------
+    counts, covered : (n,) int64, (n,) bool
+        The sessions in each interval (the span n_d of a return from ``after``'s close to ``through``'s,
+        ``docs/methods.md`` §2.2 step 3), and whether the calendar's sessions cover the interval (a
+        count outside the calendar's range is not reliable).
+
+    Notes
+    -----
+    Two binary searches on the calendar's sorted session days; the calendar is built to cover the
+    earliest ``after`` (:func:`get_calendar`).
+    """
+    after = np.asarray(after, dtype=np.int64)
+    through = np.asarray(through, dtype=np.int64)
+    if not len(after):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    earliest = pd.Timestamp(np.datetime64(int(after.min()), "D"))
+    sessions, _, _ = _arrays_for(exchange, earliest)
+    days = sessions // _NS_PER_DAY
+    counts = np.searchsorted(days, through, side="right") - np.searchsorted(days, after, side="right")
+    covered = (after >= days[0]) & (through <= days[-1]) if len(days) else np.zeros(len(after), dtype=bool)
+    return counts.astype(np.int64), covered

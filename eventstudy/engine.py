@@ -596,6 +596,7 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         spec.event_window,
         bench_own=conv.fec_moments == "index_window",
         market_shifts=spec.normal_model.market_shifts,
+        spans=spec.normal_model.reads_spans,
     )
     pairs = panel.pairs  # a copy on each read
     rows = pairs["event_id"].to_numpy(dtype=np.int64)
@@ -618,7 +619,7 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         rows[missing],
         tickers[missing],
         labels[window],
-        "abnormal return missing on at least one day of the window (no price row)",
+        missing_car_reasons(fit.window_start_spans(panel.event_days, spec.car_windows)[missing, window]),
     )
     context = shared.context
     day_zero = pd.to_datetime(panel.pairs["day_zero"]).to_numpy()
@@ -665,6 +666,24 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         excluded=(returns_excluded, estimation_excluded, car_excluded),
         partials=partials,
     )
+
+
+def missing_car_reasons(first_spans: IntArray) -> np.ndarray:
+    """Why each missing CAR is missing, from the sessions its window's first return spans (``window_start_spans``).
+
+    More than one: boundary contamination of a trade-to-trade window (``docs/methods.md`` §4.7); otherwise an
+    abnormal return of the window is missing.
+    """
+    reasons = np.full(
+        len(first_spans), "abnormal return missing on at least one day of the window (no price row)", dtype=object
+    )
+    contaminated = np.flatnonzero(first_spans > 1)
+    reasons[contaminated] = (
+        "first return of the window spans "
+        + first_spans[contaminated].astype(str).astype(object)
+        + " sessions back to before the window start (trade-to-trade)"
+    )
+    return reasons
 
 
 def _others_of(context: FirmEventContext, ticker_codes: IntArray) -> pd.DataFrame:

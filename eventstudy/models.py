@@ -24,7 +24,7 @@ from eventstudy._frozen import freeze_arrays
 from eventstudy._typing import FloatArray, IntArray, Window
 from eventstudy.conventions import Conventions
 from eventstudy.errors import InputError, UnknownNameError
-from eventstudy.returns import ReturnPanel, market_shift_of, shifted_market_name
+from eventstudy.returns import SPAN_SERIES, ReturnPanel, market_shift_of, shifted_market_name
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +84,11 @@ class ModelFit:
     variance : str
         How the AR variance is obtained, in words, when it is not the exact OLS prediction variance ("" when
         it is); the report states it.
+    span : (N, W) or None
+        Trade-to-trade only (None for every other model): the sessions n_t each event-window return spans.
+        The AR variance is s^2 (n_t + x_it' Q x_it), so ``leverage`` holds n_t - 1 + x_it' Q x_it, the CAR
+        variance puts Σ n_t in place of L (``docs/methods.md`` §5.3), and a CAR whose first return spans
+        more than one session is missing (:meth:`window_start_spans`).
     """
 
     model: str
@@ -107,6 +112,7 @@ class ModelFit:
     diagnostic_names: tuple[str, ...] = ()
     diagnostics: FloatArray | None = None
     variance: str = ""
+    span: FloatArray | None = None
 
     def __post_init__(self) -> None:
         freeze_arrays(self)
@@ -131,7 +137,9 @@ class ModelFit:
         CAR_i(w) = Σ_{t∈w} AR_it, NaN when any day of the window is missing (never zero-filled).
         The variance follows ``conventions.car_variance`` (``docs/methods.md`` §5.3) with the
         forecast-error moments of :attr:`fec_matrix`; with the correction off, ``"exact"`` reduces to
-        L s^2 and ``"diag"`` to L s^2 as well, since C_it = 1.
+        L s^2 and ``"diag"`` to L s^2 as well, since C_it = 1. With trade-to-trade spans (:attr:`span`) L is
+        Σ_{t∈w} n_t, and a window whose first return spans back before the window's start
+        (:meth:`window_start_spans` > 1) has no CAR (boundary contamination, ``docs/methods.md`` §4.7).
         """
         values = np.empty((len(self.abnormal), len(windows)))
         variances = np.empty_like(values)
@@ -142,10 +150,30 @@ class ModelFit:
             cols = np.flatnonzero((event_days >= start) & (event_days <= end))
             values[:, c] = kn.window_sums(self.abnormal, cols)
             variances[:, c] = kn.car_variance(
-                self.s2, self.event_design[:, cols], self.fec_matrix, self.leverage[:, cols], method
+                self.s2,
+                self.event_design[:, cols],
+                self.fec_matrix,
+                self.leverage[:, cols],
+                method,
+                None if self.span is None else kn.window_sums(self.span, cols),
             )
+        if self.span is not None:
+            values[self.window_start_spans(event_days, windows) > 1] = np.nan
         variances[~np.isfinite(values)] = np.nan
         return values, variances
+
+    def window_start_spans(self, event_days: IntArray, windows: Sequence[Window]) -> IntArray:
+        """Sessions spanned by the first return of each window, (N, len(windows)); 0 without spans or return.
+
+        A value n > 1 means the return on the window's first day runs n sessions back, to before the window
+        starts: its CAR is boundary-contaminated (trade-to-trade, ``docs/methods.md`` §4.7).
+        """
+        out = np.zeros((len(self.abnormal), len(windows)), dtype=np.int64)
+        if self.span is None:
+            return out
+        first = np.searchsorted(event_days, [start for start, _ in windows])
+        spans = self.span[:, first]
+        return np.where(np.isfinite(spans), spans, 0).astype(np.int64)
 
     @property
     def fec_matrix(self) -> FloatArray:
@@ -211,8 +239,17 @@ class NormalReturnModel:
 
     @property
     def factor_series(self) -> tuple[str, ...]:
-        """The series besides the benchmark and its leads and lags (factor columns, the risk-free rate)."""
-        return tuple(name for name in self.series if name != "market" and market_shift_of(name) is None)
+        """The series besides the benchmark, its leads and lags and its spans (factor columns, the risk-free rate)."""
+        return tuple(
+            name
+            for name in self.series
+            if name != "market" and market_shift_of(name) is None and name not in SPAN_SERIES
+        )
+
+    @property
+    def reads_spans(self) -> bool:
+        """Whether the model reads the return spans (:func:`eventstudy.returns.trade_spans`) among :attr:`series`."""
+        return any(name in SPAN_SERIES for name in self.series)
 
     def coef_names(self) -> tuple[str, ...]:
         """Names of the coefficients: ``alpha`` for the intercept, ``beta_<regressor>`` for each slope."""
@@ -549,6 +586,130 @@ def _autocorrelation(market: FloatArray, lag: FloatArray) -> FloatArray:
         return np.einsum("nl,nl->n", now, before) / np.einsum("nl,nl->n", now, now)
 
 
+T2T_INTERCEPTS: tuple[str, ...] = ("per_return", "per_day")
+"""The intercept conventions of the trade-to-trade model (knob ``t2t_intercept``, ``docs/methods.md`` §4.7)."""
+
+
+@dataclass(frozen=True)
+class TradeToTrade(NormalReturnModel):
+    """Trade-to-trade model for thinly traded securities, Maynes and Rumsey (1993) (``docs/methods.md`` §4.7).
+
+    Each aligned return R_it spans n_t >= 1 sessions of the ticker's exchange and is paired with the
+    benchmark's daily returns summed over the same sessions, R_m,span (:func:`eventstudy.returns.trade_spans`):
+
+        R_it = α a(n_t) + β R_m,span,t + ε_it,   Var(ε_it) = σ² n_t,
+
+    with a(n) = 1 (``intercept_convention = "per_return"``, the default: one α per observed return, as in a
+    third-party transcription of Stata eventstudy2) or a(n) = n (``"per_day"``: a daily drift). Fitted by
+    weighted least squares: y, a(n) and R_m,span are divided by √n_t and regressed without a separate
+    constant (X̃ the transformed estimation design); s² = Σ ẽ² / (M - ddof) from the transformed residuals ẽ
+    (default divisor M - 2), df = M - 2; R² is that of the transformed regression (about its mean).
+
+    AR_it = R_it - α̂ a(n_t) - β̂ R_m,span,t; the estimation residuals are kept on the same (untransformed)
+    scale. Var(AR_it) = s² (n_t + x_t'(X̃'X̃)^-1 x_t) with the untransformed row x_t = (a(n_t), R_m,span,t),
+    and Var(CAR_i(w)) = s² (Σ_{t∈w} n_t + g'(X̃'X̃)^-1 g), g = Σ_{t∈w} x_t (``"exact"``; :attr:`ModelFit.span`).
+    A CAR window whose first return spans more than one session is missing (boundary contamination).
+
+    Diagnostics per firm-event: ``zero_return_share`` (returns exactly 0) and ``multi_session_share``
+    (n_t > 1) among the estimation rows of the fit, and ``rho_m``, the benchmark's first-order
+    autocorrelation as in :class:`ScholesWilliams` (its aligned return against the previous row's).
+
+    Coefficients ``alpha`` (its column is a(n_t), not 1) and ``beta``; k = 2.
+
+    References
+    ----------
+    Maynes, E. and Rumsey, J. (1993), "Conducting event studies with thinly traded stocks", Journal of Banking
+    and Finance 17(1), 145-157.
+    """
+
+    name: ClassVar[str] = "trade_to_trade"
+    label: ClassVar[str] = "trade-to-trade market model (Maynes and Rumsey 1993)"
+    variance_note: ClassVar[str] = (
+        "trade-to-trade WLS: Var(AR) = s^2 (n + x'(X~'X~)^-1 x) with n the sessions the return spans, x = (a(n), "
+        "R_m,span) untransformed and X~ the estimation design divided by sqrt(n); CAR variance s^2 (sum of n + "
+        "g'(X~'X~)^-1 g); a CAR whose first return spans back before the window start is missing"
+    )
+    intercept_convention: str = "per_return"
+
+    def __post_init__(self) -> None:
+        if self.intercept_convention not in T2T_INTERCEPTS:
+            raise InputError(
+                f"the trade-to-trade intercept convention must be one of {', '.join(T2T_INTERCEPTS)}, got "
+                f"{self.intercept_convention!r}: per_return (a(n) = 1) or per_day (a(n) = n)",
+                parameter="intercept_convention",
+                value=self.intercept_convention,
+            )
+
+    @property
+    def series(self) -> tuple[str, ...]:
+        """The spans, the summed benchmark return, and the benchmark return and its lag (for ρ̂_m)."""
+        return (*SPAN_SERIES, "market", "market_lag1")
+
+    @property
+    def regressors(self) -> tuple[str, ...]:
+        """The summed benchmark return (the design's column besides the α column a(n))."""
+        return (SPAN_SERIES[1],)
+
+    @property
+    def single_market_regressor(self) -> bool:
+        """False: the benchmark-window FEC moments do not apply to a WLS design."""
+        return False
+
+    def coef_names(self) -> tuple[str, ...]:
+        """``alpha`` and ``beta``."""
+        return ("alpha", "beta")
+
+    def intercept_column(self, span: FloatArray) -> FloatArray:
+        """a(n): 1 (``per_return``) or n (``per_day``), NaN where n is missing."""
+        return span if self.intercept_convention == "per_day" else np.where(np.isfinite(span), 1.0, np.nan)
+
+    def fit(self, panel: ReturnPanel, conventions: Conventions) -> ModelFit:
+        """WLS on the √n-transformed design per firm-event (:func:`eventstudy._kernels.ols_windows`, no constant)."""
+        est, evt = panel.series_arrays(self.series)
+        span, market_span, market, lag = (est[:, :, j] for j in range(4))
+        y = panel.est_returns
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = 1.0 / np.sqrt(span)
+        columns = np.stack([self.intercept_column(span), market_span], axis=2)
+        ols = kn.ols_windows(y * scale, columns * scale[:, :, None], False)
+        s2 = kn.residual_variance(ols.ssr, ols.n_obs, conventions.ddof(self.k))
+        evt_span = evt[:, :, 0]
+        event_design = np.stack([self.intercept_column(evt_span), evt[:, :, 1]], axis=2)
+        expected = kn.predict(event_design, ols.coef)
+        abnormal = panel.evt_returns - expected
+        extra = evt_span - 1.0  # the spans' share of the AR variance beyond s^2
+        lev = extra + kn.leverage(event_design, ols.xtx_inv) if conventions.fec else extra
+        lev = np.where(np.isfinite(abnormal), lev, np.nan)
+        used = np.isfinite(y) & np.isfinite(columns).all(axis=2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            n_used = used.sum(axis=1)
+            zero_share = (used & (y == 0.0)).sum(axis=1) / n_used
+            multi_share = (used & (span > 1.0)).sum(axis=1) / n_used
+            r2 = 1.0 - ols.ssr / ols.tss
+        return ModelFit(
+            model=self.name,
+            k=self.k,
+            coef_names=self.coef_names(),
+            coef=ols.coef,
+            xtx_inv=ols.xtx_inv,
+            n_obs=ols.n_obs,
+            df=ols.n_obs - self.k,
+            s2=s2,
+            r_squared=r2,
+            residuals=ols.residuals / scale,
+            event_design=event_design,
+            expected=expected,
+            abnormal=abnormal,
+            leverage=lev,
+            regressor_gaps=(np.isfinite(y) & ~used).sum(axis=1).astype(np.int64),
+            regressors=self.regressors,
+            diagnostic_names=("zero_return_share", "multi_session_share", "rho_m"),
+            diagnostics=np.stack([zero_share, multi_share, _autocorrelation(market, lag)], axis=1),
+            variance=self.variance_note,
+            span=np.where(np.isfinite(abnormal), evt_span, np.nan),
+        )
+
+
 FACTOR_LABELS: dict[str, str] = {
     "mkt_rf": "Mkt-RF",
     "smb": "SMB",
@@ -668,6 +829,7 @@ MODELS: dict[str, type[NormalReturnModel]] = {
         FactorModel,
         ScholesWilliams,
         Dimson,
+        TradeToTrade,
     )
 }
 """Registered models by name (the ``--model`` choices)."""
@@ -705,6 +867,7 @@ __all__ = [
     "FACTOR_LABELS",
     "MODELS",
     "RISK_FREE",
+    "T2T_INTERCEPTS",
     "Capm",
     "Carhart",
     "ConstantMean",
@@ -718,6 +881,7 @@ __all__ = [
     "ModelFit",
     "NormalReturnModel",
     "ScholesWilliams",
+    "TradeToTrade",
     "estimable",
     "get_model",
 ]

@@ -30,8 +30,10 @@ import pandas as pd
 
 from eventstudy._frozen import frame_fields, freeze_arrays
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
+from eventstudy.calendars import session_counts
 from eventstudy.data.table import PriceTable, row_keys, search_segments
 from eventstudy.errors import InputError
+from eventstudy.symbols import exchange_for
 
 ReturnType = Literal["simple", "log"]
 Alignment = Literal["common", "date"]
@@ -570,6 +572,7 @@ def gather_windows(
     event_window: Window,
     bench_own: bool = False,
     market_shifts: tuple[int, ...] = (),
+    spans: bool = False,
 ) -> tuple[ReturnPanel, pd.DataFrame]:
     """Gather estimation and event-window returns of firm-events from their aligned pairs.
 
@@ -591,6 +594,10 @@ def gather_windows(
         and event-window day, counted in rows of the aligned pair (the previous or next common return
         interval), NaN where the shifted row leaves the pair. Thin-trading models read them (Dimson,
         Scholes-Williams, ``docs/methods.md`` §4.5-4.6).
+    spans
+        Also attach the series :data:`SPAN` and :data:`MARKET_SPAN` of :func:`trade_spans` (the sessions each
+        return spans and the benchmark's daily returns summed over them), read by the trade-to-trade model
+        (``docs/methods.md`` §4.7); off by default, so other models pay nothing.
 
     Returns
     -------
@@ -648,6 +655,12 @@ def gather_windows(
     for shift in market_shifts:  # a few (2K) shifts, each one strided gather over all firm-events
         shifted_est.append(_Window.of(pos0, lo, hi, est_days + shift).take(aligned.market, np.nan))
         shifted_evt.append(_Window.of(pos0, lo, hi, evt_days + shift).take(aligned.market, np.nan))
+    names = [shifted_market_name(j) for j in market_shifts]
+    if spans:
+        for name, values in trade_spans(aligned).items():
+            names.append(name)
+            shifted_est.append(_Window.of(pos0, lo, hi, est_days).take(values, np.nan))
+            shifted_evt.append(_Window.of(pos0, lo, hi, evt_days).take(values, np.nan))
     evt = _Window.of(pos0, lo, hi, evt_days)
     evt_day = evt.take(aligned.day, _NAT)
     evt_dates = np.where(evt_day == _NAT, _NAT, evt_day * _NS_PER_DAY).view("datetime64[ns]")
@@ -671,9 +684,9 @@ def gather_windows(
         evt_span=evt.take(aligned.span, 0),
         evt_zero_volume=evt.take(aligned.zero_volume, False),
         est_bench_own=est_bench,
-        regressor_names=tuple(shifted_market_name(j) for j in market_shifts),
-        est_regressors=np.stack(shifted_est, axis=2) if market_shifts else None,
-        evt_regressors=np.stack(shifted_evt, axis=2) if market_shifts else None,
+        regressor_names=tuple(names),
+        est_regressors=np.stack(shifted_est, axis=2) if names else None,
+        evt_regressors=np.stack(shifted_evt, axis=2) if names else None,
     )
     dropped = np.flatnonzero(~found)
     exclusions = pd.DataFrame(
@@ -685,6 +698,78 @@ def gather_windows(
         }
     )
     return panel, exclusions
+
+
+SPAN = "span"
+"""The panel series of the span n_d of each return: sessions of the ticker's exchange it covers (§2.2 step 3)."""
+
+MARKET_SPAN = "market_span"
+"""The panel series of the benchmark's daily returns summed over each return's span, R_m,span (§4.7)."""
+
+SPAN_SERIES: tuple[str, ...] = (SPAN, MARKET_SPAN)
+"""The series :func:`gather_windows` attaches with ``spans=True``."""
+
+
+def trade_spans(aligned: AlignedTable) -> dict[str, FloatArray]:
+    """The span n_d of every aligned return and the benchmark's daily returns summed over it (flat, (m,) each).
+
+    Each return of a pair runs from its start date (the previous kept date of the pair under ``"common"``
+    alignment; the ticker's own previous row when the pair is joined on the date, ``"date"`` or supplied
+    returns) to its date d (``docs/methods.md`` §2.2 step 3, §4.7):
+
+    - :data:`SPAN`: n_d = the number of sessions of the ticker's exchange in (start, d]
+      (:func:`eventstudy.calendars.session_counts`, at least 1: a row on a day the calendar does not know
+      still ends one trading day). A ticker without a known exchange (:func:`eventstudy.symbols.exchange_for`
+      is None), or an interval outside its calendar's range, gets the number of the ticker's own rows the
+      return covers instead (``AlignedTable.span``: 1 unless the benchmark lacked rows the ticker has), which
+      cannot see days on which the ticker has no row at all.
+    - :data:`MARKET_SPAN`: R_m,span = Σ R_ms over the benchmark's own daily returns (``own_day``,
+      ``own_returns``) dated in (start, d], from one cumulative sum and two binary searches per return.
+      Simple returns are summed, not compounded (Maynes and Rumsey 1993); with log returns the sum is the
+      log return over the interval.
+
+    Both are NaN where the start is unknown (the first row of a supplied return series) or the benchmark's
+    rows begin after the start (its summed return would miss days). The rows before each common pair's first
+    return (``AlignedTable.first``) hold values that are never gathered.
+    """
+    table = aligned.table
+    m = len(aligned)
+    counts = np.diff(aligned.offsets)
+    ticker = np.repeat(aligned.ticker, counts)
+    benchmark = np.repeat(aligned.benchmark, counts)
+    start = np.empty(m, dtype=np.int64)
+    start[1:] = aligned.day[:-1]
+    start[:1] = _NAT
+    known = np.ones(m, dtype=bool)
+    joined = np.repeat(aligned.first == aligned.offsets[:-1], counts)  # pairs joined on the date
+    if joined.any():
+        rows, _ = table.lookup(ticker[joined], aligned.day[joined])  # the ticker's row on d
+        has_previous = rows > table.offsets[ticker[joined]]
+        start[joined] = np.where(has_previous, table.day[np.maximum(rows - 1, 0)], _NAT)
+        known[joined] = has_previous
+    bench_first = table.day[np.minimum(table.offsets[benchmark], max(len(table) - 1, 0))]
+    known &= start >= bench_first
+
+    span = aligned.span.astype(np.float64)  # rows spanned: the fallback without a calendar
+    codes, pair_ticker = np.unique(aligned.ticker, return_inverse=True)
+    exchanges = np.array([exchange_for(table.symbols[c]) or "" for c in codes], dtype=object)  # per ticker
+    row_exchange = np.repeat(exchanges[pair_ticker], counts)
+    for exchange in sorted(set(exchanges) - {""}):  # a few exchanges, each one vectorised search
+        rows = np.flatnonzero((row_exchange == exchange) & known)
+        sessions, covered = session_counts(exchange, start[rows], aligned.day[rows])
+        span[rows] = np.where(covered, np.maximum(sessions, 1), span[rows])
+
+    own = np.where(np.isfinite(aligned.own_returns), aligned.own_returns, 0.0)
+    total = np.concatenate([[0.0], np.cumsum(own)])
+    gaps = np.concatenate([[0], np.cumsum(~np.isfinite(aligned.own_returns))])
+    lo, hi = aligned.own_offsets[benchmark], aligned.own_offsets[benchmark + 1]
+    begin = search_segments(aligned.own_day, lo, hi, np.where(known, start, 0), "right")
+    end = search_segments(aligned.own_day, lo, hi, aligned.day, "right")
+    market_span = total[end] - total[begin]
+    market_span[gaps[end] > gaps[begin]] = np.nan
+    span[~known] = np.nan
+    market_span[~known] = np.nan
+    return {SPAN: span, MARKET_SPAN: market_span}
 
 
 def shifted_market_name(shift: int) -> str:
@@ -753,6 +838,9 @@ def build_panel(
 
 __all__ = [
     "ALIGNMENTS",
+    "MARKET_SPAN",
+    "SPAN",
+    "SPAN_SERIES",
     "AlignedTable",
     "Alignment",
     "ReturnPanel",
@@ -763,4 +851,5 @@ __all__ = [
     "market_shift_of",
     "own_returns",
     "shifted_market_name",
+    "trade_spans",
 ]

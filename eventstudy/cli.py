@@ -299,6 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--groups", metavar="FILE", help="CSV mapping event_id or ticker to a group (header: ticker,<name>)"
     )
     run.add_argument(
+        "--factors",
+        metavar="FILE|DIR|french",
+        help="factor data of capm, ff3, ff5, carhart: a factor CSV/Parquet file (date + factor columns, percent or "
+        "decimal detected), a folder of regional files like ../shared/data/curated/factors, or french (Ken French's "
+        "data library, kept in the store; with --offline from the store only)",
+    )
+    run.add_argument(
         "--pairs",
         metavar="FILE",
         help="CSV of listing pairs (header: home,adr[,ratio]), e.g. 0700.HK,TCEHY: the report compares each pair's "
@@ -602,6 +609,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     pairs = read_pairs(args.pairs) if args.pairs else ()
     if args.slice_size is not None:
+        if args.factors:
+            raise InputError(
+                "--factors is not available with --slice-size yet; run without --slice-size",
+                parameter="--factors",
+                value=args.factors,
+            )
         if pairs:
             raise InputError(
                 "--pairs compares the legs of a pair within each event, which a sliced run does not hold together; "
@@ -623,6 +636,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         executor=get_executor(args.executor, workers=args.workers, address=args.scheduler),
         **settings,
     )
+    if args.factors:
+        from eventstudy.data.store import PriceStore
+        from eventstudy.regressors import load_factor_data
+
+        study.factors = load_factor_data(
+            args.factors,
+            study.spec.normal_model,
+            list(study.pairs()["ticker"]),
+            store=PriceStore(args.store) if args.store else None,
+            offline=args.offline,
+        )
     if len(study.events) > 100_000:
         # the events are alive until the process ends: keep them out of the cyclic collector's scans (each full
         # collection walked all 10^6 events of a large study, ~5 s of its run); this process is the CLI's own

@@ -17,22 +17,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
 from eventstudy._typing import FloatArray
-from eventstudy.errors import DataError
+from eventstudy.errors import DataError, InputError, UnknownNameError
+from eventstudy.models import NormalReturnModel
 from eventstudy.returns import ReturnPanel
 
+if TYPE_CHECKING:
+    from eventstudy.data.store import PriceStore
 
-class FactorTable(Protocol):
+
+class FactorLookup(Protocol):
     """What :func:`with_series` reads of a factor table (:class:`eventstudy.data.factors.FactorTable`)."""
 
-    source: str
-    vintage: str | None
-    units: str
+    @property
+    def source(self) -> str:
+        """Where the factors come from (file, URL or store entry)."""
+        ...
+
+    @property
+    def vintage(self) -> str | None:
+        """The data vintage, when the source states one."""
+        ...
+
+    @property
+    def units(self) -> str:
+        """Units of the source (``"percent"`` or ``"decimal"``; values are decimals)."""
+        ...
 
     def at(self, days: np.ndarray, names: Sequence[str]) -> FloatArray:
         """Values at int64 days (any shape; NaN where the table has no row), shape ``days.shape + (len(names),)``."""
@@ -55,11 +71,15 @@ class FactorData:
         The table for tickers whose region has none in ``by_region`` (a user file meant for every ticker).
     regions
         Region of a ticker where it differs from its listing's (``{"BABA": "asia_pacific_ex_japan"}``).
+    unavailable
+        Regions the study needs but has no factors for, with the reason; their tickers get no factor values,
+        so their firm-events are excluded at estimation ("... days without regressor data").
     """
 
-    by_region: Mapping[str, FactorTable] = field(default_factory=dict)
-    default: FactorTable | None = None
+    by_region: Mapping[str, FactorLookup] = field(default_factory=dict)
+    default: FactorLookup | None = None
     regions: Mapping[str, str] = field(default_factory=dict)
+    unavailable: Mapping[str, str] = field(default_factory=dict)
 
     def region_of(self, tickers: pd.Series | np.ndarray) -> np.ndarray:
         """The factor region of each ticker: its override, else the region of its listing.
@@ -75,8 +95,8 @@ class FactorData:
         chosen = tickers.map(self.regions).to_numpy(dtype=object)
         return np.where(pd.isna(chosen), listed, chosen)
 
-    def table_for(self, region: str, tickers: np.ndarray) -> FactorTable:
-        """The table of a region (else the default one).
+    def table_for(self, region: str, tickers: np.ndarray) -> FactorLookup | None:
+        """The table of a region (else the default one); None for a region listed as :attr:`unavailable`.
 
         Raises
         ------
@@ -84,6 +104,8 @@ class FactorData:
             Neither a table of the region nor a default table; the message names the tickers and regions.
         """
         table = self.by_region.get(region, self.default)
+        if table is None and region in self.unavailable:
+            return None
         if table is None:
             have = ", ".join(sorted(self.by_region)) or "none"
             names = ", ".join(sorted(set(map(str, tickers)))[:10])
@@ -105,12 +127,76 @@ class FactorData:
                 {
                     "ticker": ticker,
                     "region": region,
-                    "source": None if table is None else table.source,
+                    "source": self.unavailable.get(region, "") if table is None else table.source,
                     "vintage": None if table is None else table.vintage,
                     "units": None if table is None else table.units,
                 }
             )
         return pd.DataFrame(rows, columns=["ticker", "region", "source", "vintage", "units"])
+
+
+def load_factor_data(
+    source: str | Path,
+    model: NormalReturnModel,
+    tickers: Sequence[str],
+    *,
+    store: PriceStore | None = None,
+    offline: bool = False,
+    regions: Mapping[str, str] | None = None,
+) -> FactorData:
+    """The factor data of a study: ``source`` a factor file, a folder of regional files, or ``"french"``.
+
+    - a file (CSV or Parquet, :func:`eventstudy.data.factors.read_factor_file`): one table for every ticker;
+    - a folder laid out like ``../shared/data/curated/factors/`` (:func:`~eventstudy.data.factors.load_curated_factors`)
+      or ``"french"`` (Ken French's data library through the store, :func:`~eventstudy.data.factors.load_french`):
+      one table per region of the tickers (:func:`~eventstudy.data.factors.factor_region` by listing, or
+      ``regions``); a region without a file or dataset is :attr:`FactorData.unavailable` with the reason, so its
+      firm-events are excluded rather than the study stopped.
+
+    Raises
+    ------
+    InputError
+        A missing path, or a folder or ``"french"`` for the ``factors`` model (user-chosen columns need a file).
+    DataError
+        Offline without a stored French file for any region (from :func:`~eventstudy.data.factors.load_french`).
+    """
+    from eventstudy.data.factors import factor_regions, load_curated_factors, load_french, read_factor_file
+    from eventstudy.data.store import PriceStore
+
+    overrides = dict(regions or {})
+    text = str(source)
+    path = Path(text)
+    if text != "french" and path.is_file():
+        return FactorData(default=read_factor_file(path), regions=overrides)
+    if text != "french" and not path.is_dir():
+        raise InputError(
+            f"no factor file or folder {path}; give a factor CSV/Parquet file (date + factor columns), a folder of "
+            "regional files like ../shared/data/curated/factors, or french",
+            parameter="--factors",
+            value=text,
+        )
+    if model.name not in ("capm", "ff3", "ff5", "carhart"):
+        raise InputError(
+            f"the {model.name} model reads the columns {', '.join(model.factor_series)} of a factor file: give "
+            "--factors FILE (a folder or french serves capm, ff3, ff5 and carhart)",
+            parameter="--factors",
+            value=text,
+        )
+    wanted = pd.Series(pd.unique(np.asarray(tickers, dtype=object)))
+    needed = pd.unique(np.where(wanted.map(overrides).isna(), factor_regions(wanted), wanted.map(overrides)))
+    by_region: dict[str, FactorLookup] = {}
+    unavailable: dict[str, str] = {}
+    price_store = None
+    for region in needed:  # a handful of regions
+        try:
+            if text == "french":
+                price_store = price_store or store or PriceStore()
+                by_region[region] = load_french(model.name, region, price_store, offline=offline)
+            else:
+                by_region[region] = load_curated_factors(path, model.name, region)
+        except (DataError, UnknownNameError) as error:
+            unavailable[region] = str(error)
+    return FactorData(by_region=by_region, regions=overrides, unavailable=unavailable)
 
 
 def with_series(panel: ReturnPanel, factors: FactorData, names: tuple[str, ...]) -> ReturnPanel:
@@ -140,6 +226,8 @@ def with_series(panel: ReturnPanel, factors: FactorData, names: tuple[str, ...])
     for region in pd.unique(regions):  # one lookup per region (a handful), not per firm-event
         rows = np.flatnonzero(regions == region)
         table = factors.table_for(str(region), tickers[rows])
+        if table is None:  # no factors for the region: no factor values (the fit reports the days)
+            continue
         est[rows] = table.at(est_days[rows], names)
         evt[rows] = table.at(evt_days[rows], names)
     if panel.est_regressors is not None and panel.evt_regressors is not None:  # e.g. market leads and lags
@@ -154,4 +242,4 @@ def _days(dates: np.ndarray) -> np.ndarray:
     return np.where(np.isnat(np.asarray(dates)), _NAT, days)
 
 
-__all__ = ["FactorData", "with_series"]
+__all__ = ["FactorData", "FactorLookup", "load_factor_data", "with_series"]

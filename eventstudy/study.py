@@ -57,7 +57,7 @@ from eventstudy.inference.groups import GROUP_DIFFERENCE_COLUMNS, group_differen
 from eventstudy.models import NormalReturnModel
 from eventstudy.pairs import ListingPair
 from eventstudy.pooling import duplicate_of, precedence
-from eventstudy.regressors import FactorData, FactorTable
+from eventstudy.regressors import FactorData, FactorLookup
 from eventstudy.results import (
     EVENT_DAY_COLUMNS,
     EXCLUSION_COLUMNS,
@@ -258,7 +258,7 @@ class EventStudy:
         prices: PriceSource,
         *,
         model: str | NormalReturnModel = "market",
-        factors: FactorData | FactorTable | None = None,
+        factors: FactorData | FactorLookup | None = None,
         estimation_window: Window = (-250, -11),
         event_window: Window = (-10, 10),
         car_windows: Sequence[Window] = DEFAULT_CAR_WINDOWS,

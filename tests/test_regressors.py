@@ -8,7 +8,10 @@ estimation rows of each firm-event: independent of the panel's gather and of :fu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,8 +22,9 @@ from eventstudy import EventStudy
 from eventstudy.data import ReturnsFrame
 from eventstudy.errors import InputError
 from eventstudy.events import Event
-from eventstudy.regressors import FactorData
+from eventstudy.regressors import FactorData, load_factor_data
 
+RunCli = Callable[..., Any]
 DATES = pd.bdate_range("2019-01-01", "2020-12-31")
 COLUMNS = ("mkt_rf", "smb", "hml", "rf")
 
@@ -114,3 +118,55 @@ def test_the_market_model_ignores_factor_data() -> None:
     ).run()
     pd.testing.assert_frame_equal(plain.car, given.car)
     assert "regressor_gaps" not in plain.parameters.columns
+
+
+@pytest.mark.realdata
+def test_ff3_on_tencent_against_a_hand_regression_on_the_shared_factor_file(shared_dir: Path) -> None:
+    """0700.HK with the Asia Pacific ex Japan FF3 factors of ../shared (percent in the file): the study's
+    coefficients equal OLS of (R - RF/100) on the factors / 100 over the estimation dates the study used,
+    with R from the Adj Close of the shared price file (common dates with ^HSI, as the study aligns)."""
+    from eventstudy.data import CsvPrices
+    from eventstudy.models import FamaFrench3
+
+    prices_dir = shared_dir / "data" / "curated" / "window_2019_2021"
+    factors_dir = shared_dir / "data" / "curated" / "factors"
+    event = Event("xi", dt.date(2021, 3, 15), None, "Asia/Hong_Kong", "", "", ("0700.HK",), ("^HSI",), "", False)
+    data = load_factor_data(factors_dir, FamaFrench3(), ["0700.HK"])
+    assert set(data.by_region) == {"asia_pacific_ex_japan"} and not data.unavailable
+    result = EventStudy([event], CsvPrices(prices_dir), model="ff3", factors=data, progress=False).run()
+    params = result.parameters.iloc[0]
+    stock = pd.read_csv(prices_dir / "0700.HK.csv", parse_dates=["Date"]).set_index("Date")["Adj Close"]
+    index = pd.read_csv(prices_dir / "^HSI.csv", parse_dates=["Date"]).set_index("Date")["Adj Close"]
+    common = stock.index.intersection(index.index)
+    returns = stock.loc[common].pct_change().rename("r")
+    factors = pd.read_csv(factors_dir / "ff3_asia_pacific_ex_japan_daily.csv", parse_dates=["Date"]).set_index("Date")
+    rows = pd.concat([returns, factors / 100], axis=1, join="inner").dropna()
+    rows = rows.loc[params["estimation_start"] : params["estimation_end"]]
+    fit = sm.OLS(rows["r"] - rows["RF"], sm.add_constant(rows[["Mkt-RF", "SMB", "HML"]])).fit()
+    np.testing.assert_allclose(
+        params[["alpha", "beta_mkt", "beta_smb", "beta_hml"]].to_numpy(float), fit.params.to_numpy(), rtol=1e-8
+    )
+    assert params["n_obs"] == fit.nobs and params["regressor_gaps"] == 0
+
+
+@pytest.mark.realdata
+def test_command_line_factor_models(shared_dir: Path, tmp_path: Path, eventstudy_cli: RunCli) -> None:
+    """``eventstudy run --model ff3|carhart --factors DIR`` through the console script on shared prices: the
+    parameters name every factor; a ticker whose region has no factor file (0700.HK under Carhart: no Asia Pacific
+    momentum file) is excluded with the reason, and ff3 without --factors is an input error (exit 2)."""
+    (tmp_path / "events.csv").write_text(
+        "event_id,date,timezone,tickers\nxi,2021-03-15,Asia/Hong_Kong,0700.HK;TCEHY\n", encoding="utf-8"
+    )
+    prices = str(shared_dir / "data" / "curated" / "window_2019_2021")
+    factors = str(shared_dir / "data" / "curated" / "factors")
+    common = ["run", "events.csv", "--prices", prices, "--offline", "--formats", "csv", "--quiet"]
+    for model, names in (("ff3", ["beta_mkt", "beta_smb", "beta_hml"]), ("carhart", ["beta_hml", "beta_mom"])):
+        run = eventstudy_cli(*common, "--model", model, "--factors", factors, "--out", model)
+        assert run.returncode == 0, run.stderr
+        params = pd.read_csv(tmp_path / model / "parameters.csv")
+        assert set(names) <= set(params.columns) and len(params) == 2 - (model == "carhart")
+    # Carhart: the momentum file ends 2024-07 and has no Asia Pacific version here, so 0700.HK has no factors
+    excluded = pd.read_csv(tmp_path / "carhart" / "exclusions.csv")
+    assert excluded.loc[excluded.ticker == "0700.HK", "reason"].str.contains("days without regressor data").all()
+    missing = eventstudy_cli(*common, "--model", "ff3", "--out", "none")
+    assert missing.returncode == 2 and "--factors" in missing.stderr and "Traceback" not in missing.stderr

@@ -155,7 +155,9 @@ def _check_increasing(ns: np.ndarray, name: str, what: str) -> None:
 
 def _check_returns(returns: np.ndarray, missing: np.ndarray, *, log: bool) -> None:
     """Raise InputError at the first infinite return, or simple return ≤ −1."""
-    bad = np.isinf(returns) if log else np.isinf(returns) | (~missing & ~(returns > -1.0))
+    bad = np.isinf(returns)
+    if not log:
+        bad |= ~missing & (returns <= -1.0)
     rows = np.flatnonzero(bad)
     if len(rows):
         i = int(rows[0])

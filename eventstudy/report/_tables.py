@@ -468,6 +468,19 @@ def parameters_table(result: ReportableResult, output_format: OutputFormat = "au
         ("event_window", "event window", None, "l"),
     ]
     notes = ["alpha (daily intercept) and sigma (residual standard deviation) in percent."]
+    if "beta_mkt" in columns:
+        foreign = sorted({t for t in frame["ticker"] if "." in str(t)})
+        notes.append(
+            "Factor model on excess returns over the factor file's risk-free rate; Fama-French factors are US-dollar "
+            "returns"
+            + (
+                f", regressed here on returns in the tickers' own currencies ({', '.join(foreign[:8])}"
+                + (", ..." if len(foreign) > 8 else "")
+                + "): a small mismatch for HKD under the peg, larger for other currencies."
+                if foreign
+                else "."
+            )
+        )
     if "regressor_gaps" in columns:
         notes.append(
             "days without regressor: estimation days with a return but no value of a regressor (e.g. no "
@@ -748,7 +761,7 @@ def build_document(
         if len(result.listing_pairs):
             doc.append(listing_pairs_table(result, summary.headline_window))
             doc.append(Paragraph("Every CAR window: pairs.csv."))
-        doc.extend(Paragraph(note) for note in result.pair_notes)
+        doc.extend(Paragraph(hide_paths(note)) for note in result.pair_notes)
 
     doc.append(Heading("Figures"))
     notes = figure_notes(result, figures)

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from eventstudy.conventions import ADJUST_FAMILY_TEXT
+from eventstudy.pairs import PAIR_COLUMNS
 
 EVENTS = ("ant_ipo_suspended", "tencent_next_target")
 TICKERS = ("9988.HK", "MXN=X")
@@ -262,6 +263,8 @@ def make_fake_result(
     return SimpleNamespace(
         abnormal_returns=abnormal,
         firm_events=firm_events,
+        listing_pairs=pd.DataFrame(columns=list(PAIR_COLUMNS)),
+        pair_notes=(),
         group_differences=pd.DataFrame(
             columns=[
                 "window_start",

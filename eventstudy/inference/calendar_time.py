@@ -2,14 +2,18 @@
 
 For each CAR window w and each group of firm-events, the portfolio on calendar date d holds, with equal
 weights, the firm-events whose window w contains d (the exchange-local dates of the window's event-time
-rows). Its return is regressed on the benchmark return over the dates with at least one holding, and the
-intercept is tested with Newey-West (HAC) standard errors. Every group's portfolio, regression and HAC
-covariance are computed at once with segment sums over the (group, date) cells, one pass per Newey-West
-lag; there is no loop over groups or events. The regression needs
-:data:`~eventstudy.conventions.CALENDAR_TIME_MIN_DATES` calendar dates.
+rows). Its return is regressed on the model's regressors over the dates with at least one holding (the
+benchmark return for the market, constant-mean and market-adjusted models; the model's own design, e.g.
+the factors on excess returns, otherwise), and the intercept is tested with Newey-West (HAC) standard
+errors. Every group's portfolio, regression and HAC covariance are computed at once with segment sums over
+the (group, date) cells, one pass per Newey-West lag; there is no loop over groups or events. The
+regression needs :data:`~eventstudy.conventions.CALENDAR_TIME_MIN_DATES` calendar dates.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,7 +22,14 @@ from eventstudy._typing import FloatArray, IntArray
 from eventstudy.conventions import CALENDAR_TIME_MIN_DATES
 from eventstudy.inference.base import InferenceData, Scope, StatBlock, StatTest, reasons, register, two_sided_t
 
-Q = 2  # coefficients of the portfolio regression: intercept and benchmark slope
+COLLINEAR_EIGENVALUE = 1e-10
+"""X'X counts as singular when the smallest eigenvalue of the regressors' correlation matrix is below this."""
+
+ROUNDING = 1e-12
+"""Residuals with sqrt(Σ u²) below this share of sqrt(Σ y²) are a perfect fit (zero residual variance)."""
+
+BENCHMARK = "the benchmark return"
+"""Name of the single regressor of the market-design portfolio regression, in the reason texts."""
 
 
 def newey_west_lags(n_dates: int | IntArray) -> IntArray:
@@ -26,65 +37,101 @@ def newey_west_lags(n_dates: int | IntArray) -> IntArray:
     return np.floor(4.0 * (np.asarray(n_dates) / 100.0) ** (2.0 / 9.0)).astype(np.int64)
 
 
-def intercept_tests(y: FloatArray, x: FloatArray, cell_group: IntArray, n_groups: int) -> tuple[FloatArray, ...]:
-    """HAC t statistics of the intercepts of y = a + b x + u, one regression per group, all at once.
+class InterceptTests(NamedTuple):
+    """Per group: the HAC t of the intercept, the number of observations T, se(a) and why t is undefined."""
+
+    statistic: FloatArray
+    n_dates: FloatArray
+    se: FloatArray
+    why: np.ndarray
+
+
+def intercept_tests(
+    y: FloatArray, x: FloatArray, cell_group: IntArray, n_groups: int, names: Sequence[str] | None = None
+) -> InterceptTests:
+    """HAC t statistics of the intercepts of y = a + x'b + u, one regression per group, all at once.
 
     Parameters
     ----------
-    y, x : (T_total,)
+    y : (T_total,)
         Observations of every group, each group's in time order (consecutive, equally spaced periods).
+    x : (T_total, p) or (T_total,)
+        The p >= 0 regressors besides the intercept (a 1-d array is one regressor).
     cell_group : (T_total,)
         Group of each observation, non-decreasing.
     n_groups
         Number of groups.
+    names
+        The regressors' names for the reason texts (default ``regressor 1`` .. ``regressor p``).
 
     Returns
     -------
-    statistic, n_dates, x_spread, se : (n_groups,)
-        a / se(a) (NaN where undefined), the number of observations T, max x - min x and se(a).
+    InterceptTests
+        a / se(a) (NaN where undefined), T, se(a) and the reason (empty where the t is defined), per group.
 
     Notes
     -----
-    OLS by the centred formulas b = Σ (x - x̄)(y - ȳ) / Σ (x - x̄)^2, a = ȳ - b x̄. The covariance is the
-    Newey-West sandwich (X'X)^-1 S (X'X)^-1 with S = Σ_t h_t h_t' + Σ_{l=1}^{L} (1 - l/(L+1))
-    Σ_t (h_t h_{t-l}' + h_{t-l} h_t'), h_t = x_t u_t (x_t = (1, x_t)), the lags L of
-    :func:`newey_west_lags` per group and no small-sample correction: statsmodels' ``OLS.fit(cov_type="HAC",
-    cov_kwds={"maxlags": L})`` (``cov_hac_simple`` with ``use_correction=False``).
+    OLS by the centred formulas b = S_xx^-1 S_xy with S_xx = Σ (x_t - x̄)(x_t - x̄)', S_xy = Σ (x_t - x̄)(y_t - ȳ),
+    a = ȳ - x̄'b (p = 0: a = ȳ). The covariance is the Newey-West sandwich (X'X)^-1 S (X'X)^-1 with
+    S = Σ_t h_t h_t' + Σ_{l=1}^{L} (1 - l/(L+1)) Σ_t (h_t h_{t-l}' + h_{t-l} h_t'), h_t = (1, x_t')' u_t, the
+    lags L of :func:`newey_west_lags` per group and no small-sample correction: statsmodels'
+    ``OLS.fit(cov_type="HAC", cov_kwds={"maxlags": L})`` (``cov_hac_simple`` with ``use_correction=False``).
+    Only the first row of (X'X)^-1 is needed, (1/T + x̄'S_xx^-1 x̄, -(S_xx^-1 x̄)') by the partitioned inverse.
+
+    Undefined (NaN with a reason, first applicable): T < p + 2 (no residual degree of freedom), a regressor
+    constant within the group, a singular X'X (smallest eigenvalue of the regressors' correlation matrix
+    below :data:`COLLINEAR_EIGENVALUE`), and a perfect fit (sqrt(Σ u²) at most :data:`ROUNDING` sqrt(Σ y²):
+    residuals of rounding size only) or a zero HAC variance of a.
     """
+    x = np.asarray(x, dtype=np.float64)
+    x = x[:, None] if x.ndim == 1 else x
+    p = x.shape[1]
+    labels = tuple(names) if names is not None else tuple(f"regressor {j + 1}" for j in range(p))
     count = np.bincount(cell_group, minlength=n_groups).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        x_bar = np.bincount(cell_group, weights=x, minlength=n_groups) / count
+        x_bar = kn.group_sum(x, cell_group, n_groups) / count[:, None]
         y_bar = np.bincount(cell_group, weights=y, minlength=n_groups) / count
         dx, dy = x - x_bar[cell_group], y - y_bar[cell_group]
-        sxx = np.bincount(cell_group, weights=dx * dx, minlength=n_groups)
-        slope = np.bincount(cell_group, weights=dx * dy, minlength=n_groups) / sxx
-        alpha = y_bar - slope * x_bar
-        u = y - alpha[cell_group] - slope[cell_group] * x
-        h = np.stack([u, x * u], axis=1)  # (T_total, 2)
+        sxx = kn.group_sum(dx[:, :, None] * dx[:, None, :], cell_group, n_groups)  # (G, p, p)
+        sxy = kn.group_sum(dx * dy[:, None], cell_group, n_groups)  # (G, p)
+        scale = np.sqrt(np.diagonal(sxx, axis1=1, axis2=2))  # (G, p)
+        correlation = sxx / (scale[:, :, None] * scale[:, None, :])
+    high = kn.group_max(x, cell_group, n_groups, np.nan)
+    low = -kn.group_max(-x, cell_group, n_groups, np.nan)
+    constant = ~(high - low > 0)  # (G, p); also every regressor of a group without rows
+    invertible = ~constant.any(axis=1)
+    smallest = np.linalg.eigvalsh(np.where(invertible[:, None, None], correlation, np.eye(p))).min(axis=1, initial=1.0)
+    collinear = invertible & ~(smallest >= COLLINEAR_EIGENVALUE)
+    invertible &= ~collinear
+    sxx_inv = np.linalg.inv(np.where(invertible[:, None, None], sxx, np.eye(p)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.einsum("gij,gj->gi", sxx_inv, sxy)
+        alpha = y_bar - np.einsum("gj,gj->g", x_bar, slope)
+        u = y - alpha[cell_group] - np.einsum("tj,tj->t", x, slope[cell_group])
+        h = np.column_stack([u, x * u[:, None]])  # (T_total, p + 1)
+        meat = kn.group_sum(h[:, :, None] * h[:, None, :], cell_group, n_groups)
         lags = newey_west_lags(count.astype(np.int64))
-        meat = np.zeros((n_groups, 2, 2))
-        for i in range(2):
-            for j in range(2):
-                meat[:, i, j] = np.bincount(cell_group, weights=h[:, i] * h[:, j], minlength=n_groups)
         for lag in range(1, int(lags.max(initial=0)) + 1):
             same = cell_group[lag:] == cell_group[:-lag]
             g = cell_group[lag:][same]
-            weight = 1.0 - lag / (lags[g] + 1.0)
-            usable = lag <= lags[g]
-            for i in range(2):
-                for j in range(2):
-                    gamma = h[lag:, i][same] * h[:-lag, j][same] + h[:-lag, i][same] * h[lag:, j][same]
-                    meat[:, i, j] += np.bincount(g, weights=np.where(usable, weight * gamma, 0.0), minlength=n_groups)
-        sum_x = np.bincount(cell_group, weights=x, minlength=n_groups)
-        sum_x2 = np.bincount(cell_group, weights=x * x, minlength=n_groups)
-        det = count * sum_x2 - sum_x * sum_x
-        bread_first = np.stack([sum_x2, -sum_x], axis=1) / det[:, None]  # first row of (X'X)^-1
-        var_a = np.einsum("gi,gij,gj->g", bread_first, meat, bread_first)
-        se = np.sqrt(var_a)
+            now, before = h[lag:][same], h[:-lag][same]
+            gamma = now[:, :, None] * before[:, None, :]
+            weight = np.where(lag <= lags[g], 1.0 - lag / (lags[g] + 1.0), 0.0)
+            meat += kn.group_sum(gamma + gamma.transpose(0, 2, 1), g, n_groups, weights=weight)
+        shift = np.einsum("gij,gj->gi", sxx_inv, x_bar)  # S_xx^-1 x̄
+        bread_first = np.column_stack([1.0 / count + np.einsum("gj,gj->g", x_bar, shift), -shift])
+        se = np.sqrt(np.einsum("gi,gij,gj->g", bread_first, meat, bread_first))
         statistic = alpha / se
-    high = kn.group_max(x, cell_group, n_groups, np.nan)
-    low = -kn.group_max(-x, cell_group, n_groups, np.nan)
-    return statistic, count, high - low, se
+    perfect = np.bincount(cell_group, weights=u * u, minlength=n_groups) <= ROUNDING**2 * np.bincount(
+        cell_group, weights=y * y, minlength=n_groups
+    )
+    why = reasons(
+        (count < p + 2, f"fewer than {p + 2} observations: no residual degree of freedom for {p + 1} coefficients"),
+        *((constant[:, j], f"{name} is constant across the portfolio dates") for j, name in enumerate(labels)),
+        (collinear, f"the regressors ({', '.join(labels)}) are collinear across the portfolio dates: X'X is singular"),
+        (perfect | ~(se > 0), "zero residual variance of the portfolio regression"),
+    )
+    return InterceptTests(np.where(why == "", statistic, np.nan), count, se, why)
 
 
 @register
@@ -94,13 +141,25 @@ class CalendarTimePortfolio(StatTest):
     Notes
     -----
     For window w = [τ1, τ2] the portfolio on exchange-local date d holds, with equal weights, the
-    firm-events of the group whose rows τ1..τ2 fall on d and have a return. Its return R_p,d and the mean
-    benchmark return of its holdings R_m,d (the common benchmark when the holdings share one) enter
-    R_p,d = a + b R_m,d + u_d over the T dates with at least one holding (market model, q = 2). Raw
-    returns are used: the inputs carry no risk-free rate. H0: a = 0, tested with the Newey-West
-    covariance of statsmodels' ``cov_type="HAC"`` (Bartlett kernel, no small-sample correction),
-    ``maxlags`` ⌊4 (T/100)^(2/9)⌋, reference t(T - q) (``docs/methods.md`` §6.2, P13;
-    :func:`intercept_tests`).
+    firm-events of the group whose rows τ1..τ2 fall on d and have a return (and, for a model with its own
+    design, a target and every regressor). Its regression over the T dates with at least one holding is:
+
+    - market design (market, constant-mean and market-adjusted models, ``InferenceData.market_design``):
+      R_p,d = a + b R_m,d + u_d with R_p,d the mean raw return and R_m,d the mean benchmark return of the
+      holdings that have one (the common benchmark when they share it), q = 2. Raw returns: the market
+      model's inputs carry no risk-free rate.
+    - any other design (factor models, Dimson leads and lags): ȳ_d = a + x̄_d'b + u_d with ȳ_d the mean of
+      the model's event-window target ``evt_target`` (R - Rf for factor models, R when it has no offset) and
+      x̄_d the mean of the holdings' design rows without the intercept (the last p =
+      len(``design_regressors``) columns of ``event_design``), q = p + 1. The rows of one region's factors
+      are the same for every holding on a date, so the mean is that common row; holdings of one exchange
+      mapped to different factor regions (per-ticker overrides) enter with the mean of their rows. For a
+      factor model a is the Jensen alpha of the calendar-time portfolio, as in Fama (1998).
+
+    a is the calendar-time abnormal return per date; H0: a = 0, tested with the Newey-West covariance of
+    statsmodels' ``cov_type="HAC"`` (Bartlett kernel, no small-sample correction), ``maxlags``
+    ⌊4 (T/100)^(2/9)⌋, reference t(T - q) (``docs/methods.md`` §6.2, P13; :func:`intercept_tests`). A
+    regressor constant over the portfolio dates or a singular X'X gives NaN with a reason naming it.
 
     Minimum number of dates: Newey-West standard errors are consistent only as T grows, and with few
     dates the HAC variance is biased downward, so t(T - q) over-rejects. The regression t is reported
@@ -115,9 +174,9 @@ class CalendarTimePortfolio(StatTest):
     reported; ``n`` counts the firm-events held.
 
     Fully clustered cells (every firm-event held has the same calendar dates in w, one event date): a
-    regression over the window's own dates would fit the benchmark slope on the event days themselves,
-    so the single-portfolio variant is used instead: the equally weighted portfolio's market model fitted
-    over the estimation window and its standardized CAR (P2), t(M - k), with the reason column naming the
+    regression over the window's own dates would fit the slopes on the event days themselves, so the
+    single-portfolio variant is used instead: the model fitted to the equally weighted portfolio over the
+    estimation window and its standardized CAR (P2), t(M - k), with the reason column naming the
     variant. It is computed only when the events share estimation dates and regressors (then the
     portfolio's residuals are the mean residuals); otherwise NaN with a reason.
 
@@ -125,6 +184,7 @@ class CalendarTimePortfolio(StatTest):
     ----------
     Jaffe, J. F. (1974), "Special information and insider trading", Journal of Business 47(3), 410-428.
     Mandelker, G. (1974), "Risk and return: the case of merging firms", JFE 1(4), 303-335.
+    Fama, E. F. (1998), "Market efficiency, long-term returns, and behavioral finance", JFE 49(3), 283-306.
     Newey, W. K. and K. D. West (1994), "Automatic lag selection in covariance matrix estimation",
     Review of Economic Studies 61(4), 631-653.
     """
@@ -146,9 +206,13 @@ class CalendarTimePortfolio(StatTest):
         codes = np.asarray(groups, dtype=np.int64)
         member = (codes >= 0) & (codes < n_groups)
         dates = np.asarray(data.evt_dates).astype("datetime64[D]")
+        nothing_held = "no firm-event has a return in the window"
+        if not data.market_design:
+            regressors = ", ".join(data.design_regressors)
+            nothing_held = f"no firm-event has a target return and its regressors ({regressors}) in the window"
         for c, window in enumerate(data.car_windows):
             cols = data.car_columns(window)
-            held = np.isfinite(data.evt_returns[:, cols]) & ~np.isnat(dates[:, cols])
+            held = _complete(data, cols) & ~np.isnat(dates[:, cols])
             has = member & held.any(axis=1)
             cell = np.where(has, codes * len(names) + market, 0)
             counts = np.bincount(cell[has], minlength=n_groups * len(names)).reshape(n_groups, len(names))
@@ -170,7 +234,7 @@ class CalendarTimePortfolio(StatTest):
             )
             note = np.where(mixed, np.char.add(note, " firm-events)"), "").astype(object)
             joined = np.where(note == "", first, np.where(first == "", note, first + "; " + note))
-            why[:, c] = np.where(n[:, c] == 0, "no firm-event has a return in the window", joined)
+            why[:, c] = np.where(n[:, c] == 0, nothing_held, joined)
             stat[n[:, c] == 0, c] = np.nan
             df[n[:, c] == 0, c] = np.nan
         return StatBlock(stat, two_sided_t(stat, df), n, df, why, "t")
@@ -245,18 +309,37 @@ def _single_portfolio(
     return np.where(ok, statistic, undefined), np.where(ok, m - float(data.k), undefined), why
 
 
+def _complete(data: InferenceData, cols: IntArray) -> np.ndarray:
+    """(N, len(cols)): the window rows a portfolio can hold (a return; for other designs target and regressors)."""
+    if data.market_design:
+        return np.isfinite(data.evt_returns[:, cols])
+    target, regressors = _target_and_regressors(data)
+    return np.isfinite(target[:, cols]) & np.isfinite(regressors[:, cols]).all(axis=2)
+
+
+def _target_and_regressors(data: InferenceData) -> tuple[FloatArray, FloatArray]:
+    """The event-window target (N, W) and regressors (N, W, p) of the portfolio regression (see the class)."""
+    if data.market_design:
+        return data.evt_returns, data.evt_market[:, :, None]
+    target = data.evt_returns if data.evt_target is None else data.evt_target
+    return target, data.event_design[:, :, data.k - len(data.design_regressors) :]
+
+
 def _regression(
     data: InferenceData, cols: IntArray, held: np.ndarray, held_by: IntArray, n_groups: int
 ) -> tuple[FloatArray, FloatArray, np.ndarray]:
-    """Equal-weight portfolio and benchmark returns per (group, date), then every group's HAC intercept test.
+    """Equal-weight portfolio target and regressors per (group, date), then every group's HAC intercept test.
 
-    Returns statistic, df (T - q) and reason per group (reasons for groups without rows are irrelevant).
+    A cell's regressors are the means over its holdings with a value (every holding has them for other
+    designs than the market's); cells without a value of a regressor are left out. Returns statistic,
+    df (T - q) and reason per group (reasons for groups without rows are irrelevant).
     """
     rows, k = np.nonzero(held & (held_by >= 0)[:, None])
     group = held_by[rows]
     day = np.asarray(data.evt_dates).astype("datetime64[D]").view(np.int64)[rows, cols[k]]
-    ret = data.evt_returns[rows, cols[k]]
-    mkt = data.evt_market[rows, cols[k]]
+    target, regressors = _target_and_regressors(data)
+    ret = target[rows, cols[k]]
+    x = regressors[rows, cols[k]]  # (holdings, p)
     if len(day):
         key = group * (int(day.max()) - int(day.min()) + 1) + (day - int(day.min()))
         cells, cell = np.unique(key, return_inverse=True)  # (group, date) cells in group, then date order
@@ -267,27 +350,19 @@ def _regression(
     cell_group[cell] = group
     with np.errstate(invalid="ignore", divide="ignore"):
         r_p = np.bincount(cell, weights=ret, minlength=len(cells)) / np.bincount(cell, minlength=len(cells))
-        present = np.isfinite(mkt)
-        r_m = np.bincount(cell, weights=np.where(present, mkt, 0.0), minlength=len(cells)) / np.bincount(
-            cell, weights=present, minlength=len(cells)
-        )
-    keep = np.isfinite(r_m)
-    statistic, count, spread, se = intercept_tests(r_p[keep], r_m[keep], cell_group[keep], n_groups)
-    short = count < CALENDAR_TIME_MIN_DATES
+        present = np.isfinite(x)
+        x_p = kn.group_sum(np.where(present, x, 0.0), cell, len(cells)) / kn.group_count(present, cell, len(cells))
+    keep = np.isfinite(x_p).all(axis=1)
+    names = (BENCHMARK,) if data.market_design else data.design_regressors
+    tests = intercept_tests(r_p[keep], x_p[keep], cell_group[keep], n_groups, names)
+    count = tests.n_dates
     few = np.char.add(
         np.char.add("only ", count.astype(np.int64).astype(str)),
         f" calendar dates with holdings: the Newey-West t needs at least {CALENDAR_TIME_MIN_DATES}",
     ).astype(object)
-    why = np.where(
-        short,
-        few,
-        reasons(
-            (~(spread > 0), "benchmark return is constant across the portfolio dates"),
-            (~(se > 0), "zero residual variance of the portfolio regression"),
-        ),
-    )
+    why = np.where(count < CALENDAR_TIME_MIN_DATES, few, tests.why)
     ok = why == ""
-    return np.where(ok, statistic, np.nan), np.where(ok, count - Q, np.nan), why
+    return np.where(ok, tests.statistic, np.nan), np.where(ok, count - (x_p.shape[1] + 1), np.nan), why
 
 
-__all__ = ["CalendarTimePortfolio", "intercept_tests", "newey_west_lags"]
+__all__ = ["CalendarTimePortfolio", "InterceptTests", "intercept_tests", "newey_west_lags"]

@@ -154,24 +154,50 @@ def test_no_returns_is_nan_with_reason() -> None:
     assert REL_DAYS[cols_of((0, 0))][0] == 0
 
 
-def test_intercept_tests_of_many_groups_match_statsmodels_one_by_one() -> None:
-    """The vectorised regressions against statsmodels' OLS HAC fit of each group's series (its own oracle)."""
-    from statsmodels.regression.linear_model import OLS
+@pytest.mark.parametrize("p", [0, 1, 3])
+def test_intercept_tests_of_many_groups_match_statsmodels_one_by_one(p: int) -> None:
+    """p regressors (0: the mean test), groups of different lengths in one call, each against statsmodels'
+    ``OLS(y, add_constant(X)).fit(cov_type="HAC")`` of that group alone (its own oracle)."""
+    import statsmodels.api as sm
 
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(11 + p)
     lengths = np.array([30, 31, 45, 80, 120, 250, 33, 500])  # Newey-West lags from 3 to 6
     group = np.repeat(np.arange(len(lengths)), lengths)
-    x = rng.normal(0.0, 0.01, size=len(group))
-    y = 0.0004 + 0.9 * x + rng.normal(0.0, 0.01, size=len(group)) + 0.3 * np.r_[0.0, x[:-1]]
-    statistic, count, spread, se = intercept_tests(y, x, group, len(lengths) + 1)  # the last group is empty
+    mixing = np.array([[1.0, 0.3, -0.2], [0.0, 1.0, 0.4], [0.0, 0.0, 1.0]])[:p, :p]  # correlated regressors
+    x = rng.normal(0.0, 0.01, size=(len(group), p)) @ mixing
+    noise = rng.normal(0.0, 0.01, size=len(group))
+    y = 0.0004 + x @ np.array([0.9, 0.4, -0.3])[:p] + noise + 0.3 * np.r_[0.0, noise[:-1]]  # MA(1) errors
+    tests = intercept_tests(y, x, group, len(lengths) + 1)  # the last group is empty
     for g, t_len in enumerate(lengths):
         rows = group == g
-        design = np.column_stack([np.ones(t_len), x[rows]])
-        fit = OLS(y[rows], design).fit(cov_type="HAC", cov_kwds={"maxlags": newey_west_lags(t_len)}, use_t=True)
-        np.testing.assert_allclose(se[g], fit.bse[0], rtol=1e-10)
-        np.testing.assert_allclose(statistic[g], fit.params[0] / fit.bse[0], rtol=1e-10)
-        assert count[g] == t_len and spread[g] == np.ptp(x[rows])
-    assert count[-1] == 0 and np.isnan(statistic[-1])
+        design = sm.add_constant(x[rows], has_constant="add")
+        fit = sm.OLS(y[rows], design).fit(cov_type="HAC", cov_kwds={"maxlags": int(newey_west_lags(t_len))})
+        np.testing.assert_allclose(tests.se[g], fit.bse[0], rtol=1e-10)
+        np.testing.assert_allclose(tests.statistic[g], fit.params[0] / fit.bse[0], rtol=1e-10)
+        assert tests.n_dates[g] == t_len and tests.why[g] == ""
+    assert tests.n_dates[-1] == 0 and np.isnan(tests.statistic[-1]) and "fewer than" in tests.why[-1]
+    if p == 1:  # a 1-d x is one regressor
+        np.testing.assert_array_equal(intercept_tests(y, x[:, 0], group, len(lengths)).statistic, tests.statistic[:-1])
+
+
+def test_intercept_tests_name_the_degenerate_regressor() -> None:
+    """A regressor constant within a group, collinear regressors and too few dates: NaN, each with its reason."""
+    rng = np.random.default_rng(4)
+    group = np.repeat(np.arange(4), [40, 40, 40, 3])
+    x = rng.normal(0.0, 0.01, size=(len(group), 2))
+    x[40:80, 1] = 0.002  # group 1: the second regressor is constant
+    x[80:120, 1] = 2.0 * x[80:120, 0]  # group 2: collinear
+    y = rng.normal(0.0, 0.01, size=len(group))
+    tests = intercept_tests(y, x, group, 4, names=("mkt_rf", "smb"))
+    assert tests.why[0] == "" and np.isfinite(tests.statistic[0])
+    assert tests.why[1] == "smb is constant across the portfolio dates"
+    assert "collinear" in tests.why[2] and "(mkt_rf, smb)" in tests.why[2]
+    assert tests.why[3].startswith("fewer than 4 observations")
+    assert np.isnan(tests.statistic[1:]).all()
+    exact = intercept_tests(x[:40, 0] * 0.5 + 0.001, x[:40, :1], np.zeros(40, dtype=np.int64), 1)
+    assert exact.why[0] == "zero residual variance of the portfolio regression" and np.isnan(exact.statistic[0])
+    flat = intercept_tests(np.full(40, 0.003), np.zeros((40, 0)), np.zeros(40, dtype=np.int64), 1)  # p = 0
+    assert flat.why[0] == "zero residual variance of the portfolio regression"
 
 
 def test_reasons_of_many_groups_at_once() -> None:

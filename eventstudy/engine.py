@@ -564,6 +564,9 @@ def fit_estimable(panel: ReturnPanel, spec: StudySpec, factors: FactorData | Non
         + f" returns in {window_text(spec.estimation_window)}, minimum {spec.min_estimation_obs}",
         "model not estimable (constant or zero-variance returns in the estimation window)",
     )
+    if fit.failures is not None:  # the model's own reason (e.g. a GARCH fit that did not converge)
+        own = fit.failures[bad]
+        reasons = np.where((own != "") & ~short, own, reasons)
     gaps = fit.regressor_gaps[bad]
     if gaps.any():
         reasons = np.where(

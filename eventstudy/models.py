@@ -84,6 +84,13 @@ class ModelFit:
     variance : str
         How the AR variance is obtained, in words, when it is not the exact OLS prediction variance ("" when
         it is); the report states it.
+    ar_factor : (N, W) or None
+        Each AR's variance in units of s² in place of the 1 of the OLS prediction variance, when the model's AR
+        variances differ by day (GARCH: σ²_t / s²); the CAR variance puts Σ_{t∈w} of it in place of L. None:
+        1 (or :attr:`span`).
+    failures : (N,) object or None
+        Why a firm-event could not be estimated, where the model knows better than "not estimable" (GARCH: the
+        optimizer's status); "" for the others.
     span : (N, W) or None
         Trade-to-trade only (None for every other model): the sessions n_t each event-window return spans.
         The AR variance is s^2 (n_t + x_it' Q x_it), so ``leverage`` holds n_t - 1 + x_it' Q x_it, the CAR
@@ -113,6 +120,8 @@ class ModelFit:
     diagnostics: FloatArray | None = None
     variance: str = ""
     span: FloatArray | None = None
+    ar_factor: FloatArray | None = None
+    failures: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         freeze_arrays(self)
@@ -155,12 +164,17 @@ class ModelFit:
                 self.fec_matrix,
                 self.leverage[:, cols],
                 method,
-                None if self.span is None else kn.window_sums(self.span, cols),
+                self._diagonal(cols),
             )
         if self.span is not None:
             values[self.window_start_spans(event_days, windows) > 1] = np.nan
         variances[~np.isfinite(values)] = np.nan
         return values, variances
+
+    def _diagonal(self, cols: IntArray) -> FloatArray | None:
+        """Σ over the window's days of the AR variance factors (spans or :attr:`ar_factor`); None: L."""
+        factor = self.span if self.span is not None else self.ar_factor
+        return None if factor is None else kn.window_sums(factor, cols)
 
     def window_start_spans(self, event_days: IntArray, windows: Sequence[Window]) -> IntArray:
         """Sessions spanned by the first return of each window, (N, len(windows)); 0 without spans or return.
@@ -710,6 +724,87 @@ class TradeToTrade(NormalReturnModel):
         )
 
 
+@dataclass(frozen=True)
+class Garch(NormalReturnModel):
+    """Market model with GARCH(1,1) errors, fitted by Kevin Sheppard's ``arch`` (:func:`eventstudy.garch.fit_garch`).
+
+    R_it = α + β R_mt + ε_it, ε_it = σ_it z_it, σ²_it = ω + a ε²_i,t-1 + b σ²_i,t-1, normal maximum likelihood on
+    each firm-event's estimation window. AR_it = R_it - α̂ - β̂ R_mt. Variance: each AR's variance is its
+    one-step-ahead conditional variance σ²_it, the recursion continued through the event window's ARs (a missing
+    day carried forward with its expectation); a CAR's variance is Σ_{t∈w} σ²_it, without a parameter-estimation
+    term. s² is the mean conditional variance over the estimation rows, so that the AR variance factors are
+    σ²_it / s² (:attr:`ModelFit.ar_factor`). df = M - 2 (the mean equation's coefficients). A fit that does not
+    converge, or whose a + b reaches 1, is excluded with the optimizer's status.
+    """
+
+    name: ClassVar[str] = "garch"
+    label: ClassVar[str] = "market model with GARCH(1,1) errors (arch, normal likelihood)"
+    variance_note: ClassVar[str] = (
+        "GARCH(1,1): each abnormal return's variance is its one-step-ahead conditional variance (the recursion "
+        "continued through the event window); a CAR's variance is the sum of them, without a parameter-estimation "
+        "term"
+    )
+
+    @property
+    def regressors(self) -> tuple[str, ...]:
+        """The benchmark return (the mean equation)."""
+        return ("market",)
+
+    @property
+    def single_market_regressor(self) -> bool:
+        """False: the forecast-error moments do not apply; the conditional variances replace them."""
+        return False
+
+    def coef_names(self) -> tuple[str, ...]:
+        """``alpha`` and ``beta`` of the mean equation (ω, a, b are diagnostics)."""
+        return ("alpha", "beta")
+
+    def fit(self, panel: ReturnPanel, conventions: Conventions) -> ModelFit:
+        """One ``arch`` fit per firm-event (the optimizer runs per series); the rest on arrays."""
+        from eventstudy.garch import fit_garch
+
+        fitted = fit_garch(
+            panel.est_returns, panel.est_market[:, :, None], panel.evt_returns, panel.evt_market[:, :, None]
+        )
+        ok = fitted.converged
+        est_var = fitted.est_sigma**2
+        resid = fitted.est_residuals
+        used = np.isfinite(resid)
+        count = used.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s2 = np.where(ok, np.where(used, est_var, 0.0).sum(axis=1) / count, np.nan)
+            factor = fitted.evt_sigma**2 / s2[:, None]
+            ssr = np.where(used, resid, 0.0) ** 2
+            y = np.where(used, panel.est_returns, 0.0)
+            centred = np.where(used, y - (y.sum(axis=1) / count)[:, None], 0.0)
+            r2 = np.where(ok, 1.0 - ssr.sum(axis=1) / (centred**2).sum(axis=1), np.nan)
+        n = len(panel)
+        abnormal = np.where(ok[:, None], fitted.abnormal, np.nan)
+        return ModelFit(
+            model=self.name,
+            k=self.k,
+            coef_names=self.coef_names(),
+            coef=np.where(ok[:, None], fitted.coef, np.nan),
+            xtx_inv=np.zeros((n, 2, 2)),
+            n_obs=fitted.n_obs,
+            df=fitted.n_obs - self.k,
+            s2=s2,
+            r_squared=r2,
+            residuals=np.where(ok[:, None], resid, np.nan),
+            event_design=kn.design(panel.evt_market[:, :, None], True),
+            expected=panel.evt_returns - abnormal,
+            abnormal=abnormal,
+            leverage=factor - 1.0 if conventions.fec else np.where(np.isfinite(abnormal), factor - 1.0, np.nan),
+            regressor_gaps=np.zeros(n, dtype=np.int64),
+            regressors=self.regressors,
+            diagnostic_names=("garch_omega", "garch_alpha", "garch_beta", "garch_loglik"),
+            diagnostics=np.stack([fitted.omega, fitted.alpha, fitted.beta, fitted.loglik], axis=1),
+            variance=self.variance_note,
+            ar_factor=np.where(ok[:, None], factor, np.nan),
+            failures=np.where(ok, "", "GARCH fit failed: " + fitted.status.astype(str).astype(object)),
+        )
+
+
 FACTOR_LABELS: dict[str, str] = {
     "mkt_rf": "Mkt-RF",
     "smb": "SMB",
@@ -830,6 +925,7 @@ MODELS: dict[str, type[NormalReturnModel]] = {
         ScholesWilliams,
         Dimson,
         TradeToTrade,
+        Garch,
     )
 }
 """Registered models by name (the ``--model`` choices)."""
@@ -876,6 +972,7 @@ __all__ = [
     "FactorModel",
     "FamaFrench3",
     "FamaFrench5",
+    "Garch",
     "MarketAdjusted",
     "MarketModel",
     "ModelFit",

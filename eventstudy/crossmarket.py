@@ -27,7 +27,7 @@ from eventstudy._typing import DateLike, FloatArray, IntArray
 from eventstudy.calendars import _arrays_for
 from eventstudy.errors import InputError
 
-__all__ = ["accumulated_between_closes", "cross_market_regressor", "session_closes"]
+__all__ = ["accumulated_between_closes", "accumulated_over", "cross_market_regressor", "session_closes"]
 
 _NS_PER_DAY = 86_400_000_000_000
 _NAT = np.iinfo(np.int64).min
@@ -106,23 +106,34 @@ def accumulated_between_closes(
             "give one return per session of the other exchange",
             parameter="other_returns",
         )
-    missing = np.isnan(returns)
-    _check_returns(returns, missing, log=log)
-    filled = np.where(missing, 0.0, returns)
+    _check_returns(returns, np.isnan(returns), log=log)
+    accumulated = np.full(len(own), np.nan)
+    sessions = np.zeros(len(own), dtype=np.int64)
+    accumulated[1:], sessions[1:] = accumulated_over(own[:-1], own[1:], other, returns, log=log)
+    return accumulated, sessions
+
+
+def accumulated_over(
+    starts_ns: np.ndarray, ends_ns: np.ndarray, other_closes_ns: np.ndarray, other_returns: np.ndarray, *, log: bool
+) -> tuple[FloatArray, IntArray]:
+    """The other market's return over its sessions closing in (start, end], for any intervals at once.
+
+    ``starts_ns``, ``ends_ns``: UTC nanoseconds, any order (each interval on its own); ``other_closes_ns``
+    increasing with one return each (NaN = no data). The conventions of :func:`accumulated_between_closes`
+    (0.0 without sessions, NaN with a NaN session); the returns are assumed checked. One cumulative sum and two
+    binary searches per interval.
+    """
+    missing = np.isnan(other_returns)
+    filled = np.where(missing, 0.0, other_returns)
     steps = filled if log else np.log1p(filled)
     level = np.concatenate(([0.0], np.cumsum(steps)))
     missing_before = np.concatenate(([0], np.cumsum(missing, dtype=np.int64)))
-
-    closed_by = np.searchsorted(other, own, side="right")  # other sessions closed at or before each own close
-    start, stop = closed_by[:-1], closed_by[1:]
+    start = np.searchsorted(other_closes_ns, starts_ns, side="right")  # other sessions closed at or before each
+    stop = np.searchsorted(other_closes_ns, ends_ns, side="right")
     total = level[stop] - level[start]
     if not log:
         total = np.expm1(total)
-    accumulated = np.full(len(own), np.nan)
-    accumulated[1:] = np.where(missing_before[stop] > missing_before[start], np.nan, total)
-    sessions = np.zeros(len(own), dtype=np.int64)
-    sessions[1:] = stop - start
-    return accumulated, sessions
+    return np.where(missing_before[stop] > missing_before[start], np.nan, total), (stop - start).astype(np.int64)
 
 
 def _utc_ns(values: np.ndarray, name: str) -> np.ndarray:

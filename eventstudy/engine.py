@@ -600,6 +600,7 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         bench_own=conv.fec_moments == "index_window",
         market_shifts=spec.normal_model.market_shifts,
         spans=spec.normal_model.reads_spans,
+        other_market=spec.normal_model.reads_other_market,
     )
     pairs = panel.pairs  # a copy on each read
     rows = pairs["event_id"].to_numpy(dtype=np.int64)

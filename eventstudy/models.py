@@ -24,7 +24,7 @@ from eventstudy._frozen import freeze_arrays
 from eventstudy._typing import FloatArray, IntArray, Window
 from eventstudy.conventions import Conventions
 from eventstudy.errors import InputError, UnknownNameError
-from eventstudy.returns import SPAN_SERIES, ReturnPanel, market_shift_of, shifted_market_name
+from eventstudy.returns import OTHER_MARKET, SPAN_SERIES, ReturnPanel, market_shift_of, other_index, shifted_market_name
 
 
 @dataclass(frozen=True, eq=False)
@@ -253,12 +253,26 @@ class NormalReturnModel:
 
     @property
     def factor_series(self) -> tuple[str, ...]:
-        """The series besides the benchmark, its leads and lags and its spans (factor columns, the risk-free rate)."""
+        """The factor columns and the risk-free rate: the series not gathered with the returns.
+
+        The benchmark, its leads and lags, the spans and the other market come with the window gather.
+        """
         return tuple(
             name
             for name in self.series
-            if name != "market" and market_shift_of(name) is None and name not in SPAN_SERIES
+            if name not in ("market", OTHER_MARKET) and market_shift_of(name) is None and name not in SPAN_SERIES
         )
+
+    @property
+    def reads_other_market(self) -> bool:
+        """Whether the model reads the other exchange's accumulated index return (``OTHER_MARKET``)."""
+        return OTHER_MARKET in self.series
+
+    def extra_symbols(self, tickers: Sequence[str]) -> tuple[str, ...]:
+        """Price series the model needs besides the tickers and their benchmarks (the other market's index)."""
+        if not self.reads_other_market:
+            return ()
+        return tuple(dict.fromkeys(other_index(t) for t in tickers))
 
     @property
     def reads_spans(self) -> bool:
@@ -805,6 +819,33 @@ class Garch(NormalReturnModel):
         )
 
 
+@dataclass(frozen=True)
+class CrossMarket(NormalReturnModel):
+    """Market model with the other exchange's index accumulated between the ticker's closes (``docs/methods.md`` §4.8).
+
+    R_it = α + β R_mt + β_other R_other,t + ε_it, OLS. For a Hong Kong (or any non-US) ticker the other index is
+    the S&P 500 compounded over the NY sessions that close between the ticker's two closes (NY days d_prev..d-1
+    for HK day d); for a US listing (an ADR) it is the Hang Seng compounded over the HK sessions that close
+    between its two closes (HK days d_prev+1..d). The alignment comes from both exchanges' session closes
+    (:func:`eventstudy.returns.cross_market_returns`), never from a calendar-date join; an interval in which the
+    other market did not trade contributes 0, one with a session without data a missing day. The forecast-error
+    factor and CAR variance are exact (§5.2-5.3) with [1, R_m, R_other] as the design row. Coefficients
+    ``alpha``, ``beta``, ``beta_other``.
+    """
+
+    name: ClassVar[str] = "cross_market"
+    label: ClassVar[str] = "market model plus the other exchange's index between the ticker's closes (HK/NY)"
+
+    @property
+    def regressors(self) -> tuple[str, ...]:
+        """The benchmark and the other market's accumulated index return."""
+        return ("market", OTHER_MARKET)
+
+    def coef_names(self) -> tuple[str, ...]:
+        """``alpha``, ``beta`` (own benchmark) and ``beta_other`` (the other market)."""
+        return ("alpha", "beta", "beta_other")
+
+
 FACTOR_LABELS: dict[str, str] = {
     "mkt_rf": "Mkt-RF",
     "smb": "SMB",
@@ -926,6 +967,7 @@ MODELS: dict[str, type[NormalReturnModel]] = {
         Dimson,
         TradeToTrade,
         Garch,
+        CrossMarket,
     )
 }
 """Registered models by name (the ``--model`` choices)."""
@@ -967,6 +1009,7 @@ __all__ = [
     "Capm",
     "Carhart",
     "ConstantMean",
+    "CrossMarket",
     "Design",
     "Dimson",
     "FactorModel",

@@ -113,6 +113,8 @@ class AlignedTable:
         End date of each of the benchmarks' own returns.
     own_returns : (k,) float64
         The benchmarks' own returns, on their own consecutive rows (``est_bench_own``).
+    return_type : str
+        ``"simple"`` or ``"log"``: how every return of the table was computed.
     """
 
     table: PriceTable
@@ -128,6 +130,7 @@ class AlignedTable:
     own_offsets: IntArray
     own_day: IntArray
     own_returns: FloatArray
+    return_type: ReturnType = "simple"
 
     def __post_init__(self) -> None:
         freeze_arrays(self)
@@ -265,6 +268,7 @@ def align_pairs(
         own_offsets=np.concatenate([[0], np.cumsum(own_counts)]).astype(np.int64),
         own_day=table.day[own_rows],
         own_returns=own_returns(table, own_rows, return_type),
+        return_type=return_type,
     )
 
 
@@ -573,6 +577,7 @@ def gather_windows(
     bench_own: bool = False,
     market_shifts: tuple[int, ...] = (),
     spans: bool = False,
+    other_market: bool = False,
 ) -> tuple[ReturnPanel, pd.DataFrame]:
     """Gather estimation and event-window returns of firm-events from their aligned pairs.
 
@@ -594,6 +599,9 @@ def gather_windows(
         and event-window day, counted in rows of the aligned pair (the previous or next common return
         interval), NaN where the shifted row leaves the pair. Thin-trading models read them (Dimson,
         Scholes-Williams, ``docs/methods.md`` §4.5-4.6).
+    other_market
+        Also attach :data:`OTHER_MARKET`, the other exchange's index return accumulated over each return
+        (:func:`cross_market_returns`), read by the cross-market model.
     spans
         Also attach the series :data:`SPAN` and :data:`MARKET_SPAN` of :func:`trade_spans` (the sessions each
         return spans and the benchmark's daily returns summed over them), read by the trade-to-trade model
@@ -656,8 +664,9 @@ def gather_windows(
         shifted_est.append(_Window.of(pos0, lo, hi, est_days + shift).take(aligned.market, np.nan))
         shifted_evt.append(_Window.of(pos0, lo, hi, evt_days + shift).take(aligned.market, np.nan))
     names = [shifted_market_name(j) for j in market_shifts]
-    if spans:
-        for name, values in trade_spans(aligned).items():
+    columns = {**(trade_spans(aligned) if spans else {}), **(cross_market_returns(aligned) if other_market else {})}
+    if columns:
+        for name, values in columns.items():
             names.append(name)
             shifted_est.append(_Window.of(pos0, lo, hi, est_days).take(values, np.nan))
             shifted_evt.append(_Window.of(pos0, lo, hi, evt_days).take(values, np.nan))
@@ -710,6 +719,95 @@ SPAN_SERIES: tuple[str, ...] = (SPAN, MARKET_SPAN)
 """The series :func:`gather_windows` attaches with ``spans=True``."""
 
 
+def return_starts(aligned: AlignedTable) -> tuple[IntArray, BoolArray]:
+    """The start date of every aligned return (flat, (m,)) and whether it is known.
+
+    The previous kept date of the pair under ``"common"`` alignment; the ticker's own previous row when the pair
+    is joined on the date (``"date"``, or supplied returns); unknown (NaT) for the first row of a supplied
+    return series. The rows before each common pair's first return hold values that are never gathered.
+    """
+    table = aligned.table
+    m = len(aligned)
+    counts = np.diff(aligned.offsets)
+    ticker = np.repeat(aligned.ticker, counts)
+    start = np.empty(m, dtype=np.int64)
+    start[1:] = aligned.day[:-1]
+    start[:1] = _NAT
+    known = np.ones(m, dtype=bool)
+    joined = np.repeat(aligned.first == aligned.offsets[:-1], counts)  # pairs joined on the date
+    if joined.any():
+        rows, _ = table.lookup(ticker[joined], aligned.day[joined])  # the ticker's row on d
+        has_previous = rows > table.offsets[ticker[joined]]
+        start[joined] = np.where(has_previous, table.day[np.maximum(rows - 1, 0)], _NAT)
+        known[joined] = has_previous
+    return start, known
+
+
+OTHER_MARKET = "other_market"
+"""The panel series of the other exchange's index return accumulated over each return (§4.8)."""
+
+US_EXCHANGES: frozenset[str] = frozenset({"XNYS", "XNAS", "XASE", "ARCX", "BATS", "OTC"})
+"""Exchanges (MICs) whose tickers take the Hang Seng as the other market; every other ticker takes the S&P 500."""
+
+
+def other_index(ticker: str) -> str:
+    """The other market's index of a ticker: ``^HSI`` for a US listing (ADRs), ``^GSPC`` for any other listing."""
+    return "^HSI" if exchange_for(ticker) in US_EXCHANGES else "^GSPC"
+
+
+def cross_market_returns(aligned: AlignedTable) -> dict[str, FloatArray]:
+    """The other market's index return accumulated over every aligned return (flat, (m,); ``docs/methods.md`` §4.8).
+
+    Each return of a ticker runs from the close of its start date (:func:`return_starts`) to the close of its
+    date on the ticker's exchange; the other index (:func:`other_index`) enters as its session returns
+    compounded over its sessions closing in that interval (:func:`eventstudy.crossmarket.accumulated_over`:
+    0.0 when it did not trade, NaN when a session in the interval has no data row). Close instants come from
+    both exchanges' calendars (half days included), never from a calendar-date join. NaN where the ticker or the
+    index has no known exchange, the index has no rows, or a date is not a session of its calendar. The work is
+    one vectorised pass per (ticker exchange, index) combination (a handful).
+    """
+    from eventstudy.calendars import _arrays_for
+    from eventstudy.crossmarket import accumulated_over
+
+    table = aligned.table
+    counts = np.diff(aligned.offsets)
+    start, known = return_starts(aligned)
+    out = np.full(len(aligned), np.nan)
+    codes, pair_ticker = np.unique(aligned.ticker, return_inverse=True)
+    symbols = [table.symbols[c] for c in codes]
+    exchanges = np.array([exchange_for(t) or "" for t in symbols], dtype=object)
+    others = np.array([other_index(t) for t in symbols], dtype=object)
+    row_exchange = np.repeat(exchanges[pair_ticker], counts)
+    row_other = np.repeat(others[pair_ticker], counts)
+    for exchange, index in sorted(set(zip(exchanges, others, strict=True))):  # a handful of combinations
+        code = int(table.codes_for([index])[0])
+        index_exchange = exchange_for(index)
+        rows = np.flatnonzero((row_exchange == exchange) & (row_other == index) & known & (start != _NAT))
+        if not exchange or code < 0 or index_exchange is None or not len(rows) or table.row_counts[code] < 2:
+            continue
+        own_sessions, own_closes, _ = _arrays_for(exchange, pd.Timestamp(int(start[rows].min()), unit="D"))
+        begin = _close_of(own_sessions, own_closes, start[rows])
+        end = _close_of(own_sessions, own_closes, aligned.day[rows])
+        index_rows = table.rows_of(np.array([code]))[1:]  # every row but the first ends a return
+        index_days = table.day[index_rows] * _NS_PER_DAY
+        sessions, closes, _ = _arrays_for(index_exchange, pd.Timestamp(int(index_days.min())))
+        on_sessions = np.full(len(sessions), np.nan)
+        at = np.searchsorted(sessions, index_days)
+        valid = (at < len(sessions)) & (sessions[np.minimum(at, len(sessions) - 1)] == index_days)
+        on_sessions[at[valid]] = own_returns(table, index_rows[valid], aligned.return_type)
+        values, _ = accumulated_over(begin, end, closes, on_sessions, log=aligned.return_type == "log")
+        out[rows] = np.where(np.isnan(begin) | np.isnan(end), np.nan, values)
+    return {OTHER_MARKET: out}
+
+
+def _close_of(sessions: np.ndarray, closes: np.ndarray, days: IntArray) -> FloatArray:
+    """UTC close (ns, as float with NaN) of each day (days since the epoch) that is a session; NaN otherwise."""
+    ns = days * _NS_PER_DAY
+    at = np.clip(np.searchsorted(sessions, ns), 0, max(len(sessions) - 1, 0))
+    found = (days != _NAT) & (sessions[at] == ns)
+    return np.where(found, closes[at].astype(np.float64), np.nan)
+
+
 def trade_spans(aligned: AlignedTable) -> dict[str, FloatArray]:
     """The span n_d of every aligned return and the benchmark's daily returns summed over it (flat, (m,) each).
 
@@ -733,20 +831,9 @@ def trade_spans(aligned: AlignedTable) -> dict[str, FloatArray]:
     return (``AlignedTable.first``) hold values that are never gathered.
     """
     table = aligned.table
-    m = len(aligned)
     counts = np.diff(aligned.offsets)
-    ticker = np.repeat(aligned.ticker, counts)
     benchmark = np.repeat(aligned.benchmark, counts)
-    start = np.empty(m, dtype=np.int64)
-    start[1:] = aligned.day[:-1]
-    start[:1] = _NAT
-    known = np.ones(m, dtype=bool)
-    joined = np.repeat(aligned.first == aligned.offsets[:-1], counts)  # pairs joined on the date
-    if joined.any():
-        rows, _ = table.lookup(ticker[joined], aligned.day[joined])  # the ticker's row on d
-        has_previous = rows > table.offsets[ticker[joined]]
-        start[joined] = np.where(has_previous, table.day[np.maximum(rows - 1, 0)], _NAT)
-        known[joined] = has_previous
+    start, known = return_starts(aligned)
     bench_first = table.day[np.minimum(table.offsets[benchmark], max(len(table) - 1, 0))]
     known &= start >= bench_first
 
@@ -839,6 +926,7 @@ def build_panel(
 __all__ = [
     "ALIGNMENTS",
     "MARKET_SPAN",
+    "OTHER_MARKET",
     "SPAN",
     "SPAN_SERIES",
     "AlignedTable",
@@ -847,9 +935,12 @@ __all__ = [
     "ReturnType",
     "align_pairs",
     "build_panel",
+    "cross_market_returns",
     "gather_windows",
     "market_shift_of",
+    "other_index",
     "own_returns",
+    "return_starts",
     "shifted_market_name",
     "trade_spans",
 ]

@@ -1,0 +1,68 @@
+"""The cross-market model (HK/NY, ``docs/methods.md`` §4.8) on the shared prices against statsmodels OLS.
+
+For each ticker the expected design is built series by series, independently of the engine's flat gather:
+the ticker's and its benchmark's returns on their common dates from the price files with pandas, and the
+other market's index accumulated between the ticker's closes by :func:`eventstudy.crossmarket.cross_market_regressor`
+(checked against hand-written session lists in ``tests/test_crossmarket.py``) on the ticker's own dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from eventstudy import EventStudy
+from eventstudy.crossmarket import cross_market_regressor
+from eventstudy.data import CsvPrices
+from eventstudy.events import Event
+from eventstudy.models import CrossMarket
+
+
+def _close(folder: Path, symbol: str) -> pd.Series:
+    return pd.read_csv(folder / f"{symbol}.csv", parse_dates=["Date"]).set_index("Date")["Adj Close"]
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    ("ticker", "benchmark", "own", "other", "other_calendar", "own_calendar"),
+    [("0700.HK", "^HSI", "XHKG", "^GSPC", "XNYS", "XHKG"), ("BABA", "^GSPC", "XNYS", "^HSI", "XHKG", "XNYS")],
+)
+def test_cross_market_model_against_statsmodels(
+    shared_dir: Path, ticker: str, benchmark: str, own: str, other: str, other_calendar: str, own_calendar: str
+) -> None:
+    folder = shared_dir / "data" / "curated" / "window_2019_2021"
+    event = Event("xi", dt.date(2021, 3, 15), None, "Asia/Hong_Kong", "", "", (ticker,), (benchmark,), "", False)
+    result = EventStudy([event], CsvPrices(folder), model="cross_market", progress=False).run()
+    params = result.parameters.iloc[0]
+    assert tuple(result.fit.coef_names) == ("alpha", "beta", "beta_other")
+
+    stock, index = _close(folder, ticker), _close(folder, benchmark)
+    common = stock.index.intersection(index.index)
+    frame = pd.DataFrame({"r": stock.loc[common].pct_change(), "m": index.loc[common].pct_change()})
+    other_close = _close(folder, other)
+    other_returns = other_close.pct_change().iloc[1:]
+    accumulated, _ = cross_market_regressor(
+        own_calendar, common.to_numpy(), other_calendar, other_returns.index.to_numpy(), other_returns.to_numpy()
+    )
+    frame["o"] = accumulated
+    rows = frame.loc[params["estimation_start"] : params["estimation_end"]].dropna()
+    fit = sm.OLS(rows["r"], sm.add_constant(rows[["m", "o"]])).fit()
+    np.testing.assert_allclose(params[["alpha", "beta", "beta_other"]].to_numpy(float), fit.params, rtol=1e-9)
+    np.testing.assert_allclose(params["sigma"] ** 2, fit.mse_resid, rtol=1e-9)
+    assert params["n_obs"] == fit.nobs
+    # the event day's AR from the same design
+    ar = result.abnormal_returns.set_index("rel_day").loc[0]
+    day = pd.Timestamp(ar["date"])
+    x = frame.loc[day]
+    expected = x["r"] - fit.params["const"] - fit.params["m"] * x["m"] - fit.params["o"] * x["o"]
+    np.testing.assert_allclose(ar["abnormal_return"], expected, rtol=1e-9)
+
+
+def test_other_index_by_listing() -> None:
+    assert CrossMarket().extra_symbols(["0700.HK", "BABA", "TCEHY", "2330.TW"]) == ("^GSPC", "^HSI")
+    assert CrossMarket().coef_names() == ("alpha", "beta", "beta_other") and CrossMarket().factor_series == ()

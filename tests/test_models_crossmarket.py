@@ -9,7 +9,9 @@ other market's index accumulated between the ticker's closes by :func:`eventstud
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,8 @@ from eventstudy.crossmarket import cross_market_regressor
 from eventstudy.data import CsvPrices
 from eventstudy.events import Event
 from eventstudy.models import CrossMarket
+
+RunCli = Callable[..., Any]
 
 
 def _close(folder: Path, symbol: str) -> pd.Series:
@@ -66,3 +70,37 @@ def test_cross_market_model_against_statsmodels(
 def test_other_index_by_listing() -> None:
     assert CrossMarket().extra_symbols(["0700.HK", "BABA", "TCEHY", "2330.TW"]) == ("^GSPC", "^HSI")
     assert CrossMarket().coef_names() == ("alpha", "beta", "beta_other") and CrossMarket().factor_series == ()
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("model", ["cross_market", "garch"])
+def test_command_line_on_shared_prices(shared_dir: Path, tmp_path: Path, eventstudy_cli: RunCli, model: str) -> None:
+    """``eventstudy run --model cross_market|garch`` through the console script: parameters.csv names every
+    coefficient (and GARCH's omega, alpha, beta) and equals the Python API's to the CSV's 10 digits."""
+    (tmp_path / "events.csv").write_text(
+        "event_id,date,timezone,tickers\nxi,2021-03-15,Asia/Hong_Kong,0700.HK;BABA\n", encoding="utf-8"
+    )
+    folder = shared_dir / "data" / "curated" / "window_2019_2021"
+    run = eventstudy_cli(
+        "run",
+        "events.csv",
+        "--prices",
+        str(folder),
+        "--offline",
+        "--model",
+        model,
+        "--formats",
+        "csv",
+        "--quiet",
+        "--out",
+        "out",
+    )
+    assert run.returncode == 0, run.stderr
+    written = pd.read_csv(tmp_path / "out" / "parameters.csv")
+    study = EventStudy.from_csv(tmp_path / "events.csv", prices=CsvPrices(folder), model=model, progress=False)
+    expected = study.run().parameters
+    names = (
+        ["alpha", "beta", "beta_other"] if model == "cross_market" else ["alpha", "beta", "garch_alpha", "garch_beta"]
+    )
+    assert set(names) <= set(written.columns) and len(written) == 2
+    np.testing.assert_allclose(written[names].to_numpy(float), expected[names].to_numpy(float), rtol=1e-8)

@@ -97,6 +97,23 @@ def parse_knobs(items: Sequence[str]) -> dict[str, str]:
     return knobs
 
 
+def _factor_regions(items: Sequence[str]) -> dict[str, str]:
+    """Parse repeatable ``--factor-region TICKER=REGION`` options (regions of Ken French's data library)."""
+    from eventstudy.data.factors import FRENCH_REGIONS
+
+    regions: dict[str, str] = {}
+    for item in items:
+        ticker, sep, region = (part.strip() for part in item.partition("="))
+        if not sep or not ticker or region not in FRENCH_REGIONS:
+            raise InputError(
+                f"expected TICKER=REGION with a region among {', '.join(FRENCH_REGIONS)}, got {item!r}",
+                parameter="--factor-region",
+                value=item,
+            )
+        regions[ticker] = region
+    return regions
+
+
 def join_signed_values(argv: Sequence[str]) -> list[str]:
     """Glue ``--car -1:1`` into ``--car=-1:1`` for the options of :data:`SIGNED_VALUE_OPTIONS`.
 
@@ -304,6 +321,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="factor data of capm, ff3, ff5, carhart: a factor CSV/Parquet file (date + factor columns, percent or "
         "decimal detected), a folder of regional files like ../shared/data/curated/factors, or french (Ken French's "
         "data library, kept in the store; with --offline from the store only)",
+    )
+    run.add_argument(
+        "--factor-region",
+        action="append",
+        default=[],
+        metavar="TICKER=REGION",
+        help="use another region's factors for a ticker (repeatable), e.g. BABA=asia_pacific_ex_japan; regions: us, "
+        "asia_pacific_ex_japan, japan, europe, developed (default: the ticker's listing)",
+    )
+    run.add_argument(
+        "--t2t-intercept",
+        choices=("per_return", "per_day"),
+        default=None,
+        help="intercept of the trade-to-trade model: per_return a(n)=1 (default) or per_day a(n)=n",
     )
     run.add_argument(
         "--pairs",
@@ -594,8 +625,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     groups = read_groups(args.groups) if args.groups else group_by(args.group_by) if args.group_by else None
     say = stage_printer(args.quiet)
     extra: dict[str, object] = {"title": args.title} if args.title else {}
+    model: Any = args.model
+    if args.t2t_intercept is not None:
+        if args.model != "trade_to_trade":
+            raise InputError(
+                "--t2t-intercept applies to --model trade_to_trade",
+                parameter="--t2t-intercept",
+                value=args.t2t_intercept,
+            )
+        from eventstudy.models import TradeToTrade
+
+        model = TradeToTrade(intercept_convention=args.t2t_intercept)
     settings: dict[str, Any] = dict(
-        model=args.model,
+        model=model,
         estimation_window=parse_window(args.estimation, "--estimation"),
         event_window=parse_window(args.window, "--window"),
         car_windows=cars,
@@ -646,7 +688,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             list(study.pairs()["ticker"]),
             store=PriceStore(args.store) if args.store else None,
             offline=args.offline,
+            regions=_factor_regions(args.factor_region),
         )
+    elif args.factor_region:
+        raise InputError("--factor-region applies to factor models with --factors", parameter="--factor-region")
     if len(study.events) > 100_000:
         # the events are alive until the process ends: keep them out of the cyclic collector's scans (each full
         # collection walked all 10^6 events of a large study, ~5 s of its run); this process is the CLI's own

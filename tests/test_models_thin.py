@@ -158,3 +158,24 @@ def test_command_line_runs_thin_trading_models(model: str, tmp_path: Path, event
     np.testing.assert_allclose(
         written[names].to_numpy(float), expected[names].to_numpy(float), rtol=1e-9
     )  # 10 digits in the CSV
+
+
+def test_command_line_trade_to_trade_intercept(tmp_path: Path, eventstudy_cli: RunCli) -> None:
+    """``--t2t-intercept per_day`` gives the API's TradeToTrade("per_day") parameters; with another model, exit 2."""
+    from eventstudy.models import TradeToTrade
+
+    returns, events = _inputs()
+    returns.assign(date=returns["date"].dt.strftime("%Y-%m-%d")).to_csv(
+        tmp_path / "returns.csv", index=False, float_format="%.17g"
+    )
+    lines = [f"{e.event_id},{e.date.isoformat()},America/New_York,{';'.join(e.tickers)},M" for e in events]
+    (tmp_path / "events.csv").write_text("event_id,date,timezone,tickers,benchmark\n" + "\n".join(lines) + "\n")
+    common = ["run", "events.csv", "--returns", "returns.csv", "--estimation", "-120:-11", "--window", "-3:3"]
+    common += ["--car", "0:0", "--car", "-1:1", "--min-obs", "60", "--formats", "csv", "--quiet"]
+    run = eventstudy_cli(*common, "--model", "trade_to_trade", "--t2t-intercept", "per_day", "--out", "out")
+    assert run.returncode == 0, run.stderr
+    written = pd.read_csv(tmp_path / "out" / "parameters.csv")
+    expected = EventStudy(events, ReturnsFrame(returns), model=TradeToTrade("per_day"), **SETTINGS).run().parameters
+    np.testing.assert_allclose(written[["alpha", "beta"]].to_numpy(float), expected[["alpha", "beta"]], rtol=1e-9)
+    wrong = eventstudy_cli(*common, "--t2t-intercept", "per_day", "--out", "wrong")
+    assert wrong.returncode == 2 and "--t2t-intercept" in wrong.stderr

@@ -170,3 +170,21 @@ def test_command_line_factor_models(shared_dir: Path, tmp_path: Path, eventstudy
     assert excluded.loc[excluded.ticker == "0700.HK", "reason"].str.contains("days without regressor data").all()
     missing = eventstudy_cli(*common, "--model", "ff3", "--out", "none")
     assert missing.returncode == 2 and "--factors" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.realdata
+def test_command_line_factor_region_override(shared_dir: Path, tmp_path: Path, eventstudy_cli: RunCli) -> None:
+    """``--factor-region TICKER=REGION`` moves a ticker to another region's factors (TCEHY to Japan, which the curated
+    folder has no FF3 file for: excluded with its days without regressor data); a bad region exits 2."""
+    (tmp_path / "events.csv").write_text(
+        "event_id,date,timezone,tickers\nxi,2021-03-15,Asia/Hong_Kong,0700.HK;TCEHY\n", encoding="utf-8"
+    )
+    common = ["run", "events.csv", "--prices", str(shared_dir / "data" / "curated" / "window_2019_2021"), "--offline"]
+    common += ["--model", "ff3", "--factors", str(shared_dir / "data" / "curated" / "factors"), "--formats", "csv"]
+    run = eventstudy_cli(*common, "--factor-region", "TCEHY=japan", "--quiet", "--out", "moved")
+    assert run.returncode == 0, run.stderr
+    excluded = pd.read_csv(tmp_path / "moved" / "exclusions.csv")
+    assert excluded.loc[excluded.ticker == "TCEHY", "reason"].str.contains("days without regressor data").all()
+    assert set(pd.read_csv(tmp_path / "moved" / "parameters.csv")["ticker"]) == {"0700.HK"}
+    bad = eventstudy_cli(*common, "--factor-region", "TCEHY=mars", "--quiet", "--out", "bad")
+    assert bad.returncode == 2 and "--factor-region" in bad.stderr and "Traceback" not in bad.stderr

@@ -331,6 +331,18 @@ def build_parser() -> argparse.ArgumentParser:
         "asia_pacific_ex_japan, japan, europe, developed (default: the ticker's listing)",
     )
     run.add_argument(
+        "--extras",
+        metavar="A,B",
+        help="cross_market: extra regressors (an FX rate such as HKD=X, a sector index such as KWEB) accumulated "
+        "between the ticker's closes",
+    )
+    run.add_argument("--extra-lags", type=int, default=0, metavar="N", help="cross_market: lags of each extra (0)")
+    run.add_argument(
+        "--orthogonalize",
+        action="store_true",
+        help="cross_market: replace the benchmark by its residual on the extras (beta keeps its meaning)",
+    )
+    run.add_argument(
         "--t2t-intercept",
         choices=("per_return", "per_day"),
         default=None,
@@ -626,6 +638,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     say = stage_printer(args.quiet)
     extra: dict[str, object] = {"title": args.title} if args.title else {}
     model: Any = args.model
+    if args.extras or args.extra_lags or args.orthogonalize:
+        if args.model != "cross_market":
+            raise InputError(
+                "--extras, --extra-lags and --orthogonalize apply to --model cross_market", parameter="--extras"
+            )
+        from eventstudy.models import CrossMarket
+
+        extras = parse_names(args.extras) or ()
+        model = CrossMarket(extras=extras, extra_lags=args.extra_lags, orthogonalize=args.orthogonalize)
     if args.t2t_intercept is not None:
         if args.model != "trade_to_trade":
             raise InputError(

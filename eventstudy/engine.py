@@ -601,6 +601,8 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         market_shifts=spec.normal_model.market_shifts,
         spans=spec.normal_model.reads_spans,
         other_market=spec.normal_model.reads_other_market,
+        extras=spec.normal_model.accumulated_extras,
+        extra_lags=spec.normal_model.accumulated_extra_lags,
     )
     pairs = panel.pairs  # a copy on each read
     rows = pairs["event_id"].to_numpy(dtype=np.int64)

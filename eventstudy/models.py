@@ -24,7 +24,15 @@ from eventstudy._frozen import freeze_arrays
 from eventstudy._typing import FloatArray, IntArray, Window
 from eventstudy.conventions import Conventions
 from eventstudy.errors import InputError, UnknownNameError
-from eventstudy.returns import OTHER_MARKET, SPAN_SERIES, ReturnPanel, market_shift_of, other_index, shifted_market_name
+from eventstudy.returns import (
+    OTHER_MARKET,
+    SPAN_SERIES,
+    ReturnPanel,
+    extra_name,
+    market_shift_of,
+    other_index,
+    shifted_market_name,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,8 +268,21 @@ class NormalReturnModel:
         return tuple(
             name
             for name in self.series
-            if name not in ("market", OTHER_MARKET) and market_shift_of(name) is None and name not in SPAN_SERIES
+            if name not in ("market", OTHER_MARKET)
+            and market_shift_of(name) is None
+            and name not in SPAN_SERIES
+            and not name.startswith("extra:")
         )
+
+    @property
+    def accumulated_extras(self) -> tuple[str, ...]:
+        """Symbols accumulated between the ticker's closes like the other market (extra regressors)."""
+        return ()
+
+    @property
+    def accumulated_extra_lags(self) -> int:
+        """Lags (in rows) of each accumulated extra regressor that enter the design as well."""
+        return 0
 
     @property
     def reads_other_market(self) -> bool:
@@ -272,7 +293,7 @@ class NormalReturnModel:
         """Price series the model needs besides the tickers and their benchmarks (the other market's index)."""
         if not self.reads_other_market:
             return ()
-        return tuple(dict.fromkeys(other_index(t) for t in tickers))
+        return tuple(dict.fromkeys([*(other_index(t) for t in tickers), *self.accumulated_extras]))
 
     @property
     def reads_spans(self) -> bool:
@@ -823,27 +844,71 @@ class Garch(NormalReturnModel):
 class CrossMarket(NormalReturnModel):
     """Market model with the other exchange's index accumulated between the ticker's closes (``docs/methods.md`` §4.8).
 
-    R_it = α + β R_mt + β_other R_other,t + ε_it, OLS. For a Hong Kong (or any non-US) ticker the other index is
-    the S&P 500 compounded over the NY sessions that close between the ticker's two closes (NY days d_prev..d-1
-    for HK day d); for a US listing (an ADR) it is the Hang Seng compounded over the HK sessions that close
-    between its two closes (HK days d_prev+1..d). The alignment comes from both exchanges' session closes
-    (:func:`eventstudy.returns.cross_market_returns`), never from a calendar-date join; an interval in which the
-    other market did not trade contributes 0, one with a session without data a missing day. The forecast-error
-    factor and CAR variance are exact (§5.2-5.3) with [1, R_m, R_other] as the design row. Coefficients
-    ``alpha``, ``beta``, ``beta_other``.
+    R_it = α + β R_mt + β_other R_other,t + Σ_x Σ_{l=0}^{lags} γ_x,l X_x,t-l + ε_it, OLS. For a Hong Kong (or any
+    non-US) ticker the other index is the S&P 500 compounded over the NY sessions that close between the
+    ticker's two closes (NY days d_prev..d-1 for HK day d); for a US listing (an ADR) it is the Hang Seng
+    compounded over the HK sessions that close between its two closes (HK days d_prev+1..d). Extra regressors
+    ``extras`` (an FX rate such as ``HKD=X``, a sector index such as ``KWEB``) are accumulated over the same
+    intervals on their own calendars, each also ``extra_lags`` rows back (the augmented market model). The
+    alignment comes from the exchanges' session closes (:func:`eventstudy.returns.accumulated_returns`), never
+    from a calendar-date join; an interval in which a series did not trade contributes 0, one with a session
+    without data a missing day. With ``orthogonalize`` the benchmark return is replaced by its residual from an
+    OLS on [1, extras] over each firm-event's estimation rows (the same coefficients in the event window), so
+    that β keeps its usual meaning; the ARs are unchanged (same column space). The forecast-error factor and
+    CAR variance are exact (§5.2-5.3) with the design row. Coefficients ``alpha``, ``beta``, ``beta_other``,
+    ``beta_<extra>`` (``beta_<extra>_lag<l>``).
     """
 
     name: ClassVar[str] = "cross_market"
     label: ClassVar[str] = "market model plus the other exchange's index between the ticker's closes (HK/NY)"
+    extras: tuple[str, ...] = ()
+    extra_lags: int = 0
+    orthogonalize: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.extra_lags, bool) or not isinstance(self.extra_lags, int) or not 0 <= self.extra_lags <= 5:
+            raise InputError(
+                f"extra_lags must be a whole number from 0 to 5, got {self.extra_lags!r}",
+                parameter="extra_lags",
+                value=self.extra_lags,
+            )
+        if self.orthogonalize and not self.extras:
+            raise InputError("orthogonalize needs extra regressors to orthogonalize on", parameter="orthogonalize")
+
+    @property
+    def accumulated_extras(self) -> tuple[str, ...]:
+        """The extra regressors' symbols."""
+        return tuple(self.extras)
+
+    @property
+    def accumulated_extra_lags(self) -> int:
+        """Lags of each extra regressor."""
+        return self.extra_lags
 
     @property
     def regressors(self) -> tuple[str, ...]:
-        """The benchmark and the other market's accumulated index return."""
-        return ("market", OTHER_MARKET)
+        """The benchmark, the other market's accumulated index return, the extras and their lags."""
+        extras = tuple(extra_name(x, lag) for x in self.extras for lag in range(self.extra_lags + 1))
+        return ("market", OTHER_MARKET, *extras)
 
     def coef_names(self) -> tuple[str, ...]:
-        """``alpha``, ``beta`` (own benchmark) and ``beta_other`` (the other market)."""
-        return ("alpha", "beta", "beta_other")
+        """``alpha``, ``beta`` (own benchmark), ``beta_other`` (the other market), ``beta_<extra>[_lag<l>]``."""
+        extras = tuple(
+            f"beta_{x}" + (f"_lag{lag}" if lag else "") for x in self.extras for lag in range(self.extra_lags + 1)
+        )
+        return ("alpha", "beta", "beta_other", *extras)
+
+    def design(self, panel: ReturnPanel) -> Design:
+        """The regressors of :attr:`regressors`; the benchmark orthogonalized on the extras when asked."""
+        est, evt = panel.series_arrays(self.regressors)
+        if self.orthogonalize:
+            z_est, z_evt = est[:, :, 2:], evt[:, :, 2:]
+            fit = kn.ols_windows(est[:, :, 0], z_est, True)
+            est = est.copy()
+            evt = evt.copy()
+            est[:, :, 0] -= kn.predict(kn.design(z_est, True), fit.coef)
+            evt[:, :, 0] -= kn.predict(kn.design(z_evt, True), fit.coef)
+        return Design(est_target=panel.est_returns, est_regressors=est, evt_regressors=evt, evt_offset=None)
 
 
 FACTOR_LABELS: dict[str, str] = {

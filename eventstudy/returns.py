@@ -21,7 +21,9 @@ The work is columnar and done in two steps, with no Python loop over pairs, symb
 
 from __future__ import annotations
 
+import functools
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -578,6 +580,8 @@ def gather_windows(
     market_shifts: tuple[int, ...] = (),
     spans: bool = False,
     other_market: bool = False,
+    extras: tuple[str, ...] = (),
+    extra_lags: int = 0,
 ) -> tuple[ReturnPanel, pd.DataFrame]:
     """Gather estimation and event-window returns of firm-events from their aligned pairs.
 
@@ -602,6 +606,9 @@ def gather_windows(
     other_market
         Also attach :data:`OTHER_MARKET`, the other exchange's index return accumulated over each return
         (:func:`cross_market_returns`), read by the cross-market model.
+    extras, extra_lags
+        Series (symbols of the table) accumulated over each return like the other market (:func:`extra_name`),
+        each also ``1..extra_lags`` rows back (with ``other_market`` only).
     spans
         Also attach the series :data:`SPAN` and :data:`MARKET_SPAN` of :func:`trade_spans` (the sessions each
         return spans and the benchmark's daily returns summed over them), read by the trade-to-trade model
@@ -664,12 +671,16 @@ def gather_windows(
         shifted_est.append(_Window.of(pos0, lo, hi, est_days + shift).take(aligned.market, np.nan))
         shifted_evt.append(_Window.of(pos0, lo, hi, evt_days + shift).take(aligned.market, np.nan))
     names = [shifted_market_name(j) for j in market_shifts]
-    columns = {**(trade_spans(aligned) if spans else {}), **(cross_market_returns(aligned) if other_market else {})}
-    if columns:
-        for name, values in columns.items():
-            names.append(name)
-            shifted_est.append(_Window.of(pos0, lo, hi, est_days).take(values, np.nan))
-            shifted_evt.append(_Window.of(pos0, lo, hi, evt_days).take(values, np.nan))
+    columns = {
+        **(trade_spans(aligned) if spans else {}),
+        **(cross_market_returns(aligned, extras) if other_market else {}),
+    }
+    lagged = {extra_name(symbol): symbol for symbol in extras} if other_market else {}
+    for name, values in columns.items():
+        for lag in range(1 + (extra_lags if name in lagged else 0)):  # the series, then its lags
+            names.append(name if not lag else extra_name(lagged[name], lag))
+            shifted_est.append(_Window.of(pos0, lo, hi, est_days - lag).take(values, np.nan))
+            shifted_evt.append(_Window.of(pos0, lo, hi, evt_days - lag).take(values, np.nan))
     evt = _Window.of(pos0, lo, hi, evt_days)
     evt_day = evt.take(aligned.day, _NAT)
     evt_dates = np.where(evt_day == _NAT, _NAT, evt_day * _NS_PER_DAY).view("datetime64[ns]")
@@ -755,16 +766,40 @@ def other_index(ticker: str) -> str:
     return "^HSI" if exchange_for(ticker) in US_EXCHANGES else "^GSPC"
 
 
-def cross_market_returns(aligned: AlignedTable) -> dict[str, FloatArray]:
-    """The other market's index return accumulated over every aligned return (flat, (m,); ``docs/methods.md`` §4.8).
+def extra_name(symbol: str, lag: int = 0) -> str:
+    """The panel series of an extra regressor's accumulated return (``extra:KWEB``), ``lag`` rows back (``:lag1``)."""
+    return f"extra:{symbol}" + (f":lag{lag}" if lag else "")
+
+
+def cross_market_returns(aligned: AlignedTable, extras: tuple[str, ...] = ()) -> dict[str, FloatArray]:
+    """The other market's index, and any extra series, accumulated over every aligned return (flat, (m,) each).
+
+    :data:`OTHER_MARKET` takes each ticker's other index (:func:`other_index`); each symbol of ``extras`` (an FX
+    rate, a sector index) becomes the series :func:`extra_name` for every ticker. See :func:`accumulated_returns`
+    (``docs/methods.md`` §4.8).
+    """
+    out = {OTHER_MARKET: accumulated_returns(aligned, other_index)}
+    for symbol in extras:
+        out[extra_name(symbol)] = accumulated_returns(aligned, functools.partial(_same_symbol, symbol))
+    return out
+
+
+def _same_symbol(symbol: str, _ticker: str) -> str:
+    """``symbol``, whatever the ticker (the series of an extra regressor)."""
+    return symbol
+
+
+def accumulated_returns(aligned: AlignedTable, symbol_for: Callable[[str], str]) -> FloatArray:
+    """Another series' return accumulated over every aligned return of each ticker (flat, (m,)).
 
     Each return of a ticker runs from the close of its start date (:func:`return_starts`) to the close of its
-    date on the ticker's exchange; the other index (:func:`other_index`) enters as its session returns
-    compounded over its sessions closing in that interval (:func:`eventstudy.crossmarket.accumulated_over`:
-    0.0 when it did not trade, NaN when a session in the interval has no data row). Close instants come from
-    both exchanges' calendars (half days included), never from a calendar-date join. NaN where the ticker or the
-    index has no known exchange, the index has no rows, or a date is not a session of its calendar. The work is
-    one vectorised pass per (ticker exchange, index) combination (a handful).
+    date on the ticker's exchange; the series ``symbol_for(ticker)`` enters as its session returns compounded
+    over its sessions closing in that interval (:func:`eventstudy.crossmarket.accumulated_over`: 0.0 when it did
+    not trade, NaN when a session in the interval has no data row). Close instants come from both exchanges'
+    calendars (half days included; FX on the 24/5 calendar), never from a calendar-date join. A series of the
+    ticker's own exchange therefore gives its own return over the same sessions. NaN where the ticker or the
+    series has no known exchange, the series has no rows, or a date is not a session of its calendar. The work is
+    one vectorised pass per (ticker exchange, series) combination (a handful).
     """
     from eventstudy.calendars import _arrays_for
     from eventstudy.crossmarket import accumulated_over
@@ -776,7 +811,7 @@ def cross_market_returns(aligned: AlignedTable) -> dict[str, FloatArray]:
     codes, pair_ticker = np.unique(aligned.ticker, return_inverse=True)
     symbols = [table.symbols[c] for c in codes]
     exchanges = np.array([exchange_for(t) or "" for t in symbols], dtype=object)
-    others = np.array([other_index(t) for t in symbols], dtype=object)
+    others = np.array([symbol_for(t) for t in symbols], dtype=object)
     row_exchange = np.repeat(exchanges[pair_ticker], counts)
     row_other = np.repeat(others[pair_ticker], counts)
     for exchange, index in sorted(set(zip(exchanges, others, strict=True))):  # a handful of combinations
@@ -797,7 +832,7 @@ def cross_market_returns(aligned: AlignedTable) -> dict[str, FloatArray]:
         on_sessions[at[valid]] = own_returns(table, index_rows[valid], aligned.return_type)
         values, _ = accumulated_over(begin, end, closes, on_sessions, log=aligned.return_type == "log")
         out[rows] = np.where(np.isnan(begin) | np.isnan(end), np.nan, values)
-    return {OTHER_MARKET: out}
+    return out
 
 
 def _close_of(sessions: np.ndarray, closes: np.ndarray, days: IntArray) -> FloatArray:
@@ -933,9 +968,11 @@ __all__ = [
     "Alignment",
     "ReturnPanel",
     "ReturnType",
+    "accumulated_returns",
     "align_pairs",
     "build_panel",
     "cross_market_returns",
+    "extra_name",
     "gather_windows",
     "market_shift_of",
     "other_index",

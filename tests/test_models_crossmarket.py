@@ -104,3 +104,65 @@ def test_command_line_on_shared_prices(shared_dir: Path, tmp_path: Path, eventst
     )
     assert set(names) <= set(written.columns) and len(written) == 2
     np.testing.assert_allclose(written[names].to_numpy(float), expected[names].to_numpy(float), rtol=1e-8)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("ticker", ["0700.HK", "BABA"])
+def test_augmented_cross_market_with_lags_and_orthogonalisation(shared_dir: Path, ticker: str) -> None:
+    """Extras (KWEB, a NY sector ETF; 2800.HK, a HK tracker fund) accumulated between the ticker's closes with one
+    lag, against statsmodels on a design built series by series; orthogonalising the benchmark on the extras
+    leaves the ARs unchanged and gives the benchmark's coefficient of the regression on its residual."""
+    folder = shared_dir / "data" / "curated" / "window_2019_2021"
+    benchmark, own = ("^HSI", "XHKG") if ticker.endswith(".HK") else ("^GSPC", "XNYS")
+    other, other_calendar = ("^GSPC", "XNYS") if ticker.endswith(".HK") else ("^HSI", "XHKG")
+    event = Event("xi", dt.date(2021, 3, 15), None, "Asia/Hong_Kong", "", "", (ticker,), (benchmark,), "", False)
+    model = CrossMarket(extras=("KWEB", "2800.HK"), extra_lags=1)
+    result = EventStudy([event], CsvPrices(folder), model=model, progress=False).run()
+    params = result.parameters.iloc[0]
+    names = ["alpha", "beta", "beta_other", "beta_KWEB", "beta_KWEB_lag1", "beta_2800.HK", "beta_2800.HK_lag1"]
+    assert list(result.fit.coef_names) == names
+
+    stock, index = _close(folder, ticker), _close(folder, benchmark)
+    common = stock.index.intersection(index.index)
+    frame = pd.DataFrame({"r": stock.loc[common].pct_change(), "m": index.loc[common].pct_change()})
+    for column, symbol, calendar in (("o", other, other_calendar), ("k", "KWEB", "XNYS"), ("t", "2800.HK", "XHKG")):
+        returns = _close(folder, symbol).pct_change().iloc[1:]
+        frame[column], _ = cross_market_regressor(
+            own, common.to_numpy(), calendar, returns.index.to_numpy(), returns.to_numpy()
+        )
+    frame["k1"], frame["t1"] = frame["k"].shift(1), frame["t"].shift(1)
+    design = ["m", "o", "k", "k1", "t", "t1"]
+    rows = frame.loc[params["estimation_start"] : params["estimation_end"]].dropna()
+    fit = sm.OLS(rows["r"], sm.add_constant(rows[design])).fit()
+    np.testing.assert_allclose(params[names].to_numpy(float), fit.params, rtol=1e-8)
+
+    ortho = EventStudy(
+        [event],
+        CsvPrices(folder),
+        model=CrossMarket(extras=("KWEB", "2800.HK"), extra_lags=1, orthogonalize=True),
+        progress=False,
+    ).run()
+    pd.testing.assert_series_equal(
+        ortho.abnormal_returns["abnormal_return"], result.abnormal_returns["abnormal_return"], rtol=1e-9
+    )
+    z = sm.add_constant(rows[["k", "k1", "t", "t1"]])
+    m_perp = rows["m"] - sm.OLS(rows["m"], z).fit().fittedvalues
+    by_hand = sm.OLS(rows["r"], sm.add_constant(pd.concat([m_perp, rows[["o", "k", "k1", "t", "t1"]]], axis=1))).fit()
+    np.testing.assert_allclose(ortho.parameters.iloc[0]["beta"], by_hand.params.iloc[1], rtol=1e-8)
+
+
+@pytest.mark.realdata
+def test_command_line_extras(shared_dir: Path, tmp_path: Path, eventstudy_cli: RunCli) -> None:
+    """``--model cross_market --extras KWEB --extra-lags 1 --orthogonalize``: the coefficients are named; the
+    options with another model exit 2."""
+    (tmp_path / "events.csv").write_text(
+        "event_id,date,timezone,tickers\nxi,2021-03-15,Asia/Hong_Kong,0700.HK;BABA\n", encoding="utf-8"
+    )
+    common = ["run", "events.csv", "--prices", str(shared_dir / "data" / "curated" / "window_2019_2021")]
+    common += ["--offline", "--formats", "csv", "--quiet", "--extras", "KWEB", "--extra-lags", "1"]
+    run = eventstudy_cli(*common, "--model", "cross_market", "--orthogonalize", "--out", "out")
+    assert run.returncode == 0, run.stderr
+    written = pd.read_csv(tmp_path / "out" / "parameters.csv")
+    assert {"beta", "beta_other", "beta_KWEB", "beta_KWEB_lag1"} <= set(written.columns) and len(written) == 2
+    wrong = eventstudy_cli(*common, "--out", "wrong")
+    assert wrong.returncode == 2 and "cross_market" in wrong.stderr

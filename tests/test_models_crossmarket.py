@@ -65,6 +65,14 @@ def test_cross_market_model_against_statsmodels(
     x = frame.loc[day]
     expected = x["r"] - fit.params["const"] - fit.params["m"] * x["m"] - fit.params["o"] * x["o"]
     np.testing.assert_allclose(ar["abnormal_return"], expected, rtol=1e-9)
+    # the prediction-error variance s^2 + se_mean^2 and the exact CAR variance over [-1, +1]
+    days = result.abnormal_returns.set_index("rel_day").loc[-1:1, "date"].map(pd.Timestamp)
+    x_evt = sm.add_constant(frame.loc[days, ["m", "o"]], has_constant="add")
+    se_mean = fit.get_prediction(x_evt.iloc[[1]]).se_mean[0]
+    np.testing.assert_allclose(ar["se"], np.sqrt(fit.mse_resid + se_mean**2), rtol=1e-9)
+    g = x_evt.sum(axis=0).to_numpy()
+    car = result.car.set_index(["window_start", "window_end"]).loc[(-1, 1)]
+    np.testing.assert_allclose(car["se"] ** 2, fit.mse_resid * 3 + g @ fit.cov_params().to_numpy() @ g, rtol=1e-9)
 
 
 def test_other_index_by_listing() -> None:

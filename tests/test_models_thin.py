@@ -65,6 +65,8 @@ def test_dimson_against_statsmodels_on_shifted_series() -> None:
     names = ["alpha", "beta_lag1", "beta", "beta_lead1"]
     assert list(params.columns[2:7]) == [*names, "beta_dimson"]
     ar = result.abnormal_returns.set_index(["event_id", "ticker", "rel_day"])["abnormal_return"]
+    se = result.abnormal_returns.set_index(["event_id", "ticker", "rel_day"])["se"]
+    car_se = result.car.set_index(["event_id", "ticker", "window_start"])["se"]
     for event in events:
         at = DATES.get_loc(pd.Timestamp(event.date)) - 1  # row of day 0 among the returns (the first date has none)
         for ticker in event.tickers:
@@ -79,6 +81,14 @@ def test_dimson_against_statsmodels_on_shifted_series() -> None:
             expected = evt["y"] - fit.predict(sm.add_constant(evt[["lag", "m", "lead"]], has_constant="add"))
             for tau, value in zip(range(-3, 4), expected, strict=True):
                 np.testing.assert_allclose(ar.loc[(event.event_id, ticker, tau)], value, rtol=1e-9, atol=1e-15)
+            # prediction-error variances s^2 + se_mean^2 and the exact CAR variance s^2 L + g' Cov(b) g
+            x_evt = sm.add_constant(evt[["lag", "m", "lead"]], has_constant="add")
+            se_mean = fit.get_prediction(x_evt).se_mean
+            got_se = [se.loc[(event.event_id, ticker, tau)] for tau in range(-3, 4)]
+            np.testing.assert_allclose(got_se, np.sqrt(fit.mse_resid + se_mean**2), rtol=1e-9)
+            g = x_evt.iloc[2:5].sum(axis=0).to_numpy()  # the window [-1, +1]
+            exact = fit.mse_resid * 3 + g @ fit.cov_params().to_numpy() @ g
+            np.testing.assert_allclose(car_se.loc[(event.event_id, ticker, -1)] ** 2, exact, rtol=1e-9)
 
 
 def test_scholes_williams_against_a_hand_computation() -> None:

@@ -84,7 +84,8 @@ def test_other_index_by_listing() -> None:
 @pytest.mark.parametrize("model", ["cross_market", "garch"])
 def test_command_line_on_shared_prices(shared_dir: Path, tmp_path: Path, eventstudy_cli: RunCli, model: str) -> None:
     """``eventstudy run --model cross_market|garch`` through the console script: parameters.csv names every
-    coefficient (and GARCH's omega, alpha, beta) and equals the Python API's to the CSV's 10 digits."""
+    coefficient (and GARCH's omega, alpha, beta) and equals the Python API's (to the CSV's digits; GARCH to the
+    optimizer's tolerance)."""
     (tmp_path / "events.csv").write_text(
         "event_id,date,timezone,tickers\nxi,2021-03-15,Asia/Hong_Kong,0700.HK;BABA\n", encoding="utf-8"
     )
@@ -111,7 +112,10 @@ def test_command_line_on_shared_prices(shared_dir: Path, tmp_path: Path, eventst
         ["alpha", "beta", "beta_other"] if model == "cross_market" else ["alpha", "beta", "garch_alpha", "garch_beta"]
     )
     assert set(names) <= set(written.columns) and len(written) == 2
-    np.testing.assert_allclose(written[names].to_numpy(float), expected[names].to_numpy(float), rtol=1e-8)
+    # GARCH is a numerical optimum: two processes agree to the optimizer's tolerance (5e-7 relative seen in CI,
+    # where BLAS threading differs between the console script and the test process), not to the CSV's digits
+    rtol = 1e-5 if model == "garch" else 1e-8
+    np.testing.assert_allclose(written[names].to_numpy(float), expected[names].to_numpy(float), rtol=rtol)
 
 
 @pytest.mark.realdata

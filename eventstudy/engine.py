@@ -79,7 +79,7 @@ from eventstudy.models import ModelFit, NormalReturnModel, estimable
 from eventstudy.pooling import firm_event_flags, pooled_mask, window_overlap_mask
 from eventstudy.regressors import FactorData, with_series
 from eventstudy.results import exclusion_kinds, nanmax_dates, nanmin_dates
-from eventstudy.returns import AlignedTable, ReturnPanel, align_pairs, gather_windows
+from eventstudy.returns import AlignedTable, ReturnPanel, align_pairs, gather_windows, in_us_dollars
 from eventstudy.spec import StudySpec, window_text
 from eventstudy.symbols import exchange_for
 
@@ -826,7 +826,8 @@ def chunk_pairs(chunk: Chunk, shared: EngineInput) -> AlignedTable:
     prices, spec = shared.prices, shared.spec
     tickers = prices.codes_for(chunk.firm_events["ticker"])
     benchmarks = prices.codes_for(chunk.firm_events["benchmark"])
-    return align_pairs(prices, tickers, benchmarks, spec.resolved_return_type, spec.conventions.alignment)
+    aligned = align_pairs(prices, tickers, benchmarks, spec.resolved_return_type, spec.conventions.alignment)
+    return in_us_dollars(aligned, spec.in_us_dollars) if spec.in_us_dollars else aligned
 
 
 def without_estimation(panel: ReturnPanel, fit: ModelFit) -> tuple[ReturnPanel, ModelFit]:

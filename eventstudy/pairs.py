@@ -50,15 +50,20 @@ PAIR_COLUMNS = (
 
 @dataclass(frozen=True)
 class ListingPair:
-    """A home-market line and its ADR (or any two listings of one company); ``ratio`` = home shares per ADR."""
+    """A home-market line and its ADR (or any two listings of one company); ``ratio`` = home shares per ADR.
+
+    ``fx``: the FX series quoting the home currency per US dollar (``HKD=X``); when given, the home line is
+    studied in US dollars, (1 + R_home)(1 + R_FX) - 1 (:func:`eventstudy.returns.in_us_dollars`).
+    """
 
     home: str
     adr: str
     ratio: float | None = None
+    fx: str | None = None
 
 
 def read_pairs(path: str | Path) -> tuple[ListingPair, ...]:
-    """Listing pairs from a CSV file with the columns ``home``, ``adr`` and optionally ``ratio``.
+    """Listing pairs from a CSV file with the columns ``home``, ``adr`` and optionally ``ratio`` and ``fx``.
 
     Raises
     ------
@@ -111,7 +116,7 @@ def read_pairs(path: str | Path) -> tuple[ListingPair, ...]:
                     line=line,
                     column="ratio",
                 )
-        pairs.append(ListingPair(home, adr, ratio))
+        pairs.append(ListingPair(home, adr, ratio, (row.get("fx") or "").strip() or None))
     return tuple(pairs)
 
 

@@ -441,7 +441,10 @@ class StudyResult:
 
     @property
     def pair_notes(self) -> tuple[str, ...]:
-        """One line per declared listing pair that no event holds with both legs estimated, saying why."""
+        """Notes of the pair table: each declared pair that no event holds with both legs, and why.
+
+        Also one line per home line studied in US dollars.
+        """
         shown = self.listing_pairs
         present = set(zip(shown["home"], shown["adr"], strict=True))
         estimated = set(self.panel.pairs["ticker"])
@@ -456,6 +459,11 @@ class StudyResult:
                 "the two legs are never in the same event"
             )
             notes.append(f"{pair.home}/{pair.adr}: no event with both legs estimated ({why}).")
+        notes.extend(
+            f"{home} is studied in US dollars: (1 + R)(1 + R_FX) - 1 with {fx} accumulated between its closes (its "
+            "benchmark stays in the local currency)."
+            for home, fx in self.spec.in_us_dollars.items()
+        )
         return tuple(notes)
 
     # ------------------------------------------------------------------ views

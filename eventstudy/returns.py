@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -835,6 +835,26 @@ def accumulated_returns(aligned: AlignedTable, symbol_for: Callable[[str], str])
     return out
 
 
+def in_us_dollars(aligned: AlignedTable, fx_of: Mapping[str, str]) -> AlignedTable:
+    """The aligned table with the returns of the tickers of ``fx_of`` converted to US dollars (§4.8).
+
+    ``fx_of`` maps a ticker to the FX series quoting its currency per US dollar (``HKD=X``: HKD per USD). The FX
+    return is accumulated over each of the ticker's return intervals like the other market
+    (:func:`accumulated_returns`, FX on its 24/5 calendar), and the return in dollars is
+    (1 + R_local) / (1 + R_quote) - 1 = (1 + R_local)(1 + R_FX) - 1 with R_FX the dollar return of one unit of the
+    local currency (log returns: r_local - r_quote). An interval without FX data gives a missing return. The
+    benchmark is not converted.
+    """
+    quote = accumulated_returns(aligned, lambda ticker: fx_of.get(ticker, ""))
+    counts = np.diff(aligned.offsets)
+    converted = np.isin(np.repeat(aligned.ticker, counts), aligned.table.codes_for(list(fx_of)))
+    if aligned.return_type == "log":
+        dollars = aligned.returns - quote
+    else:
+        dollars = (1.0 + aligned.returns) / (1.0 + quote) - 1.0
+    return replace(aligned, returns=np.where(converted, dollars, aligned.returns))
+
+
 def _close_of(sessions: np.ndarray, closes: np.ndarray, days: IntArray) -> FloatArray:
     """UTC close (ns, as float with NaN) of each day (days since the epoch) that is a session; NaN otherwise."""
     ns = days * _NS_PER_DAY
@@ -974,6 +994,7 @@ __all__ = [
     "cross_market_returns",
     "extra_name",
     "gather_windows",
+    "in_us_dollars",
     "market_shift_of",
     "other_index",
     "own_returns",

@@ -303,6 +303,11 @@ class StudySpec:
                 raise UnknownNameError("primary test (not among the tests run)", name, chosen, parameter="primary")
 
     @property
+    def in_us_dollars(self) -> dict[str, str]:
+        """Home lines studied in US dollars: ticker -> FX series (the listing pairs with an ``fx``)."""
+        return {pair.home: pair.fx for pair in self.listing_pairs if pair.fx}
+
+    @property
     def normal_model(self) -> NormalReturnModel:
         """The normal-return model (``model`` after construction, typed as a model)."""
         assert isinstance(self.model, NormalReturnModel)

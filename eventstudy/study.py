@@ -372,11 +372,13 @@ class EventStudy:
     def symbols(self) -> list[str]:
         """Every ticker and benchmark the study needs, in first-use order, then the model's extra series.
 
-        The extra series: the other market's index of the cross-market model.
+        The extra series: the other market's index of the cross-market model, the FX series of home lines studied
+        in US dollars.
         """
         symbols = list(dict.fromkeys(chain.from_iterable((*e.tickers, *e.benchmarks) for e in self.events)))
         tickers = list(dict.fromkeys(chain.from_iterable(e.tickers for e in self.events)))
-        return list(dict.fromkeys([*symbols, *self.spec.normal_model.extra_symbols(tickers)]))
+        extra = [*self.spec.normal_model.extra_symbols(tickers), *self.spec.in_us_dollars.values()]
+        return list(dict.fromkeys([*symbols, *extra]))
 
     def load_prices(self) -> tuple[PriceTable, dict[str, PriceSourceError]]:
         """Load every symbol the study needs once, as one columnar table; failures are collected, never raised.

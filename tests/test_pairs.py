@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -85,9 +86,9 @@ def test_no_pairs_and_files(tmp_path: Path) -> None:
     result = _study(())
     assert result.listing_pairs.empty and "pairs" not in result.frames()  # type: ignore[attr-defined]
     path = tmp_path / "pairs.csv"
-    path.write_text("home,adr,ratio\n0700.HK,TCEHY,1\n9988.HK,BABA,8\n3690.HK,MPNGY,\n", encoding="utf-8")
+    path.write_text("home,adr,ratio,fx\n0700.HK,TCEHY,1,HKD=X\n9988.HK,BABA,8,\n3690.HK,MPNGY,,\n", encoding="utf-8")
     assert read_pairs(path) == (
-        ListingPair("0700.HK", "TCEHY", 1.0),
+        ListingPair("0700.HK", "TCEHY", 1.0, "HKD=X"),
         ListingPair("9988.HK", "BABA", 8.0),
         ListingPair("3690.HK", "MPNGY", None),
     )
@@ -129,3 +130,48 @@ def test_command_line_pairs(tmp_path: Path, eventstudy_cli: RunCli) -> None:
     assert "## Listing pairs: home line versus ADR" in report and "Z/ZZ: no event with both legs estimated" in report
     sliced = eventstudy_cli(*common, "--formats", "csv", "--slice-size", "10", "--out", "sliced")
     assert sliced.returncode == 2 and "--pairs" in sliced.stderr and "Traceback" not in sliced.stderr
+
+
+def test_home_leg_in_us_dollars() -> None:
+    """A pair with ``fx`` studies the home line in US dollars: its returns are (1 + R)/(1 + R_quote) - 1 with the
+    FX quote accumulated between the line's closes. Checked against statsmodels on returns converted series by
+    series with :func:`eventstudy.crossmarket.cross_market_regressor` (the FX series on its 24/5 calendar)."""
+    import exchange_calendars as xcals
+    import statsmodels.api as sm
+
+    from eventstudy.crossmarket import cross_market_regressor
+
+    with warnings.catch_warnings():  # exchange_calendars' own pandas deprecation, in building the test data
+        warnings.simplefilter("ignore")
+        sessions = xcals.get_calendar("XNYS").sessions_in_range("2019-01-02", "2020-12-30")
+        fx_days = xcals.get_calendar("24/5").sessions_in_range("2019-01-02", "2020-12-30")
+    rng = np.random.default_rng(9)
+    n = len(sessions)
+    market = rng.normal(0.0003, 0.01, n)
+    home = 0.0001 + 0.9 * market + rng.normal(0, 0.01, n)
+    adr = 0.0001 + 1.0 * market + rng.normal(0, 0.01, n)
+    quote = rng.normal(0, 0.003, len(fx_days))
+    frame = pd.concat(
+        [
+            pd.DataFrame({"date": sessions, "ticker": "M", "return": market}),
+            pd.DataFrame({"date": sessions, "ticker": "H", "return": home}),
+            pd.DataFrame({"date": sessions, "ticker": "D", "return": adr}),
+            pd.DataFrame({"date": fx_days, "ticker": "JPY=X", "return": quote}),
+        ],
+        ignore_index=True,
+    )
+    day = sessions[300].date()
+    event = Event("e1", day, None, "America/New_York", "", "", ("H", "D"), ("M", "M"), "", False)
+    pair = ListingPair("H", "D", fx="JPY=X")
+    result = EventStudy([event], ReturnsFrame(frame), pairs=(pair,), **SETTINGS).run()
+    accumulated, _ = cross_market_regressor("XNYS", sessions.to_numpy(), "24/5", fx_days.to_numpy(), quote)
+    dollars = pd.Series((1 + home) / (1 + accumulated) - 1, index=sessions)
+    rows = pd.DataFrame({"r": dollars, "m": market}, index=sessions).iloc[300 - 120 : 300 - 10]
+    fit = sm.OLS(rows["r"], sm.add_constant(rows["m"])).fit()
+    params = result.parameters.set_index("ticker")
+    np.testing.assert_allclose(params.loc["H", ["alpha", "beta"]].to_numpy(float), fit.params, rtol=1e-9)
+    plain = EventStudy([event], ReturnsFrame(frame), **SETTINGS).run().parameters.set_index("ticker")
+    assert params.loc["H", "beta"] != plain.loc["H", "beta"]  # converted
+    np.testing.assert_allclose(params.loc["D", ["alpha", "beta"]], plain.loc["D", ["alpha", "beta"]], rtol=1e-12)
+    assert len(result.listing_pairs) == 2
+    assert any("H is studied in US dollars" in note and "JPY=X" in note for note in result.pair_notes)

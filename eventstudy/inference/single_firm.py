@@ -1,0 +1,283 @@
+"""Single-firm inference beyond the t-test: the SQ test and a permutation test of one firm-event's AR or CAR.
+
+Pure array functions over all firm-events at once (rows = firm-events); NaN marks a missing value and a
+p-value that cannot be computed. Neither test assumes normal abnormal returns; both compare a firm-event's
+event-window value with its own estimation-window residuals, so they apply to an event with one firm.
+
+- **SQ test** (Gelbach, Helland and Klick 2013, "Valid inference in single-firm, single-event studies",
+  American Law and Economics Review 15(2), 495-541): the p-value of an AR from the empirical distribution of
+  the firm-event's estimation residuals, and of a CAR over L days from the empirical distribution of the sums
+  of L consecutive estimation residuals (:func:`consecutive_sums`). Finite-sample rule, with n the number of
+  reference values of the row: two-sided p = (1 + #{j : |x_j| >= |x|}) / (n + 1), lower (``"less"``)
+  p = (1 + #{j : x_j <= x}) / (n + 1), upper (``"greater"``) p = (1 + #{j : x_j >= x}) / (n + 1). The
+  observed value counts as one draw of the reference distribution, so under exchangeability of the observed
+  value with the reference values P(p <= a) <= a. The reference is not centred: OLS residuals of a model with
+  an intercept have mean zero by construction; the market-adjusted model's do not, and the test then also
+  tests the mean. Ties count as exceedances (exact comparison). The SQ test ignores that an out-of-sample
+  AR has variance s^2 (1 + h) while an in-sample residual has s^2 (1 - h) (h the OLS leverage, of order k/M).
+- **Permutation test** (in the style of Nguyen and Wolf 2023): pool the firm-event's M finite estimation
+  residuals and its L event ARs (P = M + L values); the statistic is T = sum of the L event values - L * (pool
+  mean), and the p-value is the share of the L-subsets of the pool whose T* = (sum of the subset) - L * (pool
+  mean) has |T*| >= |T| (centred on the pool mean, so that the test is two-sided around the pool's own level;
+  the pool mean is the same for every subset). Exact enumeration of all C(P, L) subsets when C(P, L) <= ``exact_limit``:
+  p = #{subsets with |T*| >= |T|} / C(P, L), the observed subset included. Otherwise B subsets drawn
+  uniformly at random: p = (1 + #{b : |T*_b| >= |T|}) / (B + 1). |T*| >= |T| is taken within a relative
+  tolerance of 1e-12 (:func:`eventstudy.inference.resampling.exceedances`), so that the observed subset
+  counts although its sum is rounded differently. The random subsets of a firm-event come from its own
+  generator, ``default_rng(SeedSequence([seed, crc32("permutation"), *sha256(key)]))``, so they depend only
+  on the seed and the firm-event's key, never on the other rows or on how the rows are chunked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Sequence
+from itertools import combinations
+from typing import Literal, NamedTuple
+
+import numpy as np
+from scipy import special
+
+from eventstudy._typing import BoolArray, FloatArray, IntArray
+from eventstudy.errors import InputError, UnknownNameError
+from eventstudy.inference.resampling import empirical_pvalue, exceedances
+
+Alternative = Literal["two-sided", "less", "greater"]
+ALTERNATIVES: tuple[Alternative, ...] = ("two-sided", "less", "greater")
+DEFAULT_DRAWS = 1000  # B of the Monte Carlo permutation test (docs/methods.md §6.4 default)
+DEFAULT_EXACT_LIMIT = 20_000  # enumerate all subsets when C(M + L, L) is at most this (L = 2 exact for M <= 198)
+_BLOCK_ELEMENTS = 2_000_000  # bound on the (rows x comparisons) elements held at once
+
+
+class PermutationPValues(NamedTuple):
+    """Result of :func:`permutation_pvalues`, one entry per firm-event.
+
+    Attributes
+    ----------
+    p_value : (N,)
+        Two-sided permutation p-value (NaN: an event AR missing, or no estimation residual).
+    subsets : (N,)
+        Number of subsets compared: C(M + L, L) when exact, else B (0 where the p-value is NaN).
+    exact : (N,)
+        Whether the p-value comes from full enumeration.
+    """
+
+    p_value: FloatArray
+    subsets: IntArray
+    exact: BoolArray
+
+
+def consecutive_sums(residuals: FloatArray, length: int) -> FloatArray:
+    """Sums of ``length`` consecutive values of each row: the SQ reference distribution of an L-day CAR.
+
+    Parameters
+    ----------
+    residuals : (N, M)
+        Estimation residuals in event-time order (NaN on days not used).
+    length
+        L, the number of days of the CAR window (>= 1).
+
+    Returns
+    -------
+    (N, max(M - L + 1, 0))
+        Column j is the sum of columns j .. j + L - 1; NaN when any of those days is missing (the window is
+        skipped, never zero-filled). Overlapping windows: one per start day.
+    """
+    values = _matrix(residuals, "residuals")
+    if length < 1:
+        raise InputError(f"the window length must be at least 1 day, got {length}", parameter="length", value=length)
+    n, m = values.shape
+    if m < length:
+        return np.zeros((n, 0))
+    # each window summed on its own (a difference of running sums would lose digits); NaN propagates
+    return np.lib.stride_tricks.sliding_window_view(values, length, axis=1).sum(axis=2)
+
+
+def sq_pvalues(observed: FloatArray, reference: FloatArray, alternative: Alternative = "two-sided") -> FloatArray:
+    """SQ p-value of each observed value from the finite values of its row's reference distribution.
+
+    Parameters
+    ----------
+    observed : (N, D)
+        Event-window values (ARs by day, or a CAR per row as one column).
+    reference : (N, n)
+        The row's reference draws (estimation residuals, or :func:`consecutive_sums` for a CAR); NaN skipped.
+    alternative
+        ``"two-sided"`` (default), ``"less"`` or ``"greater"``; the rules are in the module docstring.
+
+    Returns
+    -------
+    (N, D)
+        p = (1 + exceedances) / (n_i + 1); NaN where the observed value is missing or the row has no finite
+        reference value.
+    """
+    if alternative not in ALTERNATIVES:
+        raise UnknownNameError("alternative", str(alternative), ALTERNATIVES, parameter="alternative")
+    obs = _matrix(observed, "observed")
+    ref = _matrix(reference, "reference")
+    if len(obs) != len(ref):
+        raise InputError(
+            f"observed has {len(obs)} rows and reference {len(ref)}: give one reference row per firm-event",
+            parameter="reference",
+        )
+    if alternative == "two-sided":
+        obs, ref = np.abs(obs), np.abs(ref)
+    elif alternative == "less":  # #{x_j <= x} = #{-x_j >= -x}
+        obs, ref = -obs, -ref
+    n_ref = np.isfinite(ref).sum(axis=1)
+    count = np.zeros(obs.shape)
+    step = max(1, _BLOCK_ELEMENTS // max(1, obs.shape[1] * ref.shape[1]))
+    for start in range(0, len(obs), step):
+        rows = slice(start, start + step)
+        with np.errstate(invalid="ignore"):  # NaN reference values compare False: skipped
+            count[rows] = (ref[rows, None, :] >= obs[rows, :, None]).sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = (1.0 + count) / (n_ref[:, None] + 1.0)
+    return np.where(np.isfinite(obs) & (n_ref[:, None] > 0), p, np.nan)
+
+
+def sq_car_pvalues(
+    car: FloatArray, residuals: FloatArray, length: int, alternative: Alternative = "two-sided"
+) -> FloatArray:
+    """SQ p-value of each firm-event's CAR over an L-day window (N,), from its L-day residual sums."""
+    values = np.asarray(car, dtype=np.float64).reshape(-1, 1)
+    return sq_pvalues(values, consecutive_sums(residuals, length), alternative)[:, 0]
+
+
+def permutation_pvalues(
+    event: FloatArray,
+    residuals: FloatArray,
+    keys: Sequence[str],
+    seed: int,
+    *,
+    draws: int = DEFAULT_DRAWS,
+    exact_limit: int = DEFAULT_EXACT_LIMIT,
+) -> PermutationPValues:
+    """Two-sided permutation p-value of each firm-event's CAR over the L days of ``event``.
+
+    Parameters
+    ----------
+    event : (N, L)
+        The event ARs of the CAR window (a missing day makes the p-value NaN, as it makes the CAR NaN).
+    residuals : (N, M)
+        Estimation residuals (NaN on days not used; only the M_i finite values enter the pool).
+    keys : (N,)
+        Identity of each firm-event (for example ``"<event_id>|<ticker>"``): seeds its random subsets.
+    seed
+        Non-negative integer seed.
+    draws
+        B, the number of random subsets when the exact enumeration is too large.
+    exact_limit
+        Enumerate all subsets when C(M_i + L, L) <= exact_limit (0: always draw at random).
+
+    Returns
+    -------
+    PermutationPValues
+        p-value, number of subsets compared and whether exact; the rules are in the module docstring.
+    """
+    evt = _matrix(event, "event")
+    est = _matrix(residuals, "residuals")
+    n, length = evt.shape
+    if len(est) != n or len(keys) != n:
+        raise InputError(
+            f"event has {n} rows, residuals {len(est)} and keys {len(keys)}: give one of each per firm-event",
+            parameter="keys",
+        )
+    if length < 1:
+        raise InputError("the event window has no day: give at least one event AR per row", parameter="event")
+    if draws < 1 or exact_limit < 0 or seed < 0:
+        raise InputError(
+            f"draws must be >= 1, exact_limit and seed >= 0; got draws={draws}, exact_limit={exact_limit}, seed={seed}",
+            parameter="draws",
+        )
+    pool, size = _pools(evt, est)
+    usable = np.isfinite(evt).all(axis=1) & (size > length)
+    centre = np.where(usable, length * np.nansum(pool, axis=1) / size, np.nan)
+    statistic = np.where(usable, evt.sum(axis=1) - centre, np.nan)
+    subsets_exact = special.comb(size, length)  # float; exact for the sizes compared with exact_limit
+    exact = usable & (subsets_exact <= exact_limit)
+    random = usable & ~exact
+    p_value = np.full(n, np.nan)
+    subsets = np.zeros(n, dtype=np.int64)
+    if exact.any():
+        rows = np.flatnonzero(exact)
+        combos = np.array(list(combinations(range(int(size[rows].max())), length)), dtype=np.intp)
+        exceed, valid = _count_subsets(pool[rows], centre[rows], statistic[rows], combos[None, :, :], size[rows])
+        p_value[rows] = exceed / valid
+        subsets[rows] = valid.astype(np.int64)
+    if random.any():
+        rows = np.flatnonzero(random)
+        step = max(1, _BLOCK_ELEMENTS // (draws * length))
+        for start in range(0, len(rows), step):
+            block = rows[start : start + step]
+            picks = np.stack([_random_subsets(keys[i], seed, int(size[i]), length, draws) for i in block])
+            exceed, valid = _count_subsets(pool[block], centre[block], statistic[block], picks, size[block])
+            p_value[block] = empirical_pvalue(exceed, valid)
+            subsets[block] = draws
+    return PermutationPValues(p_value, subsets, exact)
+
+
+def _pools(event: FloatArray, residuals: FloatArray) -> tuple[FloatArray, IntArray]:
+    """Each row's pool, left-aligned: its finite residuals (in order), then its event values; NaN padding.
+
+    Returns the (N, M + L) pools and their sizes P_i = M_i + L.
+    """
+    n, length = event.shape
+    present = np.isfinite(residuals)
+    order = np.argsort(~present, axis=1, kind="stable")
+    pool = np.full((n, residuals.shape[1] + length), np.nan)
+    pool[:, : residuals.shape[1]] = np.take_along_axis(residuals, order, axis=1)
+    m = present.sum(axis=1)
+    pool[np.arange(n)[:, None], m[:, None] + np.arange(length)] = event
+    return pool, (m + length).astype(np.int64)
+
+
+def _count_subsets(
+    pool: FloatArray, centre: FloatArray, statistic: FloatArray, picks: np.ndarray, size: IntArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per row, the subsets with |T*| >= |T| and the subsets compared, in blocks of rows.
+
+    ``picks`` (N or 1, S, L) holds pool positions; a subset counts for row i only if all its positions are
+    below the row's pool size (so enumerating the subsets of the largest pool covers every smaller pool).
+    """
+    n = len(pool)
+    exceed, valid = np.zeros(n), np.zeros(n)
+    step = max(1, _BLOCK_ELEMENTS // max(1, picks.shape[1] * picks.shape[2]))
+    for start in range(0, n, step):
+        rows = slice(start, start + step)
+        block_picks = picks if len(picks) == 1 else picks[rows]
+        gathered = np.take_along_axis(pool[rows, None, :], block_picks.reshape(len(block_picks), -1)[:, None, :], 2)
+        sums = gathered.reshape(-1, picks.shape[1], picks.shape[2]).sum(axis=2)
+        inside = block_picks.max(axis=2) < size[rows, None]
+        star = np.where(inside, sums - centre[rows, None], np.nan)
+        exceed[rows], valid[rows] = exceedances(star.T, statistic[rows])
+    return exceed, valid
+
+
+def _random_subsets(key: str, seed: int, size: int, length: int, draws: int) -> IntArray:
+    """``draws`` uniform random L-subsets of range(size), from the firm-event's own generator (draws, L)."""
+    digest = hashlib.sha256(str(key).encode("utf-8")).digest()
+    words = [int(w) for w in np.frombuffer(digest, dtype="<u4")]
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(b"permutation"), *words]))
+    # the L smallest of `size` iid uniform keys are a uniformly random L-subset
+    return np.argpartition(rng.random((draws, size)), length - 1, axis=1)[:, :length].astype(np.int64)
+
+
+def _matrix(values: FloatArray, name: str) -> FloatArray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 2:
+        raise InputError(f"{name} must be a 2-D (firm-events x days) array, got shape {array.shape}", parameter=name)
+    return array
+
+
+__all__ = [
+    "ALTERNATIVES",
+    "DEFAULT_DRAWS",
+    "DEFAULT_EXACT_LIMIT",
+    "PermutationPValues",
+    "consecutive_sums",
+    "permutation_pvalues",
+    "sq_car_pvalues",
+    "sq_pvalues",
+]

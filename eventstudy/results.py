@@ -35,6 +35,7 @@ from eventstudy.spec import resolve_event_tests, window_text
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from eventstudy.regression import RegressionResult
     from eventstudy.report import ReportFormat
     from eventstudy.spec import StudySpec
     from eventstudy.summary import Summary
@@ -514,6 +515,19 @@ class StudyResult:
         from eventstudy.report import DEFAULT_FORMATS, write_report
 
         return write_report(self, out_dir, formats=DEFAULT_FORMATS if formats is None else formats, **options)
+
+    def regress(self, formula: str, data: pd.DataFrame | None = None, **options: Any) -> RegressionResult:
+        """Cross-sectional regression of one window's CARs, e.g. ``"car[-1,1] ~ C(category) + log_mcap"``.
+
+        Delegates to :func:`eventstudy.regression.regress_cars` on the pooled firm-events (``firm_events.pooled``)
+        with the events table as regressors; ``data`` adds columns keyed by (event_id, ticker), event_id or
+        ticker; ``options`` are its keyword arguments (``weights``, ``cov``, ``cluster``, ``window``,
+        ``wild_bootstrap``, ``seed``).
+        """
+        from eventstudy.regression import regress_cars
+
+        pooled = self.firm_events["pooled"].to_numpy(dtype=bool).repeat(len(self.spec.car_windows))
+        return regress_cars(self.car[pooled], formula, data, events=self.events, **options)
 
     def plot_car(self, event_id: str, ticker: str | None = None, ax: Any = None) -> Figure:
         """CAR path with its 95 % band for one event (one ticker, or all when ``ticker`` is None)."""

@@ -368,6 +368,21 @@ def build_parser() -> argparse.ArgumentParser:
     days.add_argument("events", help="events CSV file")
     debug_option(days)
 
+    regress = sub.add_parser("regress", help="regress a finished run's CARs on event and firm characteristics")
+    regress.add_argument("run_dir", metavar="RUN_DIR", help="output folder of 'eventstudy run' (car.csv, ...)")
+    regress.add_argument("formula", help="e.g. 'car[-1,1] ~ C(category) + log_mcap' (patsy formula)")
+    regress.add_argument("--events", metavar="PATH", help="events CSV file: its columns (category, ...) as regressors")
+    regress.add_argument("--data", metavar="PATH", help="CSV of regressors keyed by event_id and/or ticker")
+    regress.add_argument("--weights", choices=("ols", "wls"), default="ols", help="wls: weights 1/se^2")
+    regress.add_argument("--cov", choices=("HC0", "HC1", "HC2", "HC3", "cluster"), help="default HC1, or cluster")
+    regress.add_argument(
+        "--cluster", action="append", metavar="KEY", help="event_date, event_id or ticker; twice for two-way"
+    )
+    regress.add_argument("--wild-bootstrap", type=int, metavar="B", help="wild cluster bootstrap p (one-way)")
+    regress.add_argument("--seed", type=int, help="seed of the wild bootstrap's random signs")
+    regress.add_argument("--out", metavar="PATH", help="write the coefficient table to this CSV file")
+    debug_option(regress)
+
     store = sub.add_parser("store", help="inspect the price store")
     debug_option(store)
     store_sub = store.add_subparsers(dest="store_command", required=True)
@@ -771,6 +786,34 @@ def _cmd_days(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_regress(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from eventstudy.events import events_to_frame, read_events
+    from eventstudy.regression import read_run_cars, regress_cars
+
+    car, events = read_run_cars(args.run_dir)
+    if args.events:
+        events = events_to_frame(read_events(args.events))
+    data = pd.read_csv(args.data, dtype={"event_id": str, "ticker": str}) if args.data else None
+    result = regress_cars(
+        car,
+        args.formula,
+        data,
+        events=events,
+        weights=args.weights,
+        cov=args.cov or ("cluster" if args.cluster else "HC1"),
+        cluster=tuple(args.cluster or ("event_date",)),
+        wild_bootstrap=args.wild_bootstrap,
+        seed=args.seed,
+    )
+    print(result.summary())
+    if args.out:
+        result.table.to_csv(args.out, index=False)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def _cmd_store_ls(args: argparse.Namespace) -> int:
     from eventstudy.data import PriceStore
     from eventstudy.data.store import default_store_path
@@ -843,7 +886,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "fetch": _cmd_fetch, "days": _cmd_days, "simulate": _cmd_simulate}
+COMMANDS = {
+    "run": _cmd_run,
+    "fetch": _cmd_fetch,
+    "days": _cmd_days,
+    "regress": _cmd_regress,
+    "simulate": _cmd_simulate,
+}
 
 
 def _as_option(exc: InputError) -> InputError:

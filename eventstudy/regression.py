@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -391,6 +392,41 @@ def regress_cars(
     )
 
 
+def read_run_cars(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The pooled firm-events' CARs and the event dates of a finished run's folder (``eventstudy run --out``).
+
+    Reads ``car.csv`` (or the Parquet dataset ``car.parquet/``), keeps the firm-events that ``firm_events.csv``
+    marks ``pooled`` (as :meth:`StudyResult.regress` does), and returns them with an events table (event_id,
+    date) from the ``event_date`` of ``event_days.csv``; the events file adds its other columns (category).
+
+    Raises
+    ------
+    InputError
+        If the folder lacks one of the tables.
+    """
+    folder = Path(run_dir)
+    keys = {"event_id": str, "ticker": str}
+    tables = {}
+    for name in ("car", "firm_events", "event_days"):
+        csv, parquet = folder / f"{name}.csv", folder / f"{name}.parquet"
+        if csv.is_file():
+            tables[name] = pd.read_csv(csv, dtype=keys, keep_default_na=False, na_values=[""])
+        elif parquet.exists():
+            tables[name] = pd.read_parquet(parquet)
+        else:
+            raise InputError(
+                f"{csv} is missing; give the output folder of 'eventstudy run' (it writes {name}.csv)",
+                path=folder,
+                value=str(csv),
+            )
+    pooled = tables["firm_events"]
+    pooled = pooled.loc[pooled["pooled"].astype(str).str.lower() == "true", ["event_id", "ticker"]]
+    car = tables["car"].merge(pooled, on=["event_id", "ticker"], how="inner")
+    days = tables["event_days"]
+    events = days.drop_duplicates("event_id")[["event_id", "event_date"]].rename(columns={"event_date": "date"})
+    return car, events.astype({"date": str})
+
+
 def _cluster_keys(cluster: str | Sequence[str]) -> tuple[str, ...]:
     keys = (cluster,) if isinstance(cluster, str) else tuple(cluster)
     for key in keys:
@@ -486,6 +522,7 @@ __all__ = [
     "RegressionResult",
     "WildBootstrapResult",
     "parse_formula",
+    "read_run_cars",
     "regress_cars",
     "wild_cluster_bootstrap",
 ]

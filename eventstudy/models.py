@@ -89,9 +89,6 @@ class ModelFit:
         Names of the per-firm-event quantities in ``diagnostics`` (e.g. Scholes-Williams' three slopes and
         ρ̂_m, Dimson's summed beta), reported in the parameters table after the coefficients.
     diagnostics : (N, len(diagnostic_names)) or None
-    variance : str
-        How the AR variance is obtained, in words, when it is not the exact OLS prediction variance ("" when
-        it is); the report states it.
     ar_factor : (N, W) or None
         Each AR's variance in units of s² in place of the 1 of the OLS prediction variance, when the model's AR
         variances differ by day (GARCH: σ²_t / s²); the CAR variance puts Σ_{t∈w} of it in place of L. None:
@@ -126,7 +123,6 @@ class ModelFit:
     regressors: tuple[str, ...] = ()
     diagnostic_names: tuple[str, ...] = ()
     diagnostics: FloatArray | None = None
-    variance: str = ""
     span: FloatArray | None = None
     ar_factor: FloatArray | None = None
     failures: np.ndarray | None = None
@@ -311,8 +307,11 @@ class NormalReturnModel:
 
     @property
     def single_market_regressor(self) -> bool:
-        """True for α + β R_m designs, the only ones the benchmark-window FEC moments apply to."""
-        return self.intercept and self.regressors == ("market",)
+        """True for α + β R_m designs fitted by plain OLS, the only ones the benchmark-window FEC moments apply to.
+
+        A model that states its own variance (:attr:`variance_note`: Scholes-Williams, GARCH) is not plain OLS.
+        """
+        return self.intercept and self.regressors == ("market",) and not self.variance_note
 
     @property
     def fixed_coefficients(self) -> dict[str, float]:
@@ -516,7 +515,7 @@ class Dimson(NormalReturnModel):
 
 
 @dataclass(frozen=True)
-class ScholesWilliams(NormalReturnModel):
+class ScholesWilliams(MarketModel):
     """Scholes-Williams (1977) beta for non-synchronous trading (``docs/methods.md`` §4.5).
 
     On the estimation rows where the return and the benchmark return of the day before, the day and the day
@@ -530,7 +529,8 @@ class ScholesWilliams(NormalReturnModel):
     Variance: β_SW is not an OLS coefficient, so the forecast-error factor and the CAR variance use the
     market-model formula on the trimmed sample (C_it = 1 + 1/M' + (R_mt - R̄_m)^2 / Σ (R_ms - R̄_m)^2), an
     approximation the report states. The benchmark-window moments (``fec_moments = "index_window"``) do not
-    apply: the trimmed sample's own rows are used.
+    apply: the trimmed sample's own rows are used. Coefficients ``alpha`` and ``beta`` (α_SW, β_SW), as the
+    market model's.
     """
 
     name: ClassVar[str] = "scholes_williams"
@@ -544,20 +544,6 @@ class ScholesWilliams(NormalReturnModel):
     def series(self) -> tuple[str, ...]:
         """The benchmark return, and its values one row before and after."""
         return ("market_lag1", "market", "market_lead1")
-
-    @property
-    def regressors(self) -> tuple[str, ...]:
-        """The benchmark return (the design of the forecast-error approximation)."""
-        return ("market",)
-
-    @property
-    def single_market_regressor(self) -> bool:
-        """False: the benchmark-window FEC moments do not apply to the trimmed sample."""
-        return False
-
-    def coef_names(self) -> tuple[str, ...]:
-        """``alpha`` and ``beta`` (α_SW, β_SW)."""
-        return ("alpha", "beta")
 
     def fit(self, panel: ReturnPanel, conventions: Conventions) -> ModelFit:
         """The three slopes, ρ̂_m, β_SW and α_SW per firm-event, vectorised over all firm-events."""
@@ -610,7 +596,6 @@ class ScholesWilliams(NormalReturnModel):
             regressors=self.regressors,
             diagnostic_names=("beta_lag", "beta_0", "beta_lead", "rho_m"),
             diagnostics=diagnostics,
-            variance=self.variance_note,
         )
 
 
@@ -754,13 +739,12 @@ class TradeToTrade(NormalReturnModel):
             regressors=self.regressors,
             diagnostic_names=("zero_return_share", "multi_session_share", "rho_m"),
             diagnostics=np.stack([zero_share, multi_share, _autocorrelation(market, lag)], axis=1),
-            variance=self.variance_note,
             span=np.where(np.isfinite(abnormal), evt_span, np.nan),
         )
 
 
 @dataclass(frozen=True)
-class Garch(NormalReturnModel):
+class Garch(MarketModel):
     """Market model with GARCH(1,1) errors, fitted by Kevin Sheppard's ``arch`` (:func:`eventstudy.garch.fit_garch`).
 
     R_it = α + β R_mt + ε_it, ε_it = σ_it z_it, σ²_it = ω + a ε²_i,t-1 + b σ²_i,t-1, normal maximum likelihood on
@@ -769,7 +753,8 @@ class Garch(NormalReturnModel):
     day carried forward with its expectation); a CAR's variance is Σ_{t∈w} σ²_it, without a parameter-estimation
     term. s² is the mean conditional variance over the estimation rows, so that the AR variance factors are
     σ²_it / s² (:attr:`ModelFit.ar_factor`). df = M - 2 (the mean equation's coefficients). A fit that does not
-    converge, or whose a + b reaches 1, is excluded with the optimizer's status.
+    converge, or whose a + b reaches 1, is excluded with the optimizer's status. Coefficients ``alpha`` and
+    ``beta`` of the mean equation, as the market model's; ω, a, b and the log-likelihood are diagnostics.
     """
 
     name: ClassVar[str] = "garch"
@@ -779,20 +764,6 @@ class Garch(NormalReturnModel):
         "continued through the event window); a CAR's variance is the sum of them, without a parameter-estimation "
         "term"
     )
-
-    @property
-    def regressors(self) -> tuple[str, ...]:
-        """The benchmark return (the mean equation)."""
-        return ("market",)
-
-    @property
-    def single_market_regressor(self) -> bool:
-        """False: the forecast-error moments do not apply; the conditional variances replace them."""
-        return False
-
-    def coef_names(self) -> tuple[str, ...]:
-        """``alpha`` and ``beta`` of the mean equation (ω, a, b are diagnostics)."""
-        return ("alpha", "beta")
 
     def fit(self, panel: ReturnPanel, conventions: Conventions) -> ModelFit:
         """One ``arch`` fit per firm-event (the optimizer runs per series); the rest on arrays."""
@@ -829,12 +800,11 @@ class Garch(NormalReturnModel):
             event_design=kn.design(panel.evt_market[:, :, None], True),
             expected=panel.evt_returns - abnormal,
             abnormal=abnormal,
-            leverage=factor - 1.0 if conventions.fec else np.where(np.isfinite(abnormal), factor - 1.0, np.nan),
+            leverage=factor - 1.0,  # the conditional variance, whatever the fec knob (no parameter term to drop)
             regressor_gaps=np.zeros(n, dtype=np.int64),
             regressors=self.regressors,
             diagnostic_names=("garch_omega", "garch_alpha", "garch_beta", "garch_loglik"),
             diagnostics=np.stack([fitted.omega, fitted.alpha, fitted.beta, fitted.loglik], axis=1),
-            variance=self.variance_note,
             ar_factor=np.where(ok[:, None], factor, np.nan),
             failures=np.where(ok, "", "GARCH fit failed: " + fitted.status.astype(str).astype(object)),
         )

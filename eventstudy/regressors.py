@@ -88,12 +88,7 @@ class FactorData:
         """
         if not self.by_region and not self.regions:
             return np.full(len(tickers), "all", dtype=object)
-        from eventstudy.data.factors import factor_regions  # the factor-data module, read only by factor studies
-
-        tickers = pd.Series(np.asarray(tickers, dtype=object))
-        listed = np.asarray(factor_regions(tickers), dtype=object)
-        chosen = tickers.map(self.regions).to_numpy(dtype=object)
-        return np.where(pd.isna(chosen), listed, chosen)
+        return regions_of(tickers, self.regions)
 
     def table_for(self, region: str, tickers: np.ndarray) -> FactorLookup | None:
         """The table of a region (else the default one); None for a region listed as :attr:`unavailable`.
@@ -116,23 +111,15 @@ class FactorData:
             )
         return table
 
-    def tables_used(self, tickers: pd.Series | np.ndarray) -> pd.DataFrame:
-        """Which table each distinct ticker uses: ticker, region, source, vintage, units, first and last date."""
-        unique = pd.unique(np.asarray(tickers, dtype=object))
-        regions = self.region_of(unique)
-        rows = []
-        for ticker, region in zip(unique, regions, strict=True):
-            table = self.by_region.get(region, self.default)
-            rows.append(
-                {
-                    "ticker": ticker,
-                    "region": region,
-                    "source": self.unavailable.get(region, "") if table is None else table.source,
-                    "vintage": None if table is None else table.vintage,
-                    "units": None if table is None else table.units,
-                }
-            )
-        return pd.DataFrame(rows, columns=["ticker", "region", "source", "vintage", "units"])
+
+def regions_of(tickers: pd.Series | np.ndarray, overrides: Mapping[str, str]) -> np.ndarray:
+    """The factor region of each ticker: its override, else its listing's (``data.factors.factor_regions``)."""
+    from eventstudy.data.factors import factor_regions  # the factor-data module, read only by factor studies
+
+    tickers = pd.Series(np.asarray(tickers, dtype=object))
+    listed = np.asarray(factor_regions(tickers), dtype=object)
+    chosen = tickers.map(overrides).to_numpy(dtype=object)
+    return np.where(pd.isna(chosen), listed, chosen)
 
 
 def load_factor_data(
@@ -160,7 +147,7 @@ def load_factor_data(
     DataError
         Offline without a stored French file for any region (from :func:`~eventstudy.data.factors.load_french`).
     """
-    from eventstudy.data.factors import factor_regions, load_curated_factors, load_french, read_factor_file
+    from eventstudy.data.factors import load_curated_factors, load_french, read_factor_file
     from eventstudy.data.store import PriceStore
 
     overrides = dict(regions or {})
@@ -182,8 +169,7 @@ def load_factor_data(
             parameter="--factors",
             value=text,
         )
-    wanted = pd.Series(pd.unique(np.asarray(tickers, dtype=object)))
-    needed = pd.unique(np.where(wanted.map(overrides).isna(), factor_regions(wanted), wanted.map(overrides)))
+    needed = pd.unique(regions_of(pd.unique(np.asarray(tickers, dtype=object)), overrides))
     by_region: dict[str, FactorLookup] = {}
     unavailable: dict[str, str] = {}
     price_store = None

@@ -579,6 +579,30 @@ def fit_estimable(panel: ReturnPanel, spec: StudySpec, factors: FactorData | Non
     return Fitted(panel, fit, keep, bad, reasons, car_values, car_var)
 
 
+def model_windows(
+    aligned: AlignedTable, firm_events: pd.DataFrame, spec: StudySpec
+) -> tuple[ReturnPanel, pd.DataFrame]:
+    """The study's windows of some firm-events with every series its model reads (``returns.gather_windows``).
+
+    The benchmark's own estimation returns under ``fec_moments = "index_window"``, and the market's leads and
+    lags, trade spans, other market and accumulated extras the normal-return model asks for. Shared by the
+    study's chunks and the placebo dates (:mod:`eventstudy.placebo`).
+    """
+    model = spec.normal_model
+    return gather_windows(
+        aligned,
+        firm_events,
+        spec.estimation_window,
+        spec.event_window,
+        bench_own=spec.conventions.fec_moments == "index_window",
+        market_shifts=model.market_shifts,
+        spans=model.reads_spans,
+        other_market=model.reads_other_market,
+        extras=model.accumulated_extras,
+        extra_lags=model.accumulated_extra_lags,
+    )
+
+
 def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
     """Windows, fit, estimability and CARs of one chunk of firm-events (a pure function of its inputs).
 
@@ -592,18 +616,7 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
     """
     spec = shared.spec
     conv = spec.conventions
-    panel, returns_excluded = gather_windows(
-        chunk_pairs(chunk, shared),
-        chunk.firm_events,
-        spec.estimation_window,
-        spec.event_window,
-        bench_own=conv.fec_moments == "index_window",
-        market_shifts=spec.normal_model.market_shifts,
-        spans=spec.normal_model.reads_spans,
-        other_market=spec.normal_model.reads_other_market,
-        extras=spec.normal_model.accumulated_extras,
-        extra_lags=spec.normal_model.accumulated_extra_lags,
-    )
+    panel, returns_excluded = model_windows(chunk_pairs(chunk, shared), chunk.firm_events, spec)
     pairs = panel.pairs  # a copy on each read
     rows = pairs["event_id"].to_numpy(dtype=np.int64)
     tickers = pairs["ticker"].to_numpy()
@@ -1056,6 +1069,7 @@ __all__ = [
     "event_window_range",
     "gathered_tests",
     "inference_data",
+    "model_windows",
     "nothing_estimated_message",
     "physical_memory",
     "ticker_chunk_bounds",

@@ -23,9 +23,19 @@ event-window value with its own estimation-window residuals, so they apply to an
   p = #{subsets with |T*| >= |T|} / C(P, L), the observed subset included. Otherwise B subsets drawn
   uniformly at random: p = (1 + #{b : |T*_b| >= |T|}) / (B + 1). |T*| >= |T| is taken within a relative
   tolerance of 1e-12 (:func:`eventstudy.inference.resampling.exceedances`), so that the observed subset
-  counts although its sum is rounded differently. The random subsets of a firm-event come from its own
-  generator, ``default_rng(SeedSequence([seed, crc32("permutation"), *sha256(key)]))``, so they depend only
-  on the seed and the firm-event's key, never on the other rows or on how the rows are chunked.
+  counts although its sum is rounded differently.
+
+  The random subsets come from a counter-based generator, so that they depend only on the seed and the
+  firm-event's key (never on the other rows, their order or how the rows are chunked) and cost no generator
+  object per row: the row's stream is s = mix(mix(seed + c) XOR h(key)), with h the first 8 bytes of the
+  BLAKE2b digest of the key (little-endian), c = CRC-32 of ``"permutation"`` and mix the SplitMix64 finalizer
+  (Steele, Lea and Flood 2014), all modulo 2^64. Draw b reads K = ceil(L / 2) hashes
+  H_k = mix(s + (b K + k + 1) phi), k = 0 .. K - 1, phi = 0x9E3779B97F4A7C15, and splits each into two
+  32-bit words, high then low: W_0, W_1, ... . It picks its L positions out of P by Floyd's algorithm
+  (Bentley and Floyd 1987, "Programming pearls: a sample of brilliance", CACM 30(9)): for u = 0 .. L - 1,
+  j = P - L + u and t = floor(W_u (j + 1) / 2^32); take t, or j when t is already taken. Every L-subset is
+  then equally likely, up to the rounding of the 32-bit multiply-shift (a relative bias below P / 2^32,
+  6e-8 at P = 250). The loop runs over the L positions only, vectorised over (rows x draws).
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ from scipy import special
 
 from eventstudy._typing import BoolArray, FloatArray, IntArray
 from eventstudy.errors import InputError, UnknownNameError
-from eventstudy.inference.resampling import empirical_pvalue, exceedances
+from eventstudy.inference.resampling import _RELATIVE_TIE, empirical_pvalue, exceedances
 
 Alternative = Literal["two-sided", "less", "greater"]
 ALTERNATIVES: tuple[Alternative, ...] = ("two-sided", "less", "greater")
@@ -208,14 +218,56 @@ def permutation_pvalues(
         subsets[rows] = valid.astype(np.int64)
     if random.any():
         rows = np.flatnonzero(random)
+        streams = key_streams([keys[i] for i in rows], seed)
         step = max(1, _BLOCK_ELEMENTS // (draws * length))
         for start in range(0, len(rows), step):
             block = rows[start : start + step]
-            picks = np.stack([_random_subsets(keys[i], seed, int(size[i]), length, draws) for i in block])
-            exceed, valid = _count_subsets(pool[block], centre[block], statistic[block], picks, size[block])
+            picks = random_subsets(streams[start : start + step], size[block], length, draws)
+            star = _random_subset_sums(pool[block], picks) - centre[block, None]
+            exceed, valid = exceedances(star.T, statistic[block])
             p_value[block] = empirical_pvalue(exceed, valid)
             subsets[block] = draws
     return PermutationPValues(p_value, subsets, exact)
+
+
+def permutation_day_pvalues(abnormal: FloatArray, residuals: FloatArray) -> FloatArray:
+    """Exact permutation p-value of each day's AR on its own (L = 1): the pool is the residuals and that AR.
+
+    With L = 1 the C(M + 1, 1) = M + 1 subsets are the pool's values, so the p-value is
+    #{x in pool : |x - mean| >= |AR - mean|} / (M + 1), the AR itself included (the rule of
+    :func:`permutation_pvalues` for a one-day window, without its enumeration).
+
+    Parameters
+    ----------
+    abnormal : (N, W)
+        Event-window ARs (NaN: no p-value).
+    residuals : (N, M)
+        Estimation residuals (NaN on days not used).
+
+    Returns
+    -------
+    (N, W)
+        The p-values; NaN where the AR is missing or the row has no finite residual.
+    """
+    evt = _matrix(abnormal, "abnormal")
+    est = _matrix(residuals, "residuals")
+    if len(est) != len(evt):
+        raise InputError(
+            f"abnormal has {len(evt)} rows and residuals {len(est)}: give one of each per firm-event",
+            parameter="residuals",
+        )
+    m = np.isfinite(est).sum(axis=1)
+    centre = (np.nansum(est, axis=1)[:, None] + evt) / (m[:, None] + 1)
+    observed = np.abs(evt - centre) * (1.0 - _RELATIVE_TIE)
+    count = np.ones(evt.shape)  # the AR itself
+    step = max(1, _BLOCK_ELEMENTS // max(1, evt.shape[1] * est.shape[1]))
+    for start in range(0, len(evt), step):
+        rows = slice(start, start + step)
+        with np.errstate(invalid="ignore"):  # NaN residuals compare False: skipped
+            hits = np.abs(est[rows, None, :] - centre[rows, :, None]) >= observed[rows, :, None]
+        count[rows] += hits.sum(axis=2)
+    p = count / (m[:, None] + 1.0)
+    return np.where(np.isfinite(evt) & (m[:, None] > 0), p, np.nan)
 
 
 def _pools(event: FloatArray, residuals: FloatArray) -> tuple[FloatArray, IntArray]:
@@ -255,13 +307,65 @@ def _count_subsets(
     return exceed, valid
 
 
-def _random_subsets(key: str, seed: int, size: int, length: int, draws: int) -> IntArray:
-    """``draws`` uniform random L-subsets of range(size), from the firm-event's own generator (draws, L)."""
-    digest = hashlib.sha256(str(key).encode("utf-8")).digest()
-    words = [int(w) for w in np.frombuffer(digest, dtype="<u4")]
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(b"permutation"), *words]))
-    # the L smallest of `size` iid uniform keys are a uniformly random L-subset
-    return np.argpartition(rng.random((draws, size)), length - 1, axis=1)[:, :length].astype(np.int64)
+_PHI = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, the SplitMix64 increment
+_STREAM_TAG = zlib.crc32(b"permutation")
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """SplitMix64 finalizer of each uint64, in place (wrapping arithmetic): a bijection that scrambles every bit."""
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return z
+
+
+def key_streams(keys: Sequence[str], seed: int) -> np.ndarray:
+    """The counter-based stream of each firm-event key (N,) uint64: mix(mix(seed + c) XOR h(key)) (module docstring)."""
+    hashed = np.array(
+        [int.from_bytes(hashlib.blake2b(str(k).encode("utf-8"), digest_size=8).digest(), "little") for k in keys],
+        dtype=np.uint64,
+    )
+    base = _mix(np.array([(int(seed) + _STREAM_TAG) % 2**64], dtype=np.uint64))
+    return _mix(base ^ hashed)
+
+
+def random_subsets(streams: np.ndarray, sizes: IntArray, length: int, draws: int) -> IntArray:
+    """``draws`` uniform random L-subsets of range(P_i) per row, by Floyd's algorithm: (L, N, draws) int64.
+
+    Position u of draw b of row i is drawn from the 32-bit word W_u of the draw (module docstring), so a
+    draw depends on the row's stream, its pool size P_i and b only.
+    """
+    n = len(streams)
+    words = (length + 1) // 2  # K hashes per draw, two 32-bit words each
+    counters = (
+        np.asarray(streams, dtype=np.uint64)[:, None]
+        + (np.arange(draws, dtype=np.uint64)[None, :] * np.uint64(words) + np.uint64(1)) * _PHI
+    )
+    offsets = np.arange(words, dtype=np.uint64) * _PHI  # k phi, wrapping (array arithmetic does not warn)
+    picks = np.empty((length, n, draws), dtype=np.int64)
+    for u in range(length):
+        if u % 2 == 0:
+            hashed = _mix(counters + offsets[u // 2])
+            word = hashed >> np.uint64(32)
+        else:
+            word = hashed & np.uint64(0xFFFFFFFF)
+        top = np.asarray(sizes, dtype=np.int64)[:, None] - (length - u)  # j = P - L + u
+        chosen = ((word * (top + 1).astype(np.uint64)) >> np.uint64(32)).astype(np.int64)  # floor(W (j + 1) / 2^32)
+        taken = np.zeros(chosen.shape, dtype=bool)
+        for earlier in picks[:u]:
+            taken |= earlier == chosen
+        picks[u] = np.where(taken, top, chosen)
+    return picks
+
+
+def _random_subset_sums(pool: FloatArray, picks: IntArray) -> FloatArray:
+    """Sum of the pool values of each drawn subset (N, draws), from ``picks`` (L, N, draws)."""
+    sums = np.zeros(picks.shape[1:])
+    for column in picks:
+        sums += np.take_along_axis(pool, column, axis=1)
+    return sums
 
 
 def _matrix(values: FloatArray, name: str) -> FloatArray:
@@ -277,7 +381,10 @@ __all__ = [
     "DEFAULT_EXACT_LIMIT",
     "PermutationPValues",
     "consecutive_sums",
+    "key_streams",
+    "permutation_day_pvalues",
     "permutation_pvalues",
+    "random_subsets",
     "sq_car_pvalues",
     "sq_pvalues",
 ]

@@ -9,7 +9,9 @@ against the binomial band.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import zlib
 
 import numpy as np
 import pytest
@@ -18,7 +20,10 @@ from eventstudy.errors import InputError, UnknownNameError
 from eventstudy.inference import single_firm
 from eventstudy.inference.single_firm import (
     consecutive_sums,
+    key_streams,
+    permutation_day_pvalues,
     permutation_pvalues,
+    random_subsets,
     sq_car_pvalues,
     sq_pvalues,
 )
@@ -145,6 +150,79 @@ def test_permutation_draws_depend_on_seed_and_key_only(monkeypatch: pytest.Monke
     np.testing.assert_array_equal(permutation_pvalues(event, residuals, keys, seed=3, draws=300).p_value, full)
     other_seed = permutation_pvalues(event, residuals, keys, seed=4, draws=300).p_value
     assert not np.array_equal(other_seed, full)
+
+
+MASK64 = 2**64 - 1
+
+
+def splitmix_by_hand(z: int) -> int:
+    """The SplitMix64 finalizer on Python integers (the documented constants)."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+def floyd_by_hand(stream: int, size: int, length: int, draw: int) -> list[int]:
+    """One draw of the documented generator, written from the module docstring with Python integers."""
+    k = (length + 1) // 2
+    words = []
+    for j in range(k):
+        h = splitmix_by_hand((stream + (draw * k + j + 1) * 0x9E3779B97F4A7C15) & MASK64)
+        words += [h >> 32, h & 0xFFFFFFFF]
+    chosen: list[int] = []
+    for u in range(length):
+        top = size - length + u
+        t = (words[u] * (top + 1)) >> 32
+        chosen.append(top if t in chosen else t)
+    return chosen
+
+
+def test_random_subsets_follow_the_documented_generator() -> None:
+    keys = ["ev1|AAA", "ev2|BBB", "ev 3|0700.HK"]
+    streams = key_streams(keys, seed=42)
+    tag = zlib.crc32(b"permutation")
+    base = splitmix_by_hand((42 + tag) & MASK64)
+    for key, stream in zip(keys, streams, strict=True):
+        digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+        assert int(stream) == splitmix_by_hand(base ^ int.from_bytes(digest, "little"))
+    sizes = np.array([9, 30, 251])
+    for length in (1, 2, 5):
+        picks = random_subsets(streams, sizes, length, draws=40)
+        for i in range(3):
+            for b in range(40):
+                assert picks[:, i, b].tolist() == floyd_by_hand(int(streams[i]), int(sizes[i]), length, b)
+
+
+def test_random_subsets_are_uniform_distinct_and_inside_the_pool() -> None:
+    streams = key_streams([f"ev|T{i}" for i in range(50)], seed=1)
+    picks = random_subsets(streams, np.full(50, 6), 3, draws=4000)  # C(6, 3) = 20 subsets
+    ordered = np.sort(picks, axis=0)
+    assert (np.diff(ordered, axis=0) > 0).all() and ordered.min() >= 0 and ordered.max() <= 5
+    codes = (ordered[0] * 36 + ordered[1] * 6 + ordered[2]).ravel()
+    counts = np.unique(codes, return_counts=True)[1]
+    assert len(counts) == 20
+    expected = codes.size / 20
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 43.8  # the 0.999 quantile of chi-square with 19 df
+
+
+def test_permutation_day_pvalues_match_one_day_enumeration() -> None:
+    rng = np.random.default_rng(18)
+    residuals = residuals_with_gaps(rng, 12, 40)
+    residuals[4] = np.nan
+    abnormal = rng.normal(scale=1.5, size=(12, 6))
+    abnormal[2, 3] = np.nan
+    abnormal[5, 0] = residuals[5, np.flatnonzero(np.isfinite(residuals[5]))[0]]  # tied with the pool
+    got = permutation_day_pvalues(abnormal, residuals)
+    for i in range(12):
+        for d in range(6):
+            if i == 4 or (i, d) == (2, 3):
+                assert np.isnan(got[i, d])
+            else:
+                assert got[i, d] == pytest.approx(direct_permutation(abnormal[i, d : d + 1], residuals[i]), abs=1e-15)
+    keys = [f"e|{i}" for i in range(12)]
+    via_windows = permutation_pvalues(abnormal[:, 1:2], residuals, keys, seed=0).p_value
+    np.testing.assert_allclose(got[:, 1], via_windows, rtol=0, atol=1e-15, equal_nan=True)
 
 
 def test_permutation_missing_values_give_nan() -> None:

@@ -218,7 +218,7 @@ def permutation_pvalues(
         subsets[rows] = valid.astype(np.int64)
     if random.any():
         rows = np.flatnonzero(random)
-        streams = key_streams([keys[i] for i in rows], seed)
+        streams = key_streams([keys[int(i)] for i in rows], seed)
         step = max(1, _BLOCK_ELEMENTS // (draws * length))
         for start in range(0, len(rows), step):
             block = rows[start : start + step]

@@ -125,7 +125,7 @@ def test_cross_correlation_frame_matches_pandas_on_the_fit() -> None:
     """``cross_correlation`` (and its CSV) against pandas joins + np.corrcoef on the fit's own residuals."""
     result = _run(_events([("a", 300, TICKERS), ("b", 330, TICKERS[:3])]))
     frame = result.cross_correlation
-    assert list(frame.columns) == ["group", "market_scope", "r_bar", "n_pairs", "n_firm_events"]
+    assert list(frame.columns) == ["group", "market_scope", "block", "r_bar", "n_pairs", "n_firm_events", "in_tests"]
     assert list(frame.group) == ["all", "a", "b"] and (frame.market_scope == "all").all()  # one market: no split
     assert "cross_correlation" in result.frames()
     pairs, resid, s2 = result.panel.pairs, result.fit.residuals, result.fit.s2

@@ -101,6 +101,12 @@ class InferenceData:
     evt_target : (N, W) or None
         The event-window regression target R - offset (excess returns R - Rf for factor models); None
         when it is the return itself.
+    blocks : (N,) or None
+        Kolari-Pynnönen block of each firm-event, indexing ``block_labels`` (-1: in no block); None (the
+        default) when the study names no blocks and the KP tests use the pooled r̄
+        (:func:`eventstudy.inference.clustered.kp_test_correlation`, ``docs/methods.md`` §6.2, P10).
+    block_labels
+        Names of the blocks (e.g. ``"market=XHKG"``).
 
     Quantities several tests share are cached per instance (:meth:`memoized`); a copy made with
     ``dataclasses.replace`` starts with an empty cache.
@@ -130,6 +136,8 @@ class InferenceData:
     est_bench_own: FloatArray | None = None
     design_regressors: tuple[str, ...] = ("market",)
     evt_target: FloatArray | None = None
+    blocks: IntArray | None = None
+    block_labels: tuple[str, ...] = ()
     _memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def memoized(self, key: object, compute: Callable[[], T]) -> T:
@@ -163,6 +171,7 @@ class InferenceData:
         taken: dict[str, object] = {name: getattr(self, name)[rows] for name in per_row}
         taken["est_bench_own"] = None if self.est_bench_own is None else self.est_bench_own[rows]
         taken["evt_target"] = None if self.evt_target is None else self.evt_target[rows]
+        taken["blocks"] = None if self.blocks is None else self.blocks[rows]
         return replace(self, **taken)  # type: ignore[arg-type]
 
     @property

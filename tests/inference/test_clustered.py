@@ -152,7 +152,7 @@ class TestCorrelationTable:
         def no_rbar(*args: object) -> None:
             raise AssertionError("the r̄ was computed")
 
-        monkeypatch.setattr(clustered, "_kp_mean_correlation", no_rbar)
+        monkeypatch.setattr(clustered, "_kp_pair_sums", no_rbar)
         fresh = simulate(n=10, offsets=self.OFFSETS).data  # no memoized r̄
         without = run_tests(fresh, self.CODES, ("a", "b"), ("bmp_t", "patell_z"))
         assert without.cross_correlation.empty

@@ -354,6 +354,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV of listing pairs (header: home,adr[,ratio]), e.g. 0700.HK,TCEHY: the report compares each pair's "
         "CARs event by event (pairs.csv)",
     )
+    run.add_argument(
+        "--regress",
+        action="append",
+        metavar="FORMULA",
+        help="cross-sectional regression of one window's CARs on events-file columns, shown in the report and "
+        "written to regression.csv, e.g. 'car[-1,1] ~ C(category)' (repeatable; more regressors: eventstudy regress)",
+    )
+    run.add_argument("--regress-weights", choices=("ols", "wls"), default="ols", help="wls: weights 1/se^2")
+    run.add_argument(
+        "--regress-cov",
+        choices=("HC0", "HC1", "HC2", "HC3", "cluster"),
+        default="cluster",
+        help="covariance of --regress (default cluster: CRV1 by --regress-cluster)",
+    )
+    run.add_argument(
+        "--regress-cluster",
+        action="append",
+        choices=("event_date", "event_id", "ticker"),
+        help="cluster key of --regress (default event_date; give two for two-way clustering)",
+    )
+    run.add_argument(
+        "--regress-wild-bootstrap",
+        type=int,
+        default=999,
+        metavar="B",
+        help="wild cluster bootstrap p of --regress with one-way clusters: all 2^G sign vectors when G <= 12, else B "
+        "random ones (default 999; 0: none)",
+    )
+    run.add_argument(
+        "--placebo",
+        type=int,
+        default=0,
+        metavar="B",
+        help="placebo p-values of every event's and group's CAAR and primary test: B pseudo day 0s per event from "
+        "the firm-events' own price histories (docs/methods.md 6.4 B3; 1000 is usual; placebo.csv and a report "
+        "section)",
+    )
+    run.add_argument("--placebo-seed", type=int, metavar="N", help="seed of the placebo draws (default: the seed knob)")
     data_options(run)
 
     fetch = sub.add_parser("fetch", help="download the prices an events file needs into the store")
@@ -686,7 +724,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
         **extra,
     )
     pairs = read_pairs(args.pairs) if args.pairs else ()
+    if args.regress:
+        from eventstudy.regression import CarRegression
+
+        if args.regress_wild_bootstrap < 0:
+            raise InputError(
+                f"--regress-wild-bootstrap takes a number of draws >= 0 (0: no bootstrap), got "
+                f"{args.regress_wild_bootstrap}",
+                parameter="--regress-wild-bootstrap",
+                value=args.regress_wild_bootstrap,
+            )
+
+        settings["regressions"] = tuple(
+            CarRegression(
+                formula,
+                weights=args.regress_weights,
+                cov=args.regress_cov,
+                cluster=tuple(args.regress_cluster or ("event_date",)),
+                wild_bootstrap=args.regress_wild_bootstrap or None,
+            )
+            for formula in args.regress
+        )
     if args.slice_size is not None:
+        if args.regress:
+            raise InputError(
+                "--regress is not available with --slice-size; run without it, or regress the finished run's "
+                "folder with 'eventstudy regress'",
+                parameter="--regress",
+                value=args.regress[0],
+            )
         if args.factors:
             raise InputError(
                 "--factors is not available with --slice-size yet; run without --slice-size",

@@ -222,6 +222,8 @@ class RegressionResult:
         One row per firm-event used: :data:`DIAGNOSTIC_COLUMNS` (hat value ``leverage``, Cook's distance).
     fit
         The statsmodels results object.
+    reference_levels
+        (factor, omitted level) of each treatment-coded factor: its coefficients are differences from that level.
     """
 
     formula: str
@@ -232,6 +234,7 @@ class RegressionResult:
     table: pd.DataFrame
     diagnostics: pd.DataFrame
     fit: Any
+    reference_levels: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> str:
         """The coefficient table and leverage notes as plain text."""
@@ -303,26 +306,8 @@ def regress_cars(
         Bad formula, a window not among the CAR windows, an unknown column, bad keys in ``data``, an unknown
         option value, wild bootstrap without one-way clustering.
     """
-    formula_window, model_formula = parse_formula(formula)
-    given: Window | None = None if window is None else (int(window[0]), int(window[1]))
-    if formula_window is not None and given is not None and given != formula_window:
-        raise InputError(
-            f"the formula asks for CAR{window_text(formula_window)} but window={window_text(given)}; give one of them",
-            parameter="window",
-            value=window,
-        )
-    chosen: Window = formula_window or given or DEFAULT_WINDOW
-    if weights not in ("ols", "wls"):
-        raise UnknownNameError("weights", str(weights), ("ols", "wls"), parameter="weights")
-    if cov not in COV_TYPES:
-        raise UnknownNameError("covariance", str(cov), COV_TYPES, parameter="cov")
-    keys = _cluster_keys(cluster) if cov == "cluster" else ()
-    if wild_bootstrap is not None and len(keys) != 1:
-        raise InputError(
-            "the wild cluster bootstrap needs one-way clustering: cov='cluster' with one cluster key",
-            parameter="wild_bootstrap",
-            value=wild_bootstrap,
-        )
+    chosen, model_formula = _chosen_window(formula, window)
+    keys = _checked_options(weights, cov, cluster, wild_bootstrap)
     frame = _regression_frame(car, chosen, data, events, needs_date="event_date" in keys)
     if weights == "wls":
         frame = frame[np.isfinite(frame["se"]) & (frame["se"] > 0)]
@@ -335,6 +320,22 @@ def regress_cars(
         raise _formula_error(error, formula, frame) from error
     used = frame.loc[model.data.row_labels]
     groups = np.column_stack([pd.factorize(used[key])[0] for key in keys]) if keys else None
+    n_rows, k = model.exog.shape
+    if n_rows <= k:
+        raise InputError(
+            f"{formula!r} has {k} coefficient(s) but only {n_rows} firm-event(s) with a CAR{window_text(chosen)} and "
+            "every regressor; drop regressors or add events",
+            parameter="formula",
+            value=formula,
+        )
+    if groups is not None and (groups.max(axis=0, initial=0) < 1).any():
+        raise InputError(
+            f"clustering by {' x '.join(keys)} leaves a single cluster of some key among the {n_rows} firm-events, "
+            "and a cluster-robust covariance needs at least two clusters; cluster on another key or use a "
+            "heteroskedasticity-robust covariance (HC1)",
+            parameter="cluster",
+            value=" x ".join(keys),
+        )
     if groups is not None:
         fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups[:, 0] if len(keys) == 1 else groups}, use_t=True)
         counts = [int(groups[:, i].max()) + 1 for i in range(len(keys))]
@@ -380,6 +381,12 @@ def regress_cars(
             "cooks_distance": influence.cooks_distance[0],
         }
     )
+    design = patsy.dmatrix(model_formula.partition("~")[2], used).design_info
+    reference_levels = tuple(
+        (factor.name(), str(info.categories[0]))
+        for factor, info in design.factor_infos.items()
+        if info.type == "categorical"
+    )
     return RegressionResult(
         formula=formula,
         window=chosen,
@@ -389,6 +396,7 @@ def regress_cars(
         table=table,
         diagnostics=diagnostics,
         fit=fit,
+        reference_levels=reference_levels,
     )
 
 
@@ -425,6 +433,111 @@ def read_run_cars(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     days = tables["event_days"]
     events = days.drop_duplicates("event_id")[["event_id", "event_date"]].rename(columns={"event_date": "date"})
     return car, events.astype({"date": str})
+
+
+def _chosen_window(formula: str, window: Window | None) -> tuple[Window, str]:
+    """The CAR window regressed (the formula's, else ``window``, else (-1, +1)) and the patsy formula."""
+    formula_window, model_formula = parse_formula(formula)
+    given: Window | None = None if window is None else (int(window[0]), int(window[1]))
+    if formula_window is not None and given is not None and given != formula_window:
+        raise InputError(
+            f"the formula asks for CAR{window_text(formula_window)} but window={window_text(given)}; give one of them",
+            parameter="window",
+            value=window,
+        )
+    return formula_window or given or DEFAULT_WINDOW, model_formula
+
+
+def _checked_options(
+    weights: str, cov: str, cluster: str | Sequence[str], wild_bootstrap: int | None
+) -> tuple[str, ...]:
+    """Validate the estimator options; returns the cluster keys in force (empty unless ``cov="cluster"``)."""
+    if weights not in ("ols", "wls"):
+        raise UnknownNameError("weights", str(weights), ("ols", "wls"), parameter="weights")
+    if cov not in COV_TYPES:
+        raise UnknownNameError("covariance", str(cov), COV_TYPES, parameter="cov")
+    keys = _cluster_keys(cluster) if cov == "cluster" else ()
+    if wild_bootstrap is not None:
+        if len(keys) != 1:
+            raise InputError(
+                "the wild cluster bootstrap needs one-way clustering: cov='cluster' with one cluster key",
+                parameter="wild_bootstrap",
+                value=wild_bootstrap,
+            )
+        if isinstance(wild_bootstrap, bool) or not isinstance(wild_bootstrap, (int, np.integer)) or wild_bootstrap < 1:
+            raise InputError(
+                f"the wild bootstrap's number of draws must be a positive integer, got {wild_bootstrap!r}",
+                parameter="wild_bootstrap",
+                value=wild_bootstrap,
+            )
+    return keys
+
+
+@dataclass(frozen=True)
+class CarRegression:
+    """A CAR regression that a study runs on its result and shows in its report (``run --regress``).
+
+    The defaults suit event studies whose firm-events share event dates: OLS, CRV1 standard errors
+    clustered by event date (t(G - 1)), and a restricted wild cluster bootstrap p-value with B = 999
+    Rademacher draws (all 2^G sign vectors when G <= 12), because a handful of dates is few clusters.
+    :meth:`check` evaluates the formula's right-hand side on the events table when the study is set up, so
+    a misspelt column fails before any price is read; :meth:`fit` delegates to :func:`regress_cars`.
+    """
+
+    formula: str
+    weights: Weights = "ols"
+    cov: CovType = "cluster"
+    cluster: tuple[str, ...] = ("event_date",)
+    wild_bootstrap: int | None = 999
+    seed: int | None = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cluster", (self.cluster,) if isinstance(self.cluster, str) else tuple(self.cluster))
+        _chosen_window(self.formula, None)
+        wild = self.wild_bootstrap if self.cov == "cluster" and len(self.cluster) == 1 else None
+        object.__setattr__(self, "wild_bootstrap", wild)
+        _checked_options(self.weights, self.cov, self.cluster, wild)
+
+    @property
+    def window(self) -> Window:
+        """The CAR window regressed."""
+        return _chosen_window(self.formula, None)[0]
+
+    def check(self, events: pd.DataFrame) -> None:
+        """Raise :class:`InputError` unless the right-hand side evaluates on the events table's columns."""
+        _, model_formula = _chosen_window(self.formula, None)
+        frame = events.assign(event_date=events["date"]) if "date" in events.columns else events
+        try:
+            patsy.dmatrix(model_formula.partition("~")[2], frame)
+        except patsy.PatsyError as error:
+            raise _formula_error(error, self.formula, frame) from error
+
+    def fit(self, car: pd.DataFrame, events: pd.DataFrame) -> RegressionResult:
+        """The regression on a study's pooled CARs and its events table (:func:`regress_cars`)."""
+        return regress_cars(
+            car,
+            self.formula,
+            events=events,
+            weights=self.weights,
+            cov=self.cov,
+            cluster=self.cluster,
+            wild_bootstrap=self.wild_bootstrap,
+            seed=self.seed,
+        )
+
+    def describe(self, n_clusters: str = "") -> str:
+        """The estimator in words, e.g. ``"OLS, CRV1 clustered by event_date (6 clusters), wild cluster ..."``.
+
+        ``n_clusters``: the clusters of the fit (``"6"``, ``"6 x 30"``), shown when given.
+        """
+        cov: str = self.cov
+        if self.cov == "cluster":
+            cov = f"CRV1 clustered by {' x '.join(self.cluster)}" + (f" ({n_clusters} clusters)" if n_clusters else "")
+        wild = (
+            f", wild cluster bootstrap (all 2^G sign vectors when G <= {EXACT_MAX_CLUSTERS} clusters, else "
+            f"{self.wild_bootstrap} random ones, seed {self.seed})"
+        )
+        return f"{self.weights.upper()}, {cov}" + (wild if self.wild_bootstrap else "")
 
 
 def _cluster_keys(cluster: str | Sequence[str]) -> tuple[str, ...]:
@@ -519,6 +632,7 @@ __all__ = [
     "COV_TYPES",
     "DIAGNOSTIC_COLUMNS",
     "TABLE_COLUMNS",
+    "CarRegression",
     "RegressionResult",
     "WildBootstrapResult",
     "parse_formula",

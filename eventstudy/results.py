@@ -23,6 +23,7 @@ from eventstudy import _kernels as kn
 from eventstudy._frozen import cached_frame, frame_fields, freeze_arrays
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.conventions import ADJUST_FAMILY_TEXT, Conventions
+from eventstudy.errors import InputError
 from eventstudy.inference import TestTable
 from eventstudy.inference.adjust import adjust_coded
 from eventstudy.inference.base import two_sided_t
@@ -35,7 +36,7 @@ from eventstudy.spec import resolve_event_tests, window_text
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from eventstudy.regression import RegressionResult
+    from eventstudy.regression import CarRegression, RegressionResult
     from eventstudy.report import ReportFormat
     from eventstudy.spec import StudySpec
     from eventstudy.summary import Summary
@@ -167,6 +168,9 @@ class StudyResult:
         the event window, ``"<event_id> (day <k>)"``), estimation_confounders (those whose day 0 lies in
         the estimation rows used), pooled (whether it enters ``"all"`` and the user's groups under the
         ``pooling`` knob); ``docs/methods.md`` §3.5.
+    regressions
+        The cross-sectional CAR regressions the study was asked for (``EventStudy(regressions=...)``): their
+        fits are :attr:`regression_fits`, their coefficient tables the frame ``regression``.
     group_differences
         Between-group difference tests of the CARs (:func:`eventstudy.inference.groups.group_differences`);
         no rows without the user's groups.
@@ -187,6 +191,7 @@ class StudyResult:
     group_differences: pd.DataFrame
     title: str = "Event study"
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    regressions: tuple[CarRegression, ...] = ()
 
     def __post_init__(self) -> None:
         freeze_arrays(self, *(block for _, _, block in self.test_table.blocks))
@@ -467,6 +472,42 @@ class StudyResult:
         )
         return tuple(notes)
 
+    @cached_property
+    def regression_fits(self) -> tuple[RegressionResult | InputError, ...]:
+        """The fit of each of :attr:`regressions` on the pooled CARs, or the error that stopped it.
+
+        A regression the finished study cannot support (one cluster, fewer firm-events than coefficients) is
+        an :class:`~eventstudy.errors.InputError` here, shown in the report, not an exception of the run.
+        """
+        fits: list[RegressionResult | InputError] = []
+        for regression in self.regressions:
+            try:
+                fits.append(regression.fit(self._pooled_car(), self.events))
+            except InputError as error:
+                fits.append(error)
+        return tuple(fits)
+
+    @cached_frame
+    def regression(self) -> pd.DataFrame:
+        """Coefficient tables of :attr:`regressions`: formula, estimator, then ``regression.TABLE_COLUMNS``.
+
+        One row per term of each regression that could be fitted (see :attr:`regression_fits` for the others).
+        """
+        from eventstudy.regression import TABLE_COLUMNS
+
+        tables = [
+            fit.table.assign(formula=regression.formula, estimator=regression.describe())
+            for regression, fit in zip(self.regressions, self.regression_fits, strict=True)
+            if not isinstance(fit, InputError)
+        ]
+        columns = ["formula", "estimator", *TABLE_COLUMNS]
+        return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
+
+    def _pooled_car(self) -> pd.DataFrame:
+        """The ``car`` rows of the firm-events pooled in ``"all"`` (``firm_events.pooled``)."""
+        pooled = self.firm_events["pooled"].to_numpy(dtype=bool).repeat(len(self.spec.car_windows))
+        return self.car[pooled]
+
     # ------------------------------------------------------------------ views
     @cached_property
     def _summary(self) -> Summary:
@@ -526,8 +567,7 @@ class StudyResult:
         """
         from eventstudy.regression import regress_cars
 
-        pooled = self.firm_events["pooled"].to_numpy(dtype=bool).repeat(len(self.spec.car_windows))
-        return regress_cars(self.car[pooled], formula, data, events=self.events, **options)
+        return regress_cars(self._pooled_car(), formula, data, events=self.events, **options)
 
     def plot_car(self, event_id: str, ticker: str | None = None, ax: Any = None) -> Figure:
         """CAR path with its 95 % band for one event (one ticker, or all when ``ticker`` is None)."""
@@ -561,6 +601,7 @@ class StudyResult:
             "firm_events": self.firm_events,
             "group_differences": self.group_differences,
             **({"pairs": self.listing_pairs} if self.spec.listing_pairs else {}),
+            **({"regression": self.regression} if self.regressions else {}),
             "exclusions": self.exclusions,
             "provenance": self.provenance,
             "knobs": self.spec.knob_table(),

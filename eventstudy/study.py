@@ -57,6 +57,7 @@ from eventstudy.inference.groups import GROUP_DIFFERENCE_COLUMNS, group_differen
 from eventstudy.models import NormalReturnModel
 from eventstudy.pairs import ListingPair
 from eventstudy.pooling import duplicate_of, precedence
+from eventstudy.regression import CarRegression
 from eventstudy.regressors import FactorData, FactorLookup
 from eventstudy.results import (
     EVENT_DAY_COLUMNS,
@@ -72,6 +73,7 @@ from eventstudy.spec import (
     as_window,
     resolve_conventions,
     resolve_event_tests,
+    window_text,
 )
 
 
@@ -232,6 +234,11 @@ class EventStudy:
         Where the chunks run (:func:`eventstudy.executors.get_executor`): ``"serial"`` (default, this
         process), ``"processes"`` (``workers`` processes, default one per core), ``"dask"``, or an
         :class:`~eventstudy.executors.Executor`. Not a convention: it never changes a result.
+    regressions
+        Cross-sectional CAR regressions (:class:`~eventstudy.regression.CarRegression`, e.g.
+        ``CarRegression("car[-1,1] ~ C(category)")``) fitted on the result's pooled CARs with the events
+        table as regressors (``result.regressions``) and shown in its report. Each formula is checked
+        against the events table and its window against ``car_windows`` here, before any price is read.
     keep_estimation
         Keep the (firm-events x estimation days) returns and benchmark returns in ``result.panel`` and the
         residuals in ``result.fit`` even when no requested test reads them. Off by default: a study whose
@@ -277,6 +284,7 @@ class EventStudy:
         keep_estimation: bool = False,
         event_tests: EventTests = "auto",
         pairs: Sequence[ListingPair] = (),
+        regressions: Sequence[CarRegression] = (),
     ) -> None:
         self.events = tuple(events)
         if not self.events:
@@ -307,6 +315,7 @@ class EventStudy:
         self.executor = get_executor(executor, workers=workers)
         self.keep_estimation = keep_estimation or bool(pairs)  # the pair table reads the estimation residuals
         self.factors = factors if factors is None or isinstance(factors, FactorData) else FactorData(default=factors)
+        self.regressions = _checked_regressions(regressions, self.events, self.spec.car_windows)
 
     @classmethod
     def from_csv(
@@ -594,6 +603,7 @@ class EventStudy:
             firm_events=stage.firm_events[list(FIRM_EVENT_COLUMNS)],
             group_differences=differences,
             title=self.title,
+            regressions=self.regressions,
         )
 
     def _firm_events(self, days: pd.DataFrame, panel: ReturnPanel, estimates: Estimates) -> pd.DataFrame:
@@ -681,6 +691,30 @@ def _tested_event_rows(
         return np.zeros(0, dtype=np.int64)
     counts = np.bincount(codes, minlength=n_events)[codes] if listed is None else listed
     return np.flatnonzero(counts >= 2)
+
+
+def _checked_regressions(
+    regressions: Sequence[CarRegression], events: Sequence[Event], car_windows: Sequence[Window]
+) -> tuple[CarRegression, ...]:
+    """The study's CAR regressions, each checked against the events table and the CAR windows."""
+    chosen = tuple(regressions)
+    if not chosen:
+        return chosen
+    table = events_to_frame(events)
+    for regression in chosen:
+        if not isinstance(regression, CarRegression):
+            raise InputError(
+                f"regressions takes CarRegression values, got {type(regression).__name__}", parameter="regressions"
+            )
+        if regression.window not in car_windows:
+            raise InputError(
+                f"{regression.formula!r} regresses CAR{window_text(regression.window)}, which is not among the CAR "
+                f"windows ({'; '.join(window_text(w) for w in car_windows)}); add it to the CAR windows",
+                parameter="regressions",
+                value=regression.formula,
+            )
+        regression.check(table)
+    return chosen
 
 
 def _silent(message: str) -> None:

@@ -8,7 +8,8 @@ the installed console script in a subprocess, from a folder laid out like the re
 (``events.csv``, ``../shared``) with a temporary price store and no network (``tests/conftest.py``):
 
 - ``run``/``fetch`` without ``--prices`` or ``--returns`` go to Yahoo: exit 3 ("no network"), fast;
-- everything else exits 0: the offline seed runs (taken from the session's ``seed_reports``), ``days``,
+- everything else exits 0: the offline seed runs (taken from the session's ``seed_reports``), ``regress``
+  on a seed run's folder (run where the session's seed runs wrote it), ``days``,
   ``store ls``, ``simulate`` and a run on the user's own returns file, for which the test writes a small
   synthetic ``my_returns.csv`` (the README's placeholder for the user's file).
 """
@@ -116,7 +117,7 @@ def _param(command: ReadmeCommand) -> object:
 def test_every_readme_command_is_known() -> None:
     unknown = [c for c in COMMANDS if not (c.is_eventstudy or c.is_setup)]
     assert not unknown, f"commands this test does not know how to run: {unknown}"
-    assert {c.args[0] for c in EVENTSTUDY} == {"run", "fetch", "days", "store", "simulate"}
+    assert {c.args[0] for c in EVENTSTUDY} == {"run", "fetch", "days", "store", "simulate", "regress"}
     assert any("-250:-11" in c.args for c in EVENTSTUDY), "the README shows a negative window with a space"
 
 
@@ -161,6 +162,9 @@ def test_readme_command_runs_as_printed(
     seed = [name for name, args in seed_commands.items() if args == command.args]
     if seed:  # the same command as a seed run: its session run (it is not repeated)
         run = request.getfixturevalue("seed_reports")[seed[0]].run
+    elif command.args[:1] == ("regress",):  # reads a seed run's folder: run where the session's seed runs wrote
+        seed_run = request.getfixturevalue("seed_reports")[Path(command.args[1]).name].run
+        run = eventstudy_cli(*command.args, cwd=seed_run.cwd)
     else:
         work = readme_work
         for word in command.args:

@@ -67,6 +67,7 @@ __all__ = [
     "parameters_table",
     "per_event_figures",
     "provenance_table",
+    "regression_blocks",
     "render_figure",
     "settings_table",
     "window_tests_table",
@@ -320,6 +321,95 @@ def listing_pairs_table(result: ReportableResult, window: tuple[int, int] | None
         ("n_common", "n common", fmt_int, "r"),
     ]
     return _frame_table(frame.assign(_window=_windows(frame)), spec, notes=PAIR_NOTES, wrap={"event_id": 24})
+
+
+def regression_blocks(result: ReportableResult) -> list[Block]:
+    """The section on the study's cross-sectional CAR regressions (``EventStudy(regressions=...)``).
+
+    Per regression: a sentence with the sample and estimator, the coefficient table (estimates, standard
+    errors and 95 % intervals in percentage points of CAR per unit of the regressor; a factor level against
+    the omitted level), then the leverage line; or the reason the regression could not be fitted. No blocks
+    when the study asked for none.
+    """
+    regressions = getattr(result, "regressions", ())
+    if not regressions:
+        return []
+    blocks: list[Block] = [Heading("Cross-sectional regression of CARs")]
+    for regression, fit in zip(regressions, result.regression_fits, strict=True):  # type: ignore[attr-defined]
+        if not hasattr(fit, "table"):
+            blocks.append(Paragraph(f"{regression.formula}: not fitted. {hide_paths(str(fit))}"))
+            continue
+        table, diagnostics = fit.table, fit.diagnostics
+        n = int(table["n"].iloc[0])
+        reference = (
+            "t(G - 1), G the clusters (the smaller count for two-way)"
+            if fit.cluster
+            else "t(n - k), k the coefficients"
+        )
+        blocks.append(
+            Paragraph(
+                f"{regression.formula}: CAR{window_text(fit.window)} of the {fmt_int(n)} pooled firm-events, "
+                f"{regression.describe(str(table['n_clusters'].iloc[0]))}; t and p referred to {reference}."
+            )
+        )
+        notes = [
+            f"Estimates, standard errors and 95 % intervals in percentage points of CAR{window_text(fit.window)}"
+            + _omitted_levels(fit)
+            + ".",
+            f"Largest leverage {diagnostics['leverage'].max():.3f} (mean k/n = {len(table) / n:.3f}); "
+            f"{int((diagnostics['cooks_distance'] > 4 / n).sum())} firm-event(s) with Cook's distance above 4/n "
+            "(regression diagnostics in Python: result.regress(...).diagnostics).",
+        ]
+        if table["p_wild"].notna().any():
+            notes.append(
+                "p (wild): restricted wild cluster bootstrap with Rademacher signs (Cameron, Gelbach and Miller "
+                "2008), the null of each coefficient imposed; with G clusters there are 2^G sign vectors and "
+                "opposite vectors give the same |t|, so with few clusters this p-value moves in steps of 2^(1-G)."
+            )
+        spec: list[tuple[str, str, Formatter | None, str]] = [
+            ("_term", "term", None, "l"),
+            ("estimate", "estimate", fmt_pct, "r"),
+            ("se", "se", fmt_pct, "r"),
+            ("t", "t", fmt_stat, "r"),
+            ("p", "p-value", fmt_p, "r"),
+            ("ci_low", "95 % low", fmt_pct, "r"),
+            ("ci_high", "95 % high", fmt_pct, "r"),
+            *([("p_wild", "p (wild)", fmt_p, "r")] if table["p_wild"].notna().any() else []),
+        ]
+        blocks.append(_frame_table(table.assign(_term=[_term_text(t) for t in table["term"]]), spec, notes=notes))
+    blocks.append(Paragraph("Coefficient tables: regression.csv."))
+    return blocks
+
+
+def _term_text(term: str) -> str:
+    """A patsy term for people: ``C(category)[T.regulatory]`` -> ``category = regulatory``."""
+    name, bracket, level = term.partition("[T.")
+    if not bracket:
+        return "intercept" if term == "Intercept" else term
+    if name.startswith("C(") and name.endswith(")"):
+        name = name[2:-1].split(",")[0]
+    return f"{name} = {level.removesuffix(']')}"
+
+
+def _omitted_levels(fit: Any) -> str:
+    """The clause naming the omitted level of each treatment-coded factor of a fit (``""`` for none)."""
+    omitted = [f"{_term_text(name + '[T.x]').split(' = ')[0]} = {level}" for name, level in fit.reference_levels]
+    return f"; a factor level is measured against its omitted level ({'; '.join(omitted)})" if omitted else ""
+
+
+SYNTHETIC_NOTES = (
+    "CAR (model): the study model's CAR. CAR (synthetic): the sum over the window of R - Σ_j w_j R_j, the weights "
+    "w_j >= 0 summing to one and minimising Σ_t (R_t - Σ_j w_j R_jt)^2 over the estimation-window days (no "
+    "intercept, returns not demeaned; scipy nnls with a heavily weighted sum-to-one row). RMSPE: root mean squared "
+    "prediction error on those days.",
+    "p (placebo): (1 + #{donors d with |CAR_d / RMSPE_d| >= |CAR / RMSPE|}) / (D + 1), each donor treated in turn "
+    "with weights fitted from the other donors. p (conformal) and the 95 % interval: Chernozhukov, Wüthrich and Zhu "
+    "(2021); under H0 'effect θ on each window day' the weights are refitted on the estimation and window days with "
+    "the window's returns less θ, S = |Σ window residuals| / sqrt(L), p(θ) = share of the cyclic shifts of the "
+    "residuals in time with S >= the observed S; the interval is {L θ : p(θ) > 0.05} on 401 points of θ within "
+    "CAR/L ± 5 RMSPE/sqrt(L), the range doubled up to 3 times while the accepted set reaches its end (the hull of "
+    "the set; an end still reached is shown as -inf or +inf).",
+)
 
 
 def _windows(frame: pd.DataFrame) -> list[str]:
@@ -762,6 +852,7 @@ def build_document(
             doc.append(listing_pairs_table(result, summary.headline_window))
             doc.append(Paragraph("Every CAR window: pairs.csv."))
         doc.extend(Paragraph(hide_paths(note)) for note in result.pair_notes)
+    doc.extend(regression_blocks(result))
 
     doc.append(Heading("Figures"))
     notes = figure_notes(result, figures)

@@ -57,6 +57,8 @@ OPTION_OF_SETTING = {
     "groups": "--groups",
     "chunk_size": "--chunk-size",
     "event_tests": "--event-tests",
+    "placebo_draws": "--placebo",
+    "placebo_seed": "--placebo-seed",
     "executor": "--executor",
     "workers": "--workers",
     "scheduler": "--scheduler",
@@ -382,6 +384,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="wild cluster bootstrap p of --regress with one-way clusters: all 2^G sign vectors when G <= 12, else B "
         "random ones (default 999; 0: none)",
     )
+    run.add_argument(
+        "--placebo",
+        type=int,
+        default=0,
+        metavar="B",
+        help="placebo p-values of every event's and group's CAAR and primary test: B pseudo day 0s per event from "
+        "the firm-events' own price histories (docs/methods.md 6.4 B3; 1000 is usual; placebo.csv and a report "
+        "section)",
+    )
+    run.add_argument("--placebo-seed", type=int, metavar="N", help="seed of the placebo draws (default: the seed knob)")
     run.add_argument(
         "--placebo",
         type=int,
@@ -723,6 +735,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         event_tests=args.event_tests,
         **extra,
     )
+    if args.placebo_seed is not None and not args.placebo:
+        raise InputError("--placebo-seed applies with --placebo B", parameter="--placebo-seed", value=args.placebo_seed)
+    if args.placebo:
+        settings.update(placebo_draws=args.placebo, placebo_seed=args.placebo_seed)
     pairs = read_pairs(args.pairs) if args.pairs else ()
     if args.regress:
         from eventstudy.regression import CarRegression

@@ -36,6 +36,7 @@ from eventstudy.spec import resolve_event_tests, window_text
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from eventstudy.placebo import PlaceboResult
     from eventstudy.regression import CarRegression, RegressionResult
     from eventstudy.report import ReportFormat
     from eventstudy.spec import StudySpec
@@ -174,6 +175,9 @@ class StudyResult:
     group_differences
         Between-group difference tests of the CARs (:func:`eventstudy.inference.groups.group_differences`);
         no rows without the user's groups.
+    placebo_result
+        The placebo (pseudo-event) p-values (:class:`~eventstudy.placebo.PlaceboResult`), when the study drew
+        placebo dates (``placebo_draws``); the frame ``placebo``.
     """
 
     spec: StudySpec
@@ -192,6 +196,7 @@ class StudyResult:
     title: str = "Event study"
     warnings: tuple[str, ...] = field(default_factory=tuple)
     regressions: tuple[CarRegression, ...] = ()
+    placebo_result: PlaceboResult | None = None
 
     def __post_init__(self) -> None:
         freeze_arrays(self, *(block for _, _, block in self.test_table.blocks))
@@ -387,6 +392,18 @@ class StudyResult:
         :func:`eventstudy.inference.clustered.kp_correlation_table`).
         """
         return self.test_table.cross_correlation.copy()
+
+    @cached_frame
+    def placebo(self) -> pd.DataFrame:
+        """Placebo p-values of the pooled statistics (:mod:`eventstudy.placebo`, ``docs/methods.md`` §6.4 B3).
+
+        Columns :data:`~eventstudy.placebo.PLACEBO_COLUMNS`: per group (event, ``all``, user group), CAR window and
+        statistic (``caar`` or a primary test), the observed value, the two-sided placebo p (1 + #{|T*| >= |T|}) /
+        (n + 1), the one-sided p's, the percentile and the placebo mean and sd. No rows without placebo dates.
+        """
+        from eventstudy.placebo import empty_placebo_table
+
+        return empty_placebo_table() if self.placebo_result is None else self.placebo_result.table
 
     @cached_frame
     def parameters(self) -> pd.DataFrame:
@@ -602,6 +619,7 @@ class StudyResult:
             "group_differences": self.group_differences,
             **({"pairs": self.listing_pairs} if self.spec.listing_pairs else {}),
             **({"regression": self.regression} if self.regressions else {}),
+            **({"placebo": self.placebo} if self.placebo_result is not None else {}),
             "exclusions": self.exclusions,
             "provenance": self.provenance,
             "knobs": self.spec.knob_table(),

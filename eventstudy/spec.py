@@ -210,6 +210,9 @@ class StudySpec:
     words which events of the file were selected (``""``: all); ``event_tests`` which events get their own
     test rows (:func:`resolve_event_tests`); ``listing_pairs`` the home/ADR pairs compared in the pair table
     (:mod:`eventstudy.pairs`).
+
+    ``placebo_draws`` (B, 0: off) and ``placebo_seed`` (None: the conventions' ``seed``) ask for the placebo
+    p-values of :mod:`eventstudy.placebo` (``docs/methods.md`` §6.4 B3).
     """
 
     model: str | NormalReturnModel = "market"
@@ -225,6 +228,8 @@ class StudySpec:
     selection: str = ""
     event_tests: EventTests = "auto"
     listing_pairs: tuple[ListingPair, ...] = ()
+    placebo_draws: int = 0
+    placebo_seed: int | None = None
     return_type_from_profile: bool = field(default=False, init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -297,6 +302,7 @@ class StudySpec:
                 parameter="min_estimation_obs",
                 value=self.min_estimation_obs,
             )
+        _check_placebo(self.placebo_draws, self.placebo_seed)
         chosen = [t.name for t in get_tests(self.tests)]
         for name in self.conventions.primary_tests:
             if name not in chosen:
@@ -312,6 +318,11 @@ class StudySpec:
         """The normal-return model (``model`` after construction, typed as a model)."""
         assert isinstance(self.model, NormalReturnModel)
         return self.model
+
+    @property
+    def resolved_placebo_seed(self) -> int:
+        """The seed of the placebo draws: ``placebo_seed``, else the conventions' ``seed`` knob."""
+        return self.conventions.seed if self.placebo_seed is None else int(self.placebo_seed)
 
     @property
     def resolved_return_type(self) -> ReturnType:
@@ -353,6 +364,11 @@ class StudySpec:
             "groups": "none" if self.grouping is None else self.grouping.describe(),
             "per-event tests": EVENT_TESTS_TEXT[self.event_tests],
         }
+        if self.placebo_draws:
+            out["placebo dates"] = (
+                f"B = {self.placebo_draws:,} pseudo day 0s per event, seed {self.resolved_placebo_seed} "
+                "(docs/methods.md 6.4 B3)"
+            )
         if self.selection:
             out["events"] = self.selection
         for name, value in conv.knobs().items():
@@ -366,6 +382,27 @@ class StudySpec:
         """The profile and every knob value as a frame (columns ``knob``, ``value``; first row ``name``)."""
         knobs = self.conventions.knobs()
         return pd.DataFrame({"knob": list(knobs), "value": [_knob_text(v) for v in knobs.values()]})
+
+
+MAX_PLACEBO_DRAWS = 1_000_000
+"""Largest number of placebo replicates (``placebo_draws``) a study accepts."""
+
+
+def _check_placebo(draws: object, seed: object) -> None:
+    """Raise :class:`InputError` unless B is a whole number in [0, MAX_PLACEBO_DRAWS] and the seed None or >= 0."""
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or not 0 <= draws <= MAX_PLACEBO_DRAWS:
+        raise InputError(
+            f"placebo_draws must be a whole number of placebo replicates from 0 (off) to {MAX_PLACEBO_DRAWS:,}, "
+            f"got {draws!r}; 1000 is usual",
+            parameter="placebo_draws",
+            value=draws,
+        )
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise InputError(
+            f"placebo_seed must be a whole number >= 0 (or None: the seed knob), got {seed!r}",
+            parameter="placebo_seed",
+            value=seed,
+        )
 
 
 def as_window(window: object) -> Window:
@@ -382,6 +419,7 @@ __all__ = [
     "EVENT_TESTS_AUTO_LIMIT",
     "EVENT_TESTS_TEXT",
     "MAX_OFFSET",
+    "MAX_PLACEBO_DRAWS",
     "EventTests",
     "StudySpec",
     "as_window",

@@ -56,6 +56,7 @@ from eventstudy.inference import (
 from eventstudy.inference.groups import GROUP_DIFFERENCE_COLUMNS, group_differences
 from eventstudy.models import NormalReturnModel
 from eventstudy.pairs import ListingPair
+from eventstudy.placebo import PLACEBO_HISTORY_DAYS, run_placebo
 from eventstudy.pooling import duplicate_of, precedence
 from eventstudy.regression import CarRegression
 from eventstudy.regressors import FactorData, FactorLookup
@@ -129,6 +130,11 @@ class EventNumbering:
                 "a sliced study does not compute user groups yet; leave out --groups (or run the study in one piece)",
                 parameter="groups",
             )
+        if spec.placebo_draws:
+            raise InputError(
+                "a sliced study does not draw placebo dates yet; leave out --placebo (or run the study in one piece)",
+                parameter="placebo_draws",
+            )
         whole = [test.name for test in get_tests(spec.tests) if not test.decomposable]
         if whole:
             raise InputError(
@@ -169,6 +175,7 @@ class _Estimated:
     group_labels: tuple[str, ...]
     event_tests: Literal["all", "multi_firm", "none"]
     per_chunk: tuple[str, ...]
+    prices: PriceTable | None = None
 
 
 def _show_progress(progress: bool | None) -> bool:
@@ -239,6 +246,11 @@ class EventStudy:
         ``CarRegression("car[-1,1] ~ C(category)")``) fitted on the result's pooled CARs with the events
         table as regressors (``result.regressions``) and shown in its report. Each formula is checked
         against the events table and its window against ``car_windows`` here, before any price is read.
+    placebo_draws, placebo_seed
+        Placebo p-values of every event's and group's CAAR and primary test (:mod:`eventstudy.placebo`,
+        ``docs/methods.md`` §6.4 B3): B pseudo day 0s per event (0, the default: off) drawn with the seed (None:
+        the conventions' ``seed`` knob); ``result.placebo``. The prices are then loaded over
+        :data:`~eventstudy.placebo.PLACEBO_HISTORY_DAYS` more calendar days on each side.
     keep_estimation
         Keep the (firm-events x estimation days) returns and benchmark returns in ``result.panel`` and the
         residuals in ``result.fit`` even when no requested test reads them. Off by default: a study whose
@@ -284,6 +296,8 @@ class EventStudy:
         keep_estimation: bool = False,
         event_tests: EventTests = "auto",
         pairs: Sequence[ListingPair] = (),
+        placebo_draws: int = 0,
+        placebo_seed: int | None = None,
         regressions: Sequence[CarRegression] = (),
     ) -> None:
         self.events = tuple(events)
@@ -308,6 +322,8 @@ class EventStudy:
             selection=selection,
             event_tests=event_tests,
             listing_pairs=tuple(pairs),
+            placebo_draws=placebo_draws,
+            placebo_seed=placebo_seed,
         )
         self.progress = progress
         self.title = title or "Event study"
@@ -374,6 +390,8 @@ class EventStudy:
         dates = pd.to_datetime([e.date for e in self.events])
         lead = int(abs(min(self.spec.estimation_window[0], 0)) * 1.5) + 30
         lag = int(max(self.spec.event_window[1], 0) * 1.5) + 20
+        if self.spec.placebo_draws:  # the placebo draws its pseudo day 0s from the histories around the events
+            lead, lag = lead + PLACEBO_HISTORY_DAYS, lag + PLACEBO_HISTORY_DAYS
         start = (dates.min() - pd.Timedelta(days=lead)).date()
         end = min((dates.max() + pd.Timedelta(days=lag)).date(), dt.date.today())
         return start, end
@@ -464,7 +482,20 @@ class EventStudy:
             data.keys,
             spec.conventions,
         )
-        return self._result(stage, join_tables(tables, spec.tests), differences)
+        result = self._result(stage, join_tables(tables, spec.tests), differences)
+        if not spec.placebo_draws:
+            return result
+        say(f"placebo: {spec.placebo_draws:,} pseudo day 0s per event")
+        assert stage.prices is not None  # the price table the study was estimated from
+        placebo = run_placebo(
+            result,
+            stage.prices,
+            draws=spec.placebo_draws,
+            seed=spec.resolved_placebo_seed,
+            factors=self.factors,
+            progress=_show_progress(self.progress),
+        )
+        return replace(result, placebo_result=placebo)
 
     def run_slice(
         self, numbering: EventNumbering, progress: Callable[[str], None] | None = None
@@ -584,6 +615,7 @@ class EventStudy:
             group_labels=group_labels,
             event_tests=event_tests,
             per_chunk=per_chunk,
+            prices=prices,
         )
 
     def _result(self, stage: _Estimated, table: TestTable, differences: pd.DataFrame) -> StudyResult:

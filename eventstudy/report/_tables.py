@@ -39,7 +39,7 @@ from eventstudy.formatting import (
 from eventstudy.outputs import OutputFormat, table_file
 from eventstudy.report._format import Block, Bullets, FigureRef, FigureSpec, Heading, Paragraph, Table, with_anchors
 from eventstudy.spec import window_text
-from eventstudy.summary import SummarizableResult, Summary, statistic_text
+from eventstudy.summary import SHORT_LABELS, SummarizableResult, Summary, statistic_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -66,6 +66,7 @@ __all__ = [
     "ordered_groups",
     "parameters_table",
     "per_event_figures",
+    "placebo_blocks",
     "provenance_table",
     "regression_blocks",
     "render_figure",
@@ -410,6 +411,89 @@ SYNTHETIC_NOTES = (
     "CAR/L ± 5 RMSPE/sqrt(L), the range doubled up to 3 times while the accepted set reaches its end (the hull of "
     "the set; an end still reached is shown as -inf or +inf).",
 )
+
+
+def _percentile_text(value: object) -> str:
+    number = float(value)  # type: ignore[arg-type]
+    return MISSING if not np.isfinite(number) else f"{number:.1f}"
+
+
+PLACEBO_TABLE_NOTES = (
+    "CAAR and the primary test at the headline window; every CAR window: placebo.csv. Placebo p: the share of "
+    "placebo replicates at least as extreme, (1 + #{|T*| >= |T|}) / (B + 1), two-sided; percentile: where the "
+    "observed value falls among them. Test p: the primary test's own reference distribution (tests.csv).",
+)
+
+
+def placebo_blocks(result: ReportableResult, summary: Summary) -> list[Block]:
+    """The section on the placebo (pseudo-event) p-values (``EventStudy(placebo_draws=B)``, :mod:`eventstudy.placebo`).
+
+    The rule in words; per event and pooled group at the headline window, the CAAR with its placebo p-value and
+    percentile next to the primary test (slot 1 of the summary) with its own p-value and its placebo p-value; the
+    firm-events left out of the placebo with the reason. No blocks without placebo dates.
+    """
+    placebo = getattr(result, "placebo_result", None)
+    if placebo is None:
+        return []
+    window = summary.headline_window
+    table = placebo.table
+    at = table[(table["window_start"] == window[0]) & (table["window_end"] == window[1])]
+    caar = at[at["statistic"] == "caar"].set_index("group")
+    primary = summary.primary
+    primary = primary[
+        (primary["slot"] == 1) & (primary["window_start"] == window[0]) & (primary["window_end"] == window[1])
+    ].set_index("group")
+    tested = at[at["statistic"] != "caar"].set_index(["group", "statistic"])
+    events = placebo.events.set_index("event_id")
+    test_name = primary["test"].reindex(caar.index)
+    keys = list(zip(caar.index, test_name.fillna(""), strict=True))
+    frame = pd.DataFrame(
+        {
+            "group": [group_label(g) for g in caar.index],
+            "firm_events": caar["firm_events"].to_numpy(),
+            "eligible_dates": events["eligible_dates"].reindex(caar.index).to_numpy(dtype=np.float64),
+            "caar": caar["observed"].to_numpy(),
+            "p_caar": caar["p_placebo"].to_numpy(),
+            "percentile": caar["percentile"].to_numpy(),
+            "test": test_name.fillna("").map(lambda t: SHORT_LABELS.get(t, t)).to_numpy(dtype=object),
+            "statistic": [
+                statistic_text(t, s) for t, s in zip(test_name, primary["statistic"].reindex(caar.index), strict=True)
+            ],
+            "p_test": primary["p_value"].reindex(caar.index).to_numpy(dtype=np.float64),
+            "p_test_placebo": tested["p_placebo"].reindex(keys).to_numpy(dtype=np.float64) if len(tested) else np.nan,
+        }
+    )
+    spec: list[tuple[str, str, Formatter | None, str]] = [
+        ("group", "event / group", None, "l"),
+        ("firm_events", "firm-events", fmt_int, "r"),
+        ("eligible_dates", "eligible dates", fmt_int, "r"),
+        ("caar", f"CAAR{window_text(window)}", fmt_pct, "r"),
+        ("p_caar", "placebo p", fmt_p, "r"),
+        ("percentile", "percentile", _percentile_text, "r"),
+        ("test", "primary test", None, "l"),
+        ("statistic", "statistic", None, "r"),
+        ("p_test", "test p", fmt_p, "r"),
+        ("p_test_placebo", "placebo p of test", fmt_p, "r"),
+    ]
+    blocks: list[Block] = [
+        Heading("Placebo dates"),
+        Paragraph(placebo.rule),
+        _frame_table(frame, spec, notes=PLACEBO_TABLE_NOTES, wrap={"group": 28}),
+    ]
+    left_out = placebo.exclusions
+    if len(left_out):
+        blocks.append(Paragraph(f"Left out of the placebo ({fmt_int(len(left_out))} firm-events):"))
+        blocks.append(
+            Bullets(
+                tuple(
+                    hide_paths(f"{row.event_id} / {row.ticker}: {row.reason}")
+                    for row in left_out.itertuples(index=False)
+                )
+            )
+        )
+    else:
+        blocks.append(Paragraph("Every estimated firm-event entered the placebo."))
+    return blocks
 
 
 def _windows(frame: pd.DataFrame) -> list[str]:
@@ -852,6 +936,7 @@ def build_document(
             doc.append(listing_pairs_table(result, summary.headline_window))
             doc.append(Paragraph("Every CAR window: pairs.csv."))
         doc.extend(Paragraph(hide_paths(note)) for note in result.pair_notes)
+    doc.extend(placebo_blocks(result, summary))
     doc.extend(regression_blocks(result))
 
     doc.append(Heading("Figures"))

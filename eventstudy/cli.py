@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 from eventstudy._typing import Window
 from eventstudy.errors import EventStudyError, EventStudyWarning, InputError
 from eventstudy.executors import EXECUTORS, get_executor
+from eventstudy.inference.single_firm import DEFAULT_DRAWS
 from eventstudy.models import MODELS
 from eventstudy.outputs import LARGE_TABLE_ROWS, OUTPUT_FORMATS
-from eventstudy.spec import EVENT_TESTS, EVENT_TESTS_AUTO_LIMIT
+from eventstudy.spec import EVENT_TESTS, EVENT_TESTS_AUTO_LIMIT, PERMUTATION_AUTO_LIMIT
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,6 +60,8 @@ OPTION_OF_SETTING = {
     "event_tests": "--event-tests",
     "placebo_draws": "--placebo",
     "placebo_seed": "--placebo-seed",
+    "single_firm_tests": "--single-firm",
+    "permutation_draws": "--permutation-draws",
     "executor": "--executor",
     "workers": "--workers",
     "scheduler": "--scheduler",
@@ -262,6 +265,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="which events get their own rows of tests besides all and the groups: every event, only events of two "
         f"or more firm-events (multi_firm), or none; auto (default): every event up to {EVENT_TESTS_AUTO_LIMIT:,} "
         "events, multi_firm above (a single firm-event's own t is in car and abnormal_returns)",
+    )
+    run.add_argument(
+        "--single-firm",
+        default="auto",
+        metavar="sq,permutation|none|auto",
+        help="single-firm tests of every AR and CAR next to the t-test (p_sq, p_permutation in abnormal_returns and "
+        f"car): sq, permutation, both, or none; auto (default): sq always, permutation up to "
+        f"{PERMUTATION_AUTO_LIMIT:,} firm-events (docs/methods.md 6.1)",
+    )
+    run.add_argument(
+        "--permutation-draws",
+        type=int,
+        default=DEFAULT_DRAWS,
+        metavar="B",
+        help=f"random subsets of the permutation test where exact enumeration is too large (default {DEFAULT_DRAWS}); "
+        "seeded by the seed knob (--knob seed=N)",
     )
     run.add_argument(
         "--chunk-size",
@@ -733,6 +752,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         tests=tests,
         **({} if args.chunk_size is None else {"chunk_size": args.chunk_size}),
         event_tests=args.event_tests,
+        single_firm_tests=args.single_firm,
+        permutation_draws=args.permutation_draws,
         **extra,
     )
     if args.placebo_seed is not None and not args.placebo:

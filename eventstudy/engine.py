@@ -32,6 +32,9 @@ back:
 
 - always: the event-window arrays (N x W), the fit's per-firm-event estimates and the CARs, which the
   outputs report;
+- the single-firm SQ and permutation p-values (:mod:`eventstudy.inference.single_firm`) of each AR (N x W)
+  and CAR (N x C), computed from the residuals inside the chunk (each row's from its own residuals and
+  key, so they do not depend on the chunking);
 - the per-group sums of the decomposable tests over the chunk (``FirmEventContext.tests``): the tests
   that read the estimation residuals among them (rank, sign, Brown-Warner 1985, Lamb) read them inside
   the chunk, so they cost no (N x L) array;
@@ -60,7 +63,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from itertools import pairwise
 from typing import Any
 
@@ -75,12 +78,13 @@ from eventstudy.errors import DataError, EstimationMemoryWarning, InputError
 from eventstudy.executors import Executor, SerialExecutor
 from eventstudy.inference import InferenceData, TestPartials, get_tests, merge_tests, partial_tests
 from eventstudy.inference.base import firm_event_keys, needs_estimation
+from eventstudy.inference.single_firm import SingleFirmArrays, single_firm_pvalues
 from eventstudy.models import ModelFit, NormalReturnModel, estimable
 from eventstudy.pooling import firm_event_flags, pooled_mask, window_overlap_mask
 from eventstudy.regressors import FactorData, with_series
 from eventstudy.results import exclusion_kinds, nanmax_dates, nanmin_dates
 from eventstudy.returns import AlignedTable, ReturnPanel, align_pairs, gather_windows, in_us_dollars
-from eventstudy.spec import StudySpec, window_text
+from eventstudy.spec import StudySpec, resolve_single_firm_tests, window_text
 from eventstudy.symbols import exchange_for
 
 DEFAULT_CHUNK_SIZE = 16_000
@@ -203,6 +207,8 @@ class EngineInput:
         Event windows of every firm-event, when ``mask_event_windows`` is on (else None).
     factors
         Factor tables of the model's series besides the benchmark (factor models), else None.
+    single_firm_tests
+        The single-firm tests each chunk computes from its residuals (``spec.single_firm_tests`` resolved).
     """
 
     prices: PriceTable
@@ -211,6 +217,7 @@ class EngineInput:
     context: FirmEventContext
     windows: EventWindows | None = None
     factors: FactorData | None = None
+    single_firm_tests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -248,6 +255,8 @@ class ChunkEstimates:
         Exclusions of the returns, estimation and CAR stages, each with columns row, ticker, stage, reason.
     partials
         The per-group sums of the context's tests over the chunk (None without tests).
+    single_firm
+        The SQ and permutation p-values of the firm-events' ARs and CARs (zero columns for a test not run).
     """
 
     rows: IntArray
@@ -262,6 +271,7 @@ class ChunkEstimates:
     pooled: BoolArray
     excluded: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
     partials: TestPartials | None
+    single_firm: SingleFirmArrays
 
 
 @dataclass(frozen=True, eq=False)
@@ -287,6 +297,9 @@ class Estimates:
         :func:`~eventstudy.pooling.pooled_mask` under the ``pooling`` knob.
     test_partials
         The merged per-group sums of the context's tests over every chunk (None without tests).
+    single_firm
+        The SQ and permutation p-values of the ARs and CARs
+        (:func:`~eventstudy.inference.single_firm.single_firm_pvalues`).
     """
 
     panel: ReturnPanel
@@ -300,6 +313,7 @@ class Estimates:
     estimation_confounders: np.ndarray
     pooled: BoolArray
     test_partials: TestPartials | None
+    single_firm: SingleFirmArrays
 
 
 def as_chunk_size(value: object) -> int:
@@ -430,7 +444,14 @@ def estimate(
     if not keep_estimation:
         warn_kept_estimation(len(firm_events), spec.estimation_window, gathered)
     series_beyond_market(spec.normal_model, factors)  # before any work: a missing factor source is an input error
-    shared = EngineInput(prices, spec, keep_estimation or needs_estimation(gathered), context, factors=factors)
+    shared = EngineInput(
+        prices,
+        spec,
+        keep_estimation or needs_estimation(gathered),
+        context,
+        factors=factors,
+        single_firm_tests=resolve_single_firm_tests(spec.single_firm_tests, len(firm_events)),
+    )
     if conv.mask_event_windows:
         shared = replace(shared, windows=_event_windows(run.map(event_window_range, chunks, shared)))
     placed = _Placed(len(firm_events))
@@ -457,6 +478,7 @@ def estimate(
         estimation_confounders=per_row["estimation_confounders"],
         pooled=per_row["pooled"],
         test_partials=merge_tests(placed.partials) if placed.partials else None,
+        single_firm=SingleFirmArrays(**{name: per_row[f"single_firm.{name}"] for name in _SINGLE_FIRM_NAMES}),
     )
 
 
@@ -668,6 +690,17 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
             event_rows=np.flatnonzero(context.tested[rows]),
             rows=rows if context.study_rows is None else context.study_rows[rows],
         )
+    single_firm = single_firm_pvalues(
+        fit.abnormal,
+        fit.residuals,
+        car_values,
+        panel.event_days,
+        spec.car_windows,
+        firm_event_keys(context.event_ids[rows], tickers),
+        shared.single_firm_tests,
+        seed=conv.seed,
+        draws=spec.permutation_draws,
+    )
     if not shared.keep_estimation:
         panel, fit = without_estimation(panel, fit)
     returns_excluded = returns_excluded.rename(columns={"event_id": "row"})
@@ -684,6 +717,7 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
         pooled=pooled,
         excluded=(returns_excluded, estimation_excluded, car_excluded),
         partials=partials,
+        single_firm=single_firm,
     )
 
 
@@ -904,7 +938,9 @@ _PANEL_ROWS = (
 )
 """The per-firm-event arrays of a :class:`~eventstudy.returns.ReturnPanel`."""
 _CHUNK_ROWS = ("estimation_dates", "car_values", "car_var", "overlaps", "estimation_confounders", "pooled")
-"""The per-firm-event arrays of a :class:`ChunkEstimates` besides its panel and fit."""
+"""The per-firm-event arrays of a :class:`ChunkEstimates` besides its panel, fit and single-firm p-values."""
+_SINGLE_FIRM_NAMES = tuple(f.name for f in fields(SingleFirmArrays))
+"""The arrays of :class:`~eventstudy.inference.single_firm.SingleFirmArrays` (placed as ``single_firm.<name>``)."""
 _GATHERED_PAIRS = ("aligned_day_zero", "note")
 """The columns :func:`~eventstudy.returns.gather_windows` adds to the firm-events of a panel's ``pairs``."""
 
@@ -975,14 +1011,15 @@ class _Placed:
         days = ("estimation_days", "event_days", "regressor_names")
         panel = ReturnPanel(pairs=pairs, **{n: self.fixed[n] for n in days}, **panel_rows)
         fit = ModelFit(**{n: v for n, v in self.fixed.items() if n not in days}, **fit_rows)
-        return panel, fit, {name: values[name] for name in _CHUNK_ROWS}
+        single_firm = [f"single_firm.{name}" for name in _SINGLE_FIRM_NAMES]
+        return panel, fit, {name: values[name] for name in (*_CHUNK_ROWS, *single_firm)}
 
 
 def _row_arrays(part: ChunkEstimates) -> dict[str, np.ndarray]:
     """Every per-firm-event array of a chunk's results, by name.
 
-    ``panel.<name>``, ``fit.<name>``, the CARs and estimation dates, and the gathered columns of the panel's
-    pairs.
+    ``panel.<name>``, ``fit.<name>``, ``single_firm.<name>``, the CARs and estimation dates, and the gathered
+    columns of the panel's pairs.
     """
     gathered = part.panel.pairs  # a copy on each read
     panel = {f"panel.{n}": a for n in _PANEL_ROWS if (a := getattr(part.panel, n)) is not None}
@@ -991,6 +1028,7 @@ def _row_arrays(part: ChunkEstimates) -> dict[str, np.ndarray]:
         **panel,
         **fit,
         **{n: getattr(part, n) for n in _CHUNK_ROWS},
+        **{f"single_firm.{n}": getattr(part.single_firm, n) for n in _SINGLE_FIRM_NAMES},
         **{n: gathered[n].to_numpy() for n in _GATHERED_PAIRS},
     }
 

@@ -59,7 +59,7 @@ from eventstudy.inference import finish_tests, merge_tests, no_cross_correlation
 from eventstudy.inference.groups import GROUP_DIFFERENCE_COLUMNS
 from eventstudy.outputs import OutputFormat, discard, in_place, table_path, write_tables
 from eventstudy.results import EXCLUSION_COLUMNS, TEST_COLUMNS, tests_frame
-from eventstudy.spec import StudySpec, resolve_event_tests
+from eventstudy.spec import StudySpec, as_single_firm_tests, resolve_event_tests, resolve_single_firm_tests
 from eventstudy.study import EventNumbering, EventStudy, SliceSums
 
 DEFAULT_SLICE_SIZE = 200_000
@@ -228,6 +228,9 @@ def run_sliced(
     listed = np.fromiter(map(len, tickers), dtype=np.int64, count=n_events)
     row_of_pair = np.repeat(np.arange(n_events), listed)
     pair_tickers = np.array(list(chain.from_iterable(tickers)) + [None], dtype=object)[:-1]
+    # "auto" settled by the whole study's size, not each slice's
+    choice = as_single_firm_tests(settings.get("single_firm_tests", "auto"))
+    settings["single_firm_tests"] = resolve_single_firm_tests(choice, len(pair_tickers))
     slices = ticker_slices(pair_tickers, slice_size)
     n_slices = int(slices.max()) + 1 if len(slices) else 0
     say(f"sliced: {n_events:,} events, {len(pair_tickers):,} firm-events in {n_slices:,} slices")

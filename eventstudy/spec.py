@@ -19,6 +19,7 @@ from eventstudy.conventions import Conventions, get_profile
 from eventstudy.errors import InputError, UnknownNameError
 from eventstudy.grouping import Grouping
 from eventstudy.inference import get_tests
+from eventstudy.inference.single_firm import DEFAULT_DRAWS, DEFAULT_EXACT_LIMIT
 from eventstudy.models import NormalReturnModel, get_model
 from eventstudy.pairs import ListingPair
 from eventstudy.returns import ReturnType
@@ -57,6 +58,62 @@ def resolve_event_tests(choice: EventTests, n_events: int) -> Literal["all", "mu
     """
     if choice == "auto":
         return "all" if n_events <= EVENT_TESTS_AUTO_LIMIT else "multi_firm"
+    return choice
+
+
+SINGLE_FIRM_TESTS: tuple[str, ...] = ("sq", "permutation")
+"""The single-firm tests beside the AR and CAR t (:mod:`eventstudy.inference.single_firm`)."""
+
+SingleFirmTests = tuple[str, ...] | Literal["auto"]
+
+PERMUTATION_AUTO_LIMIT = 5_000
+"""Under ``single_firm_tests="auto"``, the permutation test runs for studies of up to this many firm-events.
+
+It costs about 0.25 s per 1,000 firm-events with the default windows and B = 1000 (``docs/benchmark.md``),
+more than the rest of the estimation; the SQ test costs a tenth of that and always runs under ``"auto"``.
+"""
+
+
+def as_single_firm_tests(value: object, parameter: str = "single_firm_tests") -> SingleFirmTests:
+    """``"auto"``, or the tuple of single-firm tests named by ``value`` (a sequence or comma-separated text).
+
+    ``"none"`` (or an empty sequence) is no test; names are those of :data:`SINGLE_FIRM_TESTS`, in that
+    order whatever the order given.
+
+    Raises
+    ------
+    UnknownNameError
+        A name that is not a single-firm test (the message lists the valid ones).
+    """
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return "auto"
+        names = [] if text == "none" else [n.strip() for n in text.split(",") if n.strip()]
+    else:
+        try:
+            names = [str(n) for n in value]  # type: ignore[attr-defined]
+        except TypeError:
+            raise InputError(
+                f"single-firm tests are 'auto', 'none' or names among {', '.join(SINGLE_FIRM_TESTS)}, got {value!r}",
+                parameter=parameter,
+                value=value,
+            ) from None
+    for name in names:
+        if name not in SINGLE_FIRM_TESTS:
+            raise UnknownNameError("single-firm test", name, (*SINGLE_FIRM_TESTS, "auto", "none"), parameter=parameter)
+    return tuple(n for n in SINGLE_FIRM_TESTS if n in names)
+
+
+def resolve_single_firm_tests(choice: SingleFirmTests, n_firm_events: int) -> tuple[str, ...]:
+    """The single-firm tests in force for a study of ``n_firm_events`` (event, ticker) pairs.
+
+    ``"auto"``: the SQ test always, the permutation test when the study has at most
+    :data:`PERMUTATION_AUTO_LIMIT` firm-events. ``n_firm_events`` counts the pairs of the events file,
+    estimated or not, so the rule is settled before any price is read.
+    """
+    if choice == "auto":
+        return SINGLE_FIRM_TESTS if n_firm_events <= PERMUTATION_AUTO_LIMIT else ("sq",)
     return choice
 
 
@@ -209,7 +266,10 @@ class StudySpec:
     ``grouping`` defines the user's groups (None: only ``all`` and the events); ``selection`` states in
     words which events of the file were selected (``""``: all); ``event_tests`` which events get their own
     test rows (:func:`resolve_event_tests`); ``listing_pairs`` the home/ADR pairs compared in the pair table
-    (:mod:`eventstudy.pairs`).
+    (:mod:`eventstudy.pairs`); ``single_firm_tests`` the SQ and permutation p-values of every firm-event's
+    ARs and CARs (``"auto"``, resolved by the study's size with :func:`resolve_single_firm_tests`, or a tuple
+    of :data:`SINGLE_FIRM_TESTS`), ``permutation_draws`` the permutation test's B; its seed is the
+    conventions' ``seed``.
 
     ``placebo_draws`` (B, 0: off) and ``placebo_seed`` (None: the conventions' ``seed``) ask for the placebo
     p-values of :mod:`eventstudy.placebo` (``docs/methods.md`` §6.4 B3).
@@ -230,6 +290,8 @@ class StudySpec:
     listing_pairs: tuple[ListingPair, ...] = ()
     placebo_draws: int = 0
     placebo_seed: int | None = None
+    single_firm_tests: SingleFirmTests = "auto"
+    permutation_draws: int = DEFAULT_DRAWS
     return_type_from_profile: bool = field(default=False, init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -247,6 +309,14 @@ class StudySpec:
                 f"event_tests must be one of {', '.join(EVENT_TESTS)}, got {self.event_tests!r}",
                 parameter="event_tests",
                 value=self.event_tests,
+            )
+        object.__setattr__(self, "single_firm_tests", as_single_firm_tests(self.single_firm_tests))
+        draws = self.permutation_draws
+        if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+            raise InputError(
+                f"permutation_draws (B) must be a positive integer, got {draws!r}",
+                parameter="permutation_draws",
+                value=draws,
             )
         for name in ("estimation_window", "event_window"):
             object.__setattr__(self, name, _check_window(getattr(self, name), name))
@@ -363,6 +433,7 @@ class StudySpec:
             "prices": self.data_source,
             "groups": "none" if self.grouping is None else self.grouping.describe(),
             "per-event tests": EVENT_TESTS_TEXT[self.event_tests],
+            "single-firm tests": self.single_firm_text(),
         }
         if self.placebo_draws:
             out["placebo dates"] = (
@@ -377,6 +448,18 @@ class StudySpec:
         if self.return_type != conv.return_type:
             out["knob: return_type"] += f" (profile default; this study uses {self.return_type})"
         return out
+
+    def single_firm_text(self) -> str:
+        """The single-firm tests in force, their B and seed, in words (``describe()["single-firm tests"]``)."""
+        choice = self.single_firm_tests
+        permutation = (
+            f"permutation (exact where C(M + L, L) <= {DEFAULT_EXACT_LIMIT:,}, else B = {self.permutation_draws} "
+            f"random subsets, seed {self.conventions.seed})"
+        )
+        if choice == "auto":
+            return f"SQ; {permutation} for studies of up to {PERMUTATION_AUTO_LIMIT:,} firm-events"
+        names = {"sq": "SQ", "permutation": permutation}
+        return "; ".join(names[n] for n in choice) if choice else "none (only the t-test)"
 
     def knob_table(self) -> pd.DataFrame:
         """The profile and every knob value as a frame (columns ``knob``, ``value``; first row ``name``)."""
@@ -420,11 +503,16 @@ __all__ = [
     "EVENT_TESTS_TEXT",
     "MAX_OFFSET",
     "MAX_PLACEBO_DRAWS",
+    "PERMUTATION_AUTO_LIMIT",
+    "SINGLE_FIRM_TESTS",
     "EventTests",
+    "SingleFirmTests",
     "StudySpec",
+    "as_single_firm_tests",
     "as_window",
     "knob_names",
     "resolve_conventions",
     "resolve_event_tests",
+    "resolve_single_firm_tests",
     "window_text",
 ]

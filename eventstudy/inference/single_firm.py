@@ -43,6 +43,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Literal, NamedTuple
 
@@ -158,7 +159,7 @@ def sq_car_pvalues(
 def permutation_pvalues(
     event: FloatArray,
     residuals: FloatArray,
-    keys: Sequence[str],
+    keys: Sequence[str] | np.ndarray,
     seed: int,
     *,
     draws: int = DEFAULT_DRAWS,
@@ -268,6 +269,101 @@ def permutation_day_pvalues(abnormal: FloatArray, residuals: FloatArray) -> Floa
         count[rows] += hits.sum(axis=2)
     p = count / (m[:, None] + 1.0)
     return np.where(np.isfinite(evt) & (m[:, None] > 0), p, np.nan)
+
+
+@dataclass(frozen=True, eq=False)
+class SingleFirmArrays:
+    """The single-firm p-values of a study's firm-events (:func:`single_firm_pvalues`).
+
+    An array of a test that was not requested has zero columns (``ar_sq``, ``car_sq``, ``sq_reference_n``
+    without the SQ test; ``ar_permutation``, ``car_permutation``, ``permutation_exact`` without the
+    permutation test).
+
+    Attributes
+    ----------
+    ar_sq, ar_permutation : (N, W)
+        Two-sided SQ and exact permutation p-value of each event-window day's AR.
+    car_sq, car_permutation : (N, C)
+        Two-sided SQ and permutation p-value of each CAR window.
+    sq_reference_n : (N, C) int64
+        n, the number of L-day sums of consecutive residuals the CAR's SQ p-value is ranked among.
+    permutation_exact : (N, C) bool
+        Whether the CAR's permutation p-value enumerates every subset (else B random subsets).
+    """
+
+    ar_sq: FloatArray
+    ar_permutation: FloatArray
+    car_sq: FloatArray
+    car_permutation: FloatArray
+    sq_reference_n: IntArray
+    permutation_exact: BoolArray
+
+    def take(self, rows: IntArray) -> SingleFirmArrays:
+        """The arrays of the firm-events ``rows``."""
+        return SingleFirmArrays(**{name: values[rows] for name, values in vars(self).items()})
+
+
+def single_firm_pvalues(
+    abnormal: FloatArray,
+    residuals: FloatArray,
+    car: FloatArray,
+    event_days: IntArray,
+    car_windows: Sequence[tuple[int, int]],
+    keys: Sequence[str] | np.ndarray,
+    tests: Sequence[str],
+    *,
+    seed: int,
+    draws: int = DEFAULT_DRAWS,
+) -> SingleFirmArrays:
+    """The requested single-firm tests of every firm-event's ARs and CARs (``tests`` among sq, permutation).
+
+    Parameters
+    ----------
+    abnormal : (N, W)
+        Event-window ARs on the relative days ``event_days`` (W,).
+    residuals : (N, M)
+        Estimation residuals (NaN on days not used).
+    car : (N, C)
+        CARs over ``car_windows`` (NaN: no p-value of that window, e.g. a missing day).
+    keys : (N,)
+        Firm-event keys (:func:`eventstudy.inference.base.firm_event_keys`: event id and ticker): seed the
+        permutation test's random subsets.
+    seed, draws
+        The permutation test's seed and B.
+
+    Returns
+    -------
+    SingleFirmArrays
+        SQ of each AR (:func:`sq_pvalues`) and CAR (:func:`sq_car_pvalues`, over the window's L days);
+        permutation test of each AR (:func:`permutation_day_pvalues`) and of each CAR over its window's
+        ARs (:func:`permutation_pvalues`). Every row's values depend on that row and its key only.
+    """
+    n, windows = len(abnormal), len(car_windows)
+    lengths = [end - start + 1 for start, end in car_windows]
+    columns = [np.flatnonzero((event_days >= start) & (event_days <= end)) for start, end in car_windows]
+    has_car = np.isfinite(car)
+    if "sq" in tests:
+        ar_sq = sq_pvalues(abnormal, residuals)
+        car_sq = np.full((n, windows), np.nan)
+        sq_reference_n = np.zeros((n, windows), dtype=np.int64)
+        for c, length in enumerate(lengths):
+            sums = consecutive_sums(residuals, length)
+            car_sq[:, c] = sq_pvalues(car[:, c : c + 1], sums)[:, 0]
+            sq_reference_n[:, c] = np.isfinite(sums).sum(axis=1)
+    else:
+        ar_sq, car_sq, sq_reference_n = np.empty((n, 0)), np.empty((n, 0)), np.empty((n, 0), dtype=np.int64)
+    if "permutation" in tests:
+        ar_permutation = permutation_day_pvalues(abnormal, residuals)
+        car_permutation = np.full((n, windows), np.nan)
+        permutation_exact = np.zeros((n, windows), dtype=bool)
+        for c, cols in enumerate(columns):
+            result = permutation_pvalues(abnormal[:, cols], residuals, keys, seed, draws=draws)
+            car_permutation[:, c] = np.where(has_car[:, c], result.p_value, np.nan)
+            permutation_exact[:, c] = result.exact & has_car[:, c]
+    else:
+        ar_permutation, car_permutation = np.empty((n, 0)), np.empty((n, 0))
+        permutation_exact = np.empty((n, 0), dtype=bool)
+    return SingleFirmArrays(ar_sq, ar_permutation, car_sq, car_permutation, sq_reference_n, permutation_exact)
 
 
 def _pools(event: FloatArray, residuals: FloatArray) -> tuple[FloatArray, IntArray]:
@@ -380,11 +476,13 @@ __all__ = [
     "DEFAULT_DRAWS",
     "DEFAULT_EXACT_LIMIT",
     "PermutationPValues",
+    "SingleFirmArrays",
     "consecutive_sums",
     "key_streams",
     "permutation_day_pvalues",
     "permutation_pvalues",
     "random_subsets",
+    "single_firm_pvalues",
     "sq_car_pvalues",
     "sq_pvalues",
 ]

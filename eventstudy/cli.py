@@ -376,6 +376,13 @@ def build_parser() -> argparse.ArgumentParser:
         "CARs event by event (pairs.csv)",
     )
     run.add_argument(
+        "--donors",
+        metavar="FILE",
+        help="wide price CSV of one exchange's donor tickers (Date, then one column per ticker), e.g. "
+        "../shared/data/curated/panel_hk_2020_2025/adj_close_wide.csv: a synthetic-control CAR with placebo and "
+        "conformal p-values for every firm-event on that exchange (synthetic.csv and the report)",
+    )
+    run.add_argument(
         "--regress",
         action="append",
         metavar="FORMULA",
@@ -701,6 +708,7 @@ def _run_sliced(
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from eventstudy.donors import DonorPanel
     from eventstudy.grouping import group_by, read_groups
     from eventstudy.pairs import read_pairs
     from eventstudy.spec import DEFAULT_CAR_WINDOWS, resolve_conventions
@@ -761,6 +769,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.placebo:
         settings.update(placebo_draws=args.placebo, placebo_seed=args.placebo_seed)
     pairs = read_pairs(args.pairs) if args.pairs else ()
+    donors = DonorPanel.from_csv(args.donors) if args.donors else None
     if args.regress:
         from eventstudy.regression import CarRegression
 
@@ -796,6 +805,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 parameter="--factors",
                 value=args.factors,
             )
+        if donors is not None:
+            raise InputError(
+                "--donors fits synthetic controls per firm-event of the whole study; run without --slice-size",
+                parameter="--donors",
+                value=args.donors,
+            )
         if pairs:
             raise InputError(
                 "--pairs compares the legs of a pair within each event, which a sliced run does not hold together; "
@@ -813,6 +828,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         categories=args.category,
         groups=groups,
         pairs=pairs,
+        donors=donors,
         progress=None if not args.quiet else False,
         executor=get_executor(args.executor, workers=args.workers, address=args.scheduler),
         **settings,

@@ -31,6 +31,7 @@ from eventstudy.calendars import calendar_day_zero, resolve_day_zero
 from eventstudy.conventions import Conventions
 from eventstudy.data.series import PriceSource, TableSource
 from eventstudy.data.table import PROVENANCE_COLUMNS, PriceTable, load_each
+from eventstudy.donors import DonorPanel
 from eventstudy.engine import (
     DEFAULT_CHUNK_SIZE,
     Estimates,
@@ -54,7 +55,6 @@ from eventstudy.inference import (
     run_tests,
 )
 from eventstudy.inference.groups import GROUP_DIFFERENCE_COLUMNS, group_differences
-from eventstudy.inference.single_firm import DEFAULT_DRAWS
 from eventstudy.models import NormalReturnModel
 from eventstudy.pairs import ListingPair
 from eventstudy.placebo import PLACEBO_HISTORY_DAYS, run_placebo
@@ -72,11 +72,9 @@ from eventstudy.spec import (
     DEFAULT_CAR_WINDOWS,
     EventTests,
     StudySpec,
-    as_single_firm_tests,
     as_window,
     resolve_conventions,
     resolve_event_tests,
-    resolve_single_firm_tests,
     window_text,
 )
 
@@ -204,6 +202,10 @@ class EventStudy:
     pairs
         Listing pairs (:class:`~eventstudy.pairs.ListingPair`: home line and ADR) whose CARs the pair table
         compares event by event (``result.listing_pairs``); the study then keeps the estimation residuals.
+    donors
+        Donor prices of one exchange (:class:`~eventstudy.donors.DonorPanel`, e.g. the Hang Seng panel): every
+        firm-event on that exchange gets a synthetic-control CAR with placebo and conformal p-values
+        (``result.synthetic``, ``docs/methods.md`` §6.9); the study then keeps the estimation returns.
     factors
         Factor data of a factor model: a :class:`~eventstudy.regressors.FactorData` (tables by region), or
         one :class:`~eventstudy.data.factors.FactorTable` for every ticker.
@@ -249,14 +251,6 @@ class EventStudy:
         ``CarRegression("car[-1,1] ~ C(category)")``) fitted on the result's pooled CARs with the events
         table as regressors (``result.regressions``) and shown in its report. Each formula is checked
         against the events table and its window against ``car_windows`` here, before any price is read.
-    single_firm_tests
-        The single-firm tests of every firm-event's ARs and CARs next to the t-test (``docs/methods.md`` §6.1):
-        ``"auto"`` (default: the SQ test always, the permutation test for studies of up to
-        :data:`~eventstudy.spec.PERMUTATION_AUTO_LIMIT` (event, ticker) pairs), ``"none"``, or names among
-        ``"sq"``, ``"permutation"`` (a sequence or comma-separated text).
-    permutation_draws
-        B, the random subsets of the permutation test where the exact enumeration is too large (default
-        1000); the draws are seeded by the conventions' ``seed`` knob and each firm-event's key.
     placebo_draws, placebo_seed
         Placebo p-values of every event's and group's CAAR and primary test (:mod:`eventstudy.placebo`,
         ``docs/methods.md`` §6.4 B3): B pseudo day 0s per event (0, the default: off) drawn with the seed (None:
@@ -307,11 +301,10 @@ class EventStudy:
         keep_estimation: bool = False,
         event_tests: EventTests = "auto",
         pairs: Sequence[ListingPair] = (),
+        donors: DonorPanel | None = None,
         placebo_draws: int = 0,
         placebo_seed: int | None = None,
         regressions: Sequence[CarRegression] = (),
-        single_firm_tests: str | Sequence[str] = "auto",
-        permutation_draws: int = DEFAULT_DRAWS,
     ) -> None:
         self.events = tuple(events)
         if not self.events:
@@ -337,16 +330,15 @@ class EventStudy:
             listing_pairs=tuple(pairs),
             placebo_draws=placebo_draws,
             placebo_seed=placebo_seed,
-            single_firm_tests=resolve_single_firm_tests(
-                as_single_firm_tests(single_firm_tests), sum(len(event.tickers) for event in self.events)
-            ),
-            permutation_draws=permutation_draws,
         )
         self.progress = progress
         self.title = title or "Event study"
         self.chunk_size = as_chunk_size(chunk_size)
         self.executor = get_executor(executor, workers=workers)
         self.keep_estimation = keep_estimation or bool(pairs)  # the pair table reads the estimation residuals
+        self.donors = donors
+        if donors is not None:
+            self.keep_estimation = True  # the synthetic controls are fitted on the estimation returns
         self.factors = factors if factors is None or isinstance(factors, FactorData) else FactorData(default=factors)
         self.regressions = _checked_regressions(regressions, self.events, self.spec.car_windows)
 
@@ -652,7 +644,7 @@ class EventStudy:
             firm_events=stage.firm_events[list(FIRM_EVENT_COLUMNS)],
             group_differences=differences,
             title=self.title,
-            single_firm=estimates.single_firm,
+            donors=self.donors,
             regressions=self.regressions,
         )
 

@@ -20,7 +20,7 @@ Inference:
   S(u) = |Σ_{t > T0} u_t| / sqrt(L); p(θ) = (1/T) Σ_{j=0}^{T-1} 1{S(u^(j)) >= S(u)} over the T cyclic shifts
   u^(j)_t = u_{(t + j) mod T} (the moving-block permutations, j = 0 the data themselves). The interval for
   the CAR is {L θ : p(θ) > α} on a grid of θ (:func:`conformal_grid`), reported by its smallest and largest
-  accepted point.
+  accepted point (the grid widened when the accepted set reaches its end: :func:`conformal_car`).
 
 The solver is scipy's ``nnls`` (Lawson-Hanson) on the least-squares system augmented with the sum-to-one row
 λ 1'w = λ (λ = :data:`SUM_ROW_WEIGHT` times the Frobenius norm of the donor matrix, which makes the penalty
@@ -181,21 +181,24 @@ def conformal_p_values(
     return (stats >= stats[:, :1]).mean(axis=1)
 
 
-def conformal_grid(car: float, rmspe_pre: float, n_post: int) -> FloatArray:
-    """The θ grid: :data:`CONFORMAL_POINTS` points from CAR/L - h to CAR/L + h, h = 5 RMSPE_pre / sqrt(L)."""
+def conformal_grid(car: float, rmspe_pre: float, n_post: int, widen: int = 0) -> FloatArray:
+    """The θ grid: :data:`CONFORMAL_POINTS` points from CAR/L - h to CAR/L + h, h = 5 RMSPE_pre / sqrt(L) 2^widen."""
     centre = car / n_post
-    half = CONFORMAL_HALF_WIDTH * rmspe_pre / np.sqrt(n_post)
+    half = CONFORMAL_HALF_WIDTH * rmspe_pre / np.sqrt(n_post) * 2.0**widen
     return np.linspace(centre - half, centre + half, CONFORMAL_POINTS)
+
+
+CONFORMAL_WIDENINGS = 3
+"""How many times the θ grid is doubled in width when the accepted set reaches one of its ends."""
 
 
 @dataclass(frozen=True)
 class ConformalResult:
-    """The conformal p-value of H0: no effect; the interval for the CAR (L θ) and whether it reached the grid end."""
+    """The conformal p-value of H0: no effect, and the interval for the CAR (L θ); an open end is -inf or +inf."""
 
     p_value: float
     ci_low: float
     ci_high: float
-    at_grid_end: bool
 
 
 def conformal_car(
@@ -207,21 +210,31 @@ def conformal_car(
     rmspe_pre: float,
     alpha: float = CONFORMAL_ALPHA,
 ) -> ConformalResult:
-    """p(0) and the interval {L θ : p(θ) > α} over :func:`conformal_grid` (its hull, if the set has holes)."""
+    """p(0) and the interval {L θ : p(θ) > α} over :func:`conformal_grid` (its hull, if the set has holes).
+
+    When the accepted θ reach an end of the grid, the grid is doubled in width (at most
+    :data:`CONFORMAL_WIDENINGS` times); an end still reached is reported as -inf or +inf.
+    """
     n_post = len(post_treated)
-    grid = conformal_grid(car, rmspe_pre, n_post)
-    p_values = conformal_p_values(pre_treated, pre_donors, post_treated, post_donors, np.r_[0.0, grid])
-    accepted = grid[p_values[1:] > alpha]
-    if not len(accepted):
-        return ConformalResult(float(p_values[0]), np.nan, np.nan, False)
-    at_end = bool(p_values[1] > alpha or p_values[-1] > alpha)
-    return ConformalResult(float(p_values[0]), float(accepted.min() * n_post), float(accepted.max() * n_post), at_end)
+    p_zero = float(conformal_p_values(pre_treated, pre_donors, post_treated, post_donors, np.zeros(1))[0])
+    for widen in range(CONFORMAL_WIDENINGS + 1):
+        grid = conformal_grid(car, rmspe_pre, n_post, widen)
+        p_values = conformal_p_values(pre_treated, pre_donors, post_treated, post_donors, grid)
+        accepted = p_values > alpha
+        if not accepted.any():
+            return ConformalResult(p_zero, np.nan, np.nan)
+        if not (accepted[0] or accepted[-1]):
+            break
+    low = -np.inf if accepted[0] else grid[accepted].min() * n_post
+    high = np.inf if accepted[-1] else grid[accepted].max() * n_post
+    return ConformalResult(p_zero, float(low), float(high))
 
 
 __all__ = [
     "CONFORMAL_ALPHA",
     "CONFORMAL_HALF_WIDTH",
     "CONFORMAL_POINTS",
+    "CONFORMAL_WIDENINGS",
     "SUM_ROW_WEIGHT",
     "ConformalResult",
     "SyntheticFit",

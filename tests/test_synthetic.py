@@ -81,7 +81,6 @@ def test_planted_effect_is_recovered() -> None:
     assert conformal.p_value < 0.01
     assert conformal.ci_low < 0.04 < conformal.ci_high
     assert conformal.ci_high - conformal.ci_low < 0.02
-    assert not conformal.at_grid_end
 
 
 def test_conformal_size_under_no_effect() -> None:
@@ -157,6 +156,15 @@ def test_conformal_p_values_by_hand_on_a_tiny_example() -> None:
             statistics.append(abs(sum(shifted[t0:])) / np.sqrt(length))
         expected = sum(s >= statistics[0] for s in statistics) / total
         assert p_values[g] == pytest.approx(expected), theta
+
+
+def test_conformal_interval_is_open_when_every_theta_is_accepted() -> None:
+    # two pre days and one post day: 3 shifts, so p(θ) >= 1/3 > 0.05 for every θ
+    x = np.array([[0.01, 0.02], [0.03, -0.01], [0.02, 0.00]])
+    y = np.array([0.015, 0.01, 0.05])
+    result = conformal_car(y[:2], x[:2], y[2:], x[2:], 0.04, 0.01)
+    assert result.p_value >= 1 / 3
+    assert (result.ci_low, result.ci_high) == (-np.inf, np.inf)
 
 
 def test_window_cars_are_missing_when_a_day_is_missing() -> None:

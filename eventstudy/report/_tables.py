@@ -413,6 +413,69 @@ SYNTHETIC_NOTES = (
 )
 
 
+def synthetic_table_block(result: ReportableResult, window: tuple[int, int] | None) -> Table:
+    """Synthetic control per firm-event for one CAR window (``synthetic.csv``), the firm-events that have one."""
+    frame = getattr(result, "synthetic", pd.DataFrame())
+    frame = frame[frame["reason"].eq("") | frame["car_synthetic"].notna()]
+    if window is not None:
+        frame = frame[(frame["window_start"] == window[0]) & (frame["window_end"] == window[1])]
+    spec: list[tuple[str, str, Formatter | None, str]] = [
+        ("event_id", "event", None, "l"),
+        ("ticker", "ticker", None, "l"),
+        ("_window", "window", None, "l"),
+        ("car_model", "CAR (model)", fmt_pct, "r"),
+        ("car_synthetic", "CAR (synthetic)", fmt_pct, "r"),
+        ("rmspe_pre", "RMSPE", fmt_pct, "r"),
+        ("n_donors", "donors", fmt_int, "r"),
+        ("p_placebo", "p (placebo)", fmt_p, "r"),
+        ("p_conformal", "p (conformal)", fmt_p, "r"),
+        ("_interval", "95 % interval", None, "r"),
+        ("top_weights", "largest weights", None, "l"),
+    ]
+    interval = [
+        MISSING if np.isnan(low) else f"[{_bound_pct(low)}, {_bound_pct(high)}]"
+        for low, high in zip(frame["ci_low"], frame["ci_high"], strict=True)
+    ]
+    shown = frame.assign(_window=_windows(frame), _interval=interval)
+    return _frame_table(shown, spec, notes=SYNTHETIC_NOTES, wrap={"event_id": 24, "top_weights": 40})
+
+
+def _bound_pct(value: float) -> str:
+    """An interval end in percent, or -inf / +inf for an open end."""
+    return fmt_pct(value) if np.isfinite(value) else ("+inf" if value > 0 else "-inf")
+
+
+def synthetic_blocks(result: ReportableResult, window: tuple[int, int] | None) -> list[Block]:
+    """The section "Synthetic control" (none without donors): the table for ``window`` and the rules in words."""
+    donors = getattr(result, "donors", None)
+    if donors is None:
+        return []
+    frame = getattr(result, "synthetic", pd.DataFrame())
+    fitted = frame[frame["n_donors"] > 0]
+    others = frame.drop_duplicates(["event_id", "ticker"])
+    others = others[others["n_donors"].eq(0) & others["reason"].ne("")]
+    blocks: list[Block] = [
+        Heading("Synthetic control"),
+        Paragraph(
+            f"A synthetic-control counterfactual for each firm-event on {donors.exchange} from the donor prices "
+            f"{donors.name} (Abadie, Diamond and Hainmueller 2010; Acemoglu et al. 2016). The donor pool of a "
+            "firm-event: the file's tickers, less the firm itself, less every ticker with its own event in the study "
+            "between the firm-event's first estimation date and last event-window date, less every donor with a "
+            "missing return on a day used; donor returns run over the same intervals as the firm's returns "
+            f"({len(fitted.drop_duplicates(['event_id', 'ticker']))} firm-events fitted)."
+        ),
+    ]
+    if len(fitted):
+        blocks.append(synthetic_table_block(result, window))
+        blocks.append(Paragraph("Every CAR window: synthetic.csv."))
+    if len(others):
+        reasons = others["reason"].str.replace(r"^\S+ trades on", "trade on", regex=True).value_counts()
+        blocks.append(
+            Bullets(tuple(f"{fmt_int(count)} firm-event(s) without one: {reason}" for reason, count in reasons.items()))
+        )
+    return blocks
+
+
 def _percentile_text(value: object) -> str:
     number = float(value)  # type: ignore[arg-type]
     return MISSING if not np.isfinite(number) else f"{number:.1f}"
@@ -936,6 +999,7 @@ def build_document(
             doc.append(listing_pairs_table(result, summary.headline_window))
             doc.append(Paragraph("Every CAR window: pairs.csv."))
         doc.extend(Paragraph(hide_paths(note)) for note in result.pair_notes)
+    doc.extend(synthetic_blocks(result, summary.headline_window))
     doc.extend(placebo_blocks(result, summary))
     doc.extend(regression_blocks(result))
 

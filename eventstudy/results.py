@@ -28,6 +28,7 @@ from eventstudy.errors import InputError
 from eventstudy.inference import TestTable
 from eventstudy.inference.adjust import adjust_coded
 from eventstudy.inference.base import two_sided_t
+from eventstudy.inference.single_firm import SingleFirmArrays
 from eventstudy.models import ModelFit
 from eventstudy.outputs import OutputFormat, write_tables
 from eventstudy.pairs import pair_table
@@ -56,10 +57,26 @@ ABNORMAL_RETURN_COLUMNS = (
     "se",
     "t_stat",
     "p_value",
+    "p_sq",
+    "p_permutation",
     "span",
     "zero_volume",
 )
-CAR_COLUMNS = ("event_id", "ticker", "window_start", "window_end", "car", "se", "t_stat", "p_value", "df")
+CAR_COLUMNS = (
+    "event_id",
+    "ticker",
+    "window_start",
+    "window_end",
+    "car",
+    "se",
+    "t_stat",
+    "p_value",
+    "df",
+    "p_sq",
+    "sq_reference_n",
+    "p_permutation",
+    "permutation_exact",
+)
 TEST_COLUMNS = (
     "group",
     "scope",
@@ -182,6 +199,11 @@ class StudyResult:
     placebo_result
         The placebo (pseudo-event) p-values (:class:`~eventstudy.placebo.PlaceboResult`), when the study drew
         placebo dates (``placebo_draws``); the frame ``placebo``.
+    single_firm
+        SQ and permutation p-values of each firm-event's ARs and CARs, rows as ``panel.pairs``
+        (:func:`eventstudy.inference.single_firm.single_firm_pvalues`; zero columns for a test not run, None:
+        none run); the columns ``p_sq``, ``p_permutation``, ``sq_reference_n`` and ``permutation_exact`` of
+        ``abnormal_returns`` and ``car``.
     """
 
     spec: StudySpec
@@ -201,10 +223,13 @@ class StudyResult:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     donors: DonorPanel | None = None
     regressions: tuple[CarRegression, ...] = ()
+    single_firm: SingleFirmArrays | None = None
     placebo_result: PlaceboResult | None = None
 
     def __post_init__(self) -> None:
         freeze_arrays(self, *(block for _, _, block in self.test_table.blocks))
+        if self.single_firm is not None:
+            freeze_arrays(self.single_firm)
 
     # ------------------------------------------------------------------ settings
     @property
@@ -251,8 +276,12 @@ class StudyResult:
     def abnormal_returns(self) -> pd.DataFrame:
         """Daily returns, expected returns and abnormal returns with the single-event AR t.
 
-        ``se`` = sqrt(s^2 C_t); ``t_stat`` = AR / se ~ t(M - k) (``docs/methods.md`` §6.1, P1); ``span``
-        is the number of the ticker's own rows the return covers; ``zero_volume`` flags Volume-0 rows.
+        ``se`` = sqrt(s^2 C_t); ``t_stat`` = AR / se ~ t(M - k) (``docs/methods.md`` §6.1, P1); ``p_sq``
+        the two-sided SQ p-value of the AR among the firm-event's M estimation residuals, (1 + #{|e_j| >=
+        |AR|}) / (M + 1); ``p_permutation`` its exact permutation p-value, #{x in pool : |x - mean| >=
+        |AR - mean|} / (M + 1) over the pool of the residuals and the AR (§6.1; NaN where not computable or
+        not run: ``spec.single_firm_tests``); ``span`` is the number of the ticker's own rows the return
+        covers; ``zero_volume`` flags Volume-0 rows.
         """
         panel, fit = self.panel, self.fit
         n, w = fit.abnormal.shape
@@ -276,6 +305,8 @@ class StudyResult:
                 "se": se[present],
                 "t_stat": t_stat[present],
                 "p_value": p_value[present],
+                "p_sq": self._single_firm_cells("ar_sq", (n, w))[present],
+                "p_permutation": self._single_firm_cells("ar_permutation", (n, w))[present],
                 "span": panel.evt_span[present],
                 "zero_volume": panel.evt_zero_volume[present],
             },
@@ -285,7 +316,15 @@ class StudyResult:
 
     @cached_frame
     def car(self) -> pd.DataFrame:
-        """CAR per firm-event and window with the exact-variance t ~ t(M - k) (P2)."""
+        """CAR per firm-event and window with the exact-variance t ~ t(M - k) (P2) and the single-firm tests.
+
+        ``p_sq``: two-sided SQ p-value of the CAR among the ``sq_reference_n`` sums of L consecutive
+        estimation residuals, (1 + #{|S_j| >= |CAR|}) / (n + 1); ``p_permutation``: two-sided permutation
+        p-value of the window's L ARs within the pool of residuals and those ARs, exact over all C(M + L, L)
+        subsets where ``permutation_exact`` (at most 20,000 subsets), else (1 + #{|T*_b| >= |T|}) / (B + 1) over B
+        seeded random subsets (``docs/methods.md`` §6.1). NaN (``sq_reference_n`` and ``permutation_exact``
+        missing) where not computable or the test was not run (``spec.single_firm_tests``).
+        """
         n, c = self.car_values.shape
         with np.errstate(invalid="ignore"):
             se = np.sqrt(self.car_var)
@@ -303,9 +342,32 @@ class StudyResult:
                 "t_stat": t_stat.ravel(),
                 "p_value": two_sided_t(t_stat, df).ravel(),
                 "df": self.fit.df.repeat(c),
+                "p_sq": self._single_firm_cells("car_sq", (n, c)).ravel(),
+                "sq_reference_n": self._single_firm_counts("sq_reference_n", "car_sq", pd.Int64Dtype()),
+                "p_permutation": self._single_firm_cells("car_permutation", (n, c)).ravel(),
+                "permutation_exact": self._single_firm_counts(
+                    "permutation_exact", "car_permutation", pd.BooleanDtype()
+                ),
             },
             copy=False,
         )
+
+    def _single_firm_cells(self, name: str, shape: tuple[int, int]) -> FloatArray:
+        """The single-firm p-values ``name`` of :attr:`single_firm`, or NaN of ``shape`` for a test not run."""
+        values = None if self.single_firm is None else getattr(self.single_firm, name)
+        return values if values is not None and values.shape == shape else np.full(shape, np.nan)
+
+    def _single_firm_counts(
+        self, name: str, pvalues: str, dtype: pd.Int64Dtype | pd.BooleanDtype
+    ) -> pd.api.extensions.ExtensionArray:
+        """A per-CAR companion of the p-values ``pvalues`` as a nullable column, missing where they are NaN."""
+        n, c = self.car_values.shape
+        present = np.isfinite(self._single_firm_cells(pvalues, (n, c))).ravel()
+        kind = np.int64 if isinstance(dtype, pd.Int64Dtype) else np.bool_
+        values = getattr(self.single_firm, name).ravel() if present.any() else np.zeros(n * c, dtype=kind)
+        column: Any = pd.Series(values).astype(dtype).array
+        column[~present] = pd.NA
+        return column
 
     @cached_frame
     def car_path(self) -> pd.DataFrame:

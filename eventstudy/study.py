@@ -55,6 +55,7 @@ from eventstudy.inference import (
     run_tests,
 )
 from eventstudy.inference.groups import GROUP_DIFFERENCE_COLUMNS, group_differences
+from eventstudy.inference.single_firm import DEFAULT_DRAWS
 from eventstudy.models import NormalReturnModel
 from eventstudy.pairs import ListingPair
 from eventstudy.placebo import PLACEBO_HISTORY_DAYS, run_placebo
@@ -72,9 +73,11 @@ from eventstudy.spec import (
     DEFAULT_CAR_WINDOWS,
     EventTests,
     StudySpec,
+    as_single_firm_tests,
     as_window,
     resolve_conventions,
     resolve_event_tests,
+    resolve_single_firm_tests,
     window_text,
 )
 
@@ -251,6 +254,14 @@ class EventStudy:
         ``CarRegression("car[-1,1] ~ C(category)")``) fitted on the result's pooled CARs with the events
         table as regressors (``result.regressions``) and shown in its report. Each formula is checked
         against the events table and its window against ``car_windows`` here, before any price is read.
+    single_firm_tests
+        The single-firm tests of every firm-event's ARs and CARs next to the t-test (``docs/methods.md`` §6.1):
+        ``"auto"`` (default: the SQ test always, the permutation test for studies of up to
+        :data:`~eventstudy.spec.PERMUTATION_AUTO_LIMIT` (event, ticker) pairs), ``"none"``, or names among
+        ``"sq"``, ``"permutation"`` (a sequence or comma-separated text).
+    permutation_draws
+        B, the random subsets of the permutation test where the exact enumeration is too large (default
+        1000); the draws are seeded by the conventions' ``seed`` knob and each firm-event's key.
     placebo_draws, placebo_seed
         Placebo p-values of every event's and group's CAAR and primary test (:mod:`eventstudy.placebo`,
         ``docs/methods.md`` §6.4 B3): B pseudo day 0s per event (0, the default: off) drawn with the seed (None:
@@ -305,6 +316,8 @@ class EventStudy:
         placebo_draws: int = 0,
         placebo_seed: int | None = None,
         regressions: Sequence[CarRegression] = (),
+        single_firm_tests: str | Sequence[str] = "auto",
+        permutation_draws: int = DEFAULT_DRAWS,
     ) -> None:
         self.events = tuple(events)
         if not self.events:
@@ -330,6 +343,10 @@ class EventStudy:
             listing_pairs=tuple(pairs),
             placebo_draws=placebo_draws,
             placebo_seed=placebo_seed,
+            single_firm_tests=resolve_single_firm_tests(
+                as_single_firm_tests(single_firm_tests), sum(len(event.tickers) for event in self.events)
+            ),
+            permutation_draws=permutation_draws,
         )
         self.progress = progress
         self.title = title or "Event study"
@@ -645,6 +662,7 @@ class EventStudy:
             group_differences=differences,
             title=self.title,
             donors=self.donors,
+            single_firm=estimates.single_firm,
             regressions=self.regressions,
         )
 

@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         default="market",
         help=f"normal-return model: {' | '.join(MODELS)} (default market); the factor models capm, ff3, ff5 and "
-        "carhart need factor data",
+        "carhart need factor data, synthetic needs --donors",
     )
     run.add_argument(
         "--return-type",

@@ -8,7 +8,7 @@ control (:mod:`eventstudy.synthetic`) to every estimated firm-event on the donor
   in the windows to its date (the first day of a window that does not follow another: from the donor file's
   previous row); simple or log as the study's returns;
 * the pool of a firm-event is the file's tickers minus the treated ticker, minus every ticker with its own
-  event in the study (a day 0 of ``event_days``) between the first estimation date and the last event-window
+  event in the study (its date in the events file) between the first estimation date and the last event-window
   date of the firm-event, minus every donor with a missing return on a fit day (an estimation day with a
   treated return) or on an event-window day with a treated return;
 * the weights are fitted on those estimation days; the table reports how many days and donors were used;
@@ -29,7 +29,14 @@ from eventstudy._typing import FloatArray, IntArray, Window
 from eventstudy.errors import InputError
 from eventstudy.returns import ReturnPanel
 from eventstudy.symbols import exchange_for
-from eventstudy.synthetic import conformal_car, placebo_p_values, placebo_statistics, synthetic_fit, window_cars
+from eventstudy.synthetic import (
+    SyntheticFit,
+    conformal_car,
+    placebo_p_values,
+    placebo_statistics,
+    synthetic_fit,
+    window_cars,
+)
 
 SYNTHETIC_COLUMNS = (
     "event_id",
@@ -179,12 +186,92 @@ def _window_masks(event_days: IntArray, windows: Sequence[Window]) -> FloatArray
     return np.array([(event_days >= a) & (event_days <= b) for a, b in windows], dtype=np.float64)
 
 
+def donor_windows(panel: ReturnPanel, donors: DonorPanel, return_type: str) -> tuple[FloatArray, FloatArray]:
+    """Donor returns on every firm-event's estimation and event-window days, (N, L, D) and (N, W, D).
+
+    :meth:`DonorPanel.interval_returns` on the two windows' dates, as one row when the event window follows the
+    estimation window directly (its first return then runs from the last estimation date).
+    """
+    evt_dates = panel.evt_dates.astype("datetime64[D]")
+    n_est = panel.est_dates.shape[1]
+    if n_est and panel.estimation_days[-1] + 1 == panel.event_days[0]:
+        both = donors.interval_returns(np.concatenate([panel.est_dates, evt_dates], axis=1), return_type)
+        return both[:, :n_est], both[:, n_est:]
+    return donors.interval_returns(panel.est_dates, return_type), donors.interval_returns(evt_dates, return_type)
+
+
+@dataclass(frozen=True)
+class OwnEvents:
+    """The study's (ticker, event date) pairs: a donor with its own event in a firm-event's windows leaves its pool."""
+
+    tickers: np.ndarray
+    dates: np.ndarray
+
+    @classmethod
+    def of(cls, tickers: Sequence[str] | np.ndarray, dates: Sequence[object] | np.ndarray) -> OwnEvents:
+        """From parallel sequences of tickers and dates (anything ``pandas.to_datetime`` reads; missing dropped)."""
+        days = pd.to_datetime(pd.Series(list(dates), dtype=object)).to_numpy().astype("datetime64[D]")
+        keep = ~np.isnat(days)
+        return cls(np.asarray(tickers, dtype=object)[keep], days[keep])
+
+    def within(self, first: np.datetime64, last: np.datetime64) -> set[str]:
+        """Tickers with an event date from ``first`` to ``last`` (inclusive)."""
+        return set(self.tickers[(self.dates >= first) & (self.dates <= last)])
+
+
+@dataclass(frozen=True, eq=False)
+class DonorFit:
+    """One firm-event's synthetic control: its pool (donor columns), fit days and fit, or why there is none."""
+
+    pool: IntArray
+    pre_days: np.ndarray
+    fit: SyntheticFit | None
+    reason: str
+
+
+def fit_donors(
+    panel: ReturnPanel,
+    i: int,
+    est_donors: FloatArray,
+    evt_donors: FloatArray,
+    donors: DonorPanel,
+    own_events: OwnEvents,
+    min_pre: int,
+) -> DonorFit:
+    """The pool of firm-event ``i`` (the module's rules) and its synthetic control on the estimation window.
+
+    ``est_donors`` (L, D) and ``evt_donors`` (W, D) are the firm-event's rows of :func:`donor_windows`. No fit
+    (with the reason) on another exchange, with fewer than :data:`MIN_DONORS` donors or ``min_pre`` fit days.
+    """
+    ticker = str(panel.pairs["ticker"].iloc[i])
+    y_pre, y_evt = panel.est_returns[i], panel.evt_returns[i]
+    pre_days, evt_present = np.isfinite(y_pre), np.isfinite(y_evt)
+    exchange = exchange_for(ticker) or "an unknown exchange"
+    if exchange != donors.exchange:
+        reason = f"{ticker} trades on {exchange}; the donors of {donors.name} trade on {donors.exchange}"
+        return DonorFit(np.zeros(0, dtype=np.int64), pre_days, None, reason)
+    dates = np.concatenate([panel.est_dates[i], panel.evt_dates[i].astype("datetime64[D]")])
+    present = dates[~np.isnat(dates)]
+    busy = own_events.within(present.min(), present.max()) if len(present) else set()
+    complete = np.isfinite(est_donors[pre_days]).all(axis=0) & np.isfinite(evt_donors[evt_present]).all(axis=0)
+    pool = np.array(
+        [j for j, t in enumerate(donors.tickers) if t != ticker and t not in busy and complete[j]], dtype=np.int64
+    )
+    n_pre = int(pre_days.sum())
+    if len(pool) < MIN_DONORS or n_pre < min_pre:
+        reason = f"{len(pool)} usable donors and {n_pre} estimation days (at least {MIN_DONORS} and {min_pre} needed)"
+        return DonorFit(pool, pre_days, None, reason)
+    evt_x = np.where(evt_present[:, None], evt_donors[:, pool], 0.0)  # days without the firm's return: AR missing
+    fit = synthetic_fit(y_pre[pre_days], est_donors[pre_days][:, pool], y_evt, evt_x)
+    return DonorFit(pool, pre_days, fit, "")
+
+
 def synthetic_table(
     panel: ReturnPanel,
     model_cars: FloatArray,
     windows: Sequence[Window],
     donors: DonorPanel,
-    own_events: pd.DataFrame,
+    own_events: OwnEvents,
     return_type: str,
     min_pre: int,
 ) -> pd.DataFrame:
@@ -201,153 +288,86 @@ def synthetic_table(
     donors
         The donor prices.
     own_events
-        ``ticker`` and ``day_zero`` of every firm-event of the study: donors with their own event in a
-        firm-event's windows leave its pool.
+        The study's (ticker, event date) pairs: donors with their own event in a firm-event's windows leave
+        its pool.
     return_type
         ``"simple"`` or ``"log"``, as the study's returns.
     min_pre
-        Fewest estimation days with the treated return and every pool donor present.
+        Fewest estimation days with the firm's return (and every pool donor's).
 
     Notes
     -----
-    One synthetic fit, ``D`` placebo fits and the conformal grid per firm-event (:mod:`eventstudy.synthetic`).
+    One synthetic fit, ``D`` placebo fits and the conformal grid per firm-event and window
+    (:mod:`eventstudy.synthetic`).
     """
     n = len(panel)
     masks = _window_masks(panel.event_days, windows)
+    est_donors, evt_donors = donor_windows(panel, donors, return_type)
+    columns: dict[str, list[object]] = {c: [] for c in SYNTHETIC_COLUMNS[5:]}
+    for i in range(n):  # one constrained fit, its placebos and conformal grids per firm-event
+        fitted = fit_donors(panel, i, est_donors[i], evt_donors[i], donors, own_events, min_pre)
+        values = _inference(panel, i, fitted, est_donors[i], evt_donors[i], masks, donors.tickers)
+        for name in columns:
+            columns[name].append(values[name])
     n_windows = len(windows)
-    tickers = panel.pairs["ticker"].to_numpy(dtype=object)
-    contiguous = len(panel.estimation_days) and panel.estimation_days[-1] + 1 == panel.event_days[0]
-    if contiguous:
-        both = donors.interval_returns(
-            np.concatenate([panel.est_dates, panel.evt_dates.astype("datetime64[D]")], axis=1), return_type
-        )
-        est_donors, evt_donors = both[:, : panel.est_dates.shape[1]], both[:, panel.est_dates.shape[1] :]
-    else:
-        est_donors = donors.interval_returns(panel.est_dates, return_type)
-        evt_donors = donors.interval_returns(panel.evt_dates, return_type)
-    events = own_events.dropna(subset=["day_zero"])
-    event_days = pd.to_datetime(events["day_zero"]).to_numpy().astype("datetime64[D]")
-    event_tickers = events["ticker"].to_numpy(dtype=object)
-    column = {t: j for j, t in enumerate(donors.tickers)}
-    rows: dict[str, list[object]] = {c: [] for c in SYNTHETIC_COLUMNS[4:]}
-    for i in range(n):  # one constrained fit (and its placebos) per firm-event
-        values = _firm_event_row(
-            i,
-            panel,
-            masks,
-            est_donors[i],
-            evt_donors[i],
-            donors,
-            column,
-            event_tickers,
-            event_days,
-            min_pre,
-            tickers[i],
-        )
-        values["car_model"] = model_cars[i]
-        for name in rows:
-            rows[name].append(values[name])
     frame = pd.DataFrame(
         {
             "event_id": np.repeat(panel.pairs["event_id"].to_numpy(dtype=object), n_windows),
-            "ticker": np.repeat(tickers, n_windows),
-            "window_start": np.tile([a for a, _ in windows], n),
-            "window_end": np.tile([b for _, b in windows], n),
+            "ticker": np.repeat(panel.pairs["ticker"].to_numpy(dtype=object), n_windows),
+            "window_start": np.tile(np.array([a for a, _ in windows], dtype=np.int64), n),
+            "window_end": np.tile(np.array([b for _, b in windows], dtype=np.int64), n),
+            "car_model": np.asarray(model_cars, dtype=np.float64).reshape(n * n_windows),
         }
     )
-    for name, parts in rows.items():
-        frame[name] = (
-            np.concatenate([np.broadcast_to(np.asarray(p, dtype=object), n_windows) for p in parts]) if n else []
-        )
-    for name in (
-        "car_model",
-        "car_synthetic",
-        "rmspe_pre",
-        "rmspe_post",
-        "p_placebo",
-        "p_conformal",
-        "ci_low",
-        "ci_high",
-    ):
+    for name, parts in columns.items():
+        cells = [np.broadcast_to(np.asarray(p, dtype=object), n_windows) for p in parts]
+        frame[name] = np.concatenate(cells) if n else np.array([], dtype=object)
+    for name in ("car_synthetic", "rmspe_pre", "rmspe_post", "p_placebo", "p_conformal", "ci_low", "ci_high"):
         frame[name] = frame[name].astype(np.float64)
     for name in ("n_pre", "n_donors"):
         frame[name] = frame[name].astype(np.int64)
+    frame["top_weights"] = frame["top_weights"].astype(str)
+    frame["reason"] = frame["reason"].astype(str)
     return frame[list(SYNTHETIC_COLUMNS)]
 
 
-def _firm_event_row(
-    i: int,
+def _inference(
     panel: ReturnPanel,
-    masks: FloatArray,
+    i: int,
+    fitted: DonorFit,
     est_donors: FloatArray,
     evt_donors: FloatArray,
-    donors: DonorPanel,
-    column: dict[str, int],
-    event_tickers: np.ndarray,
-    event_days: np.ndarray,
-    min_pre: int,
-    ticker: str,
+    masks: FloatArray,
+    tickers: tuple[str, ...],
 ) -> dict[str, object]:
-    """The synthetic-control columns of one firm-event: scalars, or (C,) arrays for the per-window ones."""
-    n_windows = len(masks)
-    nan = np.full(n_windows, np.nan)
-    empty: dict[str, object] = dict(
-        car_synthetic=nan,
-        rmspe_pre=np.nan,
-        rmspe_post=nan,
-        n_pre=0,
-        n_donors=0,
-        top_weights="",
-        p_placebo=nan,
-        p_conformal=nan,
-        ci_low=nan,
-        ci_high=nan,
-    )
-    exchange = exchange_for(ticker) or "an unknown exchange"
-    if exchange != donors.exchange:
-        return {
-            **empty,
-            "reason": (f"{ticker} trades on {exchange}; the donors of {donors.name} trade on {donors.exchange}"),
-        }
-    y_pre, y_evt = panel.est_returns[i], panel.evt_returns[i]
-    dates = np.concatenate([panel.est_dates[i], panel.evt_dates[i].astype("datetime64[D]")])
-    present = dates[~np.isnat(dates)]
-    first, last = present.min(), present.max()
-    busy = set(event_tickers[(event_days >= first) & (event_days <= last)])
-    pre_days, evt_present = np.isfinite(y_pre), np.isfinite(y_evt)
-    complete = np.isfinite(est_donors[pre_days]).all(axis=0) & np.isfinite(evt_donors[evt_present]).all(axis=0)
-    pool = np.array(
-        [column[t] for t in donors.tickers if t != ticker and t not in busy and complete[column[t]]], dtype=np.int64
-    )
-    n_pre = int(pre_days.sum())
-    if len(pool) < MIN_DONORS or n_pre < min_pre:
-        return {
-            **empty,
-            "n_pre": n_pre,
-            "n_donors": len(pool),
-            "reason": (
-                f"{len(pool)} usable donors and {n_pre} estimation days (at least {MIN_DONORS} and {min_pre} needed)"
-            ),
-        }
-    pre_x, evt_x = est_donors[pre_days][:, pool], evt_donors[:, pool]
-    fit = synthetic_fit(y_pre[pre_days], pre_x, y_evt, np.where(evt_present[:, None], evt_x, 0.0))
+    """The per-firm-event columns of :func:`synthetic_table`: scalars, or (C,) arrays for the per-window ones."""
+    nan = np.full(len(masks), np.nan)
+    n_pre = int(fitted.pre_days.sum())
+    fit = fitted.fit
+    if fit is None:
+        return dict(
+            car_synthetic=nan, rmspe_pre=np.nan, rmspe_post=nan, n_pre=n_pre, n_donors=len(fitted.pool),
+            top_weights="", p_placebo=nan, p_conformal=nan, ci_low=nan, ci_high=nan, reason=fitted.reason,
+        )  # fmt: skip
+    y_pre, y_evt = panel.est_returns[i][fitted.pre_days], panel.evt_returns[i]
+    pre_x, evt_x = est_donors[fitted.pre_days][:, fitted.pool], evt_donors[:, fitted.pool]
     cars = window_cars(fit.abnormal, masks)
     with np.errstate(invalid="ignore", divide="ignore"):
         rmspe_post = np.sqrt(window_cars(fit.abnormal**2, masks) / masks.sum(axis=1))
         observed = np.abs(cars / fit.rmspe_pre)
-    placebo = placebo_statistics(pre_x, np.where(evt_present[:, None], evt_x, 0.0), masks)
-    conformal = np.full((n_windows, 3), np.nan)
+    placebo = placebo_statistics(pre_x, np.where(np.isfinite(y_evt)[:, None], evt_x, 0.0), masks)
+    conformal = np.full((len(masks), 3), np.nan)
     for c in np.flatnonzero(np.isfinite(cars)):  # one θ grid per window
         days = masks[c] > 0
-        result = conformal_car(y_pre[pre_days], pre_x, y_evt[days], evt_x[days], float(cars[c]), fit.rmspe_pre)
+        result = conformal_car(y_pre, pre_x, y_evt[days], evt_x[days], float(cars[c]), fit.rmspe_pre)
         conformal[c] = (result.p_value, result.ci_low, result.ci_high)
     return {
         "car_synthetic": cars,
         "rmspe_pre": fit.rmspe_pre,
         "rmspe_post": rmspe_post,
         "n_pre": n_pre,
-        "n_donors": len(pool),
-        "top_weights": _top_weights([donors.tickers[j] for j in pool], fit.weights),
+        "n_donors": len(fitted.pool),
+        "top_weights": _top_weights([tickers[j] for j in fitted.pool], fit.weights),
         "p_placebo": placebo_p_values(observed, placebo),
         "p_conformal": conformal[:, 0],
         "ci_low": conformal[:, 1],
@@ -356,4 +376,14 @@ def _firm_event_row(
     }
 
 
-__all__ = ["MIN_DONORS", "SYNTHETIC_COLUMNS", "TOP_WEIGHTS", "DonorPanel", "synthetic_table"]
+__all__ = [
+    "MIN_DONORS",
+    "SYNTHETIC_COLUMNS",
+    "TOP_WEIGHTS",
+    "DonorFit",
+    "DonorPanel",
+    "OwnEvents",
+    "donor_windows",
+    "fit_donors",
+    "synthetic_table",
+]

@@ -23,6 +23,7 @@ from eventstudy import _kernels as kn
 from eventstudy._frozen import freeze_arrays
 from eventstudy._typing import FloatArray, IntArray, Window
 from eventstudy.conventions import Conventions
+from eventstudy.donors import DonorPanel, OwnEvents, donor_windows, fit_donors
 from eventstudy.errors import InputError, UnknownNameError
 from eventstudy.returns import (
     OTHER_MARKET,
@@ -982,6 +983,121 @@ class Carhart(FactorModel):
     factors: tuple[str, ...] = ("mkt_rf", "smb", "hml", "mom")
 
 
+@dataclass(frozen=True)
+class SyntheticControl(NormalReturnModel):
+    """Synthetic control: E[R_it] = Σ_j w_ij R_jt, a convex combination of donor returns (``docs/methods.md`` §6.9).
+
+    The donors' returns are the regressors, with weights w_ij >= 0, Σ_j w_ij = 1 fixed by the constrained least
+    squares on the estimation window, without an intercept (:func:`eventstudy.synthetic.fit_weights`: scipy
+    ``nnls`` with a heavily weighted sum-to-one row). Each firm-event's pool follows :mod:`eventstudy.donors`:
+    the donor file's tickers (one exchange) less the firm, less tickers with their own event (``own_events``:
+    ticker and event date) from the firm-event's first estimation date to its last event-window date, less
+    donors with a missing return on a day used; donor returns over the firm's return intervals
+    (``return_type``). AR_it = R_it - Σ_j w_ij R_jt.
+
+    Variance: s² = Σ e² / (M - 1) over the M fit days, df = M - 1 (the ``resid_ddof`` knob does not apply),
+    Var(AR) = s² and Var(CAR) = L s², without a forecast-error term for the fitted weights (the ``fec`` knob
+    does not apply). A firm-event on another exchange than the donors', or with fewer than two donors, is
+    excluded with the reason. No coefficients; ``n_donors`` and ``rmspe_pre`` are diagnostics.
+
+    ``EventStudy(model="synthetic", donors=...)`` (``--model synthetic --donors FILE``) builds the model with the
+    study's events and return type (:func:`with_donors`).
+    """
+
+    name: ClassVar[str] = "synthetic"
+    label: ClassVar[str] = "synthetic control (convex combination of donor returns fitted on the estimation window)"
+    intercept: ClassVar[bool] = False
+    variance_note: ClassVar[str] = (
+        "synthetic control: Var(AR) = s^2 = SSR / (M - 1) of the estimation-window residuals (df M - 1, whatever "
+        "resid_ddof), Var(CAR) = L s^2; no forecast-error term for the fitted weights"
+    )
+    donors: DonorPanel | None = None
+    own_events: tuple[tuple[str, str], ...] = ()
+    return_type: str = "simple"
+
+    def coef_names(self) -> tuple[str, ...]:
+        """None: the weights differ in number and names by firm-event (``top_weights`` of ``result.synthetic``)."""
+        return ()
+
+    def fit(self, panel: ReturnPanel, conventions: Conventions) -> ModelFit:
+        """One constrained fit per firm-event (:func:`eventstudy.donors.fit_donors`); the rest on arrays."""
+        if self.donors is None:
+            raise InputError(
+                "the synthetic model needs donor prices: give --donors FILE (Python: EventStudy(model='synthetic', "
+                "donors=DonorPanel.from_csv(FILE)))",
+                parameter="--donors",
+            )
+        own = OwnEvents.of([t for t, _ in self.own_events], [d for _, d in self.own_events])
+        est_donors, evt_donors = donor_windows(panel, self.donors, self.return_type)
+        n, length = panel.est_returns.shape
+        width = panel.evt_returns.shape[1]
+        residuals = np.full((n, length), np.nan)
+        abnormal = np.full((n, width), np.nan)
+        n_donors = np.zeros(n)
+        failures = np.full(n, "", dtype=object)
+        for i in range(n):  # a constrained solve per firm-event is inherent
+            fitted = fit_donors(panel, i, est_donors[i], evt_donors[i], self.donors, own, 2)
+            n_donors[i] = len(fitted.pool)
+            if fitted.fit is None:
+                failures[i] = f"synthetic control not fitted: {fitted.reason}"
+                continue
+            residuals[i, fitted.pre_days] = fitted.fit.pre_residuals
+            abnormal[i] = fitted.fit.abnormal
+        used = np.isfinite(residuals)
+        ok = failures == ""
+        n_obs = np.where(ok, used.sum(axis=1), np.isfinite(panel.est_returns).sum(axis=1)).astype(np.int64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ssr = np.where(used, residuals, 0.0) ** 2
+            ssr = ssr.sum(axis=1)
+            s2 = np.where(ok & (n_obs > 1), ssr / (n_obs - 1), np.nan)
+            y = np.where(used, panel.est_returns, 0.0)
+            centred = np.where(used, y - (y.sum(axis=1) / n_obs)[:, None], 0.0)
+            r2 = np.where(ok, 1.0 - ssr / (centred**2).sum(axis=1), np.nan)
+            rmspe = np.where(ok, np.sqrt(ssr / n_obs), np.nan)
+        return ModelFit(
+            model=self.name,
+            k=0,
+            coef_names=(),
+            coef=np.zeros((n, 0)),
+            xtx_inv=np.zeros((n, 0, 0)),
+            n_obs=n_obs,
+            df=n_obs - 1,
+            s2=s2,
+            r_squared=r2,
+            residuals=residuals,
+            event_design=np.zeros((n, width, 0)),
+            expected=panel.evt_returns - abnormal,
+            abnormal=abnormal,
+            leverage=np.where(np.isfinite(abnormal), 0.0, np.nan),
+            regressor_gaps=np.zeros(n, dtype=np.int64),
+            diagnostic_names=("n_donors", "rmspe_pre"),
+            diagnostics=np.stack([n_donors, rmspe], axis=1),
+            failures=failures,
+        )
+
+
+def with_donors(
+    model: str | NormalReturnModel, donors: DonorPanel | None, own_events: Sequence[tuple[str, str]], return_type: str
+) -> str | NormalReturnModel:
+    """The synthetic model with the study's donors, own events (ticker, date) and return type; any other as it is.
+
+    Raises
+    ------
+    InputError
+        The synthetic model without donor prices.
+    """
+    if model != "synthetic" and not isinstance(model, SyntheticControl):
+        return model
+    chosen = donors if donors is not None else getattr(model, "donors", None)
+    if chosen is None:
+        raise InputError(
+            "the synthetic model needs donor prices: give --donors FILE, a wide price file of one exchange (Python: "
+            "EventStudy(model='synthetic', donors=DonorPanel.from_csv(FILE)))",
+            parameter="--donors",
+        )
+    return SyntheticControl(donors=chosen, own_events=tuple(own_events), return_type=return_type)
+
+
 def estimable(fit: ModelFit, min_estimation_obs: int) -> np.ndarray:
     """Firm-events with enough estimation returns and a positive, finite residual variance."""
     return (fit.n_obs >= min_estimation_obs) & np.isfinite(fit.s2) & (fit.s2 > 0)
@@ -1003,6 +1119,7 @@ MODELS: dict[str, type[NormalReturnModel]] = {
         TradeToTrade,
         Garch,
         CrossMarket,
+        SyntheticControl,
     )
 }
 """Registered models by name (the ``--model`` choices)."""
@@ -1056,7 +1173,9 @@ __all__ = [
     "ModelFit",
     "NormalReturnModel",
     "ScholesWilliams",
+    "SyntheticControl",
     "TradeToTrade",
     "estimable",
     "get_model",
+    "with_donors",
 ]

@@ -23,7 +23,7 @@ from eventstudy import _kernels as kn
 from eventstudy._frozen import cached_frame, frame_fields, freeze_arrays
 from eventstudy._typing import BoolArray, FloatArray, IntArray, Window
 from eventstudy.conventions import ADJUST_FAMILY_TEXT, Conventions
-from eventstudy.donors import SYNTHETIC_COLUMNS, DonorPanel, synthetic_table
+from eventstudy.donors import SYNTHETIC_COLUMNS, DonorPanel, OwnEvents, synthetic_table
 from eventstudy.errors import InputError
 from eventstudy.inference import TestTable
 from eventstudy.inference.adjust import adjust_coded
@@ -547,7 +547,7 @@ class StudyResult:
             self.car_values,
             self.spec.car_windows,
             self.donors,
-            self.event_days[["ticker", "day_zero"]],
+            OwnEvents.of(self.event_days["ticker"], self.event_days["event_date"]),
             self.spec.resolved_return_type,
             self.spec.min_estimation_obs,
         )

@@ -56,7 +56,7 @@ from eventstudy.inference import (
 )
 from eventstudy.inference.groups import GROUP_DIFFERENCE_COLUMNS, group_differences
 from eventstudy.inference.single_firm import DEFAULT_DRAWS
-from eventstudy.models import NormalReturnModel
+from eventstudy.models import NormalReturnModel, with_donors
 from eventstudy.pairs import ListingPair
 from eventstudy.placebo import PLACEBO_HISTORY_DAYS, run_placebo
 from eventstudy.pooling import duplicate_of, precedence
@@ -208,7 +208,9 @@ class EventStudy:
     donors
         Donor prices of one exchange (:class:`~eventstudy.donors.DonorPanel`, e.g. the Hang Seng panel): every
         firm-event on that exchange gets a synthetic-control CAR with placebo and conformal p-values
-        (``result.synthetic``, ``docs/methods.md`` §6.9); the study then keeps the estimation returns.
+        (``result.synthetic``, ``docs/methods.md`` §6.9); the study then keeps the estimation returns. With
+        ``model="synthetic"`` they are also the normal-return model's donors (every test then reads the
+        synthetic-control ARs; :class:`~eventstudy.models.SyntheticControl`).
     factors
         Factor data of a factor model: a :class:`~eventstudy.regressors.FactorData` (tables by region), or
         one :class:`~eventstudy.data.factors.FactorTable` for every ticker.
@@ -327,6 +329,8 @@ class EventStudy:
         if grouping is not None:
             grouping.check_keys(self.events)
         conv = resolve_conventions(conventions, knobs)
+        own_events = [(ticker, event.date.isoformat()) for event in self.events for ticker in event.tickers]
+        model = with_donors(model, donors, own_events, return_type or conv.return_type)
         self.spec = StudySpec(
             model=model,
             estimation_window=as_window(estimation_window),

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import minimize
 
-from eventstudy.donors import SYNTHETIC_COLUMNS, DonorPanel, synthetic_table
+from eventstudy.donors import SYNTHETIC_COLUMNS, DonorPanel, OwnEvents, synthetic_table
 from eventstudy.errors import InputError
 from eventstudy.returns import ReturnPanel
 from eventstudy.synthetic import (
@@ -249,11 +249,8 @@ def test_synthetic_table_pool_rules_and_planted_shock(tmp_path: Path) -> None:
     prices.loc[prices.index[60], "1810.HK"] = np.nan  # a donor with a missing price in the estimation window
     prices.to_csv(path)
     panel = _panel_from(prices, treated, day_zero, (-120, -11), (-10, 10))
-    own_events = pd.DataFrame(
-        {
-            "ticker": ["0700.HK", "3690.HK", "9988.HK"],
-            "day_zero": [prices.index[day_zero], prices.index[day_zero - 30], prices.index[2]],
-        }
+    own_events = OwnEvents.of(
+        ["0700.HK", "3690.HK", "9988.HK"], [prices.index[day_zero], prices.index[day_zero - 30], prices.index[2]]
     )
     windows = ((0, 0), (-1, 1))
     table = synthetic_table(
@@ -282,7 +279,8 @@ def test_synthetic_table_excludes_other_exchanges(tmp_path: Path) -> None:
     path, prices = _donor_file(tmp_path)
     panel = _panel_from(prices, prices.pct_change().to_numpy()[:, 0], 140, (-120, -11), (-10, 10))
     panel = ReturnPanel(**{**panel.__dict__, "pairs": panel.pairs.assign(ticker="BABA")})
-    table = synthetic_table(panel, np.array([[0.0]]), ((0, 0),), DonorPanel.from_csv(path), panel.pairs, "simple", 50)
+    no_events = OwnEvents.of([], [])
+    table = synthetic_table(panel, np.array([[0.0]]), ((0, 0),), DonorPanel.from_csv(path), no_events, "simple", 50)
     assert table.loc[0, "reason"] == "BABA trades on XNYS; the donors of adj_close_wide.csv trade on XHKG"
     assert np.isnan(table.loc[0, "car_synthetic"])
     assert table.loc[0, "n_donors"] == 0

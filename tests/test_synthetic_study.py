@@ -152,3 +152,87 @@ def test_seed_hk_legs_against_the_hang_seng_panel(shared_dir: Path) -> None:
             part.split()[0] for part in hk.loc[ticker, "top_weights"].split("; ")
         }
     assert headline.loc["BABA", "reason"] == "BABA trades on XNYS; the donors of adj_close_wide.csv trade on XHKG"
+
+
+# ------------------------------------------------------------------ the normal-return model "synthetic"
+
+
+def test_synthetic_model_ars_are_the_synthetic_control(tmp_path: Path) -> None:
+    events, wide = write_hk_inputs(tmp_path)
+    donors = DonorPanel.from_csv(wide)
+    result = EventStudy.from_csv(
+        events, prices=es.CsvPrices(tmp_path), model="synthetic", donors=donors, progress=False
+    ).run()
+    table = result.synthetic.set_index(["window_start", "window_end"])
+    car = result.car.set_index(["window_start", "window_end"])
+    # the model's CARs are the table's synthetic CARs (same weights), and the table's car_model is the model's
+    np.testing.assert_allclose(car["car"], table["car_synthetic"], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(table["car_model"], table["car_synthetic"], rtol=0, atol=1e-15)
+    assert car.loc[(0, 0), "car"] == pytest.approx(SHOCK, abs=0.008)
+    # s^2 = SSR / (M - 1) of the estimation residuals, df = M - 1, Var(CAR) = L s^2
+    residuals = result.fit.residuals[0][np.isfinite(result.fit.residuals[0])]
+    m = len(residuals)
+    s2 = np.sum(residuals**2) / (m - 1)
+    assert result.fit.df[0] == m - 1 == 239
+    assert result.fit.s2[0] == pytest.approx(s2, rel=1e-12)
+    assert car.loc[(-1, 1), "se"] == pytest.approx(np.sqrt(3 * s2), rel=1e-12)
+    assert car.loc[(-1, 1), "df"] == m - 1
+    parameters = result.parameters
+    assert parameters.loc[0, "model"] == "synthetic"
+    assert parameters.loc[0, "n_donors"] == len(DONOR_TICKERS)
+    assert parameters.loc[0, "rmspe_pre"] == pytest.approx(np.sqrt(np.mean(residuals**2)))
+    assert "synthetic control" in result.settings["AR variance"]
+
+
+def test_synthetic_model_excludes_firm_events_on_another_exchange(tmp_path: Path) -> None:
+    events, wide = write_hk_inputs(tmp_path)
+    us = pd.read_csv(tmp_path / "0700.HK.csv")
+    us.to_csv(tmp_path / "AAA.csv", index=False)
+    us.to_csv(tmp_path / "^GSPC.csv", index=False)
+    events.write_text(
+        "event_id,date,time,timezone,tickers,benchmark\ne1,2021-03-01,20:00,Asia/Hong_Kong,0700.HK;AAA,^HSI;^GSPC\n",
+        encoding="utf-8",
+    )
+    study = EventStudy.from_csv(
+        events, prices=es.CsvPrices(tmp_path), model="synthetic", donors=DonorPanel.from_csv(wide), progress=False
+    )
+    result = study.run()
+    assert list(result.panel.pairs["ticker"]) == ["0700.HK"]
+    reason = result.exclusions.set_index("ticker").loc["AAA", "reason"]
+    assert reason == "synthetic control not fitted: AAA trades on XNYS; the donors of wide.csv trade on XHKG"
+
+
+def test_synthetic_model_without_donors_is_refused(tmp_path: Path, eventstudy_cli: Any) -> None:
+    events, _ = write_hk_inputs(tmp_path / "in")
+    with pytest.raises(es.InputError, match="--donors"):
+        EventStudy.from_csv(events, prices=es.CsvPrices(events.parent), model="synthetic")
+    run = eventstudy_cli(
+        "run", str(events), "--prices", str(events.parent), "--model", "synthetic", "--out", str(tmp_path / "out")
+    )
+    assert run.returncode == 2
+    assert "--donors" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_cli_model_synthetic_with_donors(tmp_path: Path, eventstudy_cli: Any) -> None:
+    events, wide = write_hk_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    run = eventstudy_cli(
+        "run",
+        str(events),
+        "--prices",
+        str(events.parent),
+        "--model",
+        "synthetic",
+        "--donors",
+        str(wide),
+        "--formats",
+        "md",
+        "--out",
+        str(out),
+    )
+    assert run.returncode == 0, run.stderr
+    car = pd.read_csv(out / "car.csv")
+    synthetic = pd.read_csv(out / "synthetic.csv")
+    np.testing.assert_allclose(car["car"], synthetic["car_synthetic"], atol=1e-9)
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "synthetic control (convex combination of donor returns" in report

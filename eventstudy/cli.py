@@ -337,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--groups", metavar="FILE", help="CSV mapping event_id or ticker to a group (header: ticker,<name>)"
     )
     run.add_argument(
+        "--kp-blocks",
+        metavar="market|COLUMN|FILE.csv",
+        help="blocks for the Kolari-Pynnönen r̄: cross-block correlations count as 0 (Stata KOLBlock); market = one "
+        "block per exchange, or a grouping column, or a CSV mapping ticker or event_id to a block (default: none)",
+    )
+    run.add_argument(
         "--factors",
         metavar="FILE|DIR|french",
         help="factor data of capm, ff3, ff5, carhart: a factor CSV/Parquet file (date + factor columns, percent or "
@@ -676,6 +682,7 @@ def _run_sliced(
         for option, given in (
             ("--formats", formats),
             ("--groups/--group-by", groups),
+            ("--kp-blocks", args.kp_blocks),
             ("--ids", args.event_ids),
             ("--from", args.start),
             ("--to", args.end),
@@ -827,6 +834,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         end=args.end,
         categories=args.category,
         groups=groups,
+        kp_blocks=args.kp_blocks,
         pairs=pairs,
         donors=donors,
         progress=None if not args.quiet else False,

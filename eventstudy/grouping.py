@@ -166,6 +166,43 @@ def group_by(column: str) -> Grouping:
     return Grouping(column=name, key=name)
 
 
+MARKET_BLOCKS = "market"
+"""The built-in Kolari-Pynnönen block choice: one block per exchange of the firm-events' tickers."""
+
+
+def correlation_blocks(blocks: str | Grouping | None) -> Grouping | None:
+    """The Kolari-Pynnönen blocks of a study (``kp_blocks``, CLI ``--kp-blocks``) as a :class:`Grouping`.
+
+    ``"market"`` (:data:`MARKET_BLOCKS`): one block per exchange (labels ``"market=XHKG"``, ...); a
+    :data:`GROUP_BY_COLUMNS` name: one block per value of that column (``"category"``, ``"benchmark"``,
+    ...); a path ending in ``.csv``: a mapping file as for :func:`read_groups` (``ticker,block`` or
+    ``event_id,block``; firm-events it does not list are in no block, so all their pairs count as
+    cross-block); a :class:`Grouping` as it is; None or ``"none"``: no blocks (the pooled r̄).
+
+    Raises
+    ------
+    UnknownNameError
+        A name that is neither ``"market"`` nor a grouping column (parameter ``--kp-blocks``).
+    InputError
+        An unreadable or malformed mapping file (:func:`read_groups`).
+    """
+    if blocks is None or isinstance(blocks, Grouping):
+        return blocks
+    name = str(blocks).strip()
+    if name == "none":
+        return None
+    if name == MARKET_BLOCKS:
+        return Grouping(column=MARKET_BLOCKS, key="exchange")
+    if name.lower().endswith(".csv"):
+        return read_groups(name)
+    if name == "tickers":
+        name = "ticker"
+    if name not in GROUP_BY_COLUMNS:
+        choices = ("none", MARKET_BLOCKS, *GROUP_BY_COLUMNS, "FILE.csv")
+        raise UnknownNameError("block column", name, choices, parameter="--kp-blocks")
+    return Grouping(column=name, key=name)
+
+
 def read_groups(path: str | Path) -> Grouping:
     """Read a groups file: a CSV with the header ``event_id,<name>`` or ``ticker,<name>`` (UTF-8).
 
@@ -236,4 +273,12 @@ def read_groups(path: str | Path) -> Grouping:
     return Grouping(column, key, tuple(mapping.items()), Path(path).name, tuple(lines))
 
 
-__all__ = ["GROUP_BY_COLUMNS", "MAPPING_KEYS", "Grouping", "group_by", "read_groups"]
+__all__ = [
+    "GROUP_BY_COLUMNS",
+    "MAPPING_KEYS",
+    "MARKET_BLOCKS",
+    "Grouping",
+    "correlation_blocks",
+    "group_by",
+    "read_groups",
+]

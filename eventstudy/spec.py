@@ -263,6 +263,9 @@ class StudySpec:
     construction ``return_type`` always holds the value used and ``return_type_from_profile`` says
     where it came from. The return alignment is the conventions' ``alignment`` knob.
 
+    ``correlation_blocks`` are the Kolari-Pynnönen blocks (None: the pooled r̄;
+    :func:`eventstudy.grouping.correlation_blocks`, ``docs/methods.md`` §6.2, P10).
+
     ``grouping`` defines the user's groups (None: only ``all`` and the events); ``selection`` states in
     words which events of the file were selected (``""``: all); ``event_tests`` which events get their own
     test rows (:func:`resolve_event_tests`); ``listing_pairs`` the home/ADR pairs compared in the pair table
@@ -292,6 +295,7 @@ class StudySpec:
     placebo_seed: int | None = None
     single_firm_tests: SingleFirmTests = "auto"
     permutation_draws: int = DEFAULT_DRAWS
+    correlation_blocks: Grouping | None = None
     return_type_from_profile: bool = field(default=False, init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -432,6 +436,9 @@ class StudySpec:
             "first session on or after the date; moved to the next price row when the calendar day has none",
             "prices": self.data_source,
             "groups": "none" if self.grouping is None else self.grouping.describe(),
+            "KP blocks": "none (pooled r̄)"
+            if self.correlation_blocks is None
+            else f"{self.correlation_blocks.describe()}; cross-block correlations set to 0 in the KP tests' r̄",
             "per-event tests": EVENT_TESTS_TEXT[self.event_tests],
             "single-firm tests": self.single_firm_text(),
         }

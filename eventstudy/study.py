@@ -44,7 +44,7 @@ from eventstudy.engine import (
 from eventstudy.errors import DataError, InputError, PriceSourceError
 from eventstudy.events import Event, event_ticker_pairs, events_to_frame, read_events, select_events, selection_text
 from eventstudy.executors import Executor, get_executor
-from eventstudy.grouping import Grouping, group_by
+from eventstudy.grouping import Grouping, correlation_blocks, group_by
 from eventstudy.inference import (
     TestPartials,
     TestTable,
@@ -179,6 +179,7 @@ class _Estimated:
     group_labels: tuple[str, ...]
     event_tests: Literal["all", "multi_firm", "none"]
     per_chunk: tuple[str, ...]
+    blocks: tuple[IntArray, tuple[str, ...]] | None = None
     prices: PriceTable | None = None
 
 
@@ -242,6 +243,12 @@ class EventStudy:
         ``"category"`` (:func:`eventstudy.grouping.group_by`) or a :class:`~eventstudy.grouping.Grouping`
         (e.g. from :func:`eventstudy.grouping.read_groups`). Each group gets pooled tests and a CAAR next
         to ``"all"``, and every pair of groups the difference tests of ``group_differences``.
+    kp_blocks
+        Blocks of firm-events for the Kolari-Pynnönen r̄ (``docs/methods.md`` §6.2, P10, variant
+        ``kp_blocks``): ``"market"`` (one block per exchange), a grouping column, a ``.csv`` mapping file or a
+        :class:`~eventstudy.grouping.Grouping` (:func:`eventstudy.grouping.correlation_blocks`). The KP tests
+        then use the block-wise r̄ (cross-block correlations set to 0) and ``result.cross_correlation``
+        gains the r̄ of every block and the blocked r̄. None (default): the pooled r̄.
     selection
         The event selection in words, recorded in the settings (:meth:`from_csv` sets it).
     chunk_size
@@ -307,6 +314,7 @@ class EventStudy:
         progress: bool | None = None,
         title: str | None = None,
         groups: str | Grouping | None = None,
+        kp_blocks: str | Grouping | None = None,
         selection: str = "",
         chunk_size: int | None = DEFAULT_CHUNK_SIZE,
         executor: str | Executor = "serial",
@@ -328,6 +336,9 @@ class EventStudy:
         grouping = group_by(groups) if isinstance(groups, str) else groups
         if grouping is not None:
             grouping.check_keys(self.events)
+        blocks = correlation_blocks(kp_blocks)
+        if blocks is not None:
+            blocks.check_keys(self.events)
         conv = resolve_conventions(conventions, knobs)
         own_events = [(ticker, event.date.isoformat()) for event in self.events for ticker in event.tickers]
         model = with_donors(model, donors, own_events, return_type or conv.return_type)
@@ -342,6 +353,7 @@ class EventStudy:
             tests=None if tests is None else tuple(tests),
             data_source=getattr(prices, "description", type(prices).__name__),
             grouping=grouping,
+            correlation_blocks=blocks,
             selection=selection,
             event_tests=event_tests,
             listing_pairs=tuple(pairs),
@@ -403,6 +415,11 @@ class EventStudy:
         if isinstance(groups, Grouping):
             groups.check_keys(everything)
             settings["groups"] = groups.restricted_to(chosen)
+        if "kp_blocks" in settings:  # a blocks mapping likewise
+            blocks = correlation_blocks(settings["kp_blocks"])  # type: ignore[arg-type]
+            if blocks is not None:
+                blocks.check_keys(everything)
+                settings["kp_blocks"] = blocks.restricted_to(chosen)
         settings.setdefault("selection", selection_text(len(everything), len(chosen), ids, start, end, categories))
         return cls(chosen, prices, **settings)  # type: ignore[arg-type]
 
@@ -481,6 +498,8 @@ class EventStudy:
         data = inference_data(
             estimates.panel, estimates.fit, estimates.car_values, estimates.car_var, spec.car_windows, spec.conventions
         )
+        if stage.blocks is not None:
+            data = replace(data, blocks=stage.blocks[0], block_labels=stage.blocks[1])
         event_rows = _tested_event_rows(codes, len(labels), stage.event_tests)
         events = np.unique(codes if event_rows is None else codes[event_rows])
         say(
@@ -591,7 +610,9 @@ class EventStudy:
             candidates = _tested_event_rows(codes, n_events, event_tests, listed=numbering.n_listed[at])
             listed_at = days.groupby("event_id", sort=False).cumcount().to_numpy(dtype=np.int64)[kept]
             study_rows = numbering.study_rows(at, listed_at)
-        group_codes, group_labels = self._groups(usable.assign(exchange=days.loc[kept, "exchange"].to_numpy()))
+        listed = usable.assign(exchange=days.loc[kept, "exchange"].to_numpy())
+        group_codes, group_labels = self._groups(listed)
+        blocks = self._blocks(listed)
         tested = np.zeros(len(usable), dtype=bool)
         tested[slice(None) if candidates is None else candidates] = True
         context = FirmEventContext.of(
@@ -645,6 +666,7 @@ class EventStudy:
             group_labels=group_labels,
             event_tests=event_tests,
             per_chunk=per_chunk,
+            blocks=None if blocks is None else (blocks[0][estimates.rows], blocks[1]),
             prices=prices,
         )
 
@@ -701,11 +723,7 @@ class EventStudy:
         grouping = self.spec.grouping
         if grouping is None:
             return np.full(len(firm_events), -1, dtype=np.int64), ()
-        events = events_to_frame(self.events).drop(columns=["tickers", "benchmark"])
-        pairs = self.pairs()[["event_id", "ticker", "benchmark"]]
-        table = firm_events[["event_id", "ticker", "exchange"]].merge(pairs, on=["event_id", "ticker"], how="left")
-        table = table.merge(events, on="event_id", how="left")
-        codes, labels = grouping.assign(table)
+        codes, labels = grouping.assign(self._grouping_table(firm_events))
         clash = sorted(set(labels) & ({"all"} | set(firm_events["event_id"])))
         if clash:
             raise InputError(
@@ -714,6 +732,18 @@ class EventStudy:
                 value=clash[0],
             )
         return codes, labels
+
+    def _blocks(self, firm_events: pd.DataFrame) -> tuple[IntArray, tuple[str, ...]] | None:
+        """Kolari-Pynnönen block code of each firm-event (-1: none) and the block labels; None without blocks."""
+        blocks = self.spec.correlation_blocks
+        return None if blocks is None else blocks.assign(self._grouping_table(firm_events))
+
+    def _grouping_table(self, firm_events: pd.DataFrame) -> pd.DataFrame:
+        """The firm-events (event_id, ticker, exchange) with their benchmark and events-file columns."""
+        events = events_to_frame(self.events).drop(columns=["tickers", "benchmark"])
+        pairs = self.pairs()[["event_id", "ticker", "benchmark"]]
+        table = firm_events[["event_id", "ticker", "exchange"]].merge(pairs, on=["event_id", "ticker"], how="left")
+        return table.merge(events, on="event_id", how="left")
 
     @staticmethod
     def _final_status(

@@ -53,6 +53,8 @@ __all__ = [
     "ReportableResult",
     "build_document",
     "car_table",
+    "cross_correlation_blocks",
+    "cross_correlation_table",
     "day_table",
     "day_tests_table",
     "event_days_table",
@@ -322,6 +324,53 @@ def listing_pairs_table(result: ReportableResult, window: tuple[int, int] | None
         ("n_common", "n common", fmt_int, "r"),
     ]
     return _frame_table(frame.assign(_window=_windows(frame)), spec, notes=PAIR_NOTES, wrap={"event_id": 24})
+
+
+CROSS_CORRELATION_NOTES = (
+    "r̄: mean Pearson correlation of the standardized estimation residuals over the pairs of firm-events with at "
+    "least kp_min_overlap common calendar dates (pairs: their number); n/a where no pair qualifies (the KP tests "
+    "then use r̄ = 0). Scope: every firm-event of the group, one exchange's, one block's, or (blocked): the mean "
+    "over all pairs of the group with the cross-block correlations set to 0. KP tests: the r̄ the Kolari-Pynnönen "
+    "adjusted Patell and BMP tests use. Exchange and block rows without a qualifying pair are left out, and so "
+    "are blocks by market (market=XHKG, ...) of a group that has the same exchange's row. Every row: "
+    "cross_correlation.csv.",
+)
+
+
+def cross_correlation_table(result: ReportableResult, output_format: OutputFormat = "auto") -> Table:
+    """Kolari-Pynnönen r̄ per group, exchange and block (``cross_correlation.csv``; ``docs/methods.md`` §6.2, P10)."""
+    frame = getattr(result, "cross_correlation", pd.DataFrame())
+    full = table_file("cross_correlation", len(frame), output_format)
+    block = frame["block"].astype(str) if "block" in frame.columns else pd.Series("", index=frame.index)
+    pooled = (frame["market_scope"] == "all") & (block == "")
+    exchange_rows = set(zip(frame["group"], "market=" + frame["market_scope"].astype(str), strict=True))
+    repeated = pd.Series([key in exchange_rows for key in zip(frame["group"], block, strict=True)], index=frame.index)
+    shown = frame[pooled | frame["in_tests"].astype(bool) | ((frame["n_pairs"] > 0) & ~repeated)]
+    scope = np.where(block[shown.index] != "", block[shown.index], shown["market_scope"].astype(str))
+    shown = shown.assign(
+        _scope=np.where(pooled[shown.index], "all firm-events", scope),
+        _used=np.where(shown["in_tests"].astype(bool), "yes", ""),
+    )
+    spec: list[tuple[str, str, Formatter | None, str]] = [
+        ("group", "group", None, "l"),
+        ("_scope", "scope", None, "l"),
+        ("r_bar", "r̄", fmt_stat, "r"),
+        ("n_pairs", "pairs", fmt_int, "r"),
+        ("n_firm_events", "firm-events", fmt_int, "r"),
+        ("_used", "KP tests", None, "l"),
+    ]
+    return _frame_table(shown, spec, notes=CROSS_CORRELATION_NOTES, wrap={"group": 30}, full=full)
+
+
+def cross_correlation_blocks(result: ReportableResult, output_format: OutputFormat = "auto") -> list[Block]:
+    """The section on the Kolari-Pynnönen r̄ (none when the study computed no r̄: no KP test was requested)."""
+    frame = getattr(result, "cross_correlation", None)
+    if not isinstance(frame, pd.DataFrame) or not len(frame):
+        return []
+    return [
+        Heading("Cross-correlation of abnormal returns (Kolari-Pynnönen r̄)"),
+        cross_correlation_table(result, output_format),
+    ]
 
 
 def regression_blocks(result: ReportableResult) -> list[Block]:
@@ -1002,6 +1051,7 @@ def build_document(
     doc.extend(synthetic_blocks(result, summary.headline_window))
     doc.extend(placebo_blocks(result, summary))
     doc.extend(regression_blocks(result))
+    doc.extend(cross_correlation_blocks(result, output_format))
 
     doc.append(Heading("Figures"))
     notes = figure_notes(result, figures)

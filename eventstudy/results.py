@@ -451,11 +451,13 @@ class StudyResult:
 
     @cached_frame
     def cross_correlation(self) -> pd.DataFrame:
-        """Kolari-Pynnönen r̄ and its number of pairs per group, and per market when a group mixes markets.
+        """Kolari-Pynnönen r̄ and its number of pairs per group, per market when a group mixes markets, per block.
 
         Columns group, market_scope (``"all"``, or an exchange such as ``"XHKG"``/``"XNYS"`` when the
-        group's firm-events are listed on more than one), r_bar (NaN where no pair has ``kp_min_overlap``
-        common estimation dates), n_pairs, n_firm_events (``docs/methods.md`` §6.2, P10;
+        group's firm-events are listed on more than one), block (``""``; with ``kp_blocks`` a block's label,
+        or ``"(blocked)"`` for the block-wise r̄ with cross-block correlations 0), r_bar (NaN where no pair
+        has ``kp_min_overlap`` common estimation dates), n_pairs, n_firm_events, in_tests (the row whose r̄
+        the KP tests use) (``docs/methods.md`` §6.2, P10;
         :func:`eventstudy.inference.clustered.kp_correlation_table`).
         """
         return self.test_table.cross_correlation.copy()

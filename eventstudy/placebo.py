@@ -6,26 +6,31 @@ primary test statistics) is compared with its B placebo values.
 
 Draw rule
 ---------
-- Candidates of an event: the calendar dates on which any of its estimated firm-events' aligned pairs
-  (ticker and benchmark, :func:`~eventstudy.returns.align_pairs`) has a return. A candidate date D maps to
-  each firm-event's own pseudo τ = 0: the first aligned row of its pair on or after D (so a US and a Hong
-  Kong leg of one event both take their first session from D on).
-- A candidate is eligible for a firm-event when, at that pseudo τ = 0, (i) the whole event window lies
-  inside the pair's aligned rows, (ii) the estimation window holds at least ``min_estimation_obs`` of them
-  (the rule the real firm-event passed), and (iii) the pseudo event window shares no date with the real
-  event window of any estimated firm-event of the same ticker in the study (its own and its other events').
-  The pseudo estimation window may contain real event windows (``mask_event_windows`` masks them, as in the
+- Clusters: events whose real event windows overlap in calendar time (chained: :func:`event_clusters`) are
+  shifted together; an event whose window overlaps no other is a cluster of its own.
+- Candidates of a cluster: the calendar dates d on which any of its estimated firm-events' aligned pairs
+  (ticker and benchmark, :func:`~eventstudy.returns.align_pairs`) has a return; each gives the shift
+  Δ = d - a, a the cluster's earliest real day 0. Under shift Δ, firm-event i's pseudo τ = 0 is the first
+  aligned row of its pair on or after its real day 0 + Δ (calendar days), so the legs of an event on
+  different exchanges, and the events of a cluster, keep their calendar distances.
+- A shift is eligible for a firm-event when, at its pseudo τ = 0, (i) the whole event window lies inside
+  the pair's aligned rows, (ii) the estimation window holds at least ``min_estimation_obs`` of them (the
+  rule the real firm-event passed), and (iii) the pseudo event window shares no date with the real event
+  window of any estimated firm-event of the same ticker in the study (its own and its other events'). The
+  pseudo estimation window may contain real event windows (``mask_event_windows`` masks them, as in the
   study).
-- An event's eligible dates are those eligible for all of its firm-events. A firm-event with no eligible
-  date is left out (an exclusion with the reason); while an event's firm-events share no eligible date,
-  its firm-event with the fewest eligible dates is left out.
-- Replicate b of an event uses one common calendar date D_eb for all its firm-events, drawn uniformly from
-  the event's eligible dates: D_eb = C_e[⌊U_eb · n_e⌋], U_eb the b-th uniform of the event's own stream,
-  ``SeedSequence([seed, CRC-32("placebo"), SHA-256 words of the event id])``. A common date keeps the
-  cross-correlation of an event's firm-events that share calendar dates (the seed's clustered events). The
-  draws depend only on the seed, the event id and b: not on B, on chunking or on the other events.
-- Replicate b of ``"all"`` and of a user group pools the replicate-b CARs of its firm-events (each event on
-  its own pseudo date), over the firm-events that enter the group in the study (``firm_events.pooled``).
+- A cluster's eligible shifts are those eligible for all of its firm-events. A firm-event with no eligible
+  shift is left out (an exclusion with the reason); while a cluster's firm-events share no eligible shift,
+  its firm-event with the fewest eligible shifts is left out.
+- Replicate b of a cluster uses one shift Δ_kb for all its firm-events, drawn uniformly from its n_k
+  eligible shifts S_k: Δ_kb = S_k[⌊U_kb · n_k⌋], U_kb the b-th uniform of the cluster's own stream
+  ``SeedSequence([seed, CRC-32("placebo"), SHA-256 words of its event ids joined by " + "])``. One shift
+  per cluster, rather than a draw per firm-event, keeps the cross-correlation of firm-events that share
+  calendar dates (the seed's clustered events: several firms on one day, several events in one week). The
+  draws depend only on the seed, the cluster's event ids and b: not on B, on chunking or on other clusters.
+- Replicate b of an event pools its firm-events' replicate-b CARs; replicate b of ``"all"`` and of a user
+  group those of its firm-events (the ones that enter the group in the study, ``firm_events.pooled``),
+  each cluster on its own shift.
 
 Statistics and p-values
 -----------------------
@@ -95,7 +100,7 @@ PLACEBO_COLUMNS = (
 """Columns of ``result.placebo`` and ``placebo.csv``."""
 
 PLACEBO_EXCLUSION_COLUMNS = ("event_id", "ticker", "reason")
-PLACEBO_EVENT_COLUMNS = ("event_id", "firm_events", "eligible_dates", "first_date", "last_date")
+PLACEBO_EVENT_COLUMNS = ("event_id", "cluster", "firm_events", "eligible_dates", "first_date", "last_date")
 PLACEBO_DRAW_COLUMNS = ("draw", "event_id", "date")
 
 PLACEBO_HISTORY_DAYS = 730
@@ -162,11 +167,11 @@ def pseudo_positions(
     return pos, ok & ~touches.any(axis=1)
 
 
-def event_uniforms(seed: int, event_ids: Sequence[str], draws: int) -> FloatArray:
-    """(draws, E) uniforms: column e is the first ``draws`` values of event e's own stream (module docstring)."""
-    out = np.empty((draws, len(event_ids)))
-    for e, event_id in enumerate(event_ids):  # one generator per event: the draws never depend on the others
-        digest = hashlib.sha256(str(event_id).encode("utf-8")).digest()
+def stream_uniforms(seed: int, labels: Sequence[str], draws: int) -> FloatArray:
+    """(draws, K) uniforms: column k is the first ``draws`` values of the stream of ``labels[k]`` (module docstring)."""
+    out = np.empty((draws, len(labels)))
+    for e, label in enumerate(labels):  # one generator per cluster: the draws never depend on the others
+        digest = hashlib.sha256(str(label).encode("utf-8")).digest()
         words = [int(w) for w in np.frombuffer(digest, dtype="<u4")]
         out[:, e] = np.random.default_rng(np.random.SeedSequence([int(seed), _STREAM, *words])).random(draws)
     return out
@@ -249,39 +254,66 @@ def _blocked_windows(codes: IntArray, first: IntArray, last: IntArray) -> tuple[
     return table_first[row_ticker], table_last[row_ticker]
 
 
+def event_clusters(first: IntArray, last: IntArray, event_code: IntArray, n_events: int) -> IntArray:
+    """Cluster code of each event: events whose real event windows overlap in calendar time, chained.
+
+    Event e spans [min first, max last] of its firm-events' event-window dates (day numbers); sorted by the
+    start of their spans, an event opens a new cluster when its span starts after every earlier span ended.
+    Codes are numbered in that order.
+    """
+    start = np.full(n_events, np.iinfo(np.int64).max)
+    end = np.full(n_events, np.iinfo(np.int64).min)
+    dated = first != _NAT_DAY
+    np.minimum.at(start, event_code[dated], first[dated])
+    np.maximum.at(end, event_code[dated], last[dated])
+    order = np.argsort(start, kind="stable")
+    reach = np.maximum.accumulate(end[order])
+    opens = np.r_[True, start[order][1:] > reach[:-1]]
+    codes = np.empty(n_events, dtype=np.int64)
+    codes[order] = np.cumsum(opens) - 1
+    return codes
+
+
 def _plan(
     aligned: AlignedTable,
     pair: IntArray,
     event_code: IntArray,
     event_ids: Sequence[str],
     tickers: np.ndarray,
-    blocked: tuple[IntArray, IntArray],
+    day_zero: IntArray,
+    windows: tuple[IntArray, IntArray],
     spec: StudySpec,
     draws: int,
     seed: int,
 ) -> _Plan:
-    """Eligible dates per event (module rule), the left-out firm-events and the B draws."""
+    """Eligible shifts per cluster of events (module rule), the left-out firm-events and the B draws."""
     n_events = len(event_ids)
+    cluster_of = event_clusters(windows[0], windows[1], event_code, n_events)
+    n_clusters = int(cluster_of.max(initial=-1)) + 1
+    cluster = cluster_of[event_code]
+    anchor = np.full(n_clusters, np.iinfo(np.int64).max)
+    np.minimum.at(anchor, cluster, day_zero)
     lo, hi = aligned.first[pair], aligned.offsets[pair + 1]
     lengths = hi - lo
-    # candidates: the union of each event's pairs' dates, sorted by (event, date)
+    # candidates: the union of each cluster's pairs' dates, sorted by (cluster, date); shift = date - anchor
     flat = np.repeat(lo - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(int(lengths.sum()))
     base = int(aligned.day.min(initial=0))
     span = int(aligned.day.max(initial=0)) - base + 1
-    keys = np.unique(np.repeat(event_code, lengths) * span + (aligned.day[flat] - base))
-    cand_event, cand_day = keys // span, keys % span + base
-    n_cand = np.bincount(cand_event, minlength=n_events)
+    keys = np.unique(np.repeat(cluster, lengths) * span + (aligned.day[flat] - base))
+    cand_cluster, cand_shift = keys // span, keys % span + base - anchor[keys // span]
+    n_cand = np.bincount(cand_cluster, minlength=n_clusters)
     cand_offset = np.r_[0, np.cumsum(n_cand)[:-1]]
-    # one query per (firm-event, candidate of its event)
-    per_member = n_cand[event_code]
+    # one query per (firm-event, candidate shift of its cluster)
+    per_member = n_cand[cluster]
     member = np.repeat(np.arange(len(pair)), per_member)
     query_offset = np.r_[0, np.cumsum(per_member)[:-1]]
-    candidate = cand_offset[event_code[member]] + np.arange(len(member)) - query_offset[member]
+    candidate = cand_offset[cluster[member]] + np.arange(len(member)) - query_offset[member]
+    blocked = _blocked_windows(aligned.table.codes_for(tickers), windows[0], windows[1])
     pos, ok = pseudo_positions(
         aligned.day,
         lo[member],
         hi[member],
-        cand_day[candidate],
+        day_zero[member] + cand_shift[candidate],
         spec.estimation_window,
         spec.event_window,
         spec.min_estimation_obs,
@@ -297,43 +329,49 @@ def _plan(
         f"{spec.min_estimation_obs} returns in the estimation window {window_text(spec.estimation_window)} and the "
         "event window clear of the real event windows of its ticker"
     )
-    while True:  # events whose firm-events share no eligible date lose their firm-event with the fewest
+    while True:  # clusters whose firm-events share no eligible shift lose their firm-event with the fewest
         counted = ok & alive[member]
-        shared = np.bincount(candidate[counted], minlength=len(cand_day))
-        needed = np.bincount(event_code[alive], minlength=n_events)
-        valid = (shared == needed[cand_event]) & (needed[cand_event] > 0)
-        n_valid = np.bincount(cand_event[valid], minlength=n_events)
+        shared = np.bincount(candidate[counted], minlength=len(cand_shift))
+        needed = np.bincount(cluster[alive], minlength=n_clusters)
+        valid = (shared == needed[cand_cluster]) & (needed[cand_cluster] > 0)
+        n_valid = np.bincount(cand_cluster[valid], minlength=n_clusters)
         stuck = np.flatnonzero((needed > 0) & (n_valid == 0))
         if not len(stuck):
             break
-        for e in stuck:  # a few events, each one firm-event per pass
-            rows = np.flatnonzero(alive & (event_code == e))
+        for k in stuck:  # a few clusters, each one firm-event per pass
+            rows = np.flatnonzero(alive & (cluster == k))
             drop = rows[np.argmin(n_ok[rows])]
             alive[drop] = False
-            reasons[drop] = "no pseudo day 0 shared with the other firm-events of its event (left out of the placebo)"
+            reasons[drop] = (
+                "no pseudo day 0 shared with the other firm-events of its event or of the events whose windows "
+                "overlap it (left out of the placebo)"
+            )
     valid_index = np.flatnonzero(valid)
     valid_offset = np.r_[0, np.cumsum(n_valid)[:-1]]
-    uniforms = event_uniforms(seed, event_ids, draws)
+    labels = [" + ".join(np.asarray(event_ids, dtype=object)[cluster_of == k]) for k in range(n_clusters)]
+    uniforms = stream_uniforms(seed, labels, draws)
     pick = np.minimum(np.floor(uniforms * n_valid[None, :]).astype(np.int64), np.maximum(n_valid - 1, 0))
     has = n_valid > 0
     chosen = np.where(has[None, :], valid_index[np.minimum(valid_offset + pick, max(len(valid_index) - 1, 0))], -1)
-    dates = np.where(has[None, :], cand_day[np.maximum(chosen, 0)], _NAT_DAY).view("datetime64[D]")
     members = np.flatnonzero(alive)
-    member_event = event_code[members]
-    query = query_offset[members][None, :] + chosen[:, member_event] - cand_offset[member_event][None, :]
-    first_date = np.full(n_events, _NAT_DAY)
-    last_date = np.full(n_events, _NAT_DAY)
-    if len(valid_index):
-        ends = valid_offset + np.maximum(n_valid - 1, 0)
-        first_date[has] = cand_day[valid_index[valid_offset[has]]]
-        last_date[has] = cand_day[valid_index[ends[has]]]
+    query = query_offset[members][None, :] + chosen[:, cluster[members]] - cand_offset[cluster[members]][None, :]
+    # each event's pseudo date: its earliest real day 0 shifted; the range over its cluster's eligible shifts
+    event_day = np.full(n_events, np.iinfo(np.int64).max)
+    np.minimum.at(event_day, event_code, day_zero)
+    shift = np.where(has[None, :], cand_shift[np.maximum(chosen, 0)], 0)[:, cluster_of]
+    dates = np.where(has[cluster_of][None, :], event_day[None, :] + shift, _NAT_DAY).view("datetime64[D]")
+    ends = valid_offset + np.maximum(n_valid - 1, 0)
+    first_shift = np.where(has, cand_shift[valid_index[np.minimum(valid_offset, max(len(valid_index) - 1, 0))]], 0)
+    last_shift = np.where(has, cand_shift[valid_index[np.minimum(ends, max(len(valid_index) - 1, 0))]], 0)
+    on = has[cluster_of]
     events = pd.DataFrame(
         {
             "event_id": np.asarray(event_ids, dtype=object),
-            "firm_events": np.bincount(member_event, minlength=n_events),
-            "eligible_dates": n_valid,
-            "first_date": first_date.view("datetime64[D]").astype("datetime64[ns]"),
-            "last_date": last_date.view("datetime64[D]").astype("datetime64[ns]"),
+            "cluster": np.asarray(labels, dtype=object)[cluster_of],
+            "firm_events": np.bincount(event_code[members], minlength=n_events),
+            "eligible_dates": n_valid[cluster_of],
+            "first_date": _dates(np.where(on, event_day + first_shift[cluster_of], _NAT_DAY)),
+            "last_date": _dates(np.where(on, event_day + last_shift[cluster_of], _NAT_DAY)),
         }
     )
     left_out = np.flatnonzero(~alive)
@@ -345,7 +383,11 @@ def _plan(
         },
         columns=list(PLACEBO_EXCLUSION_COLUMNS),
     )
-    return _Plan(members, member_event, pos[query], dates, exclusions, events)
+    return _Plan(members, event_code[members], pos[query], dates, exclusions, events)
+
+
+def _dates(days: IntArray) -> np.ndarray:
+    return np.asarray(days, dtype=np.int64).view("datetime64[D]").astype("datetime64[ns]")
 
 
 # ---------------------------------------------------------------------------------------------- the result
@@ -362,7 +404,8 @@ class PlaceboResult:
     exclusions
         :data:`PLACEBO_EXCLUSION_COLUMNS`: the firm-events left out of the placebo, and why.
     events
-        :data:`PLACEBO_EVENT_COLUMNS`: per event, the firm-events that enter and the eligible pseudo dates.
+        :data:`PLACEBO_EVENT_COLUMNS`: per event, its cluster (the events shifted with it), the firm-events that
+        enter, the number of eligible shifts and the first and last pseudo date of the event they give.
     draws
         :data:`PLACEBO_DRAW_COLUMNS`: the pseudo calendar date of every event in every replicate (1..B).
     n_draws, seed
@@ -383,11 +426,12 @@ class PlaceboResult:
     def rule(self) -> str:
         """The draw rule and the p-value in words (the report's note)."""
         return (
-            f"B = {self.n_draws:,} placebo replicates, seed {self.seed}. In replicate b each event gets one pseudo "
-            "calendar date, drawn uniformly from the dates eligible for all its firm-events; each firm-event's "
-            "pseudo day 0 is its first session on or after it, with the whole event window inside its prices, "
-            "enough estimation returns and no date shared with a real event window of its ticker. The pooled "
-            "groups combine the events' replicates. " + P_VALUE_RULE + " (T observed, T*_b placebo)."
+            f"B = {self.n_draws:,} placebo replicates, seed {self.seed}. In replicate b the real day 0s of each "
+            "event, and of events whose windows overlap it, move together by one number of calendar days drawn "
+            "uniformly from the shifts eligible for all their firm-events; each firm-event's pseudo day 0 is its "
+            "first session on or after its shifted day 0, with the whole event window inside its prices, enough "
+            "estimation returns and no date shared with a real event window of its ticker. The pooled groups "
+            "combine the events' replicates. " + P_VALUE_RULE + " (T observed, T*_b placebo)."
         )
 
 
@@ -438,13 +482,15 @@ def run_placebo(
     codes = prices.codes_for(tickers)
     evt_dates = np.asarray(result.panel.evt_dates).astype("datetime64[D]")
     real_first, real_last = _window_days(evt_dates)
+    day_zero = _day_numbers(pd.to_datetime(pairs["day_zero"]).to_numpy())
     plan = _plan(
         aligned,
         pair,
         event_codes.astype(np.int64),
         event_ids,
         tickers,
-        _blocked_windows(codes, real_first, real_last),
+        day_zero,
+        (real_first, real_last),
         spec,
         draws,
         seed,
@@ -467,7 +513,7 @@ def run_placebo(
     n_rep, n_members, n_windows = draws + 1, len(members), len(spec.car_windows)
     cars = np.full((n_rep, n_members, n_windows), np.nan)
     stats = {name: np.full((n_rep, len(labels), n_windows), np.nan) for name in tests}
-    real_day = np.asarray(pd.to_datetime(pairs["day_zero"]).to_numpy(), dtype="datetime64[D]")[members]
+    real_day = day_zero[members].view("datetime64[D]")
     day_zeros = np.concatenate([real_day[None, :], aligned.day[plan.positions].view("datetime64[D]")])  # (B + 1, M)
     block = max(1, CHUNK_FIRM_EVENTS // max(n_members, 1))
     bar = _bar(progress, draws)
@@ -652,8 +698,9 @@ __all__ = [
     "P_VALUE_RULE",
     "PlaceboResult",
     "empty_placebo_table",
-    "event_uniforms",
+    "event_clusters",
     "placebo_p_values",
     "pseudo_positions",
     "run_placebo",
+    "stream_uniforms",
 ]

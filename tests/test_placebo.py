@@ -107,15 +107,22 @@ def test_p_values_follow_the_stated_rule_against_loops() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- by hand
-def _hand_eligible(returns_dates: dict[str, np.ndarray], real: dict[str, list[int]], tickers: tuple[str, ...]) -> list:
-    """Eligible calendar dates of an event, by plain loops over the candidate dates and its tickers."""
-    candidates = sorted({d for t in tickers for d in returns_dates[t]})
+def _hand_eligible(
+    returns_dates: dict[str, np.ndarray], real: dict[str, list[int]], members: list[tuple[str, np.datetime64]]
+) -> list[np.timedelta64]:
+    """Eligible shifts of a cluster of events, by plain loops over its candidate dates and its firm-events.
+
+    ``members`` are the cluster's (ticker, real day 0); a candidate date d gives the shift d - (earliest day 0).
+    """
+    anchor = min(day for _, day in members)
+    candidates = sorted({d for t, _ in members for d in returns_dates[t]})
     eligible = []
     for day in candidates:
+        shift = day - anchor
         ok = True
-        for ticker in tickers:
+        for ticker, day0 in members:
             dates = returns_dates[ticker]
-            later = [j for j, d in enumerate(dates) if d >= day]
+            later = [j for j, d in enumerate(dates) if d >= day0 + shift]
             if not later:
                 ok = False
                 break
@@ -132,7 +139,7 @@ def _hand_eligible(returns_dates: dict[str, np.ndarray], real: dict[str, list[in
             if not ok:
                 break
         if ok:
-            eligible.append(day)
+            eligible.append(shift)
     return eligible
 
 
@@ -152,30 +159,49 @@ def _hand_cars(prices: MemoryPrices, ticker: str, day: np.datetime64) -> list[fl
     return [float(ar[pos + a : pos + b + 1].sum()) for a, b in WINDOWS]
 
 
-def test_placebo_p_values_equal_a_hand_count_over_statsmodels_refits() -> None:
+LAYOUTS = {
+    "apart": (EVENTS, [["e1"], ["e2"]]),  # windows far apart: each event its own shifts
+    "overlapping": ([_event("e1", ROW_E1, ("A", "B")), _event("e2", ROW_E1 + 2, ("A", "C"))], [["e1", "e2"]]),
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_placebo_p_values_equal_a_hand_count_over_statsmodels_refits(layout: str) -> None:
+    events, clusters = LAYOUTS[layout]
     prices = _prices()
     draws = 150
-    result = _run(prices, placebo_draws=draws, placebo_seed=7)
+    result = _run(prices, events=events, placebo_draws=draws, placebo_seed=7)
     placebo = result.placebo_result
     assert placebo is not None
     returns_dates = {t: prices.series[t].dates.to_numpy().astype("datetime64[D]")[1:] for t in "ABC"}
     real: dict[str, list[int]] = {t: [] for t in "ABC"}
     for row in result.firm_events.itertuples(index=False):
         real[row.ticker].append(int(np.searchsorted(returns_dates[row.ticker], np.datetime64(row.day_zero, "D"))))
-    # the eligible dates, enumerated by hand: counts, range and every draw among them
-    events = placebo.events.set_index("event_id")
+    day0 = {(r.event_id, r.ticker): np.datetime64(r.day_zero, "D") for r in result.firm_events.itertuples()}
+    # the eligible shifts of each cluster, enumerated by hand: counts, range and every draw among them
+    table_events = placebo.events.set_index("event_id")
     drawn = placebo.draws
-    for event in EVENTS:
-        eligible = _hand_eligible(returns_dates, real, event.tickers)
-        assert events.loc[event.event_id, "eligible_dates"] == len(eligible)
-        assert events.loc[event.event_id, "first_date"] == pd.Timestamp(eligible[0])
-        assert events.loc[event.event_id, "last_date"] == pd.Timestamp(eligible[-1])
-        mine = drawn.loc[drawn["event_id"] == event.event_id, "date"].to_numpy().astype("datetime64[D]")
-        assert len(mine) == draws and set(mine) <= set(eligible)
-        assert len(set(mine)) > 0.5 * len(eligible)  # spread over the eligible dates
+    by_draw = drawn.pivot(index="draw", columns="event_id", values="date")
+    for cluster in clusters:
+        members = [(t, day) for (e, t), day in day0.items() if e in cluster]
+        eligible = _hand_eligible(returns_dates, real, members)
+        anchor = min(day for _, day in members)
+        for e in cluster:
+            event_day = min(day for (f, _), day in day0.items() if f == e)
+            assert table_events.loc[e, "cluster"] == " + ".join(cluster)
+            assert table_events.loc[e, "eligible_dates"] == len(eligible)
+            assert table_events.loc[e, "first_date"] == pd.Timestamp(event_day + eligible[0])
+            assert table_events.loc[e, "last_date"] == pd.Timestamp(event_day + eligible[-1])
+        shifts = by_draw[cluster[0]].to_numpy().astype("datetime64[D]") - anchor
+        assert set(shifts) <= set(eligible) and len(set(shifts)) > 0.5 * len(eligible)
+        for e in cluster[1:]:  # one shift for the whole cluster: the events keep their calendar distance
+            distance = by_draw[e].to_numpy().astype("datetime64[D]") - by_draw[cluster[0]].to_numpy().astype(
+                "datetime64[D]"
+            )
+            assert (distance == min(d for (f, _), d in day0.items() if f == e) - anchor).all()
     # every replicate refitted by hand; CAAR per event and over all; p counted with plain loops
     day0 = {(r.event_id, r.ticker): np.datetime64(r.day_zero, "D") for r in result.firm_events.itertuples()}
-    members = {"e1": ["A", "B"], "e2": ["A", "C"], "all": []}
+    members = {e.event_id: list(e.tickers) for e in events}
 
     def caars(dates: dict[str, np.datetime64]) -> dict[str, list[float]]:
         cars = {(e, t): _hand_cars(prices, t, dates[e]) for e in ("e1", "e2") for t in members[e]}
@@ -187,7 +213,6 @@ def test_placebo_p_values_equal_a_hand_count_over_statsmodels_refits() -> None:
     observed["all"] = list(
         np.mean([_hand_cars(prices, t, day0[e, t]) for e in ("e1", "e2") for t in members[e]], axis=0)
     )
-    by_draw = drawn.pivot(index="draw", columns="event_id", values="date")
     replicates = [caars({e: np.datetime64(by_draw.loc[b, e], "D") for e in ("e1", "e2")}) for b in by_draw.index]
     table = result.placebo
     caar_rows = table[table["statistic"] == "caar"]

@@ -578,7 +578,7 @@ def placebo_blocks(result: ReportableResult, summary: Summary) -> list[Block]:
     spec: list[tuple[str, str, Formatter | None, str]] = [
         ("group", "event / group", None, "l"),
         ("firm_events", "firm-events", fmt_int, "r"),
-        ("eligible_dates", "eligible dates", fmt_int, "r"),
+        ("eligible_dates", "eligible shifts", fmt_int, "r"),
         ("caar", f"CAAR{window_text(window)}", fmt_pct, "r"),
         ("p_caar", "placebo p", fmt_p, "r"),
         ("percentile", "percentile", _percentile_text, "r"),
@@ -605,6 +605,11 @@ def placebo_blocks(result: ReportableResult, summary: Summary) -> list[Block]:
         )
     else:
         blocks.append(Paragraph("Every estimated firm-event entered the placebo."))
+    shifted = [c for c in pd.unique(placebo.events["cluster"]) if " + " in str(c)]
+    if shifted:
+        blocks.append(
+            Paragraph("Events whose windows overlap, shifted together: " + "; ".join(str(c) for c in shifted) + ".")
+        )
     return blocks
 
 

@@ -208,7 +208,9 @@ class OwnEvents:
     dates: np.ndarray
 
     @classmethod
-    def of(cls, tickers: Sequence[str] | np.ndarray, dates: Sequence[object] | np.ndarray) -> OwnEvents:
+    def of(
+        cls, tickers: Sequence[str] | np.ndarray | pd.Series, dates: Sequence[object] | np.ndarray | pd.Series
+    ) -> OwnEvents:
         """From parallel sequences of tickers and dates (anything ``pandas.to_datetime`` reads; missing dropped)."""
         days = pd.to_datetime(pd.Series(list(dates), dtype=object)).to_numpy().astype("datetime64[D]")
         keep = ~np.isnat(days)

@@ -20,9 +20,14 @@ import pytest
 import eventstudy as es
 from eventstudy import spec as spec_module
 from eventstudy.errors import InputError, UnknownNameError
+from eventstudy.formatting import fmt_p
 from eventstudy.inference.base import KEY_SEPARATOR
 from eventstudy.inference.single_firm import permutation_pvalues
+from eventstudy.report._format import Heading, Table
+from eventstudy.report._tables import build_document
 from eventstudy.results import ABNORMAL_RETURN_COLUMNS, CAR_COLUMNS
+from eventstudy.spec import window_text
+from eventstudy.summary import Summary
 
 SESSIONS = pd.bdate_range("2021-01-01", periods=320)
 TICKERS = [f"S{i}" for i in range(6)]
@@ -220,3 +225,21 @@ def test_cli_options_through_the_console_script(eventstudy_cli: Any, tmp_path: P
     assert pd.read_csv(tmp_path / "sq" / "car.csv")["p_permutation"].isna().all()
     run = eventstudy_cli(*common, "--out", "bad", "--single-firm", "sq,boot", cwd=tmp_path)
     assert run.returncode == 2 and "--single-firm" in run.stderr and "boot" in run.stderr
+
+
+def test_report_section_shows_the_three_pvalues_side_by_side(kept: es.StudyResult) -> None:
+    summary = Summary.from_result(kept)
+    blocks = build_document(kept, figures=[], summary=summary)
+    headings = [b.text for b in blocks if isinstance(b, Heading)]
+    start = headings.index("Single-firm tests")
+    section = blocks[[i for i, b in enumerate(blocks) if isinstance(b, Heading)][start] :]
+    table = next(b for b in section if isinstance(b, Table))
+    headline = f"CAR {window_text(summary.headline_window)}"
+    assert table.columns[:6] == ("event", "ticker", headline, "p (t)", "p (SQ)", "p (perm.)")
+    assert len(table.rows) == kept.n_firm_events
+    car = kept.car.set_index(["event_id", "ticker", "window_start", "window_end"])
+    first = table.rows[0]
+    row = car.loc[(first[0], first[1], *summary.headline_window)]
+    assert first[4] == fmt_p(row["p_sq"]) and first[5] == fmt_p(row["p_permutation"])
+    none = build_document(_run(single_firm_tests="none"), figures=[])
+    assert "Single-firm tests" not in [b.text for b in none if isinstance(b, Heading)]

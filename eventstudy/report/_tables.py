@@ -36,6 +36,7 @@ from eventstudy.formatting import (
     signed_day,
     stars,
 )
+from eventstudy.inference.single_firm import DEFAULT_EXACT_LIMIT
 from eventstudy.outputs import OutputFormat, table_file
 from eventstudy.report._format import Block, Bullets, FigureRef, FigureSpec, Heading, Paragraph, Table, with_anchors
 from eventstudy.spec import window_text
@@ -73,6 +74,7 @@ __all__ = [
     "regression_blocks",
     "render_figure",
     "settings_table",
+    "single_firm_blocks",
     "window_tests_table",
 ]
 
@@ -523,6 +525,72 @@ def synthetic_blocks(result: ReportableResult, window: tuple[int, int] | None) -
             Bullets(tuple(f"{fmt_int(count)} firm-event(s) without one: {reason}" for reason, count in reasons.items()))
         )
     return blocks
+
+
+SINGLE_FIRM_RULES = (
+    "t: AR / SE and CAR / SE referred to t(M - k), which assumes normal abnormal returns (P1, P2).",
+    "SQ (Gelbach, Helland and Klick 2013): p = (1 + #{j : |x_j| >= |x|}) / (n + 1), the observed value ranked "
+    "among the firm-event's own estimation residuals (an AR; n = M) or among the n sums of L consecutive "
+    "residuals (a CAR over L days); no distribution assumed, the smallest attainable p is 1 / (n + 1).",
+    "Permutation (Nguyen and Wolf 2023 style): pool the M residuals and the L event ARs; p = the share of the "
+    "L-subsets of the pool whose sum is at least as far from L times the pool mean as the event ARs' sum, the "
+    f"observed subset included; exact over all C(M + L, L) subsets when there are at most {DEFAULT_EXACT_LIMIT:,} "
+    "(every single day: p = (number of pool values at least as far from the mean as the AR) / (M + 1)), otherwise "
+    "(1 + #{b : |T*_b| >= |T|}) / (B + 1) over B random subsets seeded by the seed and the firm-event.",
+)
+
+
+def single_firm_blocks(result: ReportableResult, window: tuple[int, int]) -> list[Block]:
+    """The section "Single-firm tests": each firm-event's CAR over ``window`` and its day 0 AR, three p-values each.
+
+    The t-test, SQ and permutation p-values side by side (``car.csv``, ``abnormal_returns.csv``), with the rule
+    of each test; the share of firm-events each test rejects at 5 %; none when no single-firm test ran. A study
+    of more than :data:`REPORT_MAX_ROWS` firm-events shows its first rows and names the files.
+    """
+    car = result.car
+    car = car[(car["window_start"] == window[0]) & (car["window_end"] == window[1])]
+    if not (car["p_sq"].notna().any() or car["p_permutation"].notna().any()):
+        return []
+    ar = result.abnormal_returns
+    day0 = ar[ar["rel_day"] == 0][["event_id", "ticker", "abnormal_return", "p_value", "p_sq", "p_permutation"]]
+    frame = car.merge(day0, on=["event_id", "ticker"], how="left", suffixes=("", "_ar"))
+    spec: list[tuple[str, str, Formatter | None, str]] = [
+        ("event_id", "event", None, "l"),
+        ("ticker", "ticker", None, "l"),
+        ("car", f"CAR {window_text(window)}", fmt_pct, "r"),
+        ("p_value", "p (t)", fmt_p, "r"),
+        ("p_sq", "p (SQ)", fmt_p, "r"),
+        ("p_permutation", "p (perm.)", fmt_p, "r"),
+        ("abnormal_return", "AR day 0", fmt_pct, "r"),
+        ("p_value_ar", "p (t)", fmt_p, "r"),
+        ("p_sq_ar", "p (SQ)", fmt_p, "r"),
+        ("p_permutation_ar", "p (perm.)", fmt_p, "r"),
+    ]
+    exact = frame["permutation_exact"]
+    notes = (
+        "CAR and AR in percent; two-sided p-values. The CAR's SQ reference: sq_reference_n sums in car.csv. Its "
+        f"permutation p-value: exact for {fmt_int(int(exact.eq(True).sum()))} and from B random subsets for "
+        f"{fmt_int(int(exact.eq(False).sum()))} of the {fmt_int(len(frame))} firm-events (permutation_exact in "
+        "car.csv).",
+    )
+    rejected = [
+        f"{name}: CAR {window_text(window)} {fmt_int(int((car[column] < 0.05).sum()))} of "
+        f"{fmt_int(int(car[column].notna().sum()))}, day 0 AR {fmt_int(int((day0[column] < 0.05).sum()))} of "
+        f"{fmt_int(int(day0[column].notna().sum()))}"
+        for name, column in (("t-test", "p_value"), ("SQ", "p_sq"), ("permutation", "p_permutation"))
+    ]
+    return [
+        Heading("Single-firm tests"),
+        Paragraph(
+            "Each firm-event's CAR over the headline window and its day 0 AR, tested on its own three ways: the "
+            "t-test, and two tests that compare the event with the firm-event's own estimation-window residuals "
+            f"and assume no distribution ({result.settings.get('single-firm tests', '')})."
+        ),
+        Bullets(SINGLE_FIRM_RULES),
+        Paragraph("Rejections at 5 %: " + "; ".join(rejected) + "."),
+        _frame_table(frame, spec, notes=notes, wrap={"event_id": 24}, full="car.csv, abnormal_returns.csv"),
+        Paragraph("Every CAR window and day: car.csv, abnormal_returns.csv (p_sq, p_permutation)."),
+    ]
 
 
 def _percentile_text(value: object) -> str:
@@ -1053,6 +1121,7 @@ def build_document(
             doc.append(listing_pairs_table(result, summary.headline_window))
             doc.append(Paragraph("Every CAR window: pairs.csv."))
         doc.extend(Paragraph(hide_paths(note)) for note in result.pair_notes)
+    doc.extend(single_firm_blocks(result, summary.headline_window))
     doc.extend(synthetic_blocks(result, summary.headline_window))
     doc.extend(placebo_blocks(result, summary))
     doc.extend(regression_blocks(result))

@@ -256,9 +256,7 @@ def fit_donors(
     present = dates[~np.isnat(dates)]
     busy = own_events.within(present.min(), present.max()) if len(present) else set()
     complete = np.isfinite(est_donors[pre_days]).all(axis=0) & np.isfinite(evt_donors[evt_present]).all(axis=0)
-    pool = np.array(
-        [j for j, t in enumerate(donors.tickers) if t != ticker and t not in busy and complete[j]], dtype=np.int64
-    )
+    pool = np.flatnonzero(complete & ~np.isin(np.array(donors.tickers, dtype=object), [ticker, *busy]))
     n_pre = int(pre_days.sum())
     if len(pool) < MIN_DONORS or n_pre < min_pre:
         reason = f"{len(pool)} usable donors and {n_pre} estimation days (at least {MIN_DONORS} and {min_pre} needed)"
@@ -374,7 +372,7 @@ def _inference(
         "p_conformal": conformal[:, 0],
         "ci_low": conformal[:, 1],
         "ci_high": conformal[:, 2],
-        "reason": "" if np.isfinite(cars).all() else "a CAR window with a missing return has no synthetic CAR",
+        "reason": np.where(np.isfinite(cars), "", "a day of the window has no return").astype(object),
     }
 
 

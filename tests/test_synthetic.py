@@ -284,3 +284,17 @@ def test_synthetic_table_excludes_other_exchanges(tmp_path: Path) -> None:
     assert table.loc[0, "reason"] == "BABA trades on XNYS; the donors of adj_close_wide.csv trade on XHKG"
     assert np.isnan(table.loc[0, "car_synthetic"])
     assert table.loc[0, "n_donors"] == 0
+
+
+def test_a_window_with_a_missing_return_has_no_synthetic_car(tmp_path: Path) -> None:
+    path, prices = _donor_file(tmp_path)
+    treated = prices.pct_change().to_numpy()[:, :2].mean(axis=1)
+    treated[139] = np.nan  # day -1
+    panel = _panel_from(prices, treated, 140, (-120, -11), (-10, 10))
+    windows = ((0, 0), (-1, 1))
+    table = synthetic_table(
+        panel, np.zeros((1, 2)), windows, DonorPanel.from_csv(path), OwnEvents.of([], []), "simple", 50
+    )
+    assert table["reason"].tolist() == ["", "a day of the window has no return"]
+    assert np.isfinite(table.loc[0, "car_synthetic"]) and np.isnan(table.loc[1, "car_synthetic"])
+    assert np.isfinite(table.loc[0, "p_conformal"]) and np.isnan(table.loc[1, "p_conformal"])

@@ -69,8 +69,9 @@ SingleFirmTests = tuple[str, ...] | Literal["auto"]
 PERMUTATION_AUTO_LIMIT = 5_000
 """Under ``single_firm_tests="auto"``, the permutation test runs for studies of up to this many firm-events.
 
-It costs about 0.25 s per 1,000 firm-events with the default windows and B = 1000 (``docs/benchmark.md``),
-more than the rest of the estimation; the SQ test costs a tenth of that and always runs under ``"auto"``.
+It costs about 0.3 s per 1,000 firm-events with the default windows and B = 1000 (``docs/benchmark.md``),
+several times the rest of the estimation; the SQ test costs about 0.04 s per 1,000 and always runs under
+``"auto"``.
 """
 
 

@@ -549,11 +549,13 @@ def single_firm_blocks(result: ReportableResult, window: tuple[int, int]) -> lis
     of each test; the share of firm-events each test rejects at 5 %; none when no single-firm test ran. A study
     of more than :data:`REPORT_MAX_ROWS` firm-events shows its first rows and names the files.
     """
-    car = result.car
+    car, ar = result.car, result.abnormal_returns
+    columns = {"p_sq", "p_permutation"}
+    if not (columns <= set(car.columns) and columns <= set(ar.columns)):  # a duck-typed result without them
+        return []
     car = car[(car["window_start"] == window[0]) & (car["window_end"] == window[1])]
     if not (car["p_sq"].notna().any() or car["p_permutation"].notna().any()):
         return []
-    ar = result.abnormal_returns
     day0 = ar[ar["rel_day"] == 0][["event_id", "ticker", "abnormal_return", "p_value", "p_sq", "p_permutation"]]
     frame = car.merge(day0, on=["event_id", "ticker"], how="left", suffixes=("", "_ar"))
     spec: list[tuple[str, str, Formatter | None, str]] = [

@@ -35,9 +35,8 @@ def arrays(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     residuals = rng.standard_t(4, size=(n, 240)) * 0.02
     residuals[rng.random(residuals.shape) < 0.02] = np.nan
     abnormal = rng.standard_t(4, size=(n, len(EVENT_DAYS))) * 0.02
-    car = np.stack(
-        [abnormal[:, (EVENT_DAYS >= a) & (EVENT_DAYS <= b)].sum(axis=1) for a, b in DEFAULT_CAR_WINDOWS], axis=1
-    )
+    days = EVENT_DAYS
+    car = np.stack([abnormal[:, (days >= a) & (days <= b)].sum(axis=1) for a, b in DEFAULT_CAR_WINDOWS], axis=1)
     keys = firm_event_keys([f"e{i}" for i in range(n)], [f"T{i % 5000}" for i in range(n)])
     return residuals, abnormal, car, keys
 

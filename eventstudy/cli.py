@@ -426,16 +426,6 @@ def build_parser() -> argparse.ArgumentParser:
         "section)",
     )
     run.add_argument("--placebo-seed", type=int, metavar="N", help="seed of the placebo draws (default: the seed knob)")
-    run.add_argument(
-        "--placebo",
-        type=int,
-        default=0,
-        metavar="B",
-        help="placebo p-values of every event's and group's CAAR and primary test: B pseudo day 0s per event from "
-        "the firm-events' own price histories (docs/methods.md 6.4 B3; 1000 is usual; placebo.csv and a report "
-        "section)",
-    )
-    run.add_argument("--placebo-seed", type=int, metavar="N", help="seed of the placebo draws (default: the seed knob)")
     data_options(run)
 
     fetch = sub.add_parser("fetch", help="download the prices an events file needs into the store")

@@ -108,7 +108,10 @@ def test_p_values_follow_the_stated_rule_against_loops() -> None:
 
 # ---------------------------------------------------------------------------------------------- by hand
 def _hand_eligible(
-    returns_dates: dict[str, np.ndarray], real: dict[str, list[int]], members: list[tuple[str, np.datetime64]]
+    returns_dates: dict[str, np.ndarray],
+    real: dict[str, list[int]],
+    members: list[tuple[str, np.datetime64]],
+    min_obs: int = MIN_OBS,
 ) -> list[np.timedelta64]:
     """Eligible shifts of a cluster of events, by plain loops over its candidate dates and its firm-events.
 
@@ -129,7 +132,7 @@ def _hand_eligible(
             pos, n = later[0], len(dates)
             est = min(n - 1, pos + ESTIMATION[1]) - max(0, pos + ESTIMATION[0]) + 1
             inside = pos + EVENT[0] >= 0 and pos + EVENT[1] <= n - 1
-            if not inside or est < MIN_OBS:
+            if not inside or est < min_obs:
                 ok = False
                 break
             first, last = dates[pos + EVENT[0]], dates[pos + EVENT[1]]
@@ -300,6 +303,26 @@ def test_a_history_that_cannot_hold_a_pseudo_window_is_left_out_with_the_reason(
         (result.car["ticker"] != "D") & (result.car["window_start"] == 0) & (result.car["window_end"] == 0)
     ]
     assert row["observed"] == pytest.approx(cars["car"].mean(), abs=1e-14)
+
+
+def test_firm_events_sharing_no_pseudo_day_0_lose_the_one_with_the_fewest_eligible_shifts() -> None:
+    # B trades up to price row 90 and C from row 70: each has pseudo day 0s of its own, but none in common
+    prices = _prices(rows={"B": slice(0, 91), "C": slice(70, 160)})
+    result = _run(prices, events=[_event("e1", 85, ("B", "C", "A"))], min_estimation_obs=8, placebo_draws=50)
+    assert set(result.firm_events["ticker"]) == {"A", "B", "C"}
+    placebo = result.placebo_result
+    assert placebo is not None
+    returns_dates = {t: prices.series[t].dates.to_numpy().astype("datetime64[D]")[1:] for t in "ABC"}
+    day0 = {r.ticker: np.datetime64(r.day_zero, "D") for r in result.firm_events.itertuples()}
+    real = {t: [int(np.searchsorted(returns_dates[t], day0[t]))] for t in "ABC"}
+    alone = {t: len(_hand_eligible(returns_dates, real, [(t, day0[t])], min_obs=8)) for t in "ABC"}
+    assert alone["B"] > 0 and alone["C"] > 0
+    assert not _hand_eligible(returns_dates, real, [(t, day0[t]) for t in "BC"], min_obs=8)
+    dropped = min("BC", key=lambda t: alone[t])
+    assert list(placebo.exclusions["ticker"]) == [dropped]
+    assert "no pseudo day 0 shared with the other firm-events" in placebo.exclusions["reason"].iloc[0]
+    kept = [(t, day0[t]) for t in "ABC" if t != dropped]
+    assert placebo.events["eligible_dates"].iloc[0] == len(_hand_eligible(returns_dates, real, kept, min_obs=8))
 
 
 # ---------------------------------------------------------------------------------------------- power and size

@@ -15,6 +15,7 @@ Usage::
 
     python scripts/single_firm_size.py --samples 10000 --seed 1985            # the docs/simulation.md table
     python scripts/single_firm_size.py --samples 10000 --seed 1985 --iid-normal  # the same on iid normal returns
+    python scripts/single_firm_size.py --samples 10000 --seed 1985 --end 2019-12-31  # without the 2020 crash
     python scripts/single_firm_size.py --samples 300 --panel PATH --out size.csv
 
 Exit status 2 on bad input (the message names the option), 3 when the panel cannot be read.
@@ -123,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--estimation", default="-244:-6", metavar="A:B", help="estimation window (default -244:-6)")
     parser.add_argument("--window", default="-5:5", metavar="A:B", help="event window (default -5:5)")
     parser.add_argument("--car", action="append", metavar="A:B", help="CAR window, repeatable (default -1:1)")
+    parser.add_argument("--start", metavar="DATE", help="use only panel returns dated on or after DATE (YYYY-MM-DD)")
+    parser.add_argument("--end", metavar="DATE", help="use only panel returns dated on or before DATE (YYYY-MM-DD)")
     parser.add_argument("--out", metavar="PATH", help="write the rejection table to this CSV file")
     args = parser.parse_args(argv)
     try:
@@ -138,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             panel = WidePanel.normal(500, 1500, seed=3)
         else:
             panel = WidePanel.from_dir(args.panel) if args.panel else WidePanel.from_dir()
+        if args.start or args.end:
+            panel = panel.between(args.start, args.end)
         table = rejection_table(pvalues(panel, study, args.samples, args.seed, args.draws), (0.01, 0.05, 0.10))
     except EventStudyError as error:
         print(f"error: {error}", file=sys.stderr)

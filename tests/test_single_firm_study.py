@@ -241,5 +241,16 @@ def test_report_section_shows_the_three_pvalues_side_by_side(kept: es.StudyResul
     first = table.rows[0]
     row = car.loc[(first[0], first[1], *summary.headline_window)]
     assert first[4] == fmt_p(row["p_sq"]) and first[5] == fmt_p(row["p_permutation"])
+    at_headline = kept.car[
+        (kept.car["window_start"] == summary.headline_window[0])
+        & (kept.car["window_end"] == summary.headline_window[1])
+    ]
+    drawn = int(at_headline["permutation_exact"].eq(False).sum())
+    assert f"from B random subsets for {drawn} of the {kept.n_firm_events} firm-events" in table.notes[0] or (
+        drawn in (0, kept.n_firm_events) and "for every firm-event" in table.notes[0]
+    )
+    sq_only = build_document(_run(single_firm_tests="sq"), figures=[])
+    sq_table = next(b for b in sq_only if isinstance(b, Table) and "p (SQ)" in b.columns)
+    assert "permutation p-value" not in sq_table.notes[0]
     none = build_document(_run(single_firm_tests="none"), figures=[])
     assert "Single-firm tests" not in [b.text for b in none if isinstance(b, Heading)]

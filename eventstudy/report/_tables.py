@@ -571,11 +571,19 @@ def single_firm_blocks(result: ReportableResult, window: tuple[int, int]) -> lis
         ("p_permutation_ar", "p (perm.)", fmt_p, "r"),
     ]
     exact = frame["permutation_exact"]
+    n_exact, n_drawn = int(exact.eq(True).sum()), int(exact.eq(False).sum())
+    how = {
+        (True, False): "exact for every firm-event",
+        (False, True): "from B random subsets for every firm-event",
+    }.get(
+        (n_drawn == 0, n_exact == 0),
+        f"exact for {fmt_int(n_exact)} and from B random subsets for {fmt_int(n_drawn)} of the "
+        f"{fmt_int(len(frame))} firm-events",
+    )
+    permutation = f" Its permutation p-value: {how} (permutation_exact in car.csv)." if n_exact + n_drawn else ""
     notes = (
-        "CAR and AR in percent; two-sided p-values. The CAR's SQ reference: sq_reference_n sums in car.csv. Its "
-        f"permutation p-value: exact for {fmt_int(int(exact.eq(True).sum()))} and from B random subsets for "
-        f"{fmt_int(int(exact.eq(False).sum()))} of the {fmt_int(len(frame))} firm-events (permutation_exact in "
-        "car.csv).",
+        "CAR and AR in percent; two-sided p-values. The CAR's SQ reference: sq_reference_n sums in car.csv."
+        + permutation,
     )
     rejected = [
         f"{name}: CAR {window_text(window)} {fmt_int(int((car[column] < 0.05).sum()))} of "

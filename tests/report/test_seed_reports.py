@@ -135,3 +135,73 @@ def test_no_report_shows_the_price_folder(seed_reports, shared_dir: Path, name: 
     for text in texts:
         assert [p for p in paths if p in text] == []
     assert folder in texts[0]  # the report still names the folder
+
+
+def _section_table(md: str, heading: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the first table of the section ``## heading`` of report.md (cells unescaped)."""
+    section = md[md.index(f"## {heading}\n") :]
+    section = section[: section.index("\n## ", 1)] if "\n## " in section[1:] else section
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    first = [lines[0]]
+    for line in lines[1:]:
+        if line.count("|") != lines[0].count("|"):
+            break
+        first.append(line)
+    cells = [[c.strip().replace("\\", "") for c in re.split(r"(?<!\\)\|", line)[1:-1]] for line in first]
+    return cells[0], cells[2:]
+
+
+def test_seed_2020_2021_report_shows_issue_10s_inference(seed_reports) -> None:
+    """Single-firm SQ/permutation p's, synthetic CARs of the HK legs, placebo p's per event, the CAR regression.
+
+    Oracles: the run's own CSVs for the cells, and statsmodels on car.csv merged with events.csv by hand for
+    the regression (clustered by event date).
+    """
+    import numpy as np
+    import statsmodels.api as sm
+
+    seed = seed_reports["seed_2020_2021"]
+    assert seed.run.returncode == 0, seed.run.stderr[-2000:]
+    out = seed.out
+    md = (out / "report.md").read_text(encoding="utf-8")
+    car = pd.read_csv(out / "car.csv")
+    headline = car[(car["window_start"] == -1) & (car["window_end"] == 1)]
+
+    header, rows = _section_table(md, "Single-firm tests")
+    assert header[2:6] == ["CAR [-1, +1]", "p (t)", "p (SQ)", "p (perm.)"]
+    assert len(rows) == len(headline)
+    p_sq = headline.set_index(["event_id", "ticker"])["p_sq"]
+    assert all(row[4] == f"{p_sq[(row[0], row[1])]:.4f}" for row in rows if p_sq[(row[0], row[1])] >= 1e-4)
+
+    synthetic = pd.read_csv(out / "synthetic.csv")
+    fitted = synthetic.dropna(subset=["car_synthetic"])
+    assert len(fitted) and fitted["ticker"].str.endswith(".HK").all()
+    hk = headline[headline["ticker"].str.endswith(".HK")]
+    assert set(zip(fitted["event_id"], fitted["ticker"], strict=True)) == set(
+        zip(hk["event_id"], hk["ticker"], strict=True)
+    )
+    header, rows = _section_table(md, "Synthetic control")
+    assert {row[1] for row in rows} == set(hk["ticker"]) and "p (conformal)" in header
+
+    placebo = pd.read_csv(out / "placebo.csv")
+    cells = placebo[(placebo["statistic"] == "caar") & (placebo["window_start"] == -1) & (placebo["window_end"] == 1)]
+    assert set(car["event_id"]) | {"all"} == set(cells["group"])
+    assert (cells["n_draws"] == 1000).all() and cells["p_placebo"].between(1 / 1001 - 1e-9, 1).all()
+    header, rows = _section_table(md, "Placebo dates")
+    shown = {row[0]: row[header.index("placebo p")] for row in rows}
+    for group, p in zip(cells["group"], cells["p_placebo"], strict=True):
+        assert shown["all events" if group == "all" else group] == f"{p:.4f}"
+
+    events = pd.read_csv(seed.run.cwd / "events.csv")
+    pooled = pd.read_csv(out / "firm_events.csv")
+    pooled = pooled.loc[pooled["pooled"], ["event_id", "ticker"]]
+    frame = headline.merge(pooled, on=["event_id", "ticker"]).merge(events[["event_id", "date", "category"]])
+    levels = sorted(frame["category"].unique())
+    x = np.column_stack([np.ones(len(frame))] + [(frame["category"] == c).to_numpy(float) for c in levels[1:]])
+    groups = pd.factorize(frame["date"])[0]
+    expected = sm.OLS(frame["car"].to_numpy(), x).fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+    regression = pd.read_csv(out / "regression.csv")
+    np.testing.assert_allclose(regression["estimate"], expected.params, rtol=1e-8)  # car.csv holds 10 digits
+    np.testing.assert_allclose(regression["se"], expected.bse, rtol=1e-8)
+    assert (regression["n_clusters"].astype(str) == str(groups.max() + 1)).all()
+    assert "clustered by event_date" in md[md.index("## Cross-sectional regression of CARs") :]

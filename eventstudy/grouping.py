@@ -194,6 +194,13 @@ def correlation_blocks(blocks: str | Grouping | None) -> Grouping | None:
     if name == MARKET_BLOCKS:
         return Grouping(column=MARKET_BLOCKS, key="exchange")
     if name.lower().endswith(".csv"):
+        if not Path(name).is_file():
+            raise InputError(
+                f"the blocks file {name} does not exist; give a CSV ticker,<block> or event_id,<block>, 'market' "
+                "(one block per exchange) or an events-file column",
+                parameter="--kp-blocks",
+                path=name,
+            )
         return read_groups(name)
     if name == "tickers":
         name = "ticker"

@@ -27,18 +27,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-import patsy
-import statsmodels.api as sm
-import statsmodels.formula.api as smf
 
 from eventstudy._frozen import frame_fields
 from eventstudy._typing import FloatArray, IntArray, Window
 from eventstudy.errors import InputError, UnknownNameError
 from eventstudy.spec import window_text
+
+if TYPE_CHECKING:  # statsmodels and patsy (about 0.7 s) are imported when a regression is fitted, not with the study
+    import patsy
 
 Weights = Literal["ols", "wls"]
 CovType = Literal["HC0", "HC1", "HC2", "HC3", "cluster"]
@@ -306,6 +306,10 @@ def regress_cars(
         Bad formula, a window not among the CAR windows, an unknown column, bad keys in ``data``, an unknown
         option value, wild bootstrap without one-way clustering.
     """
+    import patsy
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
     chosen, model_formula = _chosen_window(formula, window)
     keys = _checked_options(weights, cov, cluster, wild_bootstrap)
     frame = _regression_frame(car, chosen, data, events, needs_date="event_date" in keys)
@@ -505,6 +509,8 @@ class CarRegression:
 
     def check(self, events: pd.DataFrame) -> None:
         """Raise :class:`InputError` unless the right-hand side evaluates on the events table's columns."""
+        import patsy
+
         _, model_formula = _chosen_window(self.formula, None)
         frame = events.assign(event_date=events["date"]) if "date" in events.columns else events
         try:

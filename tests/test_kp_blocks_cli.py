@@ -78,7 +78,7 @@ def test_kp_blocks_mapping_file_and_study_api(tmp_path: Path) -> None:
     ("extra", "fragment"),
     [
         (("--kp-blocks", "sector"), "--kp-blocks: unknown block column 'sector'; choose one of:"),
-        (("--kp-blocks", "missing.csv"), "cannot read the groups file"),
+        (("--kp-blocks", "missing.csv"), "the blocks file missing.csv does not exist"),
         (("--kp-blocks", "market", "--slice-size", "10", "--formats", "csv"), "leave out --kp-blocks"),
     ],
 )

@@ -7,7 +7,6 @@ seeding, a planted effect, the size under no effect, the exclusions and the comm
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 
@@ -16,11 +15,12 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from test_cli import write_prices  # type: ignore[import-not-found]
+from test_study import MemoryPrices  # type: ignore[import-not-found]
 
 import eventstudy.placebo as placebo_module
 from eventstudy import EventStudy
 from eventstudy.data.series import PriceSeries
-from eventstudy.errors import InputError, PriceSourceError
+from eventstudy.errors import InputError
 from eventstudy.events import Event
 from eventstudy.placebo import PLACEBO_COLUMNS, placebo_p_values
 from eventstudy.results import StudyResult
@@ -28,22 +28,6 @@ from eventstudy.results import StudyResult
 DATES = pd.bdate_range("2021-01-04", periods=160)
 ESTIMATION, EVENT, MIN_OBS = (-30, -6), (-2, 2), 20
 WINDOWS = [(0, 0), (-1, 1)]
-
-
-class MemoryPrices:
-    """In-memory price series; unknown symbols fail like a real source."""
-
-    description = "synthetic prices (in memory)"
-
-    def __init__(self, series: dict[str, PriceSeries]) -> None:
-        self.series = series
-
-    def load(self, symbol: str, start: dt.date, end: dt.date) -> PriceSeries:
-        if symbol not in self.series:
-            raise PriceSourceError(symbol, "no data", "not in the synthetic set")
-        s = self.series[symbol]
-        keep = (s.dates >= pd.Timestamp(start)) & (s.dates <= pd.Timestamp(end))
-        return PriceSeries(symbol, s.dates[keep], s.values[keep], source=s.source)
 
 
 def _prices(seed: int = 3, shock: float = 0.0, rows: dict[str, slice] | None = None) -> MemoryPrices:

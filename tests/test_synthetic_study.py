@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.optimize import minimize
+from test_synthetic import _slsqp_weights  # type: ignore[import-not-found]
 
 import eventstudy as es
 from eventstudy.donors import SYNTHETIC_COLUMNS, DonorPanel
@@ -44,20 +44,6 @@ def write_hk_inputs(folder: Path) -> tuple[Path, Path]:
         encoding="utf-8",
     )
     return events, folder / "wide.csv"
-
-
-def _slsqp_weights(y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    d = x.shape[1]
-    result = minimize(
-        lambda w: float(np.sum((y - x @ w) ** 2)),
-        np.full(d, 1.0 / d),
-        jac=lambda w: -2.0 * x.T @ (y - x @ w),
-        method="SLSQP",
-        bounds=[(0.0, None)] * d,
-        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0}],
-        options={"ftol": 1e-16, "maxiter": 2000},
-    )
-    return np.asarray(result.x)
 
 
 def test_study_synthetic_frame_recovers_the_shock(tmp_path: Path) -> None:

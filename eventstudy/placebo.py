@@ -338,17 +338,21 @@ def _plan(
         stuck = np.flatnonzero((needed > 0) & (n_valid == 0))
         if not len(stuck):
             break
-        for k in stuck:  # a few clusters, each one firm-event per pass
-            rows = np.flatnonzero(alive & (cluster == k))
-            drop = rows[np.argmin(n_ok[rows])]
-            alive[drop] = False
-            reasons[drop] = (
-                "no pseudo day 0 shared with the other firm-events of its event or of the events whose windows "
-                "overlap it (left out of the placebo)"
-            )
+        # each stuck cluster drops its alive firm-event with the fewest eligible shifts (first by row on ties)
+        rows = np.flatnonzero(alive & np.isin(cluster, stuck))
+        rows = rows[np.lexsort((rows, n_ok[rows], cluster[rows]))]
+        drop = rows[np.r_[True, cluster[rows][1:] != cluster[rows][:-1]]]
+        alive[drop] = False
+        reasons[drop] = (
+            "no pseudo day 0 shared with the other firm-events of its event or of the events whose windows "
+            "overlap it (left out of the placebo)"
+        )
     valid_index = np.flatnonzero(valid)
     valid_offset = np.r_[0, np.cumsum(n_valid)[:-1]]
-    labels = [" + ".join(np.asarray(event_ids, dtype=object)[cluster_of == k]) for k in range(n_clusters)]
+    by_cluster = np.argsort(cluster_of, kind="stable")  # events of each cluster in their order, one sort
+    ids_sorted = np.asarray(event_ids, dtype=object)[by_cluster]
+    bounds = np.searchsorted(cluster_of[by_cluster], np.arange(n_clusters + 1))
+    labels = [" + ".join(ids_sorted[bounds[k] : bounds[k + 1]]) for k in range(n_clusters)]
     uniforms = stream_uniforms(seed, labels, draws)
     pick = np.minimum(np.floor(uniforms * n_valid[None, :]).astype(np.int64), np.maximum(n_valid - 1, 0))
     has = n_valid > 0

@@ -483,7 +483,9 @@ class CarRegression:
 
     The defaults suit event studies whose firm-events share event dates: OLS, CRV1 standard errors
     clustered by event date (t(G - 1)), and a restricted wild cluster bootstrap p-value with B = 999
-    Rademacher draws (all 2^G sign vectors when G <= 12), because a handful of dates is few clusters.
+    Rademacher draws (all 2^G sign vectors when G <= 12), because a handful of dates is few clusters. The
+    bootstrap needs one-way clusters: with ``cov`` other than ``"cluster"`` or with two cluster keys,
+    ``wild_bootstrap`` is set to None (no ``p_wild``).
     :meth:`check` evaluates the formula's right-hand side on the events table when the study is set up, so
     a misspelt column fails before any price is read; :meth:`fit` delegates to :func:`regress_cars`.
     """

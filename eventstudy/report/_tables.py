@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from eventstudy import plots
+from eventstudy.errors import InputError
 from eventstudy.formatting import (
     MISSING,
     STAR_NOTE,
@@ -388,7 +389,7 @@ def regression_blocks(result: ReportableResult) -> list[Block]:
         return []
     blocks: list[Block] = [Heading("Cross-sectional regression of CARs")]
     for regression, fit in zip(regressions, result.regression_fits, strict=True):  # type: ignore[attr-defined]
-        if not hasattr(fit, "table"):
+        if isinstance(fit, InputError):
             blocks.append(Paragraph(f"{regression.formula}: not fitted. {hide_paths(str(fit))}"))
             continue
         table, diagnostics = fit.table, fit.diagnostics

@@ -30,9 +30,13 @@ References
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import os
+import tempfile
 import warnings
+from pathlib import Path
 
 import exchange_calendars as xcals
 import numpy as np
@@ -51,6 +55,7 @@ __all__ = [
     "RULE_FX",
     "RULE_NO_CALENDAR",
     "RULE_TIMESTAMP",
+    "calendar_cache_dir",
     "calendar_day_zero",
     "event_date_range",
     "get_calendar",
@@ -80,6 +85,10 @@ FIRST_EVENT_DATE = dt.date(1700, 1, 1)
 # Exchanges without their own exchange_calendars calendar (4.13.2), and the calendar used for them.
 # Shenzhen and Shanghai share trading hours and holidays.
 _CALENDAR_ALIAS: dict[str, str] = {"XSHE": "XSHG"}
+
+#: Environment variable naming the folder of the on-disk cache (:func:`calendar_cache_dir`).
+ENV_CACHE = "EVENTSTUDY_CACHE"
+_CACHE_OFF = ("off", "0", "none", "false")
 
 _NS_PER_DAY = 86_400_000_000_000
 _NAT = np.iinfo(np.int64).min
@@ -164,13 +173,105 @@ def _build_calendar(name: str, start: pd.Timestamp | None) -> xcals.ExchangeCale
 
 @functools.cache
 def _calendar_arrays(name: str, start: pd.Timestamp | None) -> tuple[np.ndarray, np.ndarray, str]:
-    """Sessions (naive ns), closes (UTC ns) and time zone name of a cached calendar."""
-    cal = _build_calendar(name, start)
-    sessions = pd.DatetimeIndex(cal.sessions).as_unit("ns").asi8.copy()
-    closes = pd.DatetimeIndex(cal.closes).tz_convert("UTC").as_unit("ns").asi8.copy()
+    """Sessions (naive ns), closes (UTC ns) and time zone name of a calendar, kept in memory and on disk.
+
+    Building a calendar takes exchange_calendars 0.15-0.4 s (its holiday rules, year by year), and every
+    process used to pay it again for each exchange; the arrays are therefore also kept in
+    :func:`calendar_cache_dir` (see :func:`_cache_file` for when a file is used).
+    """
+    path = _cache_file(name, start)
+    cached = _read_cached(path) if path is not None else None
+    if cached is not None:
+        sessions, closes, tz = cached
+    else:
+        cal = _build_calendar(name, start)
+        sessions = pd.DatetimeIndex(cal.sessions).as_unit("ns").asi8.copy()
+        closes = pd.DatetimeIndex(cal.closes).tz_convert("UTC").as_unit("ns").asi8.copy()
+        tz = str(cal.tz)
+        if path is not None:
+            _write_cached(path, sessions, closes, tz)
     sessions.flags.writeable = False
     closes.flags.writeable = False
-    return sessions, closes, str(cal.tz)
+    return sessions, closes, tz
+
+
+def calendar_cache_dir() -> Path | None:
+    """The folder of the on-disk calendar cache, or None when it is switched off.
+
+    ``$EVENTSTUDY_CACHE/calendars`` when that variable is set (``off``, ``0`` or ``none`` switch the cache
+    off), otherwise ``platformdirs.user_cache_dir("eventstudy")/calendars``. The files hold only what
+    exchange_calendars computes from its own rules, so deleting the folder at any time is safe.
+    """
+    env = os.environ.get(ENV_CACHE, "").strip()
+    if env.lower() in _CACHE_OFF:
+        return None
+    if env:
+        return Path(env).expanduser() / "calendars"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("eventstudy", appauthor=False)) / "calendars"
+
+
+def _cache_file(name: str, start: pd.Timestamp | None) -> Path | None:
+    """The cache file of calendar ``name`` built from ``start``, or None when it must not be cached.
+
+    Only exchange_calendars' own calendars are cached (not a calendar a user registered or overrode), and
+    the file name holds everything the sessions depend on: the name, the start (or exchange_calendars'
+    default), the default end (one year after the day exchange_calendars was imported) and the versions
+    of exchange_calendars and pandas (whose holiday rules it uses). A new day or version is a new file.
+    """
+    folder = calendar_cache_dir()
+    version = getattr(xcals, "__version__", None)
+    # exchange_calendars' dispatcher has no public "is this built-in" query: read its tables, and treat
+    # any change of their shape as "not built-in" (no cache)
+    dispatcher = getattr(xcals.calendar_utils, "global_calendar_dispatcher", None)
+    factory = getattr(dispatcher, "_calendar_factories", {}).get(name)
+    built_in = (
+        factory is not None
+        and factory is getattr(xcals.calendar_utils, "_default_calendar_factories", {}).get(name)
+        and name not in getattr(dispatcher, "_calendars", {name: None})
+    )
+    if folder is None or not version or not built_in:
+        return None
+    end = pd.Timestamp(xcals.exchange_calendar.GLOBAL_DEFAULT_END)
+    first = "default" if start is None else f"{start:%Y%m%d}"
+    return folder / f"{name}_{first}_{end:%Y%m%d}_xcals{version}_pandas{pd.__version__}.npz"
+
+
+def _read_cached(path: Path) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """The arrays of a cache file, or None when it is missing or not a valid file (it is then rebuilt)."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            sessions, closes, tz = stored["sessions"], stored["closes"], str(stored["tz"])
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+    valid = (
+        sessions.dtype == np.int64
+        and closes.dtype == np.int64
+        and sessions.ndim == closes.ndim == 1
+        and len(sessions) == len(closes) > 0
+        and bool(np.all(np.diff(sessions) > 0))
+        and bool(tz)
+    )
+    return (sessions, closes, tz) if valid else None
+
+
+def _write_cached(path: Path, sessions: np.ndarray, closes: np.ndarray, tz: str) -> None:
+    """Write a cache file whole or not at all (a temporary file, renamed).
+
+    A folder that cannot be written only means that the next process builds the calendar again.
+    """
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp", delete=False) as f:
+            temporary = f.name
+            np.savez(f, sessions=sessions, closes=closes, tz=np.array(tz))
+        os.replace(temporary, path)
+    except OSError:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
 
 
 def _calendar_name(exchange: str) -> str:

@@ -9,6 +9,10 @@ user's machine: a temporary price store (``EVENTSTUDY_STORE``) and data folder (
 every HTTP(S) proxy pointed at a closed local port, so a command that would go to Yahoo fails at once
 with "no network" (exit 3) whether or not the machine is online.
 
+The session keeps its exchange calendars in a temporary cache folder of its own (``EVENTSTUDY_CACHE``,
+inherited by every console-script subprocess, unless the caller set it), so that no test reads or writes the
+user's cache and each calendar is built once per session instead of once per subprocess.
+
 ``seed_reports`` runs the README's two seed commands once per test session (each renders some 40
 figures and a PDF) and is shared by every test that needs a real seed report.
 """
@@ -19,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -70,6 +75,32 @@ SEED_COMMANDS: Mapping[str, tuple[str, ...]] = {
     ),
 }
 """The README's seed commands (arguments after ``eventstudy``); ``tests/test_readme.py`` checks they match."""
+
+
+_CACHE_KEY = pytest.StashKey[tuple[str, str | None]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point ``EVENTSTUDY_CACHE`` at a fresh folder for the session (removed by :func:`pytest_unconfigure`).
+
+    A value set by the caller is kept (``EVENTSTUDY_CACHE=off`` runs the suite without the cache).
+    """
+    if os.environ.get("EVENTSTUDY_CACHE"):
+        return
+    folder = tempfile.mkdtemp(prefix="eventstudy-test-cache-")
+    config.stash[_CACHE_KEY] = (folder, os.environ.get("EVENTSTUDY_CACHE"))
+    os.environ["EVENTSTUDY_CACHE"] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder, before = config.stash.get(_CACHE_KEY, (None, None))
+    if folder is None:
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    if before is None:
+        os.environ.pop("EVENTSTUDY_CACHE", None)
+    else:
+        os.environ["EVENTSTUDY_CACHE"] = before
 
 
 def _shared_path() -> Path:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
+import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 import pytest
 
+from eventstudy import calendars
 from eventstudy.calendars import (
     MOVED_SUFFIX,
     RULE_DATE_ONLY,
@@ -593,3 +596,99 @@ def test_resolve_day_zero_equals_a_row_by_row_reference(seed: int) -> None:
     kinds = ("no price rows", "before the first", "has no price row", "calendar day 0 .* after", "data calendar")
     for kind in (*kinds, "no exchange calendar: the event date .* after", "outside the exchange calendar: the event"):
         assert out["reason"].str.contains(kind).any(), kind  # the design reaches every kind of reason
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the on-disk calendar cache
+
+
+@pytest.fixture
+def calendar_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty cache folder for this test, and no calendar arrays in memory before or after it."""
+    monkeypatch.setenv(calendars.ENV_CACHE, str(tmp_path / "cache"))
+    calendars._calendar_arrays.cache_clear()
+    yield tmp_path / "cache" / "calendars"
+    calendars._calendar_arrays.cache_clear()
+
+
+def _built_by_exchange_calendars(name: str, start: pd.Timestamp) -> tuple[np.ndarray, np.ndarray, str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cal = xcals.get_calendar(name, start=start)
+    sessions = pd.DatetimeIndex(cal.sessions).as_unit("ns").asi8
+    return sessions, pd.DatetimeIndex(cal.closes).tz_convert("UTC").as_unit("ns").asi8, str(cal.tz)
+
+
+def _no_build(name: str, start: object) -> None:
+    raise AssertionError(f"calendar {name} was built instead of read from the cache")
+
+
+def test_calendar_arrays_are_written_once_then_read_without_building(
+    calendar_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = pd.Timestamp("2016-01-01")
+    first = calendars._calendar_arrays("XHKG", start)
+    files = list(calendar_cache.glob("*.npz"))
+    assert [f.name.split("_")[:2] for f in files] == [["XHKG", "20160101"]]
+    assert not list(calendar_cache.glob("*.tmp"))  # written whole, then renamed
+    calendars._calendar_arrays.cache_clear()
+    monkeypatch.setattr(calendars, "_build_calendar", _no_build)
+    again = calendars._calendar_arrays("XHKG", start)
+    want = _built_by_exchange_calendars("XHKG", start)
+    for got in (first, again):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        assert got[2] == want[2] == "Asia/Hong_Kong"
+        assert not got[0].flags.writeable
+    # a later start is another file
+    calendars._calendar_arrays.cache_clear()
+    monkeypatch.undo()
+    monkeypatch.setenv(calendars.ENV_CACHE, str(calendar_cache.parent))
+    calendars._calendar_arrays("XHKG", pd.Timestamp("2018-01-01"))
+    assert len(list(calendar_cache.glob("XHKG_*.npz"))) == 2
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a numpy file", "wrong arrays"])
+def test_a_damaged_cache_file_is_rebuilt_and_replaced(calendar_cache: Path, damage: bytes | str) -> None:
+    start = pd.Timestamp("2017-01-01")
+    path = calendars._cache_file("XNYS", start)
+    assert path is not None and path.parent == calendar_cache
+    calendar_cache.mkdir(parents=True)
+    if isinstance(damage, bytes):
+        path.write_bytes(damage)
+    else:  # a valid .npz of the wrong content: unsorted sessions
+        with path.open("wb") as f:
+            np.savez(f, sessions=np.array([3, 2, 1]), closes=np.array([1, 2, 3]), tz=np.array("UTC"))
+    got = calendars._calendar_arrays("XNYS", start)
+    want = _built_by_exchange_calendars("XNYS", start)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert calendars._read_cached(path) is not None  # the file now holds the calendar
+
+
+def test_no_cache_file_when_switched_off_or_unwritable_or_not_built_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, calendar_cache: Path
+) -> None:
+    start = pd.Timestamp("2019-01-01")
+    monkeypatch.setenv(calendars.ENV_CACHE, "off")
+    assert calendars.calendar_cache_dir() is None and calendars._cache_file("XNYS", start) is None
+    # a folder that cannot be made (a file is in the way): the calendar is still given, nothing written
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    monkeypatch.setenv(calendars.ENV_CACHE, str(blocker))
+    sessions = calendars._calendar_arrays("XNYS", start)[0]
+    np.testing.assert_array_equal(sessions, _built_by_exchange_calendars("XNYS", start)[0])
+    assert blocker.is_file()
+    # a calendar the user replaced is not exchange_calendars' own: never cached
+    monkeypatch.setenv(calendars.ENV_CACHE, str(calendar_cache.parent))
+    dispatcher = xcals.calendar_utils.global_calendar_dispatcher
+    replaced = type("Replaced", (dispatcher._calendar_factories["XNYS"],), {})
+    monkeypatch.setitem(dispatcher._calendar_factories, "XNYS", replaced)
+    assert calendars._cache_file("XNYS", start) is None
+    assert calendars._cache_file("XHKG", start) is not None
+
+
+def test_default_cache_folder_is_the_user_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(calendars.ENV_CACHE, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert calendars.calendar_cache_dir() == tmp_path / "eventstudy" / "calendars"

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Literal, NamedTuple
@@ -95,14 +95,35 @@ def consecutive_sums(residuals: FloatArray, length: int) -> FloatArray:
         Column j is the sum of columns j .. j + L - 1; NaN when any of those days is missing (the window is
         skipped, never zero-filled). Overlapping windows: one per start day.
     """
+    ((_, sums),) = window_sums(residuals, (length,))
+    return sums
+
+
+def window_sums(residuals: FloatArray, lengths: Sequence[int]) -> Iterator[tuple[int, FloatArray]]:
+    """(L, :func:`consecutive_sums` of L) for each distinct L of ``lengths``, shortest first.
+
+    The sums of L days are those of L - 1 days plus the next day's value, column by column
+    (S_L[:, j] = S_{L-1}[:, j] + x[:, j + L - 1]): each window is summed left to right on its own (a
+    difference of running sums would lose digits), and all the lengths together cost one in-place pass over
+    the columns per day of the longest, not one per day of each. The arrays given are views of one buffer:
+    each is valid until the next one is produced (copy it to keep it).
+    """
     values = _matrix(residuals, "residuals")
-    if length < 1:
-        raise InputError(f"the window length must be at least 1 day, got {length}", parameter="length", value=length)
+    wanted = sorted(set(lengths))
+    if wanted and wanted[0] < 1:
+        raise InputError(
+            f"the window length must be at least 1 day, got {wanted[0]}", parameter="length", value=wanted[0]
+        )
     n, m = values.shape
-    if m < length:
-        return np.zeros((n, 0))
-    # each window summed on its own (a difference of running sums would lose digits); NaN propagates
-    return np.lib.stride_tricks.sliding_window_view(values, length, axis=1).sum(axis=2)
+    sums, done = values.copy(), 1
+    for length in wanted:
+        if m < length:
+            yield length, np.zeros((n, 0))
+            continue
+        for day in range(done, length):
+            sums[:, : m - day] += values[:, day:]
+        done = length
+        yield length, sums[:, : m - length + 1]
 
 
 def sq_pvalues(observed: FloatArray, reference: FloatArray, alternative: Alternative = "two-sided") -> FloatArray:
@@ -346,10 +367,10 @@ def single_firm_pvalues(
         ar_sq = sq_pvalues(abnormal, residuals)
         car_sq = np.full((n, windows), np.nan)
         sq_reference_n = np.zeros((n, windows), dtype=np.int64)
-        for c, length in enumerate(lengths):
-            sums = consecutive_sums(residuals, length)
-            car_sq[:, c] = sq_pvalues(car[:, c : c + 1], sums)[:, 0]
-            sq_reference_n[:, c] = np.isfinite(sums).sum(axis=1)
+        for length, sums in window_sums(residuals, lengths):
+            for c in map(int, np.flatnonzero(np.asarray(lengths) == length)):
+                car_sq[:, c] = sq_pvalues(car[:, c : c + 1], sums)[:, 0]
+                sq_reference_n[:, c] = np.isfinite(sums).sum(axis=1)
     else:
         ar_sq, car_sq, sq_reference_n = np.empty((n, 0)), np.empty((n, 0)), np.empty((n, 0), dtype=np.int64)
     if "permutation" in tests:
@@ -485,4 +506,5 @@ __all__ = [
     "single_firm_pvalues",
     "sq_car_pvalues",
     "sq_pvalues",
+    "window_sums",
 ]

@@ -26,6 +26,7 @@ from eventstudy.inference.single_firm import (
     random_subsets,
     sq_car_pvalues,
     sq_pvalues,
+    window_sums,
 )
 
 
@@ -100,6 +101,20 @@ def test_sq_car_pvalues_match_sums_of_consecutive_present_days(length: int) -> N
         np.testing.assert_allclose(row[np.isfinite(row)], direct_window_sums(residuals[i], length), rtol=1e-12)
     want = np.array([direct_sq(car[i], direct_window_sums(residuals[i], length), "two-sided") for i in range(25)])
     np.testing.assert_allclose(sq_car_pvalues(car, residuals, length), want, rtol=0, atol=1e-15, equal_nan=True)
+
+
+def test_window_sums_of_several_lengths_match_each_window_summed_alone() -> None:
+    rng = np.random.default_rng(31)
+    residuals = residuals_with_gaps(rng, 9, 14)
+    got = [(length, sums.copy()) for length, sums in window_sums(residuals, [11, 3, 1, 3, 15, 6])]
+    assert [length for length, _ in got] == [1, 3, 6, 11, 15]  # distinct, shortest first
+    for length, sums in got:
+        want = np.array([[residuals[i, j : j + length].sum() for j in range(14 - length + 1)] for i in range(9)])
+        assert sums.shape == (9, max(14 - length + 1, 0))
+        np.testing.assert_allclose(sums, want.reshape(sums.shape), rtol=1e-13, atol=1e-15)  # NaN where a day is missing
+    finite = np.ones((2, 3))
+    consecutive_sums(finite, 1)[0, 0] = 99.0
+    assert finite[0, 0] == 1.0  # a copy, not the input
 
 
 def test_consecutive_sums_shorter_history_than_window() -> None:

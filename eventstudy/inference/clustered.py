@@ -676,9 +676,16 @@ def _cluster_square_sums(
 
     ``resid``, ``cell`` and every array of ``clusters`` hold one entry per observation; NaN where G < 2.
     """
-    keys, inverse = np.unique(np.column_stack([cell, *clusters]), axis=0, return_inverse=True)
-    sums = np.bincount(inverse.ravel(), weights=resid, minlength=len(keys))
-    owner = keys[:, 0]
+    columns = (np.asarray(cell, dtype=np.int64), *(np.asarray(c, dtype=np.int64) for c in clusters))
+    order = np.lexsort(columns[::-1])  # by cell, then by the clusters' values
+    starts = np.zeros(len(order), dtype=bool)
+    starts[:1] = True
+    for column in columns:
+        ordered = column[order]
+        starts[1:] |= ordered[1:] != ordered[:-1]
+    cluster_of = np.cumsum(starts) - 1  # of each observation in sorted order
+    sums = np.bincount(cluster_of, weights=np.asarray(resid)[order])
+    owner = columns[0][order][starts]
     square = np.bincount(owner, weights=sums * sums, minlength=n_cells)
     count = np.bincount(owner, minlength=n_cells).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -115,13 +115,16 @@ def window_sums(residuals: FloatArray, lengths: Sequence[int]) -> Iterator[tuple
             f"the window length must be at least 1 day, got {wanted[0]}", parameter="length", value=wanted[0]
         )
     n, m = values.shape
-    sums, done = values.copy(), 1
+    sums, done = np.array(values, order="C"), 1
+    # one contiguous add per day over the flattened rows: column j of a row gets column j + day of the same
+    # row for j < m - day, which are the only columns used from then on (the others take the next row's)
+    flat, flat_values = sums.reshape(-1), np.ascontiguousarray(values).reshape(-1)
     for length in wanted:
         if m < length:
             yield length, np.zeros((n, 0))
             continue
         for day in range(done, length):
-            sums[:, : m - day] += values[:, day:]
+            flat[: flat.size - day] += flat_values[day:]
         done = length
         yield length, sums[:, : m - length + 1]
 

@@ -29,7 +29,7 @@ from eventstudy.executors import EXECUTORS, get_executor
 from eventstudy.inference.single_firm import DEFAULT_DRAWS
 from eventstudy.models import MODELS
 from eventstudy.outputs import LARGE_TABLE_ROWS, OUTPUT_FORMATS
-from eventstudy.spec import EVENT_TESTS, EVENT_TESTS_AUTO_LIMIT, PERMUTATION_AUTO_LIMIT
+from eventstudy.spec import EVENT_TESTS, EVENT_TESTS_AUTO_LIMIT, PERMUTATION_AUTO_LIMIT, SQ_AUTO_LIMIT
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -271,8 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         metavar="sq,permutation|none|auto",
         help="single-firm tests of every AR and CAR next to the t-test (p_sq, p_permutation in abnormal_returns and "
-        f"car): sq, permutation, both, or none; auto (default): sq always, permutation up to "
-        f"{PERMUTATION_AUTO_LIMIT:,} firm-events (docs/methods.md 6.1)",
+        f"car): sq, permutation, both, or none; auto (default): sq up to {SQ_AUTO_LIMIT:,} firm-events, "
+        f"permutation up to {PERMUTATION_AUTO_LIMIT:,} (docs/methods.md 6.1)",
     )
     run.add_argument(
         "--permutation-draws",

@@ -70,8 +70,15 @@ PERMUTATION_AUTO_LIMIT = 5_000
 """Under ``single_firm_tests="auto"``, the permutation test runs for studies of up to this many firm-events.
 
 It costs about 0.3 s per 1,000 firm-events with the default windows and B = 1000 (``docs/benchmark.md``),
-several times the rest of the estimation; the SQ test costs about 0.04 s per 1,000 and always runs under
-``"auto"``.
+several times the rest of the estimation.
+"""
+
+SQ_AUTO_LIMIT = 100_000
+"""Under ``single_firm_tests="auto"``, the SQ test runs for studies of up to this many firm-events.
+
+It costs about 0.01 s per 1,000 firm-events (its comparisons with every estimation residual and L-day sum):
+1 s at this limit, but 10 s of a 50 s study of 10^6 firm-events (``docs/benchmark.md``), where a study of
+that size asks for it by name (``--single-firm sq``).
 """
 
 
@@ -109,12 +116,13 @@ def as_single_firm_tests(value: object, parameter: str = "single_firm_tests") ->
 def resolve_single_firm_tests(choice: SingleFirmTests, n_firm_events: int) -> tuple[str, ...]:
     """The single-firm tests in force for a study of ``n_firm_events`` (event, ticker) pairs.
 
-    ``"auto"``: the SQ test always, the permutation test when the study has at most
-    :data:`PERMUTATION_AUTO_LIMIT` firm-events. ``n_firm_events`` counts the pairs of the events file,
-    estimated or not, so the rule is settled before any price is read.
+    ``"auto"``: the SQ test when the study has at most :data:`SQ_AUTO_LIMIT` firm-events, the permutation
+    test when it has at most :data:`PERMUTATION_AUTO_LIMIT`. ``n_firm_events`` counts the pairs of the events
+    file, estimated or not, so the rule is settled before any price is read.
     """
     if choice == "auto":
-        return SINGLE_FIRM_TESTS if n_firm_events <= PERMUTATION_AUTO_LIMIT else ("sq",)
+        limits = {"sq": SQ_AUTO_LIMIT, "permutation": PERMUTATION_AUTO_LIMIT}
+        return tuple(name for name in SINGLE_FIRM_TESTS if n_firm_events <= limits[name])
     return choice
 
 
@@ -465,7 +473,10 @@ class StudySpec:
             f"random subsets, seed {self.conventions.seed})"
         )
         if choice == "auto":
-            return f"SQ; {permutation} for studies of up to {PERMUTATION_AUTO_LIMIT:,} firm-events"
+            return (
+                f"SQ for studies of up to {SQ_AUTO_LIMIT:,} firm-events; {permutation} for studies of up to "
+                f"{PERMUTATION_AUTO_LIMIT:,} firm-events"
+            )
         names = {"sq": "SQ", "permutation": permutation}
         return "; ".join(names[n] for n in choice) if choice else "none (only the t-test)"
 
@@ -513,6 +524,7 @@ __all__ = [
     "MAX_PLACEBO_DRAWS",
     "PERMUTATION_AUTO_LIMIT",
     "SINGLE_FIRM_TESTS",
+    "SQ_AUTO_LIMIT",
     "EventTests",
     "SingleFirmTests",
     "StudySpec",

@@ -265,8 +265,9 @@ class EventStudy:
         against the events table and its window against ``car_windows`` here, before any price is read.
     single_firm_tests
         The single-firm tests of every firm-event's ARs and CARs next to the t-test (``docs/methods.md`` §6.1):
-        ``"auto"`` (default: the SQ test always, the permutation test for studies of up to
-        :data:`~eventstudy.spec.PERMUTATION_AUTO_LIMIT` (event, ticker) pairs), ``"none"``, or names among
+        ``"auto"`` (default: the SQ test for studies of up to :data:`~eventstudy.spec.SQ_AUTO_LIMIT` and the
+        permutation test for studies of up to :data:`~eventstudy.spec.PERMUTATION_AUTO_LIMIT` (event, ticker)
+        pairs), ``"none"``, or names among
         ``"sq"``, ``"permutation"`` (a sequence or comma-separated text).
     permutation_draws
         B, the random subsets of the permutation test where the exact enumeration is too large (default

@@ -178,12 +178,22 @@ def test_columns_and_tests_not_run(kept: es.StudyResult) -> None:
     assert "B = 300 random subsets" in kept.settings["single-firm tests"]
 
 
-def test_auto_drops_the_permutation_test_above_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_drops_each_test_above_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(spec_module, "PERMUTATION_AUTO_LIMIT", 8)  # 9 (event, ticker) pairs
     study = es.EventStudy(EVENTS, RETURNS, **SETTINGS)
     assert study.spec.single_firm_tests == ("sq",)
     monkeypatch.setattr(spec_module, "PERMUTATION_AUTO_LIMIT", 9)
     assert es.EventStudy(EVENTS, RETURNS, **SETTINGS).spec.single_firm_tests == ("sq", "permutation")
+    monkeypatch.setattr(spec_module, "SQ_AUTO_LIMIT", 8)
+    assert es.EventStudy(EVENTS, RETURNS, **SETTINGS).spec.single_firm_tests == ("permutation",)
+    monkeypatch.setattr(spec_module, "PERMUTATION_AUTO_LIMIT", 8)
+    none = es.EventStudy(EVENTS, RETURNS, **SETTINGS)
+    assert none.spec.single_firm_tests == ()
+    assert none.spec.describe()["single-firm tests"] == "none (only the t-test)"
+    monkeypatch.undo()
+    text = spec_module.StudySpec().single_firm_text()  # "auto", not yet resolved by a study's size
+    assert text.startswith("SQ for studies of up to 100,000 firm-events; permutation (")
+    assert text.endswith("for studies of up to 5,000 firm-events")
 
 
 def test_seed_changes_only_the_drawn_pvalues(kept: es.StudyResult) -> None:

@@ -13,7 +13,7 @@ names) plus the data of its series.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -1077,9 +1077,15 @@ class SyntheticControl(NormalReturnModel):
 
 
 def with_donors(
-    model: str | NormalReturnModel, donors: DonorPanel | None, own_events: Sequence[tuple[str, str]], return_type: str
+    model: str | NormalReturnModel,
+    donors: DonorPanel | None,
+    own_events: Callable[[], Sequence[tuple[str, str]]],
+    return_type: str,
 ) -> str | NormalReturnModel:
     """The synthetic model with the study's donors, own events (ticker, date) and return type; any other as it is.
+
+    ``own_events`` gives the (ticker, ISO date) of every firm-event, asked only for the synthetic model (a
+    Python list of 10^6 pairs took 0.8 s that every other study spent for nothing).
 
     Raises
     ------
@@ -1095,7 +1101,7 @@ def with_donors(
             "EventStudy(model='synthetic', donors=DonorPanel.from_csv(FILE)))",
             parameter="--donors",
         )
-    return SyntheticControl(donors=chosen, own_events=tuple(own_events), return_type=return_type)
+    return SyntheticControl(donors=chosen, own_events=tuple(own_events()), return_type=return_type)
 
 
 def estimable(fit: ModelFit, min_estimation_obs: int) -> np.ndarray:

@@ -341,8 +341,13 @@ class EventStudy:
         if blocks is not None:
             blocks.check_keys(self.events)
         conv = resolve_conventions(conventions, knobs)
-        own_events = [(ticker, event.date.isoformat()) for event in self.events for ticker in event.tickers]
-        model = with_donors(model, donors, own_events, return_type or conv.return_type)
+        events = self.events
+        model = with_donors(
+            model,
+            donors,
+            lambda: [(ticker, event.date.isoformat()) for event in events for ticker in event.tickers],
+            return_type or conv.return_type,
+        )
         self.spec = StudySpec(
             model=model,
             estimation_window=as_window(estimation_window),

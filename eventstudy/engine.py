@@ -690,13 +690,14 @@ def estimate_chunk(chunk: Chunk, shared: EngineInput) -> ChunkEstimates:
             event_rows=np.flatnonzero(context.tested[rows]),
             rows=rows if context.study_rows is None else context.study_rows[rows],
         )
+    permutation = "permutation" in shared.single_firm_tests  # only its draws read the keys
     single_firm = single_firm_pvalues(
         fit.abnormal,
         fit.residuals,
         car_values,
         panel.event_days,
         spec.car_windows,
-        firm_event_keys(context.event_ids[rows], tickers),
+        firm_event_keys(context.event_ids[rows], tickers) if permutation else None,
         shared.single_firm_tests,
         seed=conv.seed,
         draws=spec.permutation_draws,

@@ -333,7 +333,7 @@ def single_firm_pvalues(
     car: FloatArray,
     event_days: IntArray,
     car_windows: Sequence[tuple[int, int]],
-    keys: Sequence[str] | np.ndarray,
+    keys: Sequence[str] | np.ndarray | None,
     tests: Sequence[str],
     *,
     seed: int,
@@ -349,9 +349,9 @@ def single_firm_pvalues(
         Estimation residuals (NaN on days not used).
     car : (N, C)
         CARs over ``car_windows`` (NaN: no p-value of that window, e.g. a missing day).
-    keys : (N,)
+    keys : (N,) or None
         Firm-event keys (:func:`eventstudy.inference.base.firm_event_keys`: event id and ticker): seed the
-        permutation test's random subsets.
+        permutation test's random subsets (None when ``tests`` has no permutation test).
     seed, draws
         The permutation test's seed and B.
 
@@ -377,6 +377,8 @@ def single_firm_pvalues(
     else:
         ar_sq, car_sq, sq_reference_n = np.empty((n, 0)), np.empty((n, 0)), np.empty((n, 0), dtype=np.int64)
     if "permutation" in tests:
+        if keys is None:
+            raise InputError("the permutation test needs the firm-event keys that seed its draws", parameter="keys")
         ar_permutation = permutation_day_pvalues(abnormal, residuals)
         car_permutation = np.full((n, windows), np.nan)
         permutation_exact = np.zeros((n, windows), dtype=bool)

@@ -295,3 +295,18 @@ def test_bad_input_raises_project_errors() -> None:
         permutation_pvalues(np.zeros((2, 1)), np.zeros((2, 5)), ["a"], seed=0)
     with pytest.raises(InputError, match="draws must be"):
         permutation_pvalues(np.zeros((1, 1)), np.zeros((1, 5)), ["a"], seed=0, draws=0)
+
+
+def test_single_firm_pvalues_need_keys_only_for_the_permutation_test() -> None:
+    rng = np.random.default_rng(5)
+    residuals = residuals_with_gaps(rng, 6, 30)
+    abnormal, days = rng.normal(size=(6, 3)), np.array([-1, 0, 1])
+    car = np.column_stack([abnormal[:, 1], abnormal.sum(axis=1)])
+    windows = [(0, 0), (-1, 1)]
+    args = (abnormal, residuals, car, days, windows)
+    without = single_firm.single_firm_pvalues(*args, None, ("sq",), seed=1)
+    with_keys = single_firm.single_firm_pvalues(*args, [f"e|{i}" for i in range(6)], ("sq",), seed=1)
+    np.testing.assert_array_equal(without.car_sq, with_keys.car_sq)
+    np.testing.assert_array_equal(without.car_sq[:, 1], sq_car_pvalues(car[:, 1], residuals, 3))
+    with pytest.raises(InputError, match="firm-event keys"):
+        single_firm.single_firm_pvalues(*args, None, ("permutation",), seed=1)

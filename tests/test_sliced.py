@@ -21,6 +21,7 @@ from test_engine import PROFILES, RETURNS, SETTINGS, _event_rows, _return_rows, 
 
 import eventstudy as es
 from eventstudy import sliced
+from eventstudy import spec as spec_module
 from eventstudy.cli import main
 from eventstudy.errors import InputError
 from eventstudy.sliced import run_sliced, ticker_slices
@@ -318,3 +319,20 @@ class TestCommandLine:
         assert main([*args, "--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err
         assert option in err and "Traceback" not in err
+
+
+def test_auto_single_firm_tests_are_settled_on_the_whole_study(
+    events_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every slice is below the SQ limit, the study is not: no slice computes SQ (and with the limit at the
+    study's size, every slice does)."""
+    n_pairs = sum(len(event.tickers) for event in es.read_events(events_csv))
+    monkeypatch.setattr(spec_module, "PERMUTATION_AUTO_LIMIT", 0)
+    settings = {**STUDY, "single_firm_tests": "auto"}
+    for limit, computed in ((n_pairs - 1, False), (n_pairs, True)):
+        monkeypatch.setattr(spec_module, "SQ_AUTO_LIMIT", limit)
+        out = tmp_path / str(limit)
+        run_sliced(events_csv, RETURNS, out, slice_size=5, **settings)
+        car = pd.read_parquet(out / "car.parquet")
+        assert car["p_sq"].notna().any() == computed
+        assert car["p_permutation"].isna().all()

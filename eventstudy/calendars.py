@@ -198,8 +198,8 @@ def _calendar_arrays(name: str, start: pd.Timestamp | None) -> tuple[np.ndarray,
 def calendar_cache_dir() -> Path | None:
     """The folder of the on-disk calendar cache, or None when it is switched off.
 
-    ``$EVENTSTUDY_CACHE/calendars`` when that variable is set (``off``, ``0`` or ``none`` switch the cache
-    off), otherwise ``platformdirs.user_cache_dir("eventstudy")/calendars``. The files hold only what
+    ``$EVENTSTUDY_CACHE/calendars`` when that variable is set (``off``, ``0``, ``none`` or ``false`` switch
+    the cache off), otherwise ``platformdirs.user_cache_dir("eventstudy")/calendars``. The files hold only what
     exchange_calendars computes from its own rules, so deleting the folder at any time is safe.
     """
     env = os.environ.get(ENV_CACHE, "").strip()

@@ -76,9 +76,9 @@ several times the rest of the estimation.
 SQ_AUTO_LIMIT = 100_000
 """Under ``single_firm_tests="auto"``, the SQ test runs for studies of up to this many firm-events.
 
-It costs about 0.01 s per 1,000 firm-events (its comparisons with every estimation residual and L-day sum):
-1 s at this limit, but 10 s of a 50 s study of 10^6 firm-events (``docs/benchmark.md``), where a study of
-that size asks for it by name (``--single-firm sq``).
+It costs about 0.015 s per 1,000 firm-events (its comparisons with every estimation residual and L-day
+sum; ``docs/benchmark.md``): 1.5 s at this limit, and about 10 s of the study of 10^6 firm-events there
+(48.7 s without it, 58.5 s with), which asks for it by name (``--single-firm sq``).
 """
 
 

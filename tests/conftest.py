@@ -77,7 +77,7 @@ SEED_COMMANDS: Mapping[str, tuple[str, ...]] = {
 """The README's seed commands (arguments after ``eventstudy``); ``tests/test_readme.py`` checks they match."""
 
 
-_CACHE_KEY = pytest.StashKey[tuple[str, str | None]]()
+_CACHE_KEY = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -87,20 +87,14 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if os.environ.get("EVENTSTUDY_CACHE"):
         return
-    folder = tempfile.mkdtemp(prefix="eventstudy-test-cache-")
-    config.stash[_CACHE_KEY] = (folder, os.environ.get("EVENTSTUDY_CACHE"))
-    os.environ["EVENTSTUDY_CACHE"] = folder
+    config.stash[_CACHE_KEY] = os.environ["EVENTSTUDY_CACHE"] = tempfile.mkdtemp(prefix="eventstudy-test-cache-")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    folder, before = config.stash.get(_CACHE_KEY, (None, None))
-    if folder is None:
-        return
-    shutil.rmtree(folder, ignore_errors=True)
-    if before is None:
+    folder = config.stash.get(_CACHE_KEY, None)
+    if folder is not None:  # the session's own folder, not one the caller set
+        shutil.rmtree(folder, ignore_errors=True)
         os.environ.pop("EVENTSTUDY_CACHE", None)
-    else:
-        os.environ["EVENTSTUDY_CACHE"] = before
 
 
 def _shared_path() -> Path:
